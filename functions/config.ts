@@ -1,0 +1,110 @@
+// The environment, parsed once with Valibot (DESIGN.md section 5). Nothing else reads process.env.
+import * as v from "valibot";
+import { VECTOR_DIMENSIONS } from "../schema/pipeline-tables";
+
+const optionalText = v.optional(v.pipe(v.string(), v.trim(), v.minLength(1)));
+const url = (what: string) => v.optional(v.pipe(v.string(), v.trim(), v.url(`must be a URL (${what})`)));
+const integer = (fallback: number, min: number, max: number) =>
+  v.optional(
+    v.pipe(
+      v.string(),
+      v.regex(/^\d+$/, `must be a whole number between ${min} and ${max}`),
+      v.transform(Number),
+      v.minValue(min, `must be at least ${min}`),
+      v.maxValue(max, `must be at most ${max}`),
+    ),
+    String(fallback),
+  );
+
+const EnvSchema = v.object({
+  DATABASE_URL: v.optional(v.pipe(v.string(), v.regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL"))),
+  QSTASH_TOKEN: optionalText,
+  QSTASH_URL: url("the QStash API, e.g. https://qstash.upstash.io"),
+  QSTASH_CURRENT_SIGNING_KEY: optionalText,
+  QSTASH_NEXT_SIGNING_KEY: optionalText,
+  SITE_URL: url("where the functions are served, e.g. https://my-app.vercel.app"),
+  EMBEDDING_QUEUE_STRATEGY: v.optional(v.picklist(["qstash", "database"], "must be qstash or database")),
+  OPENAI_API_KEY: optionalText,
+  OPENAI_BASE_URL: url("an OpenAI-compatible API"),
+  EMBEDDING_MODEL: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1)), "text-embedding-3-small"),
+  EMBEDDING_DIMENSIONS: integer(VECTOR_DIMENSIONS, 1, VECTOR_DIMENSIONS),
+  WEBHOOK_SECRET: optionalText,
+  ADMIN_TOKEN: optionalText,
+  SEARCH_TOKEN: optionalText,
+  DRAIN_BATCH_SIZE: integer(500, 1, 10_000),
+  DRAIN_BUDGET_MS: integer(20_000, 100, 800_000),
+});
+
+export type Config = {
+  databaseUrl?: string;
+  qstash: { token?: string; url?: string; currentSigningKey?: string; nextSigningKey?: string };
+  siteUrl?: string;
+  strategy: "qstash" | "database";
+  openai: { apiKey?: string; baseUrl?: string };
+  provider: "openai" | "local";
+  model: string;
+  dimensions: number;
+  webhookSecret?: string;
+  adminToken?: string;
+  searchToken?: string;
+  drain: { batchSize: number; budgetMs: number };
+};
+
+/** Says which variable is wrong and what it should be; start-up stops with it. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+/** Parses the environment into a Config, or throws a ConfigError naming each bad variable. */
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  // An empty variable means unset, as in most .env tooling.
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ""));
+  const result = v.safeParse(EnvSchema, present);
+  if (!result.success) {
+    const problems = result.issues.map((issue) => `${v.getDotPath(issue) ?? "environment"} ${issue.message}`);
+    throw new ConfigError(`Invalid configuration: ${problems.join("; ")}`);
+  }
+  const e = result.output;
+  const usesLocalEmbedder = !e.OPENAI_API_KEY;
+  return {
+    databaseUrl: e.DATABASE_URL,
+    qstash: {
+      token: e.QSTASH_TOKEN, url: e.QSTASH_URL,
+      currentSigningKey: e.QSTASH_CURRENT_SIGNING_KEY, nextSigningKey: e.QSTASH_NEXT_SIGNING_KEY,
+    },
+    siteUrl: e.SITE_URL?.replace(/\/+$/, ""),
+    strategy: e.EMBEDDING_QUEUE_STRATEGY ?? (e.QSTASH_TOKEN ? "qstash" : "database"),
+    openai: { apiKey: e.OPENAI_API_KEY, baseUrl: e.OPENAI_BASE_URL },
+    provider: usesLocalEmbedder ? "local" : "openai",
+    model: usesLocalEmbedder && !env.EMBEDDING_MODEL ? "local-lexical-v1" : e.EMBEDDING_MODEL,
+    dimensions: e.EMBEDDING_DIMENSIONS,
+    webhookSecret: e.WEBHOOK_SECRET,
+    adminToken: e.ADMIN_TOKEN,
+    searchToken: e.SEARCH_TOKEN,
+    drain: { batchSize: e.DRAIN_BATCH_SIZE, budgetMs: e.DRAIN_BUDGET_MS },
+  };
+}
+
+/** The configuration as it is safe to show: no secret, only whether each is set. */
+export function publicConfig(config: Config) {
+  return {
+    strategy: config.strategy,
+    provider: config.provider,
+    model: config.model,
+    dimensions: config.dimensions,
+    database: config.databaseUrl ? (/\.neon\.tech/.test(config.databaseUrl) ? "neon" : "postgres") : "pglite",
+    qstashUrl: config.qstash.url ?? (config.qstash.token ? "https://qstash.upstash.io" : null),
+    openaiBaseUrl: config.openai.baseUrl ?? null,
+    siteUrl: config.siteUrl ?? null,
+    secretsSet: {
+      QSTASH_TOKEN: !!config.qstash.token,
+      QSTASH_CURRENT_SIGNING_KEY: !!config.qstash.currentSigningKey,
+      QSTASH_NEXT_SIGNING_KEY: !!config.qstash.nextSigningKey,
+      OPENAI_API_KEY: !!config.openai.apiKey,
+      WEBHOOK_SECRET: !!config.webhookSecret,
+      ADMIN_TOKEN: !!config.adminToken,
+      SEARCH_TOKEN: !!config.searchToken,
+    },
+    drain: config.drain,
+  };
+}

@@ -1,0 +1,2 @@
+export * from "./pipeline-tables";
+export * from "./source-tables";

@@ -1,0 +1,85 @@
+// The pipeline's own tables. See ../../shared/DESIGN.md section 3.
+import { sql } from "drizzle-orm";
+import {
+  bigserial, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, vector, boolean,
+} from "drizzle-orm/pg-core";
+
+/** The vector column's size. Changing it needs a migration: see README "Changing model or dimensions". */
+export const VECTOR_DIMENSIONS = 1536;
+
+export const embeddings = pgTable(
+  "embeddings",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    contentType: text("content_type").notNull(),
+    contentId: text("content_id").notNull(),
+    chunkIndex: integer("chunk_index").notNull(),
+    chunkText: text("chunk_text").notNull(),
+    contentHash: text("content_hash").notNull(),
+    model: text("model").notNull(),
+    dimensions: integer("dimensions").notNull(),
+    embedding: vector("embedding", { dimensions: VECTOR_DIMENSIONS }).notNull(),
+    metadata: jsonb("metadata").$type<Record<string, unknown>>().notNull().default({}),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex("embeddings_chunk_key").on(t.contentType, t.contentId, t.chunkIndex),
+    index("embeddings_embedding_hnsw").using("hnsw", t.embedding.op("vector_cosine_ops")),
+  ],
+);
+
+export const queueStatuses = ["pending", "processing", "done", "failed"] as const;
+export type QueueStatus = (typeof queueStatuses)[number];
+export const queueSources = ["trigger", "webhook", "fallback", "retry", "backfill"] as const;
+export type QueueSource = (typeof queueSources)[number];
+export type QueueOp = "upsert" | "delete";
+
+export const embeddingQueue = pgTable(
+  "embedding_queue",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    contentType: text("content_type").notNull(),
+    contentId: text("content_id").notNull(),
+    op: text("op").$type<QueueOp>().notNull().default("upsert"),
+    priority: integer("priority").notNull().default(5),
+    status: text("status").$type<QueueStatus>().notNull().default("pending"),
+    attempts: integer("attempts").notNull().default(0),
+    retryRounds: integer("retry_rounds").notNull().default(0),
+    lastError: text("last_error"),
+    runAfter: timestamp("run_after", { withTimezone: true }).notNull().defaultNow(),
+    lockedUntil: timestamp("locked_until", { withTimezone: true }),
+    source: text("source").$type<QueueSource>().notNull().default("trigger"),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    // Coalescing: a burst of edits to one row is one pending item (and one failed record at most).
+    uniqueIndex("embedding_queue_one_pending").on(t.contentType, t.contentId).where(sql`status = 'pending'`),
+    uniqueIndex("embedding_queue_one_failed").on(t.contentType, t.contentId).where(sql`status = 'failed'`),
+    index("embedding_queue_claim").on(t.status, t.priority, t.runAfter),
+  ],
+);
+
+export const searchLog = pgTable("search_log", {
+  id: bigserial("id", { mode: "number" }).primaryKey(),
+  query: text("query").notNull(),
+  contentTypes: text("content_types").array(),
+  resultCount: integer("result_count").notNull(),
+  milliseconds: integer("milliseconds").notNull(),
+  createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+});
+
+/** One row per run of a scheduled function, for the status endpoints. */
+export const jobRuns = pgTable(
+  "job_runs",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    job: text("job").notNull(),
+    ok: boolean("ok").notNull(),
+    summary: jsonb("summary").$type<Record<string, unknown>>().notNull().default({}),
+    startedAt: timestamp("started_at", { withTimezone: true }).notNull(),
+    finishedAt: timestamp("finished_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index("job_runs_job_finished").on(t.job, t.finishedAt)],
+);

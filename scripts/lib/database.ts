@@ -1,0 +1,56 @@
+// Node-side database access: PGlite (embedded, with pgvector) when DATABASE_URL is unset, the Neon
+// serverless driver for a Neon URL, node-postgres for any other postgres:// URL. Never bundled for the edge.
+import { PGlite } from "@electric-sql/pglite";
+import { vector } from "@electric-sql/pglite-pgvector";
+import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
+import { drizzle as drizzleNodePg } from "drizzle-orm/node-postgres";
+import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
+import { migrate as migrateNodePg } from "drizzle-orm/node-postgres/migrator";
+import { migrate as migrateNeon } from "drizzle-orm/neon-serverless/migrator";
+import { fileURLToPath } from "node:url";
+import pg from "pg";
+import * as schema from "../../schema";
+import type { Database } from "../../functions/db/database";
+import { neonDatabase } from "../../functions/db/neon";
+
+export const migrationsFolder = fileURLToPath(new URL("../../drizzle", import.meta.url));
+
+export type Connection = {
+  db: Database;
+  kind: "pglite" | "postgres" | "neon";
+  /** Set for the embedded database, to serve it on a port or listen for notifications. */
+  pglite?: PGlite;
+  migrate(): Promise<void>;
+  close(): Promise<void>;
+};
+
+/** Opens an embedded PGlite with pgvector: in `dataDir` (file backed) or in memory when omitted. */
+export async function openPglite(dataDir?: string, loadDataDir?: Blob): Promise<Connection> {
+  const client = await PGlite.create({ dataDir, loadDataDir, extensions: { vector } });
+  return pgliteConnection(client);
+}
+
+export function pgliteConnection(client: PGlite): Connection {
+  const db = drizzlePglite({ client, schema }) as unknown as Database;
+  return {
+    db, kind: "pglite", pglite: client,
+    migrate: () => migratePglite(db as never, { migrationsFolder }),
+    close: () => client.close(),
+  };
+}
+
+export function isNeonUrl(url: string): boolean {
+  return /\.neon\.tech([:/]|$)/.test(new URL(url).hostname + "/");
+}
+
+/** Opens the database the configuration names. */
+export async function openDatabase(url: string | undefined, dataDir = ".data/pglite"): Promise<Connection> {
+  if (!url) return openPglite(dataDir);
+  if (isNeonUrl(url)) {
+    const { db, close } = neonDatabase(url);
+    return { db, kind: "neon", migrate: () => migrateNeon(db as never, { migrationsFolder }), close };
+  }
+  const pool = new pg.Pool({ connectionString: url });
+  const db = drizzleNodePg({ client: pool, schema }) as unknown as Database;
+  return { db, kind: "postgres", migrate: () => migrateNodePg(db as never, { migrationsFolder }), close: () => pool.end() };
+}

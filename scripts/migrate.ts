@@ -1,0 +1,9 @@
+// `npm run db:migrate`: applies drizzle/ to the configured database (embedded PGlite by default).
+import { loadConfig } from "../functions/config";
+import { openDatabase } from "./lib/database";
+
+const config = loadConfig(process.env);
+const connection = await openDatabase(config.databaseUrl);
+await connection.migrate();
+await connection.close();
+console.log(`Migrations applied (${connection.kind}).`);
