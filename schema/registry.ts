@@ -88,3 +88,8 @@ export function idPattern(entry: ContentType): RegExp {
   if (/int|serial/.test(sqlType)) return /^-?\d{1,19}$/;
   return /^[^\u0000]{1,200}$/;
 }
+
+/** The id as the database returns it (uuids in lower case), so every path names a row the same way. */
+export function normalizeId(entry: ContentType, id: string): string {
+  return entry.idColumn.getSQLType() === "uuid" ? id.toLowerCase() : id;
+}

@@ -3,5 +3,5 @@ import { inject } from "vitest";
 import { openPglite, type Connection } from "../../scripts/lib/database";
 
 export async function freshDatabase(): Promise<Connection> {
-  return openPglite(undefined, new Blob([inject("migratedDatabase")]));
+  return openPglite(undefined, new Blob([inject("migratedDatabase") as Uint8Array<ArrayBuffer>]));
 }

@@ -1,0 +1,57 @@
+// What every embedding provider offers, and the request packing they share.
+
+export type Embedder = {
+  /** Stored with each vector, so a change of model re-embeds (it is part of the hash). */
+  model: string;
+  dimensions: number;
+  /** Returns one vector per text, in order. Throws TransientError or PermanentError. */
+  embed(texts: string[]): Promise<number[][]>;
+};
+
+export type BatchLimits = { maxInputs: number; maxTokens: number };
+
+/** OpenAI's per-request limits for the embeddings endpoint. */
+export const OPENAI_LIMITS: BatchLimits = { maxInputs: 2048, maxTokens: 300_000 };
+
+/**
+ * A tokenizer-free, deliberately high estimate of a text's tokens (about 4 ASCII characters a token,
+ * one token for any other character), so that packed requests stay within the provider's limits.
+ */
+export function estimateTokens(text: string): number {
+  let ascii = 0;
+  let other = 0;
+  for (const char of text) (char.charCodeAt(0) < 128 ? ascii++ : other++);
+  return Math.ceil(ascii / 3.5) + other;
+}
+
+/** Packs inputs, in order, into as few requests as the limits allow; returns index ranges. */
+export function packRequests(texts: string[], limits: BatchLimits): { start: number; end: number }[] {
+  const requests: { start: number; end: number }[] = [];
+  let start = 0;
+  let tokens = 0;
+  texts.forEach((text, index) => {
+    const cost = estimateTokens(text);
+    if (index > start && (index - start >= limits.maxInputs || tokens + cost > limits.maxTokens)) {
+      requests.push({ start, end: index });
+      start = index;
+      tokens = 0;
+    }
+    tokens += cost;
+  });
+  if (texts.length > start) requests.push({ start, end: texts.length });
+  return requests;
+}
+
+/** Runs `task` over `items` with at most `limit` in flight, keeping the results in order. */
+export async function mapLimited<T, R>(items: T[], limit: number, task: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await task(items[index]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}

@@ -1,0 +1,17 @@
+import type { Config } from "../config";
+import type { Embedder } from "./embedder";
+import { localEmbedder } from "./local";
+import { openaiEmbedder } from "./openai";
+
+export type { Embedder } from "./embedder";
+
+/** OpenAI (or a compatible server) when OPENAI_API_KEY is set, the local lexical embedder otherwise. */
+export function createEmbedder(config: Config): Embedder {
+  if (config.provider === "local") return localEmbedder(config.dimensions, config.model);
+  return openaiEmbedder({
+    apiKey: config.openai.apiKey!,
+    baseURL: config.openai.baseUrl,
+    model: config.model,
+    dimensions: config.dimensions,
+  });
+}

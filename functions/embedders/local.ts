@@ -1,0 +1,45 @@
+// A deterministic, offline embedder: hashed words, word pairs and character trigrams projected onto
+// the configured dimensions. Lexical, not semantic: a query finds documents that share its words.
+import type { Embedder } from "./embedder";
+
+const STOPWORDS = new Set(
+  "a an and are as at be by for from has have how i in is it its of on or our that the this to was we what when where which who why will with you your".split(" "),
+);
+
+/** FNV-1a, 32 bits: fast, stable across runtimes. */
+function hash(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    h ^= text.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+function features(text: string): Map<string, number> {
+  const words = (text.toLowerCase().normalize("NFKD").match(/[\p{L}\p{N}]+/gu) ?? []).filter((w) => !STOPWORDS.has(w));
+  const weights = new Map<string, number>();
+  const add = (feature: string, weight: number) => weights.set(feature, (weights.get(feature) ?? 0) + weight);
+  words.forEach((word, i) => {
+    add(`w:${word}`, 1);
+    if (i > 0) add(`b:${words[i - 1]} ${word}`, 0.5);
+    const padded = ` ${word} `;
+    for (let j = 0; j + 3 <= padded.length; j++) add(`c:${padded.slice(j, j + 3)}`, 0.2);
+  });
+  return weights;
+}
+
+export function embedLocally(text: string, dimensions: number): number[] {
+  const vector = new Array<number>(dimensions).fill(0);
+  for (const [feature, weight] of features(text)) {
+    const h = hash(feature);
+    // Sub-linear term frequency, and a sign bit so collisions cancel rather than pile up.
+    vector[h % dimensions]! += (h & 0x80000000 ? -1 : 1) * Math.log1p(weight);
+  }
+  const norm = Math.hypot(...vector) || 1;
+  return vector.map((x) => x / norm);
+}
+
+export function localEmbedder(dimensions: number, model = "local-lexical-v1"): Embedder {
+  return { model, dimensions, embed: async (texts) => texts.map((text) => embedLocally(text, dimensions)) };
+}

@@ -1,0 +1,77 @@
+// Embeddings from OpenAI or any OpenAI-compatible server (Azure, Ollama, vLLM) through the official SDK.
+// The SDK already retries 408/409/429/5xx and timeouts, honouring retry-after(-ms), with backoff.
+import OpenAI from "openai";
+import { PermanentError, TransientError } from "../lib/errors";
+import { type BatchLimits, type Embedder, mapLimited, OPENAI_LIMITS, packRequests } from "./embedder";
+
+export type OpenAIEmbedderOptions = {
+  apiKey: string;
+  baseURL?: string;
+  model: string;
+  dimensions: number;
+  limits?: BatchLimits;
+  /** Requests in flight at once. */
+  concurrency?: number;
+  maxRetries?: number;
+  timeoutMs?: number;
+};
+
+/** Only the text-embedding-3 family accepts `dimensions`; other servers may reject it. */
+const acceptsDimensions = (model: string) => /^text-embedding-3/.test(model);
+
+export function openaiEmbedder(options: OpenAIEmbedderOptions): Embedder {
+  const client = new OpenAI({
+    apiKey: options.apiKey,
+    baseURL: options.baseURL,
+    maxRetries: options.maxRetries ?? 4,
+    timeout: options.timeoutMs ?? 60_000,
+  });
+  const limits = options.limits ?? OPENAI_LIMITS;
+
+  async function request(input: string[]): Promise<number[][]> {
+    let response;
+    try {
+      response = await client.embeddings.create({
+        model: options.model,
+        input,
+        ...(acceptsDimensions(options.model) ? { dimensions: options.dimensions } : {}),
+      });
+    } catch (error) {
+      throw classify(error);
+    }
+    const vectors = [...response.data].sort((a, b) => a.index - b.index).map((d) => d.embedding);
+    if (vectors.length !== input.length) {
+      throw new TransientError(`embedding API returned ${vectors.length} vectors for ${input.length} inputs`);
+    }
+    const wrong = vectors.find((vector) => vector.length !== options.dimensions);
+    if (wrong) {
+      throw new PermanentError(
+        `model ${options.model} returned ${wrong.length} dimensions, EMBEDDING_DIMENSIONS is ${options.dimensions}`,
+      );
+    }
+    return vectors;
+  }
+
+  return {
+    model: options.model,
+    dimensions: options.dimensions,
+    async embed(texts) {
+      const requests = packRequests(texts, limits);
+      const parts = await mapLimited(requests, options.concurrency ?? 4, (r) => request(texts.slice(r.start, r.end)));
+      return parts.flat();
+    },
+  };
+}
+
+/** Tells errors a retry can fix from those it cannot; never repeats the API key. */
+function classify(error: unknown): Error {
+  if (error instanceof OpenAI.APIConnectionError) return new TransientError(`embedding API unreachable: ${error.message}`);
+  if (error instanceof OpenAI.APIError) {
+    const status = error.status ?? 0;
+    const message = `embedding API answered ${status || "an error"}: ${error.message}`;
+    return status === 408 || status === 409 || status === 429 || status >= 500 || status === 0
+      ? new TransientError(message)
+      : new PermanentError(message);
+  }
+  return new TransientError(`embedding request failed: ${error instanceof Error ? error.message : String(error)}`);
+}

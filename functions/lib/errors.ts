@@ -1,0 +1,23 @@
+// The few error kinds the pipeline tells apart: whether a retry can help decides the answer to QStash.
+
+/** A retry may succeed (rate limit, 5xx, timeout, lost connection): answer 5xx, back off. */
+export class TransientError extends Error {
+  override name = "TransientError";
+}
+
+/** A retry cannot help (bad input to the API, a broken registry entry): record as failed. */
+export class PermanentError extends Error {
+  override name = "PermanentError";
+}
+
+/** The request itself is wrong: 400 with what was wrong. */
+export class BadRequestError extends Error {
+  override name = "BadRequestError";
+}
+
+/** A missing or wrong secret or signature: 401. */
+export class UnauthorizedError extends Error {
+  override name = "UnauthorizedError";
+}
+
+export const errorMessage = (error: unknown) => (error instanceof Error ? error.message : String(error));

@@ -1,0 +1,62 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { estimateTokens, packRequests } from "../functions/embedders/embedder";
+import { openaiEmbedder } from "../functions/embedders/openai";
+import { PermanentError } from "../functions/lib/errors";
+import { startFakeOpenAI, type FakeOpenAI } from "./support/fake-openai";
+
+let api: FakeOpenAI;
+beforeAll(async () => {
+  api = await startFakeOpenAI();
+});
+afterAll(() => api.close());
+beforeEach(() => {
+  api.requests.length = 0;
+});
+
+const embedder = (overrides: Partial<Parameters<typeof openaiEmbedder>[0]> = {}) =>
+  openaiEmbedder({ apiKey: "test-openai-key", baseURL: api.url, model: "text-embedding-3-small", dimensions: 1536, ...overrides });
+
+describe("the OpenAI embedder", () => {
+  it("embeds 3,000 inputs in the fewest requests the 2,048-input limit allows, in order", async () => {
+    const texts = Array.from({ length: 3000 }, (_, i) => `Comment number ${i} about learning.`);
+    const vectors = await embedder().embed(texts);
+    expect(api.requests.map((r) => r.inputs).sort()).toEqual([2048, 952].sort());
+    expect(vectors).toHaveLength(3000);
+    const again = await embedder().embed([texts[2999]!]);
+    expect(vectors[2999]).toEqual(again[0]);
+  });
+
+  it("keeps each request under 300k tokens, with no more requests than that needs", async () => {
+    const long = "lorem ipsum dolor sit amet ".repeat(70);
+    const texts = Array.from({ length: 1300 }, (_, i) => `${i} ${long}`);
+    await embedder().embed(texts);
+    const total = texts.reduce((sum, t) => sum + estimateTokens(t), 0);
+    expect(api.requests.every((r) => r.tokens <= 300_000)).toBe(true);
+    expect(api.requests).toHaveLength(Math.ceil(total / 300_000));
+  });
+
+  it("sends dimensions only to models that take them", async () => {
+    await embedder({ model: "nomic-embed-text" }).embed(["x"]).catch(() => undefined);
+    expect(api.requests[0]!.dimensions).toBeUndefined();
+  });
+
+  it("calls a wrong key a permanent error that does not repeat the key", async () => {
+    const error = await embedder({ apiKey: "sk-wrong-secret" }).embed(["x"]).catch((e) => e);
+    expect(error).toBeInstanceOf(PermanentError);
+    expect(error.message).toContain("401");
+    expect(error.message).not.toContain("sk-wrong-secret");
+  });
+
+  it("calls a model of another size a permanent error", async () => {
+    const error = await embedder({ model: "nomic-embed-text", dimensions: 768 }).embed(["x"]).catch((e) => e);
+    expect(error).toBeInstanceOf(PermanentError);
+    expect(error.message).toMatch(/1536 dimensions, EMBEDDING_DIMENSIONS is 768/);
+  });
+});
+
+describe("packRequests", () => {
+  it("never packs an input alone past the limit into a neighbour's request", () => {
+    const ranges = packRequests(["a".repeat(10), "b".repeat(1000), "c"], { maxInputs: 10, maxTokens: 100 });
+    expect(ranges).toEqual([{ start: 0, end: 1 }, { start: 1, end: 2 }, { start: 2, end: 3 }]);
+  });
+});

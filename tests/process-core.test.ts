@@ -1,0 +1,174 @@
+import { and, asc, eq, sql } from "drizzle-orm";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { processItems, type ProcessDeps } from "../functions/core/process";
+import { openaiEmbedder } from "../functions/embedders/openai";
+import { embedLocally } from "../functions/embedders/local";
+import { TransientError } from "../functions/lib/errors";
+import { communityComment, communityPost, course, courseLesson, embeddings } from "../schema";
+import { createRegistry } from "../schema/registry";
+import type { Connection } from "../scripts/lib/database";
+import { freshDatabase } from "./support/database";
+import { startFakeOpenAI, type FakeOpenAI } from "./support/fake-openai";
+
+let connection: Connection;
+let api: FakeOpenAI;
+let deps: ProcessDeps;
+const registry = createRegistry();
+
+beforeAll(async () => {
+  [connection, api] = await Promise.all([freshDatabase(), startFakeOpenAI()]);
+  deps = {
+    db: connection.db, registry,
+    embedder: openaiEmbedder({ apiKey: "test-openai-key", baseURL: api.url, model: "text-embedding-3-small", dimensions: 1536, maxRetries: 2 }),
+  };
+});
+afterAll(async () => {
+  await Promise.all([connection.close(), api.close()]);
+});
+beforeEach(() => {
+  api.requests.length = 0;
+  api.faults.length = 0;
+  api.alwaysFail = undefined;
+});
+
+const paragraph = (topic: string, n: number) =>
+  Array.from({ length: n }, (_, i) => `Paragraph ${i} explains ${topic} in depth, step ${i}, with worked examples and exercises.`).join(" ");
+
+const stored = (contentId: string) =>
+  connection.db.select().from(embeddings).where(eq(embeddings.contentId, contentId)).orderBy(asc(embeddings.chunkIndex));
+
+async function nearest(text: string) {
+  const vector = JSON.stringify(embedLocally(text, 1536));
+  const rows = await connection.db.execute(sql`select content_id from embeddings order by embedding <=> ${vector}::vector limit 1`);
+  return (rows as unknown as { rows: { content_id: string }[] }).rows[0]?.content_id;
+}
+
+describe("the processing core", () => {
+  it("embeds a course, a post and a long lesson into correct rows that search finds", async () => {
+    const [c] = await connection.db.insert(course).values({ title: "Photosynthesis basics", category: "Biology", tags: ["plants"] }).returning();
+    const [p] = await connection.db.insert(communityPost).values({ title: "Best sourdough starter", body: "Flour, water and patience." }).returning();
+    const [l] = await connection.db.insert(courseLesson).values({ title: "Volcanoes", content: paragraph("magma chambers", 120) }).returning();
+    const result = await processItems(deps, [
+      { contentType: "course", contentId: c!.id },
+      { contentType: "post", contentId: p!.id },
+      { contentType: "lesson", contentId: l!.id },
+    ]);
+    const lessonRows = await stored(l!.id);
+    expect(lessonRows.length).toBeGreaterThan(2);
+    expect(result).toMatchObject({ items: 3, embedded: lessonRows.length + 2, unchanged: 0, deleted: 0, failed: [] });
+    expect(api.requests).toHaveLength(1);
+    expect(api.requests[0]).toMatchObject({ inputs: lessonRows.length + 2, dimensions: 1536, model: "text-embedding-3-small" });
+
+    const [courseRow] = await stored(c!.id);
+    expect(courseRow).toMatchObject({ contentType: "course", chunkIndex: 0, model: "text-embedding-3-small", dimensions: 1536 });
+    expect(courseRow!.chunkText).toContain("Photosynthesis basics");
+    expect(courseRow!.chunkText).toContain("Tags: plants");
+    // The SDK decoded the base64 answer: the stored vector is the one the server computed.
+    expect(courseRow!.embedding[0]).toBeCloseTo(embedLocally(courseRow!.chunkText, 1536)[0]!, 5);
+    expect(lessonRows.map((r) => r.chunkIndex)).toEqual(lessonRows.map((_, i) => i));
+    // Chunks overlap: each starts with words the previous one ended with.
+    const firstWords = lessonRows[1]!.chunkText.split(" ").slice(0, 3).join(" ");
+    expect(lessonRows[0]!.chunkText).toContain(firstWords);
+
+    expect(await nearest("sourdough starter flour")).toBe(p!.id);
+    expect(await nearest("photosynthesis plants biology")).toBe(c!.id);
+    expect(await nearest("magma chambers worked examples")).toBe(l!.id);
+  });
+
+  it("makes no request for unchanged rows and re-embeds only what changed", async () => {
+    const [p] = await connection.db.insert(communityPost).values({ title: "Unchanged", body: "Same text." }).returning();
+    const [l] = await connection.db.insert(courseLesson).values({ title: "Rivers", content: paragraph("river deltas", 120) }).returning();
+    const items = [{ contentType: "post", contentId: p!.id }, { contentType: "lesson", contentId: l!.id }];
+    await processItems(deps, items);
+    const before = await stored(l!.id);
+    api.requests.length = 0;
+
+    const again = await processItems(deps, items);
+    expect(api.requests).toHaveLength(0);
+    expect(again).toMatchObject({ embedded: 0, unchanged: before.length + 1 });
+
+    // Change the lesson's last sentence: only its last chunk is re-embedded.
+    await connection.db.update(courseLesson).set({ content: `${paragraph("river deltas", 120)} A final new remark.` }).where(eq(courseLesson.id, l!.id));
+    const edited = await processItems(deps, items);
+    expect(edited.embedded).toBe(1);
+    expect(api.requests).toEqual([expect.objectContaining({ inputs: 1 })]);
+    const after = await stored(l!.id);
+    expect(after.at(-1)!.chunkText).toContain("A final new remark.");
+    expect(after[0]!.updatedAt).toEqual(before[0]!.updatedAt);
+
+    // Shrink the lesson: its surplus chunks are deleted.
+    await connection.db.update(courseLesson).set({ content: "Now short." }).where(eq(courseLesson.id, l!.id));
+    await processItems(deps, items);
+    expect((await stored(l!.id)).map((r) => r.chunkText)).toEqual(["Rivers\n\nNow short."]);
+  });
+
+  it("re-embeds when the model changes, without dropping anything first", async () => {
+    const [p] = await connection.db.insert(communityPost).values({ title: "Model switch" }).returning();
+    const item = { contentType: "post", contentId: p!.id };
+    await processItems(deps, [item]);
+    const other = { ...deps, embedder: openaiEmbedder({ apiKey: "test-openai-key", baseURL: api.url, model: "text-embedding-3-large", dimensions: 1536 }) };
+    api.requests.length = 0;
+    expect((await processItems(other, [item])).embedded).toBe(1);
+    expect((await stored(p!.id))[0]!.model).toBe("text-embedding-3-large");
+  });
+
+  it("waits out a 429 with retry-after and succeeds", async () => {
+    const [p] = await connection.db.insert(communityPost).values({ title: "Rate limited" }).returning();
+    api.faults.push({ status: 429, headers: { "retry-after-ms": "300" } });
+    const started = Date.now();
+    const result = await processItems(deps, [{ contentType: "post", contentId: p!.id }]);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+    expect(result.embedded).toBe(1);
+    expect(await stored(p!.id)).toHaveLength(1);
+  });
+
+  it("ends a 500 storm in a TransientError and stores nothing partial", async () => {
+    const [p] = await connection.db.insert(communityPost).values({ title: "Storm" }).returning();
+    api.alwaysFail = { status: 500, headers: { "retry-after-ms": "10" } };
+    await expect(processItems(deps, [{ contentType: "post", contentId: p!.id }])).rejects.toBeInstanceOf(TransientError);
+    expect(await stored(p!.id)).toHaveLength(0);
+    api.alwaysFail = undefined;
+    expect((await processItems(deps, [{ contentType: "post", contentId: p!.id }])).embedded).toBe(1);
+  });
+
+  it("deletes the embeddings of deleted and filtered-out rows", async () => {
+    const [p] = await connection.db.insert(communityPost).values({ title: "Soon gone" }).returning();
+    const [c] = await connection.db.insert(course).values({ title: "Soon a draft" }).returning();
+    const items = [{ contentType: "post", contentId: p!.id }, { contentType: "course", contentId: c!.id }];
+    await processItems(deps, items);
+    await connection.db.delete(communityPost).where(eq(communityPost.id, p!.id));
+    await connection.db.update(course).set({ published: false }).where(eq(course.id, c!.id));
+    const result = await processItems(deps, items);
+    expect(result.deleted).toBe(2);
+    expect(await stored(p!.id)).toHaveLength(0);
+    expect(await stored(c!.id)).toHaveLength(0);
+  });
+
+  it("converges whatever the order and number of deliveries", async () => {
+    const [p] = await connection.db.insert(communityPost).values({ title: "First title" }).returning();
+    const item = { contentType: "post", contentId: p!.id };
+    await connection.db.update(communityPost).set({ title: "Second title" }).where(eq(communityPost.id, p!.id));
+    // The delivery for the first edit arrives late, twice, in one message and in two.
+    await processItems(deps, [item, item]);
+    await processItems(deps, [{ ...item, contentId: p!.id.toUpperCase() }]);
+    const rows = await stored(p!.id);
+    expect(rows.map((r) => r.chunkText)).toEqual(["Second title"]);
+  });
+
+  it("reports unknown types, bad ids and empty text as failed items without failing the rest", async () => {
+    const [p] = await connection.db.insert(communityPost).values({ title: "Fine" }).returning();
+    const [empty] = await connection.db.insert(communityComment).values({ body: "   " }).returning();
+    const result = await processItems(deps, [
+      { contentType: "post", contentId: p!.id },
+      { contentType: "nope", contentId: "1" },
+      { contentType: "post", contentId: "not-a-uuid" },
+      { contentType: "comment", contentId: empty!.id },
+    ]);
+    expect(result.embedded).toBe(1);
+    expect(result.failed.map((f) => f.error)).toEqual([
+      'unknown content type "nope"', "invalid id for post", "comment has no text to embed",
+    ]);
+    const rows = await connection.db.select().from(embeddings).where(and(eq(embeddings.contentType, "comment"), eq(embeddings.contentId, empty!.id)));
+    expect(rows).toHaveLength(0);
+  });
+});

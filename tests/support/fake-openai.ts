@@ -1,0 +1,61 @@
+// A local OpenAI-compatible embeddings server for tests and benchmarks: counts what it is asked,
+// answers base64 (little-endian float32) as the SDK requests by default, and fails on demand.
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { estimateTokens } from "../../functions/embedders/embedder";
+import { embedLocally } from "../../functions/embedders/local";
+
+export type Fault = { status: number; headers?: Record<string, string> };
+
+export type FakeOpenAI = {
+  url: string;
+  requests: { inputs: number; tokens: number; dimensions?: number; model: string }[];
+  /** Faults answered, in order, before requests succeed again. */
+  faults: Fault[];
+  /** Answers every request with this fault while set. */
+  alwaysFail?: Fault;
+  latencyMs: number;
+  close(): Promise<void>;
+};
+
+const readBody = async (req: IncomingMessage) => {
+  const parts: Buffer[] = [];
+  for await (const part of req) parts.push(part as Buffer);
+  return Buffer.concat(parts).toString("utf8");
+};
+
+export async function startFakeOpenAI(options: { latencyMs?: number; dimensions?: number } = {}): Promise<FakeOpenAI> {
+  const state = { requests: [], faults: [], latencyMs: options.latencyMs ?? 0 } as unknown as FakeOpenAI;
+  const server: Server = createServer(async (req, res) => {
+    const body = JSON.parse(await readBody(req)) as { input: string | string[]; model: string; dimensions?: number; encoding_format?: string };
+    if (state.latencyMs) await new Promise((r) => setTimeout(r, state.latencyMs));
+    const fault = state.alwaysFail ?? state.faults.shift();
+    if (fault) {
+      res.writeHead(fault.status, { "content-type": "application/json", ...fault.headers });
+      res.end(JSON.stringify({ error: { message: `fake failure ${fault.status}`, type: "server_error" } }));
+      return;
+    }
+    if (req.headers.authorization !== "Bearer test-openai-key") {
+      res.writeHead(401, { "content-type": "application/json" });
+      res.end(JSON.stringify({ error: { message: "Incorrect API key provided", type: "invalid_request_error" } }));
+      return;
+    }
+    const inputs = Array.isArray(body.input) ? body.input : [body.input];
+    const tokens = inputs.reduce((sum, text) => sum + estimateTokens(text), 0);
+    state.requests.push({ inputs: inputs.length, tokens, dimensions: body.dimensions, model: body.model });
+    const dimensions = body.dimensions ?? options.dimensions ?? 1536;
+    const data = inputs.map((text, index) => {
+      const vector = embedLocally(text, dimensions);
+      const embedding = body.encoding_format === "base64"
+        ? Buffer.from(new Float32Array(vector).buffer).toString("base64")
+        : vector;
+      return { object: "embedding", index, embedding };
+    });
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify({ object: "list", data, model: body.model, usage: { prompt_tokens: tokens, total_tokens: tokens } }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  state.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+  state.close = () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); });
+  return state;
+}
