@@ -14,7 +14,10 @@ BEGIN
   VALUES (p_content_type, p_content_id, p_op, p_priority, p_source)
   ON CONFLICT (content_type, content_id) WHERE status = 'pending'
   DO UPDATE SET op = excluded.op, priority = LEAST(embedding_queue.priority, excluded.priority), updated_at = now();
-  PERFORM pg_notify('${NOTIFY_CHANNEL}', json_build_object('contentType', p_content_type, 'contentId', p_content_id, 'priority', p_priority, 'op', p_op)::text);
+  -- Only captured changes are announced: the app's own enqueue calls already routed theirs.
+  IF p_source = 'trigger' THEN
+    PERFORM pg_notify('${NOTIFY_CHANNEL}', json_build_object('contentType', p_content_type, 'contentId', p_content_id, 'priority', p_priority, 'op', p_op)::text);
+  END IF;
 END;
 $$;`;
 

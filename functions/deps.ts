@@ -1,0 +1,16 @@
+// What every function is made from. The Vercel entries hand it Neon-backed parts, the local stack
+// and the tests hand it PGlite; a function never knows which (DESIGN.md section 6).
+import type { Registry } from "../schema/registry";
+import type { Config } from "./config";
+import type { Database } from "./db/database";
+import type { Embedder } from "./embedders/embedder";
+import type { Publisher } from "./queue/publisher";
+
+export type Deps = {
+  db: Database;
+  embedder: Embedder;
+  /** Absent when QStash is not configured: work then goes through the database queue. */
+  publisher?: Publisher;
+  config: Config;
+  registry: Registry;
+};

@@ -1,0 +1,36 @@
+// One factory for every function's Hono app: the same error answers and size limit everywhere.
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import { BadRequestError, PermanentError, TransientError, UnauthorizedError } from "./errors";
+import { ConfigError } from "../config";
+
+export const BASE_PATH = "/api/embeddings";
+/** Largest body any function accepts; larger ones get 413 before they are read. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+export const Status = {
+  ok: 200, accepted: 202, badRequest: 400, unauthorized: 401, notFound: 404, tooLarge: 413,
+  serverError: 500, unavailable: 503,
+} as const satisfies Record<string, ContentfulStatusCode>;
+
+export type AppEnv = { Variables: { rawBody: string } };
+
+export function createApp() {
+  const app = new Hono<AppEnv>().basePath(BASE_PATH);
+  app.use(bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: (c) => c.json({ error: `body larger than ${MAX_BODY_BYTES} bytes` }, Status.tooLarge),
+  }));
+  app.notFound((c) => c.json({ error: `no such endpoint: ${c.req.method} ${new URL(c.req.url).pathname}` }, Status.notFound));
+  app.onError((error, c) => {
+    if (error instanceof BadRequestError) return c.json({ error: error.message }, Status.badRequest);
+    if (error instanceof UnauthorizedError) return c.json({ error: error.message }, Status.unauthorized);
+    // QStash retries any non-2xx: 503 for what a retry can fix, 500 for the rest.
+    if (error instanceof TransientError) return c.json({ error: error.message, retry: true }, Status.unavailable);
+    if (error instanceof PermanentError || error instanceof ConfigError) return c.json({ error: error.message }, Status.serverError);
+    console.error(`[${new URL(c.req.url).pathname}]`, error instanceof Error ? error.name : "error");
+    return c.json({ error: "internal error", retry: true }, Status.unavailable);
+  });
+  return app;
+}

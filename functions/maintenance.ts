@@ -1,0 +1,50 @@
+// POST /api/embeddings/maintenance (QStash schedule, daily 02:00): keeps the tables small and true.
+import { and, eq, getTableName, lt, notInArray, sql } from "drizzle-orm";
+import { embeddingQueue, embeddings, searchLog } from "../schema/pipeline-tables";
+import { rowsOf } from "./db/database";
+import type { Deps } from "./deps";
+import { requireQStashSignature } from "./lib/auth";
+import { createApp, Status } from "./lib/create-app";
+import { recordRun } from "./queue/job-runs";
+import { returnToPending } from "./queue/settle";
+
+export const SEARCH_LOG_RETENTION_DAYS = 30;
+export const DONE_RETENTION_DAYS = 7;
+
+const daysAgo = (days: number) => sql`now() - ${days} * interval '1 day'`;
+
+export async function maintain(deps: Deps) {
+  const { db, registry } = deps;
+  const searchLogs = await db.delete(searchLog).where(lt(searchLog.createdAt, daysAgo(SEARCH_LOG_RETENTION_DAYS))).returning({ id: searchLog.id });
+  const doneRows = await db.delete(embeddingQueue)
+    .where(and(eq(embeddingQueue.status, "done"), lt(embeddingQueue.updatedAt, daysAgo(DONE_RETENTION_DAYS))))
+    .returning({ id: embeddingQueue.id });
+  const expired = await db.select({ id: embeddingQueue.id }).from(embeddingQueue)
+    .where(and(eq(embeddingQueue.status, "processing"), lt(embeddingQueue.lockedUntil, sql`now()`)));
+  await returnToPending(db, expired.map((row) => ({ id: row.id, delayMs: 0, error: "claim expired: the drain that held it stopped" })));
+
+  // Embeddings whose source row is gone, or whose content type is no longer registered.
+  let orphans = (await db.delete(embeddings)
+    .where(notInArray(embeddings.contentType, registry.entries.map((e) => e.type)))
+    .returning({ id: embeddings.id })).length;
+  for (const entry of registry.entries) {
+    const deleted = await rowsOf<{ id: number }>(db.execute(sql`DELETE FROM embeddings e
+      WHERE e.content_type = ${entry.type}
+        AND NOT EXISTS (SELECT 1 FROM ${sql.identifier(getTableName(entry.table))} t WHERE t.${sql.identifier(entry.idColumn.name)}::text = e.content_id)
+      RETURNING e.id`));
+    orphans += deleted.length;
+  }
+  // Rows embedded with another model or size are queued again: re-embedding happens without a drop.
+  const stale = await rowsOf<{ n: number }>(db.execute(sql`WITH stale AS (
+      SELECT DISTINCT content_type, content_id FROM embeddings WHERE model <> ${deps.embedder.model} OR dimensions <> ${deps.embedder.dimensions})
+    SELECT count(queue_for_embedding(s.content_type, s.content_id, 9, 'upsert', 'backfill'))::int AS n FROM stale s`));
+  return {
+    searchLogsDeleted: searchLogs.length, doneRowsDeleted: doneRows.length, expiredClaimsReleased: expired.length,
+    orphanEmbeddingsDeleted: orphans, staleModelItemsQueued: stale[0]?.n ?? 0,
+  };
+}
+
+export function createMaintenanceApp(deps: Deps) {
+  return createApp().post("/maintenance", requireQStashSignature(deps.config), async (c) =>
+    c.json(await recordRun(deps.db, "maintenance", () => maintain(deps)), Status.ok));
+}

@@ -1,0 +1,30 @@
+// Claims a batch of the database queue for one drain run (DESIGN.md section 1, "Drain"): highest
+// priority first, then oldest; only rows whose run_after has come; a lease (locked_until) so that a
+// crashed run's claim expires and another run takes the rows. SKIP LOCKED lets runs overlap safely.
+import { sql } from "drizzle-orm";
+import type { Database } from "../db/database";
+import { rowsOf } from "../db/database";
+
+export type Claimed = { id: number; contentType: string; contentId: string; attempts: number };
+
+export async function claimBatch(db: Database, size: number, leaseMs: number): Promise<Claimed[]> {
+  return rowsOf<Claimed>(db.execute(sql`
+    UPDATE embedding_queue q
+    SET status = 'processing', locked_until = now() + ${leaseMs} * interval '1 millisecond',
+        attempts = q.attempts + 1, updated_at = now()
+    WHERE q.id IN (
+      SELECT id FROM embedding_queue
+      WHERE (status = 'pending' AND run_after <= now()) OR (status = 'processing' AND locked_until < now())
+      ORDER BY priority, created_at
+      LIMIT ${size}
+      FOR UPDATE SKIP LOCKED)
+    RETURNING q.id::int AS "id", q.content_type AS "contentType", q.content_id AS "contentId", q.attempts AS "attempts"`));
+}
+
+/** Items the drain could take now. */
+export async function readyCount(db: Database): Promise<number> {
+  const [row] = await rowsOf<{ n: number }>(db.execute(sql`
+    SELECT count(*)::int AS n FROM embedding_queue
+    WHERE (status = 'pending' AND run_after <= now()) OR (status = 'processing' AND locked_until < now())`));
+  return row?.n ?? 0;
+}

@@ -1,0 +1,37 @@
+// The status page a person reads at a glance: depth per lane, throughput, failures.
+import { html } from "hono/html";
+import type { processorStatus, queueStatus } from "./read-status";
+
+const laneOf = (priority: number) => (priority <= 2 ? "immediate (1–2)" : priority <= 4 ? "queued (3–4)" : "batched (5+)");
+
+export function statusPage(queue: Awaited<ReturnType<typeof queueStatus>>, processor: Awaited<ReturnType<typeof processorStatus>>) {
+  const lanes = new Map<string, Record<string, number>>();
+  for (const row of queue.byStatusAndPriority) {
+    const lane = lanes.get(laneOf(row.priority)) ?? {};
+    lane[row.status] = (lane[row.status] ?? 0) + row.count;
+    lanes.set(laneOf(row.priority), lane);
+  }
+  return html`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Embeddings status</title>
+<style>body{font:15px system-ui,sans-serif;margin:2rem;color:#222}table{border-collapse:collapse;margin:.5rem 0 1.5rem}
+td,th{border:1px solid #ccc;padding:.3rem .7rem;text-align:left}.bad{color:#b00020}.good{color:#1b7f3b}</style></head>
+<body><h1>Embeddings pipeline</h1>
+<p>Database <b class="${processor.database.reachable ? "good" : "bad"}">${processor.database.reachable ? "reachable" : "unreachable"}</b>
+ · QStash <b class="${processor.qstash.reachable ? "good" : "bad"}">${processor.qstash.configured ? (processor.qstash.reachable ? "reachable" : "unreachable") : "not configured"}</b>
+ · ${processor.config.provider} / ${processor.config.model} (${processor.config.dimensions} dimensions) · strategy ${processor.config.strategy}</p>
+<h2>Queue by lane</h2>
+<table id="lanes"><tr><th>Lane</th><th>Pending</th><th>Processing</th><th>Done</th><th>Failed</th></tr>
+${[...lanes].map(([lane, counts]) => html`<tr><td>${lane}</td><td>${counts.pending ?? 0}</td><td>${counts.processing ?? 0}</td><td>${counts.done ?? 0}</td><td>${counts.failed ?? 0}</td></tr>`)}
+</table>
+<p>Oldest pending: <b id="oldest">${queue.oldestPendingSeconds == null ? "none" : `${queue.oldestPendingSeconds} s`}</b></p>
+<h2>Last hour</h2>
+<p id="throughput">${queue.lastHour.itemsDone} items done · ${queue.lastHour.chunksEmbedded} chunks embedded · ${queue.lastHour.itemsFailed} failed</p>
+<h2>Recent failures</h2>
+<table id="failures"><tr><th>Item</th><th>Error</th><th>Attempts</th><th>When</th></tr>
+${queue.recentErrors.map((e) => html`<tr><td>${e.contentType} ${e.contentId}</td><td class="bad">${e.error}</td><td>${e.attempts}</td><td>${String(e.at)}</td></tr>`)}
+</table>
+<h2>Scheduled runs</h2>
+<table id="runs"><tr><th>Job</th><th>Last run</th><th>Result</th></tr>
+${Object.entries(processor.lastRuns).map(([job, run]) => html`<tr><td>${job}</td><td>${String(run.finishedAt)}</td><td class="${run.ok ? "good" : "bad"}">${run.ok ? "ok" : "failed"}</td></tr>`)}
+</table></body></html>`;
+}

@@ -1,0 +1,66 @@
+// The shapes of the messages the functions accept, as Valibot schemas (DESIGN.md section 2).
+import * as v from "valibot";
+
+/** Most items one request may carry. */
+export const MAX_ITEMS = 1000;
+
+/** An id as webhooks send it: a string, or a number that we keep as its decimal text. */
+export const ContentIdSchema = v.pipe(
+  v.union([v.pipe(v.string(), v.trim(), v.minLength(1, "must not be empty"), v.maxLength(200, "is too long")), v.pipe(v.number(), v.integer(), v.safeInteger())], "must be a string or an integer"),
+  v.transform(String),
+);
+
+const ContentTypeName = v.pipe(v.string("must be a string"), v.regex(/^[a-z][a-z0-9_]{0,62}$/, "must be a content type name"));
+
+export const ItemSchema = v.object({ contentType: ContentTypeName, contentId: ContentIdSchema });
+
+/** What QStash delivers to process-webhook: one item or a list. */
+export const ProcessMessageSchema = v.union(
+  [
+    v.pipe(ItemSchema, v.transform((item) => [item])),
+    v.pipe(v.object({ items: v.pipe(v.array(ItemSchema), v.minLength(1, "must not be empty"), v.maxLength(MAX_ITEMS, `must hold at most ${MAX_ITEMS} items`)) }), v.transform((m) => m.items)),
+  ],
+  "must be {contentType, contentId} or {items: [...]}",
+);
+
+/** QStash's failure callback body (the fields we read). */
+export const FailureCallbackSchema = v.object({
+  status: v.number(),
+  body: v.optional(v.string()),
+  retried: v.optional(v.number()),
+  sourceMessageId: v.optional(v.string()),
+  sourceBody: v.string("must be the base64 body of the failed message"),
+});
+
+const Row = v.record(v.string(), v.unknown());
+const TableName = v.pipe(v.string("must be a string"), v.minLength(1), v.maxLength(128));
+
+export const SupabaseWebhookSchema = v.object({
+  type: v.picklist(["INSERT", "UPDATE", "DELETE"], "must be INSERT, UPDATE or DELETE"),
+  table: TableName,
+  schema: v.optional(v.string()),
+  record: v.nullish(Row),
+  old_record: v.nullish(Row),
+});
+
+export const HasuraEventSchema = v.object({
+  event: v.object({
+    op: v.picklist(["INSERT", "UPDATE", "DELETE", "MANUAL"], "must be INSERT, UPDATE, DELETE or MANUAL"),
+    data: v.object({ old: v.nullish(Row), new: v.nullish(Row) }),
+  }),
+  table: v.object({ schema: v.optional(v.string()), name: TableName }),
+});
+
+export const DirectItemSchema = v.object({
+  contentType: ContentTypeName,
+  contentId: ContentIdSchema,
+  priority: v.optional(v.pipe(v.number("must be a number"), v.integer("must be a whole number"), v.minValue(1), v.maxValue(10))),
+  op: v.optional(v.picklist(["upsert", "delete"])),
+});
+
+export const SearchRequestSchema = v.object({
+  query: v.pipe(v.string("must be a string"), v.trim(), v.minLength(1, "must not be empty"), v.maxLength(2000, "must be at most 2000 characters")),
+  types: v.optional(v.pipe(v.array(ContentTypeName), v.maxLength(20))),
+  limit: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(100)), 10),
+  minScore: v.optional(v.pipe(v.number(), v.minValue(-1), v.maxValue(1)), 0),
+});

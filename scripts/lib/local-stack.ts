@@ -1,0 +1,95 @@
+// The local stack in one process: the functions on one port at their Vercel paths, the QStash
+// emulator, the three schedules, and trigger notifications forwarded to enqueue as a webhook would.
+import { randomBytes } from "node:crypto";
+import type { AddressInfo } from "node:net";
+import { serve, type ServerType } from "@hono/node-server";
+import { createAllFunctions } from "../../functions/app";
+import { loadConfig, type Config } from "../../functions/config";
+import type { Deps } from "../../functions/deps";
+import { createEmbedder } from "../../functions/embedders";
+import type { Embedder } from "../../functions/embedders/embedder";
+import { BASE_PATH } from "../../functions/lib/create-app";
+import { QUEUED_LANE } from "../../functions/queue/lanes";
+import { qstashPublisher } from "../../functions/queue/publisher";
+import { NOTIFY_CHANNEL } from "../../schema/capture-sql";
+import { createRegistry } from "../../schema/registry";
+import type { Connection } from "./database";
+import { startEmulator, type RunningEmulator } from "../qstash-emulator/http";
+import type { EmulatorOptions } from "../qstash-emulator/emulator";
+import { SCHEDULES, syncSchedules } from "./schedules";
+
+export type LocalStackOptions = {
+  connection: Connection;
+  env?: Record<string, string | undefined>;
+  port?: number;
+  emulatorPort?: number;
+  embedder?: Embedder;
+  emulator?: Partial<EmulatorOptions>;
+  /** Forward the triggers' notifications to enqueue (needs the embedded database). */
+  forwardNotifications?: boolean;
+  /** Create the drain, maintenance and retry-failed schedules on the emulator. */
+  schedules?: boolean;
+};
+
+export type LocalStack = {
+  url: string;
+  deps: Deps;
+  config: Config;
+  emulator?: RunningEmulator;
+  close(): Promise<void>;
+};
+
+const secret = () => randomBytes(24).toString("base64url");
+
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const env = { ...options.env };
+  // Start listening first: the emulator and SITE_URL need the port.
+  let handler: (request: Request) => Response | Promise<Response> = () => new Response("starting", { status: 503 });
+  const server: ServerType = await new Promise((resolve) => {
+    const s = serve({ fetch: (request) => handler(request), port: options.port ?? 0, hostname: "127.0.0.1" }, () => resolve(s));
+  });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  env.SITE_URL ??= url;
+
+  let emulator: RunningEmulator | undefined;
+  if (!env.QSTASH_TOKEN) {
+    const keys = { token: secret(), currentSigningKey: `sig_${secret()}`, nextSigningKey: `sig_${secret()}` };
+    emulator = await startEmulator({ ...keys, port: options.emulatorPort, backoff: (n) => 1000 * 2 ** (n - 1), ...options.emulator });
+    Object.assign(env, {
+      QSTASH_TOKEN: emulator.emulator.options.token, QSTASH_URL: emulator.url,
+      QSTASH_CURRENT_SIGNING_KEY: emulator.emulator.options.currentSigningKey, QSTASH_NEXT_SIGNING_KEY: emulator.emulator.options.nextSigningKey,
+    });
+  }
+  // Local secrets nobody has to set: the local stack calls its own enqueue with them.
+  env.WEBHOOK_SECRET ??= secret();
+  env.ADMIN_TOKEN ??= secret();
+  const config = loadConfig(env);
+  const deps: Deps = {
+    db: options.connection.db, config, registry: createRegistry(),
+    embedder: options.embedder ?? createEmbedder(config), publisher: qstashPublisher(config),
+  };
+  const app = createAllFunctions(deps);
+  handler = (request) => app.fetch(request);
+
+  if (emulator) emulator.emulator.upsertQueue(QUEUED_LANE.queueName, QUEUED_LANE.parallelism, false);
+  if (options.schedules) await syncSchedules(config, SCHEDULES);
+
+  let unlisten: (() => Promise<void>) | undefined;
+  if (options.forwardNotifications && options.connection.pglite) {
+    unlisten = await options.connection.pglite.listen(NOTIFY_CHANNEL, (payload) => {
+      void fetch(`${url}${BASE_PATH}/enqueue`, {
+        method: "POST", body: payload,
+        headers: { "content-type": "application/json", authorization: `Bearer ${config.webhookSecret}` },
+      }).catch((error) => console.warn("[local] forwarding a change failed; the drain will take it:", error.message));
+    });
+  }
+
+  return {
+    url, deps, config, emulator,
+    async close() {
+      await unlisten?.();
+      await emulator?.close();
+      await new Promise<void>((resolve) => { (server as import("node:http").Server).closeAllConnections(); server.close(() => resolve()); });
+    },
+  };
+}

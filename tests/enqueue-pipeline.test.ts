@@ -1,0 +1,148 @@
+import { and, eq } from "drizzle-orm";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { communityComment, communityPost, course, embeddingQueue, embeddings } from "../schema";
+import { startTestStack, type TestStack } from "./support/stack";
+import { waitFor } from "./support/wait-for";
+
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await startTestStack();
+});
+afterAll(() => stack.close());
+beforeEach(() => {
+  stack.emulator!.emulator.faults = {};
+});
+
+const supabaseInsert = (table: string, record: Record<string, unknown>) => ({ type: "INSERT", table, schema: "public", record, old_record: null });
+
+async function searchFor(query: string, types?: string[]) {
+  const response = await stack.post("search", { query, types });
+  expect(response.status).toBe(200);
+  return ((await response.json()) as { results: { contentId: string }[] }).results.map((r) => r.contentId);
+}
+
+describe("enqueue → QStash → process-webhook", () => {
+  it("makes a course from a Supabase INSERT webhook searchable within a second", async () => {
+    const [row] = await stack.connection.db.insert(course).values({ title: "Quantum computing for beginners", category: "Physics" }).returning();
+    await stack.connection.db.delete(embeddingQueue);
+    const started = Date.now();
+    const response = await stack.post("enqueue", supabaseInsert("course", row!));
+    expect(response.status).toBe(202);
+    expect(await response.json()).toEqual({ accepted: 1, items: [{ contentType: "course", contentId: row!.id, lane: "immediate" }] });
+    await waitFor(() => stack.embeddedChunks(row!.id), 1000, "the course to be embedded");
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect((await searchFor("quantum computing"))[0]).toBe(row!.id);
+  });
+
+  it("sends a post through the queued lane and a comment through the database lane", async () => {
+    const [post] = await stack.connection.db.insert(communityPost).values({ title: "Studying with flashcards" }).returning();
+    const [comment] = await stack.connection.db.insert(communityComment).values({ body: "Spaced repetition works" }).returning();
+    await stack.connection.db.delete(embeddingQueue);
+    const response = await stack.post("enqueue", [
+      { contentType: "post", contentId: post!.id },
+      { contentType: "comment", contentId: comment!.id },
+    ]);
+    const { items } = (await response.json()) as { items: { lane: string }[] };
+    expect(items.map((i) => i.lane)).toEqual(["queued", "database"]);
+    await waitFor(() => stack.embeddedChunks(post!.id), 4000, "the post to be embedded");
+    const queued = await stack.connection.db.select().from(embeddingQueue);
+    expect(queued).toEqual([expect.objectContaining({ contentType: "comment", contentId: comment!.id, status: "pending", source: "webhook", priority: 5 })]);
+    expect(await stack.embeddedChunks(comment!.id)).toBe(0);
+    await stack.trigger("drain");
+    await waitFor(() => stack.embeddedChunks(comment!.id), 3000, "the drain to embed the comment");
+    const [row] = await stack.connection.db.select().from(embeddingQueue);
+    expect(row!.status).toBe("done");
+  });
+
+  it("coalesces a burst of edits to one row into one delivery of the latest text", async () => {
+    const [post] = await stack.connection.db.insert(communityPost).values({ title: "Draft 0" }).returning();
+    const before = stack.emulator!.emulator.deliveries.length;
+    for (let i = 1; i <= 5; i++) {
+      await stack.connection.db.update(communityPost).set({ title: `Draft ${i}` }).where(eq(communityPost.id, post!.id));
+      await stack.post("enqueue", { contentType: "post", contentId: post!.id });
+    }
+    await waitFor(async () => {
+      const [row] = await stack.connection.db.select().from(embeddings).where(eq(embeddings.contentId, post!.id));
+      return row?.chunkText === "Draft 5";
+    }, 5000, "the latest draft to be embedded");
+    await new Promise((r) => setTimeout(r, 300));
+    const deliveries = stack.emulator!.emulator.deliveries.slice(before).filter((d) => d.url.endsWith("/process-webhook"));
+    expect(deliveries.length).toBeLessThanOrEqual(2); // one window, or a burst straddling two
+  });
+
+  it("drops an update that changes no watched field", async () => {
+    const [post] = await stack.connection.db.insert(communityPost).values({ title: "Same" }).returning();
+    const response = await stack.post("enqueue", { type: "UPDATE", table: "community_post", record: { ...post, like_count: 9 }, old_record: post });
+    expect(await response.json()).toMatchObject({ accepted: 0, items: [{ lane: "skipped" }] });
+  });
+
+  it("accepts a Hasura event payload", async () => {
+    const [c] = await stack.connection.db.insert(communityComment).values({ body: "From Hasura" }).returning();
+    const response = await stack.post("enqueue", { event: { op: "INSERT", data: { old: null, new: c } }, table: { schema: "public", name: "community_comment" }, trigger: { name: "t" } });
+    expect(await response.json()).toMatchObject({ accepted: 1, items: [{ contentType: "comment", contentId: c!.id, lane: "database" }] });
+  });
+});
+
+describe("when QStash is down", () => {
+  it("lands every item in embedding_queue, loses nothing, and the drain finishes them", async () => {
+    await stack.connection.db.delete(embeddingQueue);
+    const courses = await stack.connection.db.insert(course).values([{ title: "Fallback one" }, { title: "Fallback two" }]).returning();
+    const [post] = await stack.connection.db.insert(communityPost).values({ title: "Fallback post" }).returning();
+    await stack.connection.db.delete(embeddingQueue);
+    stack.emulator!.emulator.faults = { refusePublish: true };
+    const response = await stack.post("enqueue", [...courses.map((c) => ({ contentType: "course", contentId: c.id })), { contentType: "post", contentId: post!.id }]);
+    expect(response.status).toBe(202);
+    const { items } = (await response.json()) as { items: { lane: string; fallback?: boolean }[] };
+    expect(items.every((i) => i.lane === "database" && i.fallback)).toBe(true);
+    const queued = await stack.connection.db.select().from(embeddingQueue).where(eq(embeddingQueue.status, "pending"));
+    expect(queued.map((q) => q.source)).toEqual(["fallback", "fallback", "fallback"]);
+
+    stack.emulator!.emulator.faults = {};
+    await stack.trigger("drain");
+    for (const id of [...courses.map((c) => c.id), post!.id]) await waitFor(() => stack.embeddedChunks(id), 3000, `item ${id}`);
+    await waitFor(async () => (await stack.connection.db.$count(embeddingQueue, eq(embeddingQueue.status, "done"))) === 3, 2000, "rows done");
+  });
+});
+
+describe("a delivery that always fails", () => {
+  it("ends in the DLQ, fires the failure callback, and shows as failed in the queue table", async () => {
+    const [c] = await stack.connection.db.insert(course).values({ title: "Doomed" }).returning();
+    stack.emulator!.emulator.faults = { failDelivery: (m) => m.url.endsWith("/process-webhook") && m.body.includes(c!.id) };
+    await stack.post("enqueue", { contentType: "course", contentId: c!.id });
+    const failed = await waitFor(async () => {
+      const rows = await stack.connection.db.select().from(embeddingQueue)
+        .where(and(eq(embeddingQueue.contentId, c!.id), eq(embeddingQueue.status, "failed")));
+      return rows[0];
+    }, 5000, "the failure callback");
+    expect(failed.lastError).toMatch(/QStash gave up after 3 retries; last answer 500/);
+    const dlq = (await stack.qstash.dlq.listMessages()).messages;
+    expect(dlq.some((m) => m.body?.includes(c!.id))).toBe(true);
+    // The item is not also waiting for the drain.
+    expect(await stack.connection.db.$count(embeddingQueue, and(eq(embeddingQueue.contentId, c!.id), eq(embeddingQueue.status, "pending")))).toBe(0);
+  });
+});
+
+describe("enqueue refuses bad requests and writes nothing", () => {
+  const cases: [string, unknown, Record<string, string> | undefined, number, RegExp][] = [
+    ["no secret", { contentType: "post", contentId: "x" }, {}, 401, /WEBHOOK_SECRET/],
+    ["a wrong secret", { contentType: "post", contentId: "x" }, { authorization: "Bearer nope" }, 401, /WEBHOOK_SECRET/],
+    ["malformed JSON", "{not json", undefined, 400, /not valid JSON/],
+    ["the wrong shape", { hello: "world" }, undefined, 400, /contentType/],
+    ["an unknown table", { type: "INSERT", table: "invoices", record: { id: 1 } }, undefined, 400, /unknown table "invoices"/],
+    ["an unknown content type", { contentType: "invoice", contentId: "1" }, undefined, 400, /unknown content type/],
+    ["an id of the wrong type", { contentType: "post", contentId: "not-a-uuid" }, undefined, 400, /invalid id for post/],
+  ];
+  it.each(cases)("%s", async (_name, body, headers, status, message) => {
+    await stack.connection.db.delete(embeddingQueue);
+    const response = await stack.post("enqueue", body, headers);
+    expect(response.status).toBe(status);
+    expect(((await response.json()) as { error: string }).error).toMatch(message);
+    expect(await stack.connection.db.$count(embeddingQueue)).toBe(0);
+  });
+
+  it("accepts the secret as x-webhook-secret too", async () => {
+    const [post] = await stack.connection.db.insert(communityPost).values({ title: "Header secret" }).returning();
+    const response = await stack.post("enqueue", { contentType: "post", contentId: post!.id }, { "x-webhook-secret": "test-webhook-secret" });
+    expect(response.status).toBe(202);
+  });
+});
