@@ -85,7 +85,7 @@ export function route(emulator: QStashEmulator, method: string, path: string, se
   if (method === "GET" && path === "/v2/queues") return ok([...emulator.queues.values()].map(queueView(emulator)));
   if ((match = path.match(/^\/v2\/queues\/([^/]+)(?:\/(pause|resume))?$/))) {
     const [, name, action] = match as unknown as [string, string, string | undefined];
-    if (method === "POST" && action) return emulator.setQueuePaused(name, action === "pause") ? ok() : fail(404, "queue not found");
+    if ((method === "POST" || method === "PATCH") && action) return emulator.setQueuePaused(name, action === "pause") ? ok() : fail(404, "queue not found");
     const queue = emulator.queues.get(name);
     if (!queue) return fail(404, "queue not found");
     if (method === "GET") return ok(queueView(emulator)(queue));
@@ -110,7 +110,7 @@ export function route(emulator: QStashEmulator, method: string, path: string, se
     const [, id, action] = match as unknown as [string, string, string | undefined];
     const schedule = emulator.schedules.get(id);
     if (!schedule) return fail(404, "schedule not found");
-    if (method === "POST" && action) return (schedule.isPaused = action === "pause"), ok();
+    if ((method === "POST" || method === "PATCH") && action) return (schedule.isPaused = action === "pause"), ok();
     if (method === "GET") return ok(scheduleView(schedule));
     if (method === "DELETE") return emulator.deleteSchedule(id), ok();
   }
@@ -119,7 +119,7 @@ export function route(emulator: QStashEmulator, method: string, path: string, se
     const message = emulator.messages.get(match[1]!);
     if (!message) return fail(404, "message not found");
     if (method === "GET") return ok(publicMessage(message));
-    if (method === "DELETE") return emulator.cancel(message.messageId), { status: 202 };
+    if (method === "DELETE") return emulator.cancel(message.messageId), ok({ cancelled: 1 });
   }
 
   if (method === "GET" && path === "/v2/dlq") {
