@@ -1,0 +1,145 @@
+import { and, eq, sql } from "drizzle-orm";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { drain } from "../functions/drain";
+import { maintain } from "../functions/maintenance";
+import { claimBatch } from "../functions/queue/claim";
+import { MAX_RETRY_ROUNDS, retryFailed } from "../functions/retry-failed";
+import { communityComment, communityPost, embeddingQueue, embeddings, jobRuns, searchLog } from "../schema";
+import { startTestStack, type TestStack } from "./support/stack";
+import { waitFor } from "./support/wait-for";
+
+let stack: TestStack;
+const BUDGET_MS = 3000;
+beforeAll(async () => {
+  stack = await startTestStack({ env: { DRAIN_BATCH_SIZE: "200", DRAIN_BUDGET_MS: String(BUDGET_MS) } });
+});
+afterAll(() => stack.close());
+beforeEach(async () => {
+  await stack.connection.db.delete(embeddingQueue);
+  await stack.connection.db.delete(jobRuns);
+  stack.api.alwaysFail = undefined;
+});
+
+const statusCounts = async () => {
+  const rows = await stack.connection.db.select({ status: embeddingQueue.status, n: sql<number>`count(*)::int` }).from(embeddingQueue).groupBy(embeddingQueue.status);
+  return Object.fromEntries(rows.map((r) => [r.status, r.n]));
+};
+
+describe("drain", () => {
+  it("drains a backlog of 2,000 items across several budgeted runs that chain themselves", async () => {
+    const rows = Array.from({ length: 2000 }, (_, i) => ({ body: `Backlog comment ${i} on study habits` }));
+    await stack.connection.db.insert(communityComment).values(rows);
+    expect(await statusCounts()).toEqual({ pending: 2000 });
+    await stack.trigger("drain");
+    await waitFor(async () => (await statusCounts()).done === 2000, 120_000, "the backlog to drain");
+    expect(await stack.connection.db.$count(embeddings, eq(embeddings.contentType, "comment"))).toBe(2000);
+    const runs = await stack.connection.db.select().from(jobRuns).where(eq(jobRuns.job, "drain")).orderBy(jobRuns.startedAt);
+    expect(runs.length).toBeGreaterThan(1);
+    for (const run of runs) {
+      expect(run.ok).toBe(true);
+      // A run never starts a batch it cannot finish: within its budget plus scheduling slack.
+      expect(run.finishedAt.getTime() - run.startedAt.getTime()).toBeLessThan(BUDGET_MS * 2);
+    }
+    expect(runs.slice(0, -1).every((r) => r.summary.chained === true)).toBe(true);
+    expect(runs.at(-1)!.summary).toMatchObject({ remaining: 0, chained: false });
+  }, 150_000);
+
+  it("loses nothing when a run dies mid-batch: its claim expires and the next run finishes", async () => {
+    const [post] = await stack.connection.db.insert(communityPost).values({ title: "Claimed by a run that died" }).returning();
+    const claimed = await claimBatch(stack.connection.db, 10, 300);
+    expect(claimed.map((c) => c.contentId)).toEqual([post!.id]);
+    // The run "dies" here. Until the lease ends, no other run takes the row.
+    expect((await drain(stack.deps, { budgetMs: 1000 })).claimed).toBe(0);
+    await new Promise((r) => setTimeout(r, 350));
+    const summary = await drain(stack.deps, { budgetMs: 1000 });
+    expect(summary).toMatchObject({ claimed: 1, done: 1 });
+    expect(await stack.embeddedChunks(post!.id)).toBe(1);
+  });
+
+  it("backs items off on a transient error and fails them past the attempt limit", async () => {
+    const [post] = await stack.connection.db.insert(communityPost).values({ title: "Flaky API" }).returning();
+    stack.api.alwaysFail = { status: 503, headers: { "retry-after-ms": "1" } };
+    const summary = await drain(stack.deps, { budgetMs: 2000 });
+    expect(summary).toMatchObject({ retried: 1, stoppedBy: "transient-error" });
+    const [row] = await stack.connection.db.select().from(embeddingQueue).where(eq(embeddingQueue.contentId, post!.id));
+    expect(row).toMatchObject({ status: "pending", attempts: 1 });
+    expect(row!.runAfter.getTime()).toBeGreaterThan(Date.now() + 20_000);
+    expect(row!.lastError).toMatch(/503/);
+    // Past the attempt limit the row is failed, with the error.
+    await stack.connection.db.update(embeddingQueue).set({ attempts: 4, runAfter: sql`now()` });
+    await drain(stack.deps, { budgetMs: 2000 });
+    const [failed] = await stack.connection.db.select().from(embeddingQueue);
+    expect(failed).toMatchObject({ status: "failed", attempts: 5 });
+    expect(failed!.lastError).toMatch(/gave up after 5 attempts/);
+  });
+
+  it("takes higher priorities first", async () => {
+    await stack.connection.db.insert(communityComment).values({ body: "low priority" });
+    await stack.connection.db.insert(communityPost).values({ title: "higher priority" });
+    const claimed = await claimBatch(stack.connection.db, 1, 60_000);
+    expect(claimed[0]!.contentType).toBe("post");
+  });
+});
+
+describe("maintenance", () => {
+  it("deletes old search logs, old done rows and orphans; releases expired claims; requeues other models", async () => {
+    const db = stack.connection.db;
+    await db.delete(searchLog);
+    await db.insert(searchLog).values([
+      { query: "old", resultCount: 1, milliseconds: 1, createdAt: new Date(Date.now() - 31 * 86_400_000) },
+      { query: "new", resultCount: 1, milliseconds: 1 },
+    ]);
+    const [kept] = await db.insert(communityPost).values({ title: "Kept" }).returning();
+    const [gone] = await db.insert(communityPost).values({ title: "Deleted without a trigger" }).returning();
+    await db.delete(embeddingQueue);
+    await drain(stack.deps, { budgetMs: 1000 }).catch(() => undefined);
+    await db.insert(embeddingQueue).values([
+      { contentType: "post", contentId: kept!.id, status: "processing", lockedUntil: new Date(Date.now() - 1000) },
+      { contentType: "comment", contentId: "old-done", status: "done", updatedAt: new Date(Date.now() - 8 * 86_400_000) },
+      { contentType: "comment", contentId: "recent-done", status: "done" },
+    ]);
+    await stack.connection.db.transaction(async (tx) => {
+      await tx.execute(sql`ALTER TABLE community_post DISABLE TRIGGER USER`);
+      await tx.delete(communityPost).where(eq(communityPost.id, gone!.id));
+      await tx.execute(sql`ALTER TABLE community_post ENABLE TRIGGER USER`);
+    });
+    await db.insert(embeddings).values({
+      contentType: "post", contentId: gone!.id, chunkIndex: 0, chunkText: "orphan", contentHash: "x", model: "text-embedding-3-small",
+      dimensions: 1536, embedding: Array(1536).fill(0.01),
+    }).onConflictDoNothing();
+    await db.insert(embeddings).values({
+      contentType: "post", contentId: kept!.id, chunkIndex: 0, chunkText: "Kept", contentHash: "old", model: "an-old-model",
+      dimensions: 1536, embedding: Array(1536).fill(0.01),
+    }).onConflictDoUpdate({ target: [embeddings.contentType, embeddings.contentId, embeddings.chunkIndex], set: { model: "an-old-model" } });
+
+    const summary = await maintain(stack.deps);
+    expect(summary).toEqual({ searchLogsDeleted: 1, doneRowsDeleted: 1, expiredClaimsReleased: 1, orphanEmbeddingsDeleted: 1, staleModelItemsQueued: 1 });
+    expect((await db.select().from(searchLog)).map((r) => r.query)).toEqual(["new"]);
+    expect(await stack.embeddedChunks(gone!.id)).toBe(0);
+    const pending = await db.select().from(embeddingQueue).where(eq(embeddingQueue.status, "pending"));
+    // The released claim and the stale-model item are the same row: one pending row for it.
+    expect(pending.map((r) => r.contentId)).toEqual([kept!.id]);
+  });
+});
+
+describe("retry-failed", () => {
+  it("moves failed items back to pending, at most MAX_RETRY_ROUNDS times each", async () => {
+    const db = stack.connection.db;
+    await db.insert(embeddingQueue).values([
+      { contentType: "post", contentId: "a", status: "failed", lastError: "boom", attempts: 5 },
+      { contentType: "post", contentId: "b", status: "failed", lastError: "boom", retryRounds: MAX_RETRY_ROUNDS },
+      { contentType: "post", contentId: "c", status: "failed", lastError: "boom" },
+      { contentType: "post", contentId: "c", status: "pending" },
+    ]);
+    expect(await retryFailed(stack.deps)).toEqual({ requeued: 2, stillFailed: 1 });
+    const rows = await db.select().from(embeddingQueue).orderBy(embeddingQueue.contentId, embeddingQueue.id);
+    expect(rows.map((r) => [r.contentId, r.status])).toEqual([["a", "pending"], ["b", "failed"], ["c", "pending"]]);
+    expect(rows[0]).toMatchObject({ source: "retry", attempts: 0, retryRounds: 1 });
+  });
+
+  it("runs as a signed scheduled call and records its run", async () => {
+    await stack.trigger("retry-failed");
+    const [run] = await waitFor(() => stack.connection.db.select().from(jobRuns).where(and(eq(jobRuns.job, "retry-failed"))).then((r) => r.length && r), 3000);
+    expect(run!.ok).toBe(true);
+  });
+});
