@@ -1,0 +1,131 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../functions/config";
+import { processItems } from "../functions/core/process";
+import type { Deps } from "../functions/deps";
+import { localEmbedder } from "../functions/embedders/local";
+import { createSearchApp } from "../functions/search";
+import { createStatusApp } from "../functions/status";
+import { communityPost, course, courseLesson, embeddingQueue, jobRuns, searchLog } from "../schema";
+import { createRegistry } from "../schema/registry";
+import type { Connection } from "../scripts/lib/database";
+import { freshDatabase } from "./support/database";
+
+const SECRETS = {
+  ADMIN_TOKEN: "admin-secret-value-1", SEARCH_TOKEN: "search-secret-value-2", WEBHOOK_SECRET: "webhook-secret-value-3",
+  OPENAI_API_KEY: "sk-openai-secret-value-4", QSTASH_TOKEN: "qstash-secret-value-5",
+  QSTASH_CURRENT_SIGNING_KEY: "sig-secret-value-6", QSTASH_NEXT_SIGNING_KEY: "sig-secret-value-7",
+  DATABASE_URL: "postgres://user:db-password-8@db.example.com/app",
+};
+let connection: Connection;
+let deps: Deps;
+const admin = { authorization: `Bearer ${SECRETS.ADMIN_TOKEN}` };
+
+beforeAll(async () => {
+  connection = await freshDatabase();
+  // Known secret values in the configuration; the functions run on the local embedder and PGlite.
+  const config = loadConfig({ ...SECRETS, QSTASH_URL: "http://127.0.0.1:9", SITE_URL: "http://127.0.0.1:3000" });
+  deps = { db: connection.db, config, registry: createRegistry(), embedder: localEmbedder(1536) };
+});
+afterAll(() => connection.close());
+
+describe("status", () => {
+  it("reports queue depth, oldest pending age, last-hour numbers and recent errors that match the table", async () => {
+    const db = connection.db;
+    await db.delete(embeddingQueue);
+    await db.insert(embeddingQueue).values([
+      { contentType: "course", contentId: "c1", priority: 2, status: "pending", createdAt: new Date(Date.now() - 120_000) },
+      { contentType: "comment", contentId: "k1", priority: 5, status: "pending" },
+      { contentType: "comment", contentId: "k2", priority: 5, status: "pending" },
+      { contentType: "post", contentId: "p1", priority: 4, status: "processing" },
+      { contentType: "post", contentId: "p2", priority: 4, status: "done" },
+      { contentType: "post", contentId: "p3", priority: 4, status: "failed", lastError: "embedding API answered 400: bad input" },
+    ]);
+    const app = createStatusApp(deps);
+    const response = await app.request("/api/embeddings/queue", { headers: admin });
+    expect(response.status).toBe(200);
+    const body = (await response.json()) as Record<string, any>;
+    expect(body.totals).toEqual({ pending: 3, processing: 1, done: 1, failed: 1 });
+    expect(body.byStatusAndPriority).toContainEqual({ status: "pending", priority: 5, count: 2 });
+    expect(body.oldestPendingSeconds).toBeGreaterThanOrEqual(119);
+    expect(body.lastHour).toMatchObject({ itemsDone: 1, itemsFailed: 1 });
+    expect(body.recentErrors).toEqual([expect.objectContaining({ contentType: "post", contentId: "p3", error: "embedding API answered 400: bad input" })]);
+  });
+
+  it("reports configuration, reachability and last runs, and never a secret", async () => {
+    await connection.db.insert(jobRuns).values({ job: "drain", ok: true, summary: { done: 3 }, startedAt: new Date() });
+    const app = createStatusApp(deps);
+    const processor = await app.request("/api/embeddings/processor", { headers: admin });
+    const body = (await processor.json()) as Record<string, any>;
+    expect(body.config).toMatchObject({ strategy: "qstash", provider: "openai", model: "text-embedding-3-small", dimensions: 1536, database: "postgres" });
+    expect(body.database.reachable).toBe(true);
+    expect(body.qstash).toEqual({ configured: false, reachable: false });
+    expect(body.lastRuns.drain).toMatchObject({ ok: true, summary: { done: 3 } });
+    const page = await app.request("/api/embeddings/status", { headers: admin });
+    const html = await page.text();
+    expect(html).toContain("Queue by lane");
+    const queue = await (await app.request("/api/embeddings/queue", { headers: admin })).text();
+    for (const value of Object.values(SECRETS)) {
+      for (const text of [JSON.stringify(body), html, queue]) expect(text).not.toContain(value.includes("@") ? "db-password-8" : value);
+    }
+  });
+
+  it("refuses a missing or wrong ADMIN_TOKEN, and asks a browser for it on the page", async () => {
+    const app = createStatusApp(deps);
+    expect((await app.request("/api/embeddings/queue")).status).toBe(401);
+    expect((await app.request("/api/embeddings/processor", { headers: { authorization: "Bearer wrong" } })).status).toBe(401);
+    const page = await app.request("/api/embeddings/status");
+    expect(page.status).toBe(401);
+    expect(page.headers.get("www-authenticate")).toMatch(/^Basic/);
+    const basic = `Basic ${btoa(`admin:${SECRETS.ADMIN_TOKEN}`)}`;
+    expect((await app.request("/api/embeddings/status", { headers: { authorization: basic } })).status).toBe(200);
+  });
+});
+
+describe("search", () => {
+  const search = (body: unknown, token = SECRETS.SEARCH_TOKEN) =>
+    createSearchApp(deps).request("/api/embeddings/search", {
+      method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify(body),
+    });
+
+  it("returns the expected rows in order, one per row, filters by type, and logs", async () => {
+    const db = connection.db;
+    const [guitar] = await db.insert(course).values({ title: "Guitar for beginners", description: "Chords, strumming and your first songs on guitar." }).returning();
+    const [piano] = await db.insert(course).values({ title: "Piano basics", description: "Scales and chords on the piano." }).returning();
+    const [baking] = await db.insert(communityPost).values({ title: "Sourdough baking", body: "Flour, water, salt and a starter." }).returning();
+    const [lesson] = await db.insert(courseLesson).values({ title: "Guitar chords", content: Array(80).fill("Guitar chords: open chords, barre chords and power chords on the guitar.").join(" ") }).returning();
+    await processItems(deps, [
+      { contentType: "course", contentId: guitar!.id }, { contentType: "course", contentId: piano!.id },
+      { contentType: "post", contentId: baking!.id }, { contentType: "lesson", contentId: lesson!.id },
+    ]);
+    await db.delete(searchLog);
+
+    const response = await search({ query: "guitar chords", limit: 3 });
+    expect(response.status).toBe(200);
+    const { results } = (await response.json()) as { results: { contentType: string; contentId: string; score: number; snippet: string }[] };
+    expect(results.map((r) => r.contentId)).toEqual([lesson!.id, guitar!.id, piano!.id]);
+    expect(new Set(results.map((r) => r.contentId)).size).toBe(results.length);
+    expect(results[0]!.score).toBeGreaterThan(results[2]!.score);
+    expect(results[1]!.snippet).toContain("Guitar for beginners");
+
+    const onlyPosts = (await (await search({ query: "guitar chords sourdough", types: ["post"] })).json()) as { results: { contentType: string }[] };
+    expect(onlyPosts.results.map((r) => r.contentType)).toEqual(["post"]);
+    const strict = (await (await search({ query: "guitar chords", minScore: 0.99 })).json()) as { results: unknown[] };
+    expect(strict.results).toEqual([]);
+
+    const logged = await db.select().from(searchLog).orderBy(searchLog.id);
+    expect(logged.map((l) => [l.query, l.resultCount, l.contentTypes])).toEqual([
+      ["guitar chords", 3, null], ["guitar chords sourdough", 1, ["post"]], ["guitar chords", 0, null],
+    ]);
+  });
+
+  it("refuses a wrong SEARCH_TOKEN and bad requests, and logs nothing for them", async () => {
+    await connection.db.delete(searchLog);
+    expect((await search({ query: "x" }, "wrong")).status).toBe(401);
+    const bad = await search({ query: "" });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: string }).error).toMatch(/query/);
+    const unknown = await search({ query: "x", types: ["invoice"] });
+    expect(unknown.status).toBe(400);
+    expect(await connection.db.$count(searchLog)).toBe(0);
+  });
+});
