@@ -8,7 +8,9 @@ import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import { migrate as migrateNodePg } from "drizzle-orm/node-postgres/migrator";
 import { migrate as migrateNeon } from "drizzle-orm/neon-serverless/migrator";
 import { fileURLToPath } from "node:url";
+import { neonConfig } from "@neondatabase/serverless";
 import pg from "pg";
+import ws from "ws";
 import * as schema from "../../schema";
 import type { Database } from "../../functions/db/database";
 import { neonDatabase } from "../../functions/db/neon";
@@ -47,6 +49,8 @@ export function isNeonUrl(url: string): boolean {
 export async function openDatabase(url: string | undefined, dataDir = ".data/pglite"): Promise<Connection> {
   if (!url) return openPglite(dataDir);
   if (isNeonUrl(url)) {
+    // Node 20 has no global WebSocket; the edge runtimes do.
+    neonConfig.webSocketConstructor ??= ws;
     const { db, close } = neonDatabase(url);
     return { db, kind: "neon", migrate: () => migrateNeon(db as never, { migrationsFolder }), close };
   }

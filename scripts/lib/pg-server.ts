@@ -1,0 +1,17 @@
+// Serves the embedded PGlite on a PostgreSQL port, so psql, drizzle-kit studio or the app can connect.
+import type { PGlite } from "@electric-sql/pglite";
+import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
+
+/** Starts on `preferredPort`, or the next free one of the following twenty. */
+export async function servePglite(db: PGlite, preferredPort = 5432, host = "127.0.0.1") {
+  for (let port = preferredPort; port < preferredPort + 20; port++) {
+    const server = new PGLiteSocketServer({ db, port, host });
+    try {
+      await server.start();
+      return { port, url: `postgres://postgres:postgres@${host}:${port}/postgres`, stop: () => server.stop() };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "EADDRINUSE") throw error;
+    }
+  }
+  throw new Error(`no free PostgreSQL port between ${preferredPort} and ${preferredPort + 19}`);
+}
