@@ -1,0 +1,27 @@
+// Builds a function for the edge from the environment: Neon over WebSocket, fetch-based clients.
+// Parsing the configuration once per isolate makes a bad variable fail loudly, by name.
+import { createRegistry } from "../schema/registry";
+import { loadConfig } from "./config";
+import { neonDatabase } from "./db/neon";
+import type { Deps } from "./deps";
+import { createEmbedder } from "./embedders";
+import { qstashPublisher } from "./queue/publisher";
+
+type App = { fetch(request: Request): Response | Promise<Response> };
+
+/** A Request → Response handler; the database pool lives for one request, as edge runtimes require. */
+export function edgeHandler(create: (deps: Deps) => App, env: Record<string, string | undefined>) {
+  const config = loadConfig(env);
+  const shared = { config, registry: createRegistry(), embedder: createEmbedder(config), publisher: qstashPublisher(config) };
+  return async (request: Request): Promise<Response> => {
+    if (!config.databaseUrl) {
+      return Response.json({ error: "DATABASE_URL is not set: the edge functions need a Postgres (Neon) database" }, { status: 500 });
+    }
+    const { db, close } = neonDatabase(config.databaseUrl);
+    try {
+      return await create({ ...shared, db }).fetch(request);
+    } finally {
+      await close();
+    }
+  };
+}

@@ -1,0 +1,54 @@
+// Bundles each function as an edge (Workers-style) module with esbuild, as Vercel's edge runtime
+// would, and reports its size. `npm run build:edge` prints the table; the tests load the bundles
+// in miniflare. Building fails if a function reaches a Node built-in, PGlite or pg.
+import { mkdirSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
+import * as esbuild from "esbuild";
+
+const root = fileURLToPath(new URL("..", import.meta.url));
+
+/** Each function by its file and factory; the api/ entries hand the same factories to edgeHandler. */
+export const EDGE_FUNCTIONS = {
+  enqueue: ["enqueue", "createEnqueueApp"],
+  "process-webhook": ["process-webhook", "createProcessWebhookApp"],
+  drain: ["drain", "createDrainApp"],
+  maintenance: ["maintenance", "createMaintenanceApp"],
+  "retry-failed": ["retry-failed", "createRetryFailedApp"],
+  search: ["search", "createSearchApp"],
+  status: ["status", "createStatusApp"],
+} as const;
+
+const FORBIDDEN = /(^|\/)node_modules\/(@electric-sql\/pglite|pg|pg-[a-z-]+|postgres)\//;
+
+export type EdgeBundle = { name: string; path: string; code: string; bytes: number; gzipBytes: number };
+
+export async function buildEdgeBundles(outDir = `${root}dist/edge`): Promise<EdgeBundle[]> {
+  mkdirSync(outDir, { recursive: true });
+  const bundles: EdgeBundle[] = [];
+  for (const [name, [file, factory]] of Object.entries(EDGE_FUNCTIONS)) {
+    // Workers get their environment as `env`; Vercel's entries pass process.env to the same handler.
+    const entry = `import { edgeHandler } from "./functions/edge";
+import { ${factory} } from "./functions/${file}";
+let handler;
+export default { fetch(request, env) { handler ??= edgeHandler(${factory}, env); return handler(request); } };`;
+    const result = await esbuild.build({
+      stdin: { contents: entry, resolveDir: root, loader: "ts", sourcefile: `${name}.edge.ts` },
+      bundle: true, format: "esm", platform: "browser", target: "es2022", minify: true, metafile: true, write: false,
+      conditions: ["workerd", "worker", "edge-light", "browser"],
+      logLevel: "silent",
+    });
+    const forbidden = Object.keys(result.metafile.inputs).filter((input) => FORBIDDEN.test(input));
+    if (forbidden.length) throw new Error(`${name} bundles Node-only code: ${forbidden.join(", ")}`);
+    const code = result.outputFiles[0]!.text;
+    const path = `${outDir}/${name}.js`;
+    writeFileSync(path, code);
+    bundles.push({ name, path, code, bytes: Buffer.byteLength(code), gzipBytes: gzipSync(code).length });
+  }
+  return bundles;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const bundles = await buildEdgeBundles();
+  console.table(bundles.map((b) => ({ function: b.name, "raw KB": (b.bytes / 1024).toFixed(1), "gzip KB": (b.gzipBytes / 1024).toFixed(1) })));
+}
