@@ -32,6 +32,10 @@ const EnvSchema = v.object({
   ADMIN_TOKEN: optionalText,
   SEARCH_TOKEN: optionalText,
   DRAIN_BATCH_SIZE: integer(500, 1, 10_000),
+  // The local stack only (npm start): ports, and where the embedded database keeps its files.
+  PORT: integer(3000, 0, 65_535),
+  PGPORT: integer(5432, 0, 65_535),
+  PGLITE_DATA_DIR: v.optional(v.pipe(v.string(), v.minLength(1)), ".data/pglite"),
   DRAIN_BUDGET_MS: integer(20_000, 100, 800_000),
 });
 
@@ -48,6 +52,7 @@ export type Config = {
   adminToken?: string;
   searchToken?: string;
   drain: { batchSize: number; budgetMs: number };
+  local: { port: number; pgPort: number; dataDir: string };
 };
 
 /** Says which variable is wrong and what it should be; start-up stops with it. */
@@ -82,6 +87,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     adminToken: e.ADMIN_TOKEN,
     searchToken: e.SEARCH_TOKEN,
     drain: { batchSize: e.DRAIN_BATCH_SIZE, budgetMs: e.DRAIN_BUDGET_MS },
+    local: { port: e.PORT, pgPort: e.PGPORT, dataDir: e.PGLITE_DATA_DIR },
   };
 }
 

@@ -3,7 +3,7 @@ import { loadConfig } from "../functions/config";
 import { openDatabase } from "./lib/database";
 
 const config = loadConfig(process.env);
-const connection = await openDatabase(config.databaseUrl);
+const connection = await openDatabase(config);
 await connection.migrate();
 await connection.close();
 console.log(`Migrations applied (${connection.kind}).`);

@@ -26,7 +26,7 @@ afterAll(async () => {
   await Promise.all([...workers.values()].map((w) => w.dispose()));
 });
 
-const call = (name: string, path: string, init?: RequestInit) => workers.get(name)!.dispatchFetch(`https://edge.example.com/api/embeddings/${path}`, init);
+const call = (name: string, path: string, init?: { method?: string; body?: string; headers?: Record<string, string> }) => workers.get(name)!.dispatchFetch(`https://edge.example.com/api/embeddings/${path}`, init);
 
 describe("edge bundles in workerd", () => {
   it("are each under 250 KB gzipped", () => {

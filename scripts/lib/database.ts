@@ -7,11 +7,13 @@ import { drizzle as drizzleNodePg } from "drizzle-orm/node-postgres";
 import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import { migrate as migrateNodePg } from "drizzle-orm/node-postgres/migrator";
 import { migrate as migrateNeon } from "drizzle-orm/neon-serverless/migrator";
+import { mkdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { neonConfig } from "@neondatabase/serverless";
 import pg from "pg";
 import ws from "ws";
 import * as schema from "../../schema";
+import type { Config } from "../../functions/config";
 import type { Database } from "../../functions/db/database";
 import { neonDatabase } from "../../functions/db/neon";
 
@@ -45,9 +47,13 @@ export function isNeonUrl(url: string): boolean {
   return /\.neon\.tech([:/]|$)/.test(new URL(url).hostname + "/");
 }
 
-/** Opens the database the configuration names. */
-export async function openDatabase(url: string | undefined, dataDir = ".data/pglite"): Promise<Connection> {
-  if (!url) return openPglite(dataDir);
+/** Opens the database the configuration names: DATABASE_URL, or the embedded one in its folder. */
+export async function openDatabase(config: Config): Promise<Connection> {
+  const url = config.databaseUrl;
+  if (!url) {
+    mkdirSync(config.local.dataDir, { recursive: true });
+    return openPglite(config.local.dataDir);
+  }
   if (isNeonUrl(url)) {
     // Node 20 has no global WebSocket; the edge runtimes do.
     neonConfig.webSocketConstructor ??= ws;

@@ -1,8 +1,8 @@
 // The local stack in one process: the functions on one port at their Vercel paths, the QStash
 // emulator, the three schedules, and trigger notifications forwarded to enqueue as a webhook would.
 import { randomBytes } from "node:crypto";
-import type { AddressInfo } from "node:net";
-import { serve, type ServerType } from "@hono/node-server";
+import { createServer } from "node:http";
+import { getRequestListener } from "@hono/node-server";
 import { createAllFunctions } from "../../functions/app";
 import { loadConfig, type Config } from "../../functions/config";
 import type { Deps } from "../../functions/deps";
@@ -16,6 +16,8 @@ import { createRegistry } from "../../schema/registry";
 import type { Connection } from "./database";
 import { startEmulator, type RunningEmulator } from "../qstash-emulator/http";
 import type { EmulatorOptions } from "../qstash-emulator/emulator";
+import { listenOnFreePort } from "./listen";
+import { tapWireNotifications } from "./wire-notifications";
 import { SCHEDULES, syncSchedules } from "./schedules";
 
 export type LocalStackOptions = {
@@ -45,10 +47,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const env = { ...options.env };
   // Start listening first: the emulator and SITE_URL need the port.
   let handler: (request: Request) => Response | Promise<Response> = () => new Response("starting", { status: 503 });
-  const server: ServerType = await new Promise((resolve) => {
-    const s = serve({ fetch: (request) => handler(request), port: options.port ?? 0, hostname: "127.0.0.1" }, () => resolve(s));
-  });
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const server = createServer(getRequestListener((request) => handler(request)));
+  const url = `http://127.0.0.1:${await listenOnFreePort(server, options.port ?? 0)}`;
   env.SITE_URL ??= url;
 
   let emulator: RunningEmulator | undefined;
@@ -74,22 +74,25 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   if (emulator) emulator.emulator.upsertQueue(QUEUED_LANE.queueName, QUEUED_LANE.parallelism, false);
   if (options.schedules) await syncSchedules(config, SCHEDULES);
 
-  let unlisten: (() => Promise<void>) | undefined;
+  const stopForwarding: (() => unknown)[] = [];
   if (options.forwardNotifications && options.connection.pglite) {
-    unlisten = await options.connection.pglite.listen(NOTIFY_CHANNEL, (payload) => {
+    // As a database webhook would: each captured change is posted to enqueue.
+    const forward = (payload: string) => {
       void fetch(`${url}${BASE_PATH}/enqueue`, {
         method: "POST", body: payload,
         headers: { "content-type": "application/json", authorization: `Bearer ${config.webhookSecret}` },
       }).catch((error) => console.warn("[local] forwarding a change failed; the drain will take it:", error.message));
-    });
+    };
+    const pglite = options.connection.pglite;
+    stopForwarding.push(await pglite.listen(NOTIFY_CHANNEL, forward), tapWireNotifications(pglite, NOTIFY_CHANNEL, forward));
   }
 
   return {
     url, deps, config, emulator,
     async close() {
-      await unlisten?.();
+      for (const stop of stopForwarding) await stop();
       await emulator?.close();
-      await new Promise<void>((resolve) => { (server as import("node:http").Server).closeAllConnections(); server.close(() => resolve()); });
+      await new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); });
     },
   };
 }

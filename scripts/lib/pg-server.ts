@@ -2,7 +2,7 @@
 import type { PGlite } from "@electric-sql/pglite";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 
-/** Starts on `preferredPort`, or the next free one of the following twenty. */
+/** Starts on `preferredPort`, or the next free one of the following twenty (PGLiteSocketServer listens itself). */
 export async function servePglite(db: PGlite, preferredPort = 5432, host = "127.0.0.1") {
   for (let port = preferredPort; port < preferredPort + 20; port++) {
     const server = new PGLiteSocketServer({ db, port, host });

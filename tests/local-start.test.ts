@@ -1,0 +1,43 @@
+// `npm start` on a fresh machine: no environment, the embedded defaults, a row inserted through SQL
+// over the PostgreSQL port is searchable seconds later.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+import { afterAll, describe, expect, it } from "vitest";
+import { waitFor } from "./support/wait-for";
+
+let child: ChildProcess | undefined;
+const dataDir = mkdtempSync(join(tmpdir(), "qe-start-"));
+afterAll(() => {
+  child?.kill("SIGTERM");
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe("npm start", () => {
+  it("comes up with no environment and makes a row inserted through SQL searchable", async () => {
+    let output = "";
+    // Only where to keep the data, so this test never touches a developer's .data/.
+    child = spawn("npm", ["start"], { env: { PATH: process.env.PATH, HOME: process.env.HOME, PGLITE_DATA_DIR: dataDir }, stdio: ["ignore", "pipe", "pipe"] });
+    child.stdout!.on("data", (data) => (output += data));
+    child.stderr!.on("data", (data) => (output += data));
+    await waitFor(() => output.includes("is running"), 60_000, "npm start to come up");
+    const api = output.match(/Functions\s+(http:\/\/\S+\/api\/embeddings)/)![1]!;
+    const database = output.match(/served at (postgres:\/\/\S+)/)![1]!;
+
+    const client = new pg.Client({ connectionString: database });
+    await client.connect();
+    await client.query("insert into course (title, description) values ($1, $2)", ["Marine biology field course", "Tide pools, kelp forests and coral reefs"]);
+    await client.end();
+
+    const hit = await waitFor(async () => {
+      const response = await fetch(`${api}/search`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query: "kelp forests coral reefs" }) });
+      const { results } = (await response.json()) as { results: { contentType: string; snippet: string }[] };
+      return results[0];
+    }, 10_000, "the course to be searchable");
+    expect(hit).toMatchObject({ contentType: "course" });
+    expect(hit.snippet).toContain("Marine biology field course");
+    await waitFor(() => /\[qstash\] POST \S+\/process-webhook → 200/.test(output), 5000, "the delivery to be logged");
+  }, 90_000);
+});
