@@ -41,5 +41,7 @@ export async function processorStatus(deps: Deps) {
   const runs = await rowsOf<{ job: string; ok: boolean; summary: unknown; started_at: string; finished_at: string }>(deps.db.execute(sql`
     SELECT DISTINCT ON (job) job, ok, summary, started_at, finished_at FROM ${jobRuns} ORDER BY job, finished_at DESC`)).catch(() => []);
   const lastRuns = Object.fromEntries(runs.map((r) => [r.job, { ok: r.ok, startedAt: r.started_at, finishedAt: r.finished_at, summary: r.summary }]));
-  return { config: publicConfig(deps.config), database, qstash, lastRuns };
+  // The embedder in use is the truth about model and size, whatever built it.
+  const config = { ...publicConfig(deps.config), model: deps.embedder.model, dimensions: deps.embedder.dimensions };
+  return { config, database, qstash, lastRuns };
 }

@@ -2,10 +2,12 @@
 import { html } from "hono/html";
 import type { processorStatus, queueStatus } from "./read-status";
 
-const laneOf = (priority: number) => (priority <= 2 ? "immediate (1–2)" : priority <= 4 ? "queued (3–4)" : "batched (5+)");
+const LANES = ["immediate (1–2)", "queued (3–4)", "batched (5+)"] as const;
+const laneOf = (priority: number) => LANES[priority <= 2 ? 0 : priority <= 4 ? 1 : 2];
+const when = (at: unknown) => new Date(at as string).toISOString().replace("T", " ").slice(0, 19) + " UTC";
 
 export function statusPage(queue: Awaited<ReturnType<typeof queueStatus>>, processor: Awaited<ReturnType<typeof processorStatus>>) {
-  const lanes = new Map<string, Record<string, number>>();
+  const lanes = new Map<string, Record<string, number>>(LANES.map((lane) => [lane, {}]));
   for (const row of queue.byStatusAndPriority) {
     const lane = lanes.get(laneOf(row.priority)) ?? {};
     lane[row.status] = (lane[row.status] ?? 0) + row.count;
@@ -28,10 +30,10 @@ ${[...lanes].map(([lane, counts]) => html`<tr><td>${lane}</td><td>${counts.pendi
 <p id="throughput">${queue.lastHour.itemsDone} items done · ${queue.lastHour.chunksEmbedded} chunks embedded · ${queue.lastHour.itemsFailed} failed</p>
 <h2>Recent failures</h2>
 <table id="failures"><tr><th>Item</th><th>Error</th><th>Attempts</th><th>When</th></tr>
-${queue.recentErrors.map((e) => html`<tr><td>${e.contentType} ${e.contentId}</td><td class="bad">${e.error}</td><td>${e.attempts}</td><td>${String(e.at)}</td></tr>`)}
+${queue.recentErrors.map((e) => html`<tr><td>${e.contentType} ${e.contentId}</td><td class="bad">${e.error}</td><td>${e.attempts}</td><td>${when(e.at)}</td></tr>`)}
 </table>
 <h2>Scheduled runs</h2>
 <table id="runs"><tr><th>Job</th><th>Last run</th><th>Result</th></tr>
-${Object.entries(processor.lastRuns).map(([job, run]) => html`<tr><td>${job}</td><td>${String(run.finishedAt)}</td><td class="${run.ok ? "good" : "bad"}">${run.ok ? "ok" : "failed"}</td></tr>`)}
+${Object.entries(processor.lastRuns).map(([job, run]) => html`<tr><td>${job}</td><td>${when(run.finishedAt)}</td><td class="${run.ok ? "good" : "bad"}">${run.ok ? "ok" : "failed"}</td></tr>`)}
 </table></body></html>`;
 }
