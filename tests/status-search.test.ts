@@ -56,7 +56,7 @@ describe("status", () => {
     const app = createStatusApp(deps);
     const processor = await app.request("/api/embeddings/processor", { headers: admin });
     const body = (await processor.json()) as Record<string, any>;
-    expect(body.config).toMatchObject({ strategy: "qstash", provider: "openai", model: "text-embedding-3-small", dimensions: 1536, database: "postgres" });
+    expect(body.config).toMatchObject({ strategy: "qstash", model: "local-lexical-v1", dimensions: 1536, database: "postgres" });
     expect(body.database.reachable).toBe(true);
     expect(body.qstash).toEqual({ configured: false, reachable: false });
     expect(body.lastRuns.drain).toMatchObject({ ok: true, summary: { done: 3 } });
