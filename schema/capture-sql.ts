@@ -7,13 +7,16 @@ import type { ContentType } from "./registry";
 export const NOTIFY_CHANNEL = "embedding_queue";
 const BREAKPOINT = "\n--> statement-breakpoint\n";
 
-const queueFunction = `CREATE OR REPLACE FUNCTION queue_for_embedding(p_content_type text, p_content_id text, p_priority integer, p_op text DEFAULT 'upsert', p_source text DEFAULT 'trigger')
+// p_delay_ms > 0 parks the row as a safety net for an item handed to QStash: the drain takes it only
+// if no delivery has settled it by then. The latest call decides when the row is due.
+const queueFunction = `CREATE OR REPLACE FUNCTION queue_for_embedding(p_content_type text, p_content_id text, p_priority integer, p_op text DEFAULT 'upsert', p_source text DEFAULT 'trigger', p_delay_ms integer DEFAULT 0)
 RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
-  INSERT INTO embedding_queue (content_type, content_id, op, priority, source)
-  VALUES (p_content_type, p_content_id, p_op, p_priority, p_source)
+  INSERT INTO embedding_queue (content_type, content_id, op, priority, source, run_after)
+  VALUES (p_content_type, p_content_id, p_op, p_priority, p_source, now() + p_delay_ms * interval '1 millisecond')
   ON CONFLICT (content_type, content_id) WHERE status = 'pending'
-  DO UPDATE SET op = excluded.op, priority = LEAST(embedding_queue.priority, excluded.priority), updated_at = now();
+  DO UPDATE SET op = excluded.op, priority = LEAST(embedding_queue.priority, excluded.priority),
+    run_after = excluded.run_after, updated_at = now();
   -- Only captured changes are announced: the app's own enqueue calls already routed theirs.
   IF p_source = 'trigger' THEN
     PERFORM pg_notify('${NOTIFY_CHANNEL}', json_build_object('contentType', p_content_type, 'contentId', p_content_id, 'priority', p_priority, 'op', p_op)::text);

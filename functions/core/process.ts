@@ -1,10 +1,12 @@
 // The processing core shared by process-webhook and the drain (DESIGN.md section 1, "Processing"):
 // load → format → chunk → hash → skip unchanged → embed → store. Reading each row as it is now makes
 // duplicate and out-of-order deliveries converge.
+import { sql } from "drizzle-orm";
 import { normalizeId, type Registry } from "../../schema/registry";
+import { rowsOf } from "../db/database";
 import type { Database } from "../db/database";
 import type { Embedder } from "../embedders/embedder";
-import { resolveFailed } from "../queue/failures";
+import { resolveSettled } from "../queue/failures";
 import { chunkText, DEFAULT_CHUNKING, type ChunkOptions } from "./chunk";
 import { embedChunks } from "./embed";
 import { formatRows } from "./format";
@@ -30,6 +32,8 @@ export type ProcessResult = {
 /** Brings the embeddings of these items up to date. Throws TransientError when a retry may help. */
 export async function processItems(deps: ProcessDeps, items: Item[]): Promise<ProcessResult> {
   const { db, embedder, registry } = deps;
+  // Read from the database clock: rows are loaded after this instant, so they hold every change before it.
+  const [{ now: started } = { now: new Date() }] = await rowsOf<{ now: Date }>(db.execute(sql`SELECT now() AS now`));
   const unique = uniqueItems(items.map((item) => {
     const entry = registry.byType(item.contentType);
     return entry ? { ...item, contentId: normalizeId(entry, item.contentId) } : item;
@@ -54,7 +58,7 @@ export async function processItems(deps: ProcessDeps, items: Item[]): Promise<Pr
     chunkCounts.push({ contentType: item.contentType, contentId: item.contentId, count: 0 });
   }
   await storeEmbeddings(db, embedded, chunkCounts, embedder);
-  await resolveFailed(db, [...documents.map((d) => d.item), ...loaded.gone]);
+  await resolveSettled(db, [...documents.map((d) => d.item), ...loaded.gone], new Date(started));
   return {
     items: unique.length,
     embedded: changed.length,

@@ -4,10 +4,16 @@ import type { Deps } from "../deps";
 import { uniqueItems } from "../core/item";
 import { coalescingWindow, laneFor, QUEUED_LANE, type Lane } from "../queue/lanes";
 import type { Message } from "../queue/publisher";
-import { markPublished, queueItems } from "../queue/queue-items";
+import { queueItems } from "../queue/queue-items";
 import type { Change } from "./changes";
 
 export type Routed = { contentType: string; contentId: string; lane: Lane | "skipped"; fallback?: boolean };
+
+/**
+ * An item handed to QStash also gets a queue row due this late: if QStash never delivers (and its
+ * failure callback is lost too), the drain still embeds it. A delivery that succeeds settles the row.
+ */
+export const SAFETY_NET_MS = 10 * 60_000;
 
 export const PROCESS_ENDPOINT = "process-webhook";
 export const FAILURE_ENDPOINT = "process-webhook/failed";
@@ -30,7 +36,6 @@ export function messagesFor(change: Change, lane: "immediate" | "queued", now: n
 }
 
 export async function routeChanges(deps: Deps, changes: Change[], now = Date.now()): Promise<Routed[]> {
-  const started = new Date(now);
   const routed: Routed[] = [];
   const toDatabase: Change[] = [];
   const toQStash: Change[] = [];
@@ -44,7 +49,7 @@ export async function routeChanges(deps: Deps, changes: Change[], now = Date.now
     try {
       const messages = toQStash.flatMap((c) => messagesFor(c, laneFor(c.priority) as "immediate" | "queued", now));
       await deps.publisher!.publish(messages);
-      await markPublished(deps.db, toQStash, started);
+      await queueItems(deps.db, toQStash, "webhook", SAFETY_NET_MS);
       routed.push(...toQStash.map((c) => ({ ...pick(c), lane: laneFor(c.priority) })));
     } catch (error) {
       console.warn(`[enqueue] QStash publish failed, ${toQStash.length} items go to the database queue:`, error instanceof Error ? error.message : error);

@@ -1,5 +1,5 @@
 // Failed items as a person sees them: one `failed` row per item in embedding_queue, with the error.
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { and, eq, inArray, lte, or, sql } from "drizzle-orm";
 import { embeddingQueue, type QueueSource } from "../../schema/pipeline-tables";
 import type { Registry } from "../../schema/registry";
 import type { Database } from "../db/database";
@@ -23,13 +23,19 @@ export async function recordFailed(db: Database, registry: Registry, failed: Fai
     });
 }
 
-/** Items now embedded correctly no longer count as failed. */
-export async function resolveFailed(db: Database, items: Item[]) {
+/**
+ * Items just embedded from rows read after `since` need nothing more: their failed records and the
+ * pending rows of changes made before `since` (a safety net, a trigger's outbox row) are done.
+ */
+export async function resolveSettled(db: Database, items: Item[], since: Date) {
   for (const [contentType, group] of groupBy(items, (i) => i.contentType)) {
     await db
       .update(embeddingQueue)
       .set({ status: "done", updatedAt: sql`now()` })
-      .where(and(eq(embeddingQueue.status, "failed"), eq(embeddingQueue.contentType, contentType),
-        inArray(embeddingQueue.contentId, group.map((i) => i.contentId))));
+      .where(and(
+        eq(embeddingQueue.contentType, contentType),
+        inArray(embeddingQueue.contentId, group.map((i) => i.contentId)),
+        or(eq(embeddingQueue.status, "failed"), and(eq(embeddingQueue.status, "pending"), lte(embeddingQueue.updatedAt, since))),
+      ));
   }
 }
