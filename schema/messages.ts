@@ -4,9 +4,18 @@ import * as v from "valibot";
 /** Most items one request may carry. */
 export const MAX_ITEMS = 1000;
 
+// Postgres text cannot hold NUL, and no id or query needs control characters: refuse them up front.
+const NO_CONTROL_CHARACTERS = /^[^\u0000-\u001f\u007f]*$/;
+
 /** An id as webhooks send it: a string, or a number that we keep as its decimal text. */
 export const ContentIdSchema = v.pipe(
-  v.union([v.pipe(v.string(), v.trim(), v.minLength(1, "must not be empty"), v.maxLength(200, "is too long")), v.pipe(v.number(), v.integer(), v.safeInteger())], "must be a string or an integer"),
+  v.union(
+    [
+      v.pipe(v.string(), v.trim(), v.minLength(1, "must not be empty"), v.maxLength(200, "is too long"), v.regex(NO_CONTROL_CHARACTERS, "must not contain control characters")),
+      v.pipe(v.number(), v.integer(), v.safeInteger()),
+    ],
+    "must be a string or an integer",
+  ),
   v.transform(String),
 );
 
@@ -59,7 +68,10 @@ export const DirectItemSchema = v.object({
 });
 
 export const SearchRequestSchema = v.object({
-  query: v.pipe(v.string("must be a string"), v.trim(), v.minLength(1, "must not be empty"), v.maxLength(2000, "must be at most 2000 characters")),
+  query: v.pipe(
+    v.string("must be a string"), v.trim(), v.minLength(1, "must not be empty"), v.maxLength(2000, "must be at most 2000 characters"),
+    v.regex(/^[^\u0000]*$/, "must not contain NUL characters"),
+  ),
   types: v.optional(v.pipe(v.array(ContentTypeName), v.maxLength(20))),
   limit: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(100)), 10),
   minScore: v.optional(v.pipe(v.number(), v.minValue(-1), v.maxValue(1)), 0),

@@ -1,7 +1,7 @@
 // Embeddings from OpenAI or any OpenAI-compatible server (Azure, Ollama, vLLM) through the official SDK.
 // The SDK already retries 408/409/429/5xx and timeouts, honouring retry-after(-ms), with backoff.
 import OpenAI from "openai";
-import { PermanentError, TransientError } from "../lib/errors";
+import { PermanentError, redact, TransientError } from "../lib/errors";
 import { type BatchLimits, type Embedder, mapLimited, OPENAI_LIMITS, packRequests } from "./embedder";
 
 export type OpenAIEmbedderOptions = {
@@ -37,7 +37,9 @@ export function openaiEmbedder(options: OpenAIEmbedderOptions): Embedder {
         ...(acceptsDimensions(options.model) ? { dimensions: options.dimensions } : {}),
       });
     } catch (error) {
-      throw classify(error);
+      const classified = classify(error);
+      classified.message = redact(classified.message, [options.apiKey]);
+      throw classified;
     }
     const vectors = [...response.data].sort((a, b) => a.index - b.index).map((d) => d.embedding);
     if (vectors.length !== input.length) {
@@ -63,7 +65,7 @@ export function openaiEmbedder(options: OpenAIEmbedderOptions): Embedder {
   };
 }
 
-/** Tells errors a retry can fix from those it cannot; never repeats the API key. */
+/** Tells errors a retry can fix from those it cannot. */
 function classify(error: unknown): Error {
   if (error instanceof OpenAI.APIConnectionError) return new TransientError(`embedding API unreachable: ${error.message}`);
   if (error instanceof OpenAI.APIError) {

@@ -21,3 +21,8 @@ export class UnauthorizedError extends Error {
 }
 
 export const errorMessage = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+/** Replaces every occurrence of the given secrets, so an upstream message that echoes one is safe to show. */
+export function redact(text: string, secrets: (string | undefined)[]): string {
+  return secrets.reduce<string>((out, secret) => (secret && secret.length >= 4 ? out.split(secret).join("[redacted]") : out), text);
+}

@@ -2,7 +2,7 @@
 import { Client } from "@upstash/qstash";
 import type { Config } from "../config";
 import { BASE_PATH } from "../lib/create-app";
-import { TransientError } from "../lib/errors";
+import { errorMessage, redact, TransientError } from "../lib/errors";
 
 export type Message = {
   /** Path under /api/embeddings, e.g. "process-webhook". */
@@ -47,7 +47,7 @@ export function qstashPublisher(config: Config): Publisher | undefined {
         // One batch call carries every message, each to its own queue or none.
         for (let i = 0; i < messages.length; i += 100) await client.batchJSON(messages.slice(i, i + 100).map(request));
       } catch (error) {
-        throw new TransientError(`QStash publish failed: ${error instanceof Error ? error.message : String(error)}`);
+        throw new TransientError(redact(`QStash publish failed: ${errorMessage(error)}`, [token]));
       }
     },
     async reachable() {

@@ -1,0 +1,87 @@
+// Every way a caller can get authentication wrong, on every function: 401 and nothing changed.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createAllFunctions } from "../functions/app";
+import { loadConfig } from "../functions/config";
+import type { Deps } from "../functions/deps";
+import { localEmbedder } from "../functions/embedders/local";
+import { communityPost } from "../schema";
+import { createRegistry } from "../schema/registry";
+import type { Connection } from "../scripts/lib/database";
+import { freshDatabase } from "./support/database";
+import { fingerprint } from "./support/fingerprint";
+import { qstashToken } from "./support/qstash-token";
+
+const SITE = "https://embeddings.example.com";
+const KEYS = { current: "sig_current_matrix", next: "sig_next_matrix" };
+let connection: Connection;
+let app: ReturnType<typeof createAllFunctions>;
+let body: Record<string, string>;
+
+beforeAll(async () => {
+  connection = await freshDatabase();
+  const config = loadConfig({
+    SITE_URL: SITE, QSTASH_CURRENT_SIGNING_KEY: KEYS.current, QSTASH_NEXT_SIGNING_KEY: KEYS.next,
+    WEBHOOK_SECRET: "matrix-webhook", ADMIN_TOKEN: "matrix-admin", SEARCH_TOKEN: "matrix-search",
+  });
+  const deps: Deps = { db: connection.db, config, registry: createRegistry(), embedder: localEmbedder(1536) };
+  app = createAllFunctions(deps);
+  const [post] = await connection.db.insert(communityPost).values({ title: "Matrix" }).returning();
+  const item = JSON.stringify({ contentType: "post", contentId: post!.id });
+  body = {
+    "process-webhook": item,
+    "process-webhook/failed": JSON.stringify({ status: 500, retried: 3, sourceBody: Buffer.from(item).toString("base64") }),
+    drain: "{}", maintenance: "{}", "retry-failed": "{}",
+  };
+});
+afterAll(() => connection.close());
+
+const url = (endpoint: string) => `${SITE}/api/embeddings/${endpoint}`;
+const send = (endpoint: string, raw: string, headers: Record<string, string>) =>
+  app.request(url(endpoint), { method: "POST", body: raw, headers: { "content-type": "application/json", ...headers } });
+
+const QSTASH_ENDPOINTS = ["process-webhook", "process-webhook/failed", "drain", "maintenance", "retry-failed"];
+const now = () => Math.floor(Date.now() / 1000);
+
+describe.each(QSTASH_ENDPOINTS)("%s", (endpoint) => {
+  const forged: [string, (raw: string) => Promise<Record<string, string>>, string?][] = [
+    ["no signature", async () => ({})],
+    ["a wrong key", async (raw) => ({ "upstash-signature": await qstashToken("sig_wrong", url(endpoint), raw) })],
+    ["a tampered body", async (raw) => ({ "upstash-signature": await qstashToken(KEYS.current, url(endpoint), `${raw} `) })],
+    ["a different url", async (raw) => ({ "upstash-signature": await qstashToken(KEYS.current, `https://evil.example.com/api/embeddings/${endpoint}`, raw) })],
+    ["an expired token", async (raw) => ({ "upstash-signature": await qstashToken(KEYS.current, url(endpoint), raw, { exp: now() - 10, iat: now() - 400, nbf: now() - 400 }) })],
+    ["a token not yet valid", async (raw) => ({ "upstash-signature": await qstashToken(KEYS.current, url(endpoint), raw, { nbf: now() + 300 }) })],
+    ["a token for another function replayed", async (raw) => ({ "upstash-signature": await qstashToken(KEYS.current, url(endpoint === "drain" ? "maintenance" : "drain"), raw) })],
+  ];
+  it.each(forged)("refuses %s with 401 and changes nothing", async (_name, headers) => {
+    const before = await fingerprint(connection.db);
+    const response = await send(endpoint, body[endpoint]!, await headers(body[endpoint]!));
+    expect(response.status).toBe(401);
+    expect(await fingerprint(connection.db)).toBe(before);
+  });
+
+  it("accepts the current and the next signing key", async () => {
+    for (const key of [KEYS.current, KEYS.next]) {
+      const response = await send(endpoint, body[endpoint]!, { "upstash-signature": await qstashToken(key, url(endpoint), body[endpoint]!) });
+      expect(response.status, key).toBe(200);
+    }
+  });
+});
+
+describe("secrets on the app-facing functions", () => {
+  const cases: [string, string, string, string][] = [
+    ["enqueue", "POST", "matrix-webhook", JSON.stringify({ contentType: "post", contentId: "00000000-0000-0000-0000-000000000000" })],
+    ["search", "POST", "matrix-search", JSON.stringify({ query: "matrix" })],
+    ["queue", "GET", "matrix-admin", ""],
+    ["processor", "GET", "matrix-admin", ""],
+    ["status", "GET", "matrix-admin", ""],
+  ];
+  it.each(cases)("%s: 401 without or with a wrong secret, nothing changed; the right one passes", async (endpoint, method, secret, raw) => {
+    const call = (headers: Record<string, string>) => app.request(url(endpoint), { method, body: raw || undefined, headers: { "content-type": "application/json", ...headers } });
+    const before = await fingerprint(connection.db);
+    for (const headers of [{}, { authorization: "Bearer wrong" }, { authorization: `Bearer ${secret}x` }, { authorization: secret }, { "x-webhook-secret": "wrong" }]) {
+      expect((await call(headers)).status, JSON.stringify(headers)).toBe(401);
+    }
+    expect(await fingerprint(connection.db)).toBe(before);
+    expect((await call({ authorization: `Bearer ${secret}` })).status).toBeLessThan(300);
+  });
+});
