@@ -28,7 +28,8 @@ export async function drain(deps: Deps, options: { budgetMs?: number; messageId?
   // Leave room for the slowest batch so far: a batch is never started that cannot finish in time.
   while (Date.now() - started + slowestBatchMs < budgetMs) {
     const batchStarted = Date.now();
-    const batch = await claimBatch(deps.db, deps.config.drain.batchSize, budgetMs + 60_000);
+    // The lease outlives this run's budget, so only a run that died loses its claim.
+    const batch = await claimBatch(deps.db, deps.config.drain.batchSize, Math.max(2 * budgetMs, 1000));
     if (batch.length === 0) {
       summary.stoppedBy = "empty";
       break;

@@ -5,7 +5,8 @@ import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 /** Starts on `preferredPort`, or the next free one of the following twenty (PGLiteSocketServer listens itself). */
 export async function servePglite(db: PGlite, preferredPort = 5432, host = "127.0.0.1") {
   for (let port = preferredPort; port < preferredPort + 20; port++) {
-    const server = new PGLiteSocketServer({ db, port, host });
+    // Every client shares PGlite's one backend session; more than one may connect (psql, studio, the app).
+    const server = new PGLiteSocketServer({ db, port, host, maxConnections: 100 });
     try {
       await server.start();
       return { port, url: `postgres://postgres:postgres@${host}:${port}/postgres`, stop: () => server.stop() };

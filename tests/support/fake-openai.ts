@@ -15,6 +15,8 @@ export type FakeOpenAI = {
   /** Answers every request with this fault while set. */
   alwaysFail?: Fault;
   latencyMs: number;
+  /** Requests that have arrived, answered or not. */
+  received: number;
   close(): Promise<void>;
 };
 
@@ -25,8 +27,9 @@ const readBody = async (req: IncomingMessage) => {
 };
 
 export async function startFakeOpenAI(options: { latencyMs?: number; dimensions?: number } = {}): Promise<FakeOpenAI> {
-  const state = { requests: [], faults: [], latencyMs: options.latencyMs ?? 0 } as unknown as FakeOpenAI;
+  const state = { requests: [], faults: [], latencyMs: options.latencyMs ?? 0, received: 0 } as unknown as FakeOpenAI;
   const server: Server = createServer(async (req, res) => {
+    state.received++;
     const body = JSON.parse(await readBody(req)) as { input: string | string[]; model: string; dimensions?: number; encoding_format?: string };
     if (state.latencyMs) await new Promise((r) => setTimeout(r, state.latencyMs));
     const fault = state.alwaysFail ?? state.faults.shift();
@@ -37,7 +40,8 @@ export async function startFakeOpenAI(options: { latencyMs?: number; dimensions?
     }
     if (req.headers.authorization !== "Bearer test-openai-key") {
       res.writeHead(401, { "content-type": "application/json" });
-      res.end(JSON.stringify({ error: { message: "Incorrect API key provided", type: "invalid_request_error" } }));
+      // Echoes the key it was given, so tests prove that we never pass such a message on unredacted.
+      res.end(JSON.stringify({ error: { message: `Incorrect API key provided: ${req.headers.authorization?.slice(7)}`, type: "invalid_request_error" } }));
       return;
     }
     const inputs = Array.isArray(body.input) ? body.input : [body.input];

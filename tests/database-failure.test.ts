@@ -1,0 +1,82 @@
+// The database drops while an item is being processed: the item is retried, not lost. The functions
+// reach PGlite over the PostgreSQL wire (node-postgres), and the wire is cut mid-processing.
+import { eq, sql } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/node-postgres";
+import pg from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Database } from "../functions/db/database";
+import { drain } from "../functions/drain";
+import * as schema from "../schema";
+import type { Connection } from "../scripts/lib/database";
+import { servePglite } from "../scripts/lib/pg-server";
+import { freshDatabase } from "./support/database";
+import { startTestStack, type TestStack } from "./support/stack";
+import { waitFor } from "./support/wait-for";
+
+const { communityComment, course, embeddingQueue, embeddings } = schema;
+let embedded: Connection;
+let server: Awaited<ReturnType<typeof servePglite>>;
+let pool: pg.Pool;
+let stack: TestStack;
+const PORT = 15_532;
+
+beforeAll(async () => {
+  embedded = await freshDatabase();
+  server = await servePglite(embedded.pglite!, PORT);
+  pool = new pg.Pool({ connectionString: server.url, max: 4, connectionTimeoutMillis: 2000 });
+  pool.on("error", () => undefined); // a dropped idle connection is expected here
+  const db = drizzle({ client: pool, schema }) as unknown as Database;
+  stack = await startTestStack({
+    connection: { db, kind: "postgres", migrate: async () => undefined, close: async () => undefined },
+    emulator: { backoff: () => 400 },
+  });
+  stack.api.latencyMs = 300;
+});
+afterAll(async () => {
+  await stack.close();
+  await pool.end().catch(() => undefined);
+  await server.stop();
+  await embedded.close();
+});
+
+/** Cuts every connection and refuses new ones for `ms`, then serves the same database again. */
+async function dropDatabaseFor(ms: number) {
+  await server.stop();
+  await new Promise((resolve) => setTimeout(resolve, ms));
+  server = await servePglite(embedded.pglite!, PORT);
+}
+
+describe("the database dropping during processing", () => {
+  it("makes process-webhook answer 503, and QStash's retry embeds the item", async () => {
+    const [row] = await embedded.db.insert(course).values({ title: "Survives a database outage" }).returning();
+    await embedded.db.delete(embeddingQueue);
+    const received = stack.api.received;
+    expect((await stack.post("enqueue", { contentType: "course", contentId: row!.id })).status).toBe(202);
+    // Once the delivery waits on the 300 ms embedding call, cut the database under it.
+    await waitFor(() => stack.api.received > received, 5000, "the delivery to reach the embedding API");
+    await dropDatabaseFor(500);
+    await waitFor(() => embedded.db.$count(embeddings, eq(embeddings.contentId, row!.id)), 10_000, "the retried delivery");
+    const deliveries = () => stack.emulator!.emulator.deliveries.filter((d) => d.url.endsWith("/process-webhook"));
+    await waitFor(() => deliveries().at(-1)?.status === 200, 3000, "the successful delivery to be recorded");
+    expect(deliveries().some((d) => d.status === 503)).toBe(true);
+  });
+
+  it("leaves a drain's claimed rows to expire and be finished by the next run", async () => {
+    await embedded.db.delete(embeddingQueue);
+    const rows = await embedded.db.insert(communityComment).values([{ body: "outage one" }, { body: "outage two" }]).returning();
+    const received = stack.api.received;
+    const run = expect(drain(stack.deps, { budgetMs: 500 })).rejects.toThrow();
+    await waitFor(() => stack.api.received > received, 5000, "the drain to reach the embedding API");
+    // Down past the store and the back-off write: the run can record nothing and fails.
+    await dropDatabaseFor(800);
+    await run;
+    const claimed = await embedded.db.select().from(embeddingQueue);
+    expect(claimed.every((r) => r.status === "processing")).toBe(true);
+    // The lease (twice the budget) runs out; the next run takes the rows and finishes them.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const summary = await drain(stack.deps, { budgetMs: 500 });
+    expect(summary).toMatchObject({ claimed: 2, done: 2 });
+    for (const r of rows) expect(await embedded.db.$count(embeddings, eq(embeddings.contentId, r.id))).toBe(1);
+    expect(await embedded.db.$count(embeddingQueue, sql`status <> 'done'`)).toBe(0);
+  });
+});
