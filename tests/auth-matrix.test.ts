@@ -78,7 +78,8 @@ describe("secrets on the app-facing functions", () => {
   it.each(cases)("%s: 401 without or with a wrong secret, nothing changed; the right one passes", async (endpoint, method, secret, raw) => {
     const call = (headers: Record<string, string>) => app.request(url(endpoint), { method, body: raw || undefined, headers: { "content-type": "application/json", ...headers } });
     const before = await fingerprint(connection.db);
-    for (const headers of [{}, { authorization: "Bearer wrong" }, { authorization: `Bearer ${secret}x` }, { authorization: secret }, { "x-webhook-secret": "wrong" }]) {
+    const attempts: Record<string, string>[] = [{}, { authorization: "Bearer wrong" }, { authorization: `Bearer ${secret}x` }, { authorization: secret }, { "x-webhook-secret": "wrong" }];
+    for (const headers of attempts) {
       expect((await call(headers)).status, JSON.stringify(headers)).toBe(401);
     }
     expect(await fingerprint(connection.db)).toBe(before);
