@@ -155,6 +155,20 @@ describe("the processing core", () => {
     expect(rows.map((r) => r.chunkText)).toEqual(["Second title"]);
   });
 
+  it("never lets a slower, older delivery overwrite a newer text", async () => {
+    const [p] = await connection.db.insert(communityPost).values({ title: "Old text" }).returning();
+    const item = { contentType: "post", contentId: p!.id };
+    api.latencyMs = 300;
+    const slow = processItems(deps, [item]);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await connection.db.update(communityPost).set({ title: "New text" }).where(eq(communityPost.id, p!.id));
+    api.latencyMs = 0;
+    // The change's own delivery runs and finishes first.
+    await processItems(deps, [item]);
+    expect(await slow).toMatchObject({ superseded: 1 });
+    expect((await stored(p!.id)).map((r) => r.chunkText)).toEqual(["New text"]);
+  });
+
   it("reports unknown types, bad ids and empty text as failed items without failing the rest", async () => {
     const [p] = await connection.db.insert(communityPost).values({ title: "Fine" }).returning();
     const [empty] = await connection.db.insert(communityComment).values({ body: "   " }).returning();

@@ -52,7 +52,7 @@ describe("process-webhook", () => {
     const body = JSON.stringify({ items: [{ contentType: "post", contentId: postId }] });
     const response = await deliver("process-webhook", body);
     expect(response.status).toBe(200);
-    expect(await response.json()).toEqual({ items: 1, embedded: 1, unchanged: 0, deleted: 0, failed: 0 });
+    expect(await response.json()).toEqual({ items: 1, embedded: 1, unchanged: 0, deleted: 0, superseded: 0, failed: 0 });
     expect(await connection.db.$count(embeddings, eq(embeddings.contentId, postId))).toBe(1);
   });
 

@@ -3,15 +3,14 @@
 // duplicate and out-of-order deliveries converge.
 import { sql } from "drizzle-orm";
 import { normalizeId, type Registry } from "../../schema/registry";
-import { rowsOf } from "../db/database";
-import type { Database } from "../db/database";
+import { rowsOf, type Database } from "../db/database";
 import type { Embedder } from "../embedders/embedder";
 import { resolveSettled } from "../queue/failures";
 import { chunkText, DEFAULT_CHUNKING, type ChunkOptions } from "./chunk";
 import { embedChunks } from "./embed";
 import { formatRows } from "./format";
 import { contentHash } from "./hash";
-import { type FailedItem, type Item, uniqueItems } from "./item";
+import { type FailedItem, type Item, itemKey, uniqueItems } from "./item";
 import { loadRows } from "./load";
 import { chunkKey, storedHashes, storeEmbeddings, type Chunk } from "./store";
 
@@ -25,6 +24,8 @@ export type ProcessResult = {
   unchanged: number;
   /** Items whose row is gone or filtered out, so their embeddings were removed. */
   deleted: number;
+  /** Items changed while being processed: left to the delivery of that change. */
+  superseded: number;
   /** Items a retry cannot fix; the caller records them. */
   failed: FailedItem[];
 };
@@ -38,32 +39,51 @@ export async function processItems(deps: ProcessDeps, items: Item[]): Promise<Pr
     const entry = registry.byType(item.contentType);
     return entry ? { ...item, contentId: normalizeId(entry, item.contentId) } : item;
   }));
-  const loaded = await loadRows(db, registry, unique);
-  const { documents, empty } = formatRows(loaded.found);
+  const read = await readTexts(db, registry, unique);
 
   const chunks: Chunk[] = [];
   const chunkCounts: (Item & { count: number })[] = [];
-  for (const { item, text } of documents) {
+  for (const { item, text } of read.documents) {
     const texts = chunkText(text, deps.chunking ?? DEFAULT_CHUNKING);
     chunkCounts.push({ ...item, count: texts.length });
     for (const [chunkIndex, chunk] of texts.entries()) {
       chunks.push({ ...item, chunkIndex, text: chunk, hash: await contentHash(chunk, embedder.model, embedder.dimensions) });
     }
   }
-  const stored = await storedHashes(db, documents.map((d) => d.item));
+  for (const item of [...read.gone, ...read.empty]) chunkCounts.push({ ...pick(item), count: 0 });
+  const stored = await storedHashes(db, read.documents.map((d) => d.item));
   const changed = chunks.filter((chunk) => stored.get(chunkKey(chunk)) !== chunk.hash);
   const embedded = await embedChunks(embedder, changed);
 
-  for (const item of [...loaded.gone, ...empty]) {
-    chunkCounts.push({ contentType: item.contentType, contentId: item.contentId, count: 0 });
-  }
-  await storeEmbeddings(db, embedded, chunkCounts, embedder);
-  await resolveSettled(db, [...documents.map((d) => d.item), ...loaded.gone], new Date(started));
+  // Deliveries overlap: a slower one must not overwrite a newer one's result. Inside the writing
+  // transaction, keep only items whose text is still what was embedded; a row changed since then
+  // has a newer delivery coming, which will write it.
+  const superseded = await db.transaction(async (tx) => {
+    const now = await readTexts(tx, registry, unique);
+    const stale = new Set(unique.filter((item) => now.texts.get(itemKey(item)) !== read.texts.get(itemKey(item))).map(itemKey));
+    const current = (item: Item) => !stale.has(itemKey(item));
+    await storeEmbeddings(tx, embedded.filter(current), chunkCounts.filter(current), embedder);
+    return stale;
+  });
+  const settled = [...read.documents.map((d) => d.item), ...read.gone].filter((item) => !superseded.has(itemKey(item)));
+  await resolveSettled(db, settled, new Date(started));
   return {
     items: unique.length,
     embedded: changed.length,
     unchanged: chunks.length - changed.length,
-    deleted: loaded.gone.length,
-    failed: [...loaded.failed, ...empty],
+    deleted: read.gone.length,
+    superseded: superseded.size,
+    failed: [...read.failed, ...read.empty],
   };
+}
+
+const pick = (item: Item): Item => ({ contentType: item.contentType, contentId: item.contentId });
+
+/** Loads and formats the items' rows; `texts` maps each item to its text, "" when it has none. */
+async function readTexts(db: Database, registry: Registry, items: Item[]) {
+  const loaded = await loadRows(db, registry, items);
+  const { documents, empty } = formatRows(loaded.found);
+  const texts = new Map<string, string>(items.map((item) => [itemKey(item), ""]));
+  for (const { item, text } of documents) texts.set(itemKey(item), text);
+  return { documents, empty, gone: loaded.gone, failed: loaded.failed, texts };
 }

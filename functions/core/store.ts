@@ -1,5 +1,5 @@
-// Stage 6: write what changed, set-based, in one transaction: upsert changed chunks, then delete
-// chunk indexes past each item's new count (a count of 0 deletes the item's embeddings).
+// Stage 6: write what changed, set-based, inside the caller's transaction: upsert changed chunks,
+// then delete chunk indexes past each item's new count (a count of 0 deletes the item's embeddings).
 import { and, eq, inArray, sql } from "drizzle-orm";
 import { embeddings } from "../../schema/pipeline-tables";
 import type { Database } from "../db/database";
@@ -27,39 +27,38 @@ export async function storedHashes(db: Database, items: Item[]): Promise<Map<str
 
 export const chunkKey = (c: Item & { chunkIndex: number }) => `${c.contentType}\u0000${c.contentId}\u0000${c.chunkIndex}`;
 
+/** Call inside a transaction: the upserts and deletes land together or not at all. */
 export async function storeEmbeddings(
-  db: Database,
+  tx: Database,
   changed: EmbeddedChunk[],
   chunkCounts: (Item & { count: number })[],
   model: { model: string; dimensions: number },
 ): Promise<{ deletedChunks: number }> {
-  return db.transaction(async (tx) => {
-    for (let i = 0; i < changed.length; i += INSERT_BATCH) {
-      await tx
-        .insert(embeddings)
-        .values(
-          changed.slice(i, i + INSERT_BATCH).map((c) => ({
-            contentType: c.contentType, contentId: c.contentId, chunkIndex: c.chunkIndex, chunkText: c.text,
-            contentHash: c.hash, model: model.model, dimensions: model.dimensions, embedding: c.embedding,
-          })),
-        )
-        .onConflictDoUpdate({
-          target: [embeddings.contentType, embeddings.contentId, embeddings.chunkIndex],
-          set: {
-            chunkText: sql`excluded.chunk_text`, contentHash: sql`excluded.content_hash`, model: sql`excluded.model`,
-            dimensions: sql`excluded.dimensions`, embedding: sql`excluded.embedding`, updatedAt: sql`now()`,
-          },
-        });
-    }
-    if (chunkCounts.length === 0) return { deletedChunks: 0 };
-    const counts = sql.join(chunkCounts.map((c) => sql`(${c.contentType}::text, ${c.contentId}::text, ${c.count}::int)`), sql`, `);
-    const deleted = await tx
-      .delete(embeddings)
-      .where(sql`(${embeddings.contentType}, ${embeddings.contentId}, ${embeddings.chunkIndex}) IN (
-        SELECT e.content_type, e.content_id, e.chunk_index FROM embeddings e
-        JOIN (VALUES ${counts}) AS kept(content_type, content_id, count)
-          ON e.content_type = kept.content_type AND e.content_id = kept.content_id AND e.chunk_index >= kept.count)`)
-      .returning({ id: embeddings.id });
-    return { deletedChunks: deleted.length };
-  });
+  for (let i = 0; i < changed.length; i += INSERT_BATCH) {
+    await tx
+      .insert(embeddings)
+      .values(
+        changed.slice(i, i + INSERT_BATCH).map((c) => ({
+          contentType: c.contentType, contentId: c.contentId, chunkIndex: c.chunkIndex, chunkText: c.text,
+          contentHash: c.hash, model: model.model, dimensions: model.dimensions, embedding: c.embedding,
+        })),
+      )
+      .onConflictDoUpdate({
+        target: [embeddings.contentType, embeddings.contentId, embeddings.chunkIndex],
+        set: {
+          chunkText: sql`excluded.chunk_text`, contentHash: sql`excluded.content_hash`, model: sql`excluded.model`,
+          dimensions: sql`excluded.dimensions`, embedding: sql`excluded.embedding`, updatedAt: sql`now()`,
+        },
+      });
+  }
+  if (chunkCounts.length === 0) return { deletedChunks: 0 };
+  const counts = sql.join(chunkCounts.map((c) => sql`(${c.contentType}::text, ${c.contentId}::text, ${c.count}::int)`), sql`, `);
+  const deleted = await tx
+    .delete(embeddings)
+    .where(sql`(${embeddings.contentType}, ${embeddings.contentId}, ${embeddings.chunkIndex}) IN (
+      SELECT e.content_type, e.content_id, e.chunk_index FROM embeddings e
+      JOIN (VALUES ${counts}) AS kept(content_type, content_id, count)
+        ON e.content_type = kept.content_type AND e.content_id = kept.content_id AND e.chunk_index >= kept.count)`)
+    .returning({ id: embeddings.id });
+  return { deletedChunks: deleted.length };
 }
