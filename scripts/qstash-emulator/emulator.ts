@@ -50,9 +50,14 @@ export type EmulatorOptions = {
 
 /** Faults to inject, for tests of what happens when QStash misbehaves. */
 export type Faults = {
-  refusePublish?: boolean;
-  /** Answer this status instead of delivering, while true for the delivery. */
+  /** Refuse publishes: always, or when the function says so. */
+  refusePublish?: boolean | (() => boolean);
+  /** Answer 500 instead of delivering, while true for the delivery. */
   failDelivery?: (message: StoredMessage) => boolean;
+  /** Deliver a successful message once more, later (QStash delivers at least once). */
+  duplicateDelivery?: (message: StoredMessage) => boolean;
+  /** Extra delay before each attempt, so deliveries overtake each other. */
+  jitterMs?: () => number;
 };
 
 export type DeliveryRecord = { messageId: string; url: string; status: number; retried: number; at: number };
@@ -71,6 +76,11 @@ export class QStashEmulator {
   private closed = false;
 
   constructor(readonly options: EmulatorOptions) {}
+
+  refusesPublish(): boolean {
+    const refuse = this.faults.refusePublish;
+    return typeof refuse === "function" ? refuse() : !!refuse;
+  }
 
   /** Accepts a message; answers the existing id when its deduplication id was seen recently. */
   publish(input: Omit<StoredMessage, "messageId" | "createdAt" | "retried">, deduplicationId?: string): { messageId: string; deduplicated?: boolean } {
@@ -142,6 +152,7 @@ export class QStashEmulator {
   }
 
   private scheduleAttempt(message: StoredMessage, delayMs: number) {
+    delayMs += this.faults.jitterMs?.() ?? 0;
     const timer = setTimeout(() => {
       this.timers.delete(message.messageId);
       if (message.queueName) this.enterQueue(message);
@@ -180,6 +191,10 @@ export class QStashEmulator {
     if (status >= 200 && status < 300) {
       this.messages.delete(message.messageId);
       if (message.callback) this.sendCallback(message.callback, message, status, body);
+      if (this.faults.duplicateDelivery?.(message)) {
+        const { messageId: _, createdAt: __, retried: ___, ...copy } = message;
+        this.publish({ ...copy, notBefore: Date.now() + (this.faults.jitterMs?.() ?? 0) });
+      }
       return;
     }
     if (message.retried < message.maxRetries) {

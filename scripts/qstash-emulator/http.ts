@@ -58,7 +58,7 @@ export function route(emulator: QStashEmulator, method: string, path: string, se
   const defaultRetries = emulator.options.defaultRetries ?? 3;
   const publish = (destination: string, queueName?: string): Reply => {
     if (!validDestination(destination)) return fail(400, `invalid destination url: ${destination}`);
-    if (emulator.faults.refusePublish) return fail(503, "emulator: publishing refused (injected fault)");
+    if (emulator.refusesPublish()) return fail(503, "emulator: publishing refused (injected fault)");
     const { message, deduplicationId } = messageFromHeaders(headers, destination, body, defaultRetries);
     return ok(emulator.publish({ ...message, queueName }, deduplicationId));
   };
@@ -67,7 +67,7 @@ export function route(emulator: QStashEmulator, method: string, path: string, se
   if (method === "POST" && (match = path.match(/^\/v2\/publish\/(.+)$/))) return publish(match[1]! + search);
   if (method === "POST" && (match = path.match(/^\/v2\/enqueue\/([^/]+)\/(.+)$/))) return publish(match[2]! + search, match[1]);
   if (method === "POST" && path === "/v2/batch") {
-    if (emulator.faults.refusePublish) return fail(503, "emulator: publishing refused (injected fault)");
+    if (emulator.refusesPublish()) return fail(503, "emulator: publishing refused (injected fault)");
     const items = JSON.parse(body) as { destination: string; headers: Record<string, string>; body?: string; queue?: string }[];
     if (!Array.isArray(items)) return fail(400, "batch body must be an array");
     if (items.some((item) => !validDestination(item.destination))) return fail(400, "invalid destination url in batch");

@@ -14,6 +14,8 @@ export type FakeOpenAI = {
   faults: Fault[];
   /** Answers every request with this fault while set. */
   alwaysFail?: Fault;
+  /** Called for each request: a fault to answer with, or nothing to answer normally. */
+  chaos?: () => Fault | undefined;
   latencyMs: number;
   /** Requests that have arrived, answered or not. */
   received: number;
@@ -32,7 +34,7 @@ export async function startFakeOpenAI(options: { latencyMs?: number; dimensions?
     state.received++;
     const body = JSON.parse(await readBody(req)) as { input: string | string[]; model: string; dimensions?: number; encoding_format?: string };
     if (state.latencyMs) await new Promise((r) => setTimeout(r, state.latencyMs));
-    const fault = state.alwaysFail ?? state.faults.shift();
+    const fault = state.alwaysFail ?? state.faults.shift() ?? state.chaos?.();
     if (fault) {
       res.writeHead(fault.status, { "content-type": "application/json", ...fault.headers });
       res.end(JSON.stringify({ error: { message: `fake failure ${fault.status}`, type: "server_error" } }));
