@@ -21,7 +21,7 @@ export type TestStack = LocalStack & {
 };
 
 export async function startTestStack(options: Partial<LocalStackOptions> = {}): Promise<TestStack> {
-  const [connection, api] = await Promise.all([freshDatabase(), startFakeOpenAI()]);
+  const [connection, api] = await Promise.all([options.connection ?? freshDatabase(), startFakeOpenAI()]);
   const stack = await startLocalStack({
     connection,
     env: { WEBHOOK_SECRET: "test-webhook-secret", ADMIN_TOKEN: "test-admin-token", ...options.env },

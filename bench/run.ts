@@ -1,0 +1,55 @@
+// `npm run bench [throughput] [latency] [search] [memory] [bundles]`: runs the benchmarks (all by
+// default) and prints their figures. Sizes: BENCH_DRAIN_SIZES (1000,5000,20000), BENCH_SEARCH_SIZES
+// (10000,50000), BENCH_MEMORY_SIZES (500,5000). See BENCHMARKS.md for recorded figures.
+import { cpus } from "node:os";
+import { buildEdgeBundles } from "../scripts/build-edge";
+import { drainMemory } from "./drain-memory";
+import { drainThroughput } from "./drain-throughput";
+import { laneLatency } from "./lane-latency";
+import { searchLatency } from "./search-latency";
+
+const wanted = new Set(process.argv.slice(2).length ? process.argv.slice(2) : ["throughput", "latency", "search", "memory", "bundles"]);
+const sizes = (name: string, fallback: string) => (process.env[name] ?? fallback).split(",").map(Number);
+const round = (x: number, digits = 1) => Number(x.toFixed(digits));
+console.log(`qstash-embeddings benchmarks — ${new Date().toISOString()} — ${cpus().length} cores, Node ${process.version}\n`);
+
+if (wanted.has("throughput")) {
+  const rows = [];
+  for (const n of sizes("BENCH_DRAIN_SIZES", "1000,5000,20000")) {
+    const r = await drainThroughput(n);
+    rows.push({
+      items: n, "pipeline items/s": round(r.pipelineItemsPerSecond), "limit items/s": round(r.limitItemsPerSecond), "ratio": round(r.ratio, 2),
+      "requests (min)": `${r.firstPass.requests} (${r.firstPass.minimumRequests})`, "tokens/1k items": Math.round(r.firstPass.per1000.tokens),
+      "5% edit: rows / inputs / tokens": `${r.secondPass.editedRows} / ${r.secondPass.inputs} / ${r.secondPass.tokens}`,
+    });
+  }
+  console.log("Drain throughput vs plain bulk INSERT (PGlite, HNSW in place, 50 ms API):");
+  console.table(rows);
+}
+if (wanted.has("latency")) {
+  const r = await laneLatency();
+  console.log("Change → searchable (local stack, 50 ms API), ms:");
+  const ms = (x: { p50: number; p95: number }) => ({ "p50 ms": round(x.p50, 0), "p95 ms": round(x.p95, 0) });
+  console.table({ "immediate (p1–2)": ms(r.immediate), "queued (p3–4)": ms(r.queued), "batched (p5+)": ms(r.batched) });
+  console.log(`  (batched: next minute's drain plus one run; a drain of 50 items took ${round(r.batched.drainOf50Ms, 0)} ms)`);
+}
+if (wanted.has("search")) {
+  const rows = [];
+  for (const n of sizes("BENCH_SEARCH_SIZES", "10000,50000")) {
+    const r = await searchLatency(n);
+    rows.push({ vectors: n, "index build s": round(r.indexBuildSeconds), "uses HNSW": r.usesIndex, "db p50 ms": round(r.databaseMs.p50), "db p95 ms": round(r.databaseMs.p95), "e2e p50 ms": round(r.endToEndMs.p50), "e2e p95 ms": round(r.endToEndMs.p95) });
+  }
+  console.log("Search, top 10 (PGlite):");
+  console.table(rows);
+}
+if (wanted.has("memory")) {
+  const rows = [];
+  for (const n of sizes("BENCH_MEMORY_SIZES", "500,5000")) rows.push(await drainMemory(n));
+  console.log("Drain memory as the backlog grows:");
+  console.table(rows.map((r) => ({ backlog: r.n, "peak heap growth MB": round(r.heapGrowthMb), "peak RSS growth MB": round(r.rssGrowthMb) })));
+}
+if (wanted.has("bundles")) {
+  const bundles = await buildEdgeBundles();
+  console.log("Edge bundles:");
+  console.table(bundles.map((b) => ({ function: b.name, "raw KB": round(b.bytes / 1024), "gzip KB": round(b.gzipBytes / 1024) })));
+}

@@ -1,0 +1,53 @@
+// Top-10 search latency at 10k and 50k stored vectors: database time and end to end.
+import { sql } from "drizzle-orm";
+import { loadConfig } from "../functions/config";
+import type { Deps } from "../functions/deps";
+import { embedLocally, localEmbedder } from "../functions/embedders/local";
+import { search } from "../functions/search";
+import { createRegistry } from "../schema/registry";
+import { openPglite } from "../scripts/lib/database";
+import { percentile, realisticText, seededRandom } from "./corpus";
+
+export async function searchLatency(n: number, queries = 100) {
+  const connection = await openPglite();
+  await connection.migrate();
+  const { db, pglite } = connection;
+  const random = seededRandom(n + 1);
+  const embedder = localEmbedder(1536);
+  try {
+    // Load without the index, then build it: the fast way to reach n vectors (see BENCHMARKS.md).
+    await pglite!.exec("DROP INDEX embeddings_embedding_hnsw");
+    for (let i = 0; i < n; i += 500) {
+      const values = Array.from({ length: Math.min(500, n - i) }, (_, j) => {
+        const text = realisticText(random);
+        return sql`(${"post"}, ${String(i + j)}, 0, ${text}, ${"h"}, ${embedder.model}, 1536, ${JSON.stringify(embedLocally(text, 1536))}::vector)`;
+      });
+      await db.execute(sql`INSERT INTO embeddings (content_type, content_id, chunk_index, chunk_text, content_hash, model, dimensions, embedding) VALUES ${sql.join(values, sql`, `)}`);
+    }
+    const indexStarted = performance.now();
+    await pglite!.exec("CREATE INDEX embeddings_embedding_hnsw ON embeddings USING hnsw (embedding vector_cosine_ops)");
+    const indexSeconds = (performance.now() - indexStarted) / 1000;
+
+    const deps: Deps = { db, embedder, registry: createRegistry(), config: loadConfig({}) };
+    const database: number[] = [];
+    const endToEnd: number[] = [];
+    for (let q = 0; q < queries; q++) {
+      const query = realisticText(random).slice(0, 60);
+      const vector = JSON.stringify(embedLocally(query, 1536));
+      const t0 = performance.now();
+      await db.execute(sql`SELECT content_type, content_id FROM embeddings ORDER BY embedding <=> ${vector}::vector LIMIT 40`);
+      database.push(performance.now() - t0);
+      const t1 = performance.now();
+      await search(deps, { query, limit: 10, minScore: 0 });
+      endToEnd.push(performance.now() - t1);
+    }
+    const plan = await pglite!.query<{ "QUERY PLAN": string }>(`EXPLAIN SELECT id FROM embeddings ORDER BY embedding <=> '${JSON.stringify(embedLocally("x", 1536))}'::vector LIMIT 10`);
+    return {
+      n, indexBuildSeconds: indexSeconds, usesIndex: plan.rows.some((r) => r["QUERY PLAN"].includes("embeddings_embedding_hnsw")),
+      databaseMs: { p50: percentile(database, 50), p95: percentile(database, 95) },
+      endToEndMs: { p50: percentile(endToEnd, 50), p95: percentile(endToEnd, 95) },
+    };
+  } finally {
+    await connection.close();
+  }
+}
