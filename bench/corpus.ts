@@ -1,20 +1,12 @@
 // Realistic course and post text for benchmarks: 200–1,500 characters of varied vocabulary, seeded.
+export { seededRandom } from "../tests/support/random";
+
 const VOCABULARY = (
   "learn practice understand build design analyze data python javascript course lesson module project exercise quiz " +
   "student teacher community discussion question answer example chapter introduction advanced beginner intermediate " +
   "history science mathematics algebra geometry physics chemistry biology astronomy art music painting writing essay " +
   "research method theory experiment result skill career interview portfolio team feedback review deadline schedule"
 ).split(" ");
-
-export function seededRandom(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A sentence-structured text of `200 + random * 1300` characters. */
 export function realisticText(random: () => number): string {

@@ -11,6 +11,7 @@ import { drain } from "../functions/drain";
 import { retryFailed } from "../functions/retry-failed";
 import { communityComment, communityPost, course, courseLesson, embeddingQueue, embeddings, profiles, users } from "../schema";
 import type { ContentType } from "../schema/registry";
+import { seededRandom } from "./support/random";
 import { startTestStack, type TestStack } from "./support/stack";
 import { waitFor } from "./support/wait-for";
 
@@ -27,21 +28,11 @@ beforeAll(async () => {
 });
 afterAll(() => stack.close());
 
-function seeded(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const WORDS = "learn course lesson python data stars planets painting music guitar chords history science math algebra essay writing study exam practice project team code design".split(" ");
 
 describe(`chaos convergence (seed ${SEED}, ${OPS} operations; replay with CHAOS_SEED=${SEED})`, () => {
   it("ends with zero lost, zero stale and zero orphan embeddings", async () => {
-    const random = seeded(SEED);
+    const random = seededRandom(SEED);
     const pick = <T,>(list: readonly T[]) => list[Math.floor(random() * list.length)]!;
     const words = (n: number) => Array.from({ length: n }, () => pick(WORDS)).join(" ");
     const { db } = stack.connection;

@@ -13,6 +13,7 @@ import type { Connection } from "../scripts/lib/database";
 import { freshDatabase } from "./support/database";
 import { fingerprint } from "./support/fingerprint";
 import { qstashToken } from "./support/qstash-token";
+import { seededRandom } from "./support/random";
 
 const SEED = Number(process.env.HOSTILE_SEED ?? 20261129);
 const PER_ENDPOINT = Number(process.env.HOSTILE_COUNT ?? 500);
@@ -32,16 +33,8 @@ beforeAll(async () => {
 });
 afterAll(() => connection.close());
 
-/** mulberry32: small, seedable, good enough to pick test cases. */
 function random(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = seededRandom(seed);
   const int = (n: number) => Math.floor(next() * n);
   const pick = <T,>(list: readonly T[]) => list[int(list.length)]!;
   return { next, int, pick };
