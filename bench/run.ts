@@ -1,4 +1,4 @@
-// `npm run bench [throughput] [latency] [search] [memory] [bundles]`: runs the benchmarks (all by
+// `npm run bench [throughput] [latency] [ratelimit] [search] [memory] [bundles]`: runs the benchmarks (all by
 // default) and prints their figures. Sizes: BENCH_DRAIN_SIZES (1000,5000,20000), BENCH_SEARCH_SIZES
 // (10000,50000), BENCH_MEMORY_SIZES (500,5000). See BENCHMARKS.md for recorded figures.
 import { cpus } from "node:os";
@@ -6,9 +6,10 @@ import { buildEdgeBundles } from "../scripts/build-edge";
 import { drainMemory } from "./drain-memory";
 import { drainThroughput } from "./drain-throughput";
 import { laneLatency } from "./lane-latency";
+import { rateLimit } from "./rate-limit";
 import { searchLatency } from "./search-latency";
 
-const wanted = new Set(process.argv.slice(2).length ? process.argv.slice(2) : ["throughput", "latency", "search", "memory", "bundles"]);
+const wanted = new Set(process.argv.slice(2).length ? process.argv.slice(2) : ["throughput", "latency", "ratelimit", "search", "memory", "bundles"]);
 const sizes = (name: string, fallback: string) => (process.env[name] ?? fallback).split(",").map(Number);
 const round = (x: number, digits = 1) => Number(x.toFixed(digits));
 console.log(`qstash-embeddings benchmarks — ${new Date().toISOString()} — ${cpus().length} cores, Node ${process.version}\n`);
@@ -32,6 +33,11 @@ if (wanted.has("latency")) {
   const ms = (x: { p50: number; p95: number }) => ({ "p50 ms": round(x.p50, 0), "p95 ms": round(x.p95, 0) });
   console.table({ "immediate (p1–2)": ms(r.immediate), "queued (p3–4)": ms(r.queued), "batched (p5+)": ms(r.batched) });
   console.log(`  (batched: next minute's drain plus one run; a drain of 50 items took ${round(r.batched.drainOf50Ms, 0)} ms)`);
+}
+if (wanted.has("ratelimit")) {
+  const r = await rateLimit(Number(process.env.BENCH_TPM ?? 150_000), Number(process.env.BENCH_RATE_SECONDS ?? 120));
+  console.log(`Rate limit (${r.tokensPerMinute} tokens/min enforced with 429s, learnt from headers, ${round(r.seconds, 0)} s):`);
+  console.table({ result: { "sustained share of limit": `${round(r.sustainedShare * 100)}%`, "429 share": `${round(r.share429 * 100)}%`, requests: r.requests, "failed items": r.failedItems } });
 }
 if (wanted.has("search")) {
   const rows = [];

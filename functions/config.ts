@@ -28,6 +28,7 @@ const EnvSchema = v.object({
   OPENAI_BASE_URL: url("an OpenAI-compatible API"),
   EMBEDDING_MODEL: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1)), "text-embedding-3-small"),
   EMBEDDING_DIMENSIONS: integer(VECTOR_DIMENSIONS, 1, VECTOR_DIMENSIONS),
+  EMBEDDING_TPM: v.optional(v.pipe(v.string(), v.regex(/^\d+$/, "must be a whole number of tokens per minute"), v.transform(Number))),
   WEBHOOK_SECRET: optionalText,
   ADMIN_TOKEN: optionalText,
   SEARCH_TOKEN: optionalText,
@@ -44,7 +45,7 @@ export type Config = {
   qstash: { token?: string; url?: string; currentSigningKey?: string; nextSigningKey?: string };
   siteUrl?: string;
   strategy: "qstash" | "database";
-  openai: { apiKey?: string; baseUrl?: string };
+  openai: { apiKey?: string; baseUrl?: string; tokensPerMinute?: number };
   provider: "openai" | "local";
   model: string;
   dimensions: number;
@@ -79,7 +80,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     siteUrl: e.SITE_URL?.replace(/\/+$/, ""),
     strategy: e.EMBEDDING_QUEUE_STRATEGY ?? (e.QSTASH_TOKEN ? "qstash" : "database"),
-    openai: { apiKey: e.OPENAI_API_KEY, baseUrl: e.OPENAI_BASE_URL },
+    openai: { apiKey: e.OPENAI_API_KEY, baseUrl: e.OPENAI_BASE_URL, tokensPerMinute: e.EMBEDDING_TPM },
     provider: usesLocalEmbedder ? "local" : "openai",
     model: usesLocalEmbedder && !env.EMBEDDING_MODEL ? "local-lexical-v1" : e.EMBEDDING_MODEL,
     dimensions: e.EMBEDDING_DIMENSIONS,

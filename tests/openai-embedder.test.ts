@@ -54,6 +54,23 @@ describe("the OpenAI embedder", () => {
   });
 });
 
+describe("rate limits", () => {
+  it("paces requests to the tokens-per-minute limit it learns from the headers, instead of hitting 429s", async () => {
+    api.tokensPerMinute = 120_000;
+    api.rateLimited = 0;
+    try {
+      const text = "lorem ipsum dolor sit amet ".repeat(259); // about 2,000 estimated tokens
+      const texts = Array.from({ length: 66 }, (_, i) => `${i} ${text}`); // 10% more than the full bucket
+      const vectors = await embedder({ limits: { maxInputs: 1, maxTokens: 300_000 } }).embed(texts);
+      expect(vectors).toHaveLength(66);
+      expect(api.requests).toHaveLength(66);
+      expect(api.rateLimited).toBeLessThanOrEqual(1);
+    } finally {
+      api.tokensPerMinute = undefined;
+    }
+  }, 30_000);
+});
+
 describe("packRequests", () => {
   it("never packs an input alone past the limit into a neighbour's request", () => {
     const ranges = packRequests(["a".repeat(10), "b".repeat(1000), "c"], { maxInputs: 10, maxTokens: 100 });

@@ -13,5 +13,6 @@ export function createEmbedder(config: Config): Embedder {
     baseURL: config.openai.baseUrl,
     model: config.model,
     dimensions: config.dimensions,
+    tokensPerMinute: config.openai.tokensPerMinute,
   });
 }

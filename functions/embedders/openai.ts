@@ -2,7 +2,8 @@
 // The SDK already retries 408/409/429/5xx and timeouts, honouring retry-after(-ms), with backoff.
 import OpenAI from "openai";
 import { PermanentError, redact, TransientError } from "../lib/errors";
-import { type BatchLimits, type Embedder, mapLimited, OPENAI_LIMITS, packRequests } from "./embedder";
+import { type BatchLimits, type Embedder, estimateTokens, mapLimited, OPENAI_LIMITS, packRequests } from "./embedder";
+import { TokenRateLimiter } from "./rate-limiter";
 
 export type OpenAIEmbedderOptions = {
   apiKey: string;
@@ -14,6 +15,8 @@ export type OpenAIEmbedderOptions = {
   concurrency?: number;
   maxRetries?: number;
   timeoutMs?: number;
+  /** The account's tokens-per-minute limit, if known; otherwise learnt from the answers' headers. */
+  tokensPerMinute?: number;
 };
 
 /** Only the text-embedding-3 family accepts `dimensions`; other servers may reject it. */
@@ -27,19 +30,25 @@ export function openaiEmbedder(options: OpenAIEmbedderOptions): Embedder {
     timeout: options.timeoutMs ?? 60_000,
   });
   const limits = options.limits ?? OPENAI_LIMITS;
+  const limiter = new TokenRateLimiter(options.tokensPerMinute);
 
   async function request(input: string[]): Promise<number[][]> {
     let response;
     try {
-      response = await client.embeddings.create({
+      await limiter.acquire(input.reduce((sum, text) => sum + estimateTokens(text), 0));
+      const answer = await client.embeddings.create({
         model: options.model,
         input,
         ...(acceptsDimensions(options.model) ? { dimensions: options.dimensions } : {}),
-      });
+      }).withResponse();
+      limiter.observe(answer.response.headers);
+      response = answer.data;
     } catch (error) {
       const classified = classify(error);
       classified.message = redact(classified.message, [options.apiKey]);
       throw classified;
+    } finally {
+      limiter.settled();
     }
     const vectors = [...response.data].sort((a, b) => a.index - b.index).map((d) => d.embedding);
     if (vectors.length !== input.length) {

@@ -9,7 +9,11 @@ export type Fault = { status: number; headers?: Record<string, string> };
 
 export type FakeOpenAI = {
   url: string;
-  requests: { inputs: number; tokens: number; dimensions?: number; model: string }[];
+  requests: { inputs: number; tokens: number; dimensions?: number; model: string; at: number }[];
+  /** Enforce a tokens-per-minute limit as OpenAI does: a refilling bucket, 429 with retry-after-ms. */
+  tokensPerMinute?: number;
+  /** Requests answered 429 by that limit. */
+  rateLimited: number;
   /** Faults answered, in order, before requests succeed again. */
   faults: Fault[];
   /** Answers every request with this fault while set. */
@@ -29,7 +33,8 @@ const readBody = async (req: IncomingMessage) => {
 };
 
 export async function startFakeOpenAI(options: { latencyMs?: number; dimensions?: number } = {}): Promise<FakeOpenAI> {
-  const state = { requests: [], faults: [], latencyMs: options.latencyMs ?? 0, received: 0 } as unknown as FakeOpenAI;
+  const state = { requests: [], faults: [], latencyMs: options.latencyMs ?? 0, received: 0, rateLimited: 0 } as unknown as FakeOpenAI;
+  const bucket = { available: NaN, at: Date.now() };
   const server: Server = createServer(async (req, res) => {
     state.received++;
     const body = JSON.parse(await readBody(req)) as { input: string | string[]; model: string; dimensions?: number; encoding_format?: string };
@@ -48,7 +53,23 @@ export async function startFakeOpenAI(options: { latencyMs?: number; dimensions?
     }
     const inputs = Array.isArray(body.input) ? body.input : [body.input];
     const tokens = inputs.reduce((sum, text) => sum + estimateTokens(text), 0);
-    state.requests.push({ inputs: inputs.length, tokens, dimensions: body.dimensions, model: body.model });
+    const limitHeaders: Record<string, string> = {};
+    if (state.tokensPerMinute) {
+      const limit = state.tokensPerMinute;
+      const now = Date.now();
+      bucket.available = Math.min(limit, (Number.isNaN(bucket.available) ? limit : bucket.available) + ((now - bucket.at) * limit) / 60_000);
+      bucket.at = now;
+      if (bucket.available < Math.min(tokens, limit)) {
+        state.rateLimited++;
+        const waitMs = Math.ceil(((Math.min(tokens, limit) - bucket.available) * 60_000) / limit);
+        res.writeHead(429, { "content-type": "application/json", "retry-after-ms": String(waitMs), "x-ratelimit-limit-tokens": String(limit), "x-ratelimit-remaining-tokens": String(Math.floor(bucket.available)) });
+        res.end(JSON.stringify({ error: { message: "Rate limit reached for tokens per min", type: "tokens" } }));
+        return;
+      }
+      bucket.available -= tokens;
+      Object.assign(limitHeaders, { "x-ratelimit-limit-tokens": String(limit), "x-ratelimit-remaining-tokens": String(Math.max(0, Math.floor(bucket.available))) });
+    }
+    state.requests.push({ inputs: inputs.length, tokens, dimensions: body.dimensions, model: body.model, at: Date.now() });
     const dimensions = body.dimensions ?? options.dimensions ?? 1536;
     const data = inputs.map((text, index) => {
       const vector = embedLocally(text, dimensions);
@@ -57,7 +78,7 @@ export async function startFakeOpenAI(options: { latencyMs?: number; dimensions?
         : vector;
       return { object: "embedding", index, embedding };
     });
-    res.writeHead(200, { "content-type": "application/json" });
+    res.writeHead(200, { "content-type": "application/json", ...limitHeaders });
     res.end(JSON.stringify({ object: "list", data, model: body.model, usage: { prompt_tokens: tokens, total_tokens: tokens } }));
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
