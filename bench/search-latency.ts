@@ -3,7 +3,8 @@ import { sql } from "drizzle-orm";
 import { loadConfig } from "../functions/config";
 import type { Deps } from "../functions/deps";
 import { embedLocally, localEmbedder } from "../functions/embedders/local";
-import { search } from "../functions/search";
+import { rowsOf } from "../functions/db/database";
+import { nearestChunks, search, searchSettings } from "../functions/search";
 import { createRegistry } from "../schema/registry";
 import { openPglite } from "../scripts/lib/database";
 import { percentile, realisticText, seededRandom } from "./corpus";
@@ -33,17 +34,23 @@ export async function searchLatency(n: number, queries = 100) {
     const endToEnd: number[] = [];
     for (let q = 0; q < queries; q++) {
       const query = realisticText(random).slice(0, 60);
-      const vector = JSON.stringify(embedLocally(query, 1536));
+      const vector = embedLocally(query, 1536);
       const t0 = performance.now();
-      await db.execute(sql`SELECT content_type, content_id FROM embeddings ORDER BY embedding <=> ${vector}::vector LIMIT 40`);
+      await db.transaction(async (tx) => {
+        for (const statement of searchSettings(40)) await tx.execute(statement);
+        await tx.execute(nearestChunks(vector, undefined, 40));
+      });
       database.push(performance.now() - t0);
       const t1 = performance.now();
       await search(deps, { query, limit: 10, minScore: 0 });
       endToEnd.push(performance.now() - t1);
     }
-    const plan = await pglite!.query<{ "QUERY PLAN": string }>(`EXPLAIN SELECT id FROM embeddings ORDER BY embedding <=> '${JSON.stringify(embedLocally("x", 1536))}'::vector LIMIT 10`);
+    const plan = await db.transaction(async (tx) => {
+      for (const statement of searchSettings(40)) await tx.execute(statement);
+      return rowsOf<{ "QUERY PLAN": string }>(tx.execute(sql`EXPLAIN ${nearestChunks(embedLocally("x", 1536), ["post"], 40)}`));
+    });
     return {
-      n, indexBuildSeconds: indexSeconds, usesIndex: plan.rows.some((r) => r["QUERY PLAN"].includes("embeddings_embedding_hnsw")),
+      n, indexBuildSeconds: indexSeconds, usesIndex: plan.some((r) => r["QUERY PLAN"].includes("embeddings_embedding_hnsw")),
       databaseMs: { p50: percentile(database, 50), p95: percentile(database, 95) },
       endToEndMs: { p50: percentile(endToEnd, 50), p95: percentile(endToEnd, 95) },
     };

@@ -20,27 +20,45 @@ export async function search(deps: Deps, request: { query: string; types?: strin
   // Several chunks of one row may lead; fetch extra candidates so `limit` distinct rows remain.
   const candidates = request.limit * 4;
   const rows = await deps.db.transaction(async (tx) => {
-    await tx.execute(sql`SELECT set_config('hnsw.ef_search', ${String(Math.max(40, Math.min(candidates, 1000)))}, true)`);
-    await tx.execute(sql`SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)`);
-    return rowsOf<{ content_type: string; content_id: string; chunk_index: number; chunk_text: string; distance: number }>(tx.execute(sql`
-      SELECT content_type, content_id, chunk_index, chunk_text, embedding <=> ${JSON.stringify(vector)}::vector AS distance
-      FROM embeddings
-      WHERE model = ${deps.embedder.model}
-        ${request.types?.length ? sql`AND content_type IN (${sql.join(request.types.map((t) => sql`${t}`), sql`, `)})` : sql``}
-      ORDER BY embedding <=> ${JSON.stringify(vector)}::vector
-      LIMIT ${candidates}`));
+    for (const statement of searchSettings(candidates)) await tx.execute(statement);
+    return rowsOf<{ content_type: string; content_id: string; chunk_index: number; chunk_text: string; model: string; distance: number }>(
+      tx.execute(nearestChunks(vector!, request.types, candidates)));
   });
   const best = new Map<string, SearchHit>();
   for (const row of rows) {
     const key = `${row.content_type}\u0000${row.content_id}`;
     const score = 1 - Number(row.distance);
-    if (score < request.minScore || best.has(key)) continue;
+    // Vectors of another model are not comparable; maintenance re-embeds them.
+    if (row.model !== deps.embedder.model || score < request.minScore || best.has(key)) continue;
     best.set(key, { contentType: row.content_type, contentId: row.content_id, score, chunkIndex: row.chunk_index, snippet: snippet(row.chunk_text) });
   }
   const results = [...best.values()].sort((a, b) => b.score - a.score).slice(0, request.limit);
   const milliseconds = Date.now() - started;
   await deps.db.insert(searchLog).values({ query: request.query, contentTypes: request.types ?? null, resultCount: results.length, milliseconds });
   return { results, milliseconds };
+}
+
+/**
+ * Settings for one search transaction. The HNSW index must serve the query: a WHERE clause makes the
+ * planner guess few rows and sort the whole table instead, so sequential scans are off; iterative
+ * scans keep filtered results complete; ef_search covers the candidates asked for.
+ */
+export function searchSettings(candidates: number) {
+  return [
+    sql`SELECT set_config('enable_seqscan', 'off', true)`,
+    sql`SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)`,
+    sql`SELECT set_config('hnsw.ef_search', ${String(Math.max(40, Math.min(candidates, 1000)))}, true)`,
+  ];
+}
+
+/** The nearest chunks by cosine distance, optionally of some content types only. */
+export function nearestChunks(vector: number[], types: string[] | undefined, candidates: number) {
+  const literal = JSON.stringify(vector);
+  return sql`SELECT content_type, content_id, chunk_index, chunk_text, model, embedding <=> ${literal}::vector AS distance
+    FROM embeddings
+    ${types?.length ? sql`WHERE content_type IN (${sql.join(types.map((t) => sql`${t}`), sql`, `)})` : sql``}
+    ORDER BY embedding <=> ${literal}::vector
+    LIMIT ${candidates}`;
 }
 
 const snippet = (text: string) => (text.length > 240 ? `${text.slice(0, 237).trimEnd()}…` : text);
