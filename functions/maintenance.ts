@@ -38,6 +38,8 @@ export async function maintain(deps: Deps) {
   const stale = await rowsOf<{ n: number }>(db.execute(sql`WITH stale AS (
       SELECT DISTINCT content_type, content_id FROM embeddings WHERE model <> ${deps.embedder.model} OR dimensions <> ${deps.embedder.dimensions})
     SELECT count(queue_for_embedding(s.content_type, s.content_id, 9, 'upsert', 'backfill'))::int AS n FROM stale s`));
+  // Fresh statistics keep the planner on the HNSW index for filtered searches (PGlite has no autovacuum).
+  await db.execute(sql`ANALYZE embeddings`);
   return {
     searchLogsDeleted: searchLogs.length, doneRowsDeleted: doneRows.length, expiredClaimsReleased: expired.length,
     orphanEmbeddingsDeleted: orphans, staleModelItemsQueued: stale[0]?.n ?? 0,
