@@ -1,36 +1,40 @@
-// Peak memory of draining a backlog, as the backlog grows tenfold: batches, not the backlog, in memory.
-import { loadConfig } from "../functions/config";
-import type { Deps } from "../functions/deps";
-import { drain } from "../functions/drain";
-import { localEmbedder } from "../functions/embedders/local";
+// Memory of a drain as the backlog grows tenfold: batches, not the backlog, in memory. The drain runs
+// in a process of its own with the database across the wire, as a serverless function does; the
+// embedded database (whose Wasm memory grows with the table) and the embeddings API stay here.
+import { execFile } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 import { communityPost } from "../schema";
-import { createRegistry } from "../schema/registry";
 import { openPglite } from "../scripts/lib/database";
+import { servePglite } from "../scripts/lib/pg-server";
+import { startFakeOpenAI } from "../tests/support/fake-openai";
 import { realisticText, seededRandom } from "./corpus";
 
-export async function drainMemory(n: number) {
+export type DrainMemory = {
+  items: number; runs: number; rssBeforeMb: number; peakRssMb: number; peakHeapGrowthMb: number;
+  retainedFirstRunMb: number; retainedLastRunMb: number; retainedMaxMb: number;
+};
+
+const worker = fileURLToPath(new URL("./drain-memory-worker.ts", import.meta.url));
+
+export async function drainMemory(n: number, batchSize = 500): Promise<DrainMemory> {
   const connection = await openPglite();
   await connection.migrate();
+  const api = await startFakeOpenAI({ latencyMs: 50 });
+  const server = await servePglite(connection.pglite!, 25432);
   const random = seededRandom(n + 2);
   try {
     for (let i = 0; i < n; i += 1000) {
       await connection.db.insert(communityPost).values(Array.from({ length: Math.min(1000, n - i) }, () => ({ title: "Memory", body: realisticText(random) })));
     }
-    const deps: Deps = { db: connection.db, embedder: localEmbedder(1536), registry: createRegistry(), config: loadConfig({ DRAIN_BATCH_SIZE: "500" }) };
-    globalThis.gc?.();
-    const base = process.memoryUsage();
-    let peakHeap = base.heapUsed;
-    let peakRss = base.rss;
-    const sampler = setInterval(() => {
-      const m = process.memoryUsage();
-      peakHeap = Math.max(peakHeap, m.heapUsed);
-      peakRss = Math.max(peakRss, m.rss);
-    }, 20);
-    while ((await drain(deps, { budgetMs: 600_000 })).remaining > 0);
-    clearInterval(sampler);
-    const mb = (bytes: number) => bytes / 1024 / 1024;
-    return { n, heapGrowthMb: mb(peakHeap - base.heapUsed), rssGrowthMb: mb(peakRss - base.rss), rssBeforeMb: mb(base.rss) };
+    const { stdout } = await promisify(execFile)(process.execPath, ["--expose-gc", "--import", "tsx", worker], {
+      env: { ...process.env, DATABASE_URL: server.url, OPENAI_BASE_URL: api.url, DRAIN_BATCH_SIZE: String(batchSize) },
+      maxBuffer: 1 << 20,
+    });
+    return JSON.parse(stdout.trim().split("\n").at(-1)!) as DrainMemory;
   } finally {
+    await server.stop();
+    await api.close();
     await connection.close();
   }
 }
