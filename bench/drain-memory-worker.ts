@@ -17,7 +17,7 @@ const config = loadConfig({ DRAIN_BATCH_SIZE: process.env.DRAIN_BATCH_SIZE ?? "5
 const deps = {
   db: drizzle({ client: pool, schema }) as unknown as Database,
   registry: createRegistry(), config,
-  embedder: openaiEmbedder({ apiKey: "bench-key", baseURL: process.env.OPENAI_BASE_URL!, model: "text-embedding-3-small", dimensions: 1536 }),
+  embedder: openaiEmbedder({ apiKey: "test-openai-key", baseURL: process.env.OPENAI_BASE_URL!, model: "text-embedding-3-small", dimensions: 1536 }),
 };
 
 gc();

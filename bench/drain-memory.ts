@@ -4,7 +4,7 @@
 import { execFile } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { communityPost } from "../schema";
+import { communityPost, embeddings } from "../schema";
 import { openPglite } from "../scripts/lib/database";
 import { servePglite } from "../scripts/lib/pg-server";
 import { startFakeOpenAI } from "../tests/support/fake-openai";
@@ -12,7 +12,7 @@ import { realisticText, seededRandom } from "./corpus";
 
 export type DrainMemory = {
   items: number; runs: number; rssBeforeMb: number; peakRssMb: number; peakHeapGrowthMb: number;
-  retainedFirstRunMb: number; retainedLastRunMb: number; retainedMaxMb: number;
+  retainedFirstRunMb: number; retainedLastRunMb: number; retainedMaxMb: number; stored?: number;
 };
 
 const worker = fileURLToPath(new URL("./drain-memory-worker.ts", import.meta.url));
@@ -31,7 +31,11 @@ export async function drainMemory(n: number, batchSize = 500): Promise<DrainMemo
       env: { ...process.env, DATABASE_URL: server.url, OPENAI_BASE_URL: api.url, DRAIN_BATCH_SIZE: String(batchSize) },
       maxBuffer: 1 << 20,
     });
-    return JSON.parse(stdout.trim().split("\n").at(-1)!) as DrainMemory;
+    const result = JSON.parse(stdout.trim().split("\n").at(-1)!) as DrainMemory;
+    // A drain that failed its items would be cheap: count what it stored.
+    const stored = await connection.db.$count(embeddings);
+    if (stored < n) throw new Error(`the drain stored ${stored} embeddings for ${n} rows: ${JSON.stringify((await connection.pglite!.query("select status, last_error, count(*) from embedding_queue group by 1,2")).rows)}`);
+    return { ...result, stored };
   } finally {
     await server.stop();
     await api.close();

@@ -4,7 +4,8 @@ import { processItems, type ProcessDeps } from "../functions/core/process";
 import { openaiEmbedder } from "../functions/embedders/openai";
 import { embedLocally } from "../functions/embedders/local";
 import { TransientError } from "../functions/lib/errors";
-import { communityComment, communityPost, course, courseLesson, embeddings } from "../schema";
+import { pendingVersions, resolveSettled } from "../functions/queue/failures";
+import { communityComment, communityPost, course, courseLesson, embeddingQueue, embeddings } from "../schema";
 import { createRegistry } from "../schema/registry";
 import type { Connection } from "../scripts/lib/database";
 import { freshDatabase } from "./support/database";
@@ -184,5 +185,29 @@ describe("the processing core", () => {
     ]);
     const rows = await connection.db.select().from(embeddings).where(and(eq(embeddings.contentType, "comment"), eq(embeddings.contentId, empty!.id)));
     expect(rows).toHaveLength(0);
+  });
+});
+
+describe("settling the queue after processing", () => {
+  const queueRow = async (contentId: string) =>
+    (await connection.db.select().from(embeddingQueue).where(eq(embeddingQueue.contentId, contentId)))[0]!;
+
+  it("marks done the outbox row it read before the text, and keeps a change committed later though its timestamp is older", async () => {
+    const [p] = await connection.db.insert(communityPost).values({ title: "Before" }).returning();
+    const item = { contentType: "post", contentId: p!.id };
+    const seen = await pendingVersions(connection.db, [item]);
+    expect(seen).toHaveLength(1);
+
+    // A transaction that began before that read commits after it: its trigger's row carries the
+    // transaction's start time, older than the read, and the text read did not hold its change.
+    await connection.db.update(communityPost).set({ title: "Committed late" }).where(eq(communityPost.id, p!.id));
+    await connection.db.execute(sql`UPDATE embedding_queue SET updated_at = now() - interval '1 minute' WHERE content_id = ${p!.id}`);
+    await resolveSettled(connection.db, [item], seen);
+    expect(await queueRow(p!.id)).toMatchObject({ status: "pending" });
+
+    // Read again and processed: now it is done.
+    await processItems(deps, [item]);
+    expect(await queueRow(p!.id)).toMatchObject({ status: "done" });
+    expect((await stored(p!.id)).map((r) => r.chunkText)).toEqual(["Committed late"]);
   });
 });

@@ -1,11 +1,10 @@
 // The processing core shared by process-webhook and the drain (DESIGN.md section 1, "Processing"):
 // load → format → chunk → hash → skip unchanged → embed → store. Reading each row as it is now makes
 // duplicate and out-of-order deliveries converge.
-import { sql } from "drizzle-orm";
 import { normalizeId, type Registry } from "../../schema/registry";
-import { rowsOf, type Database } from "../db/database";
+import type { Database } from "../db/database";
 import type { Embedder } from "../embedders/embedder";
-import { resolveSettled } from "../queue/failures";
+import { pendingVersions, resolveSettled } from "../queue/failures";
 import { chunkText, DEFAULT_CHUNKING, type ChunkOptions } from "./chunk";
 import { embedChunks } from "./embed";
 import { formatRows } from "./format";
@@ -33,8 +32,6 @@ export type ProcessResult = {
 /** Brings the embeddings of these items up to date. Throws TransientError when a retry may help. */
 export async function processItems(deps: ProcessDeps, items: Item[]): Promise<ProcessResult> {
   const { db, embedder, registry } = deps;
-  // Read from the database clock: rows are loaded after this instant, so they hold every change before it.
-  const [{ now: started } = { now: new Date() }] = await rowsOf<{ now: Date }>(db.execute(sql`SELECT now() AS now`));
   const unique = uniqueItems(items.map((item) => {
     const entry = registry.byType(item.contentType);
     return entry ? { ...item, contentId: normalizeId(entry, item.contentId) } : item;
@@ -58,15 +55,17 @@ export async function processItems(deps: ProcessDeps, items: Item[]): Promise<Pr
   // Deliveries overlap: a slower one must not overwrite a newer one's result. Inside the writing
   // transaction, keep only items whose text is still what was embedded; a row changed since then
   // has a newer delivery coming, which will write it.
-  const superseded = await db.transaction(async (tx) => {
+  // The queue rows are read first, so that the texts read after them hold every change they stand for.
+  const { superseded, seen } = await db.transaction(async (tx) => {
+    const seen = await pendingVersions(tx, unique);
     const now = await readTexts(tx, registry, unique);
     const stale = new Set(unique.filter((item) => now.texts.get(itemKey(item)) !== read.texts.get(itemKey(item))).map(itemKey));
     const current = (item: Item) => !stale.has(itemKey(item));
     await storeEmbeddings(tx, embedded.filter(current), chunkCounts.filter(current), embedder);
-    return stale;
+    return { superseded: stale, seen };
   });
   const settled = [...read.documents.map((d) => d.item), ...read.gone].filter((item) => !superseded.has(itemKey(item)));
-  await resolveSettled(db, settled, new Date(started));
+  await resolveSettled(db, settled, seen);
   return {
     items: unique.length,
     embedded: changed.length,

@@ -1,9 +1,9 @@
 // Failed items as a person sees them: one `failed` row per item in embedding_queue, with the error.
-import { and, eq, inArray, lte, or, sql } from "drizzle-orm";
+import { and, eq, inArray, sql } from "drizzle-orm";
 import { embeddingQueue, type QueueSource } from "../../schema/pipeline-tables";
 import type { Registry } from "../../schema/registry";
 import type { Database } from "../db/database";
-import { groupBy, type FailedItem, type Item } from "../core/item";
+import { groupBy, itemKey, type FailedItem, type Item } from "../core/item";
 
 /** Records items as failed, or updates the failed record they already have. */
 export async function recordFailed(db: Database, registry: Registry, failed: FailedItem[], source: QueueSource) {
@@ -23,19 +23,42 @@ export async function recordFailed(db: Database, registry: Registry, failed: Fai
     });
 }
 
+/** A pending queue row as it stood when read: `version` is its xmin, which every update changes. */
+export type PendingVersion = Item & { id: number; version: string };
+
 /**
- * Items just embedded from rows read after `since` need nothing more: their failed records and the
- * pending rows of changes made before `since` (a safety net, a trigger's outbox row) are done.
+ * The pending rows of these items as they stand. Read them before the items' rows: each change they
+ * stand for was committed before this read, so the rows read after it hold that change.
  */
-export async function resolveSettled(db: Database, items: Item[], since: Date) {
+export async function pendingVersions(db: Database, items: Item[]): Promise<PendingVersion[]> {
+  const found: PendingVersion[] = [];
+  for (const [contentType, group] of groupBy(items, (i) => i.contentType)) {
+    found.push(...(await db
+      .select({ id: embeddingQueue.id, version: sql<string>`xmin::text`, contentType: embeddingQueue.contentType, contentId: embeddingQueue.contentId })
+      .from(embeddingQueue)
+      .where(and(eq(embeddingQueue.contentType, contentType), inArray(embeddingQueue.contentId, group.map((i) => i.contentId)), eq(embeddingQueue.status, "pending")))));
+  }
+  return found;
+}
+
+/**
+ * Items just embedded need nothing more: their failed records are done, and so are the pending rows
+ * seen before their rows were read (a safety net, a trigger's outbox row), unless changed since. A
+ * timestamp could not tell this: a trigger's row carries its transaction's start, which may be long
+ * before that transaction commits.
+ */
+export async function resolveSettled(db: Database, items: Item[], seen: PendingVersion[]) {
   for (const [contentType, group] of groupBy(items, (i) => i.contentType)) {
     await db
       .update(embeddingQueue)
       .set({ status: "done", updatedAt: sql`now()` })
-      .where(and(
-        eq(embeddingQueue.contentType, contentType),
-        inArray(embeddingQueue.contentId, group.map((i) => i.contentId)),
-        or(eq(embeddingQueue.status, "failed"), and(eq(embeddingQueue.status, "pending"), lte(embeddingQueue.updatedAt, since))),
-      ));
+      .where(and(eq(embeddingQueue.contentType, contentType), inArray(embeddingQueue.contentId, group.map((i) => i.contentId)), eq(embeddingQueue.status, "failed")));
   }
+  const keys = new Set(items.map(itemKey));
+  const settled = seen.filter((row) => keys.has(itemKey(row)));
+  if (settled.length === 0) return;
+  const versions = sql.join(settled.map((row) => sql`(${row.id}::bigint, ${row.version}::text)`), sql`, `);
+  await db.execute(sql`UPDATE embedding_queue q SET status = 'done', updated_at = now()
+    FROM (VALUES ${versions}) AS v(id, version)
+    WHERE q.id = v.id AND q.xmin::text = v.version AND q.status = 'pending'`);
 }
