@@ -20,6 +20,7 @@ if (wanted.has("throughput")) {
     const r = await drainThroughput(n);
     rows.push({
       items: n, "pipeline items/s": round(r.pipelineItemsPerSecond), "limit items/s": round(r.limitItemsPerSecond), "ratio": round(r.ratio, 2),
+      "first load items/s (index s)": `${round(r.initialLoad.itemsPerSecond)} (${round(r.initialLoad.indexSeconds)})`, "first load speed-up": round(r.initialLoad.speedUp, 1),
       "requests (min)": `${r.firstPass.requests} (${r.firstPass.minimumRequests})`, "tokens/1k items": Math.round(r.firstPass.per1000.tokens),
       "5% edit: rows / inputs / tokens": `${r.secondPass.editedRows} / ${r.secondPass.inputs} / ${r.secondPass.tokens}`,
     });
