@@ -1,9 +1,10 @@
 import { defineConfig } from "drizzle-kit";
 
-// Only `drizzle-kit generate` is used: migrations are applied by `npm run db:migrate`, which loads
-// pgvector into PGlite (drizzle-kit's own migrate opens PGlite without it).
+// The pipeline's own tables. Only `drizzle-kit generate` is used: migrations are applied by
+// `npm run db:migrate`, which loads pgvector into PGlite (drizzle-kit's own migrate opens PGlite without it).
+// The platform's tables are the application's, not ours: see drizzle.sample.config.ts.
 export default defineConfig({
   dialect: "postgresql",
-  schema: "./schema/index.ts",
+  schema: "./schema/pipeline-tables.ts",
   out: "./drizzle",
 });

@@ -1,4 +1,5 @@
-// Top-10 search latency at 10k and 50k stored vectors: database time and end to end.
+// Top-10 search latency at 10k and 50k stored vectors (two thirds posts, a third courses): database
+// time and end to end, unfiltered and for courses only.
 import { sql } from "drizzle-orm";
 import { loadConfig } from "../functions/config";
 import type { Deps } from "../functions/deps";
@@ -21,7 +22,7 @@ export async function searchLatency(n: number, queries = 100) {
     for (let i = 0; i < n; i += 500) {
       const values = Array.from({ length: Math.min(500, n - i) }, (_, j) => {
         const text = realisticText(random);
-        return sql`(${"post"}, ${String(i + j)}, 0, ${text}, ${"h"}, ${embedder.model}, 1536, ${JSON.stringify(embedLocally(text, 1536))}::vector)`;
+        return sql`(${(i + j) % 3 ? "post" : "course"}, ${String(i + j)}, 0, ${text}, ${"h"}, ${embedder.model}, 1536, ${JSON.stringify(embedLocally(text, 1536))}::vector)`;
       });
       await db.execute(sql`INSERT INTO embeddings (content_type, content_id, chunk_index, chunk_text, content_hash, model, dimensions, embedding) VALUES ${sql.join(values, sql`, `)}`);
     }
@@ -35,6 +36,7 @@ export async function searchLatency(n: number, queries = 100) {
     const deps: Deps = { db, embedder, registry: createRegistry(), config: loadConfig({}) };
     const database: number[] = [];
     const endToEnd: number[] = [];
+    const filtered: number[] = [];
     for (let q = 0; q < queries; q++) {
       const query = realisticText(random).slice(0, 60);
       const vector = embedLocally(query, 1536);
@@ -47,6 +49,9 @@ export async function searchLatency(n: number, queries = 100) {
       const t1 = performance.now();
       await search(deps, { query, limit: 10, minScore: 0 });
       endToEnd.push(performance.now() - t1);
+      const t2 = performance.now();
+      await search(deps, { query, types: ["course"], limit: 10, minScore: 0 });
+      filtered.push(performance.now() - t2);
     }
     const plan = await db.transaction(async (tx) => {
       for (const statement of searchSettings(40)) await tx.execute(statement);
@@ -56,6 +61,7 @@ export async function searchLatency(n: number, queries = 100) {
       n, indexBuildSeconds: indexSeconds, usesIndex: plan.some((r) => r["QUERY PLAN"].includes("embeddings_embedding_hnsw")),
       databaseMs: { p50: percentile(database, 50), p95: percentile(database, 95) },
       endToEndMs: { p50: percentile(endToEnd, 50), p95: percentile(endToEnd, 95) },
+      filteredMs: { p50: percentile(filtered, 50), p95: percentile(filtered, 95) },
     };
   } finally {
     await connection.close();

@@ -39,13 +39,15 @@ export async function search(deps: Deps, request: { query: string; types?: strin
 }
 
 /**
- * Settings for one search transaction. The HNSW index must serve the query: a WHERE clause makes the
- * planner guess few rows and sort the whole table instead, so sequential scans are off; iterative
- * scans keep filtered results complete; ef_search covers the candidates asked for.
+ * Settings for one search transaction. The HNSW index must serve the query, but a WHERE clause makes
+ * the planner guess few rows and read them all through another index or a scan, then sort: so
+ * sequential scans and sorts are off (the HNSW scan returns rows in order). Iterative scans keep
+ * filtered results complete (up to hnsw.max_scan_tuples read); ef_search covers the candidates.
  */
 export function searchSettings(candidates: number) {
   return [
     sql`SELECT set_config('enable_seqscan', 'off', true)`,
+    sql`SELECT set_config('enable_sort', 'off', true)`,
     sql`SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)`,
     sql`SELECT set_config('hnsw.ef_search', ${String(Math.max(40, Math.min(candidates, 1000)))}, true)`,
   ];

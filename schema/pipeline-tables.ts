@@ -7,6 +7,9 @@ import {
 /** The vector column's size. Changing it needs a migration: see README "Changing model or dimensions". */
 export const VECTOR_DIMENSIONS = 1536;
 
+/** The nearest-neighbour index; an initial load drops and rebuilds it (scripts/lib/initial-load.ts). */
+export const HNSW_INDEX = "embeddings_embedding_hnsw";
+
 export const embeddings = pgTable(
   "embeddings",
   {
@@ -25,7 +28,7 @@ export const embeddings = pgTable(
   },
   (t) => [
     uniqueIndex("embeddings_chunk_key").on(t.contentType, t.contentId, t.chunkIndex),
-    index("embeddings_embedding_hnsw").using("hnsw", t.embedding.op("vector_cosine_ops")),
+    index(HNSW_INDEX).using("hnsw", t.embedding.op("vector_cosine_ops")),
   ],
 );
 

@@ -1,15 +1,19 @@
-// `npm run backfill [type] [--after id]`: queues every existing row for embedding, with progress.
-// Interrupted? Run it again with the --after id it last printed; queuing twice is harmless.
+// `npm run backfill [type] [--after id] [--drain]`: queues every existing row for embedding, with
+// progress. Interrupted? Run it again with the --after id it last printed; queuing twice is harmless.
+// --drain embeds the backlog here and now instead of leaving it to the scheduled drain; into an empty
+// embeddings table it loads first and builds the HNSW index after (scripts/lib/initial-load.ts).
 import { count } from "drizzle-orm";
 import { loadConfig } from "../functions/config";
+import { createEmbedder } from "../functions/embedders";
 import { createRegistry } from "../schema/registry";
 import { backfill, tableOf } from "./lib/backfill";
 import { openDatabase } from "./lib/database";
+import { drainBacklog } from "./lib/initial-load";
 
 const args = process.argv.slice(2);
 const afterIndex = args.indexOf("--after");
 const after = afterIndex >= 0 ? args[afterIndex + 1] : undefined;
-const type = args.find((a, i) => !a.startsWith("--") && i !== afterIndex + 1);
+const type = args.find((a, i) => !a.startsWith("--") && (afterIndex < 0 || i !== afterIndex + 1));
 const registry = createRegistry();
 const entries = type ? [registry.byType(type)] : registry.entries;
 if (entries.some((e) => !e)) {
@@ -17,7 +21,8 @@ if (entries.some((e) => !e)) {
   process.exit(1);
 }
 
-const connection = await openDatabase(loadConfig(process.env));
+const config = loadConfig(process.env);
+const connection = await openDatabase(config);
 for (const entry of entries) {
   const [{ total } = { total: 0 }] = await connection.db.select({ total: count() }).from(entry!.table);
   const bar = (done: number) => {
@@ -31,5 +36,17 @@ for (const entry of entries) {
   });
   process.stdout.write(`\r${entry!.type.padEnd(10)} ${bar(queued)}  queued from ${tableOf(entry!)}${" ".repeat(30)}\n`);
 }
+if (args.includes("--drain")) {
+  const deps = { db: connection.db, config, registry, embedder: createEmbedder(config) };
+  const load = await drainBacklog(deps, {
+    // The embedded database has the memory; on a server, raise it as your compute allows.
+    maintenanceWorkMem: connection.kind === "pglite" ? "512MB" : undefined,
+    onProgress: (summary, done) => process.stdout.write(`\rembedded ${done} items, ${summary.remaining} to go   `),
+  });
+  process.stdout.write("\n");
+  if (load.rebuiltIndex) console.log(`Loaded without the HNSW index and built it after (${load.indexSeconds.toFixed(1)} s).`);
+  console.log(`Done: ${load.done} embedded, ${load.failed} failed (see /api/embeddings/queue), ${load.remaining} left to the scheduled drain.`);
+} else {
+  console.log("Done. The drain embeds the queued rows (every minute, or sooner while a backlog remains); --drain embeds them now.");
+}
 await connection.close();
-console.log("Done. The drain embeds the queued rows (every minute, or sooner while a backlog remains).");

@@ -1,10 +1,18 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../functions/config";
-import { communityPost, embeddingQueue } from "../schema";
+import type { Embedder } from "../functions/embedders/embedder";
+import { localEmbedder } from "../functions/embedders/local";
+import { communityComment, communityPost, embeddingQueue, embeddings, HNSW_INDEX } from "../schema";
 import { createRegistry } from "../schema/registry";
 import { backfill, BACKFILL_PRIORITY } from "../scripts/lib/backfill";
-import type { Connection } from "../scripts/lib/database";
+import { openPglite, type Connection } from "../scripts/lib/database";
+import { drainBacklog } from "../scripts/lib/initial-load";
 import { SCHEDULES, syncSchedules } from "../scripts/lib/schedules";
 import { startEmulator, type RunningEmulator } from "../scripts/qstash-emulator/http";
 import { freshDatabase } from "./support/database";
@@ -34,6 +42,57 @@ describe("backfill", () => {
     const ids = (await db.select({ id: communityPost.id }).from(communityPost).orderBy(communityPost.id)).map((r) => r.id);
     expect(await backfill(db, post, { batchSize: 100, after: ids[199] })).toBe(50);
     expect(await db.$count(embeddingQueue)).toBe(250);
+  });
+});
+
+describe("backfill --drain", () => {
+  it("embeds the backlog now, loading an empty table without the HNSW index and building it after", async () => {
+    const db = connection.db;
+    await db.delete(communityPost);
+    await db.delete(embeddingQueue);
+    await db.insert(communityPost).values(Array.from({ length: 40 }, (_, i) => ({ title: `Loaded post ${i}`, body: "Telescopes and star charts." })));
+    await backfill(db, createRegistry().byType("post")!);
+    const hnswPresent = async () => (await db.$count(sql`pg_indexes`, sql`indexname = ${HNSW_INDEX}`)) === 1;
+    const indexDuringLoad: boolean[] = [];
+    const local = localEmbedder(1536);
+    const embedder: Embedder = { ...local, embed: async (texts) => (indexDuringLoad.push(await hnswPresent()), local.embed(texts)) };
+    const deps = { db, embedder, registry: createRegistry(), config: loadConfig({ DRAIN_BATCH_SIZE: "15" }) };
+
+    const load = await drainBacklog(deps, { maintenanceWorkMem: "64MB" });
+    expect(load).toMatchObject({ done: 40, failed: 0, remaining: 0, rebuiltIndex: true });
+    expect(indexDuringLoad).toEqual([false, false, false]);
+    expect(await hnswPresent()).toBe(true);
+    expect(await db.$count(embeddings)).toBe(40);
+
+    // A table that already holds vectors keeps its index: the new rows go into it.
+    await db.insert(communityPost).values({ title: "One more post" });
+    indexDuringLoad.length = 0;
+    expect(await drainBacklog(deps)).toMatchObject({ done: 1, rebuiltIndex: false });
+    expect(indexDuringLoad).toEqual([true]);
+  });
+
+  it("npm run backfill -- post --drain queues and embeds only that type", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "qe-backfill-"));
+    try {
+      const app = await openPglite(dir);
+      await app.migrate();
+      await app.db.insert(communityPost).values({ title: "A post from before" });
+      await app.db.insert(communityComment).values({ body: "A comment from before" });
+      await app.db.delete(embeddingQueue); // rows that predate the pipeline
+      await app.close();
+
+      const { stdout } = await promisify(execFile)("npm", ["run", "backfill", "--", "post", "--drain"], {
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, PGLITE_DATA_DIR: dir },
+      });
+      expect(stdout).toContain("Done: 1 embedded, 0 failed");
+
+      const after = await openPglite(dir);
+      const stored = await after.db.select({ type: embeddings.contentType }).from(embeddings);
+      await after.close();
+      expect(stored).toEqual([{ type: "post" }]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { eq } from "drizzle-orm";
@@ -8,6 +8,7 @@ import { captureSql } from "../schema/capture-sql";
 import { defaultRegistry } from "../schema/registry";
 import { latestCaptureMigration } from "../scripts/lib/capture-migration";
 import { openPglite, type Connection } from "../scripts/lib/database";
+import { sampleTablesFolder } from "../scripts/lib/migrations";
 import { freshDatabase } from "./support/database";
 
 const { embeddingQueue, course, profiles, users, courseLesson, communityPost, communityComment } = schema;
@@ -30,6 +31,38 @@ describe("migrations", () => {
       await second.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("attach to an application's own tables without touching their shape or rows", async () => {
+    const app = await openPglite();
+    try {
+      // The application's database: the platform's tables, with a column of its own and a row.
+      const [platformSql] = readdirSync(sampleTablesFolder).filter((f) => f.endsWith(".sql"));
+      await app.pglite!.exec(readFileSync(join(sampleTablesFolder, platformSql!), "utf8"));
+      await app.pglite!.exec("ALTER TABLE course ADD COLUMN price integer; INSERT INTO course (title, price) VALUES ('Existing', 10)");
+
+      await app.migrate({ sampleTables: false });
+      const existing = await app.pglite!.query<{ title: string; price: number }>("SELECT title, price FROM course");
+      expect(existing.rows).toEqual([{ title: "Existing", price: 10 }]);
+      expect(await app.db.$count(embeddingQueue), "existing rows wait for a backfill").toBe(0);
+      await app.pglite!.exec("UPDATE course SET title = 'Existing, renamed'");
+      expect(await app.db.select().from(embeddingQueue)).toEqual([expect.objectContaining({ contentType: "course", op: "upsert" })]);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it("refuse, saying what to do, when the registered tables are missing", async () => {
+    const empty = await openPglite();
+    try {
+      await expect(empty.migrate({ sampleTables: false })).rejects.toThrow(
+        /registered tables profiles, users, course, course_lesson, community_post, community_comment do not exist.*--sample-tables/,
+      );
+      const created = await empty.pglite!.query("SELECT to_regclass('embeddings') AS t");
+      expect(created.rows).toEqual([{ t: null }]);
+    } finally {
+      await empty.close();
     }
   });
 

@@ -1,11 +1,13 @@
+import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../functions/config";
 import { processItems } from "../functions/core/process";
 import type { Deps } from "../functions/deps";
-import { localEmbedder } from "../functions/embedders/local";
-import { createSearchApp } from "../functions/search";
+import { embedLocally, localEmbedder } from "../functions/embedders/local";
+import { rowsOf } from "../functions/db/database";
+import { createSearchApp, nearestChunks, searchSettings } from "../functions/search";
 import { createStatusApp } from "../functions/status";
-import { communityPost, course, courseLesson, embeddingQueue, jobRuns, searchLog } from "../schema";
+import { communityPost, course, courseLesson, embeddingQueue, HNSW_INDEX, jobRuns, searchLog } from "../schema";
 import { createRegistry } from "../schema/registry";
 import type { Connection } from "../scripts/lib/database";
 import { freshDatabase } from "./support/database";
@@ -116,6 +118,25 @@ describe("search", () => {
     expect(logged.map((l) => [l.query, l.resultCount, l.contentTypes])).toEqual([
       ["guitar chords", 3, null], ["guitar chords sourdough", 1, ["post"]], ["guitar chords", 0, null],
     ]);
+  });
+
+  it("keeps to the HNSW index, with and without a type filter", async () => {
+    const db = connection.db;
+    const values = Array.from({ length: 600 }, (_, i) => {
+      const text = `Item ${i} about ${i % 2 ? "music" : "baking"} and practice ${i % 7}`;
+      return sql`(${i % 3 ? "post" : "course"}, ${`plan-${i}`}, 0, ${text}, 'h', ${deps.embedder.model}, 1536, ${JSON.stringify(embedLocally(text, 1536))}::vector)`;
+    });
+    await db.execute(sql`INSERT INTO embeddings (content_type, content_id, chunk_index, chunk_text, content_hash, model, dimensions, embedding) VALUES ${sql.join(values, sql`, `)}`);
+    await db.execute(sql`ANALYZE embeddings`);
+    for (const types of [undefined, ["course"], ["post", "lesson"]]) {
+      const plan = await db.transaction(async (tx) => {
+        for (const statement of searchSettings(40)) await tx.execute(statement);
+        return rowsOf<{ "QUERY PLAN": string }>(tx.execute(sql`EXPLAIN ${nearestChunks(embedLocally("music practice", 1536), types, 40)}`));
+      });
+      const lines = plan.map((row) => row["QUERY PLAN"]);
+      expect(lines.some((line) => line.includes(`Index Scan using ${HNSW_INDEX}`)), `types ${types}: ${lines.join(" / ").slice(0, 300)}`).toBe(true);
+      expect(lines.some((line) => /\bSort\b/.test(line))).toBe(false);
+    }
   });
 
   it("refuses a wrong SEARCH_TOKEN and bad requests, and logs nothing for them", async () => {

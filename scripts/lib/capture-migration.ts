@@ -1,7 +1,7 @@
 // Finds the committed change-capture migration, the one the registry must agree with.
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { migrationsFolder } from "./database";
+import { migrationsFolder } from "./migrations";
 
 export const CAPTURE_MIGRATION_NAME = "embedding_triggers";
 

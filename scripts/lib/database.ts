@@ -8,7 +8,6 @@ import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import { migrate as migrateNodePg } from "drizzle-orm/node-postgres/migrator";
 import { migrate as migrateNeon } from "drizzle-orm/neon-serverless/migrator";
 import { mkdirSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { neonConfig } from "@neondatabase/serverless";
 import pg from "pg";
 import ws from "ws";
@@ -16,15 +15,16 @@ import * as schema from "../../schema";
 import type { Config } from "../../functions/config";
 import type { Database } from "../../functions/db/database";
 import { neonDatabase } from "../../functions/db/neon";
-
-export const migrationsFolder = fileURLToPath(new URL("../../drizzle", import.meta.url));
+import { applyMigrations, type MigrateOptions } from "./migrations";
 
 export type Connection = {
   db: Database;
   kind: "pglite" | "postgres" | "neon";
   /** Set for the embedded database, to serve it on a port or listen for notifications. */
   pglite?: PGlite;
-  migrate(): Promise<void>;
+  /** Applies the pipeline's migrations; `sampleTables` (the default for the embedded database) first
+   * creates the education platform's tables, which a real application has already. */
+  migrate(options?: MigrateOptions): Promise<void>;
   close(): Promise<void>;
 };
 
@@ -38,7 +38,7 @@ export function pgliteConnection(client: PGlite): Connection {
   const db = drizzlePglite({ client, schema }) as unknown as Database;
   return {
     db, kind: "pglite", pglite: client,
-    migrate: () => migratePglite(db as never, { migrationsFolder }),
+    migrate: (options = { sampleTables: true }) => applyMigrations(db, migratePglite, options),
     close: () => client.close(),
   };
 }
@@ -58,9 +58,9 @@ export async function openDatabase(config: Config): Promise<Connection> {
     // Node 20 has no global WebSocket; the edge runtimes do.
     neonConfig.webSocketConstructor ??= ws;
     const { db, close } = neonDatabase(url);
-    return { db, kind: "neon", migrate: () => migrateNeon(db as never, { migrationsFolder }), close };
+    return { db, kind: "neon", migrate: (options = {}) => applyMigrations(db, migrateNeon, options), close };
   }
   const pool = new pg.Pool({ connectionString: url });
   const db = drizzleNodePg({ client: pool, schema }) as unknown as Database;
-  return { db, kind: "postgres", migrate: () => migrateNodePg(db as never, { migrationsFolder }), close: () => pool.end() };
+  return { db, kind: "postgres", migrate: (options = {}) => applyMigrations(db, migrateNodePg, options), close: () => pool.end() };
 }
