@@ -54,7 +54,7 @@ if (wanted.has("memory")) {
   for (const n of sizes("BENCH_MEMORY_SIZES", "500,5000")) rows.push(await drainMemory(n));
   console.log("Drain memory as the backlog grows (the drain in its own process, the database across the wire):");
   console.table(rows.map((r) => ({
-    backlog: r.items, "batches": r.runs, "RSS before MB": r.rssBeforeMb, "peak RSS MB": r.peakRssMb, "peak heap growth MB": r.peakHeapGrowthMb,
+    backlog: r.items, "drain runs": r.runs, "RSS before MB": r.rssBeforeMb, "peak RSS MB": r.peakRssMb, "peak heap growth MB": r.peakHeapGrowthMb,
     "retained after first / last batch MB": `${r.retainedFirstRunMb} / ${r.retainedLastRunMb}`,
   })));
 }
