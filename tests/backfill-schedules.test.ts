@@ -110,5 +110,6 @@ describe("schedules", () => {
     ]);
     expect(emulator.emulator.schedules.size).toBe(3);
     expect(emulator.emulator.queues.get("embeddings")).toMatchObject({ parallelism: 5 });
+    expect(emulator.emulator.queues.get("embeddings-drain")).toMatchObject({ parallelism: 2 });
   });
 });

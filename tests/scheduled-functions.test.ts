@@ -3,6 +3,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { drain } from "../functions/drain";
 import { maintain } from "../functions/maintenance";
 import { claimBatch } from "../functions/queue/claim";
+import { DRAIN_CHAIN } from "../functions/queue/lanes";
 import { MAX_RETRY_ROUNDS, retryFailed } from "../functions/retry-failed";
 import { communityComment, communityPost, embeddingQueue, embeddings, jobRuns, searchLog } from "../schema";
 import { startTestStack, type TestStack } from "./support/stack";
@@ -42,6 +43,24 @@ describe("drain", () => {
     }
     expect(runs.slice(0, -1).every((r) => r.summary.chained === true)).toBe(true);
     expect(runs.at(-1)!.summary).toMatchObject({ remaining: 0, chained: false });
+  }, 150_000);
+
+  it("runs chained drains at most two at once, however many scheduled runs started chains", async () => {
+    await stack.connection.db.insert(communityComment).values(Array.from({ length: 2500 }, (_, i) => ({ body: `Long backlog comment ${i}` })));
+    // Four minutes' schedules fire while the backlog lasts: four chains.
+    const started = Date.now();
+    await Promise.all([1, 2, 3, 4].map(() => stack.trigger("drain")));
+    await waitFor(async () => (await statusCounts()).done === 2500, 120_000, "the backlog to drain");
+    const drainRuns = () => stack.connection.db.select().from(jobRuns).where(eq(jobRuns.job, "drain")).orderBy(jobRuns.startedAt);
+    // Each chain ends with a run that does not chain.
+    await waitFor(async () => (await drainRuns()).filter((r) => !r.summary.chained).length >= 4, 20_000, "the four chains to end");
+    const runs = await drainRuns();
+    const scheduled = runs.slice(0, 4);
+    expect(scheduled.every((r) => r.startedAt.getTime() - started < 1000)).toBe(true);
+    const chained = runs.slice(4);
+    expect(chained.length).toBeGreaterThan(2);
+    const overlapping = (at: Date) => chained.filter((r) => r.startedAt <= at && at < r.finishedAt).length;
+    expect(Math.max(...chained.map((r) => overlapping(r.startedAt)))).toBeLessThanOrEqual(DRAIN_CHAIN.parallelism);
   }, 150_000);
 
   it("loses nothing when a run dies mid-batch: its claim expires and the next run finishes", async () => {

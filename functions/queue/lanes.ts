@@ -5,6 +5,15 @@ export type Lane = "immediate" | "queued" | "database";
 /** The QStash queue of the 3–4 lane, and how many deliveries it runs at once. */
 export const QUEUED_LANE = { queueName: "embeddings", parallelism: 5 };
 
+/**
+ * The QStash queue a drain's call to itself waits in. Every minute's scheduled drain may start a chain
+ * while a backlog lasts; in this queue, however many chains there are, this many run at once.
+ */
+export const DRAIN_CHAIN = { queueName: "embeddings-drain", parallelism: 2 };
+
+/** The QStash queues the pipeline uses, as `npm run schedules` and the local stack create them. */
+export const QUEUES = [QUEUED_LANE, DRAIN_CHAIN];
+
 export function laneFor(priority: number): Lane {
   if (priority <= 2) return "immediate";
   if (priority <= 4) return "queued";

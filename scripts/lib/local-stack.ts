@@ -9,7 +9,7 @@ import type { Deps } from "../../functions/deps";
 import { createEmbedder } from "../../functions/embedders";
 import type { Embedder } from "../../functions/embedders/embedder";
 import { BASE_PATH } from "../../functions/lib/create-app";
-import { QUEUED_LANE } from "../../functions/queue/lanes";
+import { QUEUES } from "../../functions/queue/lanes";
 import { qstashPublisher } from "../../functions/queue/publisher";
 import { NOTIFY_CHANNEL } from "../../schema/capture-sql";
 import { createRegistry } from "../../schema/registry";
@@ -71,7 +71,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   const app = createAllFunctions(deps);
   handler = (request) => app.fetch(request);
 
-  if (emulator) emulator.emulator.upsertQueue(QUEUED_LANE.queueName, QUEUED_LANE.parallelism, false);
+  if (emulator) for (const q of QUEUES) emulator.emulator.upsertQueue(q.queueName, q.parallelism, false);
   if (options.schedules) await syncSchedules(config, SCHEDULES);
 
   const stopForwarding: (() => unknown)[] = [];
