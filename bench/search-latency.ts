@@ -42,7 +42,7 @@ export async function searchLatency(n: number, queries = 100) {
       const vector = embedLocally(query, 1536);
       const t0 = performance.now();
       await db.transaction(async (tx) => {
-        for (const statement of searchSettings(40)) await tx.execute(statement);
+        for (const statement of await searchSettings(tx, undefined, 40, deps.config.search.exactLimit)) await tx.execute(statement);
         await tx.execute(nearestChunks(vector, undefined, 40));
       });
       database.push(performance.now() - t0);
@@ -54,7 +54,7 @@ export async function searchLatency(n: number, queries = 100) {
       filtered.push(performance.now() - t2);
     }
     const plan = await db.transaction(async (tx) => {
-      for (const statement of searchSettings(40)) await tx.execute(statement);
+      for (const statement of await searchSettings(tx, ["post"], 40, deps.config.search.exactLimit)) await tx.execute(statement);
       return rowsOf<{ "QUERY PLAN": string }>(tx.execute(sql`EXPLAIN ${nearestChunks(embedLocally("x", 1536), ["post"], 40)}`));
     });
     return {

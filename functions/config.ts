@@ -33,6 +33,7 @@ const EnvSchema = v.object({
   ADMIN_TOKEN: optionalText,
   SEARCH_TOKEN: optionalText,
   DRAIN_BATCH_SIZE: integer(500, 1, 10_000),
+  SEARCH_EXACT_LIMIT: integer(5000, 0, 10_000_000),
   // The local stack only (npm start): ports, and where the embedded database keeps its files.
   PORT: integer(3000, 0, 65_535),
   PGPORT: integer(5432, 0, 65_535),
@@ -53,6 +54,8 @@ export type Config = {
   adminToken?: string;
   searchToken?: string;
   drain: { batchSize: number; budgetMs: number };
+  /** A type filter matching at most `exactLimit` chunks is searched exactly, not through the HNSW index. */
+  search: { exactLimit: number };
   local: { port: number; pgPort: number; dataDir: string };
 };
 
@@ -88,6 +91,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     adminToken: e.ADMIN_TOKEN,
     searchToken: e.SEARCH_TOKEN,
     drain: { batchSize: e.DRAIN_BATCH_SIZE, budgetMs: e.DRAIN_BUDGET_MS },
+    search: { exactLimit: e.SEARCH_EXACT_LIMIT },
     local: { port: e.PORT, pgPort: e.PGPORT, dataDir: e.PGLITE_DATA_DIR },
   };
 }

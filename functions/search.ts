@@ -3,7 +3,7 @@
 import { sql } from "drizzle-orm";
 import { SearchRequestSchema } from "../schema/messages";
 import { searchLog } from "../schema/pipeline-tables";
-import { rowsOf } from "./db/database";
+import { rowsOf, type Database } from "./db/database";
 import type { Deps } from "./deps";
 import { requireSecret } from "./lib/auth";
 import { createApp, Status } from "./lib/create-app";
@@ -20,7 +20,7 @@ export async function search(deps: Deps, request: { query: string; types?: strin
   // Several chunks of one row may lead; fetch extra candidates so `limit` distinct rows remain.
   const candidates = request.limit * 4;
   const rows = await deps.db.transaction(async (tx) => {
-    for (const statement of searchSettings(candidates)) await tx.execute(statement);
+    for (const statement of await searchSettings(tx, request.types, candidates, deps.config.search.exactLimit)) await tx.execute(statement);
     return rowsOf<{ content_type: string; content_id: string; chunk_index: number; chunk_text: string; model: string; distance: number }>(
       tx.execute(nearestChunks(vector!, request.types, candidates)));
   });
@@ -39,18 +39,31 @@ export async function search(deps: Deps, request: { query: string; types?: strin
 }
 
 /**
- * Settings for one search transaction. The HNSW index must serve the query, but a WHERE clause makes
- * the planner guess few rows and read them all through another index or a scan, then sort: so
- * sequential scans and sorts are off (the HNSW scan returns rows in order). Iterative scans keep
- * filtered results complete (up to hnsw.max_scan_tuples read); ef_search covers the candidates.
+ * Settings for one search transaction, which decide how it is served.
+ * - Through the HNSW index: a WHERE clause makes the planner guess few rows and read them all through
+ *   another index or a scan, then sort, so sequential scans and sorts are off (the HNSW scan returns
+ *   rows in order); iterative scans find filtered rows past the first ef_search candidates.
+ * - Exactly, when a type filter matches at most `exactLimit` chunks: an iterative scan gives up after
+ *   hnsw.max_scan_tuples (20,000) rows, which a rare type may not be among. With index scans off (HNSW
+ *   has no bitmap scan) the matching rows are read through the btree and sorted by distance.
  */
-export function searchSettings(candidates: number) {
+export async function searchSettings(db: Database, types: string[] | undefined, candidates: number, exactLimit: number) {
+  if (types?.length && (await matchingChunks(db, types, exactLimit + 1)) <= exactLimit) {
+    return [sql`SELECT set_config('enable_seqscan', 'off', true)`, sql`SELECT set_config('enable_indexscan', 'off', true)`];
+  }
   return [
     sql`SELECT set_config('enable_seqscan', 'off', true)`,
     sql`SELECT set_config('enable_sort', 'off', true)`,
     sql`SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)`,
     sql`SELECT set_config('hnsw.ef_search', ${String(Math.max(40, Math.min(candidates, 1000)))}, true)`,
   ];
+}
+
+/** How many chunks the types have, counting no further than `upTo`. */
+async function matchingChunks(db: Database, types: string[], upTo: number) {
+  const [row] = await rowsOf<{ n: number }>(db.execute(sql`SELECT count(*)::int AS n FROM
+    (SELECT 1 FROM embeddings WHERE content_type IN (${sql.join(types.map((t) => sql`${t}`), sql`, `)}) LIMIT ${upTo}) AS matching`));
+  return row?.n ?? 0;
 }
 
 /** The nearest chunks by cosine distance, optionally of some content types only. */

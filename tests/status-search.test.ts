@@ -120,7 +120,7 @@ describe("search", () => {
     ]);
   });
 
-  it("keeps to the HNSW index, with and without a type filter", async () => {
+  it("serves unfiltered and broad filters through the HNSW index, and a filter matching few chunks exactly", async () => {
     const db = connection.db;
     const values = Array.from({ length: 600 }, (_, i) => {
       const text = `Item ${i} about ${i % 2 ? "music" : "baking"} and practice ${i % 7}`;
@@ -128,15 +128,20 @@ describe("search", () => {
     });
     await db.execute(sql`INSERT INTO embeddings (content_type, content_id, chunk_index, chunk_text, content_hash, model, dimensions, embedding) VALUES ${sql.join(values, sql`, `)}`);
     await db.execute(sql`ANALYZE embeddings`);
-    for (const types of [undefined, ["course"], ["post", "lesson"]]) {
-      const plan = await db.transaction(async (tx) => {
-        for (const statement of searchSettings(40)) await tx.execute(statement);
+    const plan = async (types: string[] | undefined, exactLimit: number) => {
+      const rows = await db.transaction(async (tx) => {
+        for (const statement of await searchSettings(tx, types, 40, exactLimit)) await tx.execute(statement);
         return rowsOf<{ "QUERY PLAN": string }>(tx.execute(sql`EXPLAIN ${nearestChunks(embedLocally("music practice", 1536), types, 40)}`));
       });
-      const lines = plan.map((row) => row["QUERY PLAN"]);
-      expect(lines.some((line) => line.includes(`Index Scan using ${HNSW_INDEX}`)), `types ${types}: ${lines.join(" / ").slice(0, 300)}`).toBe(true);
-      expect(lines.some((line) => /\bSort\b/.test(line))).toBe(false);
-    }
+      const text = rows.map((row) => row["QUERY PLAN"]).join("\n");
+      return text.includes(`Index Scan using ${HNSW_INDEX}`) && !/\bSort\b/.test(text) ? "hnsw" : /\bSort\b/.test(text) && !text.includes(HNSW_INDEX) ? "exact" : text;
+    };
+    // About 200 courses and 400 posts.
+    expect(await plan(undefined, 100)).toBe("hnsw");
+    expect(await plan(["course"], 100)).toBe("hnsw");
+    expect(await plan(["post", "lesson"], 100)).toBe("hnsw");
+    expect(await plan(["course"], 1000)).toBe("exact");
+    expect(await plan(["lesson"], 100)).toBe("exact");
   });
 
   it("refuses a wrong SEARCH_TOKEN and bad requests, and logs nothing for them", async () => {
