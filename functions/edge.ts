@@ -1,5 +1,6 @@
 // Builds a function for the edge from the environment: Neon over WebSocket, fetch-based clients.
-// Parsing the configuration once per isolate makes a bad variable fail loudly, by name.
+// Parsing the configuration once per isolate makes a bad variable fail loudly, by name. Vercel's
+// entries (api/) hand it process.env; Netlify's (netlify/edge-functions/) its Netlify global.
 import { createRegistry } from "../schema/registry";
 import { loadConfig } from "./config";
 import { neonDatabase } from "./db/neon";
@@ -24,4 +25,12 @@ export function edgeHandler(create: (deps: Deps) => App, env: Record<string, str
       await close();
     }
   };
+}
+
+/** Netlify's edge runtime (Deno) has no process.env: its environment is read from the Netlify global. */
+declare const Netlify: { env: { toObject(): Record<string, string> } };
+
+export function netlifyHandler(create: (deps: Deps) => App) {
+  let handler: ((request: Request) => Promise<Response>) | undefined;
+  return (request: Request) => (handler ??= edgeHandler(create, Netlify.env.toObject()))(request);
 }

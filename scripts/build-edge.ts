@@ -1,5 +1,5 @@
-// Bundles each function as an edge (Workers-style) module with esbuild, as Vercel's edge runtime
-// would, and reports its size. `npm run build:edge` prints the table; the tests load the bundles
+// Bundles each function's edge entry (Netlify's, in netlify/edge-functions/) as a Workers-style
+// module with esbuild, as the edge runtimes do, and reports its size. `npm run build:edge` prints the table; the tests load the bundles
 // in miniflare. Building fails if a function reaches a Node built-in, PGlite or pg.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -8,16 +8,8 @@ import * as esbuild from "esbuild";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 
-/** Each function by its file and factory; the api/ entries hand the same factories to edgeHandler. */
-export const EDGE_FUNCTIONS = {
-  enqueue: ["enqueue", "createEnqueueApp"],
-  "process-webhook": ["process-webhook", "createProcessWebhookApp"],
-  drain: ["drain", "createDrainApp"],
-  maintenance: ["maintenance", "createMaintenanceApp"],
-  "retry-failed": ["retry-failed", "createRetryFailedApp"],
-  search: ["search", "createSearchApp"],
-  status: ["status", "createStatusApp"],
-} as const;
+/** Each function's Netlify entry (netlify/edge-functions/); the api/ entries are Vercel's, same factories. */
+export const EDGE_FUNCTIONS = ["enqueue", "process-webhook", "drain", "maintenance", "retry-failed", "search", "status"] as const;
 
 const FORBIDDEN = /(^|\/)node_modules\/(@electric-sql\/pglite|pg|pg-[a-z-]+|postgres)\//;
 
@@ -26,12 +18,10 @@ export type EdgeBundle = { name: string; path: string; code: string; bytes: numb
 export async function buildEdgeBundles(outDir = `${root}dist/edge`): Promise<EdgeBundle[]> {
   mkdirSync(outDir, { recursive: true });
   const bundles: EdgeBundle[] = [];
-  for (const [name, [file, factory]] of Object.entries(EDGE_FUNCTIONS)) {
-    // Workers get their environment as `env`; Vercel's entries pass process.env to the same handler.
-    const entry = `import { edgeHandler } from "./functions/edge";
-import { ${factory} } from "./functions/${file}";
-let handler;
-export default { fetch(request, env) { handler ??= edgeHandler(${factory}, env); return handler(request); } };`;
+  for (const name of EDGE_FUNCTIONS) {
+    // The Netlify entry as it is; workerd hands the environment to fetch, Netlify to its global.
+    const entry = `import handler from "./netlify/edge-functions/${name}";
+export default { fetch(request, env) { globalThis.Netlify ??= { env: { toObject: () => env } }; return handler(request); } };`;
     const result = await esbuild.build({
       stdin: { contents: entry, resolveDir: root, loader: "ts", sourcefile: `${name}.edge.ts` },
       bundle: true, format: "esm", platform: "browser", target: "es2022", minify: true, metafile: true, write: false,

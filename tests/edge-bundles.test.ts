@@ -1,4 +1,4 @@
-// Each function, bundled for the edge, runs in workerd (miniflare) with no Node compatibility:
+// Each function's edge entry (Netlify's), bundled, runs in workerd (miniflare) with no Node compatibility:
 // proof that no bundle needs PGlite, pg or a Node built-in.
 import { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -1,6 +1,6 @@
 // `vercel build` offline turns api/ into one edge function per endpoint, at its Vercel path.
 import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 
@@ -23,5 +23,7 @@ describe("vercel build", () => {
       expect(existsSync(dir), dir).toBe(true);
       expect(JSON.parse(readFileSync(`${dir}/.vc-config.json`, "utf8"))).toMatchObject({ runtime: "edge", entrypoint: `api/embeddings/${endpoint}.js` });
     }
+    // Nothing of the repository is served as a static file: not the sources, not .data/ (the local database).
+    expect(readdirSync(".vercel/output/static", { recursive: true })).toEqual(["robots.txt"]);
   }, 300_000);
 });
