@@ -2,17 +2,17 @@
 // the OpenAI client against OPENAI_BASE_URL. Prints its memory figures as one JSON line.
 // Run with --expose-gc so that "retained" is measured after a full collection.
 import { drizzle } from "drizzle-orm/node-postgres";
-import pg from "pg";
 import { loadConfig } from "../functions/config";
 import type { Database } from "../functions/db/database";
 import { drain } from "../functions/drain";
 import { openaiEmbedder } from "../functions/embedders/openai";
 import * as schema from "../schema";
 import { createRegistry } from "../schema/registry";
+import { nodePostgresPool } from "../scripts/lib/database";
 
 const gc = () => (globalThis as { gc?: () => void }).gc?.();
 // One connection: pglite-socket gives every client the same backend session.
-const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 1 });
+const pool = nodePostgresPool({ connectionString: process.env.DATABASE_URL, max: 1 });
 const config = loadConfig({ DRAIN_BATCH_SIZE: process.env.DRAIN_BATCH_SIZE ?? "500" });
 const deps = {
   db: drizzle({ client: pool, schema }) as unknown as Database,

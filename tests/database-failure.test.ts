@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Database } from "../functions/db/database";
 import { drain } from "../functions/drain";
 import * as schema from "../schema";
-import type { Connection } from "../scripts/lib/database";
+import { nodePostgresPool, type Connection } from "../scripts/lib/database";
 import { servePglite } from "../scripts/lib/pg-server";
 import { freshDatabase } from "./support/database";
 import { startTestStack, type TestStack } from "./support/stack";
@@ -23,8 +23,7 @@ const PORT = 15_532;
 beforeAll(async () => {
   embedded = await freshDatabase();
   server = await servePglite(embedded.pglite!, PORT);
-  pool = new pg.Pool({ connectionString: server.url, max: 4, connectionTimeoutMillis: 2000 });
-  pool.on("error", () => undefined); // a dropped idle connection is expected here
+  pool = nodePostgresPool({ connectionString: server.url, max: 4, connectionTimeoutMillis: 2000 });
   const db = drizzle({ client: pool, schema }) as unknown as Database;
   stack = await startTestStack({
     connection: { db, kind: "postgres", migrate: async () => undefined, close: async () => undefined },
@@ -59,6 +58,16 @@ describe("the database dropping during processing", () => {
     const deliveries = () => stack.emulator!.emulator.deliveries.filter((d) => d.url.endsWith("/process-webhook"));
     await waitFor(() => deliveries().at(-1)?.status === 200, 3000, "the successful delivery to be recorded");
     expect(deliveries().some((d) => d.status === 503)).toBe(true);
+  });
+
+  it("keeps the process up when a connection drops while checked out, and serves again after", async () => {
+    // As inside a transaction: the connection is held between statements when the database goes.
+    const client = await pool.connect();
+    await client.query("BEGIN");
+    await dropDatabaseFor(300);
+    await expect(client.query("SELECT 1")).rejects.toThrow();
+    client.release(true);
+    await waitFor(async () => (await pool.query("SELECT 1 AS ok").then((r) => r.rows, () => [])).length === 1, 5000, "the pool to serve again");
   });
 
   it("leaves a drain's claimed rows to expire and be finished by the next run", async () => {

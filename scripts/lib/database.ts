@@ -47,6 +47,18 @@ export function isNeonUrl(url: string): boolean {
   return /\.neon\.tech([:/]|$)/.test(new URL(url).hostname + "/");
 }
 
+/**
+ * A node-postgres pool whose connections may drop without taking the process down. A dropped
+ * connection fails its query (a transient error: the item is retried) and then emits an error of its
+ * own, which node-postgres throws as uncaught unless the connection listens: so every one does.
+ */
+export function nodePostgresPool(options: pg.PoolConfig): pg.Pool {
+  const pool = new pg.Pool(options);
+  pool.on("connect", (client) => client.on("error", (error) => console.warn(`[database] connection lost: ${error.message}`)));
+  pool.on("error", () => undefined); // an idle connection's drop, already logged by its own listener
+  return pool;
+}
+
 /** Opens the database the configuration names: DATABASE_URL, or the embedded one in its folder. */
 export async function openDatabase(config: Config): Promise<Connection> {
   const url = config.databaseUrl;
@@ -60,7 +72,7 @@ export async function openDatabase(config: Config): Promise<Connection> {
     const { db, close } = neonDatabase(url);
     return { db, kind: "neon", migrate: (options = {}) => applyMigrations(db, migrateNeon, options), close };
   }
-  const pool = new pg.Pool({ connectionString: url });
+  const pool = nodePostgresPool({ connectionString: url });
   const db = drizzleNodePg({ client: pool, schema }) as unknown as Database;
   return { db, kind: "postgres", migrate: (options = {}) => applyMigrations(db, migrateNodePg, options), close: () => pool.end() };
 }
