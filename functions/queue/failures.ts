@@ -1,5 +1,5 @@
 // Failed items as a person sees them: one `failed` row per item in embedding_queue, with the error.
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { and, eq, inArray, or, sql } from "drizzle-orm";
 import { embeddingQueue, type QueueSource } from "../../schema/pipeline-tables";
 import type { Registry } from "../../schema/registry";
 import type { Database } from "../db/database";
@@ -26,19 +26,23 @@ export async function recordFailed(db: Database, registry: Registry, failed: Fai
 /** A pending queue row as it stood when read: `version` is its xmin, which every update changes. */
 export type PendingVersion = Item & { id: number; version: string };
 
+/** The queue rows of these items in `status`: one condition per content type. */
+function queueRowsOf(items: Item[], status: "pending" | "failed") {
+  const perType = [...groupBy(items, (i) => i.contentType)].map(([contentType, group]) =>
+    and(eq(embeddingQueue.contentType, contentType), inArray(embeddingQueue.contentId, group.map((i) => i.contentId))));
+  return and(eq(embeddingQueue.status, status), or(...perType));
+}
+
 /**
  * The pending rows of these items as they stand. Read them before the items' rows: each change they
  * stand for was committed before this read, so the rows read after it hold that change.
  */
 export async function pendingVersions(db: Database, items: Item[]): Promise<PendingVersion[]> {
-  const found: PendingVersion[] = [];
-  for (const [contentType, group] of groupBy(items, (i) => i.contentType)) {
-    found.push(...(await db
-      .select({ id: embeddingQueue.id, version: sql<string>`xmin::text`, contentType: embeddingQueue.contentType, contentId: embeddingQueue.contentId })
-      .from(embeddingQueue)
-      .where(and(eq(embeddingQueue.contentType, contentType), inArray(embeddingQueue.contentId, group.map((i) => i.contentId)), eq(embeddingQueue.status, "pending")))));
-  }
-  return found;
+  if (items.length === 0) return [];
+  return db
+    .select({ id: embeddingQueue.id, version: sql<string>`xmin::text`, contentType: embeddingQueue.contentType, contentId: embeddingQueue.contentId })
+    .from(embeddingQueue)
+    .where(queueRowsOf(items, "pending"));
 }
 
 /**
@@ -48,12 +52,8 @@ export async function pendingVersions(db: Database, items: Item[]): Promise<Pend
  * before that transaction commits.
  */
 export async function resolveSettled(db: Database, items: Item[], seen: PendingVersion[]) {
-  for (const [contentType, group] of groupBy(items, (i) => i.contentType)) {
-    await db
-      .update(embeddingQueue)
-      .set({ status: "done", updatedAt: sql`now()` })
-      .where(and(eq(embeddingQueue.contentType, contentType), inArray(embeddingQueue.contentId, group.map((i) => i.contentId)), eq(embeddingQueue.status, "failed")));
-  }
+  if (items.length === 0) return;
+  await db.update(embeddingQueue).set({ status: "done", updatedAt: sql`now()` }).where(queueRowsOf(items, "failed"));
   const keys = new Set(items.map(itemKey));
   const settled = seen.filter((row) => keys.has(itemKey(row)));
   if (settled.length === 0) return;
