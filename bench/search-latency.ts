@@ -5,7 +5,7 @@ import { loadConfig } from "../functions/config";
 import type { Deps } from "../functions/deps";
 import { embedLocally, localEmbedder } from "../functions/embedders/local";
 import { rowsOf } from "../functions/db/database";
-import { nearestChunks, search, searchSettings } from "../functions/search";
+import { applySearchSettings, nearestChunks, search } from "../functions/search";
 import { createRegistry } from "../schema/registry";
 import { openPglite } from "../scripts/lib/database";
 import { percentile, realisticText, seededRandom } from "./corpus";
@@ -42,7 +42,7 @@ export async function searchLatency(n: number, queries = 100) {
       const vector = embedLocally(query, 1536);
       const t0 = performance.now();
       await db.transaction(async (tx) => {
-        for (const statement of await searchSettings(tx, undefined, 40, deps.config.search.exactLimit)) await tx.execute(statement);
+        await applySearchSettings(tx, undefined, 40, deps.config.search.exactLimit);
         await tx.execute(nearestChunks(vector, undefined, 40));
       });
       database.push(performance.now() - t0);
@@ -54,7 +54,7 @@ export async function searchLatency(n: number, queries = 100) {
       filtered.push(performance.now() - t2);
     }
     const plan = await db.transaction(async (tx) => {
-      for (const statement of await searchSettings(tx, ["post"], 40, deps.config.search.exactLimit)) await tx.execute(statement);
+      await applySearchSettings(tx, ["post"], 40, deps.config.search.exactLimit);
       return rowsOf<{ "QUERY PLAN": string }>(tx.execute(sql`EXPLAIN ${nearestChunks(embedLocally("x", 1536), ["post"], 40)}`));
     });
     return {

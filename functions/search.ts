@@ -20,7 +20,7 @@ export async function search(deps: Deps, request: { query: string; types?: strin
   // Several chunks of one row may lead; fetch extra candidates so `limit` distinct rows remain.
   const candidates = request.limit * 4;
   const rows = await deps.db.transaction(async (tx) => {
-    for (const statement of await searchSettings(tx, request.types, candidates, deps.config.search.exactLimit)) await tx.execute(statement);
+    await applySearchSettings(tx, request.types, candidates, deps.config.search.exactLimit);
     return rowsOf<{ content_type: string; content_id: string; chunk_index: number; chunk_text: string; model: string; distance: number }>(
       tx.execute(nearestChunks(vector!, request.types, candidates)));
   });
@@ -39,7 +39,7 @@ export async function search(deps: Deps, request: { query: string; types?: strin
 }
 
 /**
- * Settings for one search transaction, which decide how it is served.
+ * Sets up one search transaction, which decides how it is served.
  * - Through the HNSW index: a WHERE clause makes the planner guess few rows and read them all through
  *   another index or a scan, then sort, so sequential scans and sorts are off (the HNSW scan returns
  *   rows in order); iterative scans find filtered rows past the first ef_search candidates.
@@ -47,16 +47,13 @@ export async function search(deps: Deps, request: { query: string; types?: strin
  *   hnsw.max_scan_tuples (20,000) rows, which a rare type may not be among. With index scans off (HNSW
  *   has no bitmap scan) the matching rows are read through the btree and sorted by distance.
  */
-export async function searchSettings(db: Database, types: string[] | undefined, candidates: number, exactLimit: number) {
-  if (types?.length && (await matchingChunks(db, types, exactLimit + 1)) <= exactLimit) {
-    return [sql`SELECT set_config('enable_seqscan', 'off', true)`, sql`SELECT set_config('enable_indexscan', 'off', true)`];
-  }
-  return [
-    sql`SELECT set_config('enable_seqscan', 'off', true)`,
-    sql`SELECT set_config('enable_sort', 'off', true)`,
-    sql`SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)`,
-    sql`SELECT set_config('hnsw.ef_search', ${String(Math.max(40, Math.min(candidates, 1000)))}, true)`,
-  ];
+export async function applySearchSettings(tx: Database, types: string[] | undefined, candidates: number, exactLimit: number) {
+  const exact = !!types?.length && (await matchingChunks(tx, types, exactLimit + 1)) <= exactLimit;
+  const settings: [string, string][] = exact
+    ? [["enable_seqscan", "off"], ["enable_indexscan", "off"]]
+    : [["enable_seqscan", "off"], ["enable_sort", "off"], ["hnsw.iterative_scan", "relaxed_order"],
+      ["hnsw.ef_search", String(Math.max(40, Math.min(candidates, 1000)))]];
+  for (const [name, value] of settings) await tx.execute(sql`SELECT set_config(${name}, ${value}, true)`);
 }
 
 /** How many chunks the types have, counting no further than `upTo`. */

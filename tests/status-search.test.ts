@@ -5,7 +5,7 @@ import { processItems } from "../functions/core/process";
 import type { Deps } from "../functions/deps";
 import { embedLocally, localEmbedder } from "../functions/embedders/local";
 import { rowsOf } from "../functions/db/database";
-import { createSearchApp, nearestChunks, searchSettings } from "../functions/search";
+import { applySearchSettings, createSearchApp, nearestChunks } from "../functions/search";
 import { createStatusApp } from "../functions/status";
 import { communityPost, course, courseLesson, embeddingQueue, HNSW_INDEX, jobRuns, searchLog } from "../schema";
 import { createRegistry } from "../schema/registry";
@@ -130,7 +130,7 @@ describe("search", () => {
     await db.execute(sql`ANALYZE embeddings`);
     const plan = async (types: string[] | undefined, exactLimit: number) => {
       const rows = await db.transaction(async (tx) => {
-        for (const statement of await searchSettings(tx, types, 40, exactLimit)) await tx.execute(statement);
+        await applySearchSettings(tx, types, 40, exactLimit);
         return rowsOf<{ "QUERY PLAN": string }>(tx.execute(sql`EXPLAIN ${nearestChunks(embedLocally("music practice", 1536), types, 40)}`));
       });
       const text = rows.map((row) => row["QUERY PLAN"]).join("\n");
