@@ -3,6 +3,7 @@
 // the slow part of a large load (BENCHMARKS.md: ~7× on PGlite), and pgvector advises the same on any
 // Postgres. Search still answers meanwhile, by a sequential scan over what is loaded so far.
 import { sql } from "drizzle-orm";
+import type { Database } from "../../functions/db/database";
 import type { Deps } from "../../functions/deps";
 import { drain, type DrainSummary } from "../../functions/drain";
 import { embeddings, HNSW_INDEX } from "../../schema/pipeline-tables";
@@ -19,7 +20,7 @@ export type InitialLoadOptions = {
 export async function drainBacklog(deps: Deps, options: InitialLoadOptions = {}): Promise<InitialLoad> {
   const { db } = deps;
   const rebuiltIndex = (await db.$count(embeddings)) === 0;
-  if (rebuiltIndex) await db.execute(sql`DROP INDEX IF EXISTS ${sql.identifier(HNSW_INDEX)}`);
+  if (rebuiltIndex) await dropHnswIndex(db);
   const result: InitialLoad = { done: 0, failed: 0, remaining: 0, rebuiltIndex, indexSeconds: 0 };
   try {
     for (;;) {
@@ -34,13 +35,20 @@ export async function drainBacklog(deps: Deps, options: InitialLoadOptions = {})
   } finally {
     if (rebuiltIndex) {
       const started = performance.now();
-      await db.transaction(async (tx) => {
-        if (options.maintenanceWorkMem) await tx.execute(sql`SELECT set_config('maintenance_work_mem', ${options.maintenanceWorkMem}, true)`);
-        await tx.execute(sql`CREATE INDEX IF NOT EXISTS ${sql.identifier(HNSW_INDEX)} ON embeddings USING hnsw (embedding vector_cosine_ops)`);
-      });
+      await buildHnswIndex(db, options.maintenanceWorkMem);
       await db.execute(sql`ANALYZE embeddings`);
       result.indexSeconds = (performance.now() - started) / 1000;
     }
   }
   return result;
+}
+
+export const dropHnswIndex = (db: Database) => db.execute(sql`DROP INDEX IF EXISTS ${sql.identifier(HNSW_INDEX)}`);
+
+/** Builds the index schema/pipeline-tables.ts declares, with `maintenanceWorkMem` for this build only. */
+export async function buildHnswIndex(db: Database, maintenanceWorkMem?: string) {
+  await db.transaction(async (tx) => {
+    if (maintenanceWorkMem) await tx.execute(sql`SELECT set_config('maintenance_work_mem', ${maintenanceWorkMem}, true)`);
+    await tx.execute(sql`CREATE INDEX IF NOT EXISTS ${sql.identifier(HNSW_INDEX)} ON embeddings USING hnsw (embedding vector_cosine_ops)`);
+  });
 }
