@@ -1,15 +1,16 @@
-// `npm run bench [throughput] [latency] [ratelimit] [search] [memory] [bundles]`: runs the benchmarks (all by
+// `npm run bench [throughput] [latency] [ratelimit] [search] [memory] [hnsw] [bundles]`: runs the benchmarks (all by
 // default) and prints their figures. Sizes: BENCH_DRAIN_SIZES (1000,5000,20000), BENCH_SEARCH_SIZES
 // (10000,50000), BENCH_MEMORY_SIZES (500,5000). See BENCHMARKS.md for recorded figures.
 import { cpus } from "node:os";
 import { buildEdgeBundles } from "../scripts/build-edge";
 import { drainMemory } from "./drain-memory";
 import { drainThroughput } from "./drain-throughput";
+import { hnswVariants } from "./hnsw-variants";
 import { laneLatency } from "./lane-latency";
 import { rateLimit } from "./rate-limit";
 import { searchLatency } from "./search-latency";
 
-const wanted = new Set(process.argv.slice(2).length ? process.argv.slice(2) : ["throughput", "latency", "ratelimit", "search", "memory", "bundles"]);
+const wanted = new Set(process.argv.slice(2).length ? process.argv.slice(2) : ["throughput", "latency", "ratelimit", "search", "memory", "hnsw", "bundles"]);
 const sizes = (name: string, fallback: string) => (process.env[name] ?? fallback).split(",").map(Number);
 const round = (x: number, digits = 1) => Number(x.toFixed(digits));
 console.log(`qstash-embeddings benchmarks — ${new Date().toISOString()} — ${cpus().length} cores, Node ${process.version}\n`);
@@ -57,6 +58,11 @@ if (wanted.has("memory")) {
     backlog: r.items, "drain runs": r.runs, "RSS before MB": r.rssBeforeMb, "peak RSS MB": r.peakRssMb, "peak heap growth MB": r.peakHeapGrowthMb,
     "retained after first / last batch MB": `${r.retainedFirstRunMb} / ${r.retainedLastRunMb}`,
   })));
+}
+if (wanted.has("hnsw")) {
+  const rows = await hnswVariants(Number(process.env.BENCH_HNSW_SIZE ?? 500));
+  console.log("PGlite HNSW inserts, what helps:");
+  console.table(rows.map((r) => ({ variant: r.variant, seconds: round(r.seconds, 2) })));
 }
 if (wanted.has("bundles")) {
   const bundles = await buildEdgeBundles();
