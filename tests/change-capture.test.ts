@@ -35,7 +35,7 @@ describe("migrations", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, 120_000);
 
   it("attach to an application's own tables without touching their shape or rows", async () => {
     const app = await openPglite();
@@ -54,7 +54,7 @@ describe("migrations", () => {
     } finally {
       await app.close();
     }
-  });
+  }, 120_000);
 
   it("refuse, saying what to do, when the registered tables are missing", async () => {
     const empty = await openPglite();
@@ -67,7 +67,7 @@ describe("migrations", () => {
     } finally {
       await empty.close();
     }
-  });
+  }, 120_000);
 
   it("hold the change capture the registry generates (run npm run db:triggers when this fails)", () => {
     const committed = latestCaptureMigration();
