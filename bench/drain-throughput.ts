@@ -1,76 +1,118 @@
-// Drain throughput against the limit (plain bulk INSERT of the same vectors into the same table),
-// API efficiency per 1,000 items, and a 5%-edited second pass. PGlite with the HNSW index in place;
-// then the same backlog as a first load (no index while loading, built after).
+// Drain throughput against what the database takes (the fake embeddings API, answering after 50 ms,
+// in a process of its own), in one run per size, on BENCH_DATABASE_URL's
+// PostgreSQL (PGlite when unset):
+//   1. the drain's first load (`drainBacklog`: no index while loading; the index build apart), profiled;
+//   2. the limits: COPY … FROM STDIN of the same rows into the same table, without and with the HNSW
+//      index, and the index built at the server's default settings;
+//   3. the steady state: the drain into the indexed table against a plain multi-row INSERT of the same rows;
+//   4. an edit pass: 5% of the rows edited, drained into the indexed table.
 import { sql } from "drizzle-orm";
 import { drain } from "../functions/drain";
 import { loadConfig } from "../functions/config";
 import type { Deps } from "../functions/deps";
 import { OPENAI_LIMITS } from "../functions/embedders/embedder";
 import { openaiEmbedder } from "../functions/embedders/openai";
-import { communityPost, embeddings } from "../schema";
+import { communityPost, HNSW_INDEX } from "../schema";
 import { createRegistry } from "../schema/registry";
 import { backfill } from "../scripts/lib/backfill";
-import { openPglite } from "../scripts/lib/database";
-import { drainBacklog } from "../scripts/lib/initial-load";
-import { startFakeOpenAI } from "../tests/support/fake-openai";
+import { dropHnswIndex, drainBacklog } from "../scripts/lib/initial-load";
+import { benchServerUrl, copyText, openBenchDatabase, type BenchDatabase } from "./bench-database";
 import { realisticText, seededRandom } from "./corpus";
+import { startFakeOpenAIProcess } from "./fake-openai-process";
+import { profileDrain, type DrainProfile } from "./drain-profile";
+
+const COLUMNS = ["content_type", "content_id", "chunk_index", "chunk_text", "content_hash", "model", "dimensions", "embedding"];
+/** Rows per statement of the plain INSERT. */
+const INSERT_ROWS = 500;
+
+export type DrainThroughput = Awaited<ReturnType<typeof drainThroughput>>;
 
 export async function drainThroughput(n: number, latencyMs = 50) {
-  const connection = await openPglite();
-  await connection.migrate();
-  const api = await startFakeOpenAI({ latencyMs });
+  const database = await openBenchDatabase();
+  const api = await startFakeOpenAIProcess(latencyMs);
   const random = seededRandom(n);
-  const { db } = connection;
+  const { db } = database;
+  const seconds = async (work: () => Promise<unknown>) => {
+    const started = performance.now();
+    await work();
+    return (performance.now() - started) / 1000;
+  };
   try {
     for (let i = 0; i < n; i += 1000) {
       await db.insert(communityPost).values(Array.from({ length: Math.min(1000, n - i) }, (_, j) => ({ title: `Post ${i + j}`, body: realisticText(random) })));
     }
+    const profiler = benchServerUrl ? profileDrain() : undefined;
+    const embedder = openaiEmbedder({ apiKey: "test-openai-key", baseURL: api.url, model: "text-embedding-3-small", dimensions: 1536 });
     const deps: Deps = {
       db, registry: createRegistry(), config: loadConfig({ DRAIN_BATCH_SIZE: "1000" }),
-      embedder: openaiEmbedder({ apiKey: "test-openai-key", baseURL: api.url, model: "text-embedding-3-small", dimensions: 1536 }),
+      embedder: profiler ? profiler.timedEmbedder(embedder) : embedder,
     };
-    const started = performance.now();
-    let runs = 0;
-    while ((await drain(deps, { budgetMs: 600_000 })).remaining > 0) runs++;
-    const pipelineSeconds = (performance.now() - started) / 1000;
-    const firstPass = summarize(api.requests, n);
+    const drainAll = async () => { while ((await drain(deps, { budgetMs: 600_000 })).remaining > 0); };
 
-    // The limit: the same vectors, bulk inserted by plain SQL into the same (indexed) table.
-    const rows = await db.select().from(embeddings);
+    // 1. The first load, as `npm run backfill -- --drain` does it (the triggers queued the rows).
+    let load!: Awaited<ReturnType<typeof drainBacklog>>;
+    const loadTotalSeconds = await seconds(async () => {
+      load = await drainBacklog(deps, benchServerUrl ? {} : { maintenanceWorkMem: "512MB" });
+    });
+    let profile: DrainProfile | undefined = profiler?.stop();
+    if (profile) profile = { ...profile, wallMs: profile.wallMs - load.indexSeconds * 1000 };
+    const firstPass = summarize(await api.requests(), n);
+    const lines = (await database.query<Record<string, unknown>>(`SELECT ${COLUMNS.map((c) => (c === "embedding" ? "embedding::text AS embedding" : c)).join(", ")} FROM embeddings ORDER BY id`))
+      .map((row) => COLUMNS.map((c) => copyText(row[c])).join("\t"));
+    const rows = lines.length;
+
+    // 2. The limits, and the index built with the server's defaults on the same rows.
+    await dropHnswIndex(db);
+    const defaultIndexSeconds = await seconds(() => createIndex(database));
     await db.execute(sql`TRUNCATE embeddings`);
-    const limitStarted = performance.now();
-    for (let i = 0; i < rows.length; i += 500) {
-      await db.insert(embeddings).values(rows.slice(i, i + 500).map(({ id: _, ...row }) => row));
-    }
-    const limitSeconds = (performance.now() - limitStarted) / 1000;
+    await dropHnswIndex(db);
+    const copySeconds = await seconds(() => database.copyIn("embeddings", COLUMNS, lines));
+    await db.execute(sql`TRUNCATE embeddings`);
+    await createIndex(database);
+    const copyIndexedSeconds = await seconds(() => database.copyIn("embeddings", COLUMNS, lines));
 
-    // A first load as `npm run backfill -- --drain` does it: the same backlog into an empty table,
-    // without the HNSW index, which is built at the end.
+    // 3. The steady state: into the indexed table, the drain against a plain multi-row INSERT.
     await db.execute(sql`TRUNCATE embeddings`);
     await backfill(db, deps.registry.byType("post")!);
-    const loadStarted = performance.now();
-    const load = await drainBacklog(deps, { maintenanceWorkMem: "512MB" });
-    const loadSeconds = (performance.now() - loadStarted) / 1000;
+    const drainSeconds = await seconds(drainAll);
+    await db.execute(sql`TRUNCATE embeddings`);
+    const parsed = lines.map((line) => line.split("\t"));
+    const insertSeconds = await seconds(async () => {
+      for (let i = 0; i < parsed.length; i += INSERT_ROWS) {
+        const batch = parsed.slice(i, i + INSERT_ROWS);
+        const placeholders = batch.map((_, r) => `(${COLUMNS.map((_, c) => `$${r * COLUMNS.length + c + 1}`).join(", ")})`).join(", ");
+        await database.query(`INSERT INTO embeddings (${COLUMNS.join(", ")}) VALUES ${placeholders}`, batch.flatMap((row) => row.map(unCopyText)));
+      }
+    });
 
-    // Second pass: 5% of rows edited; tokens should go to those rows only.
-    api.requests.length = 0;
+    // 4. An edit pass: 5% of the rows edited, drained into the indexed table.
+    await api.reset();
     const edited = Math.round(n * 0.05);
     await db.execute(sql`UPDATE community_post SET body = body || ' Edited.' WHERE id IN (SELECT id FROM community_post ORDER BY id LIMIT ${edited})`);
-    while ((await drain(deps, { budgetMs: 600_000 })).remaining > 0);
-    const editedChunks = await db.$count(embeddings, sql`chunk_text LIKE '% Edited.'`);
-    const second = summarize(api.requests, edited);
+    const editSeconds = await seconds(drainAll);
+    const edit = summarize(await api.requests(), edited);
+
+    const loadSeconds = loadTotalSeconds - load.indexSeconds;
     return {
-      n, items: rows.length,
-      pipelineItemsPerSecond: n / pipelineSeconds, limitItemsPerSecond: rows.length / limitSeconds,
-      ratio: (n / pipelineSeconds) / (rows.length / limitSeconds),
-      initialLoad: { itemsPerSecond: load.done / loadSeconds, indexSeconds: load.indexSeconds, speedUp: (load.done / loadSeconds) / (n / pipelineSeconds) },
-      firstPass, secondPass: { ...second, editedRows: edited, editedChunks }, chainedRuns: runs,
+      n, rows, profile,
+      firstLoad: { rowsPerSecond: rows / loadSeconds, indexSeconds: load.indexSeconds, withIndexRowsPerSecond: rows / loadTotalSeconds },
+      copy: { rowsPerSecond: rows / copySeconds, indexedRowsPerSecond: rows / copyIndexedSeconds },
+      defaultIndexSeconds,
+      steady: { drainRowsPerSecond: rows / drainSeconds, insertRowsPerSecond: rows / insertSeconds },
+      edit: { rows: edited, seconds: editSeconds, msPerRow: (editSeconds * 1000) / edited, inputs: edit.inputs, tokens: edit.tokens },
+      firstPass,
     };
   } finally {
     await api.close();
-    await connection.close();
+    await database.close();
   }
 }
+
+/** The index as the schema declares it, built with the session's defaults (the server's settings). */
+const createIndex = (database: BenchDatabase) =>
+  database.query(`CREATE INDEX ${HNSW_INDEX} ON embeddings USING hnsw (embedding vector_cosine_ops)`);
+
+const unCopyText = (value: string) => (value === "\\N" ? null : value.replace(/\\([\\ntr])/g, (_, c: string) => ({ n: "\n", t: "\t", r: "\r" })[c] ?? c));
 
 function summarize(requests: { inputs: number; tokens: number }[], items: number) {
   const inputs = requests.reduce((s, r) => s + r.inputs, 0);

@@ -3,7 +3,8 @@
 import { randomBytes } from "node:crypto";
 import type { TestProject } from "vitest/node";
 import { openPglite, postgresConnection } from "../../scripts/lib/database";
-import { adminQuery, databaseUrl, testDatabaseUrl } from "./database";
+import { adminQuery, databaseUrl } from "../../scripts/lib/postgres-admin";
+import { testDatabaseUrl } from "./database";
 
 export default async function setup(project: TestProject) {
   const connection = await openPglite();
