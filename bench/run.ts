@@ -1,10 +1,11 @@
 // `npm run bench [throughput] [latency] [ratelimit] [search] [memory] [hnsw] [bundles]`: runs the benchmarks (all by
 // default) and prints their figures. Sizes: BENCH_DRAIN_SIZES (1000,5000,20000), BENCH_SEARCH_SIZES
-// (10000,50000), BENCH_MEMORY_SIZES (500,5000). See BENCHMARKS.md for recorded figures.
+// (10000,50000; on PostgreSQL 10000,100000), BENCH_MEMORY_SIZES (500,5000). On the PostgreSQL server
+// BENCH_DATABASE_URL names when set (a fresh database per benchmark), PGlite otherwise. See BENCHMARKS.md.
 import { cpus } from "node:os";
 import { buildEdgeBundles } from "../scripts/build-edge";
 import { drainMemory } from "./drain-memory";
-import { benchDatabaseLabel } from "./bench-database";
+import { benchDatabaseLabel, benchServerUrl } from "./bench-database";
 import { profileRows } from "./drain-profile";
 import { drainThroughput } from "./drain-throughput";
 import { hnswVariants } from "./hnsw-variants";
@@ -53,11 +54,11 @@ if (wanted.has("ratelimit")) {
 }
 if (wanted.has("search")) {
   const rows = [];
-  for (const n of sizes("BENCH_SEARCH_SIZES", "10000,50000")) {
+  for (const n of sizes("BENCH_SEARCH_SIZES", benchServerUrl ? "10000,100000" : "10000,50000")) {
     const r = await searchLatency(n);
     rows.push({ vectors: n, "index build s": round(r.indexBuildSeconds), "uses HNSW": r.usesIndex, "db p50 ms": round(r.databaseMs.p50), "db p95 ms": round(r.databaseMs.p95), "e2e p50 ms": round(r.endToEndMs.p50), "e2e p95 ms": round(r.endToEndMs.p95), "courses only e2e p50 / p95 ms": `${round(r.filteredMs.p50)} / ${round(r.filteredMs.p95)}` });
   }
-  console.log("Search, top 10 (PGlite):");
+  console.log(`Search, top 10 (${benchDatabaseLabel}):`);
   console.table(rows);
 }
 if (wanted.has("memory")) {

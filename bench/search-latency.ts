@@ -1,5 +1,5 @@
-// Top-10 search latency at 10k and 50k stored vectors (two thirds posts, a third courses): database
-// time and end to end, unfiltered and for courses only.
+// Top-10 search latency at n stored vectors (two thirds posts, a third courses): database time and end
+// to end, unfiltered and for courses only. On BENCH_DATABASE_URL's PostgreSQL, or PGlite when unset.
 import { sql } from "drizzle-orm";
 import { loadConfig } from "../functions/config";
 import type { Deps } from "../functions/deps";
@@ -8,30 +8,31 @@ import { rowsOf } from "../functions/db/database";
 import { applySearchSettings, nearestChunks, search } from "../functions/search";
 import { HNSW_INDEX } from "../schema";
 import { createRegistry } from "../schema/registry";
-import { openPglite } from "../scripts/lib/database";
 import { buildHnswIndex, dropHnswIndex } from "../scripts/lib/initial-load";
+import { benchServerUrl, copyText, openBenchDatabase } from "./bench-database";
 import { percentile, realisticText, seededRandom } from "./corpus";
 
 export async function searchLatency(n: number, queries = 100) {
-  const connection = await openPglite();
-  await connection.migrate();
-  const { db, pglite } = connection;
+  const connection = await openBenchDatabase();
+  const { db } = connection;
   const random = seededRandom(n + 1);
   const embedder = localEmbedder(1536);
   try {
     // Load without the index, then build it: the fast way to reach n vectors (see BENCHMARKS.md).
     await dropHnswIndex(db);
-    for (let i = 0; i < n; i += 500) {
-      const values = Array.from({ length: Math.min(500, n - i) }, (_, j) => {
+    const columns = ["content_type", "content_id", "chunk_index", "chunk_text", "content_hash", "model", "dimensions", "embedding"];
+    for (let i = 0; i < n; i += 5000) {
+      const lines = Array.from({ length: Math.min(5000, n - i) }, (_, j) => {
         const text = realisticText(random);
-        return sql`(${(i + j) % 3 ? "post" : "course"}, ${String(i + j)}, 0, ${text}, ${"h"}, ${embedder.model}, 1536, ${JSON.stringify(embedLocally(text, 1536))}::vector)`;
+        const row = [(i + j) % 3 ? "post" : "course", String(i + j), 0, text, "h", embedder.model, 1536, JSON.stringify(embedLocally(text, 1536))];
+        return row.map(copyText).join("\t");
       });
-      await db.execute(sql`INSERT INTO embeddings (content_type, content_id, chunk_index, chunk_text, content_hash, model, dimensions, embedding) VALUES ${sql.join(values, sql`, `)}`);
+      await connection.copyIn("embeddings", columns, lines);
     }
     const indexStarted = performance.now();
-    await buildHnswIndex(db, "512MB");
+    await buildHnswIndex(db, benchServerUrl ? undefined : "512MB");
     const indexSeconds = (performance.now() - indexStarted) / 1000;
-    await pglite!.exec("ANALYZE embeddings"); // as the daily maintenance does
+    await db.execute(sql`ANALYZE embeddings`); // as the daily maintenance does
 
     const deps: Deps = { db, embedder, registry: createRegistry(), config: loadConfig({}) };
     const database: number[] = [];
