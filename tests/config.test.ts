@@ -1,5 +1,9 @@
+import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../functions/config";
+import { HNSW_INDEX } from "../schema/pipeline-tables";
+import { startLocalStack } from "../scripts/lib/local-stack";
+import { freshDatabase } from "./support/database";
 
 describe("configuration", () => {
   it("has defaults that need no account anywhere", () => {
@@ -39,4 +43,19 @@ describe("configuration", () => {
     const error = (() => { try { loadConfig({ DATABASE_URL: "mysql://user:hunter2@x/db" }); } catch (e) { return e as Error; } })();
     expect(error?.message).not.toContain("hunter2");
   });
+});
+
+describe("start-up against the database as it is", () => {
+  it("refuses, naming both sizes, when the vector column is not the embedder's size", async () => {
+    const connection = await freshDatabase();
+    try {
+      await connection.db.execute(sql`DROP INDEX ${sql.identifier(HNSW_INDEX)}`);
+      await connection.db.execute(sql`ALTER TABLE embeddings ALTER COLUMN embedding TYPE vector(384)`);
+      await expect(startLocalStack({ connection, env: {} })).rejects.toThrow(
+        /The embeddings column is vector\(384\) but the embedder makes 1536 dimensions/,
+      );
+    } finally {
+      await connection.close();
+    }
+  }, 60_000);
 });
