@@ -12,7 +12,8 @@ import { communityComment, communityPost, embeddingQueue, embeddings, HNSW_INDEX
 import { createRegistry } from "../schema/registry";
 import { backfill, BACKFILL_PRIORITY } from "../scripts/lib/backfill";
 import { openPglite, type Connection } from "../scripts/lib/database";
-import { drainBacklog } from "../scripts/lib/initial-load";
+import { buildHnswIndex, drainBacklog, dropHnswIndex, indexBuildSettings } from "../scripts/lib/initial-load";
+import { rowsOf } from "../functions/db/database";
 import { SCHEDULES, syncSchedules } from "../scripts/lib/schedules";
 import { startEmulator, type RunningEmulator } from "../scripts/qstash-emulator/http";
 import { freshDatabase } from "./support/database";
@@ -69,6 +70,55 @@ describe("backfill --drain", () => {
     indexDuringLoad.length = 0;
     expect(await drainBacklog(deps)).toMatchObject({ done: 1, rebuiltIndex: false });
     expect(indexDuringLoad).toEqual([true]);
+  });
+
+  it("loads with two drain runs at once: one embeds a batch while the other writes its own", async () => {
+    const db = connection.db;
+    await db.delete(communityPost);
+    await db.delete(embeddingQueue);
+    await db.delete(embeddings);
+    await db.insert(communityPost).values(Array.from({ length: 30 }, (_, i) => ({ title: `Concurrent post ${i}`, body: "Orbits and tides." })));
+    await backfill(db, createRegistry().byType("post")!);
+    const local = localEmbedder(1536);
+    let inFlight = 0;
+    let mostInFlight = 0;
+    let released: () => void = () => undefined;
+    const secondCall = new Promise<void>((resolve) => (released = resolve));
+    // Each call waits (at most 5 s) for another to be in flight: with one run at a time, none ever is.
+    const embedder: Embedder = {
+      ...local,
+      embed: async (texts) => {
+        mostInFlight = Math.max(mostInFlight, ++inFlight);
+        if (inFlight >= 2) released();
+        await Promise.race([secondCall, new Promise((resolve) => setTimeout(resolve, 5000))]);
+        inFlight--;
+        return local.embed(texts);
+      },
+    };
+    const load = await drainBacklog({ db, embedder, registry: createRegistry(), config: loadConfig({ DRAIN_BATCH_SIZE: "10" }) });
+    expect(load).toMatchObject({ done: 30, failed: 0, remaining: 0 });
+    expect(mostInFlight).toBe(2);
+    expect(await db.$count(embeddings)).toBe(30);
+  });
+
+  it("builds the index with settings read from the server, for that build only", async () => {
+    const db = connection.db;
+    const server = async () => (await rowsOf<{ memory: string; workers: string; scan: string }>(db.execute(sql`SELECT
+      current_setting('maintenance_work_mem') AS memory, current_setting('max_parallel_maintenance_workers') AS workers,
+      current_setting('min_parallel_table_scan_size') AS scan`)))[0]!;
+    const before = await server();
+    const [bytes] = await rowsOf<{ current: number; cache: number }>(db.execute(sql`SELECT
+      pg_size_bytes(current_setting('maintenance_work_mem'))::float8 AS current, pg_size_bytes(current_setting('effective_cache_size'))::float8 AS cache`));
+    const settings = await indexBuildSettings(db);
+    const memory = Number(settings.maintenance_work_mem!.replace("MB", "")) * 1024 * 1024;
+    // Never below the server's own setting, never above a quarter of the memory it says it has.
+    expect(memory).toBeGreaterThanOrEqual(bytes!.current);
+    expect(memory).toBeLessThanOrEqual(Math.max(bytes!.current, bytes!.cache / 4) + 1024 * 1024);
+    expect(settings).toMatchObject({ max_parallel_maintenance_workers: before.workers, min_parallel_table_scan_size: "0" });
+    await dropHnswIndex(db);
+    await buildHnswIndex(db);
+    expect(await db.$count(sql`pg_indexes`, sql`indexname = ${HNSW_INDEX}`)).toBe(1);
+    expect(await server()).toEqual(before);
   });
 
   it("npm run backfill -- post --drain queues and embeds only that type", async () => {
