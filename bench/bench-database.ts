@@ -28,7 +28,7 @@ export async function openBenchDatabase(): Promise<BenchDatabase> {
       ...connection,
       query: async (text, params) => (await pglite.query(text, params)).rows as never,
       copyIn: async (table, columns, lines) => {
-        await pglite.query(`COPY ${table} (${columns.join(", ")}) FROM '/dev/blob'`, [], { blob: new Blob([lines.join("\n") + "\n"]) });
+        await pglite.query(`COPY ${table} (${columns.join(", ")}) FROM '/dev/blob'`, [], { blob: new Blob([`${lines.join("\n")}\n`]) });
       },
     };
   }
@@ -66,12 +66,12 @@ function* chunked(lines: string[]) {
     buffer.push(line);
     size += line.length + 1;
     if (size > 1 << 20) {
-      yield buffer.join("\n") + "\n";
+      yield `${buffer.join("\n")}\n`;
       buffer = [];
       size = 0;
     }
   }
-  if (buffer.length) yield buffer.join("\n") + "\n";
+  if (buffer.length) yield `${buffer.join("\n")}\n`;
 }
 
 /** A value in COPY's text format. */

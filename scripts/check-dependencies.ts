@@ -15,6 +15,7 @@ const WITHOUT_IMPORT: Record<string, string> = {
   "@types/node": "types",
   "@types/pg": "types",
   "@types/ws": "types",
+  "@types/pg-copy-streams": "types",
 };
 const SOURCE_FOLDERS = ["api", "functions", "schema", "scripts", "tests", "bench", "netlify"];
 const ROOT_FILES = ["drizzle.config.ts", "drizzle.sample.config.ts", "vitest.config.ts"];
