@@ -20,7 +20,10 @@ console.log(`qstash-embeddings benchmarks — ${new Date().toISOString()} — ${
 
 if (wanted.has("throughput")) {
   const results = [];
-  for (const n of sizes("BENCH_DRAIN_SIZES", "1000,5000,20000")) results.push(await drainThroughput(n));
+  for (const n of sizes("BENCH_DRAIN_SIZES", "1000,5000,20000")) {
+    results.push(await drainThroughput(n));
+    console.log(`(done: ${n} items; the tables follow after the last size)\n${JSON.stringify(results.at(-1), (_, v) => (v instanceof Map ? Object.fromEntries(v) : v))}`);
+  }
   console.log(`Drain against the limits (${benchDatabaseLabel}, 50 ms API, rows per second; ratios measured in the same run):`);
   console.table(results.map((r) => ({
     items: r.n, rows: r.rows,
