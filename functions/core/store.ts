@@ -3,13 +3,14 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
 import { embeddings } from "../../schema/pipeline-tables";
 import type { Database } from "../db/database";
+import { float32Vector } from "../db/float32";
 import { compareItems, groupBy, type Item } from "./item";
 
 export type Chunk = Item & { chunkIndex: number; text: string; hash: string };
 export type EmbeddedChunk = Chunk & { embedding: number[] };
 
-/** Rows per INSERT: keeps each statement's parameters and size moderate. */
-const INSERT_BATCH = 200;
+/** Rows per INSERT: a drain batch's in one statement (8 parameters a row, far under Postgres's 65,535). */
+const INSERT_BATCH = 1000;
 
 /** The stored hash of every chunk of these items, keyed by item key and chunk index. */
 export async function storedHashes(db: Database, items: Item[]): Promise<Map<string, string>> {
@@ -42,7 +43,7 @@ export async function storeEmbeddings(
       .values(
         sorted.slice(i, i + INSERT_BATCH).map((c) => ({
           contentType: c.contentType, contentId: c.contentId, chunkIndex: c.chunkIndex, chunkText: c.text,
-          contentHash: c.hash, model: model.model, dimensions: model.dimensions, embedding: c.embedding,
+          contentHash: c.hash, model: model.model, dimensions: model.dimensions, embedding: float32Vector(c.embedding),
         })),
       )
       .onConflictDoUpdate({
