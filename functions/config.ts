@@ -28,6 +28,7 @@ const EnvSchema = v.object({
   OPENAI_BASE_URL: url("an OpenAI-compatible API"),
   EMBEDDING_MODEL: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1)), "text-embedding-3-small"),
   EMBEDDING_DIMENSIONS: integer(VECTOR_DIMENSIONS, 1, VECTOR_DIMENSIONS),
+  EMBEDDING_ENCODING: v.optional(v.picklist(["float", "base64"], "must be float or base64")),
   EMBEDDING_TPM: v.optional(v.pipe(v.string(), v.regex(/^\d+$/, "must be a whole number of tokens per minute"), v.transform(Number))),
   WEBHOOK_SECRET: optionalText,
   ADMIN_TOKEN: optionalText,
@@ -46,7 +47,7 @@ export type Config = {
   qstash: { token?: string; url?: string; currentSigningKey?: string; nextSigningKey?: string };
   siteUrl?: string;
   strategy: "qstash" | "database";
-  openai: { apiKey?: string; baseUrl?: string; tokensPerMinute?: number };
+  openai: { apiKey?: string; baseUrl?: string; tokensPerMinute?: number; encoding?: "float" | "base64" };
   provider: "openai" | "local";
   model: string;
   dimensions: number;
@@ -58,6 +59,17 @@ export type Config = {
   search: { exactLimit: number };
   local: { port: number; pgPort: number; dataDir: string };
 };
+
+/**
+ * How vectors travel: base64 (a quarter of the JSON) only from OpenAI itself. The openai SDK asks for
+ * base64 whenever no encoding_format is given (openai-node PR #1312, resources/embeddings.ts) and decodes
+ * the answer as float32; servers that ignore the field answer floats, which that decoding turns into
+ * vectors a quarter as wide (Ollama: BerriAI/litellm issue #42426, openclaw/openclaw #45982), and older
+ * vLLM refuses base64 with 400 "base64 encoding is not currently supported" (vllm-project/vllm #6174).
+ */
+export function encodingFor(baseUrl: string | undefined): "float" | "base64" {
+  return !baseUrl || new URL(baseUrl).hostname === "api.openai.com" ? "base64" : "float";
+}
 
 /** Says which variable is wrong and what it should be; start-up stops with it. */
 export class ConfigError extends Error {
@@ -83,7 +95,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     siteUrl: e.SITE_URL?.replace(/\/+$/, ""),
     strategy: e.EMBEDDING_QUEUE_STRATEGY ?? (e.QSTASH_TOKEN ? "qstash" : "database"),
-    openai: { apiKey: e.OPENAI_API_KEY, baseUrl: e.OPENAI_BASE_URL, tokensPerMinute: e.EMBEDDING_TPM },
+    openai: { apiKey: e.OPENAI_API_KEY, baseUrl: e.OPENAI_BASE_URL, tokensPerMinute: e.EMBEDDING_TPM, encoding: e.EMBEDDING_ENCODING ?? encodingFor(e.OPENAI_BASE_URL) },
     provider: usesLocalEmbedder ? "local" : "openai",
     model: usesLocalEmbedder && !env.EMBEDDING_MODEL ? "local-lexical-v1" : e.EMBEDDING_MODEL,
     dimensions: e.EMBEDDING_DIMENSIONS,
@@ -106,6 +118,7 @@ export function publicConfig(config: Config) {
     database: config.databaseUrl ? (/\.neon\.tech/.test(config.databaseUrl) ? "neon" : "postgres") : "pglite",
     qstashUrl: config.qstash.url ?? (config.qstash.token ? "https://qstash.upstash.io" : null),
     openaiBaseUrl: config.openai.baseUrl ?? null,
+    embeddingEncoding: config.openai.encoding,
     siteUrl: config.siteUrl ?? null,
     secretsSet: {
       QSTASH_TOKEN: !!config.qstash.token,

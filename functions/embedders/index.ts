@@ -14,5 +14,6 @@ export function createEmbedder(config: Config): Embedder {
     model: config.model,
     dimensions: config.dimensions,
     tokensPerMinute: config.openai.tokensPerMinute,
+    encoding: config.openai.encoding,
   });
 }

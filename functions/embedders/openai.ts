@@ -1,4 +1,4 @@
-// Embeddings from OpenAI or any OpenAI-compatible server (Azure, Ollama, vLLM) through the official SDK.
+// Embeddings from OpenAI or any OpenAI-compatible server (Ollama, vLLM, …) through the official SDK.
 // The SDK already retries 408/409/429/5xx and timeouts, honouring retry-after(-ms), with backoff.
 import OpenAI from "openai";
 import { PermanentError, redact, TransientError } from "../lib/errors";
@@ -17,6 +17,11 @@ export type OpenAIEmbedderOptions = {
   timeoutMs?: number;
   /** The account's tokens-per-minute limit, if known; otherwise learnt from the answers' headers. */
   tokensPerMinute?: number;
+  /**
+   * How vectors travel (config.ts `encodingFor` says why): "float" asks for JSON numbers, which every
+   * compatible server sends; "base64" leaves the field to the SDK, which asks for base64 and decodes it.
+   */
+  encoding?: "float" | "base64";
 };
 
 /** Only the text-embedding-3 family accepts `dimensions`; other servers may reject it. */
@@ -30,6 +35,7 @@ export function openaiEmbedder(options: OpenAIEmbedderOptions): Embedder {
     timeout: options.timeoutMs ?? 60_000,
   });
   const limits = options.limits ?? OPENAI_LIMITS;
+  const encoding = options.encoding ?? "float";
   const limiter = new TokenRateLimiter(options.tokensPerMinute);
 
   async function request(input: string[]): Promise<number[][]> {
@@ -40,11 +46,16 @@ export function openaiEmbedder(options: OpenAIEmbedderOptions): Embedder {
         model: options.model,
         input,
         ...(acceptsDimensions(options.model) ? { dimensions: options.dimensions } : {}),
+        ...(encoding === "float" ? { encoding_format: "float" as const } : {}),
       }).withResponse();
       limiter.observe(answer.response.headers);
       response = answer.data;
     } catch (error) {
       const classified = classify(error);
+      // vLLM's refusal has no `error` field, so the SDK's message says only "400 status code".
+      if (encoding === "base64" && error instanceof OpenAI.BadRequestError) {
+        classified.message += " (a server that does not take base64 answers so: set EMBEDDING_ENCODING=float)";
+      }
       classified.message = redact(classified.message, [options.apiKey]);
       throw classified;
     } finally {
@@ -56,8 +67,11 @@ export function openaiEmbedder(options: OpenAIEmbedderOptions): Embedder {
     }
     const wrong = vectors.find((vector) => vector.length !== options.dimensions);
     if (wrong) {
+      // Floats decoded as base64 come out a quarter as wide: the server ignored encoding_format.
+      const hint = encoding === "base64" && wrong.length * 4 === options.dimensions
+        ? " (the server answered floats to a base64 request: set EMBEDDING_ENCODING=float)" : "";
       throw new PermanentError(
-        `model ${options.model} returned ${wrong.length} dimensions, EMBEDDING_DIMENSIONS is ${options.dimensions}`,
+        `model ${options.model} returned ${wrong.length} dimensions, EMBEDDING_DIMENSIONS is ${options.dimensions}${hint}`,
       );
     }
     return vectors;
