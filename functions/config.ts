@@ -39,7 +39,8 @@ const EnvSchema = v.object({
   PORT: integer(3000, 0, 65_535),
   PGPORT: integer(5432, 0, 65_535),
   PGLITE_DATA_DIR: v.optional(v.pipe(v.string(), v.minLength(1)), ".data/pglite"),
-  DRAIN_BUDGET_MS: integer(20_000, 100, 800_000),
+  DRAIN_BUDGET_MS: integer(50_000, 100, 800_000),
+  PROCESS_BUDGET_MS: integer(50_000, 100, 800_000),
 });
 
 export type Config = {
@@ -54,7 +55,9 @@ export type Config = {
   webhookSecret?: string;
   adminToken?: string;
   searchToken?: string;
+  /** Budgets: the time one run may take, below its platform's limit (README "Deploy"). */
   drain: { batchSize: number; budgetMs: number };
+  process: { budgetMs: number };
   /** A type filter matching at most `exactLimit` chunks is searched exactly, not through the HNSW index. */
   search: { exactLimit: number };
   local: { port: number; pgPort: number; dataDir: string };
@@ -103,6 +106,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     adminToken: e.ADMIN_TOKEN,
     searchToken: e.SEARCH_TOKEN,
     drain: { batchSize: e.DRAIN_BATCH_SIZE, budgetMs: e.DRAIN_BUDGET_MS },
+    process: { budgetMs: e.PROCESS_BUDGET_MS },
     search: { exactLimit: e.SEARCH_EXACT_LIMIT },
     local: { port: e.PORT, pgPort: e.PGPORT, dataDir: e.PGLITE_DATA_DIR },
   };
@@ -130,5 +134,6 @@ export function publicConfig(config: Config) {
       SEARCH_TOKEN: !!config.searchToken,
     },
     drain: config.drain,
+    process: config.process,
   };
 }

@@ -2,6 +2,7 @@
 // and the tests hand it PGlite; a function never knows which (DESIGN.md section 6).
 import type { Registry } from "../schema/registry";
 import type { Config } from "./config";
+import type { Clock } from "./lib/budget";
 import type { Database } from "./db/database";
 import type { Embedder } from "./embedders/embedder";
 import type { Publisher } from "./queue/publisher";
@@ -13,4 +14,6 @@ export type Deps = {
   publisher?: Publisher;
   config: Config;
   registry: Registry;
+  /** What run budgets are measured on; the system clock unless a test hands in a fake one. */
+  clock?: Clock;
 };

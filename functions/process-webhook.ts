@@ -2,6 +2,8 @@
 import { FailureCallbackSchema, ProcessMessageSchema } from "../schema/messages";
 import { processItems } from "./core/process";
 import type { Deps } from "./deps";
+import { withBudget } from "./embedders/embedder";
+import { startRun } from "./lib/budget";
 import { requireQStashSignature } from "./lib/auth";
 import { createApp, Status } from "./lib/create-app";
 import { BadRequestError, errorMessage, PermanentError } from "./lib/errors";
@@ -13,8 +15,10 @@ export function createProcessWebhookApp(deps: Deps) {
   return createApp()
     .post("/process-webhook", verified, async (c) => {
       const items = parseBody(ProcessMessageSchema, c.get("rawBody"));
+      // Out of time, the run answers 503 before the platform's limit, and QStash delivers again.
+      const { work } = startRun(deps.config.process.budgetMs, deps.clock);
       try {
-        const { failed, ...counts } = await processItems(deps, items);
+        const { failed, ...counts } = await processItems({ ...deps, embedder: withBudget(deps.embedder, work) }, items);
         await recordFailed(deps.db, deps.registry, failed, "webhook");
         return c.json({ ...counts, failed: failed.length }, Status.ok);
       } catch (error) {

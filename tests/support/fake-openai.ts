@@ -23,6 +23,8 @@ export type FakeOpenAI = {
   /** Called for each request: a fault to answer with, or nothing to answer normally. */
   chaos?: () => Fault | undefined;
   latencyMs: number;
+  /** Called with each answered request's input count: tests advance a fake clock by the time it "took". */
+  onAnswer?: (inputs: number) => void;
   /** Requests that have arrived, answered or not. */
   received: number;
   close(): Promise<void>;
@@ -88,6 +90,7 @@ export async function startFakeOpenAI(options: { latencyMs?: number; dimensions?
         : vector;
       return { object: "embedding", index, embedding };
     });
+    state.onAnswer?.(inputs.length);
     res.writeHead(200, { "content-type": "application/json", ...limitHeaders });
     res.end(JSON.stringify({ object: "list", data, model: body.model, usage: { prompt_tokens: tokens, total_tokens: tokens } }));
   });
