@@ -6,7 +6,7 @@ import type { Deps } from "./deps";
 import { requireQStashSignature } from "./lib/auth";
 import { createApp, Status } from "./lib/create-app";
 import { startRun } from "./lib/budget";
-import { errorMessage, OutOfTimeError, PermanentError } from "./lib/errors";
+import { errorMessage, OutOfTimeError, PermanentError, TransientError } from "./lib/errors";
 import { parseBody } from "./lib/validate";
 import { withBudget } from "./embedders/embedder";
 import { nextBatchSize } from "./queue/batch-size";
@@ -65,11 +65,12 @@ export async function drain(deps: Deps, options: { budgetMs?: number; batchSize?
         summary.failed += batch.length;
         continue;
       }
-      // Transient (API down, rate limit past retries, database hiccup): back off and stop this run.
+      // Transient (API down, rate limit past retries, database hiccup): stop this run. The embedding API
+      // gets time to recover (back-off); after a database error the rows are claimable again at once.
       // Out of time: back in line at once (or when the API asked), claimable by the next run.
       const outOfTime = error instanceof OutOfTimeError ? { afterMs: error.retryAfterMs ?? 0 } : undefined;
-      const delayMs = (row: Claimed) => outOfTime?.afterMs ?? backoffMs(row.attempts);
       const message = errorMessage(error);
+      const delayMs = (row: Claimed) => outOfTime?.afterMs ?? (error instanceof TransientError ? backoffMs(row.attempts) : 0);
       const exhausted = batch.filter((row) => row.attempts >= MAX_ATTEMPTS);
       await settleFailed(deps.db, exhausted.map((row) => ({ id: row.id, error: `gave up after ${row.attempts} attempts: ${message}` })));
       await returnToPending(deps.db, batch.filter((row) => row.attempts < MAX_ATTEMPTS).map((row) => ({ id: row.id, delayMs: delayMs(row), error: message })));
