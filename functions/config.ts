@@ -1,6 +1,6 @@
 // The environment, parsed once with Valibot (DESIGN.md section 5). Nothing else reads process.env.
 import * as v from "valibot";
-import { VECTOR_DIMENSIONS } from "../schema/pipeline-tables";
+import { VECTOR_DIMENSIONS } from "../schema/pipeline-tables.js";
 
 const optionalText = v.optional(v.pipe(v.string(), v.trim(), v.minLength(1)));
 const url = (what: string) => v.optional(v.pipe(v.string(), v.trim(), v.url(`must be a URL (${what})`)));

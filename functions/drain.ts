@@ -1,20 +1,20 @@
 // POST /api/embeddings/drain (QStash schedule, every minute): embeds the database queue in batches
 // within a time budget, then, while work remains, publishes one more drain call to itself.
 import * as v from "valibot";
-import { processItems } from "./core/process";
-import type { Deps } from "./deps";
-import { requireQStashSignature } from "./lib/auth";
-import { createApp, Status } from "./lib/create-app";
-import { startRun } from "./lib/budget";
-import { errorMessage, OutOfTimeError, PermanentError, TransientError } from "./lib/errors";
-import { parseBody } from "./lib/validate";
-import { withBudget } from "./embedders/embedder";
-import { nextBatchSize } from "./queue/batch-size";
-import { type Claimed, claimBatch, readyCount } from "./queue/claim";
-import { recordRun } from "./queue/job-runs";
-import { backoffMs, MAX_ATTEMPTS, returnToPending, settleDone, settleFailed } from "./queue/settle";
-import { itemKey } from "./core/item";
-import { DRAIN_CHAIN } from "./queue/lanes";
+import { processItems } from "./core/process.js";
+import type { Deps } from "./deps.js";
+import { requireQStashSignature } from "./lib/auth.js";
+import { createApp, Status } from "./lib/create-app.js";
+import { startRun } from "./lib/budget.js";
+import { errorMessage, OutOfTimeError, PermanentError, TransientError } from "./lib/errors.js";
+import { parseBody } from "./lib/validate.js";
+import { withBudget } from "./embedders/embedder.js";
+import { nextBatchSize } from "./queue/batch-size.js";
+import { type Claimed, claimBatch, readyCount } from "./queue/claim.js";
+import { recordRun } from "./queue/job-runs.js";
+import { backoffMs, MAX_ATTEMPTS, returnToPending, settleDone, settleFailed } from "./queue/settle.js";
+import { itemKey } from "./core/item.js";
+import { DRAIN_CHAIN } from "./queue/lanes.js";
 
 const DrainRequestSchema = v.object({
   budgetMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(100), v.maxValue(800_000))),

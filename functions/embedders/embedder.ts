@@ -1,5 +1,5 @@
 // What every embedding provider offers, and the request packing they share.
-import type { Budget } from "../lib/budget";
+import type { Budget } from "../lib/budget.js";
 
 export type Embedder = {
   /** Stored with each vector, so a change of model re-embeds (it is part of the hash). */

@@ -1,11 +1,11 @@
 // Embeddings from OpenAI or any OpenAI-compatible server (Ollama, vLLM, …) through the official SDK.
 // Transient failures (408/409/429/5xx, timeouts, lost connections) are retried within the run's budget.
 import OpenAI from "openai";
-import { type Budget, type Clock, systemClock } from "../lib/budget";
-import { OutOfTimeError, PermanentError, redact, TransientError } from "../lib/errors";
-import { type BatchLimits, type Embedder, estimateTokens, mapLimited, OPENAI_LIMITS, packRequests } from "./embedder";
-import { TokenRateLimiter } from "./rate-limiter";
-import { backoffMs, MAX_RETRY_AFTER_MS, MIN_ATTEMPT_MS, retryAfterMs } from "./retry";
+import { type Budget, type Clock, systemClock } from "../lib/budget.js";
+import { OutOfTimeError, PermanentError, redact, TransientError } from "../lib/errors.js";
+import { type BatchLimits, type Embedder, estimateTokens, mapLimited, OPENAI_LIMITS, packRequests } from "./embedder.js";
+import { TokenRateLimiter } from "./rate-limiter.js";
+import { backoffMs, MAX_RETRY_AFTER_MS, MIN_ATTEMPT_MS, retryAfterMs } from "./retry.js";
 
 export type OpenAIEmbedderOptions = {
   apiKey: string;

@@ -1,7 +1,7 @@
 // Paces embedding requests to the provider's tokens-per-minute limit instead of running into 429s.
 // The limit is a continuously refilling bucket (as OpenAI's is); its size and level come from the
 // configuration or, when the server sends them, from its x-ratelimit-* headers after each answer.
-import { OutOfTimeError } from "../lib/errors";
+import { OutOfTimeError } from "../lib/errors.js";
 
 export class TokenRateLimiter {
   private limit: number | undefined;
