@@ -22,12 +22,14 @@ export type EdgeBundle = { name: string; path: string; code: string; bytes: numb
 /** Every function on one app, bundled as the edge entries are: proof that all of functions/ stays edge-safe. */
 export const ALL_FUNCTIONS = "all-functions";
 
-export async function buildEdgeBundles(outDir = `${root}dist/edge`): Promise<EdgeBundle[]> {
+/** `prelude`: source run before each entry (tests point Neon's driver at a local relay with it). */
+export async function buildEdgeBundles(outDir = `${root}dist/edge`, prelude = ""): Promise<EdgeBundle[]> {
   mkdirSync(outDir, { recursive: true });
   const bundles: EdgeBundle[] = [];
   for (const name of [...EDGE_FUNCTIONS, ALL_FUNCTIONS]) {
     // The Netlify entry as it is; workerd hands the environment to fetch, Netlify to its global.
-    const entry = `${name === ALL_FUNCTIONS
+    const entry = `${prelude}
+${name === ALL_FUNCTIONS
       ? `import { createAllFunctions } from "./functions/app.ts"; import { netlifyHandler } from "./functions/edge.ts";
 const handler = netlifyHandler(createAllFunctions);`
       : `import handler from "./netlify/edge-functions/${name}.ts";`}

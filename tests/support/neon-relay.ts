@@ -17,7 +17,8 @@ export type NeonRelay = {
 
 /** Serves `connection` on a PostgreSQL port if it is the embedded one, and relays Neon's WebSockets to it. */
 export async function startNeonRelay(connection: Connection): Promise<NeonRelay> {
-  const served = connection.pglite ? await servePglite(connection.pglite, 15_600 + Math.floor(Math.random() * 300)) : undefined;
+  // An edge function opens a connection per request: more, over a file, than the default of 100.
+  const served = connection.pglite ? await servePglite(connection.pglite, 15_600 + Math.floor(Math.random() * 300), "127.0.0.1", 1000) : undefined;
   const target = new URL(served?.url ?? connection.url!);
   const wss = new WebSocketServer({ port: 0, host: "127.0.0.1" });
   await new Promise((resolve) => wss.once("listening", resolve));
