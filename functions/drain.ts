@@ -9,7 +9,7 @@ import { startRun } from "./lib/budget.js";
 import { errorMessage, OutOfTimeError, PermanentError, TransientError } from "./lib/errors.js";
 import { parseBody } from "./lib/validate.js";
 import { withBudget } from "./embedders/embedder.js";
-import { nextBatchSize } from "./queue/batch-size.js";
+import { nextBatchSize, type Pace } from "./queue/batch-size.js";
 import { type Claimed, claimBatch, readyCount } from "./queue/claim.js";
 import { recordRun } from "./queue/job-runs.js";
 import { backoffMs, MAX_ATTEMPTS, returnToPending, settleDone, settleFailed } from "./queue/settle.js";
@@ -38,9 +38,9 @@ export async function drain(deps: Deps, options: { budgetMs?: number; batchSize?
   const maxSize = deps.config.drain.batchSize;
   const embedder = withBudget(deps.embedder, work);
   const summary: DrainSummary = { batches: 0, claimed: 0, done: 0, failed: 0, retried: 0, embedded: 0, remaining: 0, chained: false, stoppedBy: "budget" };
-  let slowestMsPerItem: number | undefined;
+  let pace: Pace | undefined;
   // A batch is never larger than the time left holds at the slowest rate so far.
-  for (let size; (size = nextBatchSize(work.left(), slowestMsPerItem, maxSize, options.batchSize)) > 0;) {
+  for (let size; (size = nextBatchSize(work.left(), pace, maxSize, options.batchSize)) > 0;) {
     const batchStarted = clock.now();
     // The lease outlives this run's budget, so only a run that died loses its claim.
     const batch = await claimBatch(deps.db, size, Math.max(2 * budgetMs, 1000));
@@ -80,9 +80,12 @@ export async function drain(deps: Deps, options: { budgetMs?: number; batchSize?
       if (outOfTime) summary.nextBatchSize = Math.max(1, Math.floor(batch.length / 2));
       break;
     }
-    slowestMsPerItem = Math.max(slowestMsPerItem ?? 0, (clock.now() - batchStarted) / batch.length);
+    pace = {
+      slowestMsPerItem: Math.max(pace?.slowestMsPerItem ?? 0, (clock.now() - batchStarted) / batch.length),
+      largestBatch: Math.max(pace?.largestBatch ?? 0, batch.length),
+    };
   }
-  if (slowestMsPerItem !== undefined) summary.nextBatchSize ??= Math.max(1, nextBatchSize(workMs, slowestMsPerItem, maxSize));
+  if (pace) summary.nextBatchSize ??= Math.max(1, Math.min(maxSize, Math.floor(workMs / pace.slowestMsPerItem)));
   summary.remaining = await readyCount(deps.db);
   if (summary.remaining > 0 && summary.stoppedBy === "budget" && deps.publisher) {
     await deps.publisher

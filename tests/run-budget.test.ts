@@ -93,11 +93,13 @@ describe("retries within the budget", () => {
 });
 
 describe("the drain's batches", () => {
-  it("sizes each batch to the time left at the slowest rate measured", () => {
+  it("sizes each batch to the time left at the slowest pace measured, and skips batches too small to pay", () => {
     expect(nextBatchSize(8000, undefined, 1000)).toBe(1000);
     expect(nextBatchSize(8000, undefined, 1000, 100)).toBe(100);
-    expect(nextBatchSize(6000, 20, 1000)).toBe(300);
-    expect(nextBatchSize(6000, 2, 1000)).toBe(1000);
+    expect(nextBatchSize(6000, { slowestMsPerItem: 20, largestBatch: 100 }, 1000)).toBe(300);
+    expect(nextBatchSize(6000, { slowestMsPerItem: 2, largestBatch: 100 }, 1000)).toBe(1000);
+    expect(nextBatchSize(400, { slowestMsPerItem: 20, largestBatch: 100 }, 1000)).toBe(0);
+    expect(nextBatchSize(500, { slowestMsPerItem: 20, largestBatch: 100 }, 1000)).toBe(25);
     expect(nextBatchSize(0, undefined, 1000)).toBe(0);
   });
 

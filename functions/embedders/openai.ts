@@ -93,8 +93,9 @@ export function openaiEmbedder(options: OpenAIEmbedderOptions): Embedder {
           throw error;
         }
         const wait = error.retryAfterMs ?? backoffMs(retry);
+        // No time to try again in this run: the work goes back in line after the wait a retry would have had.
         if (budget && budget.left() < wait + MIN_ATTEMPT_MS) {
-          throw new OutOfTimeError(`${error.message}; no time left in this run to try again`, error.retryAfterMs);
+          throw new OutOfTimeError(`${error.message}; no time left in this run to try again`, wait);
         }
         await clock.sleep(wait);
       }

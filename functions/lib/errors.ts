@@ -78,8 +78,8 @@ export function redact(text: string, secrets: (string | undefined)[]): string {
 }
 
 /**
- * A run's budget ran out before the work did: the work goes back in line at once (or when the service
- * asked, `retryAfterMs`), not after a back-off, and without waiting out its lease.
+ * A run's budget ran out before the work did: the work goes back in line at once, or after
+ * `retryAfterMs` (the wait its retry would have had), not after a back-off, and without waiting out its lease.
  */
 export class OutOfTimeError extends TransientError {
   override name = "OutOfTimeError";
