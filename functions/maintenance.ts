@@ -1,14 +1,14 @@
 // POST /api/embeddings/maintenance (QStash schedule, daily 02:00): keeps the tables small and true.
 import { and, eq, getTableName, lt, notInArray, sql } from "drizzle-orm";
-import { embeddingQueue, embeddings, searchLog } from "../schema/pipeline-tables";
-import { yieldingWrite } from "./db/conflicts";
-import { rowsOf } from "./db/database";
-import { BACKGROUND_PRIORITY } from "../schema/registry";
-import type { Deps } from "./deps";
-import { requireQStashSignature } from "./lib/auth";
-import { createApp, Status } from "./lib/create-app";
-import { recordRun } from "./queue/job-runs";
-import { returnToPending } from "./queue/settle";
+import { embeddingQueue, embeddings, searchLog } from "../schema/pipeline-tables.js";
+import { yieldingWrite } from "./db/conflicts.js";
+import { rowsOf } from "./db/database.js";
+import { BACKGROUND_PRIORITY } from "../schema/registry.js";
+import type { Deps } from "./deps.js";
+import { requireQStashSignature } from "./lib/auth.js";
+import { createApp, Status } from "./lib/create-app.js";
+import { recordRun } from "./queue/job-runs.js";
+import { returnToPending } from "./queue/settle.js";
 
 export const SEARCH_LOG_RETENTION_DAYS = 30;
 export const DONE_RETENTION_DAYS = 7;

@@ -1,14 +1,14 @@
 // POST /api/embeddings/search: the best matching chunk of each source row, by cosine similarity
 // through the HNSW index, logged to search_log.
 import { sql } from "drizzle-orm";
-import { SearchRequestSchema } from "../schema/messages";
-import { searchLog } from "../schema/pipeline-tables";
-import { rowsOf, type Database } from "./db/database";
-import type { Deps } from "./deps";
-import { requireSecret } from "./lib/auth";
-import { createApp, Status } from "./lib/create-app";
-import { BadRequestError } from "./lib/errors";
-import { parseBody } from "./lib/validate";
+import { SearchRequestSchema } from "../schema/messages.js";
+import { searchLog } from "../schema/pipeline-tables.js";
+import { rowsOf, type Database } from "./db/database.js";
+import type { Deps } from "./deps.js";
+import { requireSecret } from "./lib/auth.js";
+import { createApp, Status } from "./lib/create-app.js";
+import { BadRequestError } from "./lib/errors.js";
+import { parseBody } from "./lib/validate.js";
 
 export type SearchHit = { contentType: string; contentId: string; score: number; snippet: string; chunkIndex: number };
 

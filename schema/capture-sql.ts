@@ -2,7 +2,7 @@
 // queue_for_embedding is the outbox: it runs in the writing transaction, so a committed change is
 // never missed, and it coalesces a burst of edits into one pending row (DESIGN.md section 1).
 import { getTableName } from "drizzle-orm";
-import type { ContentType } from "./registry";
+import type { ContentType } from "./registry.js";
 
 export const NOTIFY_CHANNEL = "embedding_queue";
 const BREAKPOINT = "\n--> statement-breakpoint\n";

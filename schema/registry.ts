@@ -2,7 +2,7 @@
 // how a row becomes text, and how urgent it is. Trigger SQL is generated from this list.
 import { eq, getTableName, type SQL } from "drizzle-orm";
 import type { AnyPgColumn, PgTable } from "drizzle-orm/pg-core";
-import { communityComment, communityPost, course, courseLesson, profiles, users } from "./source-tables";
+import { communityComment, communityPost, course, courseLesson, profiles, users } from "./source-tables.js";
 
 /** Backfills and re-embedding: behind every live lane (priorities 1–5), so they never delay a change. */
 export const BACKGROUND_PRIORITY = 9;

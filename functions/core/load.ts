@@ -1,9 +1,9 @@
 // Stage 1: read the rows as they are now, one query per content type.
 import { and, getTableColumns, inArray } from "drizzle-orm";
-import type { ContentType, Registry } from "../../schema/registry";
-import { idPattern } from "../../schema/registry";
-import type { Database } from "../db/database";
-import { groupBy, type FailedItem, type Item } from "./item";
+import type { ContentType, Registry } from "../../schema/registry.js";
+import { idPattern } from "../../schema/registry.js";
+import type { Database } from "../db/database.js";
+import { groupBy, type FailedItem, type Item } from "./item.js";
 
 export type Loaded = {
   /** Rows that exist and pass the registry's filter. */

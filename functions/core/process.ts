@@ -1,18 +1,18 @@
 // The processing core shared by process-webhook and the drain (DESIGN.md section 1, "Processing"):
 // load → format → chunk → hash → skip unchanged → embed → store. Reading each row as it is now makes
 // duplicate and out-of-order deliveries converge.
-import { normalizeId, type Registry } from "../../schema/registry";
-import type { Database } from "../db/database";
-import type { Embedder } from "../embedders/embedder";
-import { pendingVersions, resolveSettled } from "../queue/failures";
-import { lockItems, retryConflicts } from "../db/conflicts";
-import { chunkText, DEFAULT_CHUNKING, type ChunkOptions } from "./chunk";
-import { embedChunks } from "./embed";
-import { formatRows } from "./format";
-import { contentHash } from "./hash";
-import { type FailedItem, type Item, itemKey, uniqueItems } from "./item";
-import { loadRows } from "./load";
-import { chunkKey, storedHashes, storeEmbeddings, type Chunk } from "./store";
+import { normalizeId, type Registry } from "../../schema/registry.js";
+import type { Database } from "../db/database.js";
+import type { Embedder } from "../embedders/embedder.js";
+import { pendingVersions, resolveSettled } from "../queue/failures.js";
+import { lockItems, retryConflicts } from "../db/conflicts.js";
+import { chunkText, DEFAULT_CHUNKING, type ChunkOptions } from "./chunk.js";
+import { embedChunks } from "./embed.js";
+import { formatRows } from "./format.js";
+import { contentHash } from "./hash.js";
+import { type FailedItem, type Item, itemKey, uniqueItems } from "./item.js";
+import { loadRows } from "./load.js";
+import { chunkKey, storedHashes, storeEmbeddings, type Chunk } from "./store.js";
 
 export type ProcessDeps = { db: Database; embedder: Embedder; registry: Registry; chunking?: ChunkOptions };
 

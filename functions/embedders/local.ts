@@ -1,6 +1,6 @@
 // A deterministic, offline embedder: hashed words, word pairs and character trigrams projected onto
 // the configured dimensions. Lexical, not semantic: a query finds documents that share its words.
-import type { Embedder } from "./embedder";
+import type { Embedder } from "./embedder.js";
 
 const STOPWORDS = new Set(
   "a an and are as at be by for from has have how i in is it its of on or our that the this to was we what when where which who why will with you your".split(" "),

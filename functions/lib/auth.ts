@@ -2,9 +2,9 @@
 import { Receiver } from "@upstash/qstash";
 import type { MiddlewareHandler } from "hono";
 import { timingSafeEqual } from "hono/utils/buffer";
-import type { Config } from "../config";
-import type { AppEnv } from "./create-app";
-import { UnauthorizedError } from "./errors";
+import type { Config } from "../config.js";
+import type { AppEnv } from "./create-app.js";
+import { UnauthorizedError } from "./errors.js";
 
 function presentedSecret(authorization: string | undefined, headerSecret: string | undefined): string | undefined {
   if (headerSecret) return headerSecret;

@@ -2,8 +2,8 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { BadRequestError, errorMessage, PermanentError, TransientError, UnauthorizedError } from "./errors";
-import { ConfigError } from "../config";
+import { BadRequestError, errorMessage, PermanentError, TransientError, UnauthorizedError } from "./errors.js";
+import { ConfigError } from "../config.js";
 
 export const BASE_PATH = "/api/embeddings";
 /** Largest body any function accepts; larger ones get 413 before they are read. */

@@ -1,6 +1,6 @@
 // Parses a raw body against a Valibot schema, or throws a 400 that says what was wrong and where.
 import * as v from "valibot";
-import { BadRequestError } from "./errors";
+import { BadRequestError } from "./errors.js";
 
 export function describeIssues(issues: [v.BaseIssue<unknown>, ...v.BaseIssue<unknown>[]]): string {
   return issues
