@@ -32,6 +32,7 @@ const EnvSchema = v.object({
   WEBHOOK_SECRET: optionalText,
   ADMIN_TOKEN: optionalText,
   SEARCH_TOKEN: optionalText,
+  SEARCH_PUBLIC: v.optional(v.picklist(["true", "false"], "must be true or false")),
   DRAIN_BATCH_SIZE: integer(500, 1, 10_000),
   SEARCH_EXACT_LIMIT: integer(5000, 0, 10_000_000),
   // The local stack only (npm start): ports, and where the embedded database keeps its files.
@@ -54,8 +55,11 @@ export type Config = {
   adminToken?: string;
   searchToken?: string;
   drain: { batchSize: number; budgetMs: number };
-  /** A type filter matching at most `exactLimit` chunks is searched exactly, not through the HNSW index. */
-  search: { exactLimit: number };
+  /**
+   * A type filter matching at most `exactLimit` chunks is searched exactly, not through the HNSW index.
+   * `public`: anyone may search the public types without a token (SEARCH_PUBLIC=true, on purpose).
+   */
+  search: { exactLimit: number; public: boolean };
   local: { port: number; pgPort: number; dataDir: string };
 };
 
@@ -91,7 +95,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     adminToken: e.ADMIN_TOKEN,
     searchToken: e.SEARCH_TOKEN,
     drain: { batchSize: e.DRAIN_BATCH_SIZE, budgetMs: e.DRAIN_BUDGET_MS },
-    search: { exactLimit: e.SEARCH_EXACT_LIMIT },
+    search: { exactLimit: e.SEARCH_EXACT_LIMIT, public: e.SEARCH_PUBLIC === "true" },
     local: { port: e.PORT, pgPort: e.PGPORT, dataDir: e.PGLITE_DATA_DIR },
   };
 }
@@ -117,5 +121,6 @@ export function publicConfig(config: Config) {
       SEARCH_TOKEN: !!config.searchToken,
     },
     drain: config.drain,
+    searchPublic: config.search.public,
   };
 }

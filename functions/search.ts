@@ -5,7 +5,7 @@ import { SearchRequestSchema } from "../schema/messages";
 import { searchLog } from "../schema/pipeline-tables";
 import { rowsOf, type Database } from "./db/database";
 import type { Deps } from "./deps";
-import { requireSecret } from "./lib/auth";
+import { requireSearchAccess } from "./lib/auth";
 import { createApp, Status } from "./lib/create-app";
 import { BadRequestError } from "./lib/errors";
 import { parseBody } from "./lib/validate";
@@ -76,6 +76,6 @@ export function nearestChunks(vector: number[], types: string[] | undefined, can
 const snippet = (text: string) => (text.length > 240 ? `${text.slice(0, 237).trimEnd()}…` : text);
 
 export function createSearchApp(deps: Deps) {
-  return createApp().post("/search", requireSecret(deps.config.searchToken, "SEARCH_TOKEN", { optional: true }), async (c) =>
+  return createApp().post("/search", requireSearchAccess(deps.config), async (c) =>
     c.json(await search(deps, parseBody(SearchRequestSchema, await c.req.text())), Status.ok));
 }

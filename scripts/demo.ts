@@ -50,7 +50,9 @@ await new Client({ token: stack.config.qstash.token!, baseUrl: stack.config.qsta
 await waitForAll(inserted.filter((i) => laneFor(registry.byType(i.type)!.priority) === "database"), 15_000);
 
 for (const query of ["how do stars form", "speed up pandas groupby", "telescope to see saturn"]) {
-  const response = await fetch(`${stack.url}${BASE_PATH}/search`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query, limit: 3 }) });
+  const response = await fetch(`${stack.url}${BASE_PATH}/search`, {
+    method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${stack.config.searchToken}` }, body: JSON.stringify({ query, limit: 3 }),
+  });
   const { results } = (await response.json()) as { results: { contentType: string; score: number; snippet: string }[] };
   console.log(`\nSearch "${query}":`);
   for (const r of results) console.log(`  ${r.score.toFixed(3)}  ${r.contentType.padEnd(8)} ${r.snippet.split("\n")[0]!.slice(0, 70)}`);

@@ -15,18 +15,36 @@ function presentedSecret(authorization: string | undefined, headerSecret: string
   return undefined;
 }
 
-/**
- * Requires `Authorization: Bearer <secret>` (or `x-webhook-secret`), compared in constant time.
- * With `optional`, an unset secret lets everyone in (the search token, for instance).
- */
-export function requireSecret(secret: string | undefined, name: string, options: { optional?: boolean } = {}): MiddlewareHandler {
+/** Requires `Authorization: Bearer <secret>` (or `x-webhook-secret`), compared in constant time. */
+export function requireSecret(secret: string | undefined, name: string): MiddlewareHandler {
   return async (c, next) => {
-    if (!secret) {
-      if (options.optional) return next();
-      throw new UnauthorizedError(`${name} is not configured on the server`);
-    }
+    if (!secret) throw new UnauthorizedError(`${name} is not configured on the server`);
     const given = presentedSecret(c.req.header("authorization"), c.req.header("x-webhook-secret"));
     if (!given || !(await timingSafeEqual(given, secret))) throw new UnauthorizedError(`missing or wrong ${name}`);
+    await next();
+  };
+}
+
+/** Who is searching: the admin finds every content type, the search token (or anyone, when public) the public ones. */
+export type SearchScope = "admin" | "public";
+
+/**
+ * Search is closed unless opened: `Bearer $SEARCH_TOKEN` searches the public types, `Bearer $ADMIN_TOKEN`
+ * every type, and no token only the public types and only with SEARCH_PUBLIC=true. A wrong token is
+ * refused even then, so a misconfigured client notices.
+ */
+export function requireSearchAccess(config: Config): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const given = presentedSecret(c.req.header("authorization"), c.req.header("x-webhook-secret"));
+    const matches = async (secret: string | undefined) => !!secret && !!given && (await timingSafeEqual(given, secret));
+    let scope: SearchScope;
+    if (await matches(config.adminToken)) scope = "admin";
+    else if (await matches(config.searchToken)) scope = "public";
+    else if (given) throw new UnauthorizedError("wrong SEARCH_TOKEN");
+    else if (config.search.public) scope = "public";
+    else if (config.searchToken) throw new UnauthorizedError("missing SEARCH_TOKEN: send `Authorization: Bearer <SEARCH_TOKEN>`");
+    else throw new UnauthorizedError("search is closed: set SEARCH_TOKEN on the server and send it as `Authorization: Bearer <token>`, or set SEARCH_PUBLIC=true to let anyone search the public content types");
+    c.set("searchScope", scope);
     await next();
   };
 }
