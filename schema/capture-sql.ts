@@ -2,7 +2,7 @@
 // queue_for_embedding is the outbox: it runs in the writing transaction, so a committed change is
 // never missed, and it coalesces a burst of edits into one pending row (DESIGN.md section 1).
 import { getTableName } from "drizzle-orm";
-import type { ContentType } from "./registry";
+import { capturedFields, type ContentType } from "./registry";
 
 export const NOTIFY_CHANNEL = "embedding_queue";
 const BREAKPOINT = "\n--> statement-breakpoint\n";
@@ -44,8 +44,7 @@ function tableTriggers(entry: ContentType): string[] {
   const table = quote(getTableName(entry.table));
   const name = getTableName(entry.table);
   const args = [entry.type, String(entry.priority), entry.idColumn.name].map(literal).join(", ");
-  const fields = [...entry.watched, ...(entry.filter?.fields ?? [])].map((c) => quote(c.name));
-  const changed = [...new Set(fields)].map((f) => `OLD.${f} IS DISTINCT FROM NEW.${f}`).join(" OR ");
+  const changed = capturedFields(entry).map((c) => quote(c.name)).map((f) => `OLD.${f} IS DISTINCT FROM NEW.${f}`).join(" OR ");
   return [
     `DROP TRIGGER IF EXISTS ${quote(`${name}_embedding_capture`)} ON ${table};`,
     `CREATE TRIGGER ${quote(`${name}_embedding_capture`)} AFTER INSERT OR DELETE ON ${table} FOR EACH ROW EXECUTE FUNCTION capture_embedding_change(${args});`,

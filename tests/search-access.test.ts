@@ -6,8 +6,9 @@ import { processItems } from "../functions/core/process";
 import type { Deps } from "../functions/deps";
 import { localEmbedder } from "../functions/embedders/local";
 import { createSearchApp } from "../functions/search";
-import { course } from "../schema";
-import { createRegistry } from "../schema/registry";
+import { getTableColumns } from "drizzle-orm";
+import { embeddings, profiles, users } from "../schema";
+import { columnsOf, createRegistry, defaultRegistry } from "../schema/registry";
 import type { Connection } from "../scripts/lib/database";
 import { freshDatabase } from "./support/database";
 
@@ -48,5 +49,53 @@ describe("search is closed unless opened", () => {
     expect((await searchAs(deps, { query: "anything" }, { authorization: "Bearer admin-token-1x" })).status).toBe(401);
     expect((await searchAs(deps, { query: "anything" }, { authorization: "Bearer search-token-1" })).status).toBe(200);
     expect((await searchAs(deps, { query: "anything" }, { authorization: "Bearer admin-token-1" })).status).toBe(200);
+  });
+});
+
+describe("what may leave the database", () => {
+  const tokens = { SEARCH_TOKEN: "search-token-2", ADMIN_TOKEN: "admin-token-2" };
+  const publicSearch = { authorization: "Bearer search-token-2" };
+  const adminSearch = { authorization: "Bearer admin-token-2" };
+
+  it.each(defaultRegistry.map((entry) => [entry.type, entry] as const))("%s: the text is made of its embedded fields only", (_type, entry) => {
+    // Every column holds a value naming it; the text must come out the same from the embedded ones alone.
+    const full: Record<string, unknown> = {};
+    for (const [key, column] of Object.entries(getTableColumns(entry.table))) {
+      full[key] = column.dataType === "array" ? [`${key}-marker`] : column.dataType === "boolean" ? true
+        : column.dataType === "number" ? 7 : column.dataType === "date" ? new Date(0) : `${key}-marker`;
+    }
+    const embeddedOnly = Object.fromEntries(Object.keys(columnsOf(entry, entry.embedded)).map((key) => [key, full[key]]));
+    const text = entry.format(full as never);
+    expect(text).toBe(entry.format(embeddedOnly as never));
+    for (const key of Object.keys(full).filter((k) => !(k in embeddedOnly))) expect(text).not.toContain(`${key}-marker`);
+  });
+
+  it("embeds no e-mail, keeps users out of public search, and lets the admin find them without e-mail", async () => {
+    const deps = depsWith(tokens);
+    const [user] = await connection.db.insert(users).values({ email: "ada.lovelace@example.com", fullName: "Ada Lovelace" }).returning();
+    await processItems(deps, [{ contentType: "auth_user", contentId: user!.id }]);
+    const stored = await connection.db.select().from(embeddings);
+    expect(stored.map((row) => row.contentId)).toContain(user!.id);
+    expect(stored.map((row) => row.chunkText).join(" ")).not.toContain("example.com");
+
+    expect((await hits(await searchAs(deps, { query: "Ada Lovelace" }, publicSearch))).map((hit) => hit.contentType)).not.toContain("auth_user");
+    const refused = await searchAs(deps, { query: "Ada Lovelace", types: ["auth_user"] }, publicSearch);
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as { error: string }).error).toMatch(/auth_user/);
+    const found = await hits(await searchAs(deps, { query: "Ada Lovelace", types: ["auth_user"] }, adminSearch));
+    expect(found).toEqual([expect.objectContaining({ contentType: "auth_user", contentId: user!.id, snippet: "Ada Lovelace" })]);
+  });
+
+  it("finds a profile by its bio but shows only the fields its snippet allows", async () => {
+    const deps = depsWith(tokens);
+    const [profile] = await connection.db.insert(profiles).values({
+      username: "grace", fullName: "Grace Hopper", headline: "Rear admiral", bio: "Invented the first compiler; moth in relay number seventy",
+    }).returning();
+    await processItems(deps, [{ contentType: "profile", contentId: profile!.id }]);
+    const [hit] = await hits(await searchAs(deps, { query: "compiler moth relay", types: ["profile"] }, publicSearch));
+    expect(hit).toMatchObject({ contentType: "profile", contentId: profile!.id });
+    expect(hit!.snippet).toContain("Grace Hopper");
+    expect(hit!.snippet).toContain("Rear admiral");
+    expect(hit!.snippet).not.toMatch(/compiler|moth|relay/);
   });
 });
