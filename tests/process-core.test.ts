@@ -145,6 +145,28 @@ describe("the processing core", () => {
     expect(await stored(c!.id)).toHaveLength(0);
   });
 
+  it.each([["refuses every request (400)", 400], ["is down (500)", 500]] as const)(
+    "removes deleted and hidden rows while the embedding API %s", async (_name, status) => {
+      const [gone] = await connection.db.insert(communityPost).values({ title: "Deleted while the API fails" }).returning();
+      const [draft] = await connection.db.insert(course).values({ title: "Unpublished while the API fails" }).returning();
+      const [fresh] = await connection.db.insert(communityPost).values({ title: "New while the API fails" }).returning();
+      const items = [{ contentType: "post", contentId: gone!.id }, { contentType: "course", contentId: draft!.id }, { contentType: "post", contentId: fresh!.id }];
+      await processItems(deps, items.slice(0, 2));
+      await connection.db.delete(communityPost).where(eq(communityPost.id, gone!.id));
+      await connection.db.update(course).set({ published: false }).where(eq(course.id, draft!.id));
+      api.alwaysFail = { status, headers: { "retry-after-ms": "10" } };
+      const outcome = await processItems(deps, items).catch((error: unknown) => error);
+      if (status === 400) {
+        // Only the row being embedded failed; the removals went through.
+        expect(outcome).toMatchObject({ deleted: 2, embedded: 0, failed: [expect.objectContaining({ contentId: fresh!.id, error: expect.stringMatching(/400/) })] });
+      } else {
+        expect(outcome).toBeInstanceOf(TransientError);
+      }
+      expect(await stored(gone!.id)).toHaveLength(0);
+      expect(await stored(draft!.id)).toHaveLength(0);
+      expect(await stored(fresh!.id)).toHaveLength(0);
+    });
+
   it("converges whatever the order and number of deliveries", async () => {
     const [p] = await connection.db.insert(communityPost).values({ title: "First title" }).returning();
     const item = { contentType: "post", contentId: p!.id };

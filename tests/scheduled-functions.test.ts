@@ -92,6 +92,22 @@ describe("drain", () => {
     expect(failed!.lastError).toMatch(/gave up after 5 attempts/);
   });
 
+  it("settles deletions while the embedding API refuses the batch's other items", async () => {
+    const [kept, gone] = await stack.connection.db.insert(communityComment).values([{ body: "Refused comment" }, { body: "Deleted comment" }]).returning();
+    await drain(stack.deps);
+    expect(await stack.embeddedChunks(gone!.id)).toBe(1);
+    await stack.connection.db.update(communityComment).set({ body: "Refused comment, edited" }).where(eq(communityComment.id, kept!.id));
+    await stack.connection.db.delete(communityComment).where(eq(communityComment.id, gone!.id));
+    stack.api.alwaysFail = { status: 400 };
+    const summary = await drain(stack.deps);
+    expect(summary).toMatchObject({ done: 1, failed: 1 });
+    expect(await stack.embeddedChunks(gone!.id)).toBe(0);
+    const rows = await stack.connection.db.select().from(embeddingQueue).where(eq(embeddingQueue.op, "delete"));
+    expect(rows.map((r) => [r.contentId, r.status])).toEqual([[gone!.id, "done"]]);
+    const [failed] = await stack.connection.db.select().from(embeddingQueue).where(eq(embeddingQueue.status, "failed"));
+    expect(failed).toMatchObject({ contentId: kept!.id, lastError: expect.stringMatching(/400/) });
+  });
+
   it("takes higher priorities first", async () => {
     await stack.connection.db.insert(communityComment).values({ body: "low priority" });
     await stack.connection.db.insert(communityPost).values({ title: "higher priority" });
