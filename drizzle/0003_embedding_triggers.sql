@@ -15,7 +15,7 @@ END;
 $$;
 --> statement-breakpoint
 CREATE OR REPLACE FUNCTION capture_embedding_change()
-RETURNS trigger LANGUAGE plpgsql AS $$
+RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
 BEGIN
   IF TG_OP = 'DELETE' THEN
     PERFORM queue_for_embedding(TG_ARGV[0], to_jsonb(OLD) ->> TG_ARGV[2], TG_ARGV[1]::integer, 'delete');
@@ -73,3 +73,40 @@ CREATE TRIGGER "community_comment_embedding_capture" AFTER INSERT OR DELETE ON "
 DROP TRIGGER IF EXISTS "community_comment_embedding_capture_update" ON "community_comment";
 --> statement-breakpoint
 CREATE TRIGGER "community_comment_embedding_capture_update" AFTER UPDATE ON "community_comment" FOR EACH ROW WHEN (OLD."body" IS DISTINCT FROM NEW."body") EXECUTE FUNCTION capture_embedding_change('comment', '5', 'id');
+--> statement-breakpoint
+ALTER TABLE "embeddings" ENABLE ROW LEVEL SECURITY;
+--> statement-breakpoint
+ALTER TABLE "embedding_queue" ENABLE ROW LEVEL SECURITY;
+--> statement-breakpoint
+ALTER TABLE "search_log" ENABLE ROW LEVEL SECURITY;
+--> statement-breakpoint
+ALTER TABLE "job_runs" ENABLE ROW LEVEL SECURITY;
+--> statement-breakpoint
+DO $$
+BEGIN
+  EXECUTE format('ALTER FUNCTION queue_for_embedding(text, text, integer, text, text, integer) SET search_path = %I, pg_temp', current_schema());
+  EXECUTE format('ALTER FUNCTION capture_embedding_change() SET search_path = %I, pg_temp', current_schema());
+END $$;
+--> statement-breakpoint
+DO $$
+DECLARE
+  target record;
+BEGIN
+  FOR target IN
+    WITH objects AS (
+      SELECT 'TABLE ' || c.oid::regclass AS name, coalesce(c.relacl, acldefault('r', c.relowner)) AS acl, c.relowner AS owner
+        FROM pg_class c WHERE c.oid IN ('embeddings'::regclass, 'embedding_queue'::regclass, 'search_log'::regclass, 'job_runs'::regclass)
+      UNION ALL
+      SELECT 'SEQUENCE ' || s.oid::regclass, coalesce(s.relacl, acldefault('s', s.relowner)), s.relowner
+        FROM pg_class s JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = s.oid AND d.refclassid = 'pg_class'::regclass
+        WHERE s.relkind = 'S' AND d.refobjid IN ('embeddings'::regclass, 'embedding_queue'::regclass, 'search_log'::regclass, 'job_runs'::regclass)
+      UNION ALL
+      SELECT 'FUNCTION ' || p.oid::regprocedure, coalesce(p.proacl, acldefault('f', p.proowner)), p.proowner
+        FROM pg_proc p WHERE p.oid IN ('queue_for_embedding(text, text, integer, text, text, integer)'::regprocedure, 'capture_embedding_change()'::regprocedure)
+    )
+    SELECT DISTINCT o.name, a.grantee FROM objects o CROSS JOIN LATERAL aclexplode(o.acl) a WHERE a.grantee <> o.owner
+  LOOP
+    EXECUTE format('REVOKE ALL ON %s FROM %s', target.name,
+      CASE WHEN target.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(target.grantee)) END);
+  END LOOP;
+END $$;

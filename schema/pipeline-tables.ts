@@ -86,3 +86,6 @@ export const jobRuns = pgTable(
   },
   (t) => [index("job_runs_job_finished").on(t.job, t.finishedAt)],
 );
+
+/** Every table of the pipeline: the change-capture migration keeps them to their owner. */
+export const pipelineTables = [embeddings, embeddingQueue, searchLog, jobRuns];
