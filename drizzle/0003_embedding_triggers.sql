@@ -26,6 +26,21 @@ BEGIN
 END;
 $$;
 --> statement-breakpoint
+CREATE OR REPLACE FUNCTION capture_embedding_children()
+RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
+DECLARE
+  children text := format('SELECT count(queue_for_embedding(%L, c.id, %s)) FROM (SELECT t.%3$I::text AS id FROM %I t WHERE t.%I = ($1).%I ORDER BY t.%3$I::text COLLATE "C") c',
+    TG_ARGV[0], TG_ARGV[5]::integer, TG_ARGV[2], TG_ARGV[1], TG_ARGV[3], TG_ARGV[4]);
+BEGIN
+  IF TG_OP = 'DELETE' THEN
+    EXECUTE children USING OLD;
+  ELSE
+    EXECUTE children USING NEW;
+  END IF;
+  RETURN NULL;
+END;
+$$;
+--> statement-breakpoint
 DROP TRIGGER IF EXISTS "profiles_embedding_capture" ON "profiles";
 --> statement-breakpoint
 CREATE TRIGGER "profiles_embedding_capture" AFTER INSERT OR DELETE ON "profiles" FOR EACH ROW EXECUTE FUNCTION capture_embedding_change('profile', '2', 'id');
@@ -56,7 +71,15 @@ CREATE TRIGGER "course_lesson_embedding_capture" AFTER INSERT OR DELETE ON "cour
 --> statement-breakpoint
 DROP TRIGGER IF EXISTS "course_lesson_embedding_capture_update" ON "course_lesson";
 --> statement-breakpoint
-CREATE TRIGGER "course_lesson_embedding_capture_update" AFTER UPDATE ON "course_lesson" FOR EACH ROW WHEN (OLD."title" IS DISTINCT FROM NEW."title" OR OLD."content" IS DISTINCT FROM NEW."content") EXECUTE FUNCTION capture_embedding_change('lesson', '3', 'id');
+CREATE TRIGGER "course_lesson_embedding_capture_update" AFTER UPDATE ON "course_lesson" FOR EACH ROW WHEN (OLD."title" IS DISTINCT FROM NEW."title" OR OLD."content" IS DISTINCT FROM NEW."content" OR OLD."course_id" IS DISTINCT FROM NEW."course_id") EXECUTE FUNCTION capture_embedding_change('lesson', '3', 'id');
+--> statement-breakpoint
+DROP TRIGGER IF EXISTS "course_embedding_children_lesson" ON "course";
+--> statement-breakpoint
+CREATE TRIGGER "course_embedding_children_lesson" AFTER DELETE ON "course" FOR EACH ROW EXECUTE FUNCTION capture_embedding_children('lesson', 'course_lesson', 'id', 'course_id', 'id', '2');
+--> statement-breakpoint
+DROP TRIGGER IF EXISTS "course_embedding_children_lesson_update" ON "course";
+--> statement-breakpoint
+CREATE TRIGGER "course_embedding_children_lesson_update" AFTER UPDATE ON "course" FOR EACH ROW WHEN (OLD."published" IS DISTINCT FROM NEW."published") EXECUTE FUNCTION capture_embedding_children('lesson', 'course_lesson', 'id', 'course_id', 'id', '2');
 --> statement-breakpoint
 DROP TRIGGER IF EXISTS "community_post_embedding_capture" ON "community_post";
 --> statement-breakpoint
@@ -86,6 +109,7 @@ DO $$
 BEGIN
   EXECUTE format('ALTER FUNCTION queue_for_embedding(text, text, integer, text, text, integer) SET search_path = %I, pg_temp', current_schema());
   EXECUTE format('ALTER FUNCTION capture_embedding_change() SET search_path = %I, pg_temp', current_schema());
+  EXECUTE format('ALTER FUNCTION capture_embedding_children() SET search_path = %I, pg_temp', current_schema());
 END $$;
 --> statement-breakpoint
 DO $$
@@ -102,7 +126,7 @@ BEGIN
         WHERE s.relkind = 'S' AND d.refobjid IN ('embeddings'::regclass, 'embedding_queue'::regclass, 'search_log'::regclass, 'job_runs'::regclass)
       UNION ALL
       SELECT 'FUNCTION ' || p.oid::regprocedure, coalesce(p.proacl, acldefault('f', p.proowner)), p.proowner
-        FROM pg_proc p WHERE p.oid IN ('queue_for_embedding(text, text, integer, text, text, integer)'::regprocedure, 'capture_embedding_change()'::regprocedure)
+        FROM pg_proc p WHERE p.oid IN ('queue_for_embedding(text, text, integer, text, text, integer)'::regprocedure, 'capture_embedding_change()'::regprocedure, 'capture_embedding_children()'::regprocedure)
     )
     SELECT DISTINCT o.name, a.grantee FROM objects o CROSS JOIN LATERAL aclexplode(o.acl) a WHERE a.grantee <> o.owner
   LOOP

@@ -1,7 +1,7 @@
 // The content registry: one entry per content type says where its rows live, which fields are
 // embedded, how a row becomes text, how urgent it is, and what of it may leave the database through
 // search. Trigger SQL is generated from this list.
-import { eq, getTableColumns, getTableName, type SQL } from "drizzle-orm";
+import { and, eq, getTableColumns, getTableName, sql, type SQL } from "drizzle-orm";
 import type { AnyPgColumn, PgTable } from "drizzle-orm/pg-core";
 import { communityComment, communityPost, course, courseLesson, profiles, users } from "./source-tables";
 
@@ -17,6 +17,12 @@ export type ContentType<T extends PgTable = PgTable> = {
   embedded: AnyPgColumn[];
   /** Rows that should be searchable; others lose their embeddings. Its fields are watched too. */
   filter?: { fields: AnyPgColumn[]; where: SQL };
+  /**
+   * A row is searchable only while its parent row (of another content type, named by `foreignKey`)
+   * exists and is searchable itself. A change to the parent's visibility queues its children at the
+   * parent's priority (the generated triggers), so they leave search as fast as it does.
+   */
+  parent?: { type: string; foreignKey: AnyPgColumn };
   priority: number;
   /** The row as text, from the embedded fields only. */
   format: (row: T["$inferSelect"]) => string;
@@ -48,7 +54,21 @@ export function labelled(parts: [label: string, value: string | string[] | null 
 
 /** The fields each change of the entry's rows is captured for: embedded, filter and parent fields. */
 export function capturedFields(entry: ContentType): AnyPgColumn[] {
-  return [...new Set([...entry.embedded, ...(entry.filter?.fields ?? [])])];
+  return [...new Set([...entry.embedded, ...visibilityFields(entry)])];
+}
+
+/** The fields that decide whether a row is searchable at all: a change to them may show or hide its children. */
+export function visibilityFields(entry: ContentType): AnyPgColumn[] {
+  return [...(entry.filter?.fields ?? []), ...(entry.parent ? [entry.parent.foreignKey] : [])];
+}
+
+/** What a row of `entry` must meet to be searchable: its filter, and an existing, searchable parent. */
+export function visibleWhere(registry: Registry, entry: ContentType): SQL | undefined {
+  if (!entry.parent) return entry.filter?.where;
+  const parent = registry.byType(entry.parent.type)!;
+  const parentVisible = visibleWhere(registry, parent);
+  return and(entry.filter?.where, sql`EXISTS (SELECT 1 FROM ${parent.table} WHERE ${parent.idColumn} = ${entry.parent.foreignKey}${
+    parentVisible ? sql` AND ${parentVisible}` : sql``})`);
 }
 
 // Defaults a privacy reviewer signs: no e-mail is embedded or shown; users are found by the admin
@@ -79,6 +99,7 @@ export const defaultRegistry: ContentType[] = [
   contentType({
     type: "lesson", table: courseLesson, idColumn: courseLesson.id, priority: 3,
     embedded: [courseLesson.title, courseLesson.content],
+    parent: { type: "course", foreignKey: courseLesson.courseId },
     format: (l) => [l.title, l.content].filter(Boolean).join("\n\n"),
     search: { public: true, snippet: [courseLesson.title, courseLesson.content] },
   }),
@@ -106,6 +127,15 @@ export type Registry = {
 export function createRegistry(entries: ContentType[] = defaultRegistry): Registry {
   const types = new Map(entries.map((e) => [e.type, e]));
   const tables = new Map(entries.map((e) => [getTableName(e.table), e]));
+  for (const entry of entries) {
+    // A parent is another registered type, never the entry itself nor its descendant (the SQL nests).
+    const seen = new Set([entry.type]);
+    for (let parent = entry.parent; parent; parent = types.get(parent.type)?.parent) {
+      if (!types.has(parent.type)) throw new Error(`content type ${entry.type}: parent type "${parent.type}" is not registered`);
+      if (seen.has(parent.type)) throw new Error(`content type ${entry.type}: its parents form a cycle through "${parent.type}"`);
+      seen.add(parent.type);
+    }
+  }
   return { entries, byType: (t) => types.get(t), byTable: (t) => tables.get(t) };
 }
 

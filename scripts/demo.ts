@@ -17,9 +17,12 @@ const registry = createRegistry();
 console.log(`Local stack at ${stack.url}${BASE_PATH} (in-memory database, ${stack.config.provider} embedder)\n`);
 
 const started = Date.now();
+const courses = await db.insert(course).values(sampleCourses).returning();
 const inserted = [
-  ...(await db.insert(course).values(sampleCourses).returning()).map((r) => ({ type: "course", id: r.id, label: r.title })),
-  ...(await db.insert(courseLesson).values(sampleLessons).returning()).map((r) => ({ type: "lesson", id: r.id, label: r.title })),
+  ...courses.map((r) => ({ type: "course", id: r.id, label: r.title })),
+  // Each sample lesson belongs to the course at its index: a lesson is searchable only while its course is.
+  ...(await db.insert(courseLesson).values(sampleLessons.map((l, i) => ({ ...l, courseId: courses[i]!.id }))).returning())
+    .map((r) => ({ type: "lesson", id: r.id, label: r.title })),
   ...(await db.insert(communityPost).values(samplePosts).returning()).map((r) => ({ type: "post", id: r.id, label: r.title })),
   ...(await db.insert(communityComment).values(sampleComments.map((body) => ({ body }))).returning()).map((r) => ({ type: "comment", id: r.id, label: r.body })),
 ];

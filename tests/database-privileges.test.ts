@@ -66,10 +66,11 @@ describe.skipIf(!onRealPostgres)(`database privileges with Supabase's roles and 
       expect(await as(role, `SELECT nextval(pg_get_serial_sequence('${table}', 'id'))`), `sequence of ${table}`).toBe("42501");
     }
     expect(await as(role, "SELECT queue_for_embedding('post', 'x', 1)")).toBe("42501");
-    const { rows } = await client.query<{ queue: boolean; capture: boolean }>(`SELECT
+    const { rows } = await client.query<{ queue: boolean; capture: boolean; children: boolean }>(`SELECT
       has_function_privilege($1, 'queue_for_embedding(text, text, integer, text, text, integer)', 'EXECUTE') AS queue,
-      has_function_privilege($1, 'capture_embedding_change()', 'EXECUTE') AS capture`, [role]);
-    expect(rows).toEqual([{ queue: false, capture: false }]);
+      has_function_privilege($1, 'capture_embedding_change()', 'EXECUTE') AS capture,
+      has_function_privilege($1, 'capture_embedding_children()', 'EXECUTE') AS children`, [role]);
+    expect(rows).toEqual([{ queue: false, capture: false, children: false }]);
   });
 
   it("keeps rows from a role granted access later: row-level security with no policy", async () => {

@@ -48,7 +48,7 @@ describe("the processing core", () => {
   it("embeds a course, a post and a long lesson into correct rows that search finds", async () => {
     const [c] = await connection.db.insert(course).values({ title: "Photosynthesis basics", category: "Biology", tags: ["plants"] }).returning();
     const [p] = await connection.db.insert(communityPost).values({ title: "Best sourdough starter", body: "Flour, water and patience." }).returning();
-    const [l] = await connection.db.insert(courseLesson).values({ title: "Volcanoes", content: paragraph("magma chambers", 120) }).returning();
+    const [l] = await connection.db.insert(courseLesson).values({ courseId: c!.id, title: "Volcanoes", content: paragraph("magma chambers", 120) }).returning();
     const result = await processItems(deps, [
       { contentType: "course", contentId: c!.id },
       { contentType: "post", contentId: p!.id },
@@ -78,7 +78,8 @@ describe("the processing core", () => {
 
   it("makes no request for unchanged rows and re-embeds only what changed", async () => {
     const [p] = await connection.db.insert(communityPost).values({ title: "Unchanged", body: "Same text." }).returning();
-    const [l] = await connection.db.insert(courseLesson).values({ title: "Rivers", content: paragraph("river deltas", 120) }).returning();
+    const [c] = await connection.db.insert(course).values({ title: "Geography" }).returning();
+    const [l] = await connection.db.insert(courseLesson).values({ courseId: c!.id, title: "Rivers", content: paragraph("river deltas", 120) }).returning();
     const items = [{ contentType: "post", contentId: p!.id }, { contentType: "lesson", contentId: l!.id }];
     await processItems(deps, items);
     const before = await stored(l!.id);

@@ -7,8 +7,10 @@ import type { Deps } from "../functions/deps";
 import { localEmbedder } from "../functions/embedders/local";
 import { createSearchApp } from "../functions/search";
 import { getTableColumns } from "drizzle-orm";
-import { embeddings, profiles, users } from "../schema";
-import { columnsOf, createRegistry, defaultRegistry } from "../schema/registry";
+import { and, eq } from "drizzle-orm";
+import { drain } from "../functions/drain";
+import { course, courseLesson, embeddingQueue, embeddings, profiles, users } from "../schema";
+import { columnsOf, contentType, createRegistry, defaultRegistry } from "../schema/registry";
 import type { Connection } from "../scripts/lib/database";
 import { freshDatabase } from "./support/database";
 
@@ -97,5 +99,55 @@ describe("what may leave the database", () => {
     expect(hit!.snippet).toContain("Grace Hopper");
     expect(hit!.snippet).toContain("Rear admiral");
     expect(hit!.snippet).not.toMatch(/compiler|moth|relay/);
+  });
+});
+
+describe("visibility follows parents", () => {
+  const deps = () => depsWith({ SEARCH_TOKEN: "search-token-3" });
+  const lessonChunks = (id: string) => connection.db.$count(embeddings, and(eq(embeddings.contentType, "lesson"), eq(embeddings.contentId, id)));
+  const queuedLessons = async () => (await connection.db.select().from(embeddingQueue)
+    .where(and(eq(embeddingQueue.contentType, "lesson"), eq(embeddingQueue.status, "pending")))).map((row) => [row.contentId, row.priority]);
+
+  it("embeds a lesson only while its course exists and is published", async () => {
+    const [published] = await connection.db.insert(course).values({ title: "Published course" }).returning();
+    const [draft] = await connection.db.insert(course).values({ title: "Draft course", published: false }).returning();
+    const lessons = await connection.db.insert(courseLesson).values([
+      { courseId: published!.id, title: "Lesson of a published course" },
+      { courseId: draft!.id, title: "Lesson of a draft course" },
+      { courseId: null, title: "Lesson of no course" },
+    ]).returning();
+    const result = await processItems(deps(), lessons.map((l) => ({ contentType: "lesson", contentId: l.id })));
+    expect(result.deleted).toBe(2);
+    expect(await Promise.all(lessons.map((l) => lessonChunks(l.id)))).toEqual([1, 0, 0]);
+  });
+
+  it("unpublishing or deleting a course queues its lessons at the course's priority, and the drain takes them out", async () => {
+    const [kept, unpublished, deleted] = await connection.db.insert(course).values([{ title: "Kept" }, { title: "Unpublished" }, { title: "Deleted" }]).returning();
+    const lessons = await connection.db.insert(courseLesson)
+      .values([kept!, unpublished!, deleted!].map((c) => ({ courseId: c.id, title: `Lesson of ${c.title}` }))).returning();
+    await drain(deps());
+    expect(await Promise.all(lessons.map((l) => lessonChunks(l.id)))).toEqual([1, 1, 1]);
+
+    // A title edit changes nothing of the lessons' visibility: they are not queued.
+    await connection.db.update(course).set({ title: "Kept, renamed" }).where(eq(course.id, kept!.id));
+    expect(await queuedLessons()).toEqual([]);
+    await connection.db.update(course).set({ published: false }).where(eq(course.id, unpublished!.id));
+    await connection.db.delete(course).where(eq(course.id, deleted!.id));
+    const course2 = defaultRegistry.find((e) => e.type === "course")!.priority;
+    expect((await queuedLessons()).sort()).toEqual([[lessons[1]!.id, course2], [lessons[2]!.id, course2]].sort());
+    await drain(deps());
+    expect(await Promise.all(lessons.map((l) => lessonChunks(l.id)))).toEqual([1, 0, 0]);
+
+    // Published again: the lesson comes back the same way.
+    await connection.db.update(course).set({ published: true }).where(eq(course.id, unpublished!.id));
+    await drain(deps());
+    expect(await lessonChunks(lessons[1]!.id)).toBe(1);
+  });
+
+  it("refuses a registry whose parent is unknown or circular", () => {
+    const lesson = defaultRegistry.find((e) => e.type === "lesson")!;
+    expect(() => createRegistry([{ ...lesson, parent: { type: "module", foreignKey: courseLesson.courseId } }])).toThrow(/parent type "module" is not registered/);
+    const circular = [contentType({ ...lesson, type: "a", parent: { type: "b", foreignKey: courseLesson.courseId } }), contentType({ ...lesson, type: "b", parent: { type: "a", foreignKey: courseLesson.courseId } })];
+    expect(() => createRegistry(circular)).toThrow(/cycle/);
   });
 });

@@ -94,7 +94,7 @@ describe("search", () => {
     const [guitar] = await db.insert(course).values({ title: "Guitar for beginners", description: "Chords, strumming and your first songs on guitar." }).returning();
     const [piano] = await db.insert(course).values({ title: "Piano basics", description: "Scales and chords on the piano." }).returning();
     const [baking] = await db.insert(communityPost).values({ title: "Sourdough baking", body: "Flour, water, salt and a starter." }).returning();
-    const [lesson] = await db.insert(courseLesson).values({ title: "Guitar chords", content: Array(80).fill("Guitar chords: open chords, barre chords and power chords on the guitar.").join(" ") }).returning();
+    const [lesson] = await db.insert(courseLesson).values({ courseId: guitar!.id, title: "Guitar chords", content: Array(80).fill("Guitar chords: open chords, barre chords and power chords on the guitar.").join(" ") }).returning();
     await processItems(deps, [
       { contentType: "course", contentId: guitar!.id }, { contentType: "course", contentId: piano!.id },
       { contentType: "post", contentId: baking!.id }, { contentType: "lesson", contentId: lesson!.id },

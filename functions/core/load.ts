@@ -1,11 +1,11 @@
 // Stage 1: read the rows as they are now, one query per content type.
 import { and, inArray } from "drizzle-orm";
-import { columnsOf, idKey, idPattern, type ContentType, type Registry } from "../../schema/registry";
+import { columnsOf, idKey, idPattern, visibleWhere, type ContentType, type Registry } from "../../schema/registry";
 import type { Database } from "../db/database";
 import { groupBy, type FailedItem, type Item } from "./item";
 
 export type Loaded = {
-  /** Rows that exist and pass the registry's filter. */
+  /** Rows that exist and are searchable (their filter, their parent's). */
   found: { item: Item; entry: ContentType; row: Record<string, unknown> }[];
   /** Rows that are gone or filtered out: their embeddings go. */
   gone: Item[];
@@ -28,7 +28,7 @@ export async function loadRows(db: Database, registry: Registry, items: Item[]):
     const rows = (await db
       .select(columnsOf(entry, entry.embedded))
       .from(entry.table)
-      .where(and(inArray(entry.idColumn, ids), entry.filter?.where))) as Record<string, unknown>[];
+      .where(and(inArray(entry.idColumn, ids), visibleWhere(registry, entry)))) as Record<string, unknown>[];
     const key = idKey(entry);
     const byId = new Map(rows.map((row) => [String(row[key]), row]));
     for (const item of group) {
