@@ -20,8 +20,11 @@ export type DrainSummary = {
   embedded: number; remaining: number; chained: boolean; stoppedBy: "empty" | "budget" | "transient-error";
 };
 
-/** One drain run. `messageId` (the delivery's) names its successor, so a retried run chains once. */
-export async function drain(deps: Deps, options: { budgetMs?: number; messageId?: string } = {}): Promise<DrainSummary> {
+/**
+ * One drain run. `signatureId` (the signed delivery's jti, never an unsigned header) names its
+ * successor, so replays of one signed call chain once.
+ */
+export async function drain(deps: Deps, options: { budgetMs?: number; signatureId?: string } = {}): Promise<DrainSummary> {
   const budgetMs = options.budgetMs ?? deps.config.drain.budgetMs;
   const started = Date.now();
   const summary: DrainSummary = { batches: 0, claimed: 0, done: 0, failed: 0, retried: 0, embedded: 0, remaining: 0, chained: false, stoppedBy: "budget" };
@@ -69,7 +72,7 @@ export async function drain(deps: Deps, options: { budgetMs?: number; messageId?
   summary.remaining = await readyCount(deps.db);
   if (summary.remaining > 0 && summary.stoppedBy === "budget" && deps.publisher) {
     await deps.publisher
-      .publish([{ endpoint: "drain", body: {}, queueName: DRAIN_CHAIN.queueName, deduplicationId: `drain-after-${options.messageId ?? started}` }])
+      .publish([{ endpoint: "drain", body: {}, queueName: DRAIN_CHAIN.queueName, deduplicationId: `drain-after-${options.signatureId ?? started}` }])
       .then(() => (summary.chained = true), (error) => console.warn("[drain] could not chain:", errorMessage(error)));
   }
   return summary;
@@ -79,8 +82,8 @@ export function createDrainApp(deps: Deps) {
   return createApp().post("/drain", requireQStashSignature(deps.config), async (c) => {
     const raw = c.get("rawBody");
     const request = raw.trim() ? parseBody(DrainRequestSchema, raw) : {};
-    const messageId = c.req.header("upstash-message-id");
-    const summary = await recordRun(deps.db, "drain", () => drain(deps, { budgetMs: request.budgetMs, messageId }));
+    const signatureId = c.get("signature").id;
+    const summary = await recordRun(deps.db, "drain", () => drain(deps, { budgetMs: request.budgetMs, signatureId }));
     return c.json(summary, Status.ok);
   });
 }

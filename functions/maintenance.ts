@@ -1,11 +1,12 @@
 // POST /api/embeddings/maintenance (QStash schedule, daily 02:00): keeps the tables small and true.
 import { and, eq, getTableName, lt, notInArray, sql } from "drizzle-orm";
-import { embeddingQueue, embeddings, searchLog } from "../schema/pipeline-tables";
+import { embeddingQueue, embeddings, searchLog, signedCalls } from "../schema/pipeline-tables";
 import { retryConflicts } from "./db/conflicts";
 import { rowsOf } from "./db/database";
 import type { Deps } from "./deps";
 import { requireQStashSignature } from "./lib/auth";
 import { createApp, Status } from "./lib/create-app";
+import { oncePerSignature } from "./lib/replay-guard";
 import { recordRun } from "./queue/job-runs";
 import { returnToPending } from "./queue/settle";
 
@@ -23,6 +24,8 @@ export async function maintain(deps: Deps) {
   const expired = await db.select({ id: embeddingQueue.id }).from(embeddingQueue)
     .where(and(eq(embeddingQueue.status, "processing"), lt(embeddingQueue.lockedUntil, sql`now()`)));
   await returnToPending(db, expired.map((row) => ({ id: row.id, delayMs: 0, error: "claim expired: the drain that held it stopped" })));
+  // A signature past its expiry cannot be replayed: its record is no longer needed.
+  const signatures = await db.delete(signedCalls).where(lt(signedCalls.expiresAt, sql`now()`)).returning({ id: signedCalls.signatureId });
 
   // Embeddings whose source row is gone, or whose content type is no longer registered.
   let orphans = (await db.delete(embeddings)
@@ -45,11 +48,11 @@ export async function maintain(deps: Deps) {
   await db.execute(sql`ANALYZE embeddings`);
   return {
     searchLogsDeleted: searchLogs.length, doneRowsDeleted: doneRows.length, expiredClaimsReleased: expired.length,
-    orphanEmbeddingsDeleted: orphans, staleModelItemsQueued: stale[0]?.n ?? 0,
+    orphanEmbeddingsDeleted: orphans, staleModelItemsQueued: stale[0]?.n ?? 0, expiredSignaturesDeleted: signatures.length,
   };
 }
 
 export function createMaintenanceApp(deps: Deps) {
-  return createApp().post("/maintenance", requireQStashSignature(deps.config), async (c) =>
+  return createApp().post("/maintenance", requireQStashSignature(deps.config), oncePerSignature(deps.db, "maintenance"), async (c) =>
     c.json(await recordRun(deps.db, "maintenance", () => maintain(deps)), Status.ok));
 }

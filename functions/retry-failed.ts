@@ -4,6 +4,7 @@ import { embeddingQueue } from "../schema/pipeline-tables";
 import type { Deps } from "./deps";
 import { requireQStashSignature } from "./lib/auth";
 import { createApp, Status } from "./lib/create-app";
+import { oncePerSignature } from "./lib/replay-guard";
 import { recordRun } from "./queue/job-runs";
 import { retryFailedRows } from "./queue/settle";
 
@@ -18,6 +19,6 @@ export async function retryFailed(deps: Deps) {
 }
 
 export function createRetryFailedApp(deps: Deps) {
-  return createApp().post("/retry-failed", requireQStashSignature(deps.config), async (c) =>
+  return createApp().post("/retry-failed", requireQStashSignature(deps.config), oncePerSignature(deps.db, "retry-failed"), async (c) =>
     c.json(await recordRun(deps.db, "retry-failed", () => retryFailed(deps)), Status.ok));
 }

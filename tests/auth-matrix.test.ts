@@ -51,6 +51,9 @@ describe.each(QSTASH_ENDPOINTS)("%s", (endpoint) => {
     ["an expired token", async (raw) => ({ "upstash-signature": await qstashToken(KEYS.current, url(endpoint), raw, { exp: now() - 10, iat: now() - 400, nbf: now() - 400 }) })],
     ["a token not yet valid", async (raw) => ({ "upstash-signature": await qstashToken(KEYS.current, url(endpoint), raw, { nbf: now() + 300 }) })],
     ["a token for another function replayed", async (raw) => ({ "upstash-signature": await qstashToken(KEYS.current, url(endpoint === "drain" ? "maintenance" : "drain"), raw) })],
+    ["a token that never expires", async (raw) => ({ "upstash-signature": await qstashToken(KEYS.current, url(endpoint), raw, { exp: null }) })],
+    ["a token signed with HS384", async (raw) => ({ "upstash-signature": await qstashToken(KEYS.current, url(endpoint), raw, { alg: "HS384" }) })],
+    ["a token signed with HS512", async (raw) => ({ "upstash-signature": await qstashToken(KEYS.current, url(endpoint), raw, { alg: "HS512" }) })],
   ];
   it.each(forged)("refuses %s with 401 and changes nothing", async (_name, headers) => {
     const before = await fingerprint(connection.db);

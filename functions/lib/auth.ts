@@ -4,6 +4,7 @@ import type { MiddlewareHandler } from "hono";
 import { timingSafeEqual } from "hono/utils/buffer";
 import type { Config } from "../config";
 import type { AppEnv } from "./create-app";
+import { decodeBase64Text } from "./base64";
 import { UnauthorizedError } from "./errors";
 
 function presentedSecret(authorization: string | undefined, headerSecret: string | undefined): string | undefined {
@@ -11,7 +12,7 @@ function presentedSecret(authorization: string | undefined, headerSecret: string
   const [scheme, value] = authorization?.split(" ", 2) ?? [];
   if (scheme?.toLowerCase() === "bearer") return value;
   // Basic auth, password only, so a browser can open the status page.
-  if (scheme?.toLowerCase() === "basic" && value) return atob(value).split(":").slice(1).join(":");
+  if (scheme?.toLowerCase() === "basic" && value) return decodeBase64Text(value).split(":").slice(1).join(":");
   return undefined;
 }
 
@@ -67,7 +68,30 @@ export function requireQStashSignature(config: Config): MiddlewareHandler<AppEnv
     const url = config.siteUrl ? config.siteUrl + seen.pathname + seen.search : seen.href;
     const valid = await receiver.verify({ signature, body, url }).catch(() => false);
     if (!valid) throw new UnauthorizedError("invalid Upstash-Signature");
+    c.set("signature", signedClaims(signature));
     c.set("rawBody", body);
     await next();
   };
+}
+
+/** What a verified signature says of its delivery: its id (the JWT's jti) and when it expires. */
+export type SignedDelivery = { id: string; expiresAt: number };
+
+/**
+ * QStash signs with HS256 and a 5-minute `exp`, and names each token with a `jti`
+ * (https://upstash.com/docs/qstash/features/security); the Receiver also takes HS384/HS512 and tokens
+ * that never expire, which nobody but a forger would send.
+ */
+function signedClaims(token: string): SignedDelivery {
+  const [header, payload] = token.split(".", 2).map((part) => {
+    try {
+      return JSON.parse(decodeBase64Text(part));
+    } catch {
+      return undefined;
+    }
+  });
+  if (header?.alg !== "HS256") throw new UnauthorizedError("Upstash-Signature must be signed with HS256");
+  if (typeof payload?.exp !== "number") throw new UnauthorizedError("Upstash-Signature must expire (exp)");
+  if (typeof payload.jti !== "string" || !payload.jti) throw new UnauthorizedError("Upstash-Signature has no jti");
+  return { id: payload.jti, expiresAt: payload.exp };
 }

@@ -4,7 +4,7 @@ import { bodyLimit } from "hono/body-limit";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { BadRequestError, errorMessage, PermanentError, TransientError, UnauthorizedError } from "./errors";
 import { ConfigError } from "../config";
-import type { SearchScope } from "./auth";
+import type { SearchScope, SignedDelivery } from "./auth";
 
 export const BASE_PATH = "/api/embeddings";
 /** Largest body any function accepts; larger ones get 413 before they are read. */
@@ -15,7 +15,7 @@ export const Status = {
   serverError: 500, unavailable: 503,
 } as const satisfies Record<string, ContentfulStatusCode>;
 
-export type AppEnv = { Variables: { rawBody: string; searchScope: SearchScope } };
+export type AppEnv = { Variables: { rawBody: string; searchScope: SearchScope; signature: SignedDelivery } };
 
 export function createApp() {
   const app = new Hono<AppEnv>().basePath(BASE_PATH);
