@@ -100,6 +100,17 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   };
 }
 
+/** A URL as it is safe to show: a user name, password or query value in it may be a credential. */
+export function shownUrl(text: string | undefined): string | null {
+  if (!text) return null;
+  const url = new URL(text);
+  if (!url.username && !url.password && !url.search) return text;
+  if (url.username) url.username = "redacted";
+  if (url.password) url.password = "redacted";
+  for (const key of new Set(url.searchParams.keys())) url.searchParams.set(key, "redacted");
+  return url.toString();
+}
+
 /** The configuration as it is safe to show: no secret, only whether each is set. */
 export function publicConfig(config: Config) {
   return {
@@ -108,9 +119,9 @@ export function publicConfig(config: Config) {
     model: config.model,
     dimensions: config.dimensions,
     database: config.databaseUrl ? (/\.neon\.tech/.test(config.databaseUrl) ? "neon" : "postgres") : "pglite",
-    qstashUrl: config.qstash.url ?? (config.qstash.token ? "https://qstash.upstash.io" : null),
-    openaiBaseUrl: config.openai.baseUrl ?? null,
-    siteUrl: config.siteUrl ?? null,
+    qstashUrl: shownUrl(config.qstash.url) ?? (config.qstash.token ? "https://qstash.upstash.io" : null),
+    openaiBaseUrl: shownUrl(config.openai.baseUrl),
+    siteUrl: shownUrl(config.siteUrl),
     secretsSet: {
       QSTASH_TOKEN: !!config.qstash.token,
       QSTASH_CURRENT_SIGNING_KEY: !!config.qstash.currentSigningKey,

@@ -51,8 +51,9 @@ async function nearest(deps: Deps, request: SearchRequest): Promise<SearchHit[]>
   for (const row of rows) {
     const key = `${row.content_type}\u0000${row.content_id}`;
     const score = 1 - Number(row.distance);
-    // Vectors of another model are not comparable; maintenance re-embeds them.
-    if (row.model !== deps.embedder.model || score < request.minScore || best.has(key)) continue;
+    // Vectors of another model are not comparable; maintenance re-embeds them. A zero vector has no
+    // cosine (NaN): it matches nothing.
+    if (row.model !== deps.embedder.model || !Number.isFinite(score) || score < request.minScore || best.has(key)) continue;
     best.set(key, { contentType: row.content_type, contentId: row.content_id, score, chunkIndex: row.chunk_index, snippet: snippet(row.chunk_text) });
   }
   return [...best.values()].sort((a, b) => b.score - a.score).slice(0, request.limit);

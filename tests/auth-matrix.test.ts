@@ -81,7 +81,11 @@ describe("secrets on the app-facing functions", () => {
   it.each(cases)("%s: 401 without or with a wrong secret, nothing changed; the right one passes", async (endpoint, method, secret, raw) => {
     const call = (headers: Record<string, string>) => app.request(url(endpoint), { method, body: raw || undefined, headers: { "content-type": "application/json", ...headers } });
     const before = await fingerprint(connection.db);
-    const attempts: Record<string, string>[] = [{}, { authorization: "Bearer wrong" }, { authorization: `Bearer ${secret}x` }, { authorization: secret }, { "x-webhook-secret": "wrong" }];
+    const attempts: Record<string, string>[] = [
+      {}, { authorization: "Bearer wrong" }, { authorization: `Bearer ${secret}x` }, { authorization: secret }, { "x-webhook-secret": "wrong" },
+      // Malformed Basic credentials: not base64 at all, or base64 of bytes that are not UTF-8 text.
+      { authorization: "Basic %%%not-base64%%%" }, { authorization: "Basic ====" }, { authorization: `Basic ${btoa("\u00ff\u00fe:x")}` },
+    ];
     for (const headers of attempts) {
       expect((await call(headers)).status, JSON.stringify(headers)).toBe(401);
     }

@@ -151,3 +151,16 @@ describe("visibility follows parents", () => {
     expect(() => createRegistry(circular)).toThrow(/cycle/);
   });
 });
+
+describe("a query without letters", () => {
+  it("gets numeric scores on the local embedder, and minScore applies", async () => {
+    const deps = depsWith({ SEARCH_TOKEN: "search-token-4" });
+    const [c] = await connection.db.insert(course).values({ title: "Punctuation and symbols" }).returning();
+    await processItems(deps, [{ contentType: "course", contentId: c!.id }]);
+    const all = await hits(await searchAs(deps, { query: "?!? ... ---", minScore: -1 }, { authorization: "Bearer search-token-4" }));
+    expect(all.length).toBeGreaterThan(0);
+    for (const hit of all) expect(typeof hit.score).toBe("number");
+    const strict = await hits(await searchAs(deps, { query: "?!? ... ---", minScore: 0.5 }, { authorization: "Bearer search-token-4" }));
+    expect(strict).toEqual([]);
+  });
+});

@@ -12,7 +12,13 @@ function presentedSecret(authorization: string | undefined, headerSecret: string
   const [scheme, value] = authorization?.split(" ", 2) ?? [];
   if (scheme?.toLowerCase() === "bearer") return value;
   // Basic auth, password only, so a browser can open the status page.
-  if (scheme?.toLowerCase() === "basic" && value) return decodeBase64Text(value).split(":").slice(1).join(":");
+  if (scheme?.toLowerCase() === "basic" && value) {
+    try {
+      return decodeBase64Text(value).split(":").slice(1).join(":");
+    } catch {
+      return value; // not base64: a wrong secret, refused as one
+    }
+  }
   return undefined;
 }
 

@@ -17,8 +17,24 @@ export const Status = {
 
 export type AppEnv = { Variables: { rawBody: string; searchScope: SearchScope; signature: SignedDelivery } };
 
+/**
+ * Sent with every answer: nothing may frame, sniff, cache or refer from it, and a page may load nothing
+ * but its own inline style (the status page has no script).
+ */
+export const SECURITY_HEADERS = {
+  "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+  "X-Content-Type-Options": "nosniff",
+  "X-Frame-Options": "DENY",
+  "Cache-Control": "no-store",
+  "Referrer-Policy": "no-referrer",
+} as const;
+
 export function createApp() {
   const app = new Hono<AppEnv>().basePath(BASE_PATH);
+  app.use(async (c, next) => {
+    await next();
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) c.res.headers.set(name, value);
+  });
   app.use(bodyLimit({
     maxSize: MAX_BODY_BYTES,
     onError: (c) => c.json({ error: `body larger than ${MAX_BODY_BYTES} bytes` }, Status.tooLarge),
