@@ -28,7 +28,7 @@ export function createProcessWebhookApp(deps: Deps) {
       const callback = parseBody(FailureCallbackSchema, c.get("rawBody"));
       const items = parseBody(ProcessMessageSchema, decodeBase64(callback.sourceBody));
       // Postgres text cannot hold NUL: an answer with one would never be recorded.
-      const answer = callback.body ? decodeBase64(callback.body).slice(0, 300).replace(/\u0000/g, "\uFFFD") : "";
+      const answer = callback.body ? decodeBase64(callback.body).slice(0, 300).replaceAll("\u0000", "\uFFFD") : "";
       const error = `QStash gave up after ${callback.retried ?? 0} retries; last answer ${callback.status || "none"}${answer ? `: ${answer}` : ""}`;
       await recordFailed(deps.db, deps.registry, items.map((i) => ({ ...i, error })), "webhook");
       return c.json({ recorded: items.length }, Status.ok);

@@ -4,7 +4,7 @@
 // The same migration keeps the pipeline's tables and functions to their owner (README "Security").
 import { getTableName } from "drizzle-orm";
 import { pipelineTables } from "./pipeline-tables";
-import { capturedFields, visibilityFields, type ContentType } from "./registry";
+import { type ContentType, capturedFields, visibilityFields } from "./registry";
 
 export const NOTIFY_CHANNEL = "embedding_queue";
 const BREAKPOINT = "\n--> statement-breakpoint\n";
@@ -60,7 +60,11 @@ BEGIN
 END;
 $$;`;
 
-const FUNCTIONS = ["queue_for_embedding(text, text, integer, text, text, integer)", "capture_embedding_change()", "capture_embedding_children()"];
+const FUNCTIONS = [
+  "queue_for_embedding(text, text, integer, text, text, integer)",
+  "capture_embedding_change()",
+  "capture_embedding_children()",
+];
 
 // Only the owner (the role that migrates, the pipeline's) may use the pipeline's tables, their
 // sequences and its functions: every grant to anyone else is revoked, PUBLIC's EXECUTE included,
@@ -107,7 +111,10 @@ function tableTriggers(entry: ContentType): string[] {
   const table = quote(getTableName(entry.table));
   const name = getTableName(entry.table);
   const args = [entry.type, String(entry.priority), entry.idColumn.name].map(literal).join(", ");
-  const changed = capturedFields(entry).map((c) => quote(c.name)).map((f) => `OLD.${f} IS DISTINCT FROM NEW.${f}`).join(" OR ");
+  const changed = capturedFields(entry)
+    .map((c) => quote(c.name))
+    .map((f) => `OLD.${f} IS DISTINCT FROM NEW.${f}`)
+    .join(" OR ");
   return [
     `DROP TRIGGER IF EXISTS ${quote(`${name}_embedding_capture`)} ON ${table};`,
     `CREATE TRIGGER ${quote(`${name}_embedding_capture`)} AFTER INSERT OR DELETE ON ${table} FOR EACH ROW EXECUTE FUNCTION capture_embedding_change(${args});`,
@@ -122,14 +129,29 @@ function parentTriggers(registry: ContentType[], entry: ContentType): string[] {
   const parent = registry.find((e) => e.type === entry.parent!.type)!;
   const table = quote(getTableName(parent.table));
   const name = `${getTableName(parent.table)}_embedding_children_${entry.type}`;
-  const args = [entry.type, getTableName(entry.table), entry.idColumn.name, entry.parent.foreignKey.name, parent.idColumn.name, String(parent.priority)]
-    .map(literal).join(", ");
-  const changed = visibilityFields(parent).map((c) => quote(c.name)).map((f) => `OLD.${f} IS DISTINCT FROM NEW.${f}`).join(" OR ");
+  const args = [
+    entry.type,
+    getTableName(entry.table),
+    entry.idColumn.name,
+    entry.parent.foreignKey.name,
+    parent.idColumn.name,
+    String(parent.priority),
+  ]
+    .map(literal)
+    .join(", ");
+  const changed = visibilityFields(parent)
+    .map((c) => quote(c.name))
+    .map((f) => `OLD.${f} IS DISTINCT FROM NEW.${f}`)
+    .join(" OR ");
   return [
     `DROP TRIGGER IF EXISTS ${quote(name)} ON ${table};`,
     `CREATE TRIGGER ${quote(name)} AFTER DELETE ON ${table} FOR EACH ROW EXECUTE FUNCTION capture_embedding_children(${args});`,
     `DROP TRIGGER IF EXISTS ${quote(`${name}_update`)} ON ${table};`,
-    ...(changed ? [`CREATE TRIGGER ${quote(`${name}_update`)} AFTER UPDATE ON ${table} FOR EACH ROW WHEN (${changed}) EXECUTE FUNCTION capture_embedding_children(${args});`] : []),
+    ...(changed
+      ? [
+          `CREATE TRIGGER ${quote(`${name}_update`)} AFTER UPDATE ON ${table} FOR EACH ROW WHEN (${changed}) EXECUTE FUNCTION capture_embedding_children(${args});`,
+        ]
+      : []),
   ];
 }
 

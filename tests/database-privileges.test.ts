@@ -6,7 +6,7 @@ import { getTableColumns, getTableName } from "drizzle-orm";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pipelineTables } from "../schema/pipeline-tables";
-import { postgresConnection, type Connection } from "../scripts/lib/database";
+import { type Connection, postgresConnection } from "../scripts/lib/database";
 import { adminQuery, databaseUrl, onRealPostgres, POSTGRES_ONLY, testDatabaseUrl } from "./support/database";
 
 // Supabase's three API roles and its default privileges, as its own development setup creates them
@@ -56,26 +56,37 @@ describe.skipIf(!onRealPostgres)(`database privileges with Supabase's roles and 
     await connection?.close();
   });
 
-  it.each(["anon", "authenticated"])("%s can neither read, write nor delete the pipeline's tables, nor call its functions", async (role) => {
-    for (const [table, column] of TABLES) {
-      expect(await as(role, `SELECT * FROM ${table} LIMIT 1`), `select ${table}`).toBe("42501");
-      expect(await as(role, `INSERT INTO ${table} DEFAULT VALUES`), `insert ${table}`).toBe("42501");
-      expect(await as(role, `UPDATE ${table} SET ${column} = ${column}`), `update ${table}`).toBe("42501");
-      expect(await as(role, `DELETE FROM ${table}`), `delete ${table}`).toBe("42501");
-      expect(await as(role, `TRUNCATE ${table}`), `truncate ${table}`).toBe("42501");
-    }
-    const sequences = (await client.query<{ name: string }>(`SELECT s.oid::regclass::text AS name FROM pg_class s
+  it.each(["anon", "authenticated"])(
+    "%s can neither read, write nor delete the pipeline's tables, nor call its functions",
+    async (role) => {
+      for (const [table, column] of TABLES) {
+        expect(await as(role, `SELECT * FROM ${table} LIMIT 1`), `select ${table}`).toBe("42501");
+        expect(await as(role, `INSERT INTO ${table} DEFAULT VALUES`), `insert ${table}`).toBe("42501");
+        expect(await as(role, `UPDATE ${table} SET ${column} = ${column}`), `update ${table}`).toBe("42501");
+        expect(await as(role, `DELETE FROM ${table}`), `delete ${table}`).toBe("42501");
+        expect(await as(role, `TRUNCATE ${table}`), `truncate ${table}`).toBe("42501");
+      }
+      const sequences = (
+        await client.query<{ name: string }>(
+          `SELECT s.oid::regclass::text AS name FROM pg_class s
       JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = s.oid AND d.refclassid = 'pg_class'::regclass
-      WHERE s.relkind = 'S' AND d.refobjid = ANY($1::regclass[])`, [TABLES.map(([table]) => table)])).rows.map((row) => row.name);
-    expect(sequences.length).toBeGreaterThanOrEqual(4);
-    for (const sequence of sequences) expect(await as(role, `SELECT nextval('${sequence}')`), sequence).toBe("42501");
-    expect(await as(role, "SELECT queue_for_embedding('post', 'x', 1)")).toBe("42501");
-    const { rows } = await client.query<{ queue: boolean; capture: boolean; children: boolean }>(`SELECT
+      WHERE s.relkind = 'S' AND d.refobjid = ANY($1::regclass[])`,
+          [TABLES.map(([table]) => table)],
+        )
+      ).rows.map((row) => row.name);
+      expect(sequences.length).toBeGreaterThanOrEqual(4);
+      for (const sequence of sequences) expect(await as(role, `SELECT nextval('${sequence}')`), sequence).toBe("42501");
+      expect(await as(role, "SELECT queue_for_embedding('post', 'x', 1)")).toBe("42501");
+      const { rows } = await client.query<{ queue: boolean; capture: boolean; children: boolean }>(
+        `SELECT
       has_function_privilege($1, 'queue_for_embedding(text, text, integer, text, text, integer)', 'EXECUTE') AS queue,
       has_function_privilege($1, 'capture_embedding_change()', 'EXECUTE') AS capture,
-      has_function_privilege($1, 'capture_embedding_children()', 'EXECUTE') AS children`, [role]);
-    expect(rows).toEqual([{ queue: false, capture: false, children: false }]);
-  });
+      has_function_privilege($1, 'capture_embedding_children()', 'EXECUTE') AS children`,
+        [role],
+      );
+      expect(rows).toEqual([{ queue: false, capture: false, children: false }]);
+    },
+  );
 
   it("keeps rows from a role granted access later: row-level security with no policy", async () => {
     await client.query("INSERT INTO search_log (query, result_count, milliseconds) VALUES ('private query', 1, 1)");
@@ -92,7 +103,12 @@ describe.skipIf(!onRealPostgres)(`database privileges with Supabase's roles and 
 
   it("queues the changes an application role makes to a source table", async () => {
     const queued = async (id: string) =>
-      (await client.query<{ op: string }>("SELECT op FROM embedding_queue WHERE content_type = 'course' AND content_id = $1 AND status = 'pending'", [id])).rows;
+      (
+        await client.query<{ op: string }>(
+          "SELECT op FROM embedding_queue WHERE content_type = 'course' AND content_id = $1 AND status = 'pending'",
+          [id],
+        )
+      ).rows;
     const id = (await client.query<{ id: string }>("SELECT gen_random_uuid()::text AS id")).rows[0]!.id;
     expect(await as("authenticated", "INSERT INTO course (id, title) VALUES ($1, 'Written through the API')", [id])).toBe("ok");
     expect(await queued(id)).toEqual([{ op: "upsert" }]);

@@ -1,14 +1,14 @@
 // Who may search, and what search may return: closed unless opened, public types for the search token,
 // every type for the admin, and of each row only what its registry entry lets leave the database.
+
+import { and, eq, getTableColumns } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../functions/config";
 import { processItems } from "../functions/core/process";
 import type { Deps } from "../functions/deps";
+import { drain } from "../functions/drain";
 import { localEmbedder } from "../functions/embedders/local";
 import { createSearchApp } from "../functions/search";
-import { getTableColumns } from "drizzle-orm";
-import { and, eq } from "drizzle-orm";
-import { drain } from "../functions/drain";
 import { course, courseLesson, embeddingQueue, embeddings, profiles, users } from "../schema";
 import { columnsOf, contentType, createRegistry, defaultRegistry } from "../schema/registry";
 import type { Connection } from "../scripts/lib/database";
@@ -20,11 +20,17 @@ beforeAll(async () => {
 });
 afterAll(() => connection.close());
 
-const depsWith = (env: Record<string, string>): Deps =>
-  ({ db: connection.db, config: loadConfig(env), registry: createRegistry(), embedder: localEmbedder(1536) });
+const depsWith = (env: Record<string, string>): Deps => ({
+  db: connection.db,
+  config: loadConfig(env),
+  registry: createRegistry(),
+  embedder: localEmbedder(1536),
+});
 const searchAs = (deps: Deps, body: unknown, headers: Record<string, string> = {}) =>
   createSearchApp(deps).request("/api/embeddings/search", {
-    method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body),
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify(body),
   });
 type Hit = { contentType: string; contentId: string; score: number; snippet: string };
 const hits = async (response: Response) => ((await response.json()) as { results: Hit[] }).results;
@@ -59,18 +65,29 @@ describe("what may leave the database", () => {
   const publicSearch = { authorization: "Bearer search-token-2" };
   const adminSearch = { authorization: "Bearer admin-token-2" };
 
-  it.each(defaultRegistry.map((entry) => [entry.type, entry] as const))("%s: the text is made of its embedded fields only", (_type, entry) => {
-    // Every column holds a value naming it; the text must come out the same from the embedded ones alone.
-    const full: Record<string, unknown> = {};
-    for (const [key, column] of Object.entries(getTableColumns(entry.table))) {
-      full[key] = column.dataType === "array" ? [`${key}-marker`] : column.dataType === "boolean" ? true
-        : column.dataType === "number" ? 7 : column.dataType === "date" ? new Date(0) : `${key}-marker`;
-    }
-    const embeddedOnly = Object.fromEntries(Object.keys(columnsOf(entry, entry.embedded)).map((key) => [key, full[key]]));
-    const text = entry.format(full as never);
-    expect(text).toBe(entry.format(embeddedOnly as never));
-    for (const key of Object.keys(full).filter((k) => !(k in embeddedOnly))) expect(text).not.toContain(`${key}-marker`);
-  });
+  it.each(defaultRegistry.map((entry) => [entry.type, entry] as const))(
+    "%s: the text is made of its embedded fields only",
+    (_type, entry) => {
+      // Every column holds a value naming it; the text must come out the same from the embedded ones alone.
+      const full: Record<string, unknown> = {};
+      for (const [key, column] of Object.entries(getTableColumns(entry.table))) {
+        full[key] =
+          column.dataType === "array"
+            ? [`${key}-marker`]
+            : column.dataType === "boolean"
+              ? true
+              : column.dataType === "number"
+                ? 7
+                : column.dataType === "date"
+                  ? new Date(0)
+                  : `${key}-marker`;
+      }
+      const embeddedOnly = Object.fromEntries(Object.keys(columnsOf(entry, entry.embedded)).map((key) => [key, full[key]]));
+      const text = entry.format(full as never);
+      expect(text).toBe(entry.format(embeddedOnly as never));
+      for (const key of Object.keys(full).filter((k) => !(k in embeddedOnly))) expect(text).not.toContain(`${key}-marker`);
+    },
+  );
 
   it("embeds no e-mail, keeps users out of public search, and lets the admin find them without e-mail", async () => {
     const deps = depsWith(tokens);
@@ -80,7 +97,9 @@ describe("what may leave the database", () => {
     expect(stored.map((row) => row.contentId)).toContain(user!.id);
     expect(stored.map((row) => row.chunkText).join(" ")).not.toContain("example.com");
 
-    expect((await hits(await searchAs(deps, { query: "Ada Lovelace" }, publicSearch))).map((hit) => hit.contentType)).not.toContain("auth_user");
+    expect((await hits(await searchAs(deps, { query: "Ada Lovelace" }, publicSearch))).map((hit) => hit.contentType)).not.toContain(
+      "auth_user",
+    );
     const refused = await searchAs(deps, { query: "Ada Lovelace", types: ["auth_user"] }, publicSearch);
     expect(refused.status).toBe(400);
     expect(((await refused.json()) as { error: string }).error).toMatch(/auth_user/);
@@ -90,9 +109,15 @@ describe("what may leave the database", () => {
 
   it("finds a profile by its bio but shows only the fields its snippet allows", async () => {
     const deps = depsWith(tokens);
-    const [profile] = await connection.db.insert(profiles).values({
-      username: "grace", fullName: "Grace Hopper", headline: "Rear admiral", bio: "Invented the first compiler; moth in relay number seventy",
-    }).returning();
+    const [profile] = await connection.db
+      .insert(profiles)
+      .values({
+        username: "grace",
+        fullName: "Grace Hopper",
+        headline: "Rear admiral",
+        bio: "Invented the first compiler; moth in relay number seventy",
+      })
+      .returning();
     await processItems(deps, [{ contentType: "profile", contentId: profile!.id }]);
     const [hit] = await hits(await searchAs(deps, { query: "compiler moth relay", types: ["profile"] }, publicSearch));
     expect(hit).toMatchObject({ contentType: "profile", contentId: profile!.id });
@@ -104,27 +129,44 @@ describe("what may leave the database", () => {
 
 describe("visibility follows parents", () => {
   const deps = () => depsWith({ SEARCH_TOKEN: "search-token-3" });
-  const lessonChunks = (id: string) => connection.db.$count(embeddings, and(eq(embeddings.contentType, "lesson"), eq(embeddings.contentId, id)));
-  const queuedLessons = async () => (await connection.db.select().from(embeddingQueue)
-    .where(and(eq(embeddingQueue.contentType, "lesson"), eq(embeddingQueue.status, "pending")))).map((row) => [row.contentId, row.priority]);
+  const lessonChunks = (id: string) =>
+    connection.db.$count(embeddings, and(eq(embeddings.contentType, "lesson"), eq(embeddings.contentId, id)));
+  const queuedLessons = async () =>
+    (
+      await connection.db
+        .select()
+        .from(embeddingQueue)
+        .where(and(eq(embeddingQueue.contentType, "lesson"), eq(embeddingQueue.status, "pending")))
+    ).map((row) => [row.contentId, row.priority]);
 
   it("embeds a lesson only while its course exists and is published", async () => {
     const [published] = await connection.db.insert(course).values({ title: "Published course" }).returning();
     const [draft] = await connection.db.insert(course).values({ title: "Draft course", published: false }).returning();
-    const lessons = await connection.db.insert(courseLesson).values([
-      { courseId: published!.id, title: "Lesson of a published course" },
-      { courseId: draft!.id, title: "Lesson of a draft course" },
-      { courseId: null, title: "Lesson of no course" },
-    ]).returning();
-    const result = await processItems(deps(), lessons.map((l) => ({ contentType: "lesson", contentId: l.id })));
+    const lessons = await connection.db
+      .insert(courseLesson)
+      .values([
+        { courseId: published!.id, title: "Lesson of a published course" },
+        { courseId: draft!.id, title: "Lesson of a draft course" },
+        { courseId: null, title: "Lesson of no course" },
+      ])
+      .returning();
+    const result = await processItems(
+      deps(),
+      lessons.map((l) => ({ contentType: "lesson", contentId: l.id })),
+    );
     expect(result.deleted).toBe(2);
     expect(await Promise.all(lessons.map((l) => lessonChunks(l.id)))).toEqual([1, 0, 0]);
   });
 
   it("unpublishing or deleting a course queues its lessons at the course's priority, and the drain takes them out", async () => {
-    const [kept, unpublished, deleted] = await connection.db.insert(course).values([{ title: "Kept" }, { title: "Unpublished" }, { title: "Deleted" }]).returning();
-    const lessons = await connection.db.insert(courseLesson)
-      .values([kept!, unpublished!, deleted!].map((c) => ({ courseId: c.id, title: `Lesson of ${c.title}` }))).returning();
+    const [kept, unpublished, deleted] = await connection.db
+      .insert(course)
+      .values([{ title: "Kept" }, { title: "Unpublished" }, { title: "Deleted" }])
+      .returning();
+    const lessons = await connection.db
+      .insert(courseLesson)
+      .values([kept!, unpublished!, deleted!].map((c) => ({ courseId: c.id, title: `Lesson of ${c.title}` })))
+      .returning();
     await drain(deps());
     expect(await Promise.all(lessons.map((l) => lessonChunks(l.id)))).toEqual([1, 1, 1]);
 
@@ -134,7 +176,12 @@ describe("visibility follows parents", () => {
     await connection.db.update(course).set({ published: false }).where(eq(course.id, unpublished!.id));
     await connection.db.delete(course).where(eq(course.id, deleted!.id));
     const course2 = defaultRegistry.find((e) => e.type === "course")!.priority;
-    expect((await queuedLessons()).sort()).toEqual([[lessons[1]!.id, course2], [lessons[2]!.id, course2]].sort());
+    expect((await queuedLessons()).sort()).toEqual(
+      [
+        [lessons[1]!.id, course2],
+        [lessons[2]!.id, course2],
+      ].sort(),
+    );
     await drain(deps());
     expect(await Promise.all(lessons.map((l) => lessonChunks(l.id)))).toEqual([1, 0, 0]);
 
@@ -146,8 +193,13 @@ describe("visibility follows parents", () => {
 
   it("refuses a registry whose parent is unknown or circular", () => {
     const lesson = defaultRegistry.find((e) => e.type === "lesson")!;
-    expect(() => createRegistry([{ ...lesson, parent: { type: "module", foreignKey: courseLesson.courseId } }])).toThrow(/parent type "module" is not registered/);
-    const circular = [contentType({ ...lesson, type: "a", parent: { type: "b", foreignKey: courseLesson.courseId } }), contentType({ ...lesson, type: "b", parent: { type: "a", foreignKey: courseLesson.courseId } })];
+    expect(() => createRegistry([{ ...lesson, parent: { type: "module", foreignKey: courseLesson.courseId } }])).toThrow(
+      /parent type "module" is not registered/,
+    );
+    const circular = [
+      contentType({ ...lesson, type: "a", parent: { type: "b", foreignKey: courseLesson.courseId } }),
+      contentType({ ...lesson, type: "b", parent: { type: "a", foreignKey: courseLesson.courseId } }),
+    ];
     expect(() => createRegistry(circular)).toThrow(/cycle/);
   });
 });

@@ -3,8 +3,8 @@ import { Receiver } from "@upstash/qstash";
 import type { MiddlewareHandler } from "hono";
 import { timingSafeEqual } from "hono/utils/buffer";
 import type { Config } from "../config";
-import type { AppEnv } from "./create-app";
 import { decodeBase64Text } from "./base64";
+import type { AppEnv } from "./create-app";
 import { UnauthorizedError } from "./errors";
 
 function presentedSecret(authorization: string | undefined, headerSecret: string | undefined): string | undefined {
@@ -50,7 +50,10 @@ export function requireSearchAccess(config: Config): MiddlewareHandler<AppEnv> {
     else if (given) throw new UnauthorizedError("wrong SEARCH_TOKEN");
     else if (config.search.public) scope = "public";
     else if (config.searchToken) throw new UnauthorizedError("missing SEARCH_TOKEN: send `Authorization: Bearer <SEARCH_TOKEN>`");
-    else throw new UnauthorizedError("search is closed: set SEARCH_TOKEN on the server and send it as `Authorization: Bearer <token>`, or set SEARCH_PUBLIC=true to let anyone search the public content types");
+    else
+      throw new UnauthorizedError(
+        "search is closed: set SEARCH_TOKEN on the server and send it as `Authorization: Bearer <token>`, or set SEARCH_PUBLIC=true to let anyone search the public content types",
+      );
     c.set("searchScope", scope);
     await next();
   };
@@ -76,6 +79,7 @@ export function requireQStashSignature(config: Config): MiddlewareHandler<AppEnv
     if (!valid) throw new UnauthorizedError("invalid Upstash-Signature");
     c.set("signature", signedClaims(signature));
     c.set("rawBody", body);
+    c.set("caller", "qstash");
     await next();
   };
 }

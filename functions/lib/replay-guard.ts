@@ -4,7 +4,7 @@ import { eq } from "drizzle-orm";
 import type { MiddlewareHandler } from "hono";
 import { signedCalls } from "../../schema/pipeline-tables";
 import type { Database } from "../db/database";
-import { Status, type AppEnv } from "./create-app";
+import { type AppEnv, Status } from "./create-app";
 
 /**
  * Runs the handler once per signature (after requireQStashSignature): a replay answers 200 with
@@ -13,8 +13,11 @@ import { Status, type AppEnv } from "./create-app";
 export function oncePerSignature(db: Database, endpoint: string): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const { id, expiresAt } = c.get("signature");
-    const claimed = await db.insert(signedCalls).values({ signatureId: id, endpoint, expiresAt: new Date(expiresAt * 1000) })
-      .onConflictDoNothing().returning({ id: signedCalls.signatureId });
+    const claimed = await db
+      .insert(signedCalls)
+      .values({ signatureId: id, endpoint, expiresAt: new Date(expiresAt * 1000) })
+      .onConflictDoNothing()
+      .returning({ id: signedCalls.signatureId });
     if (claimed.length === 0) return c.json({ replayed: true }, Status.ok);
     await next();
     if (c.error || c.res.status >= 500) await db.delete(signedCalls).where(eq(signedCalls.signatureId, id));

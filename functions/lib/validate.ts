@@ -19,7 +19,8 @@ function nestsDeeperThan(raw: string, limit: number): boolean {
   for (let i = 0; i < raw.length; i++) {
     const ch = raw.charCodeAt(i);
     if (inString) {
-      if (ch === 0x5c) i++; // a backslash escapes the next character
+      if (ch === 0x5c)
+        i++; // a backslash escapes the next character
       else if (ch === 0x22) inString = false;
     } else if (ch === 0x22) inString = true;
     else if (ch === 0x5b || ch === 0x7b) {

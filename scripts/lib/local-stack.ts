@@ -6,7 +6,9 @@ import { getRequestListener } from "@hono/node-server";
 import { createAllFunctions } from "../../functions/app";
 import { loadConfig, type Config } from "../../functions/config";
 import type { Deps } from "../../functions/deps";
+import { checkVectorColumn } from "../../functions/db/vector-column";
 import { createEmbedder } from "../../functions/embedders";
+import { queueOtherModels } from "../../functions/maintenance";
 import type { Embedder } from "../../functions/embedders/embedder";
 import { BASE_PATH } from "../../functions/lib/create-app";
 import { QUEUES } from "../../functions/queue/lanes";
@@ -34,6 +36,8 @@ export type LocalStackOptions = {
 
 export type LocalStack = {
   url: string;
+  /** Items embedded with another model, queued at start-up for re-embedding. */
+  reembedding: number;
   deps: Deps;
   config: Config;
   emulator?: RunningEmulator;
@@ -41,6 +45,7 @@ export type LocalStack = {
 };
 
 const secret = () => randomBytes(24).toString("base64url");
+const isLoopback = (url: string) => ["127.0.0.1", "localhost", "[::1]"].includes(new URL(url).hostname);
 
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   const env = { ...options.env };
@@ -51,9 +56,16 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   env.SITE_URL ??= url;
 
   let emulator: RunningEmulator | undefined;
-  if (!env.QSTASH_TOKEN) {
-    const keys = { token: secret(), currentSigningKey: `sig_${secret()}`, nextSigningKey: `sig_${secret()}` };
-    emulator = await startEmulator({ ...keys, port: options.emulatorPort, backoff: (n) => 1000 * 2 ** (n - 1), ...options.emulator });
+  // The emulator stands in unless a real QStash is named: a token with no URL, or a URL elsewhere.
+  // A given token, signing keys and local URL are the emulator's, so it can be driven by hand.
+  if (!env.QSTASH_TOKEN || (env.QSTASH_URL && isLoopback(env.QSTASH_URL))) {
+    const keys = {
+      token: env.QSTASH_TOKEN ?? secret(),
+      currentSigningKey: env.QSTASH_CURRENT_SIGNING_KEY ?? `sig_${secret()}`,
+      nextSigningKey: env.QSTASH_NEXT_SIGNING_KEY ?? `sig_${secret()}`,
+    };
+    const port = options.emulatorPort ?? (env.QSTASH_URL ? Number(new URL(env.QSTASH_URL).port) || undefined : undefined);
+    emulator = await startEmulator({ ...keys, port, backoff: (n) => 1000 * 2 ** (n - 1), ...options.emulator });
     Object.assign(env, {
       QSTASH_TOKEN: emulator.emulator.options.token, QSTASH_URL: emulator.url,
       QSTASH_CURRENT_SIGNING_KEY: emulator.emulator.options.currentSigningKey, QSTASH_NEXT_SIGNING_KEY: emulator.emulator.options.nextSigningKey,
@@ -68,6 +80,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     db: options.connection.db, config, registry: createRegistry(),
     embedder: options.embedder ?? createEmbedder(config), publisher: qstashPublisher(config),
   };
+  await checkVectorColumn(deps.db, deps.embedder.dimensions).catch(async (error) => {
+    await emulator?.close();
+    server.close();
+    throw error;
+  });
+  // A switch of embedder is handled now, not at the next maintenance run.
+  const reembedding = await queueOtherModels(deps);
   const app = createAllFunctions(deps);
   handler = (request) => app.fetch(request);
 
@@ -87,7 +106,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   }
 
   return {
-    url, deps, config, emulator,
+    url, deps, config, emulator, reembedding,
     async close() {
       for (const stop of stopForwarding) await stop();
       await emulator?.close();
