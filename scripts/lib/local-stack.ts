@@ -80,6 +80,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   // Local secrets nobody has to set: the local stack calls its own enqueue with them.
   env.WEBHOOK_SECRET ??= secret();
   env.ADMIN_TOKEN ??= secret();
+  env.SEARCH_TOKEN ??= secret();
   const config = loadConfig(env);
   const deps: Deps = {
     db: options.connection.db, config, registry: createRegistry(),
