@@ -1,11 +1,11 @@
 // Sends each change down its lane (DESIGN.md section 1, "Routing"): QStash now, a QStash queue, or
 // the database queue; and the database queue whenever QStash cannot take it. Nothing is dropped.
-import type { Deps } from "../deps";
-import { uniqueItems } from "../core/item";
-import { coalescingWindow, laneFor, QUEUED_LANE, type Lane } from "../queue/lanes";
-import type { Message } from "../queue/publisher";
-import { queueItems } from "../queue/queue-items";
-import type { Change } from "./changes";
+import type { Deps } from "../deps.js";
+import { uniqueItems } from "../core/item.js";
+import { coalescingWindow, laneFor, QUEUED_LANE, type Lane } from "../queue/lanes.js";
+import type { Message } from "../queue/publisher.js";
+import { queueItems } from "../queue/queue-items.js";
+import type { Change } from "./changes.js";
 
 export type Routed = { contentType: string; contentId: string; lane: Lane | "skipped"; fallback?: boolean };
 
