@@ -7,7 +7,8 @@ import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { pipelineTables } from "../schema/pipeline-tables";
 import { type Connection, postgresConnection } from "../scripts/lib/database";
-import { adminQuery, databaseUrl, onRealPostgres, POSTGRES_ONLY, testDatabaseUrl } from "./support/database";
+import { adminQuery, databaseUrl } from "../scripts/lib/postgres-admin";
+import { onRealPostgres, POSTGRES_ONLY, testDatabaseUrl } from "./support/database";
 
 // Supabase's three API roles and its default privileges, as its own development setup creates them
 // (supabase/realtime, dev/postgres/00-setup.sql): everything a migration creates in `public` is granted
