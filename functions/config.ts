@@ -41,6 +41,7 @@ const EnvSchema = v.object({
   WEBHOOK_SECRET: optionalText,
   ADMIN_TOKEN: optionalText,
   SEARCH_TOKEN: optionalText,
+  SEARCH_PUBLIC: v.optional(v.picklist(["true", "false"], "must be true or false")),
   DRAIN_BATCH_SIZE: integer(500, 1, 10_000),
   SEARCH_EXACT_LIMIT: integer(5000, 0, 10_000_000),
   // The local stack only (npm start): ports, and where the embedded database keeps its files.
@@ -68,8 +69,11 @@ export type Config = {
   /** Budgets: the time one run may take, below its platform's limit (README "Deploy"). */
   drain: { batchSize: number; budgetMs: number };
   process: { budgetMs: number };
-  /** A type filter matching at most `exactLimit` chunks is searched exactly, not through the HNSW index. */
-  search: { exactLimit: number };
+  /**
+   * A type filter matching at most `exactLimit` chunks is searched exactly, not through the HNSW index.
+   * `public`: anyone may search the public types without a token (SEARCH_PUBLIC=true, on purpose).
+   */
+  search: { exactLimit: number; public: boolean };
   local: { port: number; pgPort: number; dataDir: string };
 };
 
@@ -123,9 +127,20 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     searchToken: e.SEARCH_TOKEN,
     drain: { batchSize: e.DRAIN_BATCH_SIZE, budgetMs: e.DRAIN_BUDGET_MS },
     process: { budgetMs: e.PROCESS_BUDGET_MS },
-    search: { exactLimit: e.SEARCH_EXACT_LIMIT },
+    search: { exactLimit: e.SEARCH_EXACT_LIMIT, public: e.SEARCH_PUBLIC === "true" },
     local: { port: e.PORT, pgPort: e.PGPORT, dataDir: e.PGLITE_DATA_DIR },
   };
+}
+
+/** A URL as it is safe to show: a user name, password or query value in it may be a credential. */
+export function shownUrl(text: string | undefined): string | null {
+  if (!text) return null;
+  const url = new URL(text);
+  if (!url.username && !url.password && !url.search) return text;
+  if (url.username) url.username = "redacted";
+  if (url.password) url.password = "redacted";
+  for (const key of new Set(url.searchParams.keys())) url.searchParams.set(key, "redacted");
+  return url.toString();
 }
 
 /** The configuration as it is safe to show: no secret, only whether each is set. */
@@ -136,10 +151,10 @@ export function publicConfig(config: Config) {
     model: config.model,
     dimensions: config.dimensions,
     database: config.databaseUrl ? (/\.neon\.tech/.test(config.databaseUrl) ? "neon" : "postgres") : "pglite",
-    qstashUrl: config.qstash.url ?? (config.qstash.token ? "https://qstash.upstash.io" : null),
-    openaiBaseUrl: config.openai.baseUrl ?? null,
+    qstashUrl: shownUrl(config.qstash.url) ?? (config.qstash.token ? "https://qstash.upstash.io" : null),
+    openaiBaseUrl: shownUrl(config.openai.baseUrl),
     embeddingEncoding: config.openai.encoding,
-    siteUrl: config.siteUrl ?? null,
+    siteUrl: shownUrl(config.siteUrl),
     secretsSet: {
       QSTASH_TOKEN: !!config.qstash.token,
       QSTASH_CURRENT_SIGNING_KEY: !!config.qstash.currentSigningKey,
@@ -151,5 +166,6 @@ export function publicConfig(config: Config) {
     },
     drain: config.drain,
     process: config.process,
+    searchPublic: config.search.public,
   };
 }

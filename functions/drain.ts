@@ -29,8 +29,11 @@ export type DrainSummary = {
   nextBatchSize?: number;
 };
 
-/** One drain run. `messageId` (the delivery's) names its successor, so a retried run chains once. */
-export async function drain(deps: Deps, options: { budgetMs?: number; batchSize?: number; messageId?: string } = {}): Promise<DrainSummary> {
+/**
+ * One drain run. `signatureId` (the signed delivery's jti, never an unsigned header) names its
+ * successor, so replays of one signed call chain once.
+ */
+export async function drain(deps: Deps, options: { budgetMs?: number; batchSize?: number; signatureId?: string } = {}): Promise<DrainSummary> {
   const budgetMs = options.budgetMs ?? deps.config.drain.budgetMs;
   const { work, workMs } = startRun(budgetMs, deps.clock);
   const clock = work.clock;
@@ -91,7 +94,7 @@ export async function drain(deps: Deps, options: { budgetMs?: number; batchSize?
   summary.remaining = await readyCount(deps.db);
   if (summary.remaining > 0 && summary.stoppedBy === "budget" && deps.publisher) {
     await deps.publisher
-      .publish([{ endpoint: "drain", body: { batchSize: summary.nextBatchSize }, queueName: DRAIN_CHAIN.queueName, deduplicationId: `drain-after-${options.messageId ?? started}` }])
+      .publish([{ endpoint: "drain", body: { batchSize: summary.nextBatchSize }, queueName: DRAIN_CHAIN.queueName, deduplicationId: `drain-after-${options.signatureId ?? started}` }])
       .then(() => (summary.chained = true), (error) => console.warn("[drain] could not chain:", errorMessage(error)));
   }
   return summary;
@@ -101,8 +104,8 @@ export function createDrainApp(deps: Deps) {
   return createApp().post("/drain", requireQStashSignature(deps.config), async (c) => {
     const raw = c.get("rawBody");
     const request = raw.trim() ? parseBody(DrainRequestSchema, raw) : {};
-    const messageId = c.req.header("upstash-message-id");
-    const summary = await recordRun(deps.db, "drain", () => drain(deps, { ...request, messageId }));
+    const signatureId = c.get("signature").id;
+    const summary = await recordRun(deps.db, "drain", () => drain(deps, { ...request, signatureId }));
     return c.json(summary, Status.ok);
   });
 }

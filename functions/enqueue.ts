@@ -4,14 +4,12 @@ import { parseChanges } from "./enqueue/changes.js";
 import { routeChanges } from "./enqueue/route-changes.js";
 import { requireSecret } from "./lib/auth.js";
 import { createApp, Status } from "./lib/create-app.js";
+import { parseJson } from "./lib/validate.js";
 import { BadRequestError } from "./lib/errors.js";
 
 export function createEnqueueApp(deps: Deps) {
   return createApp().post("/enqueue", requireSecret(deps.config.webhookSecret, "WEBHOOK_SECRET"), async (c) => {
-    const body = await c.req.json().catch(() => {
-      throw new BadRequestError("body is not valid JSON");
-    });
-    const items = await routeChanges(deps, parseChanges(deps.registry, body));
+    const items = await routeChanges(deps, parseChanges(deps.registry, parseJson(await c.req.text())));
     return c.json({ accepted: items.filter((i) => i.lane !== "skipped").length, items }, Status.accepted);
   });
 }

@@ -31,7 +31,8 @@ export function createProcessWebhookApp(deps: Deps) {
     .post("/process-webhook/failed", verified, async (c) => {
       const callback = parseBody(FailureCallbackSchema, c.get("rawBody"));
       const items = parseBody(ProcessMessageSchema, decodeBase64(callback.sourceBody));
-      const answer = callback.body ? decodeBase64(callback.body).slice(0, 300) : "";
+      // Postgres text cannot hold NUL: an answer with one would never be recorded.
+      const answer = callback.body ? decodeBase64(callback.body).slice(0, 300).replaceAll("\u0000", "\uFFFD") : "";
       const error = `QStash gave up after ${callback.retried ?? 0} retries; last answer ${callback.status || "none"}${answer ? `: ${answer}` : ""}`;
       await recordFailed(deps.db, deps.registry, items.map((i) => ({ ...i, error })), "webhook");
       return c.json({ recorded: items.length }, Status.ok);

@@ -4,6 +4,7 @@ import { embeddingQueue } from "../schema/pipeline-tables.js";
 import type { Deps } from "./deps.js";
 import { requireQStashSignature } from "./lib/auth.js";
 import { createApp, Status } from "./lib/create-app.js";
+import { oncePerSignature } from "./lib/replay-guard.js";
 import { recordRun } from "./queue/job-runs.js";
 import { retryFailedRows } from "./queue/settle.js";
 
@@ -18,6 +19,6 @@ export async function retryFailed(deps: Deps) {
 }
 
 export function createRetryFailedApp(deps: Deps) {
-  return createApp().post("/retry-failed", requireQStashSignature(deps.config), async (c) =>
+  return createApp().post("/retry-failed", requireQStashSignature(deps.config), oncePerSignature(deps.db, "retry-failed"), async (c) =>
     c.json(await recordRun(deps.db, "retry-failed", () => retryFailed(deps)), Status.ok));
 }

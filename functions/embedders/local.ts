@@ -29,9 +29,13 @@ function features(text: string): Map<string, number> {
   return weights;
 }
 
+/** Stands for a text with no word at all, so that its vector is not zero (a zero vector has no cosine). */
+const NO_WORDS = new Map([["\u2205", 1]]);
+
 export function embedLocally(text: string, dimensions: number): number[] {
   const vector = new Array<number>(dimensions).fill(0);
-  for (const [feature, weight] of features(text)) {
+  const found = features(text);
+  for (const [feature, weight] of found.size ? found : NO_WORDS) {
     const h = hash(feature);
     // Sub-linear term frequency, and a sign bit so collisions cancel rather than pile up.
     vector[h % dimensions]! += (h & 0x80000000 ? -1 : 1) * Math.log1p(weight);
