@@ -2,7 +2,7 @@
 // reach PGlite over the PostgreSQL wire (node-postgres), and the wire is cut mid-processing.
 import { and, eq, inArray, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/node-postgres";
-import pg from "pg";
+import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Database } from "../functions/db/database";
 import { drain } from "../functions/drain";
