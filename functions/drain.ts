@@ -11,6 +11,7 @@ import { claimBatch, readyCount } from "./queue/claim";
 import { recordRun } from "./queue/job-runs";
 import { backoffMs, MAX_ATTEMPTS, returnToPending, settleDone, settleFailed } from "./queue/settle";
 import { itemKey } from "./core/item";
+import { deduplicationId } from "./queue/deduplication-id";
 import { DRAIN_CHAIN } from "./queue/lanes";
 
 const DrainRequestSchema = v.object({ budgetMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(100), v.maxValue(800_000))) });
@@ -66,9 +67,11 @@ export async function drain(deps: Deps, options: { budgetMs?: number; messageId?
   }
   summary.remaining = await readyCount(deps.db);
   if (summary.remaining > 0 && summary.stoppedBy === "budget" && deps.publisher) {
-    await deps.publisher
-      .publish([{ endpoint: "drain", body: {}, queueName: DRAIN_CHAIN.queueName, deduplicationId: `drain-after-${options.messageId ?? started}` }])
-      .then(() => (summary.chained = true), (error) => console.warn("[drain] could not chain:", errorMessage(error)));
+    const next = { endpoint: "drain", body: {}, queueName: DRAIN_CHAIN.queueName, deduplicationId: deduplicationId("drain-after", options.messageId ?? started) };
+    await deps.publisher.publish([next]).then(
+      ([sent]) => (sent && "messageId" in sent ? (summary.chained = true) : console.warn("[drain] could not chain:", sent?.error)),
+      (error) => console.warn("[drain] could not chain:", errorMessage(error)),
+    );
   }
   return summary;
 }

@@ -12,7 +12,14 @@ export function createProcessWebhookApp(deps: Deps) {
   const verified = requireQStashSignature(deps.config);
   return createApp()
     .post("/process-webhook", verified, async (c) => {
-      const items = parseBody(ProcessMessageSchema, c.get("rawBody"));
+      let items;
+      try {
+        items = parseBody(ProcessMessageSchema, c.get("rawBody"));
+      } catch (error) {
+        // A signed body of the wrong shape will be as wrong on every retry.
+        if (error instanceof BadRequestError) return nonRetryable({ error: error.message });
+        throw error;
+      }
       try {
         const { failed, ...counts } = await processItems(deps, items);
         await recordFailed(deps.db, deps.registry, failed, "webhook");
@@ -21,17 +28,31 @@ export function createProcessWebhookApp(deps: Deps) {
         // A retry cannot fix it: record it where a person sees it, and stop QStash retrying.
         if (!(error instanceof PermanentError)) throw error;
         await recordFailed(deps.db, deps.registry, items.map((i) => ({ ...i, error: error.message })), "webhook");
-        return c.json({ items: items.length, failed: items.length, error: error.message }, Status.ok);
+        return nonRetryable({ items: items.length, failed: items.length, error: error.message });
       }
     })
     .post("/process-webhook/failed", verified, async (c) => {
       const callback = parseBody(FailureCallbackSchema, c.get("rawBody"));
+      // Our own 489: the items (if the body had any) were recorded when it was answered.
+      if (callback.status === 489) return c.json({ recorded: 0 }, Status.ok);
       const items = parseBody(ProcessMessageSchema, decodeBase64(callback.sourceBody));
       const answer = callback.body ? decodeBase64(callback.body).slice(0, 300) : "";
       const error = `QStash gave up after ${callback.retried ?? 0} retries; last answer ${callback.status || "none"}${answer ? `: ${answer}` : ""}`;
       await recordFailed(deps.db, deps.registry, items.map((i) => ({ ...i, error })), "webhook");
       return c.json({ recorded: items.length }, Status.ok);
     });
+}
+
+/**
+ * QStash's answer for "do not retry": "respond with a 489 status code and include the header
+ * Upstash-NonRetryable-Error: true" (https://upstash.com/docs/qstash/features/retry). The message goes to
+ * the DLQ at once, without a retry billed; its failure callback still comes.
+ */
+function nonRetryable(body: { error: string } & Record<string, unknown>) {
+  // Hono's typed statuses stop at the registered codes; 489 is QStash's own.
+  return new Response(JSON.stringify(body), {
+    status: 489, headers: { "content-type": "application/json", "Upstash-NonRetryable-Error": "true" },
+  });
 }
 
 function decodeBase64(text: string): string {

@@ -83,10 +83,11 @@ describe("process-webhook", () => {
     expect(await connection.db.$count(embeddingQueue)).toBe(1);
   });
 
-  it("answers 400 naming what is wrong with a body of the wrong shape", async () => {
+  it("answers a signed body of the wrong shape with 489 and Upstash-NonRetryable-Error, naming what is wrong", async () => {
     const wrong = JSON.stringify({ items: [{ contentType: "post", contentId: 1.5 }] });
     const response = await deliver("process-webhook", wrong);
-    expect(response.status).toBe(400);
+    expect(response.status).toBe(489);
+    expect(response.headers.get("upstash-nonretryable-error")).toBe("true");
     expect(((await response.json()) as { error: string }).error).toMatch(/contentId|must be/);
   });
 
@@ -98,11 +99,15 @@ describe("process-webhook", () => {
     expect(await connection.db.$count(embeddings)).toBe(0);
   });
 
-  it("records a permanent failure as failed and answers 200 so QStash stops", async () => {
+  it("records a permanent failure as failed and answers 489 with Upstash-NonRetryable-Error so QStash stops", async () => {
     api.alwaysFail = { status: 400 };
     const body = JSON.stringify({ contentType: "post", contentId: postId });
     const response = await deliver("process-webhook", body);
-    expect(response.status).toBe(200);
+    expect(response.status).toBe(489);
+    expect(response.headers.get("upstash-nonretryable-error")).toBe("true");
+    // QStash's failure callback for that 489 records nothing more: the row keeps its own error.
+    const callback = JSON.stringify({ status: 489, retried: 0, sourceBody: Buffer.from(body).toString("base64"), body: Buffer.from("x").toString("base64") });
+    expect(await (await deliver("process-webhook/failed", callback)).json()).toEqual({ recorded: 0 });
     const [row] = await connection.db.select().from(embeddingQueue);
     expect(row).toMatchObject({ contentType: "post", contentId: postId, status: "failed" });
     expect(row!.lastError).toMatch(/400/);

@@ -2,8 +2,12 @@
 
 export type Lane = "immediate" | "queued" | "database";
 
-/** The QStash queue of the 3–4 lane, and how many deliveries it runs at once. */
-export const QUEUED_LANE = { queueName: "embeddings", parallelism: 5 };
+/**
+ * The 3–4 lane's bound on deliveries at once: a flow-control key on publish, not a queue, because an
+ * enqueue takes no not-before (upstash/docs #225) and Upstash steers bounded parallelism to flow control
+ * (docs: Upsert a Queue). Flow-control parallelism is not held to the queues' plan maximum (Free: 2).
+ */
+export const QUEUED_LANE = { flowControlKey: "embeddings-queued", parallelism: 5 };
 
 /**
  * The QStash queue a drain's call to itself waits in. Every minute's scheduled drain may start a chain
@@ -12,7 +16,7 @@ export const QUEUED_LANE = { queueName: "embeddings", parallelism: 5 };
 export const DRAIN_CHAIN = { queueName: "embeddings-drain", parallelism: 2 };
 
 /** The QStash queues the pipeline uses, as `npm run schedules` and the local stack create them. */
-export const QUEUES = [QUEUED_LANE, DRAIN_CHAIN];
+export const QUEUES = [DRAIN_CHAIN];
 
 export function laneFor(priority: number): Lane {
   if (priority <= 2) return "immediate";

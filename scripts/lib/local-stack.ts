@@ -16,6 +16,7 @@ import { createRegistry } from "../../schema/registry";
 import type { Connection } from "./database";
 import { startEmulator, type RunningEmulator } from "../qstash-emulator/http";
 import type { EmulatorOptions } from "../qstash-emulator/emulator";
+import { isPlanName } from "../qstash-emulator/plans";
 import { listenOnFreePort } from "./listen";
 import { tapWireNotifications } from "./wire-notifications";
 import { SCHEDULES, syncSchedules } from "./schedules";
@@ -54,7 +55,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   let emulator: RunningEmulator | undefined;
   if (!env.QSTASH_TOKEN) {
     const keys = { token: secret(), currentSigningKey: `sig_${secret()}`, nextSigningKey: `sig_${secret()}` };
-    emulator = await startEmulator({ ...keys, port: options.emulatorPort, backoff: (n) => 1000 * 2 ** (n - 1), ...options.emulator });
+    // The Free plan's limits unless QSTASH_PLAN names another, so the local stack runs as a Free account would.
+    const plan = isPlanName(env.QSTASH_PLAN) ? env.QSTASH_PLAN : "free";
+    emulator = await startEmulator({ ...keys, plan, port: options.emulatorPort, backoff: (n) => 1000 * 2 ** (n - 1), ...options.emulator });
     Object.assign(env, {
       QSTASH_TOKEN: emulator.emulator.options.token, QSTASH_URL: emulator.url,
       QSTASH_CURRENT_SIGNING_KEY: emulator.emulator.options.currentSigningKey, QSTASH_NEXT_SIGNING_KEY: emulator.emulator.options.nextSigningKey,

@@ -7,6 +7,19 @@ import { Cron } from "croner";
 import { planLimits, type PlanLimits, type PlanName } from "./plans";
 import { signDelivery } from "./sign";
 
+/**
+ * A paused croner job for a QStash cron: evaluated in UTC ("By default, we evaluate cron expressions in
+ * UTC"), or in the zone a "CRON_TZ=America/New_York 0 4 * * *" prefix names (docs: qstash/features/schedules,
+ * "Timezones"). Throws on a bad cron or zone.
+ */
+export function cronJob(cron: string, run: () => void): Cron {
+  const zoned = cron.match(/^CRON_TZ=(\S+)\s+(.+)$/);
+  const job = new Cron(zoned ? zoned[2]! : cron, { timezone: zoned ? zoned[1]! : "UTC", paused: true }, run);
+  // Croner only learns a bad zone when it computes a run: ask now, so a bad cron is refused at once.
+  job.nextRun();
+  return job;
+}
+
 /** Upstash-Flow-Control-Key and -Value (https://upstash.com/docs/qstash/features/flowcontrol). */
 export type FlowControl = { key: string; parallelism?: number; rate?: number; periodMs: number };
 
@@ -170,11 +183,7 @@ export class QStashEmulator {
 
   /** Creates or replaces a schedule. `CRON_TZ=<zone> ` before the fields names its time zone (UTC otherwise). */
   upsertSchedule(input: Omit<Schedule, "createdAt" | "isPaused" | "job">): string {
-    // "CRON_TZ=America/New_York 0 4 * * *" (https://upstash.com/docs/qstash/features/schedules, "Timezones").
-    const zoned = input.cron.match(/^CRON_TZ=(\S+)\s+(.+)$/);
-    const job = new Cron(zoned ? zoned[2]! : input.cron, { timezone: zoned ? zoned[1]! : "UTC", paused: true }, () => this.fire(schedule));
-    // Croner only learns a bad zone when it computes a run: ask now, so a bad cron is refused at once.
-    job.nextRun();
+    const job = cronJob(input.cron, () => this.fire(schedule));
     this.schedules.get(input.scheduleId)?.job.stop();
     const schedule: Schedule = { ...input, createdAt: this.schedules.get(input.scheduleId)?.createdAt ?? Date.now(), isPaused: false, job };
     this.schedules.set(input.scheduleId, schedule);
