@@ -115,6 +115,24 @@ describe("when QStash is down", () => {
   });
 });
 
+describe("when QStash refuses some messages of a batch", () => {
+  it("sends the others and leaves the refused items to their queue rows, due now", async () => {
+    await stack.connection.db.delete(embeddingQueue);
+    const [kept, refused] = await stack.connection.db.insert(course).values([{ title: "Batch kept" }, { title: "Batch refused" }]).returning();
+    await stack.connection.db.delete(embeddingQueue);
+    stack.emulator!.emulator.faults = { refuseMessage: (m) => m.body.includes(refused!.id) };
+    const response = await stack.post("enqueue", [kept, refused].map((c) => ({ contentType: "course", contentId: c!.id })));
+    expect(((await response.json()) as { items: unknown[] }).items).toEqual([
+      { contentType: "course", contentId: kept!.id, lane: "immediate" },
+      { contentType: "course", contentId: refused!.id, lane: "database", fallback: true },
+    ]);
+    const [row] = await stack.connection.db.select().from(embeddingQueue).where(eq(embeddingQueue.contentId, refused!.id));
+    expect(row).toMatchObject({ status: "pending", source: "fallback" });
+    expect(row!.runAfter.getTime()).toBeLessThanOrEqual(Date.now());
+    await waitFor(() => stack.embeddedChunks(kept!.id), 3000, "the course QStash took");
+  });
+});
+
 describe("a delivery that always fails", () => {
   it("ends in the DLQ, fires the failure callback, and shows as failed in the queue table", async () => {
     const [c] = await stack.connection.db.insert(course).values({ title: "Doomed" }).returning();
