@@ -5,7 +5,7 @@ import { processItems } from "./core/process";
 import type { Deps } from "./deps";
 import { requireQStashSignature } from "./lib/auth";
 import { createApp, Status } from "./lib/create-app";
-import { errorMessage, PermanentError } from "./lib/errors";
+import { errorMessage, PermanentError, TransientError } from "./lib/errors";
 import { parseBody } from "./lib/validate";
 import { claimBatch, readyCount } from "./queue/claim";
 import { recordRun } from "./queue/job-runs";
@@ -53,11 +53,13 @@ export async function drain(deps: Deps, options: { budgetMs?: number; messageId?
         summary.failed += batch.length;
         continue;
       }
-      // Transient (API down, rate limit past retries, database hiccup): back off and stop this run.
+      // Transient (API down, rate limit past retries, database hiccup): stop this run. The embedding API
+      // gets time to recover (back-off); after a database error the rows are claimable again at once.
       const message = errorMessage(error);
+      const delayMs = (row: { attempts: number }) => (error instanceof TransientError ? backoffMs(row.attempts) : 0);
       const exhausted = batch.filter((row) => row.attempts >= MAX_ATTEMPTS);
       await settleFailed(deps.db, exhausted.map((row) => ({ id: row.id, error: `gave up after ${row.attempts} attempts: ${message}` })));
-      await returnToPending(deps.db, batch.filter((row) => row.attempts < MAX_ATTEMPTS).map((row) => ({ id: row.id, delayMs: backoffMs(row.attempts), error: message })));
+      await returnToPending(deps.db, batch.filter((row) => row.attempts < MAX_ATTEMPTS).map((row) => ({ id: row.id, delayMs: delayMs(row), error: message })));
       summary.failed += exhausted.length;
       summary.retried += batch.length - exhausted.length;
       summary.stoppedBy = "transient-error";

@@ -1,24 +1,20 @@
 // POST /api/embeddings/retry-failed (QStash schedule, Sunday 03:00): gives failed items another round.
-import { and, eq, lt, sql } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { embeddingQueue } from "../schema/pipeline-tables";
 import type { Deps } from "./deps";
 import { requireQStashSignature } from "./lib/auth";
 import { createApp, Status } from "./lib/create-app";
 import { recordRun } from "./queue/job-runs";
-import { returnToPending } from "./queue/settle";
+import { retryFailedRows } from "./queue/settle";
 
 /** Rounds an item gets from retry-failed; after that it stays failed until a person acts. */
 export const MAX_RETRY_ROUNDS = 3;
 
 export async function retryFailed(deps: Deps) {
   const { db } = deps;
-  const rows = await db.update(embeddingQueue)
-    .set({ retryRounds: sql`${embeddingQueue.retryRounds} + 1`, attempts: 0 })
-    .where(and(eq(embeddingQueue.status, "failed"), lt(embeddingQueue.retryRounds, MAX_RETRY_ROUNDS)))
-    .returning({ id: embeddingQueue.id });
-  await returnToPending(db, rows.map((row) => ({ id: row.id, delayMs: 0 })), "retry");
+  const requeued = await retryFailedRows(db, MAX_RETRY_ROUNDS);
   const [left] = await db.select({ n: sql<number>`count(*)::int` }).from(embeddingQueue).where(eq(embeddingQueue.status, "failed"));
-  return { requeued: rows.length, stillFailed: left?.n ?? 0 };
+  return { requeued, stillFailed: left?.n ?? 0 };
 }
 
 export function createRetryFailedApp(deps: Deps) {

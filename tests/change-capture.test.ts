@@ -10,6 +10,7 @@ import { latestCaptureMigration } from "../scripts/lib/capture-migration";
 import { openPglite, type Connection } from "../scripts/lib/database";
 import { sampleTablesFolder } from "../scripts/lib/migrations";
 import { freshDatabase } from "./support/database";
+import { waitFor } from "./support/wait-for";
 
 const { embeddingQueue, course, profiles, users, courseLesson, communityPost, communityComment } = schema;
 
@@ -157,9 +158,9 @@ describe("change capture", () => {
 
   it("notifies listeners on the embedding_queue channel", async () => {
     const heard: string[] = [];
-    const unlisten = await connection.pglite!.listen("embedding_queue", (payload) => heard.push(payload));
+    const unlisten = await connection.listen("embedding_queue", (payload) => heard.push(payload));
     const [row] = await connection.db.insert(communityPost).values({ title: "Hello" }).returning();
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await waitFor(() => heard.length > 0, 5000, "the notification");
     await unlisten();
     expect(heard.map((p) => JSON.parse(p))).toEqual([
       { contentType: "post", contentId: row!.id, priority: 4, op: "upsert" },

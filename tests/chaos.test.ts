@@ -1,7 +1,9 @@
 // Chaos convergence: a seeded random sequence of inserts, updates and deletes across every content
 // type flows through the real path (triggers → enqueue → emulator → process-webhook / drain) while
 // every hop misbehaves. Once things settle, every live row has exactly the chunks of its current
-// text, with the current model, and no deleted row has any. `npm run chaos` runs a bigger, random one.
+// text, with the current model, and no deleted row has any. `npm run chaos` runs a bigger, random one;
+// with TEST_DATABASE_URL both run on a real PostgreSQL, where the four workers truly overlap (a
+// replay then repeats the operations, not their interleaving).
 import { eq, getTableColumns, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { chunkText } from "../functions/core/chunk";
@@ -18,6 +20,7 @@ import { waitFor } from "./support/wait-for";
 // `npm run chaos` asks for a fresh seed (sh has no $RANDOM); `npm test` replays a fixed one.
 const SEED = process.env.CHAOS_SEED === "random" ? Math.floor(Math.random() * 2 ** 31) : Number(process.env.CHAOS_SEED ?? 4242);
 const OPS = Number(process.env.CHAOS_OPS ?? 150);
+const WORKERS = Number(process.env.CHAOS_WORKERS ?? 4);
 let stack: TestStack;
 
 beforeAll(async () => {
@@ -31,7 +34,7 @@ afterAll(() => stack.close());
 
 const WORDS = "learn course lesson python data stars planets painting music guitar chords history science math algebra essay writing study exam practice project team code design".split(" ");
 
-describe(`chaos convergence (seed ${SEED}, ${OPS} operations; replay with CHAOS_SEED=${SEED})`, () => {
+describe(`chaos convergence (seed ${SEED}, ${OPS} operations by ${WORKERS} workers; replay with CHAOS_SEED=${SEED})`, () => {
   it("ends with zero lost, zero stale and zero orphan embeddings", async () => {
     const random = seededRandom(SEED);
     const pick = <T,>(list: readonly T[]) => list[Math.floor(random() * list.length)]!;
@@ -61,29 +64,33 @@ describe(`chaos convergence (seed ${SEED}, ${OPS} operations; replay with CHAOS_
       return undefined;
     };
 
-    for (let op = 0; op < OPS; op++) {
-      const name = pick(Object.keys(tables)) as keyof typeof tables;
-      const { table, make, edit, touch } = tables[name];
-      const ids = live[name]!;
-      const roll = random();
-      stack.api.latencyMs = random() < 0.05 ? 2000 : 10; // now and then slower than the delivery timeout
-      if (roll < 0.35 || ids.length === 0) {
-        const [row] = (await db.insert(table).values(make() as never).returning()) as { id: string }[];
-        ids.push(row!.id);
-      } else if (roll < 0.7) {
-        await db.update(table).set(edit() as never).where(eq(getTableColumns(table).id, pick(ids)));
-      } else if (roll < 0.82) {
-        await db.update(table).set(touch() as never).where(eq(getTableColumns(table).id, pick(ids)));
-      } else {
-        const id = ids.splice(Math.floor(random() * ids.length), 1)[0]!;
-        await db.delete(table).where(eq(getTableColumns(table).id, id));
+    // WORKERS applications write at once (on a real PostgreSQL, truly concurrent sessions).
+    const worker = async (ops: number) => {
+      for (let op = 0; op < ops; op++) {
+        const name = pick(Object.keys(tables)) as keyof typeof tables;
+        const { table, make, edit, touch } = tables[name];
+        const ids = live[name]!;
+        const roll = random();
+        stack.api.latencyMs = random() < 0.05 ? 2000 : 10; // now and then slower than the delivery timeout
+        if (roll < 0.35 || ids.length === 0) {
+          const [row] = (await db.insert(table).values(make() as never).returning()) as { id: string }[];
+          ids.push(row!.id);
+        } else if (roll < 0.7) {
+          await db.update(table).set(edit() as never).where(eq(getTableColumns(table).id, pick(ids)));
+        } else if (roll < 0.82) {
+          await db.update(table).set(touch() as never).where(eq(getTableColumns(table).id, pick(ids)));
+        } else {
+          const id = ids.splice(Math.floor(random() * ids.length), 1)[0]!;
+          await db.delete(table).where(eq(getTableColumns(table).id, id));
+        }
+        if (op % 15 === 14) {
+          if (random() < 0.5) await stack.trigger("drain").catch(() => undefined);
+          else await claimBatch(db, 5, 300); // a drain that dies mid-batch, holding its claim
+        }
+        await new Promise((resolve) => setTimeout(resolve, random() * 20));
       }
-      if (op % 15 === 14) {
-        if (random() < 0.5) await stack.trigger("drain").catch(() => undefined);
-        else await claimBatch(db, 5, 300); // a drain that dies mid-batch, holding its claim
-      }
-      await new Promise((resolve) => setTimeout(resolve, random() * 20));
-    }
+    };
+    await Promise.all(Array.from({ length: WORKERS }, () => worker(Math.ceil(OPS / WORKERS))));
 
     // Settle: faults stop, QStash finishes its retries, time passes, the scheduled functions run.
     stack.emulator!.emulator.faults = {};
@@ -95,7 +102,8 @@ describe(`chaos convergence (seed ${SEED}, ${OPS} operations; replay with CHAOS_
       await retryFailed(stack.deps);
       // Ten minutes pass: safety-net rows and backed-off rows come due, claims expire.
       await db.update(embeddingQueue).set({ runAfter: sql`now()`, lockedUntil: sql`now() - interval '1 second'` }).where(sql`status IN ('pending', 'processing')`);
-      while ((await drain(stack.deps, { budgetMs: 10_000 })).remaining > 0);
+      // Drains overlap as scheduled and chained runs do.
+      while ((await Promise.all(Array.from({ length: WORKERS }, () => drain(stack.deps, { budgetMs: 10_000 })))).some((s) => s.remaining > 0));
       await idle();
     }
 

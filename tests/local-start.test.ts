@@ -1,30 +1,46 @@
 // `npm start` on a fresh machine: no environment, the embedded defaults, a row inserted through SQL
-// over the PostgreSQL port is searchable seconds later.
+// over the PostgreSQL port is searchable seconds later. On a real PostgreSQL (TEST_DATABASE_URL), the
+// same with DATABASE_URL: the stack listens for the triggers' notifications on that database.
 import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
+import type { Connection } from "../scripts/lib/database";
+import { freshDatabase, onRealPostgres } from "./support/database";
 import { waitFor } from "./support/wait-for";
 
 let child: ChildProcess | undefined;
+let connection: Connection | undefined;
 const dataDir = mkdtempSync(join(tmpdir(), "qe-start-"));
-afterAll(() => {
+afterAll(async () => {
   child?.kill("SIGTERM");
+  // Its database is dropped next: let the stack close its connections first (a few seconds at most).
+  await new Promise((resolve) => {
+    if (!child || child.exitCode !== null) return resolve(undefined);
+    child.once("exit", resolve);
+    setTimeout(resolve, 5000);
+  });
+  await connection?.close();
   rmSync(dataDir, { recursive: true, force: true });
 });
 
 describe("npm start", () => {
-  it("comes up with no environment and makes a row inserted through SQL searchable", async () => {
+  const name = onRealPostgres
+    ? "with DATABASE_URL forwards the triggers' notifications: a row inserted through SQL is searchable in seconds"
+    : "comes up with no environment and makes a row inserted through SQL searchable";
+  it(name, async () => {
     let output = "";
     // Only where to keep the data, so this test never touches a developer's .data/.
-    child = spawn("npm", ["start"], { env: { PATH: process.env.PATH, HOME: process.env.HOME, PGLITE_DATA_DIR: dataDir }, stdio: ["ignore", "pipe", "pipe"] });
+    const env: Record<string, string | undefined> = { PATH: process.env.PATH, HOME: process.env.HOME, PGLITE_DATA_DIR: dataDir };
+    if (onRealPostgres) env.DATABASE_URL = (connection = await freshDatabase()).url;
+    child = spawn("npm", ["start"], { env, stdio: ["ignore", "pipe", "pipe"] });
     child.stdout!.on("data", (data) => (output += data));
     child.stderr!.on("data", (data) => (output += data));
     await waitFor(() => output.includes("is running"), 60_000, "npm start to come up");
     const api = output.match(/Functions\s+(http:\/\/\S+\/api\/embeddings)/)![1]!;
-    const database = output.match(/served at (postgres:\/\/\S+)/)![1]!;
+    const database = connection?.url ?? output.match(/served at (postgres:\/\/\S+)/)![1]!;
 
     const client = new pg.Client({ connectionString: database });
     await client.connect();

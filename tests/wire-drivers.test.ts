@@ -1,5 +1,5 @@
-// The same code over the PostgreSQL wire: node-postgres against pglite-socket, and the Neon
-// serverless driver through a WebSocket-to-TCP proxy, as Neon's own proxy works.
+// The same code over the PostgreSQL wire: node-postgres, and the Neon serverless driver through a
+// WebSocket-to-TCP proxy, as Neon's own proxy works; against pglite-socket, or the real server.
 import { connect, type Socket } from "node:net";
 import type { AddressInfo } from "node:net";
 import { neonConfig } from "@neondatabase/serverless";
@@ -21,11 +21,13 @@ import { freshDatabase } from "./support/database";
 
 const { communityPost, embeddingQueue, embeddings } = schema;
 let connection: Connection;
-let server: Awaited<ReturnType<typeof servePglite>>;
+let server: { url: string; port: number; stop(): Promise<unknown> };
 
 beforeAll(async () => {
   connection = await freshDatabase();
-  server = await servePglite(connection.pglite!, 15432);
+  server = connection.pglite
+    ? await servePglite(connection.pglite, 15432)
+    : { url: connection.url!, port: Number(new URL(connection.url!).port), stop: async () => undefined };
 });
 afterAll(async () => {
   await server.stop();
@@ -45,7 +47,7 @@ async function exercise(db: Database, title: string) {
 }
 
 describe("over the PostgreSQL wire", () => {
-  it("works with node-postgres against pglite-socket with pgvector", async () => {
+  it("works with node-postgres (against pglite-socket, or the real server)", async () => {
     const pool = new pg.Pool({ connectionString: server.url, max: 1 });
     try {
       await exercise(drizzle({ client: pool, schema }) as unknown as Database, "Over node-postgres");
@@ -79,7 +81,10 @@ describe("over the PostgreSQL wire", () => {
       webSocketConstructor: ws, wsProxy: () => `127.0.0.1:${proxyPort}/`,
       useSecureWebSocket: false, pipelineTLS: false, pipelineConnect: false,
     });
-    const { db, close } = neonDatabase(`postgres://postgres:postgres@neon.local:${server.port}/postgres`);
+    const neonUrl = new URL(server.url);
+    neonUrl.host = `neon.local:${server.port}`;
+    neonUrl.password = "postgres";
+    const { db, close } = neonDatabase(neonUrl.toString());
     try {
       await exercise(db, "Over the Neon driver");
       // Transactions work too: the store stage relies on them.

@@ -8,8 +8,13 @@ export function uniqueItems<T extends Item>(items: T[]): T[] {
   return [...new Map(items.map((item) => [itemKey(item), item])).values()];
 }
 
-export type FailedItem = Item & { error: string };
+/** One global order of items (type, then id), in which every writer takes their rows' locks. */
+export const compareItems = (a: Item, b: Item) => {
+  const [x, y] = [itemKey(a), itemKey(b)];
+  return x < y ? -1 : x > y ? 1 : 0;
+};
 
+export type FailedItem = Item & { error: string };
 
 /** Groups values by a key, keeping first-seen order (Map.groupBy needs Node 21). */
 export function groupBy<T, K>(values: T[], key: (value: T) => K): Map<K, T[]> {

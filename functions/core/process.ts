@@ -5,6 +5,7 @@ import { normalizeId, type Registry } from "../../schema/registry";
 import type { Database } from "../db/database";
 import type { Embedder } from "../embedders/embedder";
 import { pendingVersions, resolveSettled } from "../queue/failures";
+import { lockItems, retryConflicts } from "../db/conflicts";
 import { chunkText, DEFAULT_CHUNKING, type ChunkOptions } from "./chunk";
 import { embedChunks } from "./embed";
 import { formatRows } from "./format";
@@ -52,20 +53,20 @@ export async function processItems(deps: ProcessDeps, items: Item[]): Promise<Pr
   const changed = chunks.filter((chunk) => stored.get(chunkKey(chunk)) !== chunk.hash);
   const embedded = await embedChunks(embedder, changed);
 
-  // Deliveries overlap: a slower one must not overwrite a newer one's result. Inside the writing
-  // transaction, keep only items whose text is still what was embedded; a row changed since then
-  // has a newer delivery coming, which will write it.
+  // Deliveries overlap: a slower one must not overwrite a newer one's result. Under the items' locks
+  // (so no other writer of them is between its own check and write), keep only items whose text is
+  // still what was embedded; a row changed since then has a newer delivery coming, which writes it.
   // The queue rows are read first, so that the texts read after them hold every change they stand for.
-  const { superseded, seen } = await db.transaction(async (tx) => {
+  const superseded = await retryConflicts(() => db.transaction(async (tx) => {
+    await lockItems(tx, unique);
     const seen = await pendingVersions(tx, unique);
     const now = await readTexts(tx, registry, unique);
     const stale = new Set(unique.filter((item) => now.texts.get(itemKey(item)) !== read.texts.get(itemKey(item))).map(itemKey));
     const current = (item: Item) => !stale.has(itemKey(item));
     await storeEmbeddings(tx, embedded.filter(current), chunkCounts.filter(current), embedder);
-    return { superseded: stale, seen };
-  });
-  const settled = [...read.documents.map((d) => d.item), ...read.gone].filter((item) => !superseded.has(itemKey(item)));
-  await resolveSettled(db, settled, seen);
+    await resolveSettled(tx, [...read.documents.map((d) => d.item), ...read.gone].filter(current), seen);
+    return stale;
+  }));
   return {
     items: unique.length,
     embedded: changed.length,

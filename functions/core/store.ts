@@ -3,7 +3,7 @@
 import { and, eq, inArray, sql } from "drizzle-orm";
 import { embeddings } from "../../schema/pipeline-tables";
 import type { Database } from "../db/database";
-import { groupBy, type Item } from "./item";
+import { compareItems, groupBy, type Item } from "./item";
 
 export type Chunk = Item & { chunkIndex: number; text: string; hash: string };
 export type EmbeddedChunk = Chunk & { embedding: number[] };
@@ -34,11 +34,13 @@ export async function storeEmbeddings(
   chunkCounts: (Item & { count: number })[],
   model: { model: string; dimensions: number },
 ): Promise<{ deletedChunks: number }> {
-  for (let i = 0; i < changed.length; i += INSERT_BATCH) {
+  // In key order, like every writer's: rows locked in one global order never wait on each other in a cycle.
+  const sorted = [...changed].sort((a, b) => compareItems(a, b) || a.chunkIndex - b.chunkIndex);
+  for (let i = 0; i < sorted.length; i += INSERT_BATCH) {
     await tx
       .insert(embeddings)
       .values(
-        changed.slice(i, i + INSERT_BATCH).map((c) => ({
+        sorted.slice(i, i + INSERT_BATCH).map((c) => ({
           contentType: c.contentType, contentId: c.contentId, chunkIndex: c.chunkIndex, chunkText: c.text,
           contentHash: c.hash, model: model.model, dimensions: model.dimensions, embedding: c.embedding,
         })),

@@ -2,7 +2,7 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { BadRequestError, PermanentError, TransientError, UnauthorizedError } from "./errors";
+import { BadRequestError, errorMessage, PermanentError, TransientError, UnauthorizedError } from "./errors";
 import { ConfigError } from "../config";
 
 export const BASE_PATH = "/api/embeddings";
@@ -29,7 +29,8 @@ export function createApp() {
     // QStash retries any non-2xx: 503 for what a retry can fix, 500 for the rest.
     if (error instanceof TransientError) return c.json({ error: error.message, retry: true }, Status.unavailable);
     if (error instanceof PermanentError || error instanceof ConfigError) return c.json({ error: error.message }, Status.serverError);
-    console.error(`[${new URL(c.req.url).pathname}]`, error instanceof Error ? error.name : "error");
+    // The cause for the log (bounded, no parameters); the caller gets no internals.
+    console.error(`[${new URL(c.req.url).pathname}] ${error instanceof Error ? error.name : "error"}: ${errorMessage(error)}`);
     return c.json({ error: "internal error", retry: true }, Status.unavailable);
   });
   return app;

@@ -20,7 +20,55 @@ export class UnauthorizedError extends Error {
   override name = "UnauthorizedError";
 }
 
-export const errorMessage = (error: unknown) => (error instanceof Error ? error.message : String(error));
+/** Longest error text stored or logged: a cause chain, never a query's parameters or vectors. */
+export const MAX_ERROR_LENGTH = 1000;
+
+/**
+ * An error as a person should read it: each cause's class, Postgres code, message and detail, bounded.
+ * A failed query's own message holds its SQL and every parameter (a batch's vectors: megabytes), so it
+ * is replaced by its cause, the database's answer.
+ */
+export function errorMessage(error: unknown): string {
+  const parts: string[] = [];
+  for (let current = error, depth = 0; current !== undefined && current !== null && depth < 5; depth++) {
+    if (!(current instanceof Error)) {
+      parts.push(String(current).slice(0, MAX_ERROR_LENGTH));
+      break;
+    }
+    const code = ownPostgresCode(current);
+    if (isQueryError(current)) {
+      if (current.cause === undefined) parts.push("database query failed");
+    } else if (code) {
+      parts.push(`${current.message} (Postgres ${code}${safeDetail((current as { detail?: unknown }).detail)})`);
+    } else {
+      parts.push(depth === 0 ? current.message : `${current.name}: ${current.message}`);
+    }
+    current = current.cause;
+  }
+  const text = parts.join(" <- ");
+  return text.length > MAX_ERROR_LENGTH ? `${text.slice(0, MAX_ERROR_LENGTH - 1)}…` : text;
+}
+
+/** The Postgres error code (SQLSTATE) anywhere in an error's cause chain (Drizzle wraps the driver's error). */
+export function postgresCode(error: unknown): string | undefined {
+  for (let current = error, depth = 0; current instanceof Error && depth < 5; current = current.cause, depth++) {
+    const code = ownPostgresCode(current);
+    if (code) return code;
+  }
+  return undefined;
+}
+
+function ownPostgresCode(error: Error): string | undefined {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === "string" && /^[0-9A-Z]{5}$/.test(code) ? code : undefined;
+}
+
+/** Drizzle's wrapper of a driver error: its message is "Failed query: <sql> params: <every value>". */
+const isQueryError = (error: Error) => error.name === "DrizzleQueryError" || ("params" in error && "query" in error);
+
+/** A detail names the keys involved; a "Failing row contains (…)" detail would carry the row's vector. */
+const safeDetail = (detail: unknown) =>
+  typeof detail === "string" && detail && !detail.startsWith("Failing row") ? `: ${detail.slice(0, 300)}` : "";
 
 /** Replaces every occurrence of the given secrets, so an upstream message that echoes one is safe to show. */
 export function redact(text: string, secrets: (string | undefined)[]): string {

@@ -3,24 +3,28 @@ import { and, eq, inArray, or, sql } from "drizzle-orm";
 import { embeddingQueue, type QueueSource } from "../../schema/pipeline-tables";
 import type { Registry } from "../../schema/registry";
 import type { Database } from "../db/database";
-import { groupBy, itemKey, type FailedItem, type Item } from "../core/item";
+import { compareItems, groupBy, itemKey, uniqueItems, type FailedItem, type Item } from "../core/item";
+import { retryConflicts } from "../db/conflicts";
+import { MAX_ERROR_LENGTH } from "../lib/errors";
 
 /** Records items as failed, or updates the failed record they already have. */
 export async function recordFailed(db: Database, registry: Registry, failed: FailedItem[], source: QueueSource) {
   if (failed.length === 0) return;
-  await db
+  // Once per item (ON CONFLICT DO UPDATE may touch a row once), in the one global order.
+  const sorted = uniqueItems(failed).sort(compareItems);
+  await retryConflicts(() => db
     .insert(embeddingQueue)
     .values(
-      failed.map((f) => ({
+      sorted.map((f) => ({
         contentType: f.contentType, contentId: f.contentId, status: "failed" as const, source, attempts: 1,
-        priority: registry.byType(f.contentType)?.priority ?? 5, lastError: f.error.slice(0, 2000),
+        priority: registry.byType(f.contentType)?.priority ?? 5, lastError: f.error.slice(0, MAX_ERROR_LENGTH),
       })),
     )
     .onConflictDoUpdate({
       target: [embeddingQueue.contentType, embeddingQueue.contentId],
       targetWhere: sql`status = 'failed'`,
       set: { lastError: sql`excluded.last_error`, attempts: sql`${embeddingQueue.attempts} + 1`, updatedAt: sql`now()` },
-    });
+    }));
 }
 
 /** A pending queue row as it stood when read: `version` is its xmin, which every update changes. */
@@ -53,12 +57,15 @@ export async function pendingVersions(db: Database, items: Item[]): Promise<Pend
  */
 export async function resolveSettled(db: Database, items: Item[], seen: PendingVersion[]) {
   if (items.length === 0) return;
-  await db.update(embeddingQueue).set({ status: "done", updatedAt: sql`now()` }).where(queueRowsOf(items, "failed"));
+  // Rows are locked in id order (FOR UPDATE in a sorted subquery), as every settling writer does.
+  await db.execute(sql`UPDATE embedding_queue SET status = 'done', updated_at = now() WHERE id IN (
+    SELECT id FROM embedding_queue WHERE ${queueRowsOf(items, "failed")} ORDER BY id FOR UPDATE)`);
   const keys = new Set(items.map(itemKey));
-  const settled = seen.filter((row) => keys.has(itemKey(row)));
+  const settled = seen.filter((row) => keys.has(itemKey(row))).sort((a, b) => a.id - b.id);
   if (settled.length === 0) return;
   const versions = sql.join(settled.map((row) => sql`(${row.id}::bigint, ${row.version}::text)`), sql`, `);
+  // A row changed since it was read (a newer change coalesced into it) has another xmin: left pending.
   await db.execute(sql`UPDATE embedding_queue q SET status = 'done', updated_at = now()
-    FROM (VALUES ${versions}) AS v(id, version)
-    WHERE q.id = v.id AND q.xmin::text = v.version AND q.status = 'pending'`);
+    WHERE q.id IN (SELECT p.id FROM embedding_queue p JOIN (VALUES ${versions}) AS v(id, version) ON p.id = v.id
+      WHERE p.xmin::text = v.version AND p.status = 'pending' ORDER BY p.id FOR UPDATE)`);
 }

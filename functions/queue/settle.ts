@@ -1,8 +1,14 @@
 // Moves claimed queue rows to their next status. Two partial unique indexes keep one pending and one
-// failed row per item, so a row moving into either status first gives way to, or replaces, its twin.
-import { and, eq, inArray, sql } from "drizzle-orm";
+// failed row per item. A row moving into either status is deleted and re-inserted in ONE statement,
+// `INSERT … ON CONFLICT` on that index: a twin a trigger or another writer inserts meanwhile is merged
+// with, never a 23505 (an UPDATE into the status would race it, and lose an attempt or a retry round).
+// An application transaction may still lock the same rows in another order: a lost deadlock is retried.
+import { and, eq, inArray, sql, type SQL } from "drizzle-orm";
 import { embeddingQueue, type QueueSource } from "../../schema/pipeline-tables";
+import { retryConflicts } from "../db/conflicts";
 import type { Database } from "../db/database";
+import { rowsOf } from "../db/database";
+import { MAX_ERROR_LENGTH } from "../lib/errors";
 
 /** How many claims an item gets before it is recorded as failed. */
 export const MAX_ATTEMPTS = 5;
@@ -16,35 +22,65 @@ export async function settleDone(db: Database, ids: number[]) {
     .where(and(inArray(embeddingQueue.id, ids), eq(embeddingQueue.status, "processing")));
 }
 
-/** Records rows as failed with their error, replacing an older failed record of the same item. */
+/** Records rows as failed with their error; an item's older failed record takes the newer error. */
 export async function settleFailed(db: Database, failures: { id: number; error: string }[]) {
   if (failures.length === 0) return;
-  const values = sql.join(failures.map((f) => sql`(${f.id}::bigint, ${f.error.slice(0, 2000)}::text)`), sql`, `);
-  await db.transaction(async (tx) => {
-    await tx.execute(sql`DELETE FROM embedding_queue old USING embedding_queue q
-      WHERE q.id IN (SELECT v.id FROM (VALUES ${values}) v(id, error))
-        AND (old.status = 'failed' OR (old.id IN (SELECT v.id FROM (VALUES ${values}) v(id, error)) AND old.id < q.id))
-        AND old.content_type = q.content_type AND old.content_id = q.content_id AND old.id <> q.id`);
-    await tx.execute(sql`UPDATE embedding_queue q SET status = 'failed', last_error = v.error, locked_until = NULL, updated_at = now()
-      FROM (VALUES ${values}) v(id, error) WHERE q.id = v.id`);
-  });
+  const values = sql.join(failures.map((f) => sql`(${f.id}::bigint, ${f.error.slice(0, MAX_ERROR_LENGTH)}::text)`), sql`, `);
+  await retryConflicts(() => db.execute(move({
+    rows: sql`DELETE FROM embedding_queue q USING (VALUES ${values}) v(id, error) WHERE q.id = v.id RETURNING q.*, v.error AS new_error`,
+    status: "failed", runAfter: sql`now()`, lastError: sql`new_error`,
+    onConflict: sql`DO UPDATE SET last_error = excluded.last_error, attempts = excluded.attempts, op = excluded.op,
+      retry_rounds = GREATEST(embedding_queue.retry_rounds, excluded.retry_rounds), updated_at = now()`,
+  })));
 }
 
 /**
- * Puts rows back in line after `delayMs` (each its own delay), unless a newer pending row for the
- * same item exists (or comes later in `rows`): that one already covers it, so this one is dropped.
+ * Puts rows back in line after `delayMs` (each its own delay), unless the item has a pending row
+ * already (a change written meanwhile, or a newer row in `rows`): that one covers it, this one goes.
  */
 export async function returnToPending(db: Database, rows: { id: number; delayMs: number; error?: string }[], source?: QueueSource) {
   if (rows.length === 0) return;
-  const values = sql.join(rows.map((r) => sql`(${r.id}::bigint, ${r.delayMs}::int, ${r.error ?? null}::text)`), sql`, `);
-  await db.transaction(async (tx) => {
-    await tx.execute(sql`DELETE FROM embedding_queue q USING embedding_queue p
-      WHERE q.id IN (SELECT v.id FROM (VALUES ${values}) v(id, delay, error))
-        AND (p.status = 'pending' OR (p.id IN (SELECT v.id FROM (VALUES ${values}) v(id, delay, error)) AND p.id > q.id))
-        AND p.content_type = q.content_type AND p.content_id = q.content_id AND p.id <> q.id`);
-    await tx.execute(sql`UPDATE embedding_queue q SET status = 'pending', locked_until = NULL, updated_at = now(),
-        run_after = now() + v.delay * interval '1 millisecond', last_error = coalesce(v.error, q.last_error),
-        source = coalesce(${source ?? null}::text, q.source)
-      FROM (VALUES ${values}) v(id, delay, error) WHERE q.id = v.id`);
-  });
+  const values = sql.join(rows.map((r) => sql`(${r.id}::bigint, ${r.delayMs}::int, ${r.error?.slice(0, MAX_ERROR_LENGTH) ?? null}::text)`), sql`, `);
+  await retryConflicts(() => db.execute(move({
+    rows: sql`DELETE FROM embedding_queue q USING (VALUES ${values}) v(id, delay, error) WHERE q.id = v.id
+      RETURNING q.*, v.delay AS delay_ms, v.error AS new_error`,
+    status: "pending", runAfter: sql`now() + delay_ms * interval '1 millisecond'`,
+    lastError: sql`coalesce(new_error, last_error)`, source, onConflict: sql`DO NOTHING`,
+  })));
+}
+
+/** Gives failed items another round (at most `maxRounds` in all) with fresh attempts; how many. */
+export async function retryFailedRows(db: Database, maxRounds: number): Promise<number> {
+  const [row] = await retryConflicts(() => rowsOf<{ n: number }>(db.execute(sql`WITH ${sql.raw(MOVED)} AS (
+      DELETE FROM embedding_queue WHERE status = 'failed' AND retry_rounds < ${maxRounds} RETURNING *),
+    inserted AS (${moveInsert({ status: "pending", runAfter: sql`now()`, lastError: sql`last_error`, source: "retry",
+      attempts: sql`0`, retryRounds: sql`retry_rounds + 1`, onConflict: sql`DO NOTHING` })})
+    SELECT count(*)::int AS n FROM ${sql.raw(MOVED)}`)));
+  return row?.n ?? 0;
+}
+
+const MOVED = "moved";
+
+type Target = {
+  status: "pending" | "failed"; runAfter: SQL; lastError: SQL; onConflict: SQL;
+  source?: QueueSource; attempts?: SQL; retryRounds?: SQL;
+};
+
+/** `WITH moved AS (<rows: a DELETE … RETURNING>) <insert them in their new status>`. */
+function move(target: Target & { rows: SQL }): SQL {
+  return sql`WITH ${sql.raw(MOVED)} AS (${target.rows}) ${moveInsert(target)}`;
+}
+
+/**
+ * Re-inserts the deleted rows, same ids, in their new status; one per item (the newest), so that an
+ * `ON CONFLICT DO UPDATE` never meets the same item twice in one statement.
+ */
+function moveInsert(t: Target): SQL {
+  return sql`INSERT INTO embedding_queue
+      (id, content_type, content_id, op, priority, status, attempts, retry_rounds, last_error, run_after, locked_until, source, created_at, updated_at)
+    SELECT DISTINCT ON (content_type, content_id) id, content_type, content_id, op, priority, ${t.status}::text,
+      ${t.attempts ?? sql`attempts`}, ${t.retryRounds ?? sql`retry_rounds`}, ${t.lastError}, ${t.runAfter}, NULL,
+      coalesce(${t.source ?? null}::text, source), created_at, now()
+    FROM ${sql.raw(MOVED)} ORDER BY content_type, content_id, id DESC
+    ON CONFLICT (content_type, content_id) WHERE status = ${sql.raw(`'${t.status}'`)} ${t.onConflict}`;
 }

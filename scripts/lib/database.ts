@@ -16,15 +16,20 @@ import type { Config } from "../../functions/config";
 import type { Database } from "../../functions/db/database";
 import { neonDatabase } from "../../functions/db/neon";
 import { applyMigrations, type MigrateOptions } from "./migrations";
+import { tapWireNotifications } from "./wire-notifications";
 
 export type Connection = {
   db: Database;
   kind: "pglite" | "postgres" | "neon";
-  /** Set for the embedded database, to serve it on a port or listen for notifications. */
+  /** Set for the embedded database, to serve it on a port. */
   pglite?: PGlite;
+  /** Set for a PostgreSQL server: where it is. */
+  url?: string;
   /** Applies the pipeline's migrations; `sampleTables` (the default for the embedded database) first
    * creates the education platform's tables, which a real application has already. */
   migrate(options?: MigrateOptions): Promise<void>;
+  /** Calls `listener` with each notification on `channel`, from any session; resolves to a stop function. */
+  listen(channel: string, listener: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
 };
 
@@ -39,6 +44,12 @@ export function pgliteConnection(client: PGlite): Connection {
   return {
     db, kind: "pglite", pglite: client,
     migrate: (options = { sampleTables: true }) => applyMigrations(db, migratePglite, options),
+    async listen(channel, listener) {
+      // PGlite's listeners hear its own statements; those arriving over the socket need the tap.
+      const unlisten = await client.listen(channel, listener);
+      const untap = tapWireNotifications(client, channel, listener);
+      return async () => { untap(); await unlisten(); };
+    },
     close: () => client.close(),
   };
 }
@@ -70,9 +81,43 @@ export async function openDatabase(config: Config): Promise<Connection> {
     // Node 20 has no global WebSocket; the edge runtimes do.
     neonConfig.webSocketConstructor ??= ws;
     const { db, close } = neonDatabase(url);
-    return { db, kind: "neon", migrate: (options = {}) => applyMigrations(db, migrateNeon, options), close };
+    return { db, kind: "neon", migrate: (options = {}) => applyMigrations(db, migrateNeon, options), listen: listenOn(url), close };
   }
+  return postgresConnection(url);
+}
+
+/** A node-postgres connection to a PostgreSQL server. */
+export function postgresConnection(url: string, onClose?: () => Promise<void>): Connection {
   const pool = nodePostgresPool({ connectionString: url });
   const db = drizzleNodePg({ client: pool, schema }) as unknown as Database;
-  return { db, kind: "postgres", migrate: (options = {}) => applyMigrations(db, migrateNodePg, options), close: () => pool.end() };
+  return {
+    db, kind: "postgres", url, migrate: (options = {}) => applyMigrations(db, migrateNodePg, options), listen: listenOn(url),
+    close: async () => { await pool.end(); await onClose?.(); },
+  };
 }
+
+/**
+ * LISTEN on a dedicated connection of its own (a pooled one would be handed to queries). Over TCP for
+ * Neon too: a Node process can reach it directly. A dropped connection is reopened.
+ */
+function listenOn(url: string): Connection["listen"] {
+  return async (channel, listener) => {
+    let client: pg.Client | undefined;
+    let stopped = false;
+    const connect = async () => {
+      const next = new pg.Client({ connectionString: url });
+      next.on("notification", (message) => message.channel === channel && listener(message.payload ?? ""));
+      next.on("error", (error) => {
+        console.warn(`[database] notification connection lost (${error.message}); reconnecting`);
+        if (!stopped) setTimeout(() => void connect().catch(() => undefined), 1000);
+      });
+      await next.connect();
+      await next.query(`LISTEN ${pgIdentifier(channel)}`);
+      client = next;
+    };
+    await connect();
+    return async () => { stopped = true; await client?.end(); };
+  };
+}
+
+const pgIdentifier = (name: string) => `"${name.replace(/"/g, '""')}"`;

@@ -18,7 +18,6 @@ import { startEmulator, type RunningEmulator } from "../qstash-emulator/http";
 import type { EmulatorOptions } from "../qstash-emulator/emulator";
 import { isPlanName } from "../qstash-emulator/plans";
 import { listenOnFreePort } from "./listen";
-import { tapWireNotifications } from "./wire-notifications";
 import { SCHEDULES, syncSchedules } from "./schedules";
 
 export type LocalStackOptions = {
@@ -28,7 +27,7 @@ export type LocalStackOptions = {
   emulatorPort?: number;
   embedder?: Embedder;
   emulator?: Partial<EmulatorOptions>;
-  /** Forward the triggers' notifications to enqueue (needs the embedded database). */
+  /** Forward the triggers' notifications to enqueue, as a database webhook would. */
   forwardNotifications?: boolean;
   /** Create the drain, maintenance and retry-failed schedules on the emulator. */
   schedules?: boolean;
@@ -78,7 +77,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   if (options.schedules) await syncSchedules(config, SCHEDULES);
 
   const stopForwarding: (() => unknown)[] = [];
-  if (options.forwardNotifications && options.connection.pglite) {
+  if (options.forwardNotifications) {
     // As a database webhook would: each captured change is posted to enqueue.
     const forward = (payload: string) => {
       void fetch(`${url}${BASE_PATH}/enqueue`, {
@@ -86,8 +85,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
         headers: { "content-type": "application/json", authorization: `Bearer ${config.webhookSecret}` },
       }).catch((error) => console.warn("[local] forwarding a change failed; the drain will take it:", error.message));
     };
-    const pglite = options.connection.pglite;
-    stopForwarding.push(await pglite.listen(NOTIFY_CHANNEL, forward), tapWireNotifications(pglite, NOTIFY_CHANNEL, forward));
+    stopForwarding.push(await options.connection.listen(NOTIFY_CHANNEL, forward));
   }
 
   return {

@@ -1,7 +1,38 @@
-// A fresh, migrated in-memory PGlite with pgvector for a test.
+// A fresh, migrated database for each test file: a copy of the migrated PGlite, or, with
+// TEST_DATABASE_URL set, a new database on that PostgreSQL server made from the migrated template.
+import { randomBytes } from "node:crypto";
+import pg from "pg";
 import { inject } from "vitest";
-import { openPglite, type Connection } from "../../scripts/lib/database";
+import { openPglite, postgresConnection, type Connection } from "../../scripts/lib/database";
+
+/** The server the suite runs on, when it is a real PostgreSQL (the `postgres` connection kind). */
+export const testDatabaseUrl = process.env.TEST_DATABASE_URL || undefined;
+export const onRealPostgres = Boolean(testDatabaseUrl);
+/** Test names say which database a test needs, so a skipped one is never silent. */
+export const PGLITE_ONLY = "(PGlite only)";
+export const POSTGRES_ONLY = "(real PostgreSQL only: set TEST_DATABASE_URL)";
 
 export async function freshDatabase(): Promise<Connection> {
-  return openPglite(undefined, new Blob([inject("migratedDatabase") as Uint8Array<ArrayBuffer>]));
+  if (!testDatabaseUrl) return openPglite(undefined, new Blob([inject("migratedDatabase") as Uint8Array<ArrayBuffer>]));
+  const name = `qe_test_${randomBytes(6).toString("hex")}`;
+  await adminQuery(testDatabaseUrl, `CREATE DATABASE ${name} TEMPLATE ${inject("templateDatabase")}`);
+  return postgresConnection(databaseUrl(testDatabaseUrl, name), () => adminQuery(testDatabaseUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+}
+
+/** The URL of another database on the same server. */
+export function databaseUrl(serverUrl: string, database: string): string {
+  const url = new URL(serverUrl);
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+/** One statement on its own connection (CREATE/DROP DATABASE cannot run in a pool's transaction). */
+export async function adminQuery(serverUrl: string, statement: string): Promise<void> {
+  const client = new pg.Client({ connectionString: serverUrl });
+  await client.connect();
+  try {
+    await client.query(statement);
+  } finally {
+    await client.end();
+  }
 }

@@ -1,0 +1,45 @@
+// Concurrency on a real PostgreSQL (ARCHITECTURE.md, "Concurrency"): writers of the same items take
+// per-item locks in one global order, and what still meets another session's locks is retried.
+import { sql } from "drizzle-orm";
+import type { Item } from "../core/item";
+import { itemKey } from "../core/item";
+import { postgresCode } from "../lib/errors";
+import type { Database } from "./database";
+
+/** Advisory locks of the pipeline: (namespace, bucket). Apps using one-key advisory locks never collide. */
+const LOCK_NAMESPACE = 0x71e5;
+/** Items hash into this many locks: a 1,000-item batch takes at most 1,024, well within the lock table. */
+const LOCK_BUCKETS = 1024;
+
+/**
+ * Takes the items' transaction-level locks, in ascending order so that two writers of overlapping
+ * items never wait on each other in a cycle. Held until the transaction ends. Call first in it.
+ */
+export async function lockItems(tx: Database, items: Item[]): Promise<void> {
+  const buckets = [...new Set(items.map((item) => fnv1a(itemKey(item)) % LOCK_BUCKETS))].sort((a, b) => a - b);
+  if (buckets.length === 0) return;
+  // A VALUES list is scanned in the order written, so the locks are taken in that order.
+  const values = sql.join(buckets.map((b) => sql`(${b}::int)`), sql`, `);
+  await tx.execute(sql`SELECT count(pg_advisory_xact_lock(${LOCK_NAMESPACE}::int, v.bucket)) FROM (VALUES ${values}) AS v(bucket)`);
+}
+
+/** FNV-1a, 32 bits: a stable, edge-safe hash of an item's key. */
+function fnv1a(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+  return hash >>> 0;
+}
+
+/** deadlock_detected, serialization_failure: the work is sound, its timing lost; run it again. */
+const RETRYABLE_CODES = new Set(["40P01", "40001"]);
+
+/** Runs `work` (a transaction, or one statement) again when it lost a deadlock or a serialization race. */
+export async function retryConflicts<T>(work: () => Promise<T>, attempts = 4): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await work();
+    } catch (error) {
+      if (attempt >= attempts || !RETRYABLE_CODES.has(postgresCode(error) ?? "")) throw error;
+    }
+  }
+}

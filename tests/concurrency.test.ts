@@ -1,0 +1,252 @@
+// True concurrency, which only a real PostgreSQL has (PGlite runs one session, so two transactions
+// never overlap there): lost updates, deadlocks, errors in the middle of a write, status changes racing
+// twin rows, and the row-version settlement against a commit that lands while processing runs.
+import { eq, inArray, sql } from "drizzle-orm";
+import pg from "pg";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { loadConfig } from "../functions/config";
+import { processItems } from "../functions/core/process";
+import type { Deps } from "../functions/deps";
+import { drain } from "../functions/drain";
+import { openaiEmbedder } from "../functions/embedders/openai";
+import { createEnqueueApp } from "../functions/enqueue";
+import { createProcessWebhookApp } from "../functions/process-webhook";
+import { claimBatch } from "../functions/queue/claim";
+import { queueItems } from "../functions/queue/queue-items";
+import { returnToPending, settleFailed } from "../functions/queue/settle";
+import { retryFailed } from "../functions/retry-failed";
+import { communityComment, communityPost, embeddingQueue, embeddings } from "../schema";
+import { createRegistry } from "../schema/registry";
+import type { Connection } from "../scripts/lib/database";
+import { freshDatabase, onRealPostgres, POSTGRES_ONLY } from "./support/database";
+import { startFakeOpenAI, type FakeOpenAI } from "./support/fake-openai";
+import { qstashToken } from "./support/qstash-token";
+import { seededRandom } from "./support/random";
+import { waitFor } from "./support/wait-for";
+
+const SITE = "https://embeddings.example.com";
+const KEY = "sig_concurrency";
+let connection: Connection;
+let api: FakeOpenAI;
+let deps: Deps;
+/** The application's own session, editing rows beside the pipeline. */
+let app: pg.Pool;
+
+describe.skipIf(!onRealPostgres)(`concurrency ${POSTGRES_ONLY}`, () => {
+  beforeAll(async () => {
+    [connection, api] = await Promise.all([freshDatabase(), startFakeOpenAI({ latencyMs: 5 })]);
+    const config = loadConfig({
+      SITE_URL: SITE, QSTASH_CURRENT_SIGNING_KEY: KEY, QSTASH_NEXT_SIGNING_KEY: KEY, WEBHOOK_SECRET: "concurrency-secret",
+      DRAIN_BATCH_SIZE: "50", DRAIN_BUDGET_MS: "60000",
+    });
+    deps = {
+      db: connection.db, config, registry: createRegistry(),
+      embedder: openaiEmbedder({ apiKey: "test-openai-key", baseURL: api.url, model: "text-embedding-3-small", dimensions: 1536, maxRetries: 1 }),
+    };
+    app = new pg.Pool({ connectionString: connection.url, max: 8 });
+  });
+  afterAll(async () => {
+    await app.end();
+    await Promise.all([connection.close(), api.close()]);
+  });
+  beforeEach(async () => {
+    api.latencyMs = 5;
+    await app.query("DROP TRIGGER IF EXISTS test_gate ON embeddings; DROP TRIGGER IF EXISTS test_fault ON embeddings");
+    await connection.db.delete(embeddings);
+    await connection.db.delete(embeddingQueue);
+  });
+
+  const posts = async (n: number, prefix: string) =>
+    (await connection.db.insert(communityPost).values(Array.from({ length: n }, (_, i) => ({ title: `${prefix} ${i}`, body: `first text of ${prefix} ${i}` }))).returning())
+      .map((p) => p.id);
+  const items = (ids: string[]) => ids.map((contentId) => ({ contentType: "post", contentId }));
+  /** Items whose stored chunks are not their current text: processing them again would embed something. */
+  const staleItems = async (ids: string[]) => {
+    const before = api.requests.length;
+    const result = await processItems(deps, items(ids));
+    return { embedded: result.embedded, deleted: result.deleted, requests: api.requests.length - before };
+  };
+  /** Sessions of this database waiting on a lock (the pipeline's advisory locks, or row locks). */
+  const lockWaiters = async () =>
+    (await app.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)).rows[0]!.n;
+  const signedDelivery = async (body: string) => {
+    const url = `${SITE}/api/embeddings/process-webhook`;
+    return createProcessWebhookApp(deps).request(url, {
+      method: "POST", body, headers: { "content-type": "application/json", "upstash-signature": await qstashToken(KEY, url, body) },
+    });
+  };
+
+  it("never overwrites an edit committed between another delivery's check and its write (deterministic)", async () => {
+    const [id] = await posts(1, "Gated");
+    // A gate on embeddings: a write of the first text waits while the test holds advisory lock 4242,
+    // so delivery A is caught after its check and before its write.
+    await app.query(`CREATE OR REPLACE FUNCTION test_gate_fn() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.chunk_text LIKE '%first text%' THEN PERFORM pg_advisory_xact_lock_shared(4242); END IF; RETURN NEW; END $$;
+      CREATE TRIGGER test_gate BEFORE INSERT ON embeddings FOR EACH ROW EXECUTE FUNCTION test_gate_fn()`);
+    const gate = await app.connect();
+    await gate.query("SELECT pg_advisory_lock(4242)");
+    try {
+      const a = processItems(deps, items([id!]));
+      await waitFor(lockWaiters, 10_000, "delivery A to reach its write");
+      await app.query("UPDATE community_post SET body = 'the second text' WHERE id = $1", [id]);
+      // Delivery B reads the edit. Unprotected, it writes first and A then overwrites it; with the
+      // items' locks it waits for A.
+      const b = processItems(deps, items([id!]));
+      await waitFor(async () => (await lockWaiters()) >= 2 || (await connection.db.$count(embeddings, sql`chunk_text LIKE '%second text%'`)), 10_000, "delivery B to wait or write");
+      await gate.query("SELECT pg_advisory_unlock(4242)");
+      await Promise.all([a, b]);
+    } finally {
+      gate.release();
+    }
+    const [stored] = await connection.db.select().from(embeddings).where(eq(embeddings.contentId, id!));
+    expect(stored!.chunkText).toContain("the second text");
+    expect(await staleItems([id!])).toMatchObject({ embedded: 0, requests: 0 });
+  });
+
+  it("leaves zero stale rows when drains and deliveries run while the application edits the same rows", async () => {
+    const ids = await posts(60, "Busy");
+    const random = seededRandom(7);
+    for (let round = 0; round < 4; round++) {
+      let editing = true;
+      const edits = (async () => {
+        for (let n = 0; n < 120; n++) {
+          const id = ids[Math.floor(random() * ids.length)];
+          await app.query("UPDATE community_post SET body = $1 WHERE id = $2", [`round ${round} edit ${n} of ${id}`, id]);
+        }
+        editing = false;
+      })();
+      const deliveries = (async () => {
+        while (editing) {
+          const some = Array.from({ length: 8 }, () => ids[Math.floor(random() * ids.length)]!);
+          const response = await signedDelivery(JSON.stringify({ items: items(some) }));
+          expect(response.status).toBe(200);
+        }
+      })();
+      const drains = (async () => {
+        while (editing) {
+          const summaries = await Promise.all([drain(deps), drain(deps)]);
+          for (const s of summaries) expect(s.stoppedBy).not.toBe("transient-error");
+        }
+      })();
+      await Promise.all([edits, deliveries, drains]);
+      while ((await drain(deps)).remaining > 0);
+      expect(await staleItems(ids), `round ${round}`).toMatchObject({ embedded: 0, requests: 0 });
+    }
+  });
+
+  it("answers overlapping multi-item deliveries without a deadlock or a 5xx", async () => {
+    const ids = await posts(20, "Overlap");
+    const random = seededRandom(11);
+    for (let round = 0; round < 3; round++) {
+      await app.query("UPDATE community_post SET body = body || ' again' WHERE id = ANY($1)", [ids]);
+      const responses = await Promise.all(Array.from({ length: 60 }, () => {
+        // Ten items each, in a random order: unsorted lock orders are what deadlocked.
+        const some = [...ids].sort(() => random() - 0.5).slice(0, 10);
+        return signedDelivery(JSON.stringify({ items: items(some) }));
+      }));
+      expect(responses.map((r) => r.status).filter((s) => s !== 200)).toEqual([]);
+    }
+    expect(await staleItems(ids)).toMatchObject({ embedded: 0 });
+  });
+
+  it("runs two and four drains at once over one backlog: every item embedded once, no transient error", async () => {
+    for (const drains of [2, 4]) {
+      await connection.db.delete(embeddingQueue);
+      const ids = (await connection.db.insert(communityComment).values(Array.from({ length: 600 }, (_, i) => ({ body: `comment ${i} of ${drains} drains` }))).returning()).map((c) => c.id);
+      const before = api.requests.reduce((n, r) => n + r.inputs, 0);
+      const summaries = await Promise.all(Array.from({ length: drains }, () => drain(deps)));
+      for (const s of summaries) expect(s.stoppedBy).toBe("empty");
+      expect(summaries.reduce((n, s) => n + s.done, 0)).toBe(600);
+      expect(api.requests.reduce((n, r) => n + r.inputs, 0) - before).toBe(600);
+      expect(await connection.db.$count(embeddings, inArray(embeddings.contentId, ids))).toBe(600);
+    }
+  });
+
+  it("takes twenty concurrent 1,000-item enqueue calls without a deadlock or a 5xx", async () => {
+    const enqueue = createEnqueueApp(deps);
+    const random = seededRandom(5);
+    const ids = (await connection.db.insert(communityComment).values(Array.from({ length: 1500 }, (_, i) => ({ body: `enqueued ${i}` }))).returning()).map((c) => c.id);
+    await connection.db.delete(embeddingQueue);
+    const responses = await Promise.all(Array.from({ length: 20 }, () => {
+      const some = [...ids].sort(() => random() - 0.5).slice(0, 1000).map((contentId) => ({ contentType: "comment", contentId }));
+      return enqueue.request("/api/embeddings/enqueue", {
+        method: "POST", body: JSON.stringify(some), headers: { "content-type": "application/json", authorization: "Bearer concurrency-secret" },
+      });
+    }));
+    expect(responses.map((r) => r.status).filter((s) => s !== 202)).toEqual([]);
+    const [row] = await connection.db.select({ n: sql<number>`count(*)::int`, items: sql<number>`count(DISTINCT content_id)::int` }).from(embeddingQueue);
+    expect(row!.n).toBe(row!.items); // one pending row per item
+  });
+
+  it("survives a database error in the middle of a write: short stored error, rows claimable at once", async () => {
+    const ids = (await connection.db.insert(communityComment).values(Array.from({ length: 300 }, (_, i) => ({ body: `faulty write ${i}` }))).returning()).map((c) => c.id);
+    // The 250th row of the write fails, after the first INSERT statement (200 vectors) went through.
+    await app.query(`CREATE OR REPLACE FUNCTION test_fault_fn() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.chunk_text = 'faulty write 250' THEN RAISE EXCEPTION 'injected fault' USING ERRCODE = 'P0001'; END IF; RETURN NEW; END $$;
+      CREATE TRIGGER test_fault BEFORE INSERT ON embeddings FOR EACH ROW EXECUTE FUNCTION test_fault_fn()`);
+    const summary = await drain({ ...deps, config: { ...deps.config, drain: { ...deps.config.drain, batchSize: 300 } } });
+    expect(summary).toMatchObject({ stoppedBy: "transient-error", retried: 300 });
+    const rows = await connection.db.select().from(embeddingQueue).where(inArray(embeddingQueue.contentId, ids));
+    expect(new Set(rows.map((r) => r.status))).toEqual(new Set(["pending"]));
+    for (const row of rows) {
+      expect(row.lastError).toContain("injected fault (Postgres P0001)");
+      expect(row.lastError!.length).toBeLessThanOrEqual(1000);
+      expect(row.lastError).not.toMatch(/params|insert into|\d\.\d{5}/i);
+    }
+    expect(await connection.db.$count(embeddings)).toBe(0); // the whole write rolled back
+    expect(await claimBatch(connection.db, 1000, 60_000)).toHaveLength(300); // at once, not after the lease
+    await app.query("DROP TRIGGER test_fault ON embeddings");
+    await connection.db.update(embeddingQueue).set({ status: "pending", lockedUntil: null });
+    expect(await drain(deps)).toMatchObject({ stoppedBy: "empty", done: 300 });
+  });
+
+  it("moves rows between statuses while twin rows are inserted concurrently: no 23505, nothing spent", async () => {
+    const ids = (await connection.db.insert(communityComment).values(Array.from({ length: 40 }, (_, i) => ({ body: `twin ${i}` }))).returning()).map((c) => c.id);
+    const edit = (round: number) => app.query("UPDATE community_comment SET body = $1 || id WHERE id = ANY($2)", [`round ${round} `, ids]);
+    for (let round = 0; round < 10; round++) {
+      // Claimed rows go back to pending, or to failed, while each item's edit queues a pending twin.
+      const claimed = await claimBatch(connection.db, 100, 60_000);
+      expect(claimed).toHaveLength(40);
+      const [toPending, toFailed] = [claimed.slice(0, 20), claimed.slice(20)];
+      await Promise.all([
+        edit(round),
+        returnToPending(connection.db, toPending.map((r) => ({ id: r.id, delayMs: 0, error: "race" }))),
+        settleFailed(connection.db, toFailed.map((r) => ({ id: r.id, error: "race" }))),
+        // The failed records of last round go back as well, meeting this round's twins.
+        retryFailed(deps),
+      ]);
+      const rows = await connection.db.select().from(embeddingQueue).where(inArray(embeddingQueue.contentId, ids));
+      const pending = rows.filter((r) => r.status === "pending");
+      expect(new Set(pending.map((r) => r.contentId)).size).toBe(40); // every item still due
+      expect(pending.length).toBe(40);
+      // A twin that merged keeps the attempts the item has had; none was reset by the race.
+      const failed = rows.filter((r) => r.status === "failed");
+      for (const row of failed) expect(row.attempts).toBeGreaterThanOrEqual(1);
+      await connection.db.update(embeddingQueue).set({ runAfter: sql`now()` });
+    }
+  });
+
+  it("keeps a change pending when its transaction commits while the item is processed", async () => {
+    const [id] = await posts(1, "Late commit");
+    await connection.db.delete(embeddingQueue);
+    await queueItems(connection.db, [{ contentType: "post", contentId: id!, priority: 4, op: "upsert" }], "webhook");
+    // The application's transaction edits the row (its trigger updates the pending queue row) and
+    // stays open while the pipeline processes the item.
+    const late = await app.connect();
+    try {
+      await late.query("BEGIN");
+      await late.query("UPDATE community_post SET body = 'committed late' WHERE id = $1", [id]);
+      const processing = processItems(deps, items([id!]));
+      await waitFor(async () => (await lockWaiters()) > 0 || (await connection.db.$count(embeddings, eq(embeddings.contentId, id!))), 10_000, "processing to wait or finish");
+      await late.query("COMMIT");
+      await processing;
+    } finally {
+      late.release();
+    }
+    const queued = await connection.db.select().from(embeddingQueue).where(eq(embeddingQueue.contentId, id!));
+    expect(queued.map((r) => r.status)).toContain("pending");
+    expect(await drain(deps)).toMatchObject({ done: 1 });
+    const [stored] = await connection.db.select().from(embeddings).where(eq(embeddings.contentId, id!));
+    expect(stored!.chunkText).toContain("committed late");
+  });
+});
