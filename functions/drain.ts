@@ -1,5 +1,6 @@
-// POST /api/embeddings/drain (QStash schedule, every minute): embeds the database queue in batches
-// within a time budget, then, while work remains, publishes one more drain call to itself.
+// POST /api/embeddings/drain (QStash schedule, the safety net): embeds the database queue in batches
+// within a time budget, then, while work remains, publishes one more drain call to itself. A lane's
+// doorbell (process-webhook) runs the same loop over that lane's rows.
 import * as v from "valibot";
 import { processItems } from "./core/process";
 import type { Deps } from "./deps";
@@ -12,7 +13,8 @@ import { recordRun } from "./queue/job-runs";
 import { backoffMs, MAX_ATTEMPTS, returnToPending, settleDone, settleFailed } from "./queue/settle";
 import { itemKey } from "./core/item";
 import { deduplicationId } from "./queue/deduplication-id";
-import { DRAIN_CHAIN } from "./queue/lanes";
+import { doorbellAfter } from "./queue/doorbells";
+import { DRAIN_CHAIN, LANE_PRIORITIES, type Lane } from "./queue/lanes";
 
 const DrainRequestSchema = v.object({ budgetMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(100), v.maxValue(800_000))) });
 
@@ -21,8 +23,17 @@ export type DrainSummary = {
   embedded: number; remaining: number; chained: boolean; stoppedBy: "empty" | "budget" | "transient-error";
 };
 
-/** One drain run. `messageId` (the delivery's) names its successor, so a retried run chains once. */
-export async function drain(deps: Deps, options: { budgetMs?: number; messageId?: string } = {}): Promise<DrainSummary> {
+export type DrainOptions = {
+  budgetMs?: number;
+  /** The delivery's message id: it names the successor, so a retried run chains once. */
+  messageId?: string;
+  /** Only this lane's rows, for its doorbell (which rings again, rather than calling the drain, when rows remain). */
+  lane?: Lane;
+};
+
+/** One drain run: claims batches, processes and settles them, and chains itself while a backlog remains. */
+export async function drain(deps: Deps, options: DrainOptions = {}): Promise<DrainSummary> {
+  const range = options.lane && LANE_PRIORITIES[options.lane];
   const budgetMs = options.budgetMs ?? deps.config.drain.budgetMs;
   const started = Date.now();
   const summary: DrainSummary = { batches: 0, claimed: 0, done: 0, failed: 0, retried: 0, embedded: 0, remaining: 0, chained: false, stoppedBy: "budget" };
@@ -31,7 +42,7 @@ export async function drain(deps: Deps, options: { budgetMs?: number; messageId?
   while (Date.now() - started + slowestBatchMs < budgetMs) {
     const batchStarted = Date.now();
     // The lease outlives this run's budget, so only a run that died loses its claim.
-    const batch = await claimBatch(deps.db, deps.config.drain.batchSize, Math.max(2 * budgetMs, 1000));
+    const batch = await claimBatch(deps.db, deps.config.drain.batchSize, Math.max(2 * budgetMs, 1000), range);
     if (batch.length === 0) {
       summary.stoppedBy = "empty";
       break;
@@ -67,9 +78,12 @@ export async function drain(deps: Deps, options: { budgetMs?: number; messageId?
     }
     slowestBatchMs = Math.max(slowestBatchMs, Date.now() - batchStarted);
   }
-  summary.remaining = await readyCount(deps.db);
+  summary.remaining = await readyCount(deps.db, range);
   if (summary.remaining > 0 && summary.stoppedBy === "budget" && deps.publisher) {
-    const next = { endpoint: "drain", body: {}, queueName: DRAIN_CHAIN.queueName, deduplicationId: deduplicationId("drain-after", options.messageId ?? started) };
+    const after = options.messageId ?? started;
+    const next = options.lane
+      ? doorbellAfter(options.lane, after)
+      : { endpoint: "drain", body: {}, queueName: DRAIN_CHAIN.queueName, deduplicationId: deduplicationId("drain-after", after) };
     await deps.publisher.publish([next]).then(
       ([sent]) => (sent && "messageId" in sent ? (summary.chained = true) : console.warn("[drain] could not chain:", sent?.error)),
       (error) => console.warn("[drain] could not chain:", errorMessage(error)),

@@ -1,7 +1,8 @@
 // POST /api/embeddings/process-webhook (QStash delivery) and its failure callback.
-import { FailureCallbackSchema, ProcessMessageSchema } from "../schema/messages";
+import { FailureCallbackSchema, ProcessRequestSchema } from "../schema/messages";
 import { processItems } from "./core/process";
 import type { Deps } from "./deps";
+import { drain } from "./drain";
 import { requireQStashSignature } from "./lib/auth";
 import { createApp, Status } from "./lib/create-app";
 import { BadRequestError, errorMessage, PermanentError } from "./lib/errors";
@@ -12,14 +13,19 @@ export function createProcessWebhookApp(deps: Deps) {
   const verified = requireQStashSignature(deps.config);
   return createApp()
     .post("/process-webhook", verified, async (c) => {
-      let items;
+      let request;
       try {
-        items = parseBody(ProcessMessageSchema, c.get("rawBody"));
+        request = parseBody(ProcessRequestSchema, c.get("rawBody"));
       } catch (error) {
         // A signed body of the wrong shape will be as wrong on every retry.
         if (error instanceof BadRequestError) return nonRetryable({ error: error.message });
         throw error;
       }
+      if (!Array.isArray(request)) {
+        // A doorbell: the lane's pending rows, claimed, processed and settled as the drain does.
+        return c.json(await drain(deps, { lane: request.doorbell, messageId: c.req.header("upstash-message-id") }), Status.ok);
+      }
+      const items = request;
       try {
         const { failed, ...counts } = await processItems(deps, items);
         await recordFailed(deps.db, deps.registry, failed, "webhook");
@@ -35,7 +41,10 @@ export function createProcessWebhookApp(deps: Deps) {
       const callback = parseBody(FailureCallbackSchema, c.get("rawBody"));
       // Our own 489: the items (if the body had any) were recorded when it was answered.
       if (callback.status === 489) return c.json({ recorded: 0 }, Status.ok);
-      const items = parseBody(ProcessMessageSchema, decodeBase64(callback.sourceBody));
+      const source = parseBody(ProcessRequestSchema, decodeBase64(callback.sourceBody));
+      // A lost doorbell loses nothing: its rows stay queued, and the drain's schedule takes them.
+      if (!Array.isArray(source)) return c.json({ recorded: 0 }, Status.ok);
+      const items = source;
       const answer = callback.body ? decodeBase64(callback.body).slice(0, 300) : "";
       const error = `QStash gave up after ${callback.retried ?? 0} retries; last answer ${callback.status || "none"}${answer ? `: ${answer}` : ""}`;
       await recordFailed(deps.db, deps.registry, items.map((i) => ({ ...i, error })), "webhook");
