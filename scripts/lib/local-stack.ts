@@ -12,6 +12,7 @@ import { BASE_PATH } from "../../functions/lib/create-app";
 import { QUEUES } from "../../functions/queue/lanes";
 import { qstashPublisher } from "../../functions/queue/publisher";
 import { NOTIFY_CHANNEL } from "../../schema/capture-sql";
+import { MAX_ITEMS } from "../../schema/messages";
 import { createRegistry } from "../../schema/registry";
 import type { Connection } from "./database";
 import { startEmulator, type RunningEmulator } from "../qstash-emulator/http";
@@ -78,12 +79,18 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
   const stopForwarding: (() => unknown)[] = [];
   if (options.forwardNotifications) {
-    // As a database webhook would: each captured change is posted to enqueue.
+    // As a database webhook would, each captured change is posted to enqueue; the changes one statement
+    // announces together go in one request (up to enqueue's 1,000 items), so they ring one doorbell.
+    const waiting: unknown[] = [];
+    const post = (items: unknown[]) => fetch(`${url}${BASE_PATH}/enqueue`, {
+      method: "POST", body: JSON.stringify(items),
+      headers: { "content-type": "application/json", authorization: `Bearer ${config.webhookSecret}` },
+    }).catch((error) => console.warn("[local] forwarding changes failed; the drain will take them:", error.message));
+    const flush = () => {
+      while (waiting.length) void post(waiting.splice(0, MAX_ITEMS));
+    };
     const forward = (payload: string) => {
-      void fetch(`${url}${BASE_PATH}/enqueue`, {
-        method: "POST", body: payload,
-        headers: { "content-type": "application/json", authorization: `Bearer ${config.webhookSecret}` },
-      }).catch((error) => console.warn("[local] forwarding a change failed; the drain will take it:", error.message));
+      if (waiting.push(JSON.parse(payload)) === 1) setTimeout(flush, 0);
     };
     stopForwarding.push(await options.connection.listen(NOTIFY_CHANNEL, forward));
   }
