@@ -32,7 +32,7 @@ qstash-embeddings is running.
   Database       ${pgServer ? `embedded PGlite in ${c.local.dataDir}, served at ${pgServer.url}` : `${connection.kind} (DATABASE_URL)`}
   QStash         ${stack.emulator ? `local emulator at ${stack.emulator.url}` : c.qstash.url ?? "https://qstash.upstash.io"}
   Embeddings     ${c.provider === "local" ? "local lexical embedder (offline; set OPENAI_API_KEY for semantic search)" : `${c.model} via ${c.openai.baseUrl ?? "OpenAI"}`}
-  Schedules      drain every minute · maintenance daily 02:00 · retry-failed Sunday 03:00 (UTC)
+  Schedules      drain every 4 minutes (doorbells ring at once; this is the safety net) · maintenance daily 02:00 · retry-failed Sunday 03:00 (UTC)
 ${process.env.WEBHOOK_SECRET ? "" : `  Webhook secret ${c.webhookSecret}   (random for this run; set WEBHOOK_SECRET to fix it)\n`}${process.env.ADMIN_TOKEN ? "" : `  Admin token    ${c.adminToken}   (random for this run; set ADMIN_TOKEN to fix it)\n`}
 Try it:
 ${pgServer ? `  psql "${pgServer.url}" -c "insert into course (title, description) values ('Intro to astronomy', 'Stars, planets and galaxies')"\n` : ""}  curl -s -X POST ${api}/search -H 'content-type: application/json' -d '{"query":"astronomy"}'
