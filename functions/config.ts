@@ -1,9 +1,12 @@
 // The environment, parsed once with Valibot (DESIGN.md section 5). Nothing else reads process.env.
 import * as v from "valibot";
 import { VECTOR_DIMENSIONS } from "../schema/pipeline-tables";
+import { LOCAL_MODEL } from "./embedders/local";
 
 const optionalText = v.optional(v.pipe(v.string(), v.trim(), v.minLength(1)));
-const url = (what: string) => v.optional(v.pipe(v.string(), v.trim(), v.url(`must be a URL (${what})`)));
+// "localhost:3190" parses as a URL of scheme "localhost:": only http(s) ones are what is meant.
+const url = (what: string) =>
+  v.optional(v.pipe(v.string(), v.trim(), v.url(`must be a URL (${what})`), v.regex(/^https?:\/\//i, `must be an http:// or https:// URL (${what})`)));
 const integer = (fallback: number, min: number, max: number) =>
   v.optional(
     v.pipe(
@@ -25,9 +28,14 @@ const EnvSchema = v.object({
   SITE_URL: url("where the functions are served, e.g. https://my-app.vercel.app"),
   EMBEDDING_QUEUE_STRATEGY: v.optional(v.picklist(["qstash", "database"], "must be qstash or database")),
   OPENAI_API_KEY: optionalText,
+  /** `local` serves the lexical embedder on purpose; a deploy without an OpenAI key refuses to start without it. */
+  EMBEDDER: v.optional(v.picklist(["openai", "local"], "must be openai or local")),
   OPENAI_BASE_URL: url("an OpenAI-compatible API"),
   EMBEDDING_MODEL: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1)), "text-embedding-3-small"),
-  EMBEDDING_DIMENSIONS: integer(VECTOR_DIMENSIONS, 1, VECTOR_DIMENSIONS),
+  EMBEDDING_DIMENSIONS: v.pipe(
+    integer(VECTOR_DIMENSIONS, 1, VECTOR_DIMENSIONS),
+    v.check((n) => n === VECTOR_DIMENSIONS, `must be ${VECTOR_DIMENSIONS}, the size of the vector column (to change both, see README "Changing model or dimensions")`),
+  ),
   EMBEDDING_TPM: v.optional(v.pipe(v.string(), v.regex(/^\d+$/, "must be a whole number of tokens per minute"), v.transform(Number))),
   WEBHOOK_SECRET: optionalText,
   ADMIN_TOKEN: optionalText,
@@ -48,6 +56,8 @@ export type Config = {
   strategy: "qstash" | "database";
   openai: { apiKey?: string; baseUrl?: string; tokensPerMinute?: number };
   provider: "openai" | "local";
+  /** False when the local embedder was fallen back on for want of an OpenAI key, rather than chosen. */
+  embedderChosen: boolean;
   model: string;
   dimensions: number;
   webhookSecret?: string;
@@ -74,7 +84,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     throw new ConfigError(`Invalid configuration: ${problems.join("; ")}`);
   }
   const e = result.output;
-  const usesLocalEmbedder = !e.OPENAI_API_KEY;
+  const provider = e.EMBEDDER ?? (e.OPENAI_API_KEY ? "openai" : "local");
+  if (provider === "openai" && !e.OPENAI_API_KEY) throw new ConfigError("Invalid configuration: EMBEDDER is openai but OPENAI_API_KEY is not set");
+  // Vectors are stored under their model's name: the local embedder's under an OpenAI model's name
+  // would never be re-embedded once the key is added.
+  if (provider === "local" && present.EMBEDDING_MODEL) {
+    throw new ConfigError(`Invalid configuration: EMBEDDING_MODEL names ${e.EMBEDDING_MODEL}, but without OPENAI_API_KEY the local embedder (${LOCAL_MODEL}) is used; set OPENAI_API_KEY, or unset EMBEDDING_MODEL`);
+  }
   return {
     databaseUrl: e.DATABASE_URL,
     qstash: {
@@ -84,8 +100,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     siteUrl: e.SITE_URL?.replace(/\/+$/, ""),
     strategy: e.EMBEDDING_QUEUE_STRATEGY ?? (e.QSTASH_TOKEN ? "qstash" : "database"),
     openai: { apiKey: e.OPENAI_API_KEY, baseUrl: e.OPENAI_BASE_URL, tokensPerMinute: e.EMBEDDING_TPM },
-    provider: usesLocalEmbedder ? "local" : "openai",
-    model: usesLocalEmbedder && !env.EMBEDDING_MODEL ? "local-lexical-v1" : e.EMBEDDING_MODEL,
+    provider, embedderChosen: Boolean(e.EMBEDDER || e.OPENAI_API_KEY),
+    model: provider === "local" ? LOCAL_MODEL : e.EMBEDDING_MODEL,
     dimensions: e.EMBEDDING_DIMENSIONS,
     webhookSecret: e.WEBHOOK_SECRET,
     adminToken: e.ADMIN_TOKEN,

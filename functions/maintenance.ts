@@ -1,7 +1,7 @@
 // POST /api/embeddings/maintenance (QStash schedule, daily 02:00): keeps the tables small and true.
 import { and, eq, getTableName, lt, notInArray, sql } from "drizzle-orm";
 import { embeddingQueue, embeddings, searchLog } from "../schema/pipeline-tables";
-import { retryConflicts } from "./db/conflicts";
+import { yieldingWrite } from "./db/conflicts";
 import { rowsOf } from "./db/database";
 import type { Deps } from "./deps";
 import { requireQStashSignature } from "./lib/auth";
@@ -36,8 +36,8 @@ export async function maintain(deps: Deps) {
     orphans += deleted.length;
   }
   // Rows embedded with another model or size are queued again: re-embedding happens without a drop.
-  // In item order, as every writer of queue rows takes them; a lost deadlock is retried.
-  const stale = await retryConflicts(() => rowsOf<{ n: number }>(db.execute(sql`WITH stale AS (
+  // In item order, as every writer of queue rows takes them, yielding to the application's writes.
+  const stale = await yieldingWrite(db, (tx) => rowsOf<{ n: number }>(tx.execute(sql`WITH stale AS (
       SELECT DISTINCT content_type, content_id FROM embeddings WHERE model <> ${deps.embedder.model} OR dimensions <> ${deps.embedder.dimensions}
       ORDER BY content_type, content_id)
     SELECT count(queue_for_embedding(s.content_type, s.content_id, 9, 'upsert', 'backfill'))::int AS n FROM stale s`)));

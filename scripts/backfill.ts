@@ -9,6 +9,7 @@ import { createRegistry } from "../schema/registry";
 import { backfill, tableOf } from "./lib/backfill";
 import { openDatabase } from "./lib/database";
 import { drainBacklog } from "./lib/initial-load";
+import { runScript } from "./lib/run-script";
 
 const args = process.argv.slice(2);
 const afterIndex = args.indexOf("--after");
@@ -21,32 +22,34 @@ if (entries.some((e) => !e)) {
   process.exit(1);
 }
 
-const config = loadConfig(process.env);
-const connection = await openDatabase(config);
-for (const entry of entries) {
-  const [{ total } = { total: 0 }] = await connection.db.select({ total: count() }).from(entry!.table);
-  const bar = (done: number) => {
-    const width = 30;
-    const filled = total ? Math.round((done / total) * width) : width;
-    return `[${"#".repeat(filled)}${".".repeat(width - filled)}] ${done}/${total}`;
-  };
-  const queued = await backfill(connection.db, entry!, {
-    after: type ? after : undefined,
-    onProgress: (done, lastId) => process.stdout.write(`\r${entry!.type.padEnd(10)} ${bar(done)}  (resume with --after ${lastId})   `),
-  });
-  process.stdout.write(`\r${entry!.type.padEnd(10)} ${bar(queued)}  queued from ${tableOf(entry!)}${" ".repeat(30)}\n`);
-}
-if (args.includes("--drain")) {
-  const deps = { db: connection.db, config, registry, embedder: createEmbedder(config) };
-  const load = await drainBacklog(deps, {
-    // The embedded database has the memory; on a server, raise it as your compute allows.
-    maintenanceWorkMem: connection.kind === "pglite" ? "512MB" : undefined,
-    onProgress: (summary, done) => process.stdout.write(`\rembedded ${done} items, ${summary.remaining} to go   `),
-  });
-  process.stdout.write("\n");
-  if (load.rebuiltIndex) console.log(`Loaded without the HNSW index and built it after (${load.indexSeconds.toFixed(1)} s).`);
-  console.log(`Done: ${load.done} embedded, ${load.failed} failed (see /api/embeddings/queue), ${load.remaining} left to the scheduled drain.`);
-} else {
-  console.log("Done. The drain embeds the queued rows (on its schedule, every 4 minutes by default, and again while a backlog remains); --drain embeds them now.");
-}
-await connection.close();
+await runScript(async () => {
+  const config = loadConfig(process.env);
+  const connection = await openDatabase(config, "npm run backfill");
+  for (const entry of entries) {
+    const [{ total } = { total: 0 }] = await connection.db.select({ total: count() }).from(entry!.table);
+    const bar = (done: number) => {
+      const width = 30;
+      const filled = total ? Math.round((done / total) * width) : width;
+      return `[${"#".repeat(filled)}${".".repeat(width - filled)}] ${done}/${total}`;
+    };
+    const queued = await backfill(connection.db, entry!, {
+      after: type ? after : undefined,
+      onProgress: (done, lastId) => process.stdout.write(`\r${entry!.type.padEnd(10)} ${bar(done)}  (resume with --after ${lastId})   `),
+    });
+    process.stdout.write(`\r${entry!.type.padEnd(10)} ${bar(queued)}  queued from ${tableOf(entry!)}${" ".repeat(30)}\n`);
+  }
+  if (args.includes("--drain")) {
+    const deps = { db: connection.db, config, registry, embedder: createEmbedder(config) };
+    const load = await drainBacklog(deps, {
+      // The embedded database has the memory; on a server, raise it as your compute allows.
+      maintenanceWorkMem: connection.kind === "pglite" ? "512MB" : undefined,
+      onProgress: (summary, done) => process.stdout.write(`\rembedded ${done} items, ${summary.remaining} to go   `),
+    });
+    process.stdout.write("\n");
+    if (load.rebuiltIndex) console.log(`Loaded without the HNSW index and built it after (${load.indexSeconds.toFixed(1)} s).`);
+    console.log(`Done: ${load.done} embedded, ${load.failed} failed (see /api/embeddings/queue), ${load.remaining} left to the scheduled drain.`);
+  } else {
+    console.log("Done. The drain embeds the queued rows (on its schedule, every 4 minutes by default, and again while a backlog remains); --drain embeds them now.");
+  }
+  await connection.close();
+});

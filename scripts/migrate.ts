@@ -3,15 +3,14 @@
 // an empty database; the embedded database always has them.
 import { loadConfig } from "../functions/config";
 import { openDatabase } from "./lib/database";
+import { runScript } from "./lib/run-script";
 
-const config = loadConfig(process.env);
-const connection = await openDatabase(config);
-try {
-  await connection.migrate(process.argv.includes("--sample-tables") ? { sampleTables: true } : undefined);
-  console.log(`Migrations applied (${connection.kind}).`);
-} catch (error) {
-  console.error((error as Error).message);
-  process.exitCode = 1;
-} finally {
-  await connection.close();
-}
+await runScript(async () => {
+  const connection = await openDatabase(loadConfig(process.env), "npm run db:migrate");
+  try {
+    await connection.migrate(process.argv.includes("--sample-tables") ? { sampleTables: true } : undefined);
+    console.log(`Migrations applied (${connection.kind}).`);
+  } finally {
+    await connection.close();
+  }
+});

@@ -1,48 +1,49 @@
 // `npm start`: the whole pipeline on this machine, on the embedded defaults unless the environment
 // names real services (DESIGN.md section 7).
-import { ConfigError, loadConfig } from "../functions/config";
+import { loadConfig } from "../functions/config";
 import { BASE_PATH } from "../functions/lib/create-app";
-import { openDatabase } from "./lib/database";
+import { openDatabase, START_COMMAND } from "./lib/database";
 import { startLocalStack } from "./lib/local-stack";
 import { servePglite } from "./lib/pg-server";
+import { runScript } from "./lib/run-script";
 
-let config;
-try {
-  config = loadConfig(process.env);
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  console.error(error.message);
-  process.exit(1);
-}
-const connection = await openDatabase(config);
-await connection.migrate();
-const pgServer = connection.pglite ? await servePglite(connection.pglite, config.local.pgPort) : undefined;
-const stack = await startLocalStack({
-  connection, env: process.env, port: config.local.port, forwardNotifications: true, schedules: true,
-  emulator: { log: (line) => console.log(`[qstash] ${line}`) },
-});
-const api = `${stack.url}${BASE_PATH}`;
-const c = stack.config;
+await runScript(async () => {
+  const config = loadConfig(process.env);
+  const connection = await openDatabase(config, START_COMMAND);
+  await connection.migrate();
+  const pgServer = connection.pglite ? await servePglite(connection.pglite, config.local.pgPort) : undefined;
+  // Scripts run beside the stack (backfill, db:migrate) find the folder's port here and use it.
+  if (pgServer) connection.serveAt?.(pgServer.url);
+  const stack = await startLocalStack({
+    connection, env: process.env, port: config.local.port, forwardNotifications: true, schedules: true,
+    emulator: { log: (line) => console.log(`[qstash] ${line}`) },
+  });
+  const api = `${stack.url}${BASE_PATH}`;
+  const c = stack.config;
 
-console.log(`
+  console.log(`
 qstash-embeddings is running.
 
   Functions      ${api}/{enqueue,process-webhook,drain,maintenance,retry-failed,search,queue,processor,status}
   Status page    ${api}/status   (user: anything, password: the admin token below)
   Database       ${pgServer ? `embedded PGlite in ${c.local.dataDir}, served at ${pgServer.url}` : `${connection.kind} (DATABASE_URL)`}
-  QStash         ${stack.emulator ? `local emulator at ${stack.emulator.url}` : c.qstash.url ?? "https://qstash.upstash.io"}
+  QStash         ${stack.emulator ? `local emulator at ${stack.emulator.url}, token ${c.qstash.token}` : c.qstash.url ?? "https://qstash.upstash.io"}
   Embeddings     ${c.provider === "local" ? "local lexical embedder (offline; set OPENAI_API_KEY for semantic search)" : `${c.model} via ${c.openai.baseUrl ?? "OpenAI"}`}
   Schedules      drain every 4 minutes (doorbells ring at once; this is the safety net) · maintenance daily 02:00 · retry-failed Sunday 03:00 (UTC)
 ${process.env.WEBHOOK_SECRET ? "" : `  Webhook secret ${c.webhookSecret}   (random for this run; set WEBHOOK_SECRET to fix it)\n`}${process.env.ADMIN_TOKEN ? "" : `  Admin token    ${c.adminToken}   (random for this run; set ADMIN_TOKEN to fix it)\n`}
 Try it:
 ${pgServer ? `  psql "${pgServer.url}" -c "insert into course (title, description) values ('Intro to astronomy', 'Stars, planets and galaxies')"\n` : ""}  curl -s -X POST ${api}/search -H 'content-type: application/json' -d '{"query":"astronomy"}'
-`);
+${stack.emulator ? `
+Run a schedule now (drain, maintenance or retry-failed):
+  QSTASH_URL=${stack.emulator.url} QSTASH_TOKEN=${c.qstash.token} SITE_URL=${stack.url} npm run trigger -- drain
+` : ""}`);
 
-const stop = async () => {
-  await stack.close();
-  await pgServer?.stop();
-  await connection.close();
-  process.exit(0);
-};
-process.on("SIGINT", stop);
-process.on("SIGTERM", stop);
+  const stop = async () => {
+    await stack.close();
+    await pgServer?.stop();
+    await connection.close();
+    process.exit(0);
+  };
+  process.on("SIGINT", stop);
+  process.on("SIGTERM", stop);
+});

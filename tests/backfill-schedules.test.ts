@@ -94,7 +94,7 @@ describe("backfill --drain", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, 120_000); // a child process and a file-backed database: slow on a busy machine, not wrong
 });
 
 describe("schedules", () => {

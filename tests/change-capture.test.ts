@@ -9,7 +9,9 @@ import { defaultRegistry } from "../schema/registry";
 import { latestCaptureMigration } from "../scripts/lib/capture-migration";
 import { openPglite, type Connection } from "../scripts/lib/database";
 import { sampleTablesFolder } from "../scripts/lib/migrations";
-import { freshDatabase } from "./support/database";
+import pg from "pg";
+import { servePglite } from "../scripts/lib/pg-server";
+import { freshDatabase, onRealPostgres, PGLITE_ONLY } from "./support/database";
 import { waitFor } from "./support/wait-for";
 
 const { embeddingQueue, course, profiles, users, courseLesson, communityPost, communityComment } = schema;
@@ -33,7 +35,7 @@ describe("migrations", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  });
+  }, 120_000);
 
   it("attach to an application's own tables without touching their shape or rows", async () => {
     const app = await openPglite();
@@ -52,7 +54,7 @@ describe("migrations", () => {
     } finally {
       await app.close();
     }
-  });
+  }, 120_000);
 
   it("refuse, saying what to do, when the registered tables are missing", async () => {
     const empty = await openPglite();
@@ -65,7 +67,7 @@ describe("migrations", () => {
     } finally {
       await empty.close();
     }
-  });
+  }, 120_000);
 
   it("hold the change capture the registry generates (run npm run db:triggers when this fails)", () => {
     const committed = latestCaptureMigration();
@@ -176,5 +178,36 @@ describe("change capture", () => {
     ).rejects.toThrow("abort");
     const queued = await connection.db.select().from(embeddingQueue).where(eq(embeddingQueue.contentType, "course"));
     expect(queued).toHaveLength(0);
+  });
+});
+
+describe.skipIf(onRealPostgres)(`the embedded database served on a port ${PGLITE_ONLY}`, () => {
+  it("gives a client no notification it did not LISTEN for, while the stack still hears every change", async () => {
+    const connection = await freshDatabase();
+    const server = await servePglite(connection.pglite!, 15_472);
+    const heard: string[] = [];
+    const unlisten = await connection.listen("embedding_queue", (payload) => heard.push(payload));
+    const psql = new pg.Client({ connectionString: server.url });
+    const listener = new pg.Client({ connectionString: server.url });
+    const received = { psql: 0, listener: 0 };
+    psql.on("notification", () => received.psql++);
+    listener.on("notification", () => received.listener++);
+    try {
+      await Promise.all([psql.connect(), listener.connect()]);
+      await psql.query("INSERT INTO community_post (title) VALUES ('over the wire, unheard')");
+      await waitFor(() => heard.length === 1, 5000, "the stack to hear the change");
+      expect(received).toEqual({ psql: 0, listener: 0 });
+      // Once a client asks for them, they pass again: to the client whose statement raised them, as
+      // every client shares PGlite's one session.
+      await listener.query("LISTEN embedding_queue");
+      await psql.query("INSERT INTO community_post (title) VALUES ('over the wire, heard')");
+      await waitFor(() => heard.length === 2, 5000, "the stack to hear the second change");
+      expect(received.psql + received.listener).toBeGreaterThan(0);
+    } finally {
+      await Promise.all([psql.end(), listener.end()]);
+      await unlisten();
+      await server.stop();
+      await connection.close();
+    }
   });
 });

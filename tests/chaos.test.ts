@@ -129,7 +129,10 @@ describe(`chaos convergence (seed ${SEED}, ${OPS} operations by ${WORKERS} worke
     for (const { type, id } of all) if (!expectedKeys.has(`${type}:${id}`)) problems.push(`orphan: ${type} ${id}`);
 
     const deliveries = stack.emulator!.emulator.deliveries;
-    console.log(`chaos seed ${SEED}: ${OPS} ops, ${deliveries.length} deliveries (${deliveries.filter((d) => d.status !== 200).length} failed), ${stack.emulator!.emulator.dlq.size} in the DLQ, ${expectedKeys.size} items embedded`);
+    const counts = new Map<string, number>();
+    for (const d of deliveries) counts.set(`${d.url.split("/").pop()} ${d.status || "timeout"}`, (counts.get(`${d.url.split("/").pop()} ${d.status || "timeout"}`) ?? 0) + 1);
+    const statuses = [...counts].map(([k, n]) => `${k}: ${n}`);
+    console.log(`chaos seed ${SEED}: ${OPS} ops by ${WORKERS} workers, ${deliveries.length} deliveries (${statuses.join(", ")}), ${stack.emulator!.emulator.dlq.size} in the DLQ, ${expectedKeys.size} items embedded`);
     expect(problems, `seed ${SEED}: replay with CHAOS_SEED=${SEED}`).toEqual([]);
     expect(expectedKeys.size).toBeGreaterThan(OPS / 10);
   }, 300_000);

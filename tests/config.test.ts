@@ -1,5 +1,9 @@
+import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../functions/config";
+import { HNSW_INDEX } from "../schema/pipeline-tables";
+import { startLocalStack } from "../scripts/lib/local-stack";
+import { freshDatabase } from "./support/database";
 
 describe("configuration", () => {
   it("has defaults that need no account anywhere", () => {
@@ -8,8 +12,8 @@ describe("configuration", () => {
   });
 
   it("chooses QStash and OpenAI when their keys are set", () => {
-    const config = loadConfig({ QSTASH_TOKEN: "t", OPENAI_API_KEY: "k", EMBEDDING_MODEL: "text-embedding-3-large", EMBEDDING_DIMENSIONS: "1024" });
-    expect(config).toMatchObject({ strategy: "qstash", provider: "openai", model: "text-embedding-3-large", dimensions: 1024 });
+    const config = loadConfig({ QSTASH_TOKEN: "t", OPENAI_API_KEY: "k", EMBEDDING_MODEL: "text-embedding-3-large", EMBEDDING_DIMENSIONS: "1536" });
+    expect(config).toMatchObject({ strategy: "qstash", provider: "openai", model: "text-embedding-3-large", dimensions: 1536, embedderChosen: true });
     expect(loadConfig({ QSTASH_TOKEN: "t", EMBEDDING_QUEUE_STRATEGY: "database" }).strategy).toBe("database");
   });
 
@@ -20,13 +24,38 @@ describe("configuration", () => {
     [{ DATABASE_URL: "mysql://x" }, /DATABASE_URL must be a postgres:\/\/ URL/],
     [{ SITE_URL: "not a url" }, /SITE_URL must be a URL/],
     [{ QSTASH_URL: "::" , OPENAI_BASE_URL: "nope" }, /QSTASH_URL must be a URL.*OPENAI_BASE_URL must be a URL/],
+    // Each passed validation once and then broke every delivery.
+    [{ EMBEDDING_DIMENSIONS: "512" }, /EMBEDDING_DIMENSIONS must be 1536, the size of the vector column/],
+    [{ OPENAI_BASE_URL: "localhost:3190" }, /OPENAI_BASE_URL must be an http:\/\/ or https:\/\/ URL/],
+    [{ EMBEDDING_MODEL: "text-embedding-3-small" }, /EMBEDDING_MODEL names text-embedding-3-small, but without OPENAI_API_KEY the local embedder \(local-lexical-v1\)/],
+    [{ EMBEDDER: "openai" }, /EMBEDDER is openai but OPENAI_API_KEY is not set/],
   ])("stops on %o with a message naming the variable", (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
     expect(() => loadConfig(env)).toThrow(message);
+  });
+
+  it("tells a chosen local embedder from one fallen back on, and always names it local-lexical-v1", () => {
+    expect(loadConfig({})).toMatchObject({ provider: "local", embedderChosen: false, model: "local-lexical-v1" });
+    expect(loadConfig({ EMBEDDER: "local", OPENAI_API_KEY: "k" })).toMatchObject({ provider: "local", embedderChosen: true, model: "local-lexical-v1" });
   });
 
   it("never repeats a secret in its error", () => {
     const error = (() => { try { loadConfig({ DATABASE_URL: "mysql://user:hunter2@x/db" }); } catch (e) { return e as Error; } })();
     expect(error?.message).not.toContain("hunter2");
   });
+});
+
+describe("start-up against the database as it is", () => {
+  it("refuses, naming both sizes, when the vector column is not the embedder's size", async () => {
+    const connection = await freshDatabase();
+    try {
+      await connection.db.execute(sql`DROP INDEX ${sql.identifier(HNSW_INDEX)}`);
+      await connection.db.execute(sql`ALTER TABLE embeddings ALTER COLUMN embedding TYPE vector(384)`);
+      await expect(startLocalStack({ connection, env: {} })).rejects.toThrow(
+        /The embeddings column is vector\(384\) but the embedder makes 1536 dimensions/,
+      );
+    } finally {
+      await connection.close();
+    }
+  }, 60_000);
 });

@@ -30,16 +30,34 @@ function fnv1a(text: string): number {
   return hash >>> 0;
 }
 
-/** deadlock_detected, serialization_failure: the work is sound, its timing lost; run it again. */
-const RETRYABLE_CODES = new Set(["40P01", "40001"]);
+/** deadlock_detected, serialization_failure, lock_not_available: the work is sound, its timing lost. */
+const RETRYABLE_CODES = new Set(["40P01", "40001", "55P03"]);
 
-/** Runs `work` (a transaction, or one statement) again when it lost a deadlock or a serialization race. */
-export async function retryConflicts<T>(work: () => Promise<T>, attempts = 4): Promise<T> {
+/** Runs `work` (a transaction, or one statement) again, after a short pause, when it lost a lock race. */
+export async function retryConflicts<T>(work: () => Promise<T>, attempts = 8): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await work();
     } catch (error) {
       if (attempt >= attempts || !RETRYABLE_CODES.has(postgresCode(error) ?? "")) throw error;
+      // Let the transaction that held the lock finish: 20 ms, 40 ms, … at most a second.
+      await new Promise((resolve) => setTimeout(resolve, Math.min(20 * 2 ** (attempt - 1), 1000)));
     }
   }
+}
+
+/**
+ * How long the pipeline's writes of queue rows wait for a lock: well under Postgres's
+ * deadlock_timeout (1 s by default). Those rows are also written by the application's transactions,
+ * through the triggers, in the application's order; in a cycle with one of them, the pipeline's
+ * statement gives way (and is retried), so the application's write never fails with a deadlock.
+ */
+const LOCK_TIMEOUT = "100ms";
+
+/** Writes queue rows in a transaction that yields to the application's (see LOCK_TIMEOUT), retried. */
+export function yieldingWrite<T>(db: Database, work: (tx: Database) => Promise<T>): Promise<T> {
+  return retryConflicts(() => db.transaction(async (tx) => {
+    await tx.execute(sql.raw(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`));
+    return work(tx as unknown as Database);
+  }));
 }

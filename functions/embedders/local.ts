@@ -40,6 +40,9 @@ export function embedLocally(text: string, dimensions: number): number[] {
   return vector.map((x) => x / norm);
 }
 
-export function localEmbedder(dimensions: number, model = "local-lexical-v1"): Embedder {
+/** The local lexical embedder's one model name. */
+export const LOCAL_MODEL = "local-lexical-v1";
+
+export function localEmbedder(dimensions: number, model = LOCAL_MODEL): Embedder {
   return { model, dimensions, embed: async (texts) => texts.map((text) => embedLocally(text, dimensions)) };
 }

@@ -65,7 +65,9 @@ export async function resolveSettled(db: Database, items: Item[], seen: PendingV
   if (settled.length === 0) return;
   const versions = sql.join(settled.map((row) => sql`(${row.id}::bigint, ${row.version}::text)`), sql`, `);
   // A row changed since it was read (a newer change coalesced into it) has another xmin: left pending.
+  // One locked now is being changed by the application's transaction: skipped, never waited for (a
+  // wait could close a deadlock with it); it stays pending and is processed again, harmlessly.
   await db.execute(sql`UPDATE embedding_queue q SET status = 'done', updated_at = now()
     WHERE q.id IN (SELECT p.id FROM embedding_queue p JOIN (VALUES ${versions}) AS v(id, version) ON p.id = v.id
-      WHERE p.xmin::text = v.version AND p.status = 'pending' ORDER BY p.id FOR UPDATE)`);
+      WHERE p.xmin::text = v.version AND p.status = 'pending' ORDER BY p.id FOR UPDATE SKIP LOCKED)`);
 }

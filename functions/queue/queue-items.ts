@@ -4,7 +4,7 @@ import { sql } from "drizzle-orm";
 import type { QueueOp, QueueSource } from "../../schema/pipeline-tables";
 import type { Database } from "../db/database";
 import { compareItems, uniqueItems, type Item } from "../core/item";
-import { retryConflicts } from "../db/conflicts";
+import { yieldingWrite } from "../db/conflicts";
 
 export type QueuedItem = Item & { priority: number; op: QueueOp };
 
@@ -14,6 +14,6 @@ export async function queueItems(db: Database, items: QueuedItem[], source: Queu
   // Sorted and once each: concurrent calls lock the pending rows in one order, so they never deadlock.
   const sorted = uniqueItems(items).sort(compareItems);
   const values = sql.join(sorted.map((i) => sql`(${i.contentType}::text, ${i.contentId}::text, ${i.priority}::int, ${i.op}::text)`), sql`, `);
-  await retryConflicts(() => db.execute(sql`SELECT queue_for_embedding(v.content_type, v.content_id, v.priority, v.op, ${source}::text, ${delayMs}::int)
+  await yieldingWrite(db, (tx) => tx.execute(sql`SELECT queue_for_embedding(v.content_type, v.content_id, v.priority, v.op, ${source}::text, ${delayMs}::int)
     FROM (VALUES ${values}) AS v(content_type, content_id, priority, op)`));
 }

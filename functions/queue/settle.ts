@@ -2,10 +2,10 @@
 // failed row per item. A row moving into either status is deleted and re-inserted in ONE statement,
 // `INSERT … ON CONFLICT` on that index: a twin a trigger or another writer inserts meanwhile is merged
 // with, never a 23505 (an UPDATE into the status would race it, and lose an attempt or a retry round).
-// An application transaction may still lock the same rows in another order: a lost deadlock is retried.
+// An application transaction may lock the same rows in another order: these writes yield to it.
 import { and, eq, inArray, sql, type SQL } from "drizzle-orm";
 import { embeddingQueue, type QueueSource } from "../../schema/pipeline-tables";
-import { retryConflicts } from "../db/conflicts";
+import { yieldingWrite } from "../db/conflicts";
 import type { Database } from "../db/database";
 import { rowsOf } from "../db/database";
 import { MAX_ERROR_LENGTH } from "../lib/errors";
@@ -26,7 +26,7 @@ export async function settleDone(db: Database, ids: number[]) {
 export async function settleFailed(db: Database, failures: { id: number; error: string }[]) {
   if (failures.length === 0) return;
   const values = sql.join(failures.map((f) => sql`(${f.id}::bigint, ${f.error.slice(0, MAX_ERROR_LENGTH)}::text)`), sql`, `);
-  await retryConflicts(() => db.execute(move({
+  await yieldingWrite(db, (tx) => tx.execute(move({
     rows: sql`DELETE FROM embedding_queue q USING (VALUES ${values}) v(id, error) WHERE q.id = v.id RETURNING q.*, v.error AS new_error`,
     status: "failed", runAfter: sql`now()`, lastError: sql`new_error`,
     onConflict: sql`DO UPDATE SET last_error = excluded.last_error, attempts = excluded.attempts, op = excluded.op,
@@ -41,7 +41,7 @@ export async function settleFailed(db: Database, failures: { id: number; error: 
 export async function returnToPending(db: Database, rows: { id: number; delayMs: number; error?: string }[], source?: QueueSource) {
   if (rows.length === 0) return;
   const values = sql.join(rows.map((r) => sql`(${r.id}::bigint, ${r.delayMs}::int, ${r.error?.slice(0, MAX_ERROR_LENGTH) ?? null}::text)`), sql`, `);
-  await retryConflicts(() => db.execute(move({
+  await yieldingWrite(db, (tx) => tx.execute(move({
     rows: sql`DELETE FROM embedding_queue q USING (VALUES ${values}) v(id, delay, error) WHERE q.id = v.id
       RETURNING q.*, v.delay AS delay_ms, v.error AS new_error`,
     status: "pending", runAfter: sql`now() + delay_ms * interval '1 millisecond'`,
@@ -51,7 +51,7 @@ export async function returnToPending(db: Database, rows: { id: number; delayMs:
 
 /** Gives failed items another round (at most `maxRounds` in all) with fresh attempts; how many. */
 export async function retryFailedRows(db: Database, maxRounds: number): Promise<number> {
-  const [row] = await retryConflicts(() => rowsOf<{ n: number }>(db.execute(sql`WITH ${sql.raw(MOVED)} AS (
+  const [row] = await yieldingWrite(db, (tx) => rowsOf<{ n: number }>(tx.execute(sql`WITH ${sql.raw(MOVED)} AS (
       DELETE FROM embedding_queue WHERE status = 'failed' AND retry_rounds < ${maxRounds} RETURNING *),
     inserted AS (${moveInsert({ status: "pending", runAfter: sql`now()`, lastError: sql`last_error`, source: "retry",
       attempts: sql`0`, retryRounds: sql`retry_rounds + 1`, onConflict: sql`DO NOTHING` })})

@@ -16,7 +16,10 @@ import type { Config } from "../../functions/config";
 import type { Database } from "../../functions/db/database";
 import { neonDatabase } from "../../functions/db/neon";
 import { applyMigrations, type MigrateOptions } from "./migrations";
+import { claimDataDir, currentOwner } from "./data-dir-owner";
 import { tapWireNotifications } from "./wire-notifications";
+
+export const START_COMMAND = "npm start";
 
 export type Connection = {
   db: Database;
@@ -25,6 +28,8 @@ export type Connection = {
   pglite?: PGlite;
   /** Set for a PostgreSQL server: where it is. */
   url?: string;
+  /** Set when this process owns the embedded database's folder: records the port it is served on. */
+  serveAt?(pgUrl: string): void;
   /** Applies the pipeline's migrations; `sampleTables` (the default for the embedded database) first
    * creates the education platform's tables, which a real application has already. */
   migrate(options?: MigrateOptions): Promise<void>;
@@ -70,12 +75,26 @@ export function nodePostgresPool(options: pg.PoolConfig): pg.Pool {
   return pool;
 }
 
-/** Opens the database the configuration names: DATABASE_URL, or the embedded one in its folder. */
-export async function openDatabase(config: Config): Promise<Connection> {
+/**
+ * Opens the database the configuration names: DATABASE_URL, or the embedded one in its folder. The
+ * folder has one owner: while `npm start` holds it, `command` works through its PostgreSQL port.
+ */
+export async function openDatabase(config: Config, command: string): Promise<Connection> {
   const url = config.databaseUrl;
   if (!url) {
-    mkdirSync(config.local.dataDir, { recursive: true });
-    return openPglite(config.local.dataDir);
+    const dataDir = config.local.dataDir;
+    const owner = currentOwner(dataDir);
+    if (owner?.pgUrl && command !== START_COMMAND) {
+      console.log(`[database] ${dataDir} is held by \`${owner.command}\` (pid ${owner.pid}); working through its PostgreSQL port, ${owner.pgUrl}`);
+      return postgresConnection(owner.pgUrl);
+    }
+    const claim = claimDataDir(dataDir, command);
+    mkdirSync(dataDir, { recursive: true });
+    const connection = await openPglite(dataDir).catch((error) => {
+      claim.release();
+      throw error;
+    });
+    return { ...connection, serveAt: claim.serveAt, close: async () => { await connection.close(); claim.release(); } };
   }
   if (isNeonUrl(url)) {
     // Node 20 has no global WebSocket; the edge runtimes do.

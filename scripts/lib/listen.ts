@@ -1,4 +1,4 @@
-// Listens on a port, or the next free one when it is taken (port 0: any free port).
+// Listens on a port, or the next free one when it is taken (port 0: any free port), and says so.
 import type { Server } from "node:http";
 
 export async function listenOnFreePort(server: Server, port: number, host = "127.0.0.1"): Promise<number> {
@@ -12,7 +12,10 @@ export async function listenOnFreePort(server: Server, port: number, host = "127
         resolve(false);
       });
     });
-    if (!taken) return (server.address() as { port: number }).port;
+    if (!taken) {
+      if (candidate !== port) console.warn(`[local] port ${port} is taken; listening on ${candidate} instead`);
+      return (server.address() as { port: number }).port;
+    }
   }
   throw new Error(`no free port between ${port} and ${last}`);
 }

@@ -6,6 +6,7 @@ import { getRequestListener } from "@hono/node-server";
 import { createAllFunctions } from "../../functions/app";
 import { loadConfig, type Config } from "../../functions/config";
 import type { Deps } from "../../functions/deps";
+import { checkVectorColumn } from "../../functions/db/vector-column";
 import { createEmbedder } from "../../functions/embedders";
 import type { Embedder } from "../../functions/embedders/embedder";
 import { BASE_PATH } from "../../functions/lib/create-app";
@@ -43,6 +44,7 @@ export type LocalStack = {
 };
 
 const secret = () => randomBytes(24).toString("base64url");
+const isLoopback = (url: string) => ["127.0.0.1", "localhost", "[::1]"].includes(new URL(url).hostname);
 
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   const env = { ...options.env };
@@ -53,11 +55,18 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   env.SITE_URL ??= url;
 
   let emulator: RunningEmulator | undefined;
-  if (!env.QSTASH_TOKEN) {
-    const keys = { token: secret(), currentSigningKey: `sig_${secret()}`, nextSigningKey: `sig_${secret()}` };
+  // The emulator stands in unless a real QStash is named: a token with no URL, or a URL elsewhere.
+  // A given token, signing keys and local URL are the emulator's, so it can be driven by hand.
+  if (!env.QSTASH_TOKEN || (env.QSTASH_URL && isLoopback(env.QSTASH_URL))) {
+    const keys = {
+      token: env.QSTASH_TOKEN ?? secret(),
+      currentSigningKey: env.QSTASH_CURRENT_SIGNING_KEY ?? `sig_${secret()}`,
+      nextSigningKey: env.QSTASH_NEXT_SIGNING_KEY ?? `sig_${secret()}`,
+    };
+    const port = options.emulatorPort ?? (env.QSTASH_URL ? Number(new URL(env.QSTASH_URL).port) || undefined : undefined);
     // The Free plan's limits unless QSTASH_PLAN names another, so the local stack runs as a Free account would.
     const plan = isPlanName(env.QSTASH_PLAN) ? env.QSTASH_PLAN : "free";
-    emulator = await startEmulator({ ...keys, plan, port: options.emulatorPort, backoff: (n) => 1000 * 2 ** (n - 1), ...options.emulator });
+    emulator = await startEmulator({ ...keys, plan, port, backoff: (n) => 1000 * 2 ** (n - 1), ...options.emulator });
     Object.assign(env, {
       QSTASH_TOKEN: emulator.emulator.options.token, QSTASH_URL: emulator.url,
       QSTASH_CURRENT_SIGNING_KEY: emulator.emulator.options.currentSigningKey, QSTASH_NEXT_SIGNING_KEY: emulator.emulator.options.nextSigningKey,
@@ -71,6 +80,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     db: options.connection.db, config, registry: createRegistry(),
     embedder: options.embedder ?? createEmbedder(config), publisher: qstashPublisher(config),
   };
+  await checkVectorColumn(deps.db, deps.embedder.dimensions).catch(async (error) => {
+    await emulator?.close();
+    server.close();
+    throw error;
+  });
   const app = createAllFunctions(deps);
   handler = (request) => app.fetch(request);
 

@@ -9,6 +9,7 @@ export async function servePglite(db: PGlite, preferredPort = 5432, host = "127.
     const server = new PGLiteSocketServer({ db, port, host, maxConnections: 100 });
     try {
       await server.start();
+      if (port !== preferredPort) console.warn(`[local] PostgreSQL port ${preferredPort} is taken; serving on ${port} instead`);
       return { port, url: `postgres://postgres:postgres@${host}:${port}/postgres`, stop: () => server.stop() };
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EADDRINUSE") throw error;

@@ -1,0 +1,17 @@
+// The configured dimensions against the database as it is: a mismatch would fail every write and
+// every search, so start-up says so instead.
+import { sql } from "drizzle-orm";
+import { ConfigError } from "../config";
+import { rowsOf, type Database } from "./database";
+
+/** Throws a ConfigError when the embeddings column holds vectors of another size than `dimensions`. */
+export async function checkVectorColumn(db: Database, dimensions: number): Promise<void> {
+  const [column] = await rowsOf<{ size: number }>(db.execute(sql`SELECT atttypmod AS size FROM pg_attribute
+    WHERE attrelid = to_regclass('embeddings') AND attname = 'embedding' AND NOT attisdropped`));
+  if (column && column.size > 0 && column.size !== dimensions) {
+    throw new ConfigError(
+      `The embeddings column is vector(${column.size}) but the embedder makes ${dimensions} dimensions: ` +
+        `every write and search would fail. Make them match (README "Changing model or dimensions").`,
+    );
+  }
+}

@@ -1,0 +1,20 @@
+// `npm run trigger -- drain|maintenance|retry-failed`: runs a scheduled function now, through QStash
+// as its schedule would (signed, retried): the local emulator, or the real QStash of a deployment.
+// Reads QSTASH_TOKEN, QSTASH_URL and SITE_URL, which `npm start` prints.
+import { ConfigError, loadConfig } from "../functions/config";
+import { qstashPublisher } from "../functions/queue/publisher";
+import { runScript } from "./lib/run-script";
+import { SCHEDULES } from "./lib/schedules";
+
+await runScript(async () => {
+  const names = SCHEDULES.map((s) => s.endpoint);
+  const endpoint = process.argv[2];
+  if (!endpoint || !names.includes(endpoint as never)) throw new ConfigError(`Usage: npm run trigger -- ${names.join("|")}`);
+  const config = loadConfig(process.env);
+  const publisher = qstashPublisher(config);
+  if (!publisher || !config.siteUrl) {
+    throw new ConfigError("Set QSTASH_TOKEN, QSTASH_URL (for the local emulator) and SITE_URL: `npm start` prints them.");
+  }
+  await publisher.publish([{ endpoint, body: {} }]);
+  console.log(`Asked QStash to call ${config.siteUrl}/api/embeddings/${endpoint}; its job run appears at /api/embeddings/processor.`);
+});
