@@ -3,6 +3,7 @@ import { and, eq, getTableName, lt, notInArray, sql } from "drizzle-orm";
 import { embeddingQueue, embeddings, searchLog } from "../schema/pipeline-tables";
 import { yieldingWrite } from "./db/conflicts";
 import { rowsOf } from "./db/database";
+import { BACKGROUND_PRIORITY } from "../schema/registry";
 import type { Deps } from "./deps";
 import { requireQStashSignature } from "./lib/auth";
 import { createApp, Status } from "./lib/create-app";
@@ -11,6 +12,7 @@ import { returnToPending } from "./queue/settle";
 
 export const SEARCH_LOG_RETENTION_DAYS = 30;
 export const DONE_RETENTION_DAYS = 7;
+
 
 const daysAgo = (days: number) => sql`now() - ${days} * interval '1 day'`;
 
@@ -35,18 +37,27 @@ export async function maintain(deps: Deps) {
       RETURNING e.id`));
     orphans += deleted.length;
   }
-  // Rows embedded with another model or size are queued again: re-embedding happens without a drop.
-  // In item order, as every writer of queue rows takes them, yielding to the application's writes.
-  const stale = await yieldingWrite(db, (tx) => rowsOf<{ n: number }>(tx.execute(sql`WITH stale AS (
-      SELECT DISTINCT content_type, content_id FROM embeddings WHERE model <> ${deps.embedder.model} OR dimensions <> ${deps.embedder.dimensions}
-      ORDER BY content_type, content_id)
-    SELECT count(queue_for_embedding(s.content_type, s.content_id, 9, 'upsert', 'backfill'))::int AS n FROM stale s`)));
+  const stale = await queueOtherModels(deps);
   // Fresh statistics keep the planner on the HNSW index for filtered searches (PGlite has no autovacuum).
   await db.execute(sql`ANALYZE embeddings`);
   return {
     searchLogsDeleted: searchLogs.length, doneRowsDeleted: doneRows.length, expiredClaimsReleased: expired.length,
-    orphanEmbeddingsDeleted: orphans, staleModelItemsQueued: stale[0]?.n ?? 0,
+    orphanEmbeddingsDeleted: orphans, staleModelItemsQueued: stale,
   };
+}
+
+/**
+ * Queues the items whose chunks were embedded with another model or size, behind live traffic:
+ * re-embedding happens without a drop. Start-up calls it too, so a switch of embedder is handled
+ * at once rather than at the next 02:00. Returns how many items it queued.
+ */
+export async function queueOtherModels(deps: Pick<Deps, "db" | "embedder">): Promise<number> {
+  // In item order, as every writer of queue rows takes them, yielding to the application's writes.
+  const [row] = await yieldingWrite(deps.db, (tx) => rowsOf<{ n: number }>(tx.execute(sql`WITH stale AS (
+      SELECT DISTINCT content_type, content_id FROM embeddings WHERE model <> ${deps.embedder.model} OR dimensions <> ${deps.embedder.dimensions}
+      ORDER BY content_type, content_id)
+    SELECT count(queue_for_embedding(s.content_type, s.content_id, ${BACKGROUND_PRIORITY}, 'upsert', 'backfill'))::int AS n FROM stale s`)));
+  return row?.n ?? 0;
 }
 
 export function createMaintenanceApp(deps: Deps) {

@@ -4,6 +4,9 @@ import { eq, getTableName, type SQL } from "drizzle-orm";
 import type { AnyPgColumn, PgTable } from "drizzle-orm/pg-core";
 import { communityComment, communityPost, course, courseLesson, profiles, users } from "./source-tables";
 
+/** Backfills and re-embedding: behind every live lane (priorities 1–5), so they never delay a change. */
+export const BACKGROUND_PRIORITY = 9;
+
 export type ContentType<T extends PgTable = PgTable> = {
   /** The name used in the queue, the embeddings table and the API. */
   type: string;

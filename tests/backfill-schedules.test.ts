@@ -10,7 +10,8 @@ import type { Embedder } from "../functions/embedders/embedder";
 import { localEmbedder } from "../functions/embedders/local";
 import { communityComment, communityPost, embeddingQueue, embeddings, HNSW_INDEX } from "../schema";
 import { createRegistry } from "../schema/registry";
-import { backfill, BACKFILL_PRIORITY } from "../scripts/lib/backfill";
+import { backfill } from "../scripts/lib/backfill";
+import { BACKGROUND_PRIORITY } from "../schema/registry";
 import { openPglite, type Connection } from "../scripts/lib/database";
 import { drainBacklog } from "../scripts/lib/initial-load";
 import { firesPerDay, SCHEDULES, schedulesWith, syncSchedules } from "../scripts/lib/schedules";
@@ -38,7 +39,7 @@ describe("backfill", () => {
     expect(firstRun).toBe(250);
     expect(progress).toEqual([100, 200, 250]);
     const rows = await db.select({ n: sql<number>`count(*)::int`, priority: embeddingQueue.priority, source: embeddingQueue.source }).from(embeddingQueue).groupBy(embeddingQueue.priority, embeddingQueue.source);
-    expect(rows).toEqual([{ n: 250, priority: BACKFILL_PRIORITY, source: "backfill" }]);
+    expect(rows).toEqual([{ n: 250, priority: BACKGROUND_PRIORITY, source: "backfill" }]);
 
     const ids = (await db.select({ id: communityPost.id }).from(communityPost).orderBy(communityPost.id)).map((r) => r.id);
     expect(await backfill(db, post, { batchSize: 100, after: ids[199] })).toBe(50);

@@ -1,7 +1,11 @@
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../functions/config";
+import { processItems } from "../functions/core/process";
+import { localEmbedder } from "../functions/embedders/local";
+import { communityPost, embeddingQueue } from "../schema";
 import { HNSW_INDEX } from "../schema/pipeline-tables";
+import { BACKGROUND_PRIORITY, createRegistry } from "../schema/registry";
 import { startLocalStack } from "../scripts/lib/local-stack";
 import { freshDatabase } from "./support/database";
 
@@ -54,6 +58,23 @@ describe("start-up against the database as it is", () => {
       await expect(startLocalStack({ connection, env: {} })).rejects.toThrow(
         /The embeddings column is vector\(384\) but the embedder makes 1536 dimensions/,
       );
+    } finally {
+      await connection.close();
+    }
+  }, 60_000);
+
+  it("queues the items of another model at once, behind live traffic", async () => {
+    const connection = await freshDatabase();
+    try {
+      const posts = await connection.db.insert(communityPost).values([{ title: "Old vectors one" }, { title: "Old vectors two" }]).returning();
+      const old = { db: connection.db, registry: createRegistry(), embedder: localEmbedder(1536, "an-older-model") };
+      await processItems(old, posts.map((p) => ({ contentType: "post", contentId: p.id })));
+      await connection.db.delete(embeddingQueue);
+      const stack = await startLocalStack({ connection, env: {} });
+      await stack.close();
+      expect(stack.reembedding).toBe(2);
+      const queued = await connection.db.select().from(embeddingQueue);
+      expect(queued.map((q) => [q.contentId, q.status, q.priority]).sort()).toEqual(posts.map((p) => [p.id, "pending", BACKGROUND_PRIORITY]).sort());
     } finally {
       await connection.close();
     }

@@ -1,4 +1,4 @@
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../functions/config";
 import type { Deps } from "../functions/deps";
@@ -116,6 +116,20 @@ describe("process-webhook", () => {
     const response = await deliver("process-webhook", body);
     expect(response.status).toBe(503);
     expect(await connection.db.$count(embeddings)).toBe(0);
+  });
+
+  it("tells QStash the cause of an unexpected error, the Postgres code and message, never the query", async () => {
+    await connection.db.execute(sql`ALTER TABLE community_post RENAME TO community_post_away`);
+    try {
+      const body = JSON.stringify({ contentType: "post", contentId: postId });
+      const response = await deliver("process-webhook", body);
+      expect(response.status).toBe(503);
+      const answer = (await response.json()) as { error: string; cause: string };
+      expect(answer.cause).toMatch(/relation "community_post" does not exist \(Postgres 42P01\)/);
+      expect(answer.cause).not.toMatch(/select|params/i);
+    } finally {
+      await connection.db.execute(sql`ALTER TABLE community_post_away RENAME TO community_post`);
+    }
   });
 
   it("records a permanent failure as failed and answers 489 with Upstash-NonRetryable-Error so QStash stops", async () => {

@@ -50,6 +50,7 @@ export function requireQStashSignature(config: Config): MiddlewareHandler<AppEnv
     const valid = await receiver.verify({ signature, body, url }).catch(() => false);
     if (!valid) throw new UnauthorizedError("invalid Upstash-Signature");
     c.set("rawBody", body);
+    c.set("caller", "qstash");
     await next();
   };
 }

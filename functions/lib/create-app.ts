@@ -14,7 +14,8 @@ export const Status = {
   serverError: 500, unavailable: 503,
 } as const satisfies Record<string, ContentfulStatusCode>;
 
-export type AppEnv = { Variables: { rawBody: string } };
+/** `caller` is set once a request's signature is verified: only QStash is told an error's cause. */
+export type AppEnv = { Variables: { rawBody: string; caller?: "qstash" } };
 
 export function createApp() {
   const app = new Hono<AppEnv>().basePath(BASE_PATH);
@@ -29,9 +30,11 @@ export function createApp() {
     // QStash retries any non-2xx: 503 for what a retry can fix, 500 for the rest.
     if (error instanceof TransientError) return c.json({ error: error.message, retry: true }, Status.unavailable);
     if (error instanceof PermanentError || error instanceof ConfigError) return c.json({ error: error.message }, Status.serverError);
-    // The cause for the log (bounded, no parameters); the caller gets no internals.
-    console.error(`[${new URL(c.req.url).pathname}] ${error instanceof Error ? error.name : "error"}: ${errorMessage(error)}`);
-    return c.json({ error: "internal error", retry: true }, Status.unavailable);
+    // The cause (bounded, never a query's parameters) for the log, and for QStash, whose failure
+    // callback records the answer where a person sees it; anyone else learns no internals.
+    const cause = `${error instanceof Error ? error.name : "error"}: ${errorMessage(error)}`;
+    console.error(`[${new URL(c.req.url).pathname}] ${cause}`);
+    return c.json({ error: "internal error", ...(c.get("caller") === "qstash" ? { cause } : {}), retry: true }, Status.unavailable);
   });
   return app;
 }

@@ -35,11 +35,12 @@ export function errorMessage(error: unknown): string {
       parts.push(String(current).slice(0, MAX_ERROR_LENGTH));
       break;
     }
+    // The database's answer first: PGlite's own error also carries the query and its parameters.
     const code = ownPostgresCode(current);
-    if (isQueryError(current)) {
-      if (current.cause === undefined) parts.push("database query failed");
-    } else if (code) {
+    if (code) {
       parts.push(`${current.message} (Postgres ${code}${safeDetail((current as { detail?: unknown }).detail)})`);
+    } else if (isQueryError(current)) {
+      if (current.cause === undefined) parts.push("database query failed");
     } else {
       parts.push(depth === 0 ? current.message : `${current.name}: ${current.message}`);
     }

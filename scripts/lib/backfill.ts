@@ -3,11 +3,9 @@
 import { asc, getTableName, gt } from "drizzle-orm";
 import type { Database } from "../../functions/db/database";
 import { queueItems } from "../../functions/queue/queue-items";
-import type { ContentType } from "../../schema/registry";
+import { BACKGROUND_PRIORITY, type ContentType } from "../../schema/registry";
 
-/** Backfill goes to the database lane, behind live traffic. */
-export const BACKFILL_PRIORITY = 9;
-
+/** Backfill goes to the database lane, behind live traffic (BACKGROUND_PRIORITY). */
 export async function backfill(
   db: Database,
   entry: ContentType,
@@ -23,7 +21,7 @@ export async function backfill(
       .orderBy(asc(entry.idColumn))
       .limit(options.batchSize ?? 1000)) as { id: unknown }[];
     if (rows.length === 0) return done;
-    await queueItems(db, rows.map((r) => ({ contentType: entry.type, contentId: String(r.id), priority: BACKFILL_PRIORITY, op: "upsert" })), "backfill");
+    await queueItems(db, rows.map((r) => ({ contentType: entry.type, contentId: String(r.id), priority: BACKGROUND_PRIORITY, op: "upsert" })), "backfill");
     done += rows.length;
     after = String(rows.at(-1)!.id);
     options.onProgress?.(done, after);

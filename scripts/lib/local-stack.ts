@@ -8,6 +8,7 @@ import { loadConfig, type Config } from "../../functions/config";
 import type { Deps } from "../../functions/deps";
 import { checkVectorColumn } from "../../functions/db/vector-column";
 import { createEmbedder } from "../../functions/embedders";
+import { queueOtherModels } from "../../functions/maintenance";
 import type { Embedder } from "../../functions/embedders/embedder";
 import { BASE_PATH } from "../../functions/lib/create-app";
 import { QUEUES } from "../../functions/queue/lanes";
@@ -37,6 +38,8 @@ export type LocalStackOptions = {
 
 export type LocalStack = {
   url: string;
+  /** Items embedded with another model, queued at start-up for re-embedding. */
+  reembedding: number;
   deps: Deps;
   config: Config;
   emulator?: RunningEmulator;
@@ -85,6 +88,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     server.close();
     throw error;
   });
+  // A switch of embedder is handled now, not at the next maintenance run.
+  const reembedding = await queueOtherModels(deps);
   const app = createAllFunctions(deps);
   handler = (request) => app.fetch(request);
 
@@ -110,7 +115,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   }
 
   return {
-    url, deps, config, emulator,
+    url, deps, config, emulator, reembedding,
     async close() {
       for (const stop of stopForwarding) await stop();
       await emulator?.close();
