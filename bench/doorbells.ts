@@ -11,7 +11,11 @@ import { percentile } from "./corpus";
 
 /** PGlite, or with `serverUrl` a new database on that PostgreSQL server, dropped on close. */
 async function benchDatabase(serverUrl?: string): Promise<Connection> {
-  if (!serverUrl) return openPglite().then(async (c) => (await c.migrate(), c));
+  if (!serverUrl) {
+    const connection = await openPglite();
+    await connection.migrate();
+    return connection;
+  }
   const admin = async (statement: string) => {
     const client = new pg.Client({ connectionString: serverUrl });
     await client.connect();

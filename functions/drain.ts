@@ -84,10 +84,9 @@ export async function drain(deps: Deps, options: DrainOptions = {}): Promise<Dra
     const next = options.lane
       ? doorbellAfter(options.lane, after)
       : { endpoint: "drain", body: {}, queueName: DRAIN_CHAIN.queueName, deduplicationId: deduplicationId("drain-after", after) };
-    await deps.publisher.publish([next]).then(
-      ([sent]) => (sent && "messageId" in sent ? (summary.chained = true) : console.warn("[drain] could not chain:", sent?.error)),
-      (error) => console.warn("[drain] could not chain:", errorMessage(error)),
-    );
+    const [sent] = await deps.publisher.publish([next]).catch((error) => [{ error: errorMessage(error) }]);
+    summary.chained = !!sent && "messageId" in sent;
+    if (!summary.chained) console.warn("[drain] could not chain:", sent && "error" in sent ? sent.error : "no answer");
   }
   return summary;
 }

@@ -1,4 +1,5 @@
 // POST /api/embeddings/process-webhook (QStash delivery) and its failure callback.
+import type * as v from "valibot";
 import { FailureCallbackSchema, ProcessRequestSchema } from "../schema/messages";
 import { processItems } from "./core/process";
 import type { Deps } from "./deps";
@@ -13,7 +14,7 @@ export function createProcessWebhookApp(deps: Deps) {
   const verified = requireQStashSignature(deps.config);
   return createApp()
     .post("/process-webhook", verified, async (c) => {
-      let request;
+      let request: v.InferOutput<typeof ProcessRequestSchema>;
       try {
         request = parseBody(ProcessRequestSchema, c.get("rawBody"));
       } catch (error) {

@@ -1,6 +1,6 @@
 import { createServer, type IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
-import { Client, QstashDailyRatelimitError, QstashError, Receiver } from "@upstash/qstash";
+import { Client, QstashDailyRatelimitError, type QstashError, Receiver } from "@upstash/qstash";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { EmulatorOptions } from "../scripts/qstash-emulator/emulator";
 import { startEmulator, type RunningEmulator } from "../scripts/qstash-emulator/http";

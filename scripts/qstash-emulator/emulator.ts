@@ -269,7 +269,10 @@ export class QStashEmulator {
   private async holdSlot(message: StoredMessage) {
     while ((await this.attempt(message)) === "retry" && !this.closed) {
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => (this.sleeps.delete(timer), resolve()), this.backoff(message.retried));
+        const timer = setTimeout(() => {
+          this.sleeps.delete(timer);
+          resolve();
+        }, this.backoff(message.retried));
         this.sleeps.add(timer);
       });
     }
@@ -299,7 +302,10 @@ export class QStashEmulator {
         const now = Date.now();
         if (now - flow.windowStart >= periodMs) Object.assign(flow, { windowStart: now, inWindow: 0 });
         if (flow.inWindow >= rate) {
-          flow.timer ??= setTimeout(() => ((flow.timer = undefined), this.pumpFlow(key)), flow.windowStart + periodMs - now);
+          flow.timer ??= setTimeout(() => {
+            flow.timer = undefined;
+            this.pumpFlow(key);
+          }, flow.windowStart + periodMs - now);
           return;
         }
         flow.inWindow++;
