@@ -14,10 +14,14 @@ const gc = () => (globalThis as { gc?: () => void }).gc?.();
 // One connection: pglite-socket gives every client the same backend session.
 const pool = nodePostgresPool({ connectionString: process.env.DATABASE_URL, max: 1 });
 const config = loadConfig({ DRAIN_BATCH_SIZE: process.env.DRAIN_BATCH_SIZE ?? "500" });
+// One batch per run: a clock on which each batch's embedding spends the whole budget.
+let now = 0;
+const clock = { now: () => now, sleep: async () => undefined };
+const openai = openaiEmbedder({ apiKey: "test-openai-key", baseURL: process.env.OPENAI_BASE_URL!, model: "text-embedding-3-small", dimensions: 1536 });
 const deps = {
   db: drizzle({ client: pool, schema }) as unknown as Database,
-  registry: createRegistry(), config,
-  embedder: openaiEmbedder({ apiKey: "test-openai-key", baseURL: process.env.OPENAI_BASE_URL!, model: "text-embedding-3-small", dimensions: 1536 }),
+  registry: createRegistry(), config, clock,
+  embedder: { ...openai, embed: (texts: string[]) => openai.embed(texts).finally(() => (now += 3_600_000)) },
 };
 
 gc();
@@ -34,7 +38,7 @@ const retainedAfterRun: number[] = [];
 let items = 0;
 // One batch per run, so the heap left behind by each batch can be read after a collection.
 for (;;) {
-  const summary = await drain(deps, { budgetMs: 1 });
+  const summary = await drain(deps, { budgetMs: 60_000 });
   items += summary.claimed;
   gc();
   retainedAfterRun.push(process.memoryUsage().heapUsed - base.heapUsed);

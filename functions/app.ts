@@ -1,13 +1,13 @@
 // Every function on one app, for servers that host them together (the local stack, the tests).
 import { Hono } from "hono";
-import type { Deps } from "./deps";
-import { createDrainApp } from "./drain";
-import { createEnqueueApp } from "./enqueue";
-import { createMaintenanceApp } from "./maintenance";
-import { createProcessWebhookApp } from "./process-webhook";
-import { createRetryFailedApp } from "./retry-failed";
-import { createSearchApp } from "./search";
-import { createStatusApp } from "./status";
+import type { Deps } from "./deps.js";
+import { createDrainApp } from "./drain.js";
+import { createEnqueueApp } from "./enqueue.js";
+import { createMaintenanceApp } from "./maintenance.js";
+import { createProcessWebhookApp } from "./process-webhook.js";
+import { createRetryFailedApp } from "./retry-failed.js";
+import { createSearchApp } from "./search.js";
+import { createStatusApp } from "./status.js";
 
 export const functionFactories = {
   enqueue: createEnqueueApp,

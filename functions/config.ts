@@ -1,7 +1,7 @@
 // The environment, parsed once with Valibot (DESIGN.md section 5). Nothing else reads process.env.
 import * as v from "valibot";
-import { VECTOR_DIMENSIONS } from "../schema/pipeline-tables";
-import { LOCAL_MODEL } from "./embedders/local";
+import { VECTOR_DIMENSIONS } from "../schema/pipeline-tables.js";
+import { LOCAL_MODEL } from "./embedders/local.js";
 
 const optionalText = v.optional(v.pipe(v.string(), v.trim(), v.minLength(1)));
 // "localhost:3190" parses as a URL of scheme "localhost:": only http(s) ones are what is meant.
@@ -36,17 +36,20 @@ const EnvSchema = v.object({
     integer(VECTOR_DIMENSIONS, 1, VECTOR_DIMENSIONS),
     v.check((n) => n === VECTOR_DIMENSIONS, `must be ${VECTOR_DIMENSIONS}, the size of the vector column (to change both, see README "Changing model or dimensions")`),
   ),
+  EMBEDDING_ENCODING: v.optional(v.picklist(["float", "base64"], "must be float or base64")),
   EMBEDDING_TPM: v.optional(v.pipe(v.string(), v.regex(/^\d+$/, "must be a whole number of tokens per minute"), v.transform(Number))),
   WEBHOOK_SECRET: optionalText,
   ADMIN_TOKEN: optionalText,
   SEARCH_TOKEN: optionalText,
+  SEARCH_PUBLIC: v.optional(v.picklist(["true", "false"], "must be true or false")),
   DRAIN_BATCH_SIZE: integer(500, 1, 10_000),
   SEARCH_EXACT_LIMIT: integer(5000, 0, 10_000_000),
   // The local stack only (npm start): ports, and where the embedded database keeps its files.
   PORT: integer(3000, 0, 65_535),
   PGPORT: integer(5432, 0, 65_535),
   PGLITE_DATA_DIR: v.optional(v.pipe(v.string(), v.minLength(1)), ".data/pglite"),
-  DRAIN_BUDGET_MS: integer(20_000, 100, 800_000),
+  DRAIN_BUDGET_MS: integer(50_000, 100, 800_000),
+  PROCESS_BUDGET_MS: integer(50_000, 100, 800_000),
 });
 
 export type Config = {
@@ -54,7 +57,7 @@ export type Config = {
   qstash: { token?: string; url?: string; currentSigningKey?: string; nextSigningKey?: string };
   siteUrl?: string;
   strategy: "qstash" | "database";
-  openai: { apiKey?: string; baseUrl?: string; tokensPerMinute?: number };
+  openai: { apiKey?: string; baseUrl?: string; tokensPerMinute?: number; encoding?: "float" | "base64" };
   provider: "openai" | "local";
   /** False when the local embedder was fallen back on for want of an OpenAI key, rather than chosen. */
   embedderChosen: boolean;
@@ -63,11 +66,27 @@ export type Config = {
   webhookSecret?: string;
   adminToken?: string;
   searchToken?: string;
+  /** Budgets: the time one run may take, below its platform's limit (README "Deploy"). */
   drain: { batchSize: number; budgetMs: number };
-  /** A type filter matching at most `exactLimit` chunks is searched exactly, not through the HNSW index. */
-  search: { exactLimit: number };
+  process: { budgetMs: number };
+  /**
+   * A type filter matching at most `exactLimit` chunks is searched exactly, not through the HNSW index.
+   * `public`: anyone may search the public types without a token (SEARCH_PUBLIC=true, on purpose).
+   */
+  search: { exactLimit: number; public: boolean };
   local: { port: number; pgPort: number; dataDir: string };
 };
+
+/**
+ * How vectors travel: base64 (a quarter of the JSON) only from OpenAI itself. The openai SDK asks for
+ * base64 whenever no encoding_format is given (openai-node PR #1312, resources/embeddings.ts) and decodes
+ * the answer as float32; servers that ignore the field answer floats, which that decoding turns into
+ * vectors a quarter as wide (Ollama: BerriAI/litellm issue #42426, openclaw/openclaw #45982), and older
+ * vLLM refuses base64 with 400 "base64 encoding is not currently supported" (vllm-project/vllm #6174).
+ */
+export function encodingFor(baseUrl: string | undefined): "float" | "base64" {
+  return !baseUrl || new URL(baseUrl).hostname === "api.openai.com" ? "base64" : "float";
+}
 
 /** Says which variable is wrong and what it should be; start-up stops with it. */
 export class ConfigError extends Error {
@@ -99,7 +118,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     siteUrl: e.SITE_URL?.replace(/\/+$/, ""),
     strategy: e.EMBEDDING_QUEUE_STRATEGY ?? (e.QSTASH_TOKEN ? "qstash" : "database"),
-    openai: { apiKey: e.OPENAI_API_KEY, baseUrl: e.OPENAI_BASE_URL, tokensPerMinute: e.EMBEDDING_TPM },
+    openai: { apiKey: e.OPENAI_API_KEY, baseUrl: e.OPENAI_BASE_URL, tokensPerMinute: e.EMBEDDING_TPM, encoding: e.EMBEDDING_ENCODING ?? encodingFor(e.OPENAI_BASE_URL) },
     provider, embedderChosen: Boolean(e.EMBEDDER || e.OPENAI_API_KEY),
     model: provider === "local" ? LOCAL_MODEL : e.EMBEDDING_MODEL,
     dimensions: e.EMBEDDING_DIMENSIONS,
@@ -107,9 +126,21 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     adminToken: e.ADMIN_TOKEN,
     searchToken: e.SEARCH_TOKEN,
     drain: { batchSize: e.DRAIN_BATCH_SIZE, budgetMs: e.DRAIN_BUDGET_MS },
-    search: { exactLimit: e.SEARCH_EXACT_LIMIT },
+    process: { budgetMs: e.PROCESS_BUDGET_MS },
+    search: { exactLimit: e.SEARCH_EXACT_LIMIT, public: e.SEARCH_PUBLIC === "true" },
     local: { port: e.PORT, pgPort: e.PGPORT, dataDir: e.PGLITE_DATA_DIR },
   };
+}
+
+/** A URL as it is safe to show: a user name, password or query value in it may be a credential. */
+export function shownUrl(text: string | undefined): string | null {
+  if (!text) return null;
+  const url = new URL(text);
+  if (!url.username && !url.password && !url.search) return text;
+  if (url.username) url.username = "redacted";
+  if (url.password) url.password = "redacted";
+  for (const key of new Set(url.searchParams.keys())) url.searchParams.set(key, "redacted");
+  return url.toString();
 }
 
 /** The configuration as it is safe to show: no secret, only whether each is set. */
@@ -120,9 +151,10 @@ export function publicConfig(config: Config) {
     model: config.model,
     dimensions: config.dimensions,
     database: config.databaseUrl ? (/\.neon\.tech/.test(config.databaseUrl) ? "neon" : "postgres") : "pglite",
-    qstashUrl: config.qstash.url ?? (config.qstash.token ? "https://qstash.upstash.io" : null),
-    openaiBaseUrl: config.openai.baseUrl ?? null,
-    siteUrl: config.siteUrl ?? null,
+    qstashUrl: shownUrl(config.qstash.url) ?? (config.qstash.token ? "https://qstash.upstash.io" : null),
+    openaiBaseUrl: shownUrl(config.openai.baseUrl),
+    embeddingEncoding: config.openai.encoding,
+    siteUrl: shownUrl(config.siteUrl),
     secretsSet: {
       QSTASH_TOKEN: !!config.qstash.token,
       QSTASH_CURRENT_SIGNING_KEY: !!config.qstash.currentSigningKey,
@@ -133,5 +165,7 @@ export function publicConfig(config: Config) {
       SEARCH_TOKEN: !!config.searchToken,
     },
     drain: config.drain,
+    process: config.process,
+    searchPublic: config.search.public,
   };
 }

@@ -1,10 +1,11 @@
 // What every function is made from. The Vercel entries hand it Neon-backed parts, the local stack
 // and the tests hand it PGlite; a function never knows which (DESIGN.md section 6).
-import type { Registry } from "../schema/registry";
-import type { Config } from "./config";
-import type { Database } from "./db/database";
-import type { Embedder } from "./embedders/embedder";
-import type { Publisher } from "./queue/publisher";
+import type { Registry } from "../schema/registry.js";
+import type { Config } from "./config.js";
+import type { Clock } from "./lib/budget.js";
+import type { Database } from "./db/database.js";
+import type { Embedder } from "./embedders/embedder.js";
+import type { Publisher } from "./queue/publisher.js";
 
 export type Deps = {
   db: Database;
@@ -13,4 +14,6 @@ export type Deps = {
   publisher?: Publisher;
   config: Config;
   registry: Registry;
+  /** What run budgets are measured on; the system clock unless a test hands in a fake one. */
+  clock?: Clock;
 };

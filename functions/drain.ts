@@ -2,31 +2,42 @@
 // within a time budget, then, while work remains, publishes one more drain call to itself. A lane's
 // doorbell (process-webhook) runs the same loop over that lane's rows.
 import * as v from "valibot";
-import { processItems } from "./core/process";
-import type { Deps } from "./deps";
-import { requireQStashSignature } from "./lib/auth";
-import { createApp, Status } from "./lib/create-app";
-import { errorMessage, PermanentError, TransientError } from "./lib/errors";
-import { parseBody } from "./lib/validate";
-import { claimBatch, readyCount } from "./queue/claim";
-import { recordRun } from "./queue/job-runs";
-import { backoffMs, MAX_ATTEMPTS, returnToPending, settleDone, settleFailed } from "./queue/settle";
-import { itemKey } from "./core/item";
-import { deduplicationId } from "./queue/deduplication-id";
-import { doorbellAfter } from "./queue/doorbells";
-import { DRAIN_CHAIN, LANE_PRIORITIES, type Lane } from "./queue/lanes";
+import { processItems } from "./core/process.js";
+import type { Deps } from "./deps.js";
+import { requireQStashSignature } from "./lib/auth.js";
+import { createApp, Status } from "./lib/create-app.js";
+import { startRun } from "./lib/budget.js";
+import { errorMessage, OutOfTimeError, PermanentError, TransientError } from "./lib/errors.js";
+import { parseBody } from "./lib/validate.js";
+import { withBudget } from "./embedders/embedder.js";
+import { nextBatchSize, type Pace } from "./queue/batch-size.js";
+import { type Claimed, claimBatch, readyCount } from "./queue/claim.js";
+import { recordRun } from "./queue/job-runs.js";
+import { backoffMs, MAX_ATTEMPTS, returnToPending, settleDone, settleFailed } from "./queue/settle.js";
+import { itemKey } from "./core/item.js";
+import { deduplicationId } from "./queue/deduplication-id.js";
+import { doorbellAfter } from "./queue/doorbells.js";
+import { DRAIN_CHAIN, LANE_PRIORITIES, type Lane } from "./queue/lanes.js";
 
-const DrainRequestSchema = v.object({ budgetMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(100), v.maxValue(800_000))) });
+const DrainRequestSchema = v.object({
+  budgetMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(100), v.maxValue(800_000))),
+  /** The first batch's size, from the previous run of the chain. */
+  batchSize: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(10_000))),
+});
 
 export type DrainSummary = {
   batches: number; claimed: number; done: number; failed: number; retried: number;
   embedded: number; remaining: number; chained: boolean; stoppedBy: "empty" | "budget" | "transient-error";
+  /** The batch a whole run's budget holds at this run's slowest rate (half the batch it ran out on). */
+  nextBatchSize?: number;
 };
 
 export type DrainOptions = {
   budgetMs?: number;
-  /** The delivery's message id: it names the successor, so a retried run chains once. */
-  messageId?: string;
+  /** The first batch's size, from the previous run of the chain. */
+  batchSize?: number;
+  /** The signed delivery's jti (never an unsigned header): it names the successor, so replays of one signed call chain once. */
+  signatureId?: string;
   /** Only this lane's rows, for its doorbell (which rings again, rather than calling the drain, when rows remain). */
   lane?: Lane;
 };
@@ -35,14 +46,18 @@ export type DrainOptions = {
 export async function drain(deps: Deps, options: DrainOptions = {}): Promise<DrainSummary> {
   const range = options.lane && LANE_PRIORITIES[options.lane];
   const budgetMs = options.budgetMs ?? deps.config.drain.budgetMs;
-  const started = Date.now();
+  const { work, workMs } = startRun(budgetMs, deps.clock);
+  const clock = work.clock;
+  const started = clock.now();
+  const maxSize = deps.config.drain.batchSize;
+  const embedder = withBudget(deps.embedder, work);
   const summary: DrainSummary = { batches: 0, claimed: 0, done: 0, failed: 0, retried: 0, embedded: 0, remaining: 0, chained: false, stoppedBy: "budget" };
-  let slowestBatchMs = 0;
-  // Leave room for the slowest batch so far: a batch is never started that cannot finish in time.
-  while (Date.now() - started + slowestBatchMs < budgetMs) {
-    const batchStarted = Date.now();
+  let pace: Pace | undefined;
+  // A batch is never larger than the time left holds at the slowest rate so far.
+  for (let size; (size = nextBatchSize(work.left(), pace, maxSize, options.batchSize)) > 0;) {
+    const batchStarted = clock.now();
     // The lease outlives this run's budget, so only a run that died loses its claim.
-    const batch = await claimBatch(deps.db, deps.config.drain.batchSize, Math.max(2 * budgetMs, 1000), range);
+    const batch = await claimBatch(deps.db, size, Math.max(2 * budgetMs, 1000), range);
     if (batch.length === 0) {
       summary.stoppedBy = "empty";
       break;
@@ -50,7 +65,7 @@ export async function drain(deps: Deps, options: DrainOptions = {}): Promise<Dra
     summary.batches++;
     summary.claimed += batch.length;
     try {
-      const result = await processItems(deps, batch);
+      const result = await processItems({ ...deps, embedder }, batch);
       const failedKeys = new Map(result.failed.map((f) => [itemKey(f), f.error]));
       const failed = batch.filter((row) => failedKeys.has(itemKey(row)));
       await settleFailed(deps.db, failed.map((row) => ({ id: row.id, error: failedKeys.get(itemKey(row))! })));
@@ -66,24 +81,31 @@ export async function drain(deps: Deps, options: DrainOptions = {}): Promise<Dra
       }
       // Transient (API down, rate limit past retries, database hiccup): stop this run. The embedding API
       // gets time to recover (back-off); after a database error the rows are claimable again at once.
+      // Out of time: back in line at once (or when the API asked), claimable by the next run.
+      const outOfTime = error instanceof OutOfTimeError ? { afterMs: error.retryAfterMs ?? 0 } : undefined;
       const message = errorMessage(error);
-      const delayMs = (row: { attempts: number }) => (error instanceof TransientError ? backoffMs(row.attempts) : 0);
+      const delayMs = (row: Claimed) => outOfTime?.afterMs ?? (error instanceof TransientError ? backoffMs(row.attempts) : 0);
       const exhausted = batch.filter((row) => row.attempts >= MAX_ATTEMPTS);
       await settleFailed(deps.db, exhausted.map((row) => ({ id: row.id, error: `gave up after ${row.attempts} attempts: ${message}` })));
       await returnToPending(deps.db, batch.filter((row) => row.attempts < MAX_ATTEMPTS).map((row) => ({ id: row.id, delayMs: delayMs(row), error: message })));
       summary.failed += exhausted.length;
       summary.retried += batch.length - exhausted.length;
-      summary.stoppedBy = "transient-error";
+      summary.stoppedBy = outOfTime ? "budget" : "transient-error";
+      if (outOfTime) summary.nextBatchSize = Math.max(1, Math.floor(batch.length / 2));
       break;
     }
-    slowestBatchMs = Math.max(slowestBatchMs, Date.now() - batchStarted);
+    pace = {
+      slowestMsPerItem: Math.max(pace?.slowestMsPerItem ?? 0, (clock.now() - batchStarted) / batch.length),
+      largestBatch: Math.max(pace?.largestBatch ?? 0, batch.length),
+    };
   }
+  if (pace) summary.nextBatchSize ??= Math.max(1, Math.min(maxSize, Math.floor(workMs / pace.slowestMsPerItem)));
   summary.remaining = await readyCount(deps.db, range);
   if (summary.remaining > 0 && summary.stoppedBy === "budget" && deps.publisher) {
-    const after = options.messageId ?? started;
+    const after = options.signatureId ?? started;
     const next = options.lane
-      ? doorbellAfter(options.lane, after)
-      : { endpoint: "drain", body: {}, queueName: DRAIN_CHAIN.queueName, deduplicationId: deduplicationId("drain-after", after) };
+      ? doorbellAfter(options.lane, after, summary.nextBatchSize)
+      : { endpoint: "drain", body: { batchSize: summary.nextBatchSize }, queueName: DRAIN_CHAIN.queueName, deduplicationId: deduplicationId("drain-after", after) };
     const [sent] = await deps.publisher.publish([next]).catch((error) => [{ error: errorMessage(error) }]);
     summary.chained = !!sent && "messageId" in sent;
     if (!summary.chained) console.warn("[drain] could not chain:", sent && "error" in sent ? sent.error : "no answer");
@@ -95,8 +117,8 @@ export function createDrainApp(deps: Deps) {
   return createApp().post("/drain", requireQStashSignature(deps.config), async (c) => {
     const raw = c.get("rawBody");
     const request = raw.trim() ? parseBody(DrainRequestSchema, raw) : {};
-    const messageId = c.req.header("upstash-message-id");
-    const summary = await recordRun(deps.db, "drain", () => drain(deps, { budgetMs: request.budgetMs, messageId }));
+    const signatureId = c.get("signature").id;
+    const summary = await recordRun(deps.db, "drain", () => drain(deps, { ...request, signatureId }));
     return c.json(summary, Status.ok);
   });
 }

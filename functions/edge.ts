@@ -1,22 +1,23 @@
-// Builds a function for the edge from the environment: Neon over WebSocket, fetch-based clients.
-// Parsing the configuration once per isolate makes a bad variable fail loudly, by name. Vercel's
-// entries (api/) hand it process.env; Netlify's (netlify/edge-functions/) its Netlify global.
-import { createRegistry } from "../schema/registry";
-import { loadConfig } from "./config";
-import { neonDatabase } from "./db/neon";
-import type { Deps } from "./deps";
-import { createEmbedder } from "./embedders";
-import { qstashPublisher } from "./queue/publisher";
+// Builds a function from the environment for any Web-standard runtime, edge or Node.js: Neon over
+// WebSocket, fetch-based clients. Parsing the configuration once per isolate makes a bad variable fail
+// loudly, by name. Vercel's entries (api/) hand it process.env; Netlify's (netlify/functions/,
+// netlify/edge-functions/) its Netlify global.
+import { createRegistry } from "../schema/registry.js";
+import { loadConfig } from "./config.js";
+import { neonDatabase } from "./db/neon.js";
+import type { Deps } from "./deps.js";
+import { createEmbedder } from "./embedders/index.js";
+import { qstashPublisher } from "./queue/publisher.js";
 
 type App = { fetch(request: Request): Response | Promise<Response> };
 
 /** A Request → Response handler; the database pool lives for one request, as edge runtimes require. */
-export function edgeHandler(create: (deps: Deps) => App, env: Record<string, string | undefined>) {
+export function fetchHandler(create: (deps: Deps) => App, env: Record<string, string | undefined>) {
   const config = loadConfig(env);
   const shared = { config, registry: createRegistry(), embedder: createEmbedder(config), publisher: qstashPublisher(config) };
   return async (request: Request): Promise<Response> => {
     if (!config.databaseUrl) {
-      return Response.json({ error: "DATABASE_URL is not set: the edge functions need a Postgres (Neon) database" }, { status: 500 });
+      return Response.json({ error: "DATABASE_URL is not set: the functions need a Postgres (Neon) database" }, { status: 500 });
     }
     const { db, close } = neonDatabase(config.databaseUrl);
     try {
@@ -27,10 +28,10 @@ export function edgeHandler(create: (deps: Deps) => App, env: Record<string, str
   };
 }
 
-/** Netlify's edge runtime (Deno) has no process.env: its environment is read from the Netlify global. */
+/** Netlify's edge runtime (Deno) has no process.env; its Functions have both: the Netlify global serves each. */
 declare const Netlify: { env: { toObject(): Record<string, string> } };
 
 export function netlifyHandler(create: (deps: Deps) => App) {
   let handler: ((request: Request) => Promise<Response>) | undefined;
-  return (request: Request) => (handler ??= edgeHandler(create, Netlify.env.toObject()))(request);
+  return (request: Request) => (handler ??= fetchHandler(create, Netlify.env.toObject()))(request);
 }

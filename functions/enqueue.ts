@@ -1,17 +1,15 @@
 // POST /api/embeddings/enqueue: database webhooks and the app report row changes here.
-import type { Deps } from "./deps";
-import { parseChanges } from "./enqueue/changes";
-import { routeChanges } from "./enqueue/route-changes";
-import { requireSecret } from "./lib/auth";
-import { createApp, Status } from "./lib/create-app";
-import { BadRequestError } from "./lib/errors";
+import type { Deps } from "./deps.js";
+import { parseChanges } from "./enqueue/changes.js";
+import { routeChanges } from "./enqueue/route-changes.js";
+import { requireSecret } from "./lib/auth.js";
+import { createApp, Status } from "./lib/create-app.js";
+import { parseJson } from "./lib/validate.js";
+import { BadRequestError } from "./lib/errors.js";
 
 export function createEnqueueApp(deps: Deps) {
   return createApp().post("/enqueue", requireSecret(deps.config.webhookSecret, "WEBHOOK_SECRET"), async (c) => {
-    const body = await c.req.json().catch(() => {
-      throw new BadRequestError("body is not valid JSON");
-    });
-    const items = await routeChanges(deps, parseChanges(deps.registry, body));
+    const items = await routeChanges(deps, parseChanges(deps.registry, parseJson(await c.req.text())));
     return c.json({ accepted: items.filter((i) => i.lane !== "skipped").length, items }, Status.accepted);
   });
 }

@@ -1,14 +1,15 @@
 // POST /api/embeddings/maintenance (QStash schedule, daily 02:00): keeps the tables small and true.
 import { and, eq, getTableName, lt, notInArray, sql } from "drizzle-orm";
-import { embeddingQueue, embeddings, searchLog } from "../schema/pipeline-tables";
-import { yieldingWrite } from "./db/conflicts";
-import { rowsOf } from "./db/database";
-import { BACKGROUND_PRIORITY } from "../schema/registry";
-import type { Deps } from "./deps";
-import { requireQStashSignature } from "./lib/auth";
-import { createApp, Status } from "./lib/create-app";
-import { recordRun } from "./queue/job-runs";
-import { returnToPending } from "./queue/settle";
+import { embeddingQueue, embeddings, searchLog, signedCalls } from "../schema/pipeline-tables.js";
+import { yieldingWrite } from "./db/conflicts.js";
+import { rowsOf } from "./db/database.js";
+import { BACKGROUND_PRIORITY } from "../schema/registry.js";
+import type { Deps } from "./deps.js";
+import { requireQStashSignature } from "./lib/auth.js";
+import { createApp, Status } from "./lib/create-app.js";
+import { oncePerSignature } from "./lib/replay-guard.js";
+import { recordRun } from "./queue/job-runs.js";
+import { returnToPending } from "./queue/settle.js";
 
 export const SEARCH_LOG_RETENTION_DAYS = 30;
 export const DONE_RETENTION_DAYS = 7;
@@ -25,6 +26,8 @@ export async function maintain(deps: Deps) {
   const expired = await db.select({ id: embeddingQueue.id }).from(embeddingQueue)
     .where(and(eq(embeddingQueue.status, "processing"), lt(embeddingQueue.lockedUntil, sql`now()`)));
   await returnToPending(db, expired.map((row) => ({ id: row.id, delayMs: 0, error: "claim expired: the drain that held it stopped" })));
+  // A signature past its expiry cannot be replayed: its record is no longer needed.
+  const signatures = await db.delete(signedCalls).where(lt(signedCalls.expiresAt, sql`now()`)).returning({ id: signedCalls.signatureId });
 
   // Embeddings whose source row is gone, or whose content type is no longer registered.
   let orphans = (await db.delete(embeddings)
@@ -42,7 +45,7 @@ export async function maintain(deps: Deps) {
   await db.execute(sql`ANALYZE embeddings`);
   return {
     searchLogsDeleted: searchLogs.length, doneRowsDeleted: doneRows.length, expiredClaimsReleased: expired.length,
-    orphanEmbeddingsDeleted: orphans, staleModelItemsQueued: stale,
+    orphanEmbeddingsDeleted: orphans, staleModelItemsQueued: stale, expiredSignaturesDeleted: signatures.length,
   };
 }
 
@@ -61,6 +64,6 @@ export async function queueOtherModels(deps: Pick<Deps, "db" | "embedder">): Pro
 }
 
 export function createMaintenanceApp(deps: Deps) {
-  return createApp().post("/maintenance", requireQStashSignature(deps.config), async (c) =>
+  return createApp().post("/maintenance", requireQStashSignature(deps.config), oncePerSignature(deps.db, "maintenance"), async (c) =>
     c.json(await recordRun(deps.db, "maintenance", () => maintain(deps)), Status.ok));
 }

@@ -1,14 +1,16 @@
 // POST /api/embeddings/process-webhook (QStash delivery) and its failure callback.
 import type * as v from "valibot";
-import { FailureCallbackSchema, ProcessRequestSchema } from "../schema/messages";
-import { processItems } from "./core/process";
-import type { Deps } from "./deps";
-import { drain } from "./drain";
-import { requireQStashSignature } from "./lib/auth";
-import { createApp, Status } from "./lib/create-app";
-import { BadRequestError, errorMessage, PermanentError } from "./lib/errors";
-import { parseBody } from "./lib/validate";
-import { recordFailed } from "./queue/failures";
+import { FailureCallbackSchema, ProcessRequestSchema } from "../schema/messages.js";
+import { processItems } from "./core/process.js";
+import type { Deps } from "./deps.js";
+import { drain } from "./drain.js";
+import { withBudget } from "./embedders/embedder.js";
+import { startRun } from "./lib/budget.js";
+import { requireQStashSignature } from "./lib/auth.js";
+import { createApp, Status } from "./lib/create-app.js";
+import { BadRequestError, errorMessage, PermanentError } from "./lib/errors.js";
+import { parseBody } from "./lib/validate.js";
+import { recordFailed } from "./queue/failures.js";
 
 export function createProcessWebhookApp(deps: Deps) {
   const verified = requireQStashSignature(deps.config);
@@ -23,12 +25,17 @@ export function createProcessWebhookApp(deps: Deps) {
         throw error;
       }
       if (!Array.isArray(request)) {
-        // A doorbell: the lane's pending rows, claimed, processed and settled as the drain does.
-        return c.json(await drain(deps, { lane: request.doorbell, messageId: c.req.header("upstash-message-id") }), Status.ok);
+        // A doorbell: the lane's pending rows, claimed, processed and settled as the drain does, within
+        // process-webhook's budget.
+        const { doorbell: lane, batchSize } = request;
+        const signatureId = c.get("signature").id;
+        return c.json(await drain(deps, { lane, batchSize, signatureId, budgetMs: deps.config.process.budgetMs }), Status.ok);
       }
       const items = request;
+      // Out of time, the run answers 503 before the platform's limit, and QStash delivers again.
+      const { work } = startRun(deps.config.process.budgetMs, deps.clock);
       try {
-        const { failed, ...counts } = await processItems(deps, items);
+        const { failed, ...counts } = await processItems({ ...deps, embedder: withBudget(deps.embedder, work) }, items);
         await recordFailed(deps.db, deps.registry, failed, "webhook");
         return c.json({ ...counts, failed: failed.length }, Status.ok);
       } catch (error) {
@@ -46,7 +53,8 @@ export function createProcessWebhookApp(deps: Deps) {
       // A lost doorbell loses nothing: its rows stay queued, and the drain's schedule takes them.
       if (!Array.isArray(source)) return c.json({ recorded: 0 }, Status.ok);
       const items = source;
-      const answer = callback.body ? decodeBase64(callback.body).slice(0, 300) : "";
+      // Postgres text cannot hold NUL: an answer with one would never be recorded.
+      const answer = callback.body ? decodeBase64(callback.body).slice(0, 300).replaceAll("\u0000", "\uFFFD") : "";
       const error = `QStash gave up after ${callback.retried ?? 0} retries; last answer ${callback.status || "none"}${answer ? `: ${answer}` : ""}`;
       await recordFailed(deps.db, deps.registry, items.map((i) => ({ ...i, error })), "webhook");
       return c.json({ recorded: items.length }, Status.ok);

@@ -1,11 +1,12 @@
 // POST /api/embeddings/retry-failed (QStash schedule, Sunday 03:00): gives failed items another round.
 import { eq, sql } from "drizzle-orm";
-import { embeddingQueue } from "../schema/pipeline-tables";
-import type { Deps } from "./deps";
-import { requireQStashSignature } from "./lib/auth";
-import { createApp, Status } from "./lib/create-app";
-import { recordRun } from "./queue/job-runs";
-import { retryFailedRows } from "./queue/settle";
+import { embeddingQueue } from "../schema/pipeline-tables.js";
+import type { Deps } from "./deps.js";
+import { requireQStashSignature } from "./lib/auth.js";
+import { createApp, Status } from "./lib/create-app.js";
+import { oncePerSignature } from "./lib/replay-guard.js";
+import { recordRun } from "./queue/job-runs.js";
+import { retryFailedRows } from "./queue/settle.js";
 
 /** Rounds an item gets from retry-failed; after that it stays failed until a person acts. */
 export const MAX_RETRY_ROUNDS = 3;
@@ -18,6 +19,6 @@ export async function retryFailed(deps: Deps) {
 }
 
 export function createRetryFailedApp(deps: Deps) {
-  return createApp().post("/retry-failed", requireQStashSignature(deps.config), async (c) =>
+  return createApp().post("/retry-failed", requireQStashSignature(deps.config), oncePerSignature(deps.db, "retry-failed"), async (c) =>
     c.json(await recordRun(deps.db, "retry-failed", () => retryFailed(deps)), Status.ok));
 }

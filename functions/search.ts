@@ -1,21 +1,44 @@
 // POST /api/embeddings/search: the best matching chunk of each source row, by cosine similarity
 // through the HNSW index, logged to search_log.
-import { sql } from "drizzle-orm";
-import { SearchRequestSchema } from "../schema/messages";
-import { searchLog } from "../schema/pipeline-tables";
-import { rowsOf, type Database } from "./db/database";
-import type { Deps } from "./deps";
-import { requireSecret } from "./lib/auth";
-import { createApp, Status } from "./lib/create-app";
-import { BadRequestError } from "./lib/errors";
-import { parseBody } from "./lib/validate";
+import { inArray, sql } from "drizzle-orm";
+import { SearchRequestSchema } from "../schema/messages.js";
+import { searchLog } from "../schema/pipeline-tables.js";
+import { columnsOf, idKey, labelled, type Registry } from "../schema/registry.js";
+import { groupBy } from "./core/item.js";
+import { rowsOf, type Database } from "./db/database.js";
+import type { Deps } from "./deps.js";
+import { requireSearchAccess, type SearchScope } from "./lib/auth.js";
+import { createApp, Status } from "./lib/create-app.js";
+import { BadRequestError } from "./lib/errors.js";
+import { parseBody } from "./lib/validate.js";
 
 export type SearchHit = { contentType: string; contentId: string; score: number; snippet: string; chunkIndex: number };
 
-export async function search(deps: Deps, request: { query: string; types?: string[]; limit: number; minScore: number }) {
+export type SearchRequest = { query: string; types?: string[]; limit: number; minScore: number };
+
+/** The best chunk of each matching row that `scope` may find, best first, with what its type lets a snippet show. */
+export async function search(deps: Deps, request: SearchRequest, scope: SearchScope) {
   const started = Date.now();
-  const unknown = request.types?.filter((t) => !deps.registry.byType(t));
+  const types = searchableTypes(deps.registry, scope, request.types);
+  const results = types?.length === 0 ? [] : await nearest(deps, { ...request, types });
+  await restrictSnippets(deps, results);
+  const milliseconds = Date.now() - started;
+  await deps.db.insert(searchLog).values({ query: request.query, contentTypes: request.types ?? null, resultCount: results.length, milliseconds });
+  return { results, milliseconds };
+}
+
+/** The types a search may look in: undefined for all. The search token finds only the public ones. */
+function searchableTypes(registry: Registry, scope: SearchScope, requested: string[] | undefined): string[] | undefined {
+  const unknown = requested?.filter((t) => !registry.byType(t));
   if (unknown?.length) throw new BadRequestError(`unknown content type: ${unknown.join(", ")}`);
+  if (scope === "admin") return requested;
+  const hidden = requested?.filter((t) => !registry.byType(t)!.search.public);
+  if (hidden?.length) throw new BadRequestError(`not searchable with the search token: ${hidden.join(", ")} (only with ADMIN_TOKEN)`);
+  if (requested) return requested;
+  return registry.entries.every((e) => e.search.public) ? undefined : registry.entries.filter((e) => e.search.public).map((e) => e.type);
+}
+
+async function nearest(deps: Deps, request: SearchRequest): Promise<SearchHit[]> {
   const [vector] = await deps.embedder.embed([request.query]);
   // Several chunks of one row may lead; fetch extra candidates so `limit` distinct rows remain.
   const candidates = request.limit * 4;
@@ -28,14 +51,32 @@ export async function search(deps: Deps, request: { query: string; types?: strin
   for (const row of rows) {
     const key = `${row.content_type}\u0000${row.content_id}`;
     const score = 1 - Number(row.distance);
-    // Vectors of another model are not comparable; maintenance re-embeds them.
-    if (row.model !== deps.embedder.model || score < request.minScore || best.has(key)) continue;
+    // Vectors of another model are not comparable; maintenance re-embeds them. A zero vector has no
+    // cosine (NaN): it matches nothing.
+    if (row.model !== deps.embedder.model || !Number.isFinite(score) || score < request.minScore || best.has(key)) continue;
     best.set(key, { contentType: row.content_type, contentId: row.content_id, score, chunkIndex: row.chunk_index, snippet: snippet(row.chunk_text) });
   }
-  const results = [...best.values()].sort((a, b) => b.score - a.score).slice(0, request.limit);
-  const milliseconds = Date.now() - started;
-  await deps.db.insert(searchLog).values({ query: request.query, contentTypes: request.types ?? null, resultCount: results.length, milliseconds });
-  return { results, milliseconds };
+  return [...best.values()].sort((a, b) => b.score - a.score).slice(0, request.limit);
+}
+
+/**
+ * A chunk holds every embedded field; a type that lets its snippet show only some of them gets a
+ * snippet of those fields alone, read from its rows (one query per such type).
+ */
+async function restrictSnippets(deps: Deps, hits: SearchHit[]) {
+  for (const [type, group] of groupBy(hits, (hit) => hit.contentType)) {
+    const entry = deps.registry.byType(type);
+    if (!entry || entry.embedded.every((column) => entry.search.snippet.includes(column))) continue;
+    const columns = columnsOf(entry, entry.search.snippet);
+    const shown = Object.keys(columns).filter((key) => entry.search.snippet.includes(columns[key]!));
+    const rows = (await deps.db.select(columns).from(entry.table)
+      .where(inArray(entry.idColumn, group.map((hit) => hit.contentId)))) as Record<string, unknown>[];
+    const byId = new Map(rows.map((row) => [String(row[idKey(entry)]), row]));
+    for (const hit of group) {
+      const row = byId.get(hit.contentId);
+      hit.snippet = row ? snippet(labelled(shown.map((key) => ["", row[key] as string | string[] | null]))) : "";
+    }
+  }
 }
 
 /**
@@ -73,9 +114,9 @@ export function nearestChunks(vector: number[], types: string[] | undefined, can
     LIMIT ${candidates}`;
 }
 
-const snippet = (text: string) => (text.length > 240 ? `${text.slice(0, 237).trimEnd()}…` : text);
+const snippet = (text: string): string => (text.length > 240 ? `${text.slice(0, 237).trimEnd()}…` : text);
 
 export function createSearchApp(deps: Deps) {
-  return createApp().post("/search", requireSecret(deps.config.searchToken, "SEARCH_TOKEN", { optional: true }), async (c) =>
-    c.json(await search(deps, parseBody(SearchRequestSchema, await c.req.text())), Status.ok));
+  return createApp().post("/search", requireSearchAccess(deps.config), async (c) =>
+    c.json(await search(deps, parseBody(SearchRequestSchema, await c.req.text()), c.get("searchScope")), Status.ok));
 }

@@ -1,9 +1,9 @@
 // GET queue, processor (JSON) and status (HTML) for operators, behind ADMIN_TOKEN.
-import type { Deps } from "./deps";
-import { requireSecret } from "./lib/auth";
-import { createApp, Status } from "./lib/create-app";
-import { processorStatus, queueStatus } from "./status/read-status";
-import { statusPage } from "./status/status-page";
+import type { Deps } from "./deps.js";
+import { requireSecret } from "./lib/auth.js";
+import { createApp, Status } from "./lib/create-app.js";
+import { processorStatus, queueStatus } from "./status/read-status.js";
+import { statusPage } from "./status/status-page.js";
 
 export function createStatusApp(deps: Deps) {
   const admin = requireSecret(deps.config.adminToken, "ADMIN_TOKEN");

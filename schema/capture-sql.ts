@@ -1,8 +1,10 @@
 // Change capture as SQL, generated from the registry (`npm run db:triggers` writes it as a migration).
 // queue_for_embedding is the outbox: it runs in the writing transaction, so a committed change is
 // never missed, and it coalesces a burst of edits into one pending row (DESIGN.md section 1).
+// The same migration keeps the pipeline's tables and functions to their owner (README "Security").
 import { getTableName } from "drizzle-orm";
-import type { ContentType } from "./registry";
+import { pipelineTables } from "./pipeline-tables.js";
+import { type ContentType, capturedFields, visibilityFields } from "./registry.js";
 
 export const NOTIFY_CHANNEL = "embedding_queue";
 const BREAKPOINT = "\n--> statement-breakpoint\n";
@@ -25,8 +27,10 @@ END;
 $$;`;
 
 // One trigger function serves every table: its arguments are the content type, priority and id column.
+// It runs with its owner's rights (SECURITY DEFINER), so a write by a role that may not touch the
+// queue (Supabase's `authenticated`, under row-level security) is still queued.
 const captureFunction = `CREATE OR REPLACE FUNCTION capture_embedding_change()
-RETURNS trigger LANGUAGE plpgsql AS $$
+RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
 BEGIN
   IF TG_OP = 'DELETE' THEN
     PERFORM queue_for_embedding(TG_ARGV[0], to_jsonb(OLD) ->> TG_ARGV[2], TG_ARGV[1]::integer, 'delete');
@@ -37,6 +41,69 @@ BEGIN
 END;
 $$;`;
 
+// A change that may show or hide a parent row (its deletion, or its visibility fields) queues each of
+// its children of one content type, at the parent's priority: they leave search as fast as it does.
+// Arguments: the child's content type, table, id column and foreign key; the parent's id column and
+// priority. Children are queued in id order, the order every writer of queue rows takes them in.
+const childrenFunction = `CREATE OR REPLACE FUNCTION capture_embedding_children()
+RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
+DECLARE
+  children text := format('SELECT count(queue_for_embedding(%L, c.id, %s)) FROM (SELECT t.%3$I::text AS id FROM %I t WHERE t.%I = ($1).%I ORDER BY t.%3$I::text COLLATE "C") c',
+    TG_ARGV[0], TG_ARGV[5]::integer, TG_ARGV[2], TG_ARGV[1], TG_ARGV[3], TG_ARGV[4]);
+BEGIN
+  IF TG_OP = 'DELETE' THEN
+    EXECUTE children USING OLD;
+  ELSE
+    EXECUTE children USING NEW;
+  END IF;
+  RETURN NULL;
+END;
+$$;`;
+
+const FUNCTIONS = [
+  "queue_for_embedding(text, text, integer, text, text, integer)",
+  "capture_embedding_change()",
+  "capture_embedding_children()",
+];
+
+// Only the owner (the role that migrates, the pipeline's) may use the pipeline's tables, their
+// sequences and its functions: every grant to anyone else is revoked, PUBLIC's EXECUTE included,
+// whatever default privileges gave (Supabase grants all to anon, authenticated and service_role).
+// Row-level security with no policy refuses any role a grant might reach later; the owner is exempt.
+// The functions' search_path is fixed to the schema migrated into, so a caller's cannot redirect them.
+function privileges(tables: string[]): string[] {
+  const regclasses = tables.map((t) => `${literal(t)}::regclass`).join(", ");
+  return [
+    ...tables.map((t) => `ALTER TABLE ${quote(t)} ENABLE ROW LEVEL SECURITY;`),
+    `DO $$
+BEGIN
+${FUNCTIONS.map((f) => `  EXECUTE format('ALTER FUNCTION ${f} SET search_path = %I, pg_temp', current_schema());`).join("\n")}
+END $$;`,
+    `DO $$
+DECLARE
+  target record;
+BEGIN
+  FOR target IN
+    WITH objects AS (
+      SELECT 'TABLE ' || c.oid::regclass AS name, coalesce(c.relacl, acldefault('r', c.relowner)) AS acl, c.relowner AS owner
+        FROM pg_class c WHERE c.oid IN (${regclasses})
+      UNION ALL
+      SELECT 'SEQUENCE ' || s.oid::regclass, coalesce(s.relacl, acldefault('s', s.relowner)), s.relowner
+        FROM pg_class s JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = s.oid AND d.refclassid = 'pg_class'::regclass
+        WHERE s.relkind = 'S' AND d.refobjid IN (${regclasses})
+      UNION ALL
+      SELECT 'FUNCTION ' || p.oid::regprocedure, coalesce(p.proacl, acldefault('f', p.proowner)), p.proowner
+        FROM pg_proc p WHERE p.oid IN (${FUNCTIONS.map((f) => `'${f}'::regprocedure`).join(", ")})
+    )
+    SELECT DISTINCT o.name, a.grantee FROM objects o CROSS JOIN LATERAL aclexplode(o.acl) a WHERE a.grantee <> o.owner
+  LOOP
+    EXECUTE format('REVOKE ALL ON %s FROM %s', target.name,
+      CASE WHEN target.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(target.grantee)) END);
+  END LOOP;
+END $$;`,
+  ];
+}
+
 const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
 const literal = (value: string) => `'${value.replace(/'/g, "''")}'`;
 
@@ -44,8 +111,10 @@ function tableTriggers(entry: ContentType): string[] {
   const table = quote(getTableName(entry.table));
   const name = getTableName(entry.table);
   const args = [entry.type, String(entry.priority), entry.idColumn.name].map(literal).join(", ");
-  const fields = [...entry.watched, ...(entry.filter?.fields ?? [])].map((c) => quote(c.name));
-  const changed = [...new Set(fields)].map((f) => `OLD.${f} IS DISTINCT FROM NEW.${f}`).join(" OR ");
+  const changed = capturedFields(entry)
+    .map((c) => quote(c.name))
+    .map((f) => `OLD.${f} IS DISTINCT FROM NEW.${f}`)
+    .join(" OR ");
   return [
     `DROP TRIGGER IF EXISTS ${quote(`${name}_embedding_capture`)} ON ${table};`,
     `CREATE TRIGGER ${quote(`${name}_embedding_capture`)} AFTER INSERT OR DELETE ON ${table} FOR EACH ROW EXECUTE FUNCTION capture_embedding_change(${args});`,
@@ -54,8 +123,42 @@ function tableTriggers(entry: ContentType): string[] {
   ];
 }
 
+/** Triggers on the parent's table that queue the entry's rows when the parent goes or changes visibility. */
+function parentTriggers(registry: ContentType[], entry: ContentType): string[] {
+  if (!entry.parent) return [];
+  const parent = registry.find((e) => e.type === entry.parent!.type)!;
+  const table = quote(getTableName(parent.table));
+  const name = `${getTableName(parent.table)}_embedding_children_${entry.type}`;
+  const args = [
+    entry.type,
+    getTableName(entry.table),
+    entry.idColumn.name,
+    entry.parent.foreignKey.name,
+    parent.idColumn.name,
+    String(parent.priority),
+  ]
+    .map(literal)
+    .join(", ");
+  const changed = visibilityFields(parent)
+    .map((c) => quote(c.name))
+    .map((f) => `OLD.${f} IS DISTINCT FROM NEW.${f}`)
+    .join(" OR ");
+  return [
+    `DROP TRIGGER IF EXISTS ${quote(name)} ON ${table};`,
+    `CREATE TRIGGER ${quote(name)} AFTER DELETE ON ${table} FOR EACH ROW EXECUTE FUNCTION capture_embedding_children(${args});`,
+    `DROP TRIGGER IF EXISTS ${quote(`${name}_update`)} ON ${table};`,
+    ...(changed
+      ? [
+          `CREATE TRIGGER ${quote(`${name}_update`)} AFTER UPDATE ON ${table} FOR EACH ROW WHEN (${changed}) EXECUTE FUNCTION capture_embedding_children(${args});`,
+        ]
+      : []),
+  ];
+}
+
 /** The whole change-capture migration for a registry; every statement is idempotent. */
 export function captureSql(registry: ContentType[]): string {
   const header = "-- Generated by `npm run db:triggers` from schema/registry.ts. Do not edit.\n";
-  return header + [queueFunction, captureFunction, ...registry.flatMap(tableTriggers)].join(BREAKPOINT);
+  const tables = pipelineTables.map((table) => getTableName(table));
+  const triggers = registry.flatMap((entry) => [...tableTriggers(entry), ...parentTriggers(registry, entry)]);
+  return header + [queueFunction, captureFunction, childrenFunction, ...triggers, ...privileges(tables)].join(BREAKPOINT);
 }

@@ -1,2 +1,2 @@
-export * from "./pipeline-tables";
-export * from "./source-tables";
+export * from "./pipeline-tables.js";
+export * from "./source-tables.js";

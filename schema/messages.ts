@@ -36,7 +36,11 @@ export const ProcessMessageSchema = v.union(
 export const LANE_NAMES = ["immediate", "queued", "database"] as const;
 
 /** A doorbell: "claim and process this lane's pending queue rows". */
-export const DoorbellSchema = v.object({ doorbell: v.picklist(LANE_NAMES, `must be one of ${LANE_NAMES.join(", ")}`) });
+export const DoorbellSchema = v.object({
+  doorbell: v.picklist(LANE_NAMES, `must be one of ${LANE_NAMES.join(", ")}`),
+  /** The first batch's size, from the previous run (as the drain's chain passes it on). */
+  batchSize: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(10_000))),
+});
 
 /** What QStash delivers to process-webhook: a doorbell, or items as before. */
 export const ProcessRequestSchema = v.union(

@@ -86,3 +86,17 @@ export const jobRuns = pgTable(
   },
   (t) => [index("job_runs_job_finished").on(t.job, t.finishedAt)],
 );
+
+/**
+ * Signed scheduled calls that ran, by their signature's id (the JWT's jti), kept until the signature
+ * expires: a replay of the same signed request within its lifetime runs nothing twice.
+ */
+export const signedCalls = pgTable("signed_calls", {
+  signatureId: text("signature_id").primaryKey(),
+  endpoint: text("endpoint").notNull(),
+  expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
+  createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+});
+
+/** Every table of the pipeline: the change-capture migration keeps them to their owner. */
+export const pipelineTables = [embeddings, embeddingQueue, searchLog, jobRuns, signedCalls];

@@ -1,8 +1,9 @@
-// The content registry: one entry per content type says where its rows live, which fields matter,
-// how a row becomes text, and how urgent it is. Trigger SQL is generated from this list.
-import { eq, getTableName, type SQL } from "drizzle-orm";
+// The content registry: one entry per content type says where its rows live, which fields are
+// embedded, how a row becomes text, how urgent it is, and what of it may leave the database through
+// search. Trigger SQL is generated from this list.
+import { and, eq, getTableColumns, getTableName, sql, type SQL } from "drizzle-orm";
 import type { AnyPgColumn, PgTable } from "drizzle-orm/pg-core";
-import { communityComment, communityPost, course, courseLesson, profiles, users } from "./source-tables";
+import { communityComment, communityPost, course, courseLesson, profiles, users } from "./source-tables.js";
 
 /** Backfills and re-embedding: behind every live lane (priorities 1–5), so they never delay a change. */
 export const BACKGROUND_PRIORITY = 9;
@@ -12,12 +13,32 @@ export type ContentType<T extends PgTable = PgTable> = {
   type: string;
   table: T;
   idColumn: AnyPgColumn;
-  /** Fields whose change needs a new embedding; an update that changes none of them is dropped. */
-  watched: AnyPgColumn[];
+  /**
+   * The fields whose text is embedded: the only ones read to make text (`format` sees no other), and
+   * the ones watched (an update that changes none of them is dropped).
+   */
+  embedded: AnyPgColumn[];
   /** Rows that should be searchable; others lose their embeddings. Its fields are watched too. */
   filter?: { fields: AnyPgColumn[]; where: SQL };
+  /**
+   * A row is searchable only while its parent row (of another content type, named by `foreignKey`)
+   * exists and is searchable itself. A change to the parent's visibility queues its children at the
+   * parent's priority (the generated triggers), so they leave search as fast as it does.
+   */
+  parent?: { type: string; foreignKey: AnyPgColumn };
   priority: number;
+  /** The row as text, from the embedded fields only. */
   format: (row: T["$inferSelect"]) => string;
+  /** What may leave the database through search. */
+  search: {
+    /** Found with SEARCH_TOKEN (and by anyone with SEARCH_PUBLIC=true); otherwise with ADMIN_TOKEN only. */
+    public: boolean;
+    /**
+     * Fields a result's snippet may show. When they include every embedded field the snippet is the
+     * matching chunk; otherwise it is made of these fields alone, read from the row.
+     */
+    snippet: AnyPgColumn[];
+  };
 };
 
 /** Keeps each entry's `format` typed by its own table. */
@@ -34,40 +55,68 @@ export function labelled(parts: [label: string, value: string | string[] | null 
     .join("\n");
 }
 
+/** The fields each change of the entry's rows is captured for: embedded, filter and parent fields. */
+export function capturedFields(entry: ContentType): AnyPgColumn[] {
+  return [...new Set([...entry.embedded, ...visibilityFields(entry)])];
+}
+
+/** The fields that decide whether a row is searchable at all: a change to them may show or hide its children. */
+export function visibilityFields(entry: ContentType): AnyPgColumn[] {
+  return [...(entry.filter?.fields ?? []), ...(entry.parent ? [entry.parent.foreignKey] : [])];
+}
+
+/** What a row of `entry` must meet to be searchable: its filter, and an existing, searchable parent. */
+export function visibleWhere(registry: Registry, entry: ContentType): SQL | undefined {
+  if (!entry.parent) return entry.filter?.where;
+  const parent = registry.byType(entry.parent.type)!;
+  const parentVisible = visibleWhere(registry, parent);
+  return and(entry.filter?.where, sql`EXISTS (SELECT 1 FROM ${parent.table} WHERE ${parent.idColumn} = ${entry.parent.foreignKey}${
+    parentVisible ? sql` AND ${parentVisible}` : sql``})`);
+}
+
+// Defaults a privacy reviewer signs: no e-mail is embedded or shown; users are found by the admin
+// only; a profile is found by its bio but its snippet never shows it.
 export const defaultRegistry: ContentType[] = [
   contentType({
     type: "profile", table: profiles, idColumn: profiles.id, priority: 2,
-    watched: [profiles.username, profiles.fullName, profiles.headline, profiles.bio, profiles.skills],
+    embedded: [profiles.username, profiles.fullName, profiles.headline, profiles.bio, profiles.skills],
     format: (p) => labelled([["", p.fullName ?? p.username], ["Headline", p.headline], ["Bio", p.bio], ["Skills", p.skills]]),
+    search: { public: true, snippet: [profiles.username, profiles.fullName, profiles.headline, profiles.skills] },
   }),
   contentType({
     type: "auth_user", table: users, idColumn: users.id, priority: 2,
-    watched: [users.email, users.fullName],
-    format: (u) => labelled([["", u.fullName], ["Email", u.email]]),
+    embedded: [users.fullName],
+    format: (u) => labelled([["", u.fullName]]),
+    search: { public: false, snippet: [users.fullName] },
   }),
   contentType({
     type: "course", table: course, idColumn: course.id, priority: 2,
-    watched: [course.title, course.description, course.category, course.tags, course.requirements, course.learningObjectives],
+    embedded: [course.title, course.description, course.category, course.tags, course.requirements, course.learningObjectives],
     filter: { fields: [course.published], where: eq(course.published, true) },
     format: (c) => labelled([
       ["", c.title], ["Category", c.category], ["Tags", c.tags], ["", c.description],
       ["Requirements", c.requirements], ["You will learn", c.learningObjectives],
     ]),
+    search: { public: true, snippet: [course.title, course.description, course.category, course.tags, course.requirements, course.learningObjectives] },
   }),
   contentType({
     type: "lesson", table: courseLesson, idColumn: courseLesson.id, priority: 3,
-    watched: [courseLesson.title, courseLesson.content],
+    embedded: [courseLesson.title, courseLesson.content],
+    parent: { type: "course", foreignKey: courseLesson.courseId },
     format: (l) => [l.title, l.content].filter(Boolean).join("\n\n"),
+    search: { public: true, snippet: [courseLesson.title, courseLesson.content] },
   }),
   contentType({
     type: "post", table: communityPost, idColumn: communityPost.id, priority: 4,
-    watched: [communityPost.title, communityPost.body],
+    embedded: [communityPost.title, communityPost.body],
     format: (p) => [p.title, p.body].filter(Boolean).join("\n\n"),
+    search: { public: true, snippet: [communityPost.title, communityPost.body] },
   }),
   contentType({
     type: "comment", table: communityComment, idColumn: communityComment.id, priority: 5,
-    watched: [communityComment.body],
+    embedded: [communityComment.body],
     format: (c) => c.body,
+    search: { public: true, snippet: [communityComment.body] },
   }),
 ];
 
@@ -81,7 +130,27 @@ export type Registry = {
 export function createRegistry(entries: ContentType[] = defaultRegistry): Registry {
   const types = new Map(entries.map((e) => [e.type, e]));
   const tables = new Map(entries.map((e) => [getTableName(e.table), e]));
+  for (const entry of entries) {
+    // A parent is another registered type, never the entry itself nor its descendant (the SQL nests).
+    const seen = new Set([entry.type]);
+    for (let parent = entry.parent; parent; parent = types.get(parent.type)?.parent) {
+      if (!types.has(parent.type)) throw new Error(`content type ${entry.type}: parent type "${parent.type}" is not registered`);
+      if (seen.has(parent.type)) throw new Error(`content type ${entry.type}: its parents form a cycle through "${parent.type}"`);
+      seen.add(parent.type);
+    }
+  }
   return { entries, byType: (t) => types.get(t), byTable: (t) => tables.get(t) };
+}
+
+/** The given columns of the entry's table by their property names, with the id column as `id` too. */
+export function columnsOf(entry: ContentType, columns: AnyPgColumn[]): Record<string, AnyPgColumn> {
+  const wanted = new Set([entry.idColumn, ...columns]);
+  return Object.fromEntries(Object.entries(getTableColumns(entry.table)).filter(([, column]) => wanted.has(column)));
+}
+
+/** The property name of the entry's id column in a selected row. */
+export function idKey(entry: ContentType): string {
+  return Object.entries(getTableColumns(entry.table)).find(([, column]) => column === entry.idColumn)?.[0] ?? "id";
 }
 
 /** What a valid id of this content type looks like, from its id column's SQL type. */

@@ -8,19 +8,31 @@ import * as esbuild from "esbuild";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 
-/** Each function's Netlify entry (netlify/edge-functions/); the api/ entries are Vercel's, same factories. */
-export const EDGE_FUNCTIONS = ["enqueue", "process-webhook", "drain", "maintenance", "retry-failed", "search", "status"] as const;
+/**
+ * The functions that stay on the edge: short requests, well under 50 ms of CPU (tests/edge-cpu.test.ts).
+ * Each is a Netlify entry in netlify/edge-functions/; Vercel's (api/, runtime "edge") share the factories.
+ * The rest run on Node.js (netlify/functions/, api/ with maxDuration): README "Deploy" says why.
+ */
+export const EDGE_FUNCTIONS = ["enqueue", "search", "status"] as const;
 
 const FORBIDDEN = /(^|\/)node_modules\/(@electric-sql\/pglite|pg|pg-[a-z-]+|postgres)\//;
 
 export type EdgeBundle = { name: string; path: string; code: string; bytes: number; gzipBytes: number };
 
-export async function buildEdgeBundles(outDir = `${root}dist/edge`): Promise<EdgeBundle[]> {
+/** Every function on one app, bundled as the edge entries are: proof that all of functions/ stays edge-safe. */
+export const ALL_FUNCTIONS = "all-functions";
+
+/** `prelude`: source run before each entry (tests point Neon's driver at a local relay with it). */
+export async function buildEdgeBundles(outDir = `${root}dist/edge`, prelude = ""): Promise<EdgeBundle[]> {
   mkdirSync(outDir, { recursive: true });
   const bundles: EdgeBundle[] = [];
-  for (const name of EDGE_FUNCTIONS) {
+  for (const name of [...EDGE_FUNCTIONS, ALL_FUNCTIONS]) {
     // The Netlify entry as it is; workerd hands the environment to fetch, Netlify to its global.
-    const entry = `import handler from "./netlify/edge-functions/${name}";
+    const entry = `${prelude}
+${name === ALL_FUNCTIONS
+      ? `import { createAllFunctions } from "./functions/app.ts"; import { netlifyHandler } from "./functions/edge.ts";
+const handler = netlifyHandler(createAllFunctions);`
+      : `import handler from "./netlify/edge-functions/${name}.ts";`}
 export default { fetch(request, env) { globalThis.Netlify ??= { env: { toObject: () => env } }; return handler(request); } };`;
     const result = await esbuild.build({
       stdin: { contents: entry, resolveDir: root, loader: "ts", sourcefile: `${name}.edge.ts` },

@@ -17,9 +17,12 @@ const registry = createRegistry();
 console.log(`Local stack at ${stack.url}${BASE_PATH} (in-memory database, ${stack.config.provider} embedder)\n`);
 
 const started = Date.now();
+const courses = await db.insert(course).values(sampleCourses).returning();
 const inserted = [
-  ...(await db.insert(course).values(sampleCourses).returning()).map((r) => ({ type: "course", id: r.id, label: r.title })),
-  ...(await db.insert(courseLesson).values(sampleLessons).returning()).map((r) => ({ type: "lesson", id: r.id, label: r.title })),
+  ...courses.map((r) => ({ type: "course", id: r.id, label: r.title })),
+  // Each sample lesson belongs to the course at its index: a lesson is searchable only while its course is.
+  ...(await db.insert(courseLesson).values(sampleLessons.map((l, i) => ({ ...l, courseId: courses[i]!.id }))).returning())
+    .map((r) => ({ type: "lesson", id: r.id, label: r.title })),
   ...(await db.insert(communityPost).values(samplePosts).returning()).map((r) => ({ type: "post", id: r.id, label: r.title })),
   ...(await db.insert(communityComment).values(sampleComments.map((body) => ({ body }))).returning()).map((r) => ({ type: "comment", id: r.id, label: r.body })),
 ];
@@ -50,7 +53,9 @@ await new Client({ token: stack.config.qstash.token!, baseUrl: stack.config.qsta
 await waitForAll(inserted.filter((i) => laneFor(registry.byType(i.type)!.priority) === "database"), 15_000);
 
 for (const query of ["how do stars form", "speed up pandas groupby", "telescope to see saturn"]) {
-  const response = await fetch(`${stack.url}${BASE_PATH}/search`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query, limit: 3 }) });
+  const response = await fetch(`${stack.url}${BASE_PATH}/search`, {
+    method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${stack.config.searchToken}` }, body: JSON.stringify({ query, limit: 3 }),
+  });
   const { results } = (await response.json()) as { results: { contentType: string; score: number; snippet: string }[] };
   console.log(`\nSearch "${query}":`);
   for (const r of results) console.log(`  ${r.score.toFixed(3)}  ${r.contentType.padEnd(8)} ${r.snippet.split("\n")[0]!.slice(0, 70)}`);

@@ -51,6 +51,9 @@ describe.each(QSTASH_ENDPOINTS)("%s", (endpoint) => {
     ["an expired token", async (raw) => ({ "upstash-signature": await qstashToken(KEYS.current, url(endpoint), raw, { exp: now() - 10, iat: now() - 400, nbf: now() - 400 }) })],
     ["a token not yet valid", async (raw) => ({ "upstash-signature": await qstashToken(KEYS.current, url(endpoint), raw, { nbf: now() + 300 }) })],
     ["a token for another function replayed", async (raw) => ({ "upstash-signature": await qstashToken(KEYS.current, url(endpoint === "drain" ? "maintenance" : "drain"), raw) })],
+    ["a token that never expires", async (raw) => ({ "upstash-signature": await qstashToken(KEYS.current, url(endpoint), raw, { exp: null }) })],
+    ["a token signed with HS384", async (raw) => ({ "upstash-signature": await qstashToken(KEYS.current, url(endpoint), raw, { alg: "HS384" }) })],
+    ["a token signed with HS512", async (raw) => ({ "upstash-signature": await qstashToken(KEYS.current, url(endpoint), raw, { alg: "HS512" }) })],
   ];
   it.each(forged)("refuses %s with 401 and changes nothing", async (_name, headers) => {
     const before = await fingerprint(connection.db);
@@ -78,7 +81,11 @@ describe("secrets on the app-facing functions", () => {
   it.each(cases)("%s: 401 without or with a wrong secret, nothing changed; the right one passes", async (endpoint, method, secret, raw) => {
     const call = (headers: Record<string, string>) => app.request(url(endpoint), { method, body: raw || undefined, headers: { "content-type": "application/json", ...headers } });
     const before = await fingerprint(connection.db);
-    const attempts: Record<string, string>[] = [{}, { authorization: "Bearer wrong" }, { authorization: `Bearer ${secret}x` }, { authorization: secret }, { "x-webhook-secret": "wrong" }];
+    const attempts: Record<string, string>[] = [
+      {}, { authorization: "Bearer wrong" }, { authorization: `Bearer ${secret}x` }, { authorization: secret }, { "x-webhook-secret": "wrong" },
+      // Malformed Basic credentials: not base64 at all, or base64 of bytes that are not UTF-8 text.
+      { authorization: "Basic %%%not-base64%%%" }, { authorization: "Basic ====" }, { authorization: `Basic ${btoa("\u00ff\u00fe:x")}` },
+    ];
     for (const headers of attempts) {
       expect((await call(headers)).status, JSON.stringify(headers)).toBe(401);
     }

@@ -21,7 +21,17 @@ describe("configuration", () => {
     expect(loadConfig({ QSTASH_TOKEN: "t", EMBEDDING_QUEUE_STRATEGY: "database" }).strategy).toBe("database");
   });
 
+  it("asks OpenAI itself for base64 and any other server for floats, unless EMBEDDING_ENCODING says", () => {
+    const encoding = (env: Record<string, string>) => loadConfig({ OPENAI_API_KEY: "k", ...env }).openai.encoding;
+    expect(encoding({})).toBe("base64");
+    expect(encoding({ OPENAI_BASE_URL: "https://api.openai.com/v1" })).toBe("base64");
+    expect(encoding({ OPENAI_BASE_URL: "http://localhost:11434/v1" })).toBe("float");
+    expect(encoding({ OPENAI_BASE_URL: "http://vllm.internal:8000/v1", EMBEDDING_ENCODING: "base64" })).toBe("base64");
+    expect(encoding({ EMBEDDING_ENCODING: "float" })).toBe("float");
+  });
+
   it.each([
+    [{ EMBEDDING_ENCODING: "binary" }, /EMBEDDING_ENCODING must be float or base64/],
     [{ EMBEDDING_DIMENSIONS: "lots" }, /EMBEDDING_DIMENSIONS must be a whole number between 1 and 1536/],
     [{ EMBEDDING_DIMENSIONS: "3072" }, /EMBEDDING_DIMENSIONS must be at most 1536/],
     [{ EMBEDDING_QUEUE_STRATEGY: "kafka" }, /EMBEDDING_QUEUE_STRATEGY must be qstash or database/],

@@ -87,7 +87,7 @@ describe.skipIf(onRealPostgres)(`the database dropping during processing ${PGLIT
     expect(claimed.map((r) => r.status)).toEqual(["processing", "processing"]);
     // The lease (twice the budget) runs out; the next run takes the rows and finishes them.
     await new Promise((resolve) => setTimeout(resolve, 1100));
-    const summary = await drain(stack.deps, { budgetMs: 500 });
+    const summary = await drain(stack.deps, { budgetMs: 5000 });
     expect(summary).toMatchObject({ claimed: 2, done: 2 });
     for (const r of rows) expect(await embedded.db.$count(embeddings, eq(embeddings.contentId, r.id))).toBe(1);
     expect(await embedded.db.$count(embeddingQueue, and(inArray(embeddingQueue.contentId, rows.map((r) => r.id)), sql`status <> 'done'`))).toBe(0);

@@ -20,7 +20,7 @@ beforeEach(() => {
 const supabaseInsert = (table: string, record: Record<string, unknown>) => ({ type: "INSERT", table, schema: "public", record, old_record: null });
 
 async function searchFor(query: string, types?: string[]) {
-  const response = await stack.post("search", { query, types });
+  const response = await stack.post("search", { query, types }, { authorization: "Bearer test-search-token" });
   expect(response.status).toBe(200);
   return ((await response.json()) as { results: { contentId: string }[] }).results.map((r) => r.contentId);
 }

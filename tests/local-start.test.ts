@@ -41,6 +41,9 @@ describe("npm start", () => {
     await waitFor(() => output.includes("is running"), 60_000, "npm start to come up");
     const api = output.match(/Functions\s+(http:\/\/\S+\/api\/embeddings)/)![1]!;
     const database = connection?.url ?? output.match(/served at (postgres:\/\/\S+)/)![1]!;
+    // Search is closed unless opened: the stack makes a token and prints it like its other secrets.
+    const searchToken = output.match(/Search token\s+(\S+)/)![1]!;
+    expect(output).toContain(`authorization: Bearer ${searchToken}`);
 
     const client = new pg.Client({ connectionString: database });
     await client.connect();
@@ -48,7 +51,9 @@ describe("npm start", () => {
     await client.end();
 
     const hit = await waitFor(async () => {
-      const response = await fetch(`${api}/search`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ query: "kelp forests coral reefs" }) });
+      const response = await fetch(`${api}/search`, {
+        method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${searchToken}` }, body: JSON.stringify({ query: "kelp forests coral reefs" }),
+      });
       const { results } = (await response.json()) as { results: { contentType: string; snippet: string }[] };
       return results[0];
     }, 10_000, "the course to be searchable");

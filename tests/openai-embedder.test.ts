@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { estimateTokens, packRequests } from "../functions/embedders/embedder";
 import { openaiEmbedder } from "../functions/embedders/openai";
 import { PermanentError } from "../functions/lib/errors";
-import { startFakeOpenAI, type FakeOpenAI } from "./support/fake-openai";
+import { type EncodingSupport, startFakeOpenAI, type FakeOpenAI } from "./support/fake-openai";
 
 let api: FakeOpenAI;
 beforeAll(async () => {
@@ -51,6 +51,54 @@ describe("the OpenAI embedder", () => {
     const error = await embedder({ model: "nomic-embed-text", dimensions: 768 }).embed(["x"]).catch((e) => e);
     expect(error).toBeInstanceOf(PermanentError);
     expect(error.message).toMatch(/1536 dimensions, EMBEDDING_DIMENSIONS is 768/);
+  });
+});
+
+describe("OpenAI-compatible servers", () => {
+  const withServer = async (encoding: EncodingSupport, run: (server: FakeOpenAI) => Promise<void>) => {
+    const server = await startFakeOpenAI({ encoding, dimensions: 768 });
+    try {
+      await run(server);
+    } finally {
+      await server.close();
+    }
+  };
+  const compatible = (server: FakeOpenAI, encoding?: "float" | "base64") =>
+    openaiEmbedder({ apiKey: "test-openai-key", baseURL: server.url, model: "nomic-embed-text", dimensions: 768, encoding });
+
+  it("asks for floats by default, so a server that ignores encoding_format (Ollama) gives full-width vectors", async () => {
+    await withServer("ignores", async (server) => {
+      const [vector] = await compatible(server).embed(["tiny telescopes"]);
+      expect(vector).toHaveLength(768);
+      expect(server.requests[0]!.encodingFormat).toBe("float");
+    });
+  });
+
+  it("names the fix when base64 is forced on a server that answers floats (a quarter-width vector)", async () => {
+    await withServer("ignores", async (server) => {
+      const error = await compatible(server, "base64").embed(["tiny telescopes"]).catch((e) => e);
+      expect(error).toBeInstanceOf(PermanentError);
+      expect(error.message).toMatch(/returned 192 dimensions.*EMBEDDING_ENCODING=float/);
+    });
+  });
+
+  it("works with a server that refuses base64 with 400 (older vLLM), which forcing base64 turns into a permanent error", async () => {
+    await withServer("refuses-base64", async (server) => {
+      expect(await compatible(server).embed(["a", "b"])).toEqual([expect.any(Array), expect.any(Array)]);
+      const error = await compatible(server, "base64").embed(["a"]).catch((e) => e);
+      expect(error).toBeInstanceOf(PermanentError);
+      expect(error.message).toMatch(/400.*EMBEDDING_ENCODING=float/);
+    });
+  });
+
+  it("decodes base64 (OpenAI's own encoding) to the same vectors as floats", async () => {
+    await withServer("honours", async (server) => {
+      const [asBase64] = await compatible(server, "base64").embed(["orbital mechanics"]);
+      const [asFloat] = await compatible(server, "float").embed(["orbital mechanics"]);
+      expect(server.requests.map((r) => r.encodingFormat)).toEqual(["base64", "float"]);
+      expect(asBase64).toHaveLength(768);
+      asBase64!.forEach((value, i) => expect(value).toBeCloseTo(asFloat![i]!, 6));
+    });
   });
 });
 

@@ -48,7 +48,7 @@ describe("the processing core", () => {
   it("embeds a course, a post and a long lesson into correct rows that search finds", async () => {
     const [c] = await connection.db.insert(course).values({ title: "Photosynthesis basics", category: "Biology", tags: ["plants"] }).returning();
     const [p] = await connection.db.insert(communityPost).values({ title: "Best sourdough starter", body: "Flour, water and patience." }).returning();
-    const [l] = await connection.db.insert(courseLesson).values({ title: "Volcanoes", content: paragraph("magma chambers", 120) }).returning();
+    const [l] = await connection.db.insert(courseLesson).values({ courseId: c!.id, title: "Volcanoes", content: paragraph("magma chambers", 120) }).returning();
     const result = await processItems(deps, [
       { contentType: "course", contentId: c!.id },
       { contentType: "post", contentId: p!.id },
@@ -78,7 +78,8 @@ describe("the processing core", () => {
 
   it("makes no request for unchanged rows and re-embeds only what changed", async () => {
     const [p] = await connection.db.insert(communityPost).values({ title: "Unchanged", body: "Same text." }).returning();
-    const [l] = await connection.db.insert(courseLesson).values({ title: "Rivers", content: paragraph("river deltas", 120) }).returning();
+    const [c] = await connection.db.insert(course).values({ title: "Geography" }).returning();
+    const [l] = await connection.db.insert(courseLesson).values({ courseId: c!.id, title: "Rivers", content: paragraph("river deltas", 120) }).returning();
     const items = [{ contentType: "post", contentId: p!.id }, { contentType: "lesson", contentId: l!.id }];
     await processItems(deps, items);
     const before = await stored(l!.id);
@@ -144,6 +145,28 @@ describe("the processing core", () => {
     expect(await stored(p!.id)).toHaveLength(0);
     expect(await stored(c!.id)).toHaveLength(0);
   });
+
+  it.each([["refuses every request (400)", 400], ["is down (500)", 500]] as const)(
+    "removes deleted and hidden rows while the embedding API %s", async (_name, status) => {
+      const [gone] = await connection.db.insert(communityPost).values({ title: "Deleted while the API fails" }).returning();
+      const [draft] = await connection.db.insert(course).values({ title: "Unpublished while the API fails" }).returning();
+      const [fresh] = await connection.db.insert(communityPost).values({ title: "New while the API fails" }).returning();
+      const items = [{ contentType: "post", contentId: gone!.id }, { contentType: "course", contentId: draft!.id }, { contentType: "post", contentId: fresh!.id }];
+      await processItems(deps, items.slice(0, 2));
+      await connection.db.delete(communityPost).where(eq(communityPost.id, gone!.id));
+      await connection.db.update(course).set({ published: false }).where(eq(course.id, draft!.id));
+      api.alwaysFail = { status, headers: { "retry-after-ms": "10" } };
+      const outcome = await processItems(deps, items).catch((error: unknown) => error);
+      if (status === 400) {
+        // Only the row being embedded failed; the removals went through.
+        expect(outcome).toMatchObject({ deleted: 2, embedded: 0, failed: [expect.objectContaining({ contentId: fresh!.id, error: expect.stringMatching(/400/) })] });
+      } else {
+        expect(outcome).toBeInstanceOf(TransientError);
+      }
+      expect(await stored(gone!.id)).toHaveLength(0);
+      expect(await stored(draft!.id)).toHaveLength(0);
+      expect(await stored(fresh!.id)).toHaveLength(0);
+    });
 
   it("converges whatever the order and number of deliveries", async () => {
     const [p] = await connection.db.insert(communityPost).values({ title: "First title" }).returning();

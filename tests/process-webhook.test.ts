@@ -163,6 +163,18 @@ describe("process-webhook", () => {
     expect(row).toMatchObject({ status: "failed", contentId: postId, lastError: "QStash gave up after 3 retries; last answer 502: bad gateway" });
   });
 
+  it("records a failure callback whose answer holds a NUL", async () => {
+    await connection.db.delete(embeddingQueue);
+    const source = JSON.stringify({ contentType: "post", contentId: postId });
+    const callback = JSON.stringify({
+      status: 500, retried: 3, body: Buffer.from("crash\u0000dump").toString("base64"), sourceBody: Buffer.from(source).toString("base64"),
+    });
+    const response = await deliver("process-webhook/failed", callback);
+    expect(response.status).toBe(200);
+    const [row] = await connection.db.select().from(embeddingQueue);
+    expect(row).toMatchObject({ status: "failed", contentId: postId, lastError: "QStash gave up after 3 retries; last answer 500: crash\uFFFDdump" });
+  });
+
   it("refuses an unsigned failure callback", async () => {
     const response = await deliver("process-webhook/failed", "{}", null);
     expect(response.status).toBe(401);

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { and, eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { drain } from "../functions/drain";
@@ -7,6 +8,7 @@ import { DRAIN_CHAIN } from "../functions/queue/lanes";
 import { MAX_RETRY_ROUNDS, retryFailed } from "../functions/retry-failed";
 import { communityComment, communityPost, embeddingQueue, embeddings, jobRuns, searchLog } from "../schema";
 import { startTestStack, type TestStack } from "./support/stack";
+import { qstashToken } from "./support/qstash-token";
 import { waitFor } from "./support/wait-for";
 
 let stack: TestStack;
@@ -92,6 +94,22 @@ describe("drain", () => {
     expect(failed!.lastError).toMatch(/gave up after 5 attempts/);
   });
 
+  it("settles deletions while the embedding API refuses the batch's other items", async () => {
+    const [kept, gone] = await stack.connection.db.insert(communityComment).values([{ body: "Refused comment" }, { body: "Deleted comment" }]).returning();
+    await drain(stack.deps);
+    expect(await stack.embeddedChunks(gone!.id)).toBe(1);
+    await stack.connection.db.update(communityComment).set({ body: "Refused comment, edited" }).where(eq(communityComment.id, kept!.id));
+    await stack.connection.db.delete(communityComment).where(eq(communityComment.id, gone!.id));
+    stack.api.alwaysFail = { status: 400 };
+    const summary = await drain(stack.deps);
+    expect(summary).toMatchObject({ done: 1, failed: 1 });
+    expect(await stack.embeddedChunks(gone!.id)).toBe(0);
+    const rows = await stack.connection.db.select().from(embeddingQueue).where(eq(embeddingQueue.op, "delete"));
+    expect(rows.map((r) => [r.contentId, r.status])).toEqual([[gone!.id, "done"]]);
+    const [failed] = await stack.connection.db.select().from(embeddingQueue).where(eq(embeddingQueue.status, "failed"));
+    expect(failed).toMatchObject({ contentId: kept!.id, lastError: expect.stringMatching(/400/) });
+  });
+
   it("takes higher priorities first", async () => {
     await stack.connection.db.insert(communityComment).values({ body: "low priority" });
     await stack.connection.db.insert(communityPost).values({ title: "higher priority" });
@@ -132,12 +150,57 @@ describe("maintenance", () => {
     }).onConflictDoUpdate({ target: [embeddings.contentType, embeddings.contentId, embeddings.chunkIndex], set: { model: "an-old-model" } });
 
     const summary = await maintain(stack.deps);
-    expect(summary).toEqual({ searchLogsDeleted: 1, doneRowsDeleted: 1, expiredClaimsReleased: 1, orphanEmbeddingsDeleted: 1, staleModelItemsQueued: 1 });
+    expect(summary).toEqual({ searchLogsDeleted: 1, doneRowsDeleted: 1, expiredClaimsReleased: 1, orphanEmbeddingsDeleted: 1, staleModelItemsQueued: 1, expiredSignaturesDeleted: 0 });
     expect((await db.select().from(searchLog)).map((r) => r.query)).toEqual(["new"]);
     expect(await stack.embeddedChunks(gone!.id)).toBe(0);
     const pending = await db.select().from(embeddingQueue).where(eq(embeddingQueue.status, "pending"));
     // The released claim and the stale-model item are the same row: one pending row for it.
     expect(pending.map((r) => r.contentId)).toEqual([kept!.id]);
+  });
+});
+
+describe("signed calls replayed", () => {
+  /** The same signed request, sent again and again, as someone who captured it would. */
+  const replay = async (endpoint: string, body: string, times: number) => {
+    const url = `${stack.url}/api/embeddings/${endpoint}`;
+    const signature = await qstashToken(stack.emulator!.emulator.options.currentSigningKey, url, body);
+    const answers: { status: number; body: Record<string, unknown> }[] = [];
+    for (let i = 0; i < times; i++) {
+      // An attacker controls the unsigned headers: each replay names another message.
+      const response = await fetch(url, { method: "POST", body, headers: { "content-type": "application/json", "upstash-signature": signature, "upstash-message-id": `msg_replay_${i}` } });
+      answers.push({ status: response.status, body: (await response.json()) as Record<string, unknown> });
+    }
+    return answers;
+  };
+
+  it("chain a drain once, however often they are replayed", async () => {
+    stack.emulator!.emulator.setQueuePaused(DRAIN_CHAIN.queueName, true);
+    const chained = () => [...stack.emulator!.emulator.messages.values()].filter((m) => m.url.endsWith("/drain"));
+    try {
+      // A backlog each run leaves some of (deletions of rows long gone: quick to settle).
+      await stack.connection.db.insert(embeddingQueue).values(Array.from({ length: 1200 }, () => ({ contentType: "comment", contentId: randomUUID(), op: "delete" as const })));
+      const answers = await replay("drain", JSON.stringify({ budgetMs: 100 }), 5);
+      expect(answers.map((a) => [a.status, a.body.chained])).toEqual(Array(5).fill([200, true]));
+      expect(chained()).toHaveLength(1);
+    } finally {
+      for (const message of chained()) stack.emulator!.emulator.cancel(message.messageId);
+      stack.emulator!.emulator.setQueuePaused(DRAIN_CHAIN.queueName, false);
+    }
+  });
+
+  it("run retry-failed and maintenance once each", async () => {
+    const db = stack.connection.db;
+    await db.insert(embeddingQueue).values({ contentType: "post", contentId: "replayed", status: "failed", lastError: "boom" });
+    const retries = await replay("retry-failed", "{}", 3);
+    expect(retries.map((a) => a.status)).toEqual([200, 200, 200]);
+    expect(retries.map((a) => a.body.replayed ?? false)).toEqual([false, true, true]);
+    const [row] = await db.select().from(embeddingQueue).where(eq(embeddingQueue.contentId, "replayed"));
+    expect(row).toMatchObject({ status: "pending", retryRounds: 1 });
+
+    const maintenance = await replay("maintenance", "{}", 2);
+    expect(maintenance.map((a) => a.body.replayed ?? false)).toEqual([false, true]);
+    const runs = await db.select().from(jobRuns);
+    expect(runs.map((r) => r.job).sort()).toEqual(["maintenance", "retry-failed"]);
   });
 });
 

@@ -71,6 +71,35 @@ describe("status", () => {
     }
   });
 
+  it("sends security headers with the page, the admin JSON and their refusals", async () => {
+    const app = createStatusApp(deps);
+    const answers = [
+      await app.request("/api/embeddings/status", { headers: admin }), await app.request("/api/embeddings/queue", { headers: admin }),
+      await app.request("/api/embeddings/processor", { headers: admin }), await app.request("/api/embeddings/status"),
+    ];
+    for (const response of answers) {
+      expect(response.headers.get("content-security-policy"), response.url).toMatch(/default-src 'none'.*frame-ancestors 'none'/);
+      expect(response.headers.get("x-content-type-options")).toBe("nosniff");
+      expect(response.headers.get("cache-control")).toBe("no-store");
+      expect(response.headers.get("referrer-policy")).toBe("no-referrer");
+      expect(response.headers.get("x-frame-options")).toBe("DENY");
+    }
+  });
+
+  it("shows no credential embedded in a configured URL", async () => {
+    const config = loadConfig({
+      ...SECRETS, OPENAI_BASE_URL: "https://proxy-user:proxy-pass@llm.example.com/v1?api-key=query-key",
+      QSTASH_URL: "https://qstash-user:qstash-pass@qstash.example.com", SITE_URL: "https://site-user:site-pass@site.example.com/?token=site-token",
+    });
+    const app = createStatusApp({ ...deps, config });
+    const shown = await (await app.request("/api/embeddings/processor", { headers: admin })).text();
+    for (const secret of ["proxy-user", "proxy-pass", "query-key", "qstash-user", "qstash-pass", "site-user", "site-pass", "site-token"]) expect(shown).not.toContain(secret);
+    const body = JSON.parse(shown) as { config: Record<string, string> };
+    expect(body.config).toMatchObject({
+      openaiBaseUrl: "https://redacted:redacted@llm.example.com/v1?api-key=redacted", qstashUrl: "https://redacted:redacted@qstash.example.com/",
+    });
+  });
+
   it("refuses a missing or wrong ADMIN_TOKEN, and asks a browser for it on the page", async () => {
     const app = createStatusApp(deps);
     expect((await app.request("/api/embeddings/queue")).status).toBe(401);
@@ -94,7 +123,7 @@ describe("search", () => {
     const [guitar] = await db.insert(course).values({ title: "Guitar for beginners", description: "Chords, strumming and your first songs on guitar." }).returning();
     const [piano] = await db.insert(course).values({ title: "Piano basics", description: "Scales and chords on the piano." }).returning();
     const [baking] = await db.insert(communityPost).values({ title: "Sourdough baking", body: "Flour, water, salt and a starter." }).returning();
-    const [lesson] = await db.insert(courseLesson).values({ title: "Guitar chords", content: Array(80).fill("Guitar chords: open chords, barre chords and power chords on the guitar.").join(" ") }).returning();
+    const [lesson] = await db.insert(courseLesson).values({ courseId: guitar!.id, title: "Guitar chords", content: Array(80).fill("Guitar chords: open chords, barre chords and power chords on the guitar.").join(" ") }).returning();
     await processItems(deps, [
       { contentType: "course", contentId: guitar!.id }, { contentType: "course", contentId: piano!.id },
       { contentType: "post", contentId: baking!.id }, { contentType: "lesson", contentId: lesson!.id },

@@ -1,5 +1,6 @@
-import { edgeHandler } from "../../functions/edge";
-import { createDrainApp } from "../../functions/drain";
+// Vercel's Node.js runtime (maxDuration in vercel.json): a drain answers after its batches, DRAIN_BUDGET_MS,
+// and an edge function must begin its answer within 25 s.
+import { createDrainApp } from "../../functions/drain.js";
+import { fetchHandler } from "../../functions/edge.js";
 
-export const config = { runtime: "edge" };
-export default edgeHandler(createDrainApp, process.env);
+export default { fetch: fetchHandler(createDrainApp, process.env) };

@@ -1,5 +1,5 @@
-import { edgeHandler } from "../../functions/edge";
-import { createEnqueueApp } from "../../functions/enqueue";
+import { fetchHandler } from "../../functions/edge.js";
+import { createEnqueueApp } from "../../functions/enqueue.js";
 
 export const config = { runtime: "edge" };
-export default edgeHandler(createEnqueueApp, process.env);
+export default fetchHandler(createEnqueueApp, process.env);

@@ -1,5 +1,6 @@
-import { edgeHandler } from "../../functions/edge";
-import { createMaintenanceApp } from "../../functions/maintenance";
+// Vercel's Node.js runtime (maxDuration in vercel.json): its deletes and ANALYZE grow with the tables,
+// past the 25 s within which an edge function must begin its answer.
+import { createMaintenanceApp } from "../../functions/maintenance.js";
+import { fetchHandler } from "../../functions/edge.js";
 
-export const config = { runtime: "edge" };
-export default edgeHandler(createMaintenanceApp, process.env);
+export default { fetch: fetchHandler(createMaintenanceApp, process.env) };

@@ -1,5 +1,6 @@
-import { edgeHandler } from "../../functions/edge";
-import { createProcessWebhookApp } from "../../functions/process-webhook";
+// Vercel's Node.js runtime (maxDuration in vercel.json): a delivery answers after its embedding, which may
+// take longer than the 25 s within which an edge function must begin its answer.
+import { createProcessWebhookApp } from "../../functions/process-webhook.js";
+import { fetchHandler } from "../../functions/edge.js";
 
-export const config = { runtime: "edge" };
-export default edgeHandler(createProcessWebhookApp, process.env);
+export default { fetch: fetchHandler(createProcessWebhookApp, process.env) };

@@ -1,5 +1,6 @@
-import { edgeHandler } from "../../functions/edge";
-import { createRetryFailedApp } from "../../functions/retry-failed";
+// Vercel's Node.js runtime (maxDuration in vercel.json): it requeues every failed row at once, which grows
+// with the failures, past the 25 s within which an edge function must begin its answer.
+import { createRetryFailedApp } from "../../functions/retry-failed.js";
+import { fetchHandler } from "../../functions/edge.js";
 
-export const config = { runtime: "edge" };
-export default edgeHandler(createRetryFailedApp, process.env);
+export default { fetch: fetchHandler(createRetryFailedApp, process.env) };

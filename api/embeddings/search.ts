@@ -1,5 +1,5 @@
-import { edgeHandler } from "../../functions/edge";
-import { createSearchApp } from "../../functions/search";
+import { fetchHandler } from "../../functions/edge.js";
+import { createSearchApp } from "../../functions/search.js";
 
 export const config = { runtime: "edge" };
-export default edgeHandler(createSearchApp, process.env);
+export default fetchHandler(createSearchApp, process.env);

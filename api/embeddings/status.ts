@@ -1,5 +1,5 @@
-import { edgeHandler } from "../../functions/edge";
-import { createStatusApp } from "../../functions/status";
+import { fetchHandler } from "../../functions/edge.js";
+import { createStatusApp } from "../../functions/status.js";
 
 export const config = { runtime: "edge" };
-export default edgeHandler(createStatusApp, process.env);
+export default fetchHandler(createStatusApp, process.env);

@@ -1,5 +1,5 @@
 // Stage 3: split long text into chunks that fit the model, with overlap so no sentence loses context.
-import { estimateTokens } from "../embedders/embedder";
+import { estimateTokens } from "../embedders/embedder.js";
 
 export type ChunkOptions = { maxTokens: number; overlapTokens: number };
 

@@ -1,6 +1,6 @@
 // Stage 5: vectors for the chunks that changed, in as few API requests as the provider allows.
-import type { Embedder } from "../embedders/embedder";
-import type { Chunk, EmbeddedChunk } from "./store";
+import type { Embedder } from "../embedders/embedder.js";
+import type { Chunk, EmbeddedChunk } from "./store.js";
 
 export async function embedChunks(embedder: Embedder, chunks: Chunk[]): Promise<EmbeddedChunk[]> {
   if (chunks.length === 0) return [];

@@ -1,7 +1,7 @@
 // Stage 2: a row becomes the text to embed, by its registry entry.
-import { errorMessage } from "../lib/errors";
-import type { FailedItem, Item } from "./item";
-import type { Loaded } from "./load";
+import { errorMessage } from "../lib/errors.js";
+import type { FailedItem, Item } from "./item.js";
+import type { Loaded } from "./load.js";
 
 export type Document = { item: Item; text: string };
 

@@ -1,12 +1,11 @@
 // Stage 1: read the rows as they are now, one query per content type.
-import { and, getTableColumns, inArray } from "drizzle-orm";
-import type { ContentType, Registry } from "../../schema/registry";
-import { idPattern } from "../../schema/registry";
-import type { Database } from "../db/database";
-import { groupBy, type FailedItem, type Item } from "./item";
+import { and, inArray } from "drizzle-orm";
+import { columnsOf, idKey, idPattern, visibleWhere, type ContentType, type Registry } from "../../schema/registry.js";
+import type { Database } from "../db/database.js";
+import { groupBy, type FailedItem, type Item } from "./item.js";
 
 export type Loaded = {
-  /** Rows that exist and pass the registry's filter. */
+  /** Rows that exist and are searchable (their filter, their parent's). */
   found: { item: Item; entry: ContentType; row: Record<string, unknown> }[];
   /** Rows that are gone or filtered out: their embeddings go. */
   gone: Item[];
@@ -25,12 +24,13 @@ export async function loadRows(db: Database, registry: Registry, items: Item[]):
   for (const [entry, members] of groupBy(valid, (v) => v.entry)) {
     const group = members.map((m) => m.item);
     const ids = group.map((item) => item.contentId);
+    // Only the embedded fields are read: nothing else of the row can reach the text, the API or a snippet.
     const rows = (await db
-      .select()
+      .select(columnsOf(entry, entry.embedded))
       .from(entry.table)
-      .where(and(inArray(entry.idColumn, ids), entry.filter?.where))) as Record<string, unknown>[];
-    const idKey = Object.entries(getTableColumns(entry.table)).find(([, column]) => column === entry.idColumn)?.[0] ?? "id";
-    const byId = new Map(rows.map((row) => [String(row[idKey]), row]));
+      .where(and(inArray(entry.idColumn, ids), visibleWhere(registry, entry)))) as Record<string, unknown>[];
+    const key = idKey(entry);
+    const byId = new Map(rows.map((row) => [String(row[key]), row]));
     for (const item of group) {
       const row = byId.get(item.contentId);
       if (row) loaded.found.push({ item, entry, row });

@@ -1,18 +1,19 @@
 // The processing core shared by process-webhook and the drain (DESIGN.md section 1, "Processing"):
 // load → format → chunk → hash → skip unchanged → embed → store. Reading each row as it is now makes
 // duplicate and out-of-order deliveries converge.
-import { normalizeId, type Registry } from "../../schema/registry";
-import type { Database } from "../db/database";
-import type { Embedder } from "../embedders/embedder";
-import { pendingVersions, resolveSettled } from "../queue/failures";
-import { lockItems, retryConflicts } from "../db/conflicts";
-import { chunkText, DEFAULT_CHUNKING, type ChunkOptions } from "./chunk";
-import { embedChunks } from "./embed";
-import { formatRows } from "./format";
-import { contentHash } from "./hash";
-import { type FailedItem, type Item, itemKey, uniqueItems } from "./item";
-import { loadRows } from "./load";
-import { chunkKey, storedHashes, storeEmbeddings, type Chunk } from "./store";
+import { normalizeId, type Registry } from "../../schema/registry.js";
+import type { Database } from "../db/database.js";
+import type { Embedder } from "../embedders/embedder.js";
+import { pendingVersions, resolveSettled } from "../queue/failures.js";
+import { lockItems, retryConflicts } from "../db/conflicts.js";
+import { chunkText, DEFAULT_CHUNKING, type ChunkOptions } from "./chunk.js";
+import { embedChunks } from "./embed.js";
+import { formatRows } from "./format.js";
+import { contentHash } from "./hash.js";
+import { type FailedItem, type Item, itemKey, uniqueItems } from "./item.js";
+import { loadRows } from "./load.js";
+import { chunkKey, storedHashes, storeEmbeddings, type Chunk, type EmbeddedChunk } from "./store.js";
+import { PermanentError } from "../lib/errors.js";
 
 export type ProcessDeps = { db: Database; embedder: Embedder; registry: Registry; chunking?: ChunkOptions };
 
@@ -48,25 +49,24 @@ export async function processItems(deps: ProcessDeps, items: Item[]): Promise<Pr
       chunks.push({ ...item, chunkIndex, text: chunk, hash: await contentHash(chunk, embedder.model, embedder.dimensions) });
     }
   }
-  for (const item of [...read.gone, ...read.empty]) chunkCounts.push({ ...pick(item), count: 0 });
+  // Removals first, in their own transaction: a deleted or hidden row leaves search whatever the
+  // embedding API does next (a permanent error fails only the rows it was embedding).
+  const removals = [...read.gone, ...read.empty].map(pick);
+  const superseded = await storeCurrent(deps, removals, read.texts, [], removals.map((item) => ({ ...item, count: 0 })), read.gone);
+
   const stored = await storedHashes(db, read.documents.map((d) => d.item));
   const changed = chunks.filter((chunk) => stored.get(chunkKey(chunk)) !== chunk.hash);
-  const embedded = await embedChunks(embedder, changed);
-
-  // Deliveries overlap: a slower one must not overwrite a newer one's result. Under the items' locks
-  // (so no other writer of them is between its own check and write), keep only items whose text is
-  // still what was embedded; a row changed since then has a newer delivery coming, which writes it.
-  // The queue rows are read first, so that the texts read after them hold every change they stand for.
-  const superseded = await retryConflicts(() => db.transaction(async (tx) => {
-    await lockItems(tx, unique);
-    const seen = await pendingVersions(tx, unique);
-    const now = await readTexts(tx, registry, unique);
-    const stale = new Set(unique.filter((item) => now.texts.get(itemKey(item)) !== read.texts.get(itemKey(item))).map(itemKey));
-    const current = (item: Item) => !stale.has(itemKey(item));
-    await storeEmbeddings(tx, embedded.filter(current), chunkCounts.filter(current), embedder);
-    await resolveSettled(tx, [...read.documents.map((d) => d.item), ...read.gone].filter(current), seen);
-    return stale;
-  }));
+  let embedded: EmbeddedChunk[];
+  try {
+    embedded = await embedChunks(embedder, changed);
+  } catch (error) {
+    // Transient: thrown, the caller retries these items (their removals are done already).
+    if (!(error instanceof PermanentError)) throw error;
+    const failed = read.documents.map((d) => ({ ...pick(d.item), error: error.message }));
+    return { items: unique.length, embedded: 0, unchanged: 0, deleted: read.gone.length, superseded: superseded.size, failed: [...read.failed, ...read.empty, ...failed] };
+  }
+  const documents = read.documents.map((d) => d.item);
+  for (const key of await storeCurrent(deps, documents, read.texts, embedded, chunkCounts, documents)) superseded.add(key);
   return {
     items: unique.length,
     embedded: changed.length,
@@ -78,6 +78,31 @@ export async function processItems(deps: ProcessDeps, items: Item[]): Promise<Pr
 }
 
 const pick = (item: Item): Item => ({ contentType: item.contentType, contentId: item.contentId });
+
+/**
+ * Deliveries overlap: a slower one must not overwrite a newer one's result. Under the items' locks
+ * (so no other writer of them is between its own check and write), keeps only items whose text is
+ * still what was read (`texts`); a row changed since then has a newer delivery coming, which writes it.
+ * The queue rows are read first, so that the texts read after them hold every change they stand for.
+ * Returns the keys of the items left to that newer delivery.
+ */
+async function storeCurrent(
+  deps: ProcessDeps, items: Item[], texts: Map<string, string>, embedded: EmbeddedChunk[],
+  chunkCounts: (Item & { count: number })[], settled: Item[],
+): Promise<Set<string>> {
+  if (items.length === 0) return new Set();
+  const { db, embedder, registry } = deps;
+  return retryConflicts(() => db.transaction(async (tx) => {
+    await lockItems(tx, items);
+    const seen = await pendingVersions(tx, items);
+    const now = await readTexts(tx, registry, items);
+    const stale = new Set(items.filter((item) => now.texts.get(itemKey(item)) !== texts.get(itemKey(item))).map(itemKey));
+    const current = (item: Item) => !stale.has(itemKey(item));
+    await storeEmbeddings(tx, embedded.filter(current), chunkCounts.filter(current), embedder);
+    await resolveSettled(tx, settled.filter(current), seen);
+    return stale;
+  }));
+}
 
 /** Loads and formats the items' rows; `texts` maps each item to its text, "" when it has none. */
 async function readTexts(db: Database, registry: Registry, items: Item[]) {

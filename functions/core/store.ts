@@ -1,9 +1,9 @@
 // Stage 6: write what changed, set-based, inside the caller's transaction: upsert changed chunks,
 // then delete chunk indexes past each item's new count (a count of 0 deletes the item's embeddings).
 import { and, eq, inArray, sql } from "drizzle-orm";
-import { embeddings } from "../../schema/pipeline-tables";
-import type { Database } from "../db/database";
-import { compareItems, groupBy, type Item } from "./item";
+import { embeddings } from "../../schema/pipeline-tables.js";
+import type { Database } from "../db/database.js";
+import { compareItems, groupBy, type Item } from "./item.js";
 
 export type Chunk = Item & { chunkIndex: number; text: string; hash: string };
 export type EmbeddedChunk = Chunk & { embedding: number[] };

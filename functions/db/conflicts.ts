@@ -1,10 +1,10 @@
 // Concurrency on a real PostgreSQL (ARCHITECTURE.md, "Concurrency"): writers of the same items take
 // per-item locks in one global order, and what still meets another session's locks is retried.
 import { sql } from "drizzle-orm";
-import type { Item } from "../core/item";
-import { itemKey } from "../core/item";
-import { postgresCode } from "../lib/errors";
-import type { Database } from "./database";
+import type { Item } from "../core/item.js";
+import { itemKey } from "../core/item.js";
+import { postgresCode } from "../lib/errors.js";
+import type { Database } from "./database.js";
 
 /** Advisory locks of the pipeline: (namespace, bucket). Apps using one-key advisory locks never collide. */
 const LOCK_NAMESPACE = 0x71e5;

@@ -1,6 +1,6 @@
 // The one database type the functions see, whichever driver is behind it.
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
-import type * as schema from "../../schema";
+import type * as schema from "../../schema/index.js";
 
 export type Schema = typeof schema;
 export type Database = PgDatabase<PgQueryResultHKT, Schema>;

@@ -1,12 +1,20 @@
 // What every embedding provider offers, and the request packing they share.
+import type { Budget } from "../lib/budget.js";
 
 export type Embedder = {
   /** Stored with each vector, so a change of model re-embeds (it is part of the hash). */
   model: string;
   dimensions: number;
-  /** Returns one vector per text, in order. Throws TransientError or PermanentError. */
-  embed(texts: string[]): Promise<number[][]>;
+  /**
+   * Returns one vector per text, in order. Throws TransientError or PermanentError, and OutOfTimeError
+   * rather than outlive `budget` (request timeouts, retries and rate-limit waits are cut to it).
+   */
+  embed(texts: string[], budget?: Budget): Promise<number[][]>;
 };
+
+/** The embedder as the processing core sees it during one run: every call bound to the run's budget. */
+export const withBudget = (embedder: Embedder, budget: Budget): Embedder =>
+  ({ ...embedder, embed: (texts) => embedder.embed(texts, budget) });
 
 export type BatchLimits = { maxInputs: number; maxTokens: number };
 

@@ -1,9 +1,9 @@
-import type { Config } from "../config";
-import type { Embedder } from "./embedder";
-import { localEmbedder } from "./local";
-import { openaiEmbedder } from "./openai";
+import type { Config } from "../config.js";
+import type { Embedder } from "./embedder.js";
+import { localEmbedder } from "./local.js";
+import { openaiEmbedder } from "./openai.js";
 
-export type { Embedder } from "./embedder";
+export type { Embedder } from "./embedder.js";
 
 /** OpenAI (or a compatible server) when OPENAI_API_KEY is set, the local lexical embedder otherwise. */
 export function createEmbedder(config: Config): Embedder {
@@ -14,5 +14,6 @@ export function createEmbedder(config: Config): Embedder {
     model: config.model,
     dimensions: config.dimensions,
     tokensPerMinute: config.openai.tokensPerMinute,
+    encoding: config.openai.encoding,
   });
 }

@@ -1,6 +1,6 @@
 // A deterministic, offline embedder: hashed words, word pairs and character trigrams projected onto
 // the configured dimensions. Lexical, not semantic: a query finds documents that share its words.
-import type { Embedder } from "./embedder";
+import type { Embedder } from "./embedder.js";
 
 const STOPWORDS = new Set(
   "a an and are as at be by for from has have how i in is it its of on or our that the this to was we what when where which who why will with you your".split(" "),
@@ -29,9 +29,13 @@ function features(text: string): Map<string, number> {
   return weights;
 }
 
+/** Stands for a text with no word at all, so that its vector is not zero (a zero vector has no cosine). */
+const NO_WORDS = new Map([["\u2205", 1]]);
+
 export function embedLocally(text: string, dimensions: number): number[] {
   const vector = new Array<number>(dimensions).fill(0);
-  for (const [feature, weight] of features(text)) {
+  const found = features(text);
+  for (const [feature, weight] of found.size ? found : NO_WORDS) {
     const h = hash(feature);
     // Sub-linear term frequency, and a sign bit so collisions cancel rather than pile up.
     vector[h % dimensions]! += (h & 0x80000000 ? -1 : 1) * Math.log1p(weight);

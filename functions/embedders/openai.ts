@@ -1,9 +1,11 @@
-// Embeddings from OpenAI or any OpenAI-compatible server (Azure, Ollama, vLLM) through the official SDK.
-// The SDK already retries 408/409/429/5xx and timeouts, honouring retry-after(-ms), with backoff.
+// Embeddings from OpenAI or any OpenAI-compatible server (Ollama, vLLM, …) through the official SDK.
+// Transient failures (408/409/429/5xx, timeouts, lost connections) are retried within the run's budget.
 import OpenAI from "openai";
-import { PermanentError, redact, TransientError } from "../lib/errors";
-import { type BatchLimits, type Embedder, estimateTokens, mapLimited, OPENAI_LIMITS, packRequests } from "./embedder";
-import { TokenRateLimiter } from "./rate-limiter";
+import { type Budget, type Clock, systemClock } from "../lib/budget.js";
+import { OutOfTimeError, PermanentError, redact, TransientError } from "../lib/errors.js";
+import { type BatchLimits, type Embedder, estimateTokens, mapLimited, OPENAI_LIMITS, packRequests } from "./embedder.js";
+import { TokenRateLimiter } from "./rate-limiter.js";
+import { backoffMs, MAX_RETRY_AFTER_MS, MIN_ATTEMPT_MS, retryAfterMs } from "./retry.js";
 
 export type OpenAIEmbedderOptions = {
   apiKey: string;
@@ -13,42 +15,90 @@ export type OpenAIEmbedderOptions = {
   limits?: BatchLimits;
   /** Requests in flight at once. */
   concurrency?: number;
+  /** Tries after the first, for transient failures, as long as the run's budget allows. */
   maxRetries?: number;
+  /** One request's timeout, cut to the run's budget. */
   timeoutMs?: number;
+  /** What retries wait on; tests hand in a fake one. */
+  clock?: Clock;
   /** The account's tokens-per-minute limit, if known; otherwise learnt from the answers' headers. */
   tokensPerMinute?: number;
+  /**
+   * How vectors travel (config.ts `encodingFor` says why): "float" asks for JSON numbers, which every
+   * compatible server sends; "base64" leaves the field to the SDK, which asks for base64 and decodes it.
+   */
+  encoding?: "float" | "base64";
 };
 
 /** Only the text-embedding-3 family accepts `dimensions`; other servers may reject it. */
 const acceptsDimensions = (model: string) => /^text-embedding-3/.test(model);
 
 export function openaiEmbedder(options: OpenAIEmbedderOptions): Embedder {
-  const client = new OpenAI({
-    apiKey: options.apiKey,
-    baseURL: options.baseURL,
-    maxRetries: options.maxRetries ?? 4,
-    timeout: options.timeoutMs ?? 60_000,
-  });
+  // Retries are ours (retry.ts says why); the timeout is set per attempt.
+  const client = new OpenAI({ apiKey: options.apiKey, baseURL: options.baseURL, maxRetries: 0 });
   const limits = options.limits ?? OPENAI_LIMITS;
+  const encoding = options.encoding ?? "float";
+  const maxRetries = options.maxRetries ?? 4;
+  const timeoutMs = options.timeoutMs ?? 60_000;
+  const clock = options.clock ?? systemClock;
   const limiter = new TokenRateLimiter(options.tokensPerMinute);
 
-  async function request(input: string[]): Promise<number[][]> {
-    let response;
+  /** One request, its timeout cut to `budget`; throws classified, redacted errors. */
+  async function attempt(input: string[], budget: Budget | undefined) {
+    let timeout = timeoutMs;
     try {
-      await limiter.acquire(input.reduce((sum, text) => sum + estimateTokens(text), 0));
+      const tokens = input.reduce((sum, text) => sum + estimateTokens(text), 0);
+      await limiter.acquire(tokens, budget ? budget.left() - MIN_ATTEMPT_MS : Infinity);
+      timeout = Math.min(timeoutMs, budget?.left() ?? Infinity);
+      if (timeout < MIN_ATTEMPT_MS) throw new OutOfTimeError("no time left in this run for an embedding request");
       const answer = await client.embeddings.create({
         model: options.model,
         input,
         ...(acceptsDimensions(options.model) ? { dimensions: options.dimensions } : {}),
-      }).withResponse();
+        ...(encoding === "float" ? { encoding_format: "float" as const } : {}),
+      }, { timeout: Math.ceil(timeout) }).withResponse();
       limiter.observe(answer.response.headers);
-      response = answer.data;
+      return answer.data;
     } catch (error) {
+      if (error instanceof OutOfTimeError) throw error;
+      if (error instanceof OpenAI.APIConnectionTimeoutError && timeout < timeoutMs) {
+        throw new OutOfTimeError(`the embedding request was cut off at the end of this run's budget (${Math.round(timeout)} ms)`);
+      }
       const classified = classify(error);
+      // vLLM's refusal has no `error` field, so the SDK's message says only "400 status code".
+      if (encoding === "base64" && error instanceof OpenAI.BadRequestError) {
+        classified.message += " (a server that does not take base64 answers so: set EMBEDDING_ENCODING=float)";
+      }
       classified.message = redact(classified.message, [options.apiKey]);
+      if (classified instanceof TransientError && error instanceof OpenAI.APIError) {
+        classified.retryAfterMs = retryAfterMs(error.headers, clock.now());
+      }
       throw classified;
     } finally {
       limiter.settled();
+    }
+  }
+
+  /** Retries transient failures while the budget holds another attempt and the server's wait is sane. */
+  async function request(input: string[], budget: Budget | undefined): Promise<number[][]> {
+    let response;
+    for (let retry = 0; ; retry++) {
+      try {
+        response = await attempt(input, budget);
+        break;
+      } catch (error) {
+        if (!(error instanceof TransientError) || error instanceof OutOfTimeError || retry >= maxRetries) throw error;
+        if ((error.retryAfterMs ?? 0) > MAX_RETRY_AFTER_MS) {
+          error.message += `; asked to wait ${Math.round(error.retryAfterMs! / 1000)} s, longer than a run waits`;
+          throw error;
+        }
+        const wait = error.retryAfterMs ?? backoffMs(retry);
+        // No time to try again in this run: the work goes back in line after the wait a retry would have had.
+        if (budget && budget.left() < wait + MIN_ATTEMPT_MS) {
+          throw new OutOfTimeError(`${error.message}; no time left in this run to try again`, wait);
+        }
+        await clock.sleep(wait);
+      }
     }
     const vectors = [...response.data].sort((a, b) => a.index - b.index).map((d) => d.embedding);
     if (vectors.length !== input.length) {
@@ -56,8 +106,11 @@ export function openaiEmbedder(options: OpenAIEmbedderOptions): Embedder {
     }
     const wrong = vectors.find((vector) => vector.length !== options.dimensions);
     if (wrong) {
+      // Floats decoded as base64 come out a quarter as wide: the server ignored encoding_format.
+      const hint = encoding === "base64" && wrong.length * 4 === options.dimensions
+        ? " (the server answered floats to a base64 request: set EMBEDDING_ENCODING=float)" : "";
       throw new PermanentError(
-        `model ${options.model} returned ${wrong.length} dimensions, EMBEDDING_DIMENSIONS is ${options.dimensions}`,
+        `model ${options.model} returned ${wrong.length} dimensions, EMBEDDING_DIMENSIONS is ${options.dimensions}${hint}`,
       );
     }
     return vectors;
@@ -66,9 +119,9 @@ export function openaiEmbedder(options: OpenAIEmbedderOptions): Embedder {
   return {
     model: options.model,
     dimensions: options.dimensions,
-    async embed(texts) {
+    async embed(texts, budget) {
       const requests = packRequests(texts, limits);
-      const parts = await mapLimited(requests, options.concurrency ?? 4, (r) => request(texts.slice(r.start, r.end)));
+      const parts = await mapLimited(requests, options.concurrency ?? 4, (r) => request(texts.slice(r.start, r.end), budget));
       return parts.flat();
     },
   };

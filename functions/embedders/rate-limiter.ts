@@ -1,6 +1,7 @@
 // Paces embedding requests to the provider's tokens-per-minute limit instead of running into 429s.
 // The limit is a continuously refilling bucket (as OpenAI's is); its size and level come from the
 // configuration or, when the server sends them, from its x-ratelimit-* headers after each answer.
+import { OutOfTimeError } from "../lib/errors.js";
 
 export class TokenRateLimiter {
   private limit: number | undefined;
@@ -14,8 +15,8 @@ export class TokenRateLimiter {
     if (tokensPerMinute) this.limit = this.available = tokensPerMinute;
   }
 
-  /** Waits until `tokens` may be sent, and takes them from the bucket. */
-  async acquire(tokens: number): Promise<void> {
+  /** Waits until `tokens` may be sent, and takes them from the bucket; OutOfTimeError past `maxWaitMs`. */
+  async acquire(tokens: number, maxWaitMs = Infinity): Promise<void> {
     for (;;) {
       this.refill();
       if (this.limit === undefined) {
@@ -34,7 +35,9 @@ export class TokenRateLimiter {
         this.available -= tokens;
         return;
       }
-      await new Promise((resolve) => setTimeout(resolve, Math.ceil((needed - this.available) / this.perMs())));
+      const waitMs = Math.ceil((needed - this.available) / this.perMs());
+      if (waitMs > maxWaitMs) throw new OutOfTimeError(`the tokens-per-minute limit leaves no room for this request within the run`, waitMs);
+      await new Promise((resolve) => setTimeout(resolve, waitMs));
     }
   }
 

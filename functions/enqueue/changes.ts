@@ -1,10 +1,10 @@
 // Turns what a database webhook or the app sends into changes: which row, what happened, how urgent.
 import * as v from "valibot";
-import { DirectItemSchema, HasuraEventSchema, MAX_ITEMS, SupabaseWebhookSchema } from "../../schema/messages";
-import { normalizeId, idPattern, type ContentType, type Registry } from "../../schema/registry";
-import type { QueueOp } from "../../schema/pipeline-tables";
-import { BadRequestError } from "../lib/errors";
-import { describeIssues } from "../lib/validate";
+import { DirectItemSchema, HasuraEventSchema, MAX_ITEMS, SupabaseWebhookSchema } from "../../schema/messages.js";
+import { capturedFields, normalizeId, idPattern, type ContentType, type Registry } from "../../schema/registry.js";
+import type { QueueOp } from "../../schema/pipeline-tables.js";
+import { BadRequestError } from "../lib/errors.js";
+import { describeIssues } from "../lib/validate.js";
 
 export type Change = { contentType: string; contentId: string; priority: number; op: QueueOp; unchanged?: boolean };
 
@@ -21,7 +21,7 @@ function rowChange(registry: Registry, table: string, op: "INSERT" | "UPDATE" | 
   const change = checkedChange(entry, id, entry.priority, op === "DELETE" ? "delete" : "upsert");
   // An update that changes no watched field needs no new embedding.
   if (op === "UPDATE" && old && row) {
-    const fields = [...entry.watched, ...(entry.filter?.fields ?? [])].map((c) => c.name);
+    const fields = capturedFields(entry).map((c) => c.name);
     if (fields.every((f) => same(row[f], old[f]))) change.unchanged = true;
   }
   return change;

@@ -2,12 +2,12 @@
 // record of the work, for every lane; QStash carries only doorbells, one per lane per coalescing window,
 // that make process-webhook claim the lane's rows. A doorbell QStash refuses loses nothing: the row
 // waits for the drain's schedule.
-import type { Deps } from "../deps";
-import { uniqueItems } from "../core/item";
-import { doorbellsFor } from "../queue/doorbells";
-import { laneFor, type Lane } from "../queue/lanes";
-import { queueItems } from "../queue/queue-items";
-import type { Change } from "./changes";
+import type { Deps } from "../deps.js";
+import { uniqueItems } from "../core/item.js";
+import { doorbellsFor } from "../queue/doorbells.js";
+import { laneFor, type Lane } from "../queue/lanes.js";
+import { queueItems } from "../queue/queue-items.js";
+import type { Change } from "./changes.js";
 
 export type Routed = { contentType: string; contentId: string; lane: Lane | "skipped"; fallback?: boolean };
 

@@ -2,31 +2,59 @@
 import { Receiver } from "@upstash/qstash";
 import type { MiddlewareHandler } from "hono";
 import { timingSafeEqual } from "hono/utils/buffer";
-import type { Config } from "../config";
-import type { AppEnv } from "./create-app";
-import { UnauthorizedError } from "./errors";
+import type { Config } from "../config.js";
+import { decodeBase64Text } from "./base64.js";
+import type { AppEnv } from "./create-app.js";
+import { UnauthorizedError } from "./errors.js";
 
 function presentedSecret(authorization: string | undefined, headerSecret: string | undefined): string | undefined {
   if (headerSecret) return headerSecret;
   const [scheme, value] = authorization?.split(" ", 2) ?? [];
   if (scheme?.toLowerCase() === "bearer") return value;
   // Basic auth, password only, so a browser can open the status page.
-  if (scheme?.toLowerCase() === "basic" && value) return atob(value).split(":").slice(1).join(":");
+  if (scheme?.toLowerCase() === "basic" && value) {
+    try {
+      return decodeBase64Text(value).split(":").slice(1).join(":");
+    } catch {
+      return value; // not base64: a wrong secret, refused as one
+    }
+  }
   return undefined;
 }
 
-/**
- * Requires `Authorization: Bearer <secret>` (or `x-webhook-secret`), compared in constant time.
- * With `optional`, an unset secret lets everyone in (the search token, for instance).
- */
-export function requireSecret(secret: string | undefined, name: string, options: { optional?: boolean } = {}): MiddlewareHandler {
+/** Requires `Authorization: Bearer <secret>` (or `x-webhook-secret`), compared in constant time. */
+export function requireSecret(secret: string | undefined, name: string): MiddlewareHandler {
   return async (c, next) => {
-    if (!secret) {
-      if (options.optional) return next();
-      throw new UnauthorizedError(`${name} is not configured on the server`);
-    }
+    if (!secret) throw new UnauthorizedError(`${name} is not configured on the server`);
     const given = presentedSecret(c.req.header("authorization"), c.req.header("x-webhook-secret"));
     if (!given || !(await timingSafeEqual(given, secret))) throw new UnauthorizedError(`missing or wrong ${name}`);
+    await next();
+  };
+}
+
+/** Who is searching: the admin finds every content type, the search token (or anyone, when public) the public ones. */
+export type SearchScope = "admin" | "public";
+
+/**
+ * Search is closed unless opened: `Bearer $SEARCH_TOKEN` searches the public types, `Bearer $ADMIN_TOKEN`
+ * every type, and no token only the public types and only with SEARCH_PUBLIC=true. A wrong token is
+ * refused even then, so a misconfigured client notices.
+ */
+export function requireSearchAccess(config: Config): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const given = presentedSecret(c.req.header("authorization"), c.req.header("x-webhook-secret"));
+    const matches = async (secret: string | undefined) => !!secret && !!given && (await timingSafeEqual(given, secret));
+    let scope: SearchScope;
+    if (await matches(config.adminToken)) scope = "admin";
+    else if (await matches(config.searchToken)) scope = "public";
+    else if (given) throw new UnauthorizedError("wrong SEARCH_TOKEN");
+    else if (config.search.public) scope = "public";
+    else if (config.searchToken) throw new UnauthorizedError("missing SEARCH_TOKEN: send `Authorization: Bearer <SEARCH_TOKEN>`");
+    else
+      throw new UnauthorizedError(
+        "search is closed: set SEARCH_TOKEN on the server and send it as `Authorization: Bearer <token>`, or set SEARCH_PUBLIC=true to let anyone search the public content types",
+      );
+    c.set("searchScope", scope);
     await next();
   };
 }
@@ -49,8 +77,31 @@ export function requireQStashSignature(config: Config): MiddlewareHandler<AppEnv
     const url = config.siteUrl ? config.siteUrl + seen.pathname + seen.search : seen.href;
     const valid = await receiver.verify({ signature, body, url }).catch(() => false);
     if (!valid) throw new UnauthorizedError("invalid Upstash-Signature");
+    c.set("signature", signedClaims(signature));
     c.set("rawBody", body);
     c.set("caller", "qstash");
     await next();
   };
+}
+
+/** What a verified signature says of its delivery: its id (the JWT's jti) and when it expires. */
+export type SignedDelivery = { id: string; expiresAt: number };
+
+/**
+ * QStash signs with HS256 and a 5-minute `exp`, and names each token with a `jti`
+ * (https://upstash.com/docs/qstash/features/security); the Receiver also takes HS384/HS512 and tokens
+ * that never expire, which nobody but a forger would send.
+ */
+function signedClaims(token: string): SignedDelivery {
+  const [header, payload] = token.split(".", 2).map((part) => {
+    try {
+      return JSON.parse(decodeBase64Text(part));
+    } catch {
+      return undefined;
+    }
+  });
+  if (header?.alg !== "HS256") throw new UnauthorizedError("Upstash-Signature must be signed with HS256");
+  if (typeof payload?.exp !== "number") throw new UnauthorizedError("Upstash-Signature must expire (exp)");
+  if (typeof payload.jti !== "string" || !payload.jti) throw new UnauthorizedError("Upstash-Signature has no jti");
+  return { id: payload.jti, expiresAt: payload.exp };
 }

@@ -2,8 +2,9 @@
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { BadRequestError, errorMessage, PermanentError, TransientError, UnauthorizedError } from "./errors";
-import { ConfigError } from "../config";
+import { BadRequestError, errorMessage, PermanentError, TransientError, UnauthorizedError } from "./errors.js";
+import { ConfigError } from "../config.js";
+import type { SearchScope, SignedDelivery } from "./auth.js";
 
 export const BASE_PATH = "/api/embeddings";
 /** Largest body any function accepts; larger ones get 413 before they are read. */
@@ -15,10 +16,26 @@ export const Status = {
 } as const satisfies Record<string, ContentfulStatusCode>;
 
 /** `caller` is set once a request's signature is verified: only QStash is told an error's cause. */
-export type AppEnv = { Variables: { rawBody: string; caller?: "qstash" } };
+export type AppEnv = { Variables: { rawBody: string; caller?: "qstash"; searchScope: SearchScope; signature: SignedDelivery } };
+
+/**
+ * Sent with every answer: nothing may frame, sniff, cache or refer from it, and a page may load nothing
+ * but its own inline style (the status page has no script).
+ */
+export const SECURITY_HEADERS = {
+  "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+  "X-Content-Type-Options": "nosniff",
+  "X-Frame-Options": "DENY",
+  "Cache-Control": "no-store",
+  "Referrer-Policy": "no-referrer",
+} as const;
 
 export function createApp() {
   const app = new Hono<AppEnv>().basePath(BASE_PATH);
+  app.use(async (c, next) => {
+    await next();
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) c.res.headers.set(name, value);
+  });
   app.use(bodyLimit({
     maxSize: MAX_BODY_BYTES,
     onError: (c) => c.json({ error: `body larger than ${MAX_BODY_BYTES} bytes` }, Status.tooLarge),

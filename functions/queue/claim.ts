@@ -2,8 +2,8 @@
 // priority first, then oldest; only rows whose run_after has come; a lease (locked_until) so that a
 // crashed run's claim expires and another run takes the rows. SKIP LOCKED lets runs overlap safely.
 import { sql } from "drizzle-orm";
-import type { Database } from "../db/database";
-import { rowsOf } from "../db/database";
+import type { Database } from "../db/database.js";
+import { rowsOf } from "../db/database.js";
 
 export type Claimed = { id: number; contentType: string; contentId: string; attempts: number };
 

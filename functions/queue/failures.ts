@@ -1,11 +1,11 @@
 // Failed items as a person sees them: one `failed` row per item in embedding_queue, with the error.
 import { and, eq, inArray, or, sql } from "drizzle-orm";
-import { embeddingQueue, type QueueSource } from "../../schema/pipeline-tables";
-import type { Registry } from "../../schema/registry";
-import type { Database } from "../db/database";
-import { compareItems, groupBy, itemKey, uniqueItems, type FailedItem, type Item } from "../core/item";
-import { retryConflicts } from "../db/conflicts";
-import { MAX_ERROR_LENGTH } from "../lib/errors";
+import { embeddingQueue, type QueueSource } from "../../schema/pipeline-tables.js";
+import type { Registry } from "../../schema/registry.js";
+import type { Database } from "../db/database.js";
+import { compareItems, groupBy, itemKey, uniqueItems, type FailedItem, type Item } from "../core/item.js";
+import { retryConflicts } from "../db/conflicts.js";
+import { MAX_ERROR_LENGTH } from "../lib/errors.js";
 
 /** Records items as failed, or updates the failed record they already have. */
 export async function recordFailed(db: Database, registry: Registry, failed: FailedItem[], source: QueueSource) {

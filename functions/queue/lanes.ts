@@ -1,6 +1,6 @@
 // Priority decides the lane (DESIGN.md section 1, "Routing").
 
-import type { LANE_NAMES } from "../../schema/messages";
+import type { LANE_NAMES } from "../../schema/messages.js";
 
 export type Lane = (typeof LANE_NAMES)[number];
 

@@ -1,9 +1,9 @@
 // Sends messages to QStash (or our emulator: same API, another base URL) with the official client.
 import { Client } from "@upstash/qstash";
-import type { Config } from "../config";
-import { BASE_PATH } from "../lib/create-app";
-import { errorMessage, redact, TransientError } from "../lib/errors";
-import { DRAIN_CHAIN } from "./lanes";
+import type { Config } from "../config.js";
+import { BASE_PATH } from "../lib/create-app.js";
+import { errorMessage, redact, TransientError } from "../lib/errors.js";
+import { DRAIN_CHAIN } from "./lanes.js";
 
 export type Message = {
   /** Path under /api/embeddings, e.g. "process-webhook". */

@@ -1,10 +1,10 @@
 // Writes items to embedding_queue through queue_for_embedding, the same SQL function the triggers
 // use, so coalescing (one pending row per item) lives in one place.
 import { sql } from "drizzle-orm";
-import type { QueueOp, QueueSource } from "../../schema/pipeline-tables";
-import type { Database } from "../db/database";
-import { compareItems, uniqueItems, type Item } from "../core/item";
-import { yieldingWrite } from "../db/conflicts";
+import type { QueueOp, QueueSource } from "../../schema/pipeline-tables.js";
+import type { Database } from "../db/database.js";
+import { compareItems, uniqueItems, type Item } from "../core/item.js";
+import { yieldingWrite } from "../db/conflicts.js";
 
 export type QueuedItem = Item & { priority: number; op: QueueOp };
 

@@ -4,11 +4,11 @@
 // with, never a 23505 (an UPDATE into the status would race it, and lose an attempt or a retry round).
 // An application transaction may lock the same rows in another order: these writes yield to it.
 import { and, eq, inArray, sql, type SQL } from "drizzle-orm";
-import { embeddingQueue, type QueueSource } from "../../schema/pipeline-tables";
-import { yieldingWrite } from "../db/conflicts";
-import type { Database } from "../db/database";
-import { rowsOf } from "../db/database";
-import { MAX_ERROR_LENGTH } from "../lib/errors";
+import { embeddingQueue, type QueueSource } from "../../schema/pipeline-tables.js";
+import { yieldingWrite } from "../db/conflicts.js";
+import type { Database } from "../db/database.js";
+import { rowsOf } from "../db/database.js";
+import { MAX_ERROR_LENGTH } from "../lib/errors.js";
 
 /** How many claims an item gets before it is recorded as failed. */
 export const MAX_ATTEMPTS = 5;

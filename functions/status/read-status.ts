@@ -1,10 +1,10 @@
 // The numbers behind GET queue and processor: read from the tables, never a secret.
 import { desc, eq, sql } from "drizzle-orm";
-import { embeddingQueue, jobRuns } from "../../schema/pipeline-tables";
-import { publicConfig } from "../config";
-import { rowsOf } from "../db/database";
-import type { Deps } from "../deps";
-import { errorMessage } from "../lib/errors";
+import { embeddingQueue, jobRuns } from "../../schema/pipeline-tables.js";
+import { publicConfig } from "../config.js";
+import { rowsOf } from "../db/database.js";
+import type { Deps } from "../deps.js";
+import { errorMessage } from "../lib/errors.js";
 
 export async function queueStatus(deps: Deps) {
   const { db } = deps;

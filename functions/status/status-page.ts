@@ -1,6 +1,6 @@
 // The status page a person reads at a glance: depth per lane, throughput, failures.
 import { html } from "hono/html";
-import type { processorStatus, queueStatus } from "./read-status";
+import type { processorStatus, queueStatus } from "./read-status.js";
 
 const LANES = ["immediate (1–2)", "queued (3–4)", "batched (5+)"] as const;
 const laneOf = (priority: number) => LANES[priority <= 2 ? 0 : priority <= 4 ? 1 : 2];

@@ -1,5 +1,5 @@
-import { netlifyHandler } from "../../functions/edge";
-import { createSearchApp } from "../../functions/search";
+import { netlifyHandler } from "../../functions/edge.js";
+import { createSearchApp } from "../../functions/search.js";
 
 export default netlifyHandler(createSearchApp);
 export const config = { path: "/api/embeddings/search" };

@@ -1,5 +1,5 @@
-import { netlifyHandler } from "../../functions/edge";
-import { createStatusApp } from "../../functions/status";
+import { netlifyHandler } from "../../functions/edge.js";
+import { createStatusApp } from "../../functions/status.js";
 
 export default netlifyHandler(createStatusApp);
 export const config = { path: ["/api/embeddings/queue", "/api/embeddings/processor", "/api/embeddings/status"] };

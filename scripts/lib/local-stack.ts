@@ -59,7 +59,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
   let emulator: RunningEmulator | undefined;
   // The emulator stands in unless a real QStash is named: a token with no URL, or a URL elsewhere.
-  // A given token, signing keys and local URL are the emulator's, so it can be driven by hand.
+  // A given token, signing keys and local URL are the emulator's, so it can be driven by hand; a local
+  // URL where something already listens (another stack's emulator) is used as it is.
   if (!env.QSTASH_TOKEN || (env.QSTASH_URL && isLoopback(env.QSTASH_URL))) {
     const keys = {
       token: env.QSTASH_TOKEN ?? secret(),
@@ -69,7 +70,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const port = options.emulatorPort ?? (env.QSTASH_URL ? Number(new URL(env.QSTASH_URL).port) || undefined : undefined);
     // The Free plan's limits unless QSTASH_PLAN names another, so the local stack runs as a Free account would.
     const plan = isPlanName(env.QSTASH_PLAN) ? env.QSTASH_PLAN : "free";
-    emulator = await startEmulator({ ...keys, plan, port, backoff: (n) => 1000 * 2 ** (n - 1), ...options.emulator });
+    emulator = await startEmulator({ ...keys, plan, port, backoff: (n) => 1000 * 2 ** (n - 1), ...options.emulator }).catch((error) => {
+      if ((error as NodeJS.ErrnoException).code === "EADDRINUSE" && env.QSTASH_TOKEN) return undefined;
+      throw error;
+    });
+  }
+  if (emulator) {
     Object.assign(env, {
       QSTASH_TOKEN: emulator.emulator.options.token, QSTASH_URL: emulator.url,
       QSTASH_CURRENT_SIGNING_KEY: emulator.emulator.options.currentSigningKey, QSTASH_NEXT_SIGNING_KEY: emulator.emulator.options.nextSigningKey,
@@ -78,6 +84,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   // Local secrets nobody has to set: the local stack calls its own enqueue with them.
   env.WEBHOOK_SECRET ??= secret();
   env.ADMIN_TOKEN ??= secret();
+  env.SEARCH_TOKEN ??= secret();
   const config = loadConfig(env);
   const deps: Deps = {
     db: options.connection.db, config, registry: createRegistry(),

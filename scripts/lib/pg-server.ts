@@ -3,10 +3,10 @@ import type { PGlite } from "@electric-sql/pglite";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 
 /** Starts on `preferredPort`, or the next free one of the following twenty (PGLiteSocketServer listens itself). */
-export async function servePglite(db: PGlite, preferredPort = 5432, host = "127.0.0.1") {
+export async function servePglite(db: PGlite, preferredPort = 5432, host = "127.0.0.1", maxConnections = 100) {
   for (let port = preferredPort; port < preferredPort + 20; port++) {
     // Every client shares PGlite's one backend session; more than one may connect (psql, studio, the app).
-    const server = new PGLiteSocketServer({ db, port, host, maxConnections: 100 });
+    const server = new PGLiteSocketServer({ db, port, host, maxConnections });
     try {
       await server.start();
       if (port !== preferredPort) console.warn(`[local] PostgreSQL port ${preferredPort} is taken; serving on ${port} instead`);

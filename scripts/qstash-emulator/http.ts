@@ -267,7 +267,13 @@ export async function startEmulator(options: EmulatorOptions & { port?: number }
     res.writeHead(reply.status, { ...reply.headers, ...(reply.json !== undefined && { "content-type": "application/json" }) });
     res.end(reply.json === undefined ? undefined : JSON.stringify(reply.json));
   });
-  await new Promise<void>((resolve) => server.listen(options.port ?? 0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject); // a taken port is the caller's to handle
+    server.listen(options.port ?? 0, "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
     url, emulator,

@@ -1,5 +1,7 @@
 // A local OpenAI-compatible embeddings server for tests and benchmarks: counts what it is asked,
-// answers base64 (little-endian float32) as the SDK requests by default, and fails on demand.
+// answers floats or base64 (little-endian float32) as asked, and fails on demand. `encoding` makes it
+// behave as some compatible servers do: "ignores" answers floats whatever is asked (Ollama, as in
+// BerriAI/litellm #42426); "refuses-base64" answers 400 to base64 (vLLM before PR #5935, #6174).
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { estimateTokens } from "../../functions/embedders/embedder";
@@ -9,7 +11,7 @@ export type Fault = { status: number; headers?: Record<string, string> };
 
 export type FakeOpenAI = {
   url: string;
-  requests: { inputs: number; tokens: number; dimensions?: number; model: string; at: number }[];
+  requests: { inputs: number; tokens: number; dimensions?: number; model: string; encodingFormat?: string; at: number }[];
   /** Enforce a tokens-per-minute limit as OpenAI does: a refilling bucket, 429 with retry-after-ms. */
   tokensPerMinute?: number;
   /** Requests answered 429 by that limit. */
@@ -21,6 +23,8 @@ export type FakeOpenAI = {
   /** Called for each request: a fault to answer with, or nothing to answer normally. */
   chaos?: () => Fault | undefined;
   latencyMs: number;
+  /** Called with each answered request's input count: tests advance a fake clock by the time it "took". */
+  onAnswer?: (inputs: number) => void;
   /** Requests that have arrived, answered or not. */
   received: number;
   close(): Promise<void>;
@@ -32,7 +36,9 @@ const readBody = async (req: IncomingMessage) => {
   return Buffer.concat(parts).toString("utf8");
 };
 
-export async function startFakeOpenAI(options: { latencyMs?: number; dimensions?: number } = {}): Promise<FakeOpenAI> {
+export type EncodingSupport = "honours" | "ignores" | "refuses-base64";
+
+export async function startFakeOpenAI(options: { latencyMs?: number; dimensions?: number; encoding?: EncodingSupport } = {}): Promise<FakeOpenAI> {
   const state = { requests: [], faults: [], latencyMs: options.latencyMs ?? 0, received: 0, rateLimited: 0 } as unknown as FakeOpenAI;
   const bucket = { available: NaN, at: Date.now() };
   const server: Server = createServer(async (req, res) => {
@@ -49,6 +55,12 @@ export async function startFakeOpenAI(options: { latencyMs?: number; dimensions?
       res.writeHead(401, { "content-type": "application/json" });
       // Echoes the key it was given, so tests prove that we never pass such a message on unredacted.
       res.end(JSON.stringify({ error: { message: `Incorrect API key provided: ${req.headers.authorization?.slice(7)}`, type: "invalid_request_error" } }));
+      return;
+    }
+    if (options.encoding === "refuses-base64" && body.encoding_format === "base64") {
+      // vLLM's answer, as quoted in vllm-project/vllm #6174.
+      res.writeHead(400, { "content-type": "application/json" });
+      res.end(JSON.stringify({ object: "error", message: "base64 encoding is not currently supported", type: "BadRequestError", param: null, code: 400 }));
       return;
     }
     const inputs = Array.isArray(body.input) ? body.input : [body.input];
@@ -69,15 +81,16 @@ export async function startFakeOpenAI(options: { latencyMs?: number; dimensions?
       bucket.available -= tokens;
       Object.assign(limitHeaders, { "x-ratelimit-limit-tokens": String(limit), "x-ratelimit-remaining-tokens": String(Math.max(0, Math.floor(bucket.available))) });
     }
-    state.requests.push({ inputs: inputs.length, tokens, dimensions: body.dimensions, model: body.model, at: Date.now() });
+    state.requests.push({ inputs: inputs.length, tokens, dimensions: body.dimensions, model: body.model, encodingFormat: body.encoding_format, at: Date.now() });
     const dimensions = body.dimensions ?? options.dimensions ?? 1536;
     const data = inputs.map((text, index) => {
       const vector = embedLocally(text, dimensions);
-      const embedding = body.encoding_format === "base64"
+      const embedding = body.encoding_format === "base64" && options.encoding !== "ignores"
         ? Buffer.from(new Float32Array(vector).buffer).toString("base64")
         : vector;
       return { object: "embedding", index, embedding };
     });
+    state.onAnswer?.(inputs.length);
     res.writeHead(200, { "content-type": "application/json", ...limitHeaders });
     res.end(JSON.stringify({ object: "list", data, model: body.model, usage: { prompt_tokens: tokens, total_tokens: tokens } }));
   });

@@ -25,7 +25,7 @@ export async function startTestStack(options: Partial<LocalStackOptions> = {}): 
   const stack = await startLocalStack({
     ...options,
     connection,
-    env: { WEBHOOK_SECRET: "test-webhook-secret", ADMIN_TOKEN: "test-admin-token", ...options.env },
+    env: { WEBHOOK_SECRET: "test-webhook-secret", ADMIN_TOKEN: "test-admin-token", SEARCH_TOKEN: "test-search-token", ...options.env },
     embedder: options.embedder ?? openaiEmbedder({ apiKey: "test-openai-key", baseURL: api.url, model: "text-embedding-3-small", dimensions: 1536, maxRetries: 1 }),
     emulator: { backoff: () => 50, ...options.emulator },
   });

@@ -1,5 +1,5 @@
-import { edgeHandler } from "../../../functions/edge";
-import { createProcessWebhookApp } from "../../../functions/process-webhook";
+// Vercel's Node.js runtime, as process-webhook (one app serves both paths, as on Netlify).
+import { fetchHandler } from "../../../functions/edge.js";
+import { createProcessWebhookApp } from "../../../functions/process-webhook.js";
 
-export const config = { runtime: "edge" };
-export default edgeHandler(createProcessWebhookApp, process.env);
+export default { fetch: fetchHandler(createProcessWebhookApp, process.env) };

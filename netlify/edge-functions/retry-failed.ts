@@ -1,5 +1,0 @@
-import { netlifyHandler } from "../../functions/edge";
-import { createRetryFailedApp } from "../../functions/retry-failed";
-
-export default netlifyHandler(createRetryFailedApp);
-export const config = { path: "/api/embeddings/retry-failed" };

@@ -1,0 +1,109 @@
+// The long-running functions, each through its own entry (Vercel's api/ on Node.js, Netlify's
+// netlify/functions/) and Neon's driver (over a local relay), answer before their platform stops them,
+// even when the embedding API never answers. The runs here take budgets of 1.5 s so the suite stays fast;
+// the first test shows that the default budgets leave the same room under each platform's limit.
+import { eq } from "drizzle-orm";
+import { readFileSync } from "node:fs";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { loadConfig } from "../functions/config";
+import { communityComment, embeddingQueue, jobRuns } from "../schema";
+import type { Connection } from "../scripts/lib/database";
+import { freshDatabase } from "./support/database";
+import { startFakeOpenAI, type FakeOpenAI } from "./support/fake-openai";
+import { startNeonRelay, type NeonRelay } from "./support/neon-relay";
+import { qstashToken } from "./support/qstash-token";
+
+type Handler = (request: Request) => Response | Promise<Response>;
+const vercelJson = JSON.parse(readFileSync("vercel.json", "utf8")) as { functions: Record<string, { maxDuration: number }> };
+/** Netlify Functions: "Synchronous execution limit: 60 seconds", not configurable (docs.netlify.com/build/functions/configuration). */
+const NETLIFY_SYNC_LIMIT_MS = 60_000;
+const vercelLimitMs = (entry: string) => vercelJson.functions[`api/embeddings/${entry}.ts`]!.maxDuration * 1000;
+
+const SITE = "https://embeddings.example.com";
+const KEY = "sig_platform_key";
+const BUDGET_MS = 1500;
+let connection: Connection;
+let relay: NeonRelay;
+let api: FakeOpenAI;
+const platforms: { name: string; entry: (fn: string) => Promise<Handler>; limitMs: (fn: string) => number }[] = [
+  { name: "Vercel (Node.js)", entry: async (fn) => (await import(`../api/embeddings/${fn}.ts`)).default.fetch, limitMs: vercelLimitMs },
+  { name: "Netlify Functions", entry: async (fn) => (await import(`../netlify/functions/${fn}.ts`)).default, limitMs: () => NETLIFY_SYNC_LIMIT_MS },
+];
+
+beforeAll(async () => {
+  [connection, api] = await Promise.all([freshDatabase(), startFakeOpenAI()]);
+  relay = await startNeonRelay(connection);
+  // What the platform hands the entries, read once as they load.
+  Object.assign(process.env, {
+    DATABASE_URL: relay.databaseUrl, SITE_URL: SITE, QSTASH_CURRENT_SIGNING_KEY: KEY, QSTASH_NEXT_SIGNING_KEY: "sig_platform_next",
+    OPENAI_API_KEY: "test-openai-key", OPENAI_BASE_URL: api.url, DRAIN_BUDGET_MS: String(BUDGET_MS), PROCESS_BUDGET_MS: String(BUDGET_MS),
+  });
+});
+afterAll(async () => {
+  await relay.close();
+  await Promise.all([connection.close(), api.close()]);
+});
+beforeEach(async () => {
+  api.latencyMs = 0;
+  await connection.db.delete(embeddingQueue);
+  await connection.db.delete(jobRuns);
+});
+
+/** Calls a function as its platform would: past `limitMs` the platform would have stopped it. */
+async function callWithin(handler: Handler, path: string, body: unknown, limitMs: number) {
+  const text = JSON.stringify(body);
+  const url = `${SITE}/api/embeddings/${path}`;
+  const request = new Request(url, { method: "POST", headers: { "content-type": "application/json", "upstash-signature": await qstashToken(KEY, url, text) }, body: text });
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${path} ran past the platform's ${limitMs} ms`)), limitMs)));
+  try {
+    return await Promise.race([handler(request), limit]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+describe("the platforms' time limits", () => {
+  it("leave every default budget at least 10 s to settle and answer", () => {
+    const { drain, process } = loadConfig({});
+    for (const fn of ["drain", "process-webhook", "process-webhook/failed", "maintenance", "retry-failed"]) {
+      for (const limitMs of [vercelLimitMs(fn), NETLIFY_SYNC_LIMIT_MS]) {
+        expect(Math.max(drain.budgetMs, process.budgetMs) + 10_000, fn).toBeLessThanOrEqual(limitMs);
+      }
+    }
+  });
+
+  for (const platform of platforms) {
+    describe(platform.name, () => {
+      it("drain: answers within its budget, not the API's time, and records its run", async () => {
+        await connection.db.insert(communityComment).values([{ body: "Platform limit one" }, { body: "Platform limit two" }]);
+        api.latencyMs = 120_000;
+        const response = await callWithin(await platform.entry("drain"), "drain", {}, platform.limitMs("drain"));
+        expect(response.status).toBe(200);
+        expect(await response.json()).toMatchObject({ claimed: 2, retried: 2, stoppedBy: "budget" });
+        const [run] = await connection.db.select().from(jobRuns).where(eq(jobRuns.job, "drain"));
+        expect(run).toMatchObject({ ok: true });
+      });
+
+      it("process-webhook: answers 503 within its budget, so QStash delivers again", async () => {
+        const [comment] = await connection.db.insert(communityComment).values({ body: "Platform delivery" }).returning();
+        api.latencyMs = 120_000;
+        const handler = await platform.entry("process-webhook");
+        const response = await callWithin(handler, "process-webhook", { contentType: "comment", contentId: comment!.id }, platform.limitMs("process-webhook"));
+        expect(response.status).toBe(503);
+        api.latencyMs = 0;
+        const again = await callWithin(handler, "process-webhook", { contentType: "comment", contentId: comment!.id }, platform.limitMs("process-webhook"));
+        expect(await again.json()).toMatchObject({ items: 1, embedded: 1 });
+      });
+
+      it("maintenance and retry-failed: run and record their runs", async () => {
+        for (const fn of ["maintenance", "retry-failed"]) {
+          const response = await callWithin(await platform.entry(fn), fn, {}, platform.limitMs(fn));
+          expect(response.status, fn).toBe(200);
+        }
+        const jobs = await connection.db.select({ job: jobRuns.job, ok: jobRuns.ok }).from(jobRuns).orderBy(jobRuns.job);
+        expect(jobs).toEqual([{ job: "maintenance", ok: true }, { job: "retry-failed", ok: true }]);
+      });
+    });
+  }
+});

@@ -1,0 +1,150 @@
+// A run never outlives its budget: batch sizes, request timeouts, retries and retry-after waits are cut
+// to the time left. Timing is on a fake clock, or against a server far slower (30 s) than the budget
+// (1.5 s) with a generous bound (15 s), so that nothing here depends on the machine's speed.
+import { eq, sql } from "drizzle-orm";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { loadConfig } from "../functions/config";
+import type { Deps } from "../functions/deps";
+import { createDrainApp, drain } from "../functions/drain";
+import { openaiEmbedder } from "../functions/embedders/openai";
+import { Budget } from "../functions/lib/budget";
+import { OutOfTimeError, TransientError } from "../functions/lib/errors";
+import { createProcessWebhookApp } from "../functions/process-webhook";
+import { nextBatchSize } from "../functions/queue/batch-size";
+import { communityComment, embeddingQueue, embeddings, jobRuns } from "../schema";
+import { createRegistry } from "../schema/registry";
+import type { Connection } from "../scripts/lib/database";
+import { freshDatabase } from "./support/database";
+import { FakeClock } from "./support/fake-clock";
+import { startFakeOpenAI, type FakeOpenAI } from "./support/fake-openai";
+import { qstashToken } from "./support/qstash-token";
+
+const SITE = "https://embeddings.example.com";
+const KEY = "sig_budget_key";
+let connection: Connection;
+let api: FakeOpenAI;
+
+beforeAll(async () => {
+  [connection, api] = await Promise.all([freshDatabase(), startFakeOpenAI()]);
+});
+afterAll(async () => {
+  await Promise.all([connection.close(), api.close()]);
+});
+beforeEach(async () => {
+  Object.assign(api, { latencyMs: 0, onAnswer: undefined, faults: [] });
+  api.requests.length = 0;
+  await connection.db.delete(embeddingQueue);
+  await connection.db.delete(jobRuns);
+});
+
+const embedderOn = (clock?: FakeClock) =>
+  openaiEmbedder({ apiKey: "test-openai-key", baseURL: api.url, model: "text-embedding-3-small", dimensions: 1536, maxRetries: 3, clock });
+
+function depsWith(env: Record<string, string>, clock?: FakeClock): Deps {
+  const config = loadConfig({ SITE_URL: SITE, QSTASH_CURRENT_SIGNING_KEY: KEY, QSTASH_NEXT_SIGNING_KEY: "sig_other", ...env });
+  return { db: connection.db, config, registry: createRegistry(), embedder: embedderOn(clock), clock };
+}
+
+async function signedPost(app: { request: (url: string, init: RequestInit) => Response | Promise<Response> }, path: string, body: unknown) {
+  const text = JSON.stringify(body);
+  const url = `${SITE}/api/embeddings/${path}`;
+  return app.request(url, { method: "POST", headers: { "content-type": "application/json", "upstash-signature": await qstashToken(KEY, url, text) }, body: text });
+}
+
+const comments = (n: number) => connection.db.insert(communityComment).values(Array.from({ length: n }, (_, i) => ({ body: `Budgeted comment ${i}` })));
+
+describe("retries within the budget", () => {
+  it("honours a retry-after up to the cap, waiting on the run's clock", async () => {
+    const clock = new FakeClock();
+    api.faults = [{ status: 429, headers: { "retry-after": "5" } }];
+    const vectors = await embedderOn(clock).embed(["a"], Budget.start(60_000, clock));
+    expect(vectors).toHaveLength(1);
+    expect(clock.time - 1_000_000).toBe(5000);
+    expect(api.requests).toHaveLength(1);
+  });
+
+  it("does not wait out a retry-after past the cap: the work goes back with the server's wait", async () => {
+    const clock = new FakeClock();
+    api.faults = [{ status: 429, headers: { "retry-after": "3600" } }];
+    const error = await embedderOn(clock).embed(["a"]).catch((e) => e);
+    expect(error).toBeInstanceOf(TransientError);
+    expect(error).not.toBeInstanceOf(OutOfTimeError);
+    expect(error.message).toMatch(/asked to wait 3600 s/);
+    expect(error.retryAfterMs).toBe(3_600_000);
+    expect(clock.time).toBe(1_000_000);
+  });
+
+  it("stops with OutOfTimeError rather than wait past the budget", async () => {
+    const clock = new FakeClock();
+    api.faults = [{ status: 503, headers: { "retry-after-ms": "5000" } }];
+    const error = await embedderOn(clock).embed(["a"], Budget.start(3000, clock)).catch((e) => e);
+    expect(error).toBeInstanceOf(OutOfTimeError);
+    expect(error.retryAfterMs).toBe(5000);
+    expect(clock.time).toBe(1_000_000);
+  });
+
+  it("cuts a request's timeout to the time left (a server 20x slower than the budget)", async () => {
+    api.latencyMs = 30_000;
+    const started = Date.now();
+    const error = await embedderOn().embed(["a"], Budget.start(1500)).catch((e) => e);
+    expect(error).toBeInstanceOf(OutOfTimeError);
+    expect(Date.now() - started).toBeLessThan(15_000);
+  });
+});
+
+describe("the drain's batches", () => {
+  it("sizes each batch to the time left at the slowest pace measured, and skips batches too small to pay", () => {
+    expect(nextBatchSize(8000, undefined, 1000)).toBe(1000);
+    expect(nextBatchSize(8000, undefined, 1000, 100)).toBe(100);
+    expect(nextBatchSize(6000, { slowestMsPerItem: 20, largestBatch: 100 }, 1000)).toBe(300);
+    expect(nextBatchSize(6000, { slowestMsPerItem: 2, largestBatch: 100 }, 1000)).toBe(1000);
+    expect(nextBatchSize(400, { slowestMsPerItem: 20, largestBatch: 100 }, 1000)).toBe(0);
+    expect(nextBatchSize(500, { slowestMsPerItem: 20, largestBatch: 100 }, 1000)).toBe(25);
+    expect(nextBatchSize(0, undefined, 1000)).toBe(0);
+  });
+
+  it("claims what the time left holds, stops at the budget, and tells the chain what fits", async () => {
+    await comments(500);
+    const clock = new FakeClock();
+    // Each answered request "takes" 20 ms per input on the run's clock.
+    api.onAnswer = (inputs) => (clock.time += 20 * inputs);
+    const summary = await drain(depsWith({ DRAIN_BATCH_SIZE: "1000" }, clock), { budgetMs: 10_000, batchSize: 100 });
+    // 10 s less 2 s kept back: 100 items (2 s), then the 6 s left hold 300 more.
+    expect(api.requests.map((r) => r.inputs)).toEqual([100, 300]);
+    expect(summary).toMatchObject({ batches: 2, done: 400, stoppedBy: "budget", remaining: 100, nextBatchSize: 400 });
+    expect(clock.time - 1_000_000).toBeLessThanOrEqual(10_000);
+  });
+});
+
+describe("a run that runs out of time", () => {
+  it("drain: answers in time, leaves the rest claimable at once, and records its job run", async () => {
+    await comments(3);
+    api.latencyMs = 30_000;
+    const app = createDrainApp(depsWith({ DRAIN_BUDGET_MS: "1500" }));
+    const started = Date.now();
+    const response = await signedPost(app, "drain", {});
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ claimed: 3, retried: 3, stoppedBy: "budget", nextBatchSize: 1 });
+    const rows = await connection.db.select().from(embeddingQueue);
+    expect(rows.map((r) => r.status)).toEqual(["pending", "pending", "pending"]);
+    expect(await connection.db.$count(embeddingQueue, sql`run_after <= now()`)).toBe(3);
+    const [run] = await connection.db.select().from(jobRuns).where(eq(jobRuns.job, "drain"));
+    expect(run).toMatchObject({ ok: true, summary: { stoppedBy: "budget", retried: 3 } });
+    // Not waiting out the lease: the next run takes them at once.
+    api.latencyMs = 0;
+    expect(await drain(depsWith({ DRAIN_BUDGET_MS: "1500" }))).toMatchObject({ claimed: 3, done: 3 });
+  }, 30_000);
+
+  it("process-webhook: answers 503 in time, so QStash delivers again", async () => {
+    const [comment] = await connection.db.insert(communityComment).values({ body: "Slow delivery" }).returning();
+    api.latencyMs = 30_000;
+    const app = createProcessWebhookApp(depsWith({ PROCESS_BUDGET_MS: "1500" }));
+    const started = Date.now();
+    const response = await signedPost(app, "process-webhook", { contentType: "comment", contentId: comment!.id });
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect(response.status).toBe(503);
+    expect(await response.json()).toMatchObject({ retry: true, error: expect.stringMatching(/budget/) });
+    expect(await connection.db.$count(embeddings, eq(embeddings.contentId, comment!.id))).toBe(0);
+  }, 30_000);
+});
