@@ -36,6 +36,7 @@ export function createProcessWebhookApp(deps: Deps) {
       const { work } = startRun(deps.config.process.budgetMs, deps.clock);
       try {
         const { failed, ...counts } = await processItems({ ...deps, embedder: withBudget(deps.embedder, work) }, items);
+        // Items refused for good are recorded as failed, and the delivery is done: 200, nothing to retry.
         await recordFailed(deps.db, deps.registry, failed, "webhook");
         return c.json({ ...counts, failed: failed.length }, Status.ok);
       } catch (error) {

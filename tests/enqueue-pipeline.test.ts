@@ -14,7 +14,10 @@ beforeAll(async () => {
 });
 afterAll(() => stack.close());
 beforeEach(() => {
-  stack.emulator!.emulator.faults = {};
+  const { emulator } = stack.emulator!;
+  emulator.faults = {};
+  // Each test starts with no doorbell of an earlier one still to come.
+  for (const id of [...emulator.messages.keys()]) emulator.cancel(id);
 });
 
 const supabaseInsert = (table: string, record: Record<string, unknown>) => ({ type: "INSERT", table, schema: "public", record, old_record: null });

@@ -54,6 +54,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   // Start listening first: the emulator and SITE_URL need the port.
   let handler: (request: Request) => Response | Promise<Response> = () => new Response("starting", { status: 503 });
   const server = createServer(getRequestListener((request) => handler(request)));
+  // Idle sockets outlive every client's keep-alive (undici: 4 s): on a busy machine a client's late timer
+  // would otherwise reuse a socket this server just closed, and its request would fail with ECONNRESET.
+  server.keepAliveTimeout = 60_000;
   const url = `http://127.0.0.1:${await listenOnFreePort(server, options.port ?? 0)}`;
   env.SITE_URL ??= url;
 

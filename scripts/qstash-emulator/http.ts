@@ -267,6 +267,8 @@ export async function startEmulator(options: EmulatorOptions & { port?: number }
     res.writeHead(reply.status, { ...reply.headers, ...(reply.json !== undefined && { "content-type": "application/json" }) });
     res.end(reply.json === undefined ? undefined : JSON.stringify(reply.json));
   });
+  // As the local stack's server: idle sockets outlive the clients' keep-alive, so none is reset under load.
+  server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject); // a taken port is the caller's to handle
     server.listen(options.port ?? 0, "127.0.0.1", () => {
