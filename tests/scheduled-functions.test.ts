@@ -70,9 +70,9 @@ describe("drain", () => {
     const claimed = await claimBatch(stack.connection.db, 10, 300);
     expect(claimed.map((c) => c.contentId)).toEqual([post!.id]);
     // The run "dies" here. Until the lease ends, no other run takes the row.
-    expect((await drain(stack.deps, { budgetMs: 1000 })).claimed).toBe(0);
+    expect((await drain(stack.deps, { budgetMs: 20_000 })).claimed).toBe(0);
     await new Promise((r) => setTimeout(r, 350));
-    const summary = await drain(stack.deps, { budgetMs: 1000 });
+    const summary = await drain(stack.deps, { budgetMs: 20_000 });
     expect(summary).toMatchObject({ claimed: 1, done: 1 });
     expect(await stack.embeddedChunks(post!.id)).toBe(1);
   });

@@ -34,13 +34,13 @@ function fnv1a(text: string): number {
 const RETRYABLE_CODES = new Set(["40P01", "40001", "55P03"]);
 
 /** Runs `work` (a transaction, or one statement) again, after a short pause, when it lost a lock race. */
-export async function retryConflicts<T>(work: () => Promise<T>, attempts = 8): Promise<T> {
+export async function retryConflicts<T>(work: () => Promise<T>, attempts = 12): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await work();
     } catch (error) {
       if (attempt >= attempts || !RETRYABLE_CODES.has(postgresCode(error) ?? "")) throw error;
-      // Let the transaction that held the lock finish: 20 ms, 40 ms, … at most a second.
+      // Let the transaction that held the lock finish: 20 ms, 40 ms, … at most a second (about 8 s in all).
       await new Promise((resolve) => setTimeout(resolve, Math.min(20 * 2 ** (attempt - 1), 1000)));
     }
   }
@@ -52,7 +52,7 @@ export async function retryConflicts<T>(work: () => Promise<T>, attempts = 8): P
  * through the triggers, in the application's order; in a cycle with one of them, the pipeline's
  * statement gives way (and is retried), so the application's write never fails with a deadlock.
  */
-const LOCK_TIMEOUT = "100ms";
+const LOCK_TIMEOUT = "200ms";
 
 /** Writes queue rows in a transaction that yields to the application's (see LOCK_TIMEOUT), retried. */
 export function yieldingWrite<T>(db: Database, work: (tx: Database) => Promise<T>): Promise<T> {

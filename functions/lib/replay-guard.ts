@@ -2,9 +2,9 @@
 // it again. Scheduled jobs that must not run twice for one call record the signature they ran for.
 import { eq } from "drizzle-orm";
 import type { MiddlewareHandler } from "hono";
-import { signedCalls } from "../../schema/pipeline-tables";
-import type { Database } from "../db/database";
-import { type AppEnv, Status } from "./create-app";
+import { signedCalls } from "../../schema/pipeline-tables.js";
+import type { Database } from "../db/database.js";
+import { type AppEnv, Status } from "./create-app.js";
 
 /**
  * Runs the handler once per signature (after requireQStashSignature): a replay answers 200 with
