@@ -1,4 +1,4 @@
-// The environment, parsed once with Valibot (DESIGN.md section 5). Nothing else reads process.env.
+// The environment, parsed once with Valibot (README "Configuration"). Nothing else reads process.env.
 import * as v from "valibot";
 import { VECTOR_DIMENSIONS } from "../schema/pipeline-tables.js";
 import { LOCAL_MODEL } from "./embedders/local.js";

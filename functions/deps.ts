@@ -1,5 +1,5 @@
 // What every function is made from. The Vercel entries hand it Neon-backed parts, the local stack
-// and the tests hand it PGlite; a function never knows which (DESIGN.md section 6).
+// and the tests hand it PGlite; a function never knows which (ARCHITECTURE.md §8, "Functions are built from what they are handed").
 import type { Registry } from "../schema/registry.js";
 import type { Config } from "./config.js";
 import type { Clock } from "./lib/budget.js";

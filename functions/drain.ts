@@ -54,7 +54,9 @@ export async function drain(deps: Deps, options: DrainOptions = {}): Promise<Dra
   const summary: DrainSummary = { batches: 0, claimed: 0, done: 0, failed: 0, retried: 0, embedded: 0, remaining: 0, chained: false, stoppedBy: "budget" };
   let pace: Pace | undefined;
   // A batch is never larger than the time left holds at the slowest rate so far.
-  for (let size; (size = nextBatchSize(work.left(), pace, maxSize, options.batchSize)) > 0;) {
+  for (;;) {
+    const size = nextBatchSize(work.left(), pace, maxSize, options.batchSize);
+    if (size === 0) break;
     const batchStarted = clock.now();
     // The lease outlives this run's budget, so only a run that died loses its claim.
     const batch = await claimBatch(deps.db, size, Math.max(2 * budgetMs, 1000), range);

@@ -33,5 +33,8 @@ declare const Netlify: { env: { toObject(): Record<string, string> } };
 
 export function netlifyHandler(create: (deps: Deps) => App) {
   let handler: ((request: Request) => Promise<Response>) | undefined;
-  return (request: Request) => (handler ??= fetchHandler(create, Netlify.env.toObject()))(request);
+  return (request: Request) => {
+    handler ??= fetchHandler(create, Netlify.env.toObject());
+    return handler(request);
+  };
 }

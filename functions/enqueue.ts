@@ -5,7 +5,6 @@ import { routeChanges } from "./enqueue/route-changes.js";
 import { requireSecret } from "./lib/auth.js";
 import { createApp, Status } from "./lib/create-app.js";
 import { parseJson } from "./lib/validate.js";
-import { BadRequestError } from "./lib/errors.js";
 
 export function createEnqueueApp(deps: Deps) {
   return createApp().post("/enqueue", requireSecret(deps.config.webhookSecret, "WEBHOOK_SECRET"), async (c) => {

@@ -1,6 +1,6 @@
 // Change capture as SQL, generated from the registry (`npm run db:triggers` writes it as a migration).
 // queue_for_embedding is the outbox: it runs in the writing transaction, so a committed change is
-// never missed, and it coalesces a burst of edits into one pending row (DESIGN.md section 1).
+// never missed, and it coalesces a burst of edits into one pending row (ARCHITECTURE.md §1, "Capture").
 // The same migration keeps the pipeline's tables and functions to their owner (README "Security").
 import { getTableName } from "drizzle-orm";
 import { pipelineTables } from "./pipeline-tables.js";

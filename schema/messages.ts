@@ -1,4 +1,4 @@
-// The shapes of the messages the functions accept, as Valibot schemas (DESIGN.md section 2).
+// The shapes of the messages the functions accept, as Valibot schemas (ARCHITECTURE.md §3, "Endpoints").
 import * as v from "valibot";
 
 /** Most items one request may carry. */

@@ -1,4 +1,4 @@
-// The pipeline's own tables. See ../../shared/DESIGN.md section 3.
+// The pipeline's own tables. See ARCHITECTURE.md §2, "Tables".
 import { sql } from "drizzle-orm";
 import {
   bigserial, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, vector, boolean,

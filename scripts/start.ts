@@ -1,5 +1,5 @@
 // `npm start`: the whole pipeline on this machine, on the embedded defaults unless the environment
-// names real services (DESIGN.md section 7).
+// names real services (ARCHITECTURE.md §7).
 import { loadConfig } from "../functions/config";
 import { BASE_PATH } from "../functions/lib/create-app";
 import { openDatabase, START_COMMAND } from "./lib/database";

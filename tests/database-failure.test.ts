@@ -2,7 +2,7 @@
 // reach PGlite over the PostgreSQL wire (node-postgres), and the wire is cut mid-processing.
 import { and, eq, inArray, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/node-postgres";
-import pg from "pg";
+import type pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Database } from "../functions/db/database";
 import { drain } from "../functions/drain";
@@ -78,7 +78,8 @@ describe.skipIf(onRealPostgres)(`the database dropping during processing ${PGLIT
     await embedded.db.delete(embeddingQueue);
     const rows = await embedded.db.insert(communityComment).values([{ body: "outage one" }, { body: "outage two" }]).returning();
     const received = stack.api.received;
-    const run = expect(drain(stack.deps, { budgetMs: 500 })).rejects.toThrow();
+    // A budget the 300 ms embedding call fits in, so that the run is still in it when the database goes.
+    const run = expect(drain(stack.deps, { budgetMs: 1500 })).rejects.toThrow();
     await waitFor(() => stack.api.received > received, 5000, "the drain to reach the embedding API");
     // Down past the store and the back-off write: the run can record nothing and fails.
     await dropDatabaseFor(800);
@@ -86,7 +87,7 @@ describe.skipIf(onRealPostgres)(`the database dropping during processing ${PGLIT
     const claimed = await embedded.db.select().from(embeddingQueue).where(inArray(embeddingQueue.contentId, rows.map((r) => r.id)));
     expect(claimed.map((r) => r.status)).toEqual(["processing", "processing"]);
     // The lease (twice the budget) runs out; the next run takes the rows and finishes them.
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await new Promise((resolve) => setTimeout(resolve, 3100));
     const summary = await drain(stack.deps, { budgetMs: 5000 });
     expect(summary).toMatchObject({ claimed: 2, done: 2 });
     for (const r of rows) expect(await embedded.db.$count(embeddings, eq(embeddings.contentId, r.id))).toBe(1);

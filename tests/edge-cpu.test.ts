@@ -14,10 +14,10 @@ import { processItems } from "../functions/core/process";
 import { localEmbedder } from "../functions/embedders/local";
 import { communityPost } from "../schema";
 import { createRegistry } from "../schema/registry";
-import type { Connection } from "../scripts/lib/database";
 import { buildEdgeBundles } from "../scripts/build-edge";
+import type { Connection } from "../scripts/lib/database";
 import { freshDatabase } from "./support/database";
-import { startNeonRelay, type NeonRelay } from "./support/neon-relay";
+import { type NeonRelay, startNeonRelay } from "./support/neon-relay";
 
 const NETLIFY_EDGE_CPU_MS = 50;
 const TICK_MS = 1000 / Number(execSync("getconf CLK_TCK").toString().trim());
@@ -26,14 +26,20 @@ let relay: NeonRelay;
 const workers = new Map<string, { mf: Miniflare; pid: number }>();
 const secrets = { WEBHOOK_SECRET: "cpu-webhook-secret", ADMIN_TOKEN: "cpu-admin-token", SEARCH_TOKEN: "cpu-search-token" };
 
-const workerdChildren = () => new Set(readdirSync("/proc").filter((p) => /^\d+$/.test(p)).filter((p) => {
-  try {
-    const stat = readFileSync(`/proc/${p}/stat`, "utf8");
-    return stat.includes("(workerd)") && Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === process.pid;
-  } catch {
-    return false;
-  }
-}).map(Number));
+const workerdChildren = () =>
+  new Set(
+    readdirSync("/proc")
+      .filter((p) => /^\d+$/.test(p))
+      .filter((p) => {
+        try {
+          const stat = readFileSync(`/proc/${p}/stat`, "utf8");
+          return stat.includes("(workerd)") && Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]) === process.pid;
+        } catch {
+          return false;
+        }
+      })
+      .map(Number),
+  );
 /** utime + stime of a process, in ms. */
 const cpuMs = (pid: number) => {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
@@ -44,12 +50,17 @@ beforeAll(async () => {
   connection = await freshDatabase();
   relay = await startNeonRelay(connection);
   // Rows to search, embedded with the edge functions' own (local) embedder.
-  const posts = await connection.db.insert(communityPost).values(
-    Array.from({ length: 200 }, (_, i) => ({ title: `Post ${i} about ${i % 2 ? "astronomy and telescopes" : "gardening and soil"}` })),
-  ).returning();
+  const posts = await connection.db
+    .insert(communityPost)
+    .values(
+      Array.from({ length: 200 }, (_, i) => ({ title: `Post ${i} about ${i % 2 ? "astronomy and telescopes" : "gardening and soil"}` })),
+    )
+    .returning();
   const config = loadConfig({});
-  await processItems({ db: connection.db, registry: createRegistry(), embedder: localEmbedder(config.dimensions, config.model) },
-    posts.map((p) => ({ contentType: "post", contentId: p.id })));
+  await processItems(
+    { db: connection.db, registry: createRegistry(), embedder: localEmbedder(config.dimensions, config.model) },
+    posts.map((p) => ({ contentType: "post", contentId: p.id })),
+  );
   const bundles = await buildEdgeBundles(`${process.cwd()}/.data/edge-cpu-test`, relay.bundlePrelude);
   for (const bundle of bundles.filter((b) => ["enqueue", "search", "status"].includes(b.name))) {
     const before = workerdChildren();
@@ -86,7 +97,11 @@ async function cpuPerRequest(name: string, request: () => { path: string; init: 
   return perRequest;
 }
 
-const json = (body: unknown, token: string) => ({ method: "POST", body: JSON.stringify(body), headers: { "content-type": "application/json", authorization: `Bearer ${token}` } });
+const json = (body: unknown, token: string) => ({
+  method: "POST",
+  body: JSON.stringify(body),
+  headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+});
 
 describe("edge functions' CPU per request, against Netlify's 50 ms", () => {
   it("finds workerd's process to measure", () => {
@@ -94,9 +109,21 @@ describe("edge functions' CPU per request, against Netlify's 50 ms", () => {
   });
 
   it("enqueue: one database-webhook change, and a batch of 250 items", async () => {
-    const one = () => ({ path: "enqueue", init: json({ type: "INSERT", table: "community_post", schema: "public", record: { id: randomUUID(), title: "x" }, old_record: null }, secrets.WEBHOOK_SECRET) });
+    const one = () => ({
+      path: "enqueue",
+      init: json(
+        { type: "INSERT", table: "community_post", schema: "public", record: { id: randomUUID(), title: "x" }, old_record: null },
+        secrets.WEBHOOK_SECRET,
+      ),
+    });
     expect(await cpuPerRequest("enqueue", one)).toBeLessThan(NETLIFY_EDGE_CPU_MS);
-    const batch = () => ({ path: "enqueue", init: json(Array.from({ length: 250 }, () => ({ contentType: "comment", contentId: randomUUID() })), secrets.WEBHOOK_SECRET) });
+    const batch = () => ({
+      path: "enqueue",
+      init: json(
+        Array.from({ length: 250 }, () => ({ contentType: "comment", contentId: randomUUID() })),
+        secrets.WEBHOOK_SECRET,
+      ),
+    });
     expect(await cpuPerRequest("enqueue", batch, 10)).toBeLessThan(NETLIFY_EDGE_CPU_MS);
   });
 

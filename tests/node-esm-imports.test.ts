@@ -11,7 +11,9 @@ describe("imports the Node.js functions reach", () => {
   it("name their .js file", () => {
     const bare: string[] = [];
     for (const root of ROOTS) {
-      for (const file of readdirSync(root, { recursive: true }).map(String).filter((f) => /\.tsx?$/.test(f))) {
+      for (const file of readdirSync(root, { recursive: true })
+        .map(String)
+        .filter((f) => /\.tsx?$/.test(f))) {
         const source = readFileSync(`${root}/${file}`, "utf8");
         for (const [, specifier] of source.matchAll(RELATIVE_IMPORT)) {
           if (!/\.(js|json)$/.test(specifier!)) bare.push(`${root}/${file}: "${specifier}"`);

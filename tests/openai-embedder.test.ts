@@ -97,7 +97,7 @@ describe("OpenAI-compatible servers", () => {
       const [asFloat] = await compatible(server, "float").embed(["orbital mechanics"]);
       expect(server.requests.map((r) => r.encodingFormat)).toEqual(["base64", "float"]);
       expect(asBase64).toHaveLength(768);
-      asBase64!.forEach((value, i) => expect(value).toBeCloseTo(asFloat![i]!, 6));
+      for (const [i, value] of asBase64!.entries()) expect(value).toBeCloseTo(asFloat![i]!, 6);
     });
   });
 });

@@ -2,15 +2,16 @@
 // netlify/functions/) and Neon's driver (over a local relay), answer before their platform stops them,
 // even when the embedding API never answers. The runs here take budgets of 1.5 s so the suite stays fast;
 // the first test shows that the default budgets leave the same room under each platform's limit.
-import { eq } from "drizzle-orm";
+
 import { readFileSync } from "node:fs";
+import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../functions/config";
 import { communityComment, embeddingQueue, jobRuns } from "../schema";
 import type { Connection } from "../scripts/lib/database";
 import { freshDatabase } from "./support/database";
-import { startFakeOpenAI, type FakeOpenAI } from "./support/fake-openai";
-import { startNeonRelay, type NeonRelay } from "./support/neon-relay";
+import { type FakeOpenAI, startFakeOpenAI } from "./support/fake-openai";
+import { type NeonRelay, startNeonRelay } from "./support/neon-relay";
 import { qstashToken } from "./support/qstash-token";
 
 type Handler = (request: Request) => Response | Promise<Response>;
@@ -27,7 +28,11 @@ let relay: NeonRelay;
 let api: FakeOpenAI;
 const platforms: { name: string; entry: (fn: string) => Promise<Handler>; limitMs: (fn: string) => number }[] = [
   { name: "Vercel (Node.js)", entry: async (fn) => (await import(`../api/embeddings/${fn}.ts`)).default.fetch, limitMs: vercelLimitMs },
-  { name: "Netlify Functions", entry: async (fn) => (await import(`../netlify/functions/${fn}.ts`)).default, limitMs: () => NETLIFY_SYNC_LIMIT_MS },
+  {
+    name: "Netlify Functions",
+    entry: async (fn) => (await import(`../netlify/functions/${fn}.ts`)).default,
+    limitMs: () => NETLIFY_SYNC_LIMIT_MS,
+  },
 ];
 
 beforeAll(async () => {
@@ -35,8 +40,14 @@ beforeAll(async () => {
   relay = await startNeonRelay(connection);
   // What the platform hands the entries, read once as they load.
   Object.assign(process.env, {
-    DATABASE_URL: relay.databaseUrl, SITE_URL: SITE, QSTASH_CURRENT_SIGNING_KEY: KEY, QSTASH_NEXT_SIGNING_KEY: "sig_platform_next",
-    OPENAI_API_KEY: "test-openai-key", OPENAI_BASE_URL: api.url, DRAIN_BUDGET_MS: String(BUDGET_MS), PROCESS_BUDGET_MS: String(BUDGET_MS),
+    DATABASE_URL: relay.databaseUrl,
+    SITE_URL: SITE,
+    QSTASH_CURRENT_SIGNING_KEY: KEY,
+    QSTASH_NEXT_SIGNING_KEY: "sig_platform_next",
+    OPENAI_API_KEY: "test-openai-key",
+    OPENAI_BASE_URL: api.url,
+    DRAIN_BUDGET_MS: String(BUDGET_MS),
+    PROCESS_BUDGET_MS: String(BUDGET_MS),
   });
 });
 afterAll(async () => {
@@ -53,9 +64,15 @@ beforeEach(async () => {
 async function callWithin(handler: Handler, path: string, body: unknown, limitMs: number) {
   const text = JSON.stringify(body);
   const url = `${SITE}/api/embeddings/${path}`;
-  const request = new Request(url, { method: "POST", headers: { "content-type": "application/json", "upstash-signature": await qstashToken(KEY, url, text) }, body: text });
+  const request = new Request(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", "upstash-signature": await qstashToken(KEY, url, text) },
+    body: text,
+  });
   let timer: NodeJS.Timeout | undefined;
-  const limit = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${path} ran past the platform's ${limitMs} ms`)), limitMs)));
+  const limit = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new Error(`${path} ran past the platform's ${limitMs} ms`)), limitMs)),
+  );
   try {
     return await Promise.race([handler(request), limit]);
   } finally {
@@ -89,10 +106,20 @@ describe("the platforms' time limits", () => {
         const [comment] = await connection.db.insert(communityComment).values({ body: "Platform delivery" }).returning();
         api.latencyMs = 120_000;
         const handler = await platform.entry("process-webhook");
-        const response = await callWithin(handler, "process-webhook", { contentType: "comment", contentId: comment!.id }, platform.limitMs("process-webhook"));
+        const response = await callWithin(
+          handler,
+          "process-webhook",
+          { contentType: "comment", contentId: comment!.id },
+          platform.limitMs("process-webhook"),
+        );
         expect(response.status).toBe(503);
         api.latencyMs = 0;
-        const again = await callWithin(handler, "process-webhook", { contentType: "comment", contentId: comment!.id }, platform.limitMs("process-webhook"));
+        const again = await callWithin(
+          handler,
+          "process-webhook",
+          { contentType: "comment", contentId: comment!.id },
+          platform.limitMs("process-webhook"),
+        );
         expect(await again.json()).toMatchObject({ items: 1, embedded: 1 });
       });
 
@@ -102,7 +129,10 @@ describe("the platforms' time limits", () => {
           expect(response.status, fn).toBe(200);
         }
         const jobs = await connection.db.select({ job: jobRuns.job, ok: jobRuns.ok }).from(jobRuns).orderBy(jobRuns.job);
-        expect(jobs).toEqual([{ job: "maintenance", ok: true }, { job: "retry-failed", ok: true }]);
+        expect(jobs).toEqual([
+          { job: "maintenance", ok: true },
+          { job: "retry-failed", ok: true },
+        ]);
       });
     });
   }

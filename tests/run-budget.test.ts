@@ -16,7 +16,7 @@ import { createRegistry } from "../schema/registry";
 import type { Connection } from "../scripts/lib/database";
 import { freshDatabase } from "./support/database";
 import { FakeClock } from "./support/fake-clock";
-import { startFakeOpenAI, type FakeOpenAI } from "./support/fake-openai";
+import { type FakeOpenAI, startFakeOpenAI } from "./support/fake-openai";
 import { qstashToken } from "./support/qstash-token";
 
 const SITE = "https://embeddings.example.com";
@@ -48,10 +48,15 @@ function depsWith(env: Record<string, string>, clock?: FakeClock): Deps {
 async function signedPost(app: { request: (url: string, init: RequestInit) => Response | Promise<Response> }, path: string, body: unknown) {
   const text = JSON.stringify(body);
   const url = `${SITE}/api/embeddings/${path}`;
-  return app.request(url, { method: "POST", headers: { "content-type": "application/json", "upstash-signature": await qstashToken(KEY, url, text) }, body: text });
+  return app.request(url, {
+    method: "POST",
+    headers: { "content-type": "application/json", "upstash-signature": await qstashToken(KEY, url, text) },
+    body: text,
+  });
 }
 
-const comments = (n: number) => connection.db.insert(communityComment).values(Array.from({ length: n }, (_, i) => ({ body: `Budgeted comment ${i}` })));
+const comments = (n: number) =>
+  connection.db.insert(communityComment).values(Array.from({ length: n }, (_, i) => ({ body: `Budgeted comment ${i}` })));
 
 describe("retries within the budget", () => {
   it("honours a retry-after up to the cap, waiting on the run's clock", async () => {
@@ -66,7 +71,9 @@ describe("retries within the budget", () => {
   it("does not wait out a retry-after past the cap: the work goes back with the server's wait", async () => {
     const clock = new FakeClock();
     api.faults = [{ status: 429, headers: { "retry-after": "3600" } }];
-    const error = await embedderOn(clock).embed(["a"]).catch((e) => e);
+    const error = await embedderOn(clock)
+      .embed(["a"])
+      .catch((e) => e);
     expect(error).toBeInstanceOf(TransientError);
     expect(error).not.toBeInstanceOf(OutOfTimeError);
     expect(error.message).toMatch(/asked to wait 3600 s/);
@@ -77,7 +84,9 @@ describe("retries within the budget", () => {
   it("stops with OutOfTimeError rather than wait past the budget", async () => {
     const clock = new FakeClock();
     api.faults = [{ status: 503, headers: { "retry-after-ms": "5000" } }];
-    const error = await embedderOn(clock).embed(["a"], Budget.start(3000, clock)).catch((e) => e);
+    const error = await embedderOn(clock)
+      .embed(["a"], Budget.start(3000, clock))
+      .catch((e) => e);
     expect(error).toBeInstanceOf(OutOfTimeError);
     expect(error.retryAfterMs).toBe(5000);
     expect(clock.time).toBe(1_000_000);
@@ -86,7 +95,9 @@ describe("retries within the budget", () => {
   it("cuts a request's timeout to the time left (a server 20x slower than the budget)", async () => {
     api.latencyMs = 30_000;
     const started = Date.now();
-    const error = await embedderOn().embed(["a"], Budget.start(1500)).catch((e) => e);
+    const error = await embedderOn()
+      .embed(["a"], Budget.start(1500))
+      .catch((e) => e);
     expect(error).toBeInstanceOf(OutOfTimeError);
     expect(Date.now() - started).toBeLessThan(15_000);
   });

@@ -72,6 +72,7 @@ describe("drain", () => {
     // The run "dies" here. Until the lease ends, no other run takes the row.
     expect((await drain(stack.deps, { budgetMs: 20_000 })).claimed).toBe(0);
     await new Promise((r) => setTimeout(r, 350));
+    // Budgets cut a run's requests: a generous one, as this run is about the lease, not the budget.
     const summary = await drain(stack.deps, { budgetMs: 20_000 });
     expect(summary).toMatchObject({ claimed: 1, done: 1 });
     expect(await stack.embeddedChunks(post!.id)).toBe(1);

@@ -17,13 +17,19 @@ const run = promisify(execFile);
 beforeAll(async () => {
   // Without a linked project vercel build exits 0 having built nothing: link to a placeholder.
   mkdirSync(".vercel", { recursive: true });
-  writeFileSync(".vercel/project.json", JSON.stringify({
-    projectId: "prj_placeholder", orgId: "team_placeholder",
-    settings: { framework: null, installCommand: "echo dependencies-already-installed" },
-  }));
+  writeFileSync(
+    ".vercel/project.json",
+    JSON.stringify({
+      projectId: "prj_placeholder",
+      orgId: "team_placeholder",
+      settings: { framework: null, installCommand: "echo dependencies-already-installed" },
+    }),
+  );
   rmSync(".vercel/output", { recursive: true, force: true });
   await run("npx", ["vercel", "build", "--yes"], {
-    env: { ...process.env, VERCEL_TELEMETRY_DISABLED: "1", CI: "1" }, timeout: 280_000, maxBuffer: 16 * 1024 * 1024,
+    env: { ...process.env, VERCEL_TELEMETRY_DISABLED: "1", CI: "1" },
+    timeout: 280_000,
+    maxBuffer: 16 * 1024 * 1024,
   });
 }, 300_000);
 
@@ -43,7 +49,9 @@ describe("vercel build", () => {
       expect(vcConfig(endpoint), endpoint).toMatchObject({ runtime: "edge", entrypoint: `api/embeddings/${endpoint}.js` });
       expect(vcConfig(endpoint).maxDuration, endpoint).toBeUndefined();
     }
-    const built = readdirSync(OUTPUT, { recursive: true }).filter((p) => String(p).endsWith(".func")).map((p) => String(p).replace(/\.func$/, ""));
+    const built = readdirSync(OUTPUT, { recursive: true })
+      .filter((p) => String(p).endsWith(".func"))
+      .map((p) => String(p).replace(/\.func$/, ""));
     expect(built.sort()).toEqual([...NODE, ...EDGE].sort());
   });
 
@@ -56,7 +64,12 @@ describe("vercel build", () => {
 const response = await fn.fetch(new Request("https://app.example.com/api/embeddings/${endpoint}", { method: "POST", body: "{}" }));
 console.log(JSON.stringify({ status: response.status, body: await response.json() }));`;
       const { stdout } = await run(process.execPath, ["--input-type=module", "-e", script], {
-        env: { PATH: process.env.PATH, DATABASE_URL: "postgres://user:pass@ep-example.eu-central-1.aws.neon.tech/app", QSTASH_CURRENT_SIGNING_KEY: "sig_a", QSTASH_NEXT_SIGNING_KEY: "sig_b" },
+        env: {
+          PATH: process.env.PATH,
+          DATABASE_URL: "postgres://user:pass@ep-example.eu-central-1.aws.neon.tech/app",
+          QSTASH_CURRENT_SIGNING_KEY: "sig_a",
+          QSTASH_NEXT_SIGNING_KEY: "sig_b",
+        },
         timeout: 30_000,
       });
       expect(JSON.parse(stdout), endpoint).toMatchObject({ status: 401, body: { error: expect.stringMatching(/Upstash-Signature/) } });

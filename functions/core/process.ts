@@ -1,4 +1,4 @@
-// The processing core shared by process-webhook and the drain (DESIGN.md section 1, "Processing"):
+// The processing core shared by process-webhook and the drain (ARCHITECTURE.md §1, "Processing"):
 // load → format → chunk → hash → skip unchanged → embed → store. Reading each row as it is now makes
 // duplicate and out-of-order deliveries converge.
 import { normalizeId, type Registry } from "../../schema/registry.js";

@@ -51,12 +51,17 @@ export function openaiEmbedder(options: OpenAIEmbedderOptions): Embedder {
       await limiter.acquire(tokens, budget ? budget.left() - MIN_ATTEMPT_MS : Infinity);
       timeout = Math.min(timeoutMs, budget?.left() ?? Infinity);
       if (timeout < MIN_ATTEMPT_MS) throw new OutOfTimeError("no time left in this run for an embedding request");
-      const answer = await client.embeddings.create({
-        model: options.model,
-        input,
-        ...(acceptsDimensions(options.model) ? { dimensions: options.dimensions } : {}),
-        ...(encoding === "float" ? { encoding_format: "float" as const } : {}),
-      }, { timeout: Math.ceil(timeout) }).withResponse();
+      const answer = await client.embeddings
+        .create(
+          {
+            model: options.model,
+            input,
+            ...(acceptsDimensions(options.model) ? { dimensions: options.dimensions } : {}),
+            ...(encoding === "float" ? { encoding_format: "float" as const } : {}),
+          },
+          { timeout: Math.ceil(timeout) },
+        )
+        .withResponse();
       limiter.observe(answer.response.headers);
       return answer.data;
     } catch (error) {
@@ -80,12 +85,10 @@ export function openaiEmbedder(options: OpenAIEmbedderOptions): Embedder {
   }
 
   /** Retries transient failures while the budget holds another attempt and the server's wait is sane. */
-  async function request(input: string[], budget: Budget | undefined): Promise<number[][]> {
-    let response;
+  async function attemptWithRetries(input: string[], budget: Budget | undefined) {
     for (let retry = 0; ; retry++) {
       try {
-        response = await attempt(input, budget);
-        break;
+        return await attempt(input, budget);
       } catch (error) {
         if (!(error instanceof TransientError) || error instanceof OutOfTimeError || retry >= maxRetries) throw error;
         if ((error.retryAfterMs ?? 0) > MAX_RETRY_AFTER_MS) {
@@ -100,6 +103,10 @@ export function openaiEmbedder(options: OpenAIEmbedderOptions): Embedder {
         await clock.sleep(wait);
       }
     }
+  }
+
+  async function request(input: string[], budget: Budget | undefined): Promise<number[][]> {
+    const response = await attemptWithRetries(input, budget);
     const vectors = [...response.data].sort((a, b) => a.index - b.index).map((d) => d.embedding);
     if (vectors.length !== input.length) {
       throw new TransientError(`embedding API returned ${vectors.length} vectors for ${input.length} inputs`);
@@ -107,8 +114,10 @@ export function openaiEmbedder(options: OpenAIEmbedderOptions): Embedder {
     const wrong = vectors.find((vector) => vector.length !== options.dimensions);
     if (wrong) {
       // Floats decoded as base64 come out a quarter as wide: the server ignored encoding_format.
-      const hint = encoding === "base64" && wrong.length * 4 === options.dimensions
-        ? " (the server answered floats to a base64 request: set EMBEDDING_ENCODING=float)" : "";
+      const hint =
+        encoding === "base64" && wrong.length * 4 === options.dimensions
+          ? " (the server answered floats to a base64 request: set EMBEDDING_ENCODING=float)"
+          : "";
       throw new PermanentError(
         `model ${options.model} returned ${wrong.length} dimensions, EMBEDDING_DIMENSIONS is ${options.dimensions}${hint}`,
       );

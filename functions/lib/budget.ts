@@ -10,7 +10,10 @@ export const systemClock: Clock = {
 
 /** The time left until a deadline, on a clock. */
 export class Budget {
-  constructor(readonly clock: Clock, readonly deadline: number) {}
+  constructor(
+    readonly clock: Clock,
+    readonly deadline: number,
+  ) {}
 
   static start(ms: number, clock: Clock = systemClock): Budget {
     return new Budget(clock, clock.now() + ms);

@@ -1,4 +1,4 @@
-// Claims a batch of the database queue for one drain run (DESIGN.md section 1, "Drain"): highest
+// Claims a batch of the database queue for one drain run (ARCHITECTURE.md §1, "Drain"): highest
 // priority first, then oldest; only rows whose run_after has come; a lease (locked_until) so that a
 // crashed run's claim expires and another run takes the rows. SKIP LOCKED lets runs overlap safely.
 import { sql } from "drizzle-orm";

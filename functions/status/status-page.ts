@@ -4,7 +4,7 @@ import type { processorStatus, queueStatus } from "./read-status.js";
 
 const LANES = ["immediate (1–2)", "queued (3–4)", "batched (5+)"] as const;
 const laneOf = (priority: number) => LANES[priority <= 2 ? 0 : priority <= 4 ? 1 : 2];
-const when = (at: unknown) => new Date(at as string).toISOString().replace("T", " ").slice(0, 19) + " UTC";
+const when = (at: unknown) => `${new Date(at as string).toISOString().replace("T", " ").slice(0, 19)} UTC`;
 
 export function statusPage(queue: Awaited<ReturnType<typeof queueStatus>>, processor: Awaited<ReturnType<typeof processorStatus>>) {
   const lanes = new Map<string, Record<string, number>>(LANES.map((lane) => [lane, {}]));

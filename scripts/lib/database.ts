@@ -60,7 +60,7 @@ export function pgliteConnection(client: PGlite): Connection {
 }
 
 export function isNeonUrl(url: string): boolean {
-  return /\.neon\.tech([:/]|$)/.test(new URL(url).hostname + "/");
+  return /\.neon\.tech([:/]|$)/.test(`${new URL(url).hostname}/`);
 }
 
 /**

@@ -1,7 +1,7 @@
 // What Neon's proxy does, for tests: Neon's serverless driver speaks the PostgreSQL protocol over a
 // WebSocket; this relays each WebSocket to a local PostgreSQL port (the served PGlite or a real server),
 // so the functions' own database path (functions/db/neon.ts) runs offline, in Node or in workerd.
-import { connect, type AddressInfo, type Socket } from "node:net";
+import { type AddressInfo, connect, type Socket } from "node:net";
 import { neonConfig } from "@neondatabase/serverless";
 import { WebSocket, WebSocketServer } from "ws";
 import type { Connection } from "../../scripts/lib/database";
@@ -18,7 +18,9 @@ export type NeonRelay = {
 /** Serves `connection` on a PostgreSQL port if it is the embedded one, and relays Neon's WebSockets to it. */
 export async function startNeonRelay(connection: Connection): Promise<NeonRelay> {
   // An edge function opens a connection per request: more, over a file, than the default of 100.
-  const served = connection.pglite ? await servePglite(connection.pglite, 15_600 + Math.floor(Math.random() * 300), "127.0.0.1", 1000) : undefined;
+  const served = connection.pglite
+    ? await servePglite(connection.pglite, 15_600 + Math.floor(Math.random() * 300), "127.0.0.1", 1000)
+    : undefined;
   const target = new URL(served?.url ?? connection.url!);
   const wss = new WebSocketServer({ port: 0, host: "127.0.0.1" });
   await new Promise((resolve) => wss.once("listening", resolve));
@@ -28,7 +30,10 @@ export async function startNeonRelay(connection: Connection): Promise<NeonRelay>
     sockets.add(tcp);
     ws.on("message", (data: Buffer) => tcp.write(data));
     tcp.on("data", (data) => ws.send(data));
-    tcp.on("close", () => { sockets.delete(tcp); ws.close(); });
+    tcp.on("close", () => {
+      sockets.delete(tcp);
+      ws.close();
+    });
     tcp.on("error", () => ws.close());
     ws.on("close", () => tcp.destroy());
   });
