@@ -27,7 +27,7 @@ export async function laneLatency(samples = 30, latencyMs = 50) {
       queued.push(await measure(async () => (await db.insert(communityPost).values({ title: `Latency post ${i}` }).returning())[0]!.id));
       await new Promise((r) => setTimeout(r, Math.random() * 300)); // changes arrive at random points of a window
     }
-    // The batched lane waits for the next drain (every minute), then one drain run.
+    // The batched lane waits for its doorbell at the minute's end, then one run (the drain's loop).
     await db.insert(communityComment).values(Array.from({ length: 50 }, (_, i) => ({ body: `Latency comment ${i}` })));
     const drainStarted = performance.now();
     await drain(stack.deps, { budgetMs: 60_000 });

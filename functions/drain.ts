@@ -1,5 +1,6 @@
-// POST /api/embeddings/drain (QStash schedule, every minute): embeds the database queue in batches
-// within a time budget, then, while work remains, publishes one more drain call to itself.
+// POST /api/embeddings/drain (QStash schedule, the safety net): embeds the database queue in batches
+// within a time budget, then, while work remains, publishes one more drain call to itself. A lane's
+// doorbell (process-webhook) runs the same loop over that lane's rows.
 import * as v from "valibot";
 import { processItems } from "./core/process.js";
 import type { Deps } from "./deps.js";
@@ -14,7 +15,9 @@ import { type Claimed, claimBatch, readyCount } from "./queue/claim.js";
 import { recordRun } from "./queue/job-runs.js";
 import { backoffMs, MAX_ATTEMPTS, returnToPending, settleDone, settleFailed } from "./queue/settle.js";
 import { itemKey } from "./core/item.js";
-import { DRAIN_CHAIN } from "./queue/lanes.js";
+import { deduplicationId } from "./queue/deduplication-id.js";
+import { doorbellAfter } from "./queue/doorbells.js";
+import { DRAIN_CHAIN, LANE_PRIORITIES, type Lane } from "./queue/lanes.js";
 
 const DrainRequestSchema = v.object({
   budgetMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(100), v.maxValue(800_000))),
@@ -29,11 +32,19 @@ export type DrainSummary = {
   nextBatchSize?: number;
 };
 
-/**
- * One drain run. `signatureId` (the signed delivery's jti, never an unsigned header) names its
- * successor, so replays of one signed call chain once.
- */
-export async function drain(deps: Deps, options: { budgetMs?: number; batchSize?: number; signatureId?: string } = {}): Promise<DrainSummary> {
+export type DrainOptions = {
+  budgetMs?: number;
+  /** The first batch's size, from the previous run of the chain. */
+  batchSize?: number;
+  /** The signed delivery's jti (never an unsigned header): it names the successor, so replays of one signed call chain once. */
+  signatureId?: string;
+  /** Only this lane's rows, for its doorbell (which rings again, rather than calling the drain, when rows remain). */
+  lane?: Lane;
+};
+
+/** One drain run: claims batches, processes and settles them, and chains itself while a backlog remains. */
+export async function drain(deps: Deps, options: DrainOptions = {}): Promise<DrainSummary> {
+  const range = options.lane && LANE_PRIORITIES[options.lane];
   const budgetMs = options.budgetMs ?? deps.config.drain.budgetMs;
   const { work, workMs } = startRun(budgetMs, deps.clock);
   const clock = work.clock;
@@ -48,7 +59,7 @@ export async function drain(deps: Deps, options: { budgetMs?: number; batchSize?
     if (size === 0) break;
     const batchStarted = clock.now();
     // The lease outlives this run's budget, so only a run that died loses its claim.
-    const batch = await claimBatch(deps.db, size, Math.max(2 * budgetMs, 1000));
+    const batch = await claimBatch(deps.db, size, Math.max(2 * budgetMs, 1000), range);
     if (batch.length === 0) {
       summary.stoppedBy = "empty";
       break;
@@ -91,11 +102,15 @@ export async function drain(deps: Deps, options: { budgetMs?: number; batchSize?
     };
   }
   if (pace) summary.nextBatchSize ??= Math.max(1, Math.min(maxSize, Math.floor(workMs / pace.slowestMsPerItem)));
-  summary.remaining = await readyCount(deps.db);
+  summary.remaining = await readyCount(deps.db, range);
   if (summary.remaining > 0 && summary.stoppedBy === "budget" && deps.publisher) {
-    await deps.publisher
-      .publish([{ endpoint: "drain", body: { batchSize: summary.nextBatchSize }, queueName: DRAIN_CHAIN.queueName, deduplicationId: `drain-after-${options.signatureId ?? started}` }])
-      .then(() => (summary.chained = true), (error) => console.warn("[drain] could not chain:", errorMessage(error)));
+    const after = options.signatureId ?? started;
+    const next = options.lane
+      ? doorbellAfter(options.lane, after, summary.nextBatchSize)
+      : { endpoint: "drain", body: { batchSize: summary.nextBatchSize }, queueName: DRAIN_CHAIN.queueName, deduplicationId: deduplicationId("drain-after", after) };
+    const [sent] = await deps.publisher.publish([next]).catch((error) => [{ error: errorMessage(error) }]);
+    summary.chained = !!sent && "messageId" in sent;
+    if (!summary.chained) console.warn("[drain] could not chain:", sent && "error" in sent ? sent.error : "no answer");
   }
   return summary;
 }

@@ -32,6 +32,22 @@ export const ProcessMessageSchema = v.union(
   "must be {contentType, contentId} or {items: [...]}",
 );
 
+/** The lanes a change may take (functions/queue/lanes.ts); a doorbell names one. */
+export const LANE_NAMES = ["immediate", "queued", "database"] as const;
+
+/** A doorbell: "claim and process this lane's pending queue rows". */
+export const DoorbellSchema = v.object({
+  doorbell: v.picklist(LANE_NAMES, `must be one of ${LANE_NAMES.join(", ")}`),
+  /** The first batch's size, from the previous run (as the drain's chain passes it on). */
+  batchSize: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(10_000))),
+});
+
+/** What QStash delivers to process-webhook: a doorbell, or items as before. */
+export const ProcessRequestSchema = v.union(
+  [DoorbellSchema, ProcessMessageSchema],
+  "must be {doorbell}, {contentType, contentId} or {items: [...]}",
+);
+
 /** QStash's failure callback body (the fields we read). */
 export const FailureCallbackSchema = v.object({
   status: v.number(),

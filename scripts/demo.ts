@@ -46,7 +46,7 @@ const waitForAll = async (items: typeof inserted, timeoutMs: number) => {
 
 console.log("Immediate (priority 1–2) and queued (3–4) lanes, through QStash:");
 await waitForAll(inserted.filter((i) => laneFor(registry.byType(i.type)!.priority) !== "database"), 15_000);
-console.log("\nBatched lane (priority 5+): the drain runs every minute; calling it now, as the schedule would:");
+console.log("\nBatched lane (priority 5+): its doorbell rings at the minute's end; calling the drain now instead, as its schedule would:");
 const { Client } = await import("@upstash/qstash");
 await new Client({ token: stack.config.qstash.token!, baseUrl: stack.config.qstash.url, devMode: false, enableTelemetry: false })
   .publishJSON({ url: `${stack.url}${BASE_PATH}/drain`, body: {} });

@@ -1,8 +1,15 @@
 // `npm run schedules`: creates or updates the three QStash schedules (fixed ids, so running it again
-// changes nothing) and the queued lane's queue, against QSTASH_TOKEN / QSTASH_URL and SITE_URL.
+// changes nothing) and the drain's queue, against QSTASH_TOKEN / QSTASH_URL and SITE_URL, fitted to the
+// plan in QSTASH_PLAN (free, payg or fixed1m; free unless set). DRAIN_CRON changes the drain's cron.
 import { loadConfig } from "../functions/config";
-import { SCHEDULES, syncSchedules } from "./lib/schedules";
+import { isPlanName, planLimits } from "./qstash-emulator/plans";
+import { firesPerDay, schedulesWith, syncSchedules } from "./lib/schedules";
 
+const plan = process.env.QSTASH_PLAN ?? "free";
+if (!isPlanName(plan)) throw new Error(`QSTASH_PLAN must be free, payg or fixed1m, not "${plan}"`);
 const config = loadConfig(process.env);
-const schedules = await syncSchedules(config, SCHEDULES);
-for (const s of schedules) console.log(`${s.scheduleId.padEnd(26)} ${s.cron.padEnd(12)} → ${s.destination}`);
+const report = await syncSchedules(config, schedulesWith(process.env.DRAIN_CRON || undefined), planLimits(plan));
+for (const s of report.schedules) console.log(`${s.scheduleId.padEnd(26)} ${s.cron.padEnd(14)} ${String(Math.round(firesPerDay(s.cron) * 10) / 10).padStart(6)} messages/day → ${s.destination}`);
+for (const q of report.queues) console.log(`queue ${q.queueName} parallelism ${q.parallelism}`);
+for (const a of report.adjustments) console.warn(`${plan} plan refused ${a.what}: ${a.refused}; instead: ${a.instead}`);
+if (report.adjustments.some((a) => a.instead.startsWith("nothing"))) process.exitCode = 1;

@@ -15,6 +15,7 @@ await runScript(async () => {
   if (!publisher || !config.siteUrl) {
     throw new ConfigError("Set QSTASH_TOKEN, QSTASH_URL (for the local emulator) and SITE_URL: `npm start` prints them.");
   }
-  await publisher.publish([{ endpoint, body: {} }]);
+  const [sent] = await publisher.publish([{ endpoint, body: {} }]);
+  if (sent && "error" in sent) throw new Error(`QStash refused the call: ${sent.error}`);
   console.log(`Asked QStash to call ${config.siteUrl}/api/embeddings/${endpoint}; its job run appears at /api/embeddings/processor.`);
 });

@@ -15,7 +15,8 @@ import { BACKGROUND_PRIORITY } from "../schema/registry";
 import { openPglite, type Connection } from "../scripts/lib/database";
 import { buildHnswIndex, drainBacklog, dropHnswIndex, indexBuildSettings } from "../scripts/lib/initial-load";
 import { rowsOf } from "../functions/db/database";
-import { SCHEDULES, syncSchedules } from "../scripts/lib/schedules";
+import { firesPerDay, SCHEDULES, schedulesWith, syncSchedules } from "../scripts/lib/schedules";
+import { planLimits } from "../scripts/qstash-emulator/plans";
 import { startEmulator, type RunningEmulator } from "../scripts/qstash-emulator/http";
 import { freshDatabase } from "./support/database";
 
@@ -148,19 +149,46 @@ describe("backfill --drain", () => {
 });
 
 describe("schedules", () => {
-  it("creates the three schedules once, and running again changes nothing", async () => {
-    const config = loadConfig({ QSTASH_TOKEN: "t", QSTASH_URL: emulator.url, SITE_URL: "https://app.example.com" });
-    const first = await syncSchedules(config, SCHEDULES);
-    const second = await syncSchedules(config, SCHEDULES);
-    const view = (list: typeof first) => list.map((s) => [s.scheduleId, s.cron, s.destination]).sort();
+  const config = () => loadConfig({ QSTASH_TOKEN: "t", QSTASH_URL: emulator.url, SITE_URL: "https://app.example.com" });
+
+  it("creates the three schedules and the drain's queue on the Free plan once, and running again changes nothing", async () => {
+    const first = await syncSchedules(config(), SCHEDULES);
+    const second = await syncSchedules(config(), SCHEDULES);
+    const view = (report: typeof first) => report.schedules.map((s) => [s.scheduleId, s.cron, s.destination]).sort();
     expect(view(second)).toEqual(view(first));
     expect(view(first)).toEqual([
-      ["embeddings-drain", "* * * * *", "https://app.example.com/api/embeddings/drain"],
+      ["embeddings-drain", "*/4 * * * *", "https://app.example.com/api/embeddings/drain"],
       ["embeddings-maintenance", "0 2 * * *", "https://app.example.com/api/embeddings/maintenance"],
       ["embeddings-retry-failed", "0 3 * * 0", "https://app.example.com/api/embeddings/retry-failed"],
     ]);
+    expect(first.adjustments).toEqual([]);
     expect(emulator.emulator.schedules.size).toBe(3);
-    expect(emulator.emulator.queues.get("embeddings")).toMatchObject({ parallelism: 5 });
     expect(emulator.emulator.queues.get("embeddings-drain")).toMatchObject({ parallelism: 2 });
+    // The default keeps the schedules within half the Free plan's 1,000 messages a day.
+    expect(first.schedules.reduce((n, s) => n + firesPerDay(s.cron), 0)).toBeLessThanOrEqual(500);
+  });
+
+  it("says what the plan refused and what it did instead, and creates everything else", async () => {
+    const other = await startEmulator({ token: "t", currentSigningKey: "a", nextSigningKey: "b", limits: { schedules: 2, queueParallelism: 1 } });
+    try {
+      const report = await syncSchedules({ ...config(), qstash: { ...config().qstash, url: other.url } }, schedulesWith("* * * * *"), planLimits("free"));
+      expect(report.adjustments).toEqual([
+        { what: "queue embeddings-drain at parallelism 2", refused: expect.stringMatching(/^412 .*maximum queue parallelism of 1/), instead: "parallelism 1" },
+        { what: "schedule embeddings-drain (* * * * *)", refused: "1440 a day is over the 498.9 a day this plan's 1000 messages a day leave for it", instead: "cron */3 * * * * (480 a day)" },
+        { what: "schedule embeddings-retry-failed (0 3 * * 0)", refused: expect.stringMatching(/^412 .*allows 2 active schedules/), instead: "nothing: the other schedules were created" },
+      ]);
+      expect(report.queues).toEqual([{ queueName: "embeddings-drain", parallelism: 1 }]);
+      expect(report.schedules.map((s) => [s.scheduleId, s.cron])).toEqual([["embeddings-drain", "*/3 * * * *"], ["embeddings-maintenance", "0 2 * * *"]]);
+      expect([...other.emulator.schedules.keys()].sort()).toEqual(["embeddings-drain", "embeddings-maintenance"]);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it("counts a cron's messages a day, CRON_TZ included", () => {
+    expect(firesPerDay("* * * * *")).toBe(1440);
+    expect(firesPerDay("*/4 * * * *")).toBe(360);
+    expect(firesPerDay("CRON_TZ=Europe/Paris 0 2 * * *")).toBe(1);
+    expect(firesPerDay("0 3 * * 0")).toBeCloseTo(1 / 7);
   });
 });

@@ -14,7 +14,10 @@ beforeAll(async () => {
 });
 afterAll(() => stack.close());
 beforeEach(() => {
-  stack.emulator!.emulator.faults = {};
+  const { emulator } = stack.emulator!;
+  emulator.faults = {};
+  // Each test starts with no doorbell of an earlier one still to come.
+  for (const id of [...emulator.messages.keys()]) emulator.cancel(id);
 });
 
 const supabaseInsert = (table: string, record: Record<string, unknown>) => ({ type: "INSERT", table, schema: "public", record, old_record: null });
@@ -105,8 +108,10 @@ describe("when QStash is down", () => {
     expect(response.status).toBe(202);
     const { items } = (await response.json()) as { items: { lane: string; fallback?: boolean }[] };
     expect(items.every((i) => i.lane === "database" && i.fallback)).toBe(true);
+    // Each item's row is its one record, written before any doorbell: due now, for the drain.
     const queued = await stack.connection.db.select().from(embeddingQueue).where(eq(embeddingQueue.status, "pending"));
-    expect(queued.map((q) => q.source)).toEqual(["fallback", "fallback", "fallback"]);
+    expect(queued.map((q) => q.source)).toEqual(["webhook", "webhook", "webhook"]);
+    expect(queued.every((q) => q.runAfter.getTime() <= Date.now())).toBe(true);
 
     stack.emulator!.emulator.faults = {};
     await stack.trigger("drain");
@@ -115,11 +120,78 @@ describe("when QStash is down", () => {
   });
 });
 
+describe("when QStash refuses some messages of a batch", () => {
+  it("rings the other lanes and leaves the refused lane's items to their queue rows, due now", async () => {
+    await stack.connection.db.delete(embeddingQueue);
+    const [kept] = await stack.connection.db.insert(course).values({ title: "Batch kept" }).returning();
+    const [refused] = await stack.connection.db.insert(communityPost).values({ title: "Batch refused" }).returning();
+    await stack.connection.db.delete(embeddingQueue);
+    stack.emulator!.emulator.faults = { refuseMessage: (m) => m.body.includes('"doorbell":"queued"') };
+    const response = await stack.post("enqueue", [{ contentType: "course", contentId: kept!.id }, { contentType: "post", contentId: refused!.id }]);
+    expect(((await response.json()) as { items: unknown[] }).items).toEqual([
+      { contentType: "course", contentId: kept!.id, lane: "immediate" },
+      { contentType: "post", contentId: refused!.id, lane: "database", fallback: true },
+    ]);
+    await waitFor(() => stack.embeddedChunks(kept!.id), 3000, "the course whose doorbell rang");
+    const [row] = await stack.connection.db.select().from(embeddingQueue).where(eq(embeddingQueue.contentId, refused!.id));
+    expect(row).toMatchObject({ status: "pending" });
+    expect(row!.runAfter.getTime()).toBeLessThanOrEqual(Date.now());
+    stack.emulator!.emulator.faults = {};
+    await stack.trigger("drain");
+    await waitFor(() => stack.embeddedChunks(refused!.id), 3000, "the drain to take the post");
+  });
+});
+
+describe("doorbells", () => {
+  it("ring once per lane and window for a burst, and the rung runs embed every item of it", async () => {
+    await stack.connection.db.delete(embeddingQueue);
+    const courses = await stack.connection.db.insert(course).values(Array.from({ length: 150 }, (_, i) => ({ title: `Burst course ${i}` }))).returning();
+    const posts = await stack.connection.db.insert(communityPost).values(Array.from({ length: 150 }, (_, i) => ({ title: `Burst post ${i}` }))).returning();
+    const [comment] = await stack.connection.db.insert(communityComment).values({ body: "Burst comment" }).returning();
+    await stack.connection.db.delete(embeddingQueue);
+    const before = stack.emulator!.emulator.deliveries.length;
+    const items = [...courses.map((c) => ({ contentType: "course", contentId: c.id })), ...posts.map((p) => ({ contentType: "post", contentId: p.id })), { contentType: "comment", contentId: comment!.id }];
+    // Three requests, as three webhooks would send them: still one doorbell per lane and window.
+    const started = Date.now();
+    await Promise.all([items.slice(0, 100), items.slice(100, 200), items.slice(200)].map((part) => stack.post("enqueue", part)));
+    const windows = (width: number) => Math.floor(Date.now() / width) - Math.floor(started / width) + 1;
+    await waitFor(async () => (await stack.connection.db.$count(embeddingQueue, eq(embeddingQueue.status, "done"))) === 300, 10_000, "the courses and posts");
+    const rung = stack.emulator!.emulator.deliveries.slice(before).filter((d) => d.url.endsWith("/process-webhook"));
+    // Immediate: at once and at the window's end; queued: at the window's end; batched: at the minute's.
+    // However long the requests took, that many windows: never one delivery per item (300).
+    expect(rung.length).toBeLessThanOrEqual(2 * windows(500) + windows(2000) + windows(60_000));
+    // The batched lane's doorbell waits for its minute's end.
+    const batched = [...stack.emulator!.emulator.messages.values()].filter((m) => m.body.includes('"doorbell":"database"'));
+    expect(batched.length).toBeLessThanOrEqual(1);
+    for (const doorbell of batched) {
+      expect(doorbell.notBefore % 60_000).toBe(0);
+      stack.emulator!.emulator.cancel(doorbell.messageId);
+    }
+  });
+});
+
 describe("a delivery that always fails", () => {
-  it("ends in the DLQ, fires the failure callback, and shows as failed in the queue table", async () => {
-    const [c] = await stack.connection.db.insert(course).values({ title: "Doomed" }).returning();
-    stack.emulator!.emulator.faults = { failDelivery: (m) => m.url.endsWith("/process-webhook") && m.body.includes(c!.id) };
+  it("a doorbell ends in the DLQ and loses nothing: its rows wait for the drain", async () => {
+    await stack.connection.db.delete(embeddingQueue);
+    const [c] = await stack.connection.db.insert(course).values({ title: "Doorbell lost" }).returning();
+    stack.emulator!.emulator.faults = { failDelivery: (m) => m.url.endsWith("/process-webhook") };
     await stack.post("enqueue", { contentType: "course", contentId: c!.id });
+    await waitFor(async () => (await stack.qstash.dlq.listMessages()).messages.filter((m) => m.body?.includes('"doorbell":"immediate"')).length >= 2, 5000, "both doorbells in the DLQ");
+    const [row] = await stack.connection.db.select().from(embeddingQueue).where(eq(embeddingQueue.contentId, c!.id));
+    expect(row).toMatchObject({ status: "pending" });
+    stack.emulator!.emulator.faults = {};
+    await stack.trigger("drain");
+    await waitFor(() => stack.embeddedChunks(c!.id), 3000, "the drain to embed it");
+  });
+
+  it("a direct item message ends in the DLQ, fires the failure callback, and shows as failed in the queue table", async () => {
+    const [c] = await stack.connection.db.insert(course).values({ title: "Doomed" }).returning();
+    await stack.connection.db.delete(embeddingQueue);
+    stack.emulator!.emulator.faults = { failDelivery: (m) => m.url.endsWith("/process-webhook") && m.body.includes(c!.id) };
+    await stack.qstash.publishJSON({
+      url: `${stack.url}/api/embeddings/process-webhook`, body: { contentType: "course", contentId: c!.id },
+      failureCallback: `${stack.url}/api/embeddings/process-webhook/failed`,
+    });
     const failed = await waitFor(async () => {
       const rows = await stack.connection.db.select().from(embeddingQueue)
         .where(and(eq(embeddingQueue.contentId, c!.id), eq(embeddingQueue.status, "failed")));
@@ -128,9 +200,6 @@ describe("a delivery that always fails", () => {
     expect(failed.lastError).toMatch(/QStash gave up after 3 retries; last answer 500/);
     const dlq = (await stack.qstash.dlq.listMessages()).messages;
     expect(dlq.some((m) => m.body?.includes(c!.id))).toBe(true);
-    // A safety-net row stays for the drain, due only once QStash has had its chance.
-    const [net] = await stack.connection.db.select().from(embeddingQueue).where(and(eq(embeddingQueue.contentId, c!.id), eq(embeddingQueue.status, "pending")));
-    expect(net!.runAfter.getTime()).toBeGreaterThan(Date.now() + 5 * 60_000);
   });
 });
 

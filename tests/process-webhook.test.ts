@@ -4,7 +4,7 @@ import { loadConfig } from "../functions/config";
 import type { Deps } from "../functions/deps";
 import { openaiEmbedder } from "../functions/embedders/openai";
 import { createProcessWebhookApp } from "../functions/process-webhook";
-import { communityPost, embeddingQueue, embeddings } from "../schema";
+import { communityComment, communityPost, embeddingQueue, embeddings } from "../schema";
 import { createRegistry } from "../schema/registry";
 import type { Connection } from "../scripts/lib/database";
 import { freshDatabase } from "./support/database";
@@ -56,6 +56,25 @@ describe("process-webhook", () => {
     expect(await connection.db.$count(embeddings, eq(embeddings.contentId, postId))).toBe(1);
   });
 
+  it("answers a doorbell by claiming and processing only its lane's pending rows", async () => {
+    const [post] = await connection.db.insert(communityPost).values({ title: "Rung by the queued lane" }).returning();
+    const [comment] = await connection.db.insert(communityComment).values({ body: "Waits for its own lane" }).returning();
+    // The triggers' outbox rows: one pending row for each.
+    expect(await connection.db.$count(embeddingQueue, eq(embeddingQueue.status, "pending"))).toBe(2);
+    const response = await deliver("process-webhook", JSON.stringify({ doorbell: "queued" }));
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ claimed: 1, done: 1, remaining: 0, stoppedBy: "empty" });
+    const rows = await connection.db.select({ contentId: embeddingQueue.contentId, status: embeddingQueue.status }).from(embeddingQueue);
+    expect(rows.sort((a, b) => a.status.localeCompare(b.status))).toEqual([{ contentId: post!.id, status: "done" }, { contentId: comment!.id, status: "pending" }]);
+    expect(await connection.db.$count(embeddings, eq(embeddings.contentId, post!.id))).toBe(1);
+    expect(await connection.db.$count(embeddings, eq(embeddings.contentId, comment!.id))).toBe(0);
+    // A failure callback for a doorbell records nothing: the rows are still queued.
+    const callback = JSON.stringify({ status: 500, retried: 3, sourceBody: Buffer.from(JSON.stringify({ doorbell: "database" })).toString("base64") });
+    expect(await (await deliver("process-webhook/failed", callback)).json()).toEqual({ recorded: 0 });
+    expect(await connection.db.$count(embeddingQueue, eq(embeddingQueue.status, "pending"))).toBe(1);
+    expect((await deliver("process-webhook", JSON.stringify({ doorbell: "everything" }))).status).toBe(489);
+  });
+
   it("accepts the next signing key (key rotation)", async () => {
     const body = JSON.stringify({ contentType: "post", contentId: postId });
     const response = await deliver("process-webhook", body, await qstashToken(keys.next, URL_OF("process-webhook"), body));
@@ -83,11 +102,15 @@ describe("process-webhook", () => {
     expect(await connection.db.$count(embeddingQueue)).toBe(1);
   });
 
-  it("answers 400 naming what is wrong with a body of the wrong shape", async () => {
+  it("answers a signed body of the wrong shape with 489 and Upstash-NonRetryable-Error, naming what is wrong", async () => {
     const wrong = JSON.stringify({ items: [{ contentType: "post", contentId: 1.5 }] });
     const response = await deliver("process-webhook", wrong);
-    expect(response.status).toBe(400);
+    expect(response.status).toBe(489);
+    expect(response.headers.get("upstash-nonretryable-error")).toBe("true");
     expect(((await response.json()) as { error: string }).error).toMatch(/contentId|must be/);
+    // QStash's failure callback for a 489 records nothing: what could be recorded was, when it was answered.
+    const callback = JSON.stringify({ status: 489, retried: 0, sourceBody: Buffer.from(wrong).toString("base64"), body: Buffer.from("x").toString("base64") });
+    expect(await (await deliver("process-webhook/failed", callback)).json()).toEqual({ recorded: 0 });
   });
 
   it("answers 503 on a transient failure so QStash retries, and writes nothing", async () => {

@@ -1,7 +1,8 @@
 import { createServer, type IncomingHttpHeaders } from "node:http";
 import type { AddressInfo } from "node:net";
-import { Client, Receiver } from "@upstash/qstash";
+import { Client, QstashDailyRatelimitError, type QstashError, Receiver } from "@upstash/qstash";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { EmulatorOptions } from "../scripts/qstash-emulator/emulator";
 import { startEmulator, type RunningEmulator } from "../scripts/qstash-emulator/http";
 import { waitFor } from "./support/wait-for";
 
@@ -147,5 +148,210 @@ describe("the QStash emulator", () => {
     const strict = new Client({ token: "emulator-token", baseUrl: emulator.url, devMode: false, enableTelemetry: false, retry: false });
     await expect(strict.publishJSON({ url: `${target}/refused`, body: {} })).rejects.toThrow(/refused/);
     emulator.emulator.faults = {};
+  });
+});
+
+/** A second emulator with other plan limits, and a client for it; closed by the caller. */
+async function emulatorWith(options: Partial<EmulatorOptions>) {
+  const other = await startEmulator({ token: "other-token", ...keys, backoff: () => 20, ...options });
+  const otherClient = new Client({ token: "other-token", baseUrl: other.url, devMode: false, enableTelemetry: false, retry: false });
+  return { other, otherClient };
+}
+
+const refusal = (promise: Promise<unknown>) => promise.then(() => undefined, (error: QstashError) => ({ status: error.status, message: error.message }));
+
+describe("the QStash emulator enforces what the real service refuses", () => {
+  it("refuses a deduplication id with ':' with QStash's 400 and message, in a publish and a whole batch", async () => {
+    expect(await refusal(client.publishJSON({ url: `${target}/colon`, body: {}, deduplicationId: "course:42" })))
+      .toEqual({ status: 400, message: `{"error":"DeduplicationId cannot contain ':'"}` });
+    expect(await refusal(client.batchJSON([
+      { url: `${target}/colon`, body: {}, deduplicationId: "fine_1-2" },
+      { url: `${target}/colon`, body: {}, deduplicationId: "course:42:1:end" },
+    ]))).toMatchObject({ status: 400, message: expect.stringContaining("DeduplicationId cannot contain ':'") });
+    await client.publishJSON({ url: `${target}/colon`, body: {}, deduplicationId: "course_42_1_end-x" });
+    await waitFor(() => received.length === 1, 2000);
+    expect(received.map((r) => r.path)).toEqual(["/colon"]);
+  });
+
+  it("refuses delay and not-before on an enqueue into a queue, but not on a publish", async () => {
+    const queue = client.queue({ queueName: "no-delay" });
+    expect((await refusal(queue.enqueueJSON({ url: `${target}/q`, body: {}, delay: 1 })))?.status).toBe(400);
+    expect((await refusal(client.batchJSON([{ url: `${target}/q`, body: {}, queueName: "no-delay", notBefore: Math.ceil(Date.now() / 1000) + 1 }]))))
+      .toMatchObject({ status: 400, message: expect.stringMatching(/not supported for enqueue/) });
+    await queue.enqueueJSON({ url: `${target}/q`, body: {} });
+    await waitFor(() => received.length === 1, 2000);
+  });
+
+  it("caps queue parallelism and the number of queues at the Free plan's 2 and 10 with 412; pay-as-you-go allows 10", async () => {
+    expect(await refusal(client.queue({ queueName: "wide" }).upsert({ parallelism: 5 }))).toMatchObject({ status: 412, message: expect.stringMatching(/maximum queue parallelism of 2/) });
+    expect(await refusal(client.queue({ queueName: "zero" }).upsert({ parallelism: 0 }))).toMatchObject({ status: 400 });
+    await client.queue({ queueName: "narrow" }).upsert({ parallelism: 2 });
+    const { other, otherClient } = await emulatorWith({ plan: "payg" });
+    try {
+      await otherClient.queue({ queueName: "wide" }).upsert({ parallelism: 10 });
+      expect((await refusal(otherClient.queue({ queueName: "wider" }).upsert({ parallelism: 11 })))?.status).toBe(412);
+    } finally {
+      await other.close();
+    }
+    const { other: free, otherClient: freeClient } = await emulatorWith({});
+    try {
+      for (let n = 0; n < 10; n++) await freeClient.queue({ queueName: `q${n}` }).upsert({ parallelism: 1 });
+      expect(await refusal(freeClient.queue({ queueName: "q10" }).upsert({ parallelism: 1 }))).toMatchObject({ status: 412, message: expect.stringMatching(/allows 10 queues/) });
+      // An enqueue that would create an eleventh queue is refused too, and in a batch only that message.
+      expect((await refusal(freeClient.queue({ queueName: "q10" }).enqueueJSON({ url: `${target}/q`, body: {} })))?.status).toBe(412);
+      const answers = await freeClient.batchJSON([{ url: `${target}/q`, body: {}, queueName: "q11" }, { url: `${target}/q`, body: {}, queueName: "q1" }]);
+      expect(answers[0]).toEqual({ error: expect.stringMatching(/allows 10 queues/) });
+      expect(answers[1]).toHaveProperty("messageId");
+      // Updating one of the ten stays allowed.
+      await freeClient.queue({ queueName: "q3" }).upsert({ parallelism: 2 });
+    } finally {
+      await free.close();
+    }
+  });
+
+  it("refuses an eleventh schedule on the Free plan, and updating one by id is not a new one", async () => {
+    const { other, otherClient } = await emulatorWith({});
+    try {
+      for (let n = 0; n < 10; n++) await otherClient.schedules.create({ scheduleId: `s${n}`, destination: `${target}/s`, cron: "0 0 1 1 *" });
+      await otherClient.schedules.create({ scheduleId: "s0", destination: `${target}/s`, cron: "0 0 2 1 *" });
+      expect(await refusal(otherClient.schedules.create({ scheduleId: "s10", destination: `${target}/s`, cron: "0 0 1 1 *" }))).toMatchObject({ status: 412 });
+    } finally {
+      await other.close();
+    }
+  });
+
+  it("counts every delivery attempt against the daily limit and then answers 429 as QstashDailyRatelimitError", async () => {
+    const { other, otherClient } = await emulatorWith({ limits: { messagesPerDay: 3 } });
+    try {
+      answer = 500;
+      await otherClient.publishJSON({ url: `${target}/billed`, body: {}, retries: 1 });
+      await waitFor(() => received.length === 2, 2000);
+      expect(other.emulator.messagesOn()).toBe(2);
+      answer = 200;
+      await otherClient.publishJSON({ url: `${target}/billed`, body: {} });
+      await waitFor(() => other.emulator.messagesOn() === 3, 2000);
+      const error = await otherClient.publishJSON({ url: `${target}/billed`, body: {} }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(QstashDailyRatelimitError);
+      expect(error).toMatchObject({ status: 429, limit: "3", remaining: "0" });
+      expect((await refusal(otherClient.batchJSON([{ url: `${target}/billed`, body: {} }])))?.status).toBe(429);
+    } finally {
+      await other.close();
+    }
+  });
+
+  it("gives a message at most the plan's retries (Free: 3), and that many when it names none", async () => {
+    const { messageId } = await client.publishJSON({ url: `${target}/capped`, body: {}, retries: 10, delay: 5 });
+    expect((await client.messages.get(messageId)).maxRetries).toBe(3);
+    await client.messages.cancel(messageId);
+  });
+
+  it("keeps a queue FIFO: a failing message holds its slot through its retries", async () => {
+    let failures = 2;
+    const { other, otherClient } = await emulatorWith({});
+    const server = createServer(async (req, res) => {
+      for await (const _ of req);
+      const failing = req.url === "/first" && failures-- > 0;
+      received.push({ path: req.url!, headers: req.headers, body: "", at: Date.now() });
+      res.writeHead(failing ? 500 : 200).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      await otherClient.batchJSON(["first", "second", "third"].map((name) => ({ url: `${url}/${name}`, body: {}, queueName: "fifo" })));
+      await waitFor(() => received.length === 5, 3000);
+      expect(received.map((r) => `${r.path}#${r.headers["upstash-retried"]}`)).toEqual(["/first#0", "/first#1", "/first#2", "/second#0", "/third#0"]);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+      await other.close();
+    }
+  });
+
+  it("answers a batch per message: a refused one does not stop the others", async () => {
+    emulator.emulator.faults = { refuseMessage: (m) => m.body.includes('"n":1') };
+    const answers = await client.batchJSON([0, 1, 2].map((n) => ({ url: `${target}/each`, body: { n } })));
+    emulator.emulator.faults = {};
+    expect(answers.map((a) => ("error" in a ? "error" : "sent"))).toEqual(["sent", "error", "sent"]);
+    await waitFor(() => received.length === 2, 2000);
+    expect(received.map((r) => JSON.parse(r.body).n).sort()).toEqual([0, 2]);
+  });
+
+  it("stops retrying at 489 with Upstash-NonRetryable-Error: true, straight to the DLQ and the failure callback", async () => {
+    const { other, otherClient } = await emulatorWith({});
+    const server = createServer(async (req, res) => {
+      for await (const _ of req);
+      received.push({ path: req.url!, headers: req.headers, body: "", at: Date.now() });
+      res.writeHead(489, req.url === "/permanent" ? { "Upstash-NonRetryable-Error": "true" } : {}).end("no");
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      await otherClient.publishJSON({ url: `${url}/permanent`, body: {}, retries: 3, failureCallback: `${url}/failed` });
+      await otherClient.publishJSON({ url: `${url}/plain489`, body: {}, retries: 2 });
+      await waitFor(() => received.filter((r) => r.path === "/plain489").length === 3 && received.some((r) => r.path === "/failed"), 3000);
+      expect(received.filter((r) => r.path === "/permanent")).toHaveLength(1);
+      expect((await otherClient.dlq.listMessages()).messages.map((m) => m.url).sort()).toEqual([`${url}/permanent`, `${url}/plain489`]);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+      await other.close();
+    }
+  });
+
+  it("retries a DLQ message with dlq.retry: delivered again and gone from the DLQ", async () => {
+    answer = 500;
+    await client.publishJSON({ url: `${target}/dead`, body: { x: 1 }, retries: 0 });
+    const entry = await waitFor(async () => (await client.dlq.listMessages()).messages.find((m) => m.url === `${target}/dead`), 2000);
+    answer = 200;
+    const { responses } = await client.dlq.retry([entry.dlqId]);
+    expect(responses).toEqual([{ messageId: expect.stringMatching(/^msg_/) }]);
+    await waitFor(() => received.length === 2, 2000);
+    expect((await client.dlq.listMessages()).messages.find((m) => m.dlqId === entry.dlqId)).toBeUndefined();
+  });
+
+  it("evaluates a cron in UTC, or in the zone CRON_TZ= names; refuses an unknown zone", async () => {
+    const hourIn = (id: string, timeZone: string) =>
+      emulator.emulator.schedules.get(id)!.job.nextRun()!.toLocaleString("en-GB", { timeZone, hour: "2-digit", hour12: false });
+    await client.schedules.create({ scheduleId: "ny", destination: `${target}/ny`, cron: "CRON_TZ=America/New_York 0 4 * * *" });
+    await client.schedules.create({ scheduleId: "utc", destination: `${target}/utc`, cron: "0 4 * * *" });
+    expect(hourIn("ny", "America/New_York")).toBe("04");
+    expect(hourIn("utc", "UTC")).toBe("04");
+    expect((await client.schedules.get("ny")).cron).toBe("CRON_TZ=America/New_York 0 4 * * *");
+    expect((await refusal(client.schedules.create({ scheduleId: "bad", destination: `${target}/x`, cron: "CRON_TZ=Mars/Olympus 0 4 * * *" })))?.status).toBe(400);
+    await client.schedules.delete("ny");
+    await client.schedules.delete("utc");
+  });
+
+  it("holds flow-controlled publishes to the key's parallelism and rate per period, across URLs", async () => {
+    let inFlight = 0;
+    let most = 0;
+    const server = createServer(async (req, res) => {
+      for await (const _ of req);
+      inFlight++;
+      most = Math.max(most, inFlight);
+      received.push({ path: req.url!, headers: req.headers, body: "", at: Date.now() });
+      await new Promise((r) => setTimeout(r, 40));
+      inFlight--;
+      res.writeHead(200).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      await client.batchJSON([0, 1, 2, 3].map((n) => ({ url: `${url}/p${n % 2}`, body: {}, flowControl: { key: "one-at-a-time", parallelism: 1 } })));
+      await waitFor(() => received.length === 4, 3000);
+      expect(most).toBe(1);
+      received = [];
+      await client.batchJSON([0, 1, 2].map(() => ({ url: `${url}/rate`, body: {}, flowControl: { key: "two-a-second", rate: 2, period: "1s" } })));
+      await waitFor(() => received.length === 3, 4000);
+      // The third waits for the next one-second window.
+      expect(received[2]!.at - received[0]!.at).toBeGreaterThanOrEqual(900);
+      const bad = await fetch(`${emulator.url}/v2/publish/${url}/x`, {
+        method: "POST", headers: { authorization: "Bearer emulator-token", "upstash-flow-control-key": "k", "upstash-flow-control-value": "parallelism=0" },
+      });
+      expect(bad.status).toBe(400);
+    } finally {
+      server.closeAllConnections();
+      server.close();
+    }
   });
 });

@@ -7,24 +7,29 @@ import { rowsOf } from "../db/database.js";
 
 export type Claimed = { id: number; contentType: string; contentId: string; attempts: number };
 
-export async function claimBatch(db: Database, size: number, leaseMs: number): Promise<Claimed[]> {
+/** Priorities to claim from, both ends included (a lane's, for its doorbell); every one when not given. */
+export type PriorityRange = { min: number; max: number };
+
+const claimable = (range?: PriorityRange) => sql`((status = 'pending' AND run_after <= now()) OR (status = 'processing' AND locked_until < now()))
+  ${range ? sql`AND priority BETWEEN ${range.min} AND ${range.max}` : sql``}`;
+
+export async function claimBatch(db: Database, size: number, leaseMs: number, range?: PriorityRange): Promise<Claimed[]> {
   return rowsOf<Claimed>(db.execute(sql`
     UPDATE embedding_queue q
     SET status = 'processing', locked_until = now() + ${leaseMs} * interval '1 millisecond',
         attempts = q.attempts + 1, updated_at = now()
     WHERE q.id IN (
       SELECT id FROM embedding_queue
-      WHERE (status = 'pending' AND run_after <= now()) OR (status = 'processing' AND locked_until < now())
+      WHERE ${claimable(range)}
       ORDER BY priority, created_at
       LIMIT ${size}
       FOR UPDATE SKIP LOCKED)
     RETURNING q.id::int AS "id", q.content_type AS "contentType", q.content_id AS "contentId", q.attempts AS "attempts"`));
 }
 
-/** Items the drain could take now. */
-export async function readyCount(db: Database): Promise<number> {
+/** Items the drain (or a lane's doorbell) could take now. */
+export async function readyCount(db: Database, range?: PriorityRange): Promise<number> {
   const [row] = await rowsOf<{ n: number }>(db.execute(sql`
-    SELECT count(*)::int AS n FROM embedding_queue
-    WHERE (status = 'pending' AND run_after <= now()) OR (status = 'processing' AND locked_until < now())`));
+    SELECT count(*)::int AS n FROM embedding_queue WHERE ${claimable(range)}`));
   return row?.n ?? 0;
 }

@@ -1,9 +1,15 @@
 // Priority decides the lane (DESIGN.md section 1, "Routing").
 
-export type Lane = "immediate" | "queued" | "database";
+import type { LANE_NAMES } from "../../schema/messages.js";
 
-/** The QStash queue of the 3–4 lane, and how many deliveries it runs at once. */
-export const QUEUED_LANE = { queueName: "embeddings", parallelism: 5 };
+export type Lane = (typeof LANE_NAMES)[number];
+
+/**
+ * The 3–4 lane's bound on deliveries at once: a flow-control key on publish, not a queue, because an
+ * enqueue takes no not-before (upstash/docs #225) and Upstash steers bounded parallelism to flow control
+ * (docs: Upsert a Queue). Flow-control parallelism is not held to the queues' plan maximum (Free: 2).
+ */
+export const QUEUED_LANE = { flowControlKey: "embeddings-queued", parallelism: 5 };
 
 /**
  * The QStash queue a drain's call to itself waits in. Every minute's scheduled drain may start a chain
@@ -12,22 +18,30 @@ export const QUEUED_LANE = { queueName: "embeddings", parallelism: 5 };
 export const DRAIN_CHAIN = { queueName: "embeddings-drain", parallelism: 2 };
 
 /** The QStash queues the pipeline uses, as `npm run schedules` and the local stack create them. */
-export const QUEUES = [QUEUED_LANE, DRAIN_CHAIN];
+export const QUEUES = [DRAIN_CHAIN];
+
+/** The priorities each lane takes: a doorbell claims only its lane's queue rows. */
+export const LANE_PRIORITIES: Record<Lane, { min: number; max: number }> = {
+  immediate: { min: -2_147_483_648, max: 2 },
+  queued: { min: 3, max: 4 },
+  database: { min: 5, max: 2_147_483_647 },
+};
+
+export const LANES = Object.keys(LANE_PRIORITIES) as Lane[];
 
 export function laneFor(priority: number): Lane {
-  if (priority <= 2) return "immediate";
-  if (priority <= 4) return "queued";
-  return "database";
+  return LANES.find((lane) => priority <= LANE_PRIORITIES[lane].max)!;
 }
 
 /**
- * How long a lane waits so that a burst of edits to one row becomes one delivery: every change in the
- * same window shares a deduplication id and is delivered once, at the window's end, reading the row
- * as it is then. A later change falls in a new window, so no edit is ever dropped.
+ * How long a lane gathers changes under one doorbell: every change in the same window shares the
+ * window's deduplication id, so a burst rings once (the immediate lane also at once, its leading edge),
+ * and the rung run reads the rows as they are then. A later change falls in a new window, so no change
+ * waits for more than a window. The batched lane ("database") rings once a minute while changes come.
  */
-export const COALESCE_WINDOW_MS: Record<Exclude<Lane, "database">, number> = { immediate: 500, queued: 2000 };
+export const COALESCE_WINDOW_MS: Record<Lane, number> = { immediate: 500, queued: 2000, database: 60_000 };
 
-export function coalescingWindow(lane: Exclude<Lane, "database">, now: number) {
+export function coalescingWindow(lane: Lane, now: number) {
   const width = COALESCE_WINDOW_MS[lane];
   const window = Math.floor(now / width);
   return { window, deliverAt: (window + 1) * width };

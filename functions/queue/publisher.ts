@@ -3,22 +3,30 @@ import { Client } from "@upstash/qstash";
 import type { Config } from "../config.js";
 import { BASE_PATH } from "../lib/create-app.js";
 import { errorMessage, redact, TransientError } from "../lib/errors.js";
+import { DRAIN_CHAIN } from "./lanes.js";
 
 export type Message = {
   /** Path under /api/embeddings, e.g. "process-webhook". */
   endpoint: string;
   body: unknown;
+  /** Only [A-Za-z0-9_-]: see deduplication-id.ts. */
   deduplicationId?: string;
-  /** Unix milliseconds; delivered no earlier. */
+  /** Unix milliseconds; delivered no earlier. Not with `queueName`: QStash refuses it on enqueue. */
   deliverAt?: number;
   queueName?: string;
+  /** Deliveries sharing the key run at most `parallelism` at once. */
+  flowControl?: { key: string; parallelism: number };
   /** Endpoint QStash calls after the last failed retry. */
   failureEndpoint?: string;
   retries?: number;
 };
 
+/** What QStash answered for one message of a batch: sent, or refused on its own. */
+export type Sent = { messageId: string } | { error: string };
+
 export type Publisher = {
-  publish(messages: Message[]): Promise<void>;
+  /** One answer per message, in order. Throws (TransientError) when QStash refuses the whole request. */
+  publish(messages: Message[]): Promise<Sent[]>;
   /** Whether QStash answers, for the status endpoint. */
   reachable(): Promise<boolean>;
 };
@@ -39,19 +47,24 @@ export function qstashPublisher(config: Config): Publisher | undefined {
     failureCallback: m.failureEndpoint && endpointUrl(m.failureEndpoint),
     retries: m.retries,
     queueName: m.queueName,
+    flowControl: m.flowControl,
   });
   return {
     async publish(messages) {
-      if (messages.length === 0) return;
+      const sent: Sent[] = [];
       try {
-        // One batch call carries every message, each to its own queue or none.
-        for (let i = 0; i < messages.length; i += 100) await client.batchJSON(messages.slice(i, i + 100).map(request));
+        // One batch call carries every message, each to its own queue or none; QStash answers each.
+        for (let i = 0; i < messages.length; i += 100) {
+          const answers = (await client.batchJSON(messages.slice(i, i + 100).map(request))) as unknown as Sent[];
+          sent.push(...answers.map((a) => ("error" in a && a.error ? { error: redact(String(a.error), [token]) } : a)));
+        }
       } catch (error) {
         throw new TransientError(redact(`QStash publish failed: ${errorMessage(error)}`, [token]));
       }
+      return sent;
     },
     async reachable() {
-      return client.queue({ queueName: "embeddings" }).get().then(() => true, (error) => !/fetch failed|ECONN|network/i.test(String(error)));
+      return client.queue({ queueName: DRAIN_CHAIN.queueName }).get().then(() => true, (error) => !/fetch failed|ECONN|network/i.test(String(error)));
     },
   };
 }

@@ -14,10 +14,12 @@ import { BASE_PATH } from "../../functions/lib/create-app";
 import { QUEUES } from "../../functions/queue/lanes";
 import { qstashPublisher } from "../../functions/queue/publisher";
 import { NOTIFY_CHANNEL } from "../../schema/capture-sql";
+import { MAX_ITEMS } from "../../schema/messages";
 import { createRegistry } from "../../schema/registry";
 import type { Connection } from "./database";
 import { startEmulator, type RunningEmulator } from "../qstash-emulator/http";
 import type { EmulatorOptions } from "../qstash-emulator/emulator";
+import { isPlanName } from "../qstash-emulator/plans";
 import { listenOnFreePort } from "./listen";
 import { SCHEDULES, syncSchedules } from "./schedules";
 
@@ -52,6 +54,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   // Start listening first: the emulator and SITE_URL need the port.
   let handler: (request: Request) => Response | Promise<Response> = () => new Response("starting", { status: 503 });
   const server = createServer(getRequestListener((request) => handler(request)));
+  // Idle sockets outlive every client's keep-alive (undici: 4 s): on a busy machine a client's late timer
+  // would otherwise reuse a socket this server just closed, and its request would fail with ECONNRESET.
+  server.keepAliveTimeout = 60_000;
   const url = `http://127.0.0.1:${await listenOnFreePort(server, options.port ?? 0)}`;
   env.SITE_URL ??= url;
 
@@ -66,7 +71,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       nextSigningKey: env.QSTASH_NEXT_SIGNING_KEY ?? `sig_${secret()}`,
     };
     const port = options.emulatorPort ?? (env.QSTASH_URL ? Number(new URL(env.QSTASH_URL).port) || undefined : undefined);
-    emulator = await startEmulator({ ...keys, port, backoff: (n) => 1000 * 2 ** (n - 1), ...options.emulator }).catch((error) => {
+    // The Free plan's limits unless QSTASH_PLAN names another, so the local stack runs as a Free account would.
+    const plan = isPlanName(env.QSTASH_PLAN) ? env.QSTASH_PLAN : "free";
+    emulator = await startEmulator({ ...keys, plan, port, backoff: (n) => 1000 * 2 ** (n - 1), ...options.emulator }).catch((error) => {
       if ((error as NodeJS.ErrnoException).code === "EADDRINUSE" && env.QSTASH_TOKEN) return undefined;
       throw error;
     });
@@ -101,12 +108,18 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
   const stopForwarding: (() => unknown)[] = [];
   if (options.forwardNotifications) {
-    // As a database webhook would: each captured change is posted to enqueue.
+    // As a database webhook would, each captured change is posted to enqueue; the changes one statement
+    // announces together go in one request (up to enqueue's 1,000 items), so they ring one doorbell.
+    const waiting: unknown[] = [];
+    const post = (items: unknown[]) => fetch(`${url}${BASE_PATH}/enqueue`, {
+      method: "POST", body: JSON.stringify(items),
+      headers: { "content-type": "application/json", authorization: `Bearer ${config.webhookSecret}` },
+    }).catch((error) => console.warn("[local] forwarding changes failed; the drain will take them:", error.message));
+    const flush = () => {
+      while (waiting.length) void post(waiting.splice(0, MAX_ITEMS));
+    };
     const forward = (payload: string) => {
-      void fetch(`${url}${BASE_PATH}/enqueue`, {
-        method: "POST", body: payload,
-        headers: { "content-type": "application/json", authorization: `Bearer ${config.webhookSecret}` },
-      }).catch((error) => console.warn("[local] forwarding a change failed; the drain will take it:", error.message));
+      if (waiting.push(JSON.parse(payload)) === 1) setTimeout(flush, 0);
     };
     stopForwarding.push(await options.connection.listen(NOTIFY_CHANNEL, forward));
   }

@@ -1,85 +1,170 @@
-// The QStash HTTP API over the emulator engine: the routes the official @upstash/qstash client calls.
+// The QStash HTTP API over the emulator engine: the routes the official @upstash/qstash client calls,
+// each request checked as the real service checks it (the source of each rule is cited beside it).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createHash, timingSafeEqual } from "node:crypto";
-import { QStashEmulator, type EmulatorOptions, type StoredMessage } from "./emulator";
+import { QStashEmulator, type EmulatorOptions, type FlowControl, type NewMessage, type StoredMessage } from "./emulator";
 
-type Reply = { status: number; json?: unknown };
+type Reply = { status: number; json?: unknown; headers?: Record<string, string> };
 const ok = (json?: unknown): Reply => ({ status: 200, json });
-const fail = (status: number, error: string): Reply => ({ status, json: { error } });
+const fail = (status: number, error: string, headers?: Record<string, string>): Reply => ({ status, json: { error }, headers });
+
+/** A request QStash refuses as a whole, with its status and message. */
+class Refused extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
 
 /** Parses "10s", "2m", "1h" or a number of seconds into milliseconds. */
-function duration(value: string | undefined): number {
-  const match = value?.match(/^(\d+)(ms|s|m|h|d)?$/);
-  if (!match) return 0;
+function duration(value: string | undefined): number | undefined {
+  const match = value?.trim().match(/^(\d+)(ms|s|m|h|d)?$/);
+  if (!match) return undefined;
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[match[2] ?? "s"]!;
   return Number(match[1]) * unit;
 }
 
+/**
+ * Upstash-Flow-Control-Value: "parallelism=2, rate=10, period=1m"; at least one of parallelism and rate
+ * (qstash-js builds it so, and throws "Provide at least one of parallelism or ratePerSecond"); period
+ * defaults to one second (https://upstash.com/docs/qstash/features/flowcontrol).
+ */
+function flowControl(key: string | null, value: string | null): FlowControl | undefined {
+  if (key === null && value === null) return undefined;
+  if (!key || !value) throw new Refused(400, "Upstash-Flow-Control-Key and Upstash-Flow-Control-Value must be given together");
+  const control: FlowControl = { key, periodMs: 1000 };
+  for (const part of value.split(",")) {
+    const [name, raw] = part.trim().split("=").map((s) => s.trim()) as [string, string | undefined];
+    const number = Number(raw);
+    if (name === "parallelism" && Number.isInteger(number) && number > 0) control.parallelism = number;
+    else if (name === "rate" && Number.isInteger(number) && number > 0) control.rate = number;
+    else if (name === "period" && duration(raw)) control.periodMs = duration(raw)!;
+    else throw new Refused(400, `invalid Upstash-Flow-Control-Value: ${value}`);
+  }
+  if (control.parallelism === undefined && control.rate === undefined) throw new Refused(400, `invalid Upstash-Flow-Control-Value: ${value}`);
+  return control;
+}
+
 /** Reads the message options QStash takes as Upstash-* headers; Upstash-Forward-* are passed on. */
-function messageFromHeaders(headers: Headers, destination: string, body: string, defaultRetries: number) {
+function messageFromHeaders(emulator: QStashEmulator, headers: Headers, destination: string, body: string, queueName?: string) {
+  // Destinations must be URLs (or URL groups, which the emulator does not have).
+  if (!/^https?:\/\/[^/]/.test(destination)) throw new Refused(400, `invalid destination url: ${destination}`);
   const forwarded: Record<string, string[]> = {};
   headers.forEach((value, name) => {
     if (name.startsWith("upstash-forward-")) forwarded[name.slice("upstash-forward-".length)] = [value];
   });
   const contentType = headers.get("content-type");
   if (contentType) forwarded["Content-Type"] = [contentType];
-  const notBeforeSeconds = Number(headers.get("upstash-not-before") ?? 0);
-  const notBefore = Math.max(Date.now() + duration(headers.get("upstash-delay") ?? undefined), notBeforeSeconds * 1000);
+  const delay = headers.get("upstash-delay");
+  const notBeforeHeader = headers.get("upstash-not-before");
+  // Enqueue takes neither: "It is not possible to use delay and not before in enqueue endpoint"
+  // (upstash/docs #225, #279); qstash-py #28: "users get an immediate error from the server".
+  if (queueName && (delay !== null || notBeforeHeader !== null)) {
+    throw new Refused(400, "delay and notBefore are not supported for enqueue");
+  }
+  if (delay !== null && duration(delay) === undefined) throw new Refused(400, `invalid Upstash-Delay: ${delay}`);
+  const notBefore = Math.max(Date.now() + (delay === null ? 0 : duration(delay)!), Number(notBeforeHeader ?? 0) * 1000);
   let deduplicationId = headers.get("upstash-deduplication-id") ?? undefined;
+  // Real answer, reported from batchJSON: 400 {"error":"DeduplicationId cannot contain ':'"}
+  // (superset-sh/superset #3591; lobehub #18778).
+  if (deduplicationId?.includes(":")) throw new Refused(400, "DeduplicationId cannot contain ':'");
   if (!deduplicationId && headers.get("upstash-content-based-deduplication") === "true") {
     deduplicationId = createHash("sha256").update(destination).update("\0").update(body).digest("hex");
   }
   const retries = headers.get("upstash-retries");
-  const message: Omit<StoredMessage, "messageId" | "createdAt" | "retried"> = {
+  const message: NewMessage = {
     url: destination,
     method: headers.get("upstash-method") ?? "POST",
     body,
     header: forwarded,
     notBefore,
-    maxRetries: retries === null ? defaultRetries : Number(retries),
+    maxRetries: emulator.retriesFor(retries === null ? undefined : Number(retries)),
     callback: headers.get("upstash-callback") ?? undefined,
     failureCallback: headers.get("upstash-failure-callback") ?? undefined,
+    queueName,
+    flowControl: flowControl(headers.get("upstash-flow-control-key"), headers.get("upstash-flow-control-value")),
   };
   return { message, deduplicationId };
 }
 
-const validDestination = (destination: string) => /^https?:\/\/[^/]/.test(destination);
+/**
+ * The daily limit: "We raise 429 status code on two occasions: … When the daily max message limit is
+ * exceeded" (qstash-py #26), with RateLimit-Limit/-Remaining/-Reset, which qstash-js reads into
+ * QstashDailyRatelimitError (src/client/error.ts; docs qstash/api/api-ratelimiting, "Daily Rate Limit").
+ */
+function dailyLimit(emulator: QStashEmulator): Reply | undefined {
+  if (emulator.quotaLeft() > 0) return undefined;
+  const tomorrow = new Date();
+  tomorrow.setUTCHours(24, 0, 0, 0);
+  return fail(429, `daily message limit of ${emulator.limits.messagesPerDay} reached for this plan`, {
+    "RateLimit-Limit": String(emulator.limits.messagesPerDay), "RateLimit-Remaining": "0", "RateLimit-Reset": String(tomorrow.getTime() / 1000),
+  });
+}
+
+/**
+ * "412 if it fails because of the allowed number of queues limit" (docs: Upsert a Queue); the same for a
+ * parallelism above the plan's "Max Queue Parallelism" (pricing page; Free: 2, reported in issue 11 as
+ * 412 on upserting 5). The exact wording of the real messages is not public.
+ */
+function queueLimit(emulator: QStashEmulator, name: string, parallelism = 1): string | undefined {
+  if (!emulator.queues.has(name) && emulator.queues.size >= emulator.limits.queues) {
+    return `queue limit reached: this plan allows ${emulator.limits.queues} queues`;
+  }
+  if (parallelism > emulator.limits.queueParallelism) {
+    return `parallelism ${parallelism} exceeds this plan's maximum queue parallelism of ${emulator.limits.queueParallelism}`;
+  }
+  return undefined;
+}
 
 function publicMessage(m: StoredMessage) {
   return {
     messageId: m.messageId, url: m.url, method: m.method, body: m.body, header: m.header,
     notBefore: m.notBefore, createdAt: m.createdAt, maxRetries: m.maxRetries, retried: m.retried,
     callback: m.callback, failureCallback: m.failureCallback, queueName: m.queueName, scheduleId: m.scheduleId,
+    ...(m.flowControl && { flowControlKey: m.flowControl.key }),
   };
 }
 
 export function route(emulator: QStashEmulator, method: string, path: string, search: string, headers: Headers, body: string): Reply {
-  const defaultRetries = emulator.options.defaultRetries ?? 3;
+  const refused = () => (emulator.refusesPublish() ? fail(503, "emulator: publishing refused (injected fault)") : dailyLimit(emulator));
   const publish = (destination: string, queueName?: string): Reply => {
-    if (!validDestination(destination)) return fail(400, `invalid destination url: ${destination}`);
-    if (emulator.refusesPublish()) return fail(503, "emulator: publishing refused (injected fault)");
-    const { message, deduplicationId } = messageFromHeaders(headers, destination, body, defaultRetries);
-    return ok(emulator.publish({ ...message, queueName }, deduplicationId));
+    const refusal = refused() ?? (queueName ? queueLimitReply(queueName) : undefined);
+    if (refusal) return refusal;
+    const { message, deduplicationId } = messageFromHeaders(emulator, headers, destination, body, queueName);
+    return ok(emulator.publish(message, deduplicationId));
+  };
+  const queueLimitReply = (name: string, parallelism?: number) => {
+    const error = queueLimit(emulator, name, parallelism);
+    return error ? fail(412, error) : undefined;
   };
 
   let match: RegExpMatchArray | null;
   if (method === "POST" && (match = path.match(/^\/v2\/publish\/(.+)$/))) return publish(match[1]! + search);
   if (method === "POST" && (match = path.match(/^\/v2\/enqueue\/([^/]+)\/(.+)$/))) return publish(match[2]! + search, match[1]);
   if (method === "POST" && path === "/v2/batch") {
-    if (emulator.refusesPublish()) return fail(503, "emulator: publishing refused (injected fault)");
+    const refusal = refused();
+    if (refusal) return refusal;
     const items = JSON.parse(body) as { destination: string; headers: Record<string, string>; body?: string; queue?: string }[];
     if (!Array.isArray(items)) return fail(400, "batch body must be an array");
-    if (items.some((item) => !validDestination(item.destination))) return fail(400, "invalid destination url in batch");
-    return ok(items.map((item) => {
-      const { message, deduplicationId } = messageFromHeaders(new Headers(item.headers), item.destination, item.body ?? "", defaultRetries);
-      return emulator.publish({ ...message, queueName: item.queue }, deduplicationId);
+    // "If the format of the messages are valid, the response will be an array of responses for each
+    // message in the batch … If one message fails to be sent, that message will have an error
+    // response, but the other messages will still be sent." (docs: qstash/features/batch). A format
+    // error refuses the whole batch (the ':' report above came from batchJSON).
+    const parsed = items.map((item) => messageFromHeaders(emulator, new Headers(item.headers), item.destination, item.body ?? "", item.queue));
+    return ok(parsed.map(({ message, deduplicationId }) => {
+      const error = (message.queueName && queueLimit(emulator, message.queueName))
+        || (emulator.faults.refuseMessage?.(message) ? "emulator: message refused (injected fault)" : undefined);
+      return error ? { error } : emulator.publish(message, deduplicationId);
     }));
   }
 
   if (method === "POST" && path === "/v2/queues") {
-    const { queueName, parallelism, paused } = JSON.parse(body) as { queueName: string; parallelism?: number; paused?: boolean };
-    emulator.upsertQueue(queueName, parallelism ?? 1, paused ?? false);
+    const { queueName, parallelism = 1, paused } = JSON.parse(body) as { queueName: string; parallelism?: number; paused?: boolean };
+    // "parallelism must be greater than 0" (upstash/docs #695: OpenAPI minimum 1).
+    if (!Number.isInteger(parallelism) || parallelism < 1) return fail(400, "parallelism must be greater than 0");
+    const refusal = queueLimitReply(queueName, parallelism);
+    if (refusal) return refusal;
+    emulator.upsertQueue(queueName, parallelism, paused ?? false);
     return ok();
   }
   if (method === "GET" && path === "/v2/queues") return ok([...emulator.queues.values()].map(queueView(emulator)));
@@ -95,8 +180,12 @@ export function route(emulator: QStashEmulator, method: string, path: string, se
   if (method === "POST" && (match = path.match(/^\/v2\/schedules\/(https?:\/\/.+)$/))) {
     const cron = headers.get("upstash-cron");
     if (!cron) return fail(400, "Upstash-Cron header is required");
-    const { message } = messageFromHeaders(headers, match[1]! + search, body, defaultRetries);
+    const { message } = messageFromHeaders(emulator, headers, match[1]! + search, body);
     const scheduleId = headers.get("upstash-schedule-id") ?? `scd_${createHash("sha1").update(String(Math.random())).digest("hex").slice(0, 20)}`;
+    // "Max Active Schedules" (pricing page; Free: 10). The real status and wording are not public; 412 as for queues.
+    if (!emulator.schedules.has(scheduleId) && emulator.schedules.size >= emulator.limits.schedules) {
+      return fail(412, `schedule limit reached: this plan allows ${emulator.limits.schedules} active schedules`);
+    }
     try {
       emulator.upsertSchedule({ scheduleId, cron, destination: message.url, method: message.method, body, header: message.header,
         retries: message.maxRetries, failureCallback: message.failureCallback, callback: message.callback });
@@ -124,6 +213,16 @@ export function route(emulator: QStashEmulator, method: string, path: string, se
 
   if (method === "GET" && path === "/v2/dlq") {
     return ok({ messages: [...emulator.dlq.values()].map((m) => ({ ...publicMessage(m), dlqId: m.dlqId, responseStatus: m.responseStatus, responseBody: m.responseBody })) });
+  }
+  // POST /v2/dlq/retry/{dlqId} answers {messageId}; POST /v2/dlq/retry?dlqIds=… answers {responses, cursor}
+  // (docs: "Retry a DLQ message", "Bulk Retry DLQ messages").
+  if (method === "POST" && (match = path.match(/^\/v2\/dlq\/retry(?:\/([^/]+))?$/))) {
+    const refusal = refused();
+    if (refusal) return refusal;
+    if (match[1]) return emulator.dlq.has(match[1]) ? ok(emulator.retryDlq(match[1])) : fail(404, "dlq message not found");
+    const query = new URLSearchParams(search);
+    const ids = query.has("dlqIds") ? query.getAll("dlqIds").flatMap((id) => id.split(",")) : [...emulator.dlq.keys()];
+    return ok({ responses: ids.flatMap((id) => emulator.retryDlq(id) ?? []) });
   }
   if (method === "DELETE" && (match = path.match(/^\/v2\/dlq\/([^/]+)$/))) {
     return emulator.dlq.delete(match[1]!) ? ok() : fail(404, "dlq message not found");
@@ -162,12 +261,14 @@ export async function startEmulator(options: EmulatorOptions & { port?: number }
       try {
         reply = route(emulator, req.method ?? "GET", url.pathname, url.search, headers, body);
       } catch (error) {
-        reply = fail(400, `emulator: ${error instanceof Error ? error.message : String(error)}`);
+        reply = error instanceof Refused ? fail(error.status, error.message) : fail(400, `emulator: ${error instanceof Error ? error.message : String(error)}`);
       }
     }
-    res.writeHead(reply.status, reply.json === undefined ? {} : { "content-type": "application/json" });
+    res.writeHead(reply.status, { ...reply.headers, ...(reply.json !== undefined && { "content-type": "application/json" }) });
     res.end(reply.json === undefined ? undefined : JSON.stringify(reply.json));
   });
+  // As the local stack's server: idle sockets outlive the clients' keep-alive, so none is reset under load.
+  server.keepAliveTimeout = 60_000;
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject); // a taken port is the caller's to handle
     server.listen(options.port ?? 0, "127.0.0.1", () => {

@@ -23,11 +23,11 @@ export type TestStack = LocalStack & {
 export async function startTestStack(options: Partial<LocalStackOptions> = {}): Promise<TestStack> {
   const [connection, api] = await Promise.all([options.connection ?? freshDatabase(), startFakeOpenAI()]);
   const stack = await startLocalStack({
+    ...options,
     connection,
     env: { WEBHOOK_SECRET: "test-webhook-secret", ADMIN_TOKEN: "test-admin-token", SEARCH_TOKEN: "test-search-token", ...options.env },
-    embedder: openaiEmbedder({ apiKey: "test-openai-key", baseURL: api.url, model: "text-embedding-3-small", dimensions: 1536, maxRetries: 1 }),
+    embedder: options.embedder ?? openaiEmbedder({ apiKey: "test-openai-key", baseURL: api.url, model: "text-embedding-3-small", dimensions: 1536, maxRetries: 1 }),
     emulator: { backoff: () => 50, ...options.emulator },
-    ...options,
   });
   const qstash = new Client({ token: stack.config.qstash.token!, baseUrl: stack.config.qstash.url, devMode: false, enableTelemetry: false });
   return {
