@@ -1,4 +1,4 @@
-// Sends each change down its lane (DESIGN.md section 1, "Routing"): its embedding_queue row is the one
+// Sends each change down its lane (ARCHITECTURE.md §1, "Routing (doorbells)"): its embedding_queue row is the one
 // record of the work, for every lane; QStash carries only doorbells, one per lane per coalescing window,
 // that make process-webhook claim the lane's rows. A doorbell QStash refuses loses nothing: the row
 // waits for the drain's schedule.

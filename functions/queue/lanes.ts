@@ -1,4 +1,4 @@
-// Priority decides the lane (DESIGN.md section 1, "Routing").
+// Priority decides the lane (ARCHITECTURE.md §1, "Routing (doorbells)").
 
 import type { LANE_NAMES } from "../../schema/messages.js";
 
