@@ -11,11 +11,18 @@ import { qstashPublisher } from "./queue/publisher.js";
 
 type App = { fetch(request: Request): Response | Promise<Response> };
 
+export const MISSING_EMBEDDER =
+  "OPENAI_API_KEY is not set: set it for semantic search, or set EMBEDDER=local to serve the local lexical (not semantic) embedder on purpose";
+
 /** A Request → Response handler; the database pool lives for one request, as edge runtimes require. */
 export function fetchHandler(create: (deps: Deps) => App, env: Record<string, string | undefined>) {
   const config = loadConfig(env);
   const shared = { config, registry: createRegistry(), embedder: createEmbedder(config), publisher: qstashPublisher(config) };
   return async (request: Request): Promise<Response> => {
+    // A deploy that forgot its key would serve lexical search silently: it says so instead.
+    if (config.provider === "local" && !config.embedderChosen) {
+      return Response.json({ error: MISSING_EMBEDDER }, { status: 500 });
+    }
     if (!config.databaseUrl) {
       return Response.json({ error: "DATABASE_URL is not set: the functions need a Postgres (Neon) database" }, { status: 500 });
     }

@@ -2,6 +2,8 @@ import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { ConfigError, loadConfig } from "../functions/config";
 import { processItems } from "../functions/core/process";
+import { fetchHandler, MISSING_EMBEDDER } from "../functions/edge";
+import { createSearchApp } from "../functions/search";
 import { localEmbedder } from "../functions/embedders/local";
 import { communityPost, embeddingQueue } from "../schema";
 import { HNSW_INDEX } from "../schema/pipeline-tables";
@@ -89,4 +91,20 @@ describe("start-up against the database as it is", () => {
       await connection.close();
     }
   }, 60_000);
+});
+
+describe("a deployed function", () => {
+  const env = { DATABASE_URL: "postgres://user:pass@ep-example.eu-central-1.aws.neon.tech/app", SEARCH_TOKEN: "t" };
+  const ask = (handler: (request: Request) => Promise<Response>) => handler(new Request("https://app.example.com/api/embeddings/search", { method: "POST", body: "{}" }));
+
+  it("without an OpenAI key refuses to serve lexical search silently, and says what to set", async () => {
+    const response = await ask(fetchHandler(createSearchApp, env));
+    expect(response.status).toBe(500);
+    expect(await response.json()).toEqual({ error: MISSING_EMBEDDER });
+  });
+
+  it("serves with EMBEDDER=local set on purpose", async () => {
+    const response = await ask(fetchHandler(createSearchApp, { ...env, EMBEDDER: "local" }));
+    expect(response.status).toBe(401); // on to the function, which wants its token
+  });
 });

@@ -8,7 +8,7 @@ import { ALL_FUNCTIONS, buildEdgeBundles, EDGE_FUNCTIONS, type EdgeBundle } from
 let bundles: EdgeBundle[];
 const workers = new Map<string, Miniflare>();
 const env = {
-  DATABASE_URL: "postgres://user:pass@ep-example.eu-central-1.aws.neon.tech/app",
+  DATABASE_URL: "postgres://user:pass@ep-example.eu-central-1.aws.neon.tech/app", EMBEDDER: "local",
   WEBHOOK_SECRET: "edge-webhook-secret", ADMIN_TOKEN: "edge-admin-token", SEARCH_TOKEN: "edge-search-token",
   QSTASH_CURRENT_SIGNING_KEY: "sig_edge_current", QSTASH_NEXT_SIGNING_KEY: "sig_edge_next", SITE_URL: "https://edge.example.com",
 };

@@ -67,6 +67,7 @@ console.log(JSON.stringify({ status: response.status, body: await response.json(
         env: {
           PATH: process.env.PATH,
           DATABASE_URL: "postgres://user:pass@ep-example.eu-central-1.aws.neon.tech/app",
+          EMBEDDER: "local",
           QSTASH_CURRENT_SIGNING_KEY: "sig_a",
           QSTASH_NEXT_SIGNING_KEY: "sig_b",
         },
