@@ -1,4 +1,5 @@
 // POST /api/embeddings/process-webhook (QStash delivery) and its failure callback.
+import { decodeBase64Text } from "./lib/base64.js";
 import type * as v from "valibot";
 import { FailureCallbackSchema, ProcessRequestSchema } from "../schema/messages.js";
 import { processItems } from "./core/process.js";
@@ -76,7 +77,7 @@ function nonRetryable(body: { error: string } & Record<string, unknown>) {
 
 function decodeBase64(text: string): string {
   try {
-    return new TextDecoder().decode(Uint8Array.from(atob(text), (ch) => ch.charCodeAt(0)));
+    return decodeBase64Text(text);
   } catch (error) {
     throw new BadRequestError(`callback body is not base64: ${errorMessage(error)}`);
   }

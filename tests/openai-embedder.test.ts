@@ -51,6 +51,8 @@ describe("the OpenAI embedder", () => {
     const error = await embedder({ model: "nomic-embed-text", dimensions: 768 }).embed(["x"]).catch((e) => e);
     expect(error).toBeInstanceOf(PermanentError);
     expect(error.message).toMatch(/1536 dimensions, EMBEDDING_DIMENSIONS is 768/);
+    // The server is named as the cause, with what to do.
+    expect(error.message).toMatch(/the cause is the server at http:\/\/127\.0\.0\.1:\d+\/v1: its model nomic-embed-text makes 1536-dimensional vectors; choose one of 768/);
   });
 });
 

@@ -1,5 +1,6 @@
 // Embeddings from OpenAI or any OpenAI-compatible server (Ollama, vLLM, …) through the official SDK.
 // Transient failures (408/409/429/5xx, timeouts, lost connections) are retried within the run's budget.
+import { shownUrl } from "../config.js";
 import OpenAI from "openai";
 import { type Budget, type Clock, systemClock } from "../lib/budget.js";
 import { OutOfTimeError, PermanentError, redact, TransientError } from "../lib/errors.js";
@@ -117,7 +118,9 @@ export function openaiEmbedder(options: OpenAIEmbedderOptions): Embedder {
       const hint =
         encoding === "base64" && wrong.length * 4 === options.dimensions
           ? " (the server answered floats to a base64 request: set EMBEDDING_ENCODING=float)"
-          : "";
+          : ` (the cause is the server${options.baseURL ? ` at ${shownUrl(options.baseURL)}` : ""}: its model ${options.model} makes ` +
+            `${wrong.length}-dimensional vectors; choose one of ${options.dimensions}, or change the vector column and ` +
+            `EMBEDDING_DIMENSIONS together: README "Changing model or dimensions")`;
       throw new PermanentError(
         `model ${options.model} returned ${wrong.length} dimensions, EMBEDDING_DIMENSIONS is ${options.dimensions}${hint}`,
       );
