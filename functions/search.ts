@@ -9,6 +9,8 @@ import { rowsOf, type Database } from "./db/database.js";
 import type { Deps } from "./deps.js";
 import { requireSearchAccess, type SearchScope } from "./lib/auth.js";
 import { createApp, Status } from "./lib/create-app.js";
+import type { Embedder } from "./embedders/embedder.js";
+import { LOCAL_MODEL, localEmbedder } from "./embedders/local.js";
 import { BadRequestError } from "./lib/errors.js";
 import { parseBody } from "./lib/validate.js";
 
@@ -20,11 +22,15 @@ export type SearchRequest = { query: string; types?: string[]; limit: number; mi
 export async function search(deps: Deps, request: SearchRequest, scope: SearchScope) {
   const started = Date.now();
   const types = searchableTypes(deps.registry, scope, request.types);
-  const results = types?.length === 0 ? [] : await nearest(deps, { ...request, types });
+  const { hits: results, otherModels } = types?.length === 0 ? { hits: [], otherModels: [] } : await nearest(deps, { ...request, types });
   await restrictSnippets(deps, results);
   const milliseconds = Date.now() - started;
   await deps.db.insert(searchLog).values({ query: request.query, contentTypes: request.types ?? null, resultCount: results.length, milliseconds });
-  return { results, milliseconds };
+  // Said plainly while a switch of embedder is being caught up with (ARCHITECTURE.md §7).
+  const reembedding = otherModels.length
+    ? { models: otherModels, note: `re-embedding under way: some rows still have vectors of ${otherModels.join(", ")}; those of a model at hand are searched with it, the others are missing until re-embedded` }
+    : undefined;
+  return { results, milliseconds, ...(reembedding ? { reembedding } : {}) };
 }
 
 /** The types a search may look in: undefined for all. The search token finds only the public ones. */
@@ -38,25 +44,44 @@ function searchableTypes(registry: Registry, scope: SearchScope, requested: stri
   return registry.entries.every((e) => e.search.public) ? undefined : registry.entries.filter((e) => e.search.public).map((e) => e.type);
 }
 
-async function nearest(deps: Deps, request: SearchRequest): Promise<SearchHit[]> {
-  const [vector] = await deps.embedder.embed([request.query]);
+/**
+ * The nearest rows by the current model's vectors. Rows whose vectors are of another model (a switch
+ * of embedder being caught up with) are not comparable with them: they are searched again with that
+ * model's own query vector where it is at hand (the local embedder always is), and named.
+ */
+async function nearest(deps: Deps, request: SearchRequest): Promise<{ hits: SearchHit[]; otherModels: string[] }> {
+  const current = await nearestOf(deps, deps.embedder, request);
+  const best = current.hitsByKey;
+  for (const model of current.otherModels) {
+    const embedder = embedderAtHand(model, deps.embedder.dimensions);
+    if (!embedder) continue;
+    for (const [key, hit] of (await nearestOf(deps, embedder, request, model)).hitsByKey) if (!best.has(key)) best.set(key, hit);
+  }
+  return { hits: [...best.values()].sort((a, b) => b.score - a.score).slice(0, request.limit), otherModels: current.otherModels };
+}
+
+const embedderAtHand = (model: string, dimensions: number) => (model === LOCAL_MODEL ? localEmbedder(dimensions) : undefined);
+
+async function nearestOf(deps: Deps, embedder: Embedder, request: SearchRequest, model?: string) {
+  const [vector] = await embedder.embed([request.query]);
   // Several chunks of one row may lead; fetch extra candidates so `limit` distinct rows remain.
   const candidates = request.limit * 4;
   const rows = await deps.db.transaction(async (tx) => {
     await applySearchSettings(tx, request.types, candidates, deps.config.search.exactLimit);
     return rowsOf<{ content_type: string; content_id: string; chunk_index: number; chunk_text: string; model: string; distance: number }>(
-      tx.execute(nearestChunks(vector!, request.types, candidates)));
+      tx.execute(nearestChunks(vector!, request.types, candidates, model)));
   });
-  const best = new Map<string, SearchHit>();
+  const hitsByKey = new Map<string, SearchHit>();
+  const otherModels = new Set<string>();
   for (const row of rows) {
     const key = `${row.content_type}\u0000${row.content_id}`;
     const score = 1 - Number(row.distance);
-    // Vectors of another model are not comparable; maintenance re-embeds them. A zero vector has no
-    // cosine (NaN): it matches nothing.
-    if (row.model !== deps.embedder.model || !Number.isFinite(score) || score < request.minScore || best.has(key)) continue;
-    best.set(key, { contentType: row.content_type, contentId: row.content_id, score, chunkIndex: row.chunk_index, snippet: snippet(row.chunk_text) });
+    if (row.model !== embedder.model) otherModels.add(row.model);
+    // A zero vector has no cosine (NaN): it matches nothing.
+    if (row.model !== embedder.model || !Number.isFinite(score) || score < request.minScore || hitsByKey.has(key)) continue;
+    hitsByKey.set(key, { contentType: row.content_type, contentId: row.content_id, score, chunkIndex: row.chunk_index, snippet: snippet(row.chunk_text) });
   }
-  return [...best.values()].sort((a, b) => b.score - a.score).slice(0, request.limit);
+  return { hitsByKey, otherModels: [...otherModels].sort() };
 }
 
 /**
@@ -104,12 +129,16 @@ async function matchingChunks(db: Database, types: string[], upTo: number) {
   return row?.n ?? 0;
 }
 
-/** The nearest chunks by cosine distance, optionally of some content types only. */
-export function nearestChunks(vector: number[], types: string[] | undefined, candidates: number) {
+/** The nearest chunks by cosine distance, optionally of some content types, or one model, only. */
+export function nearestChunks(vector: number[], types: string[] | undefined, candidates: number, model?: string) {
   const literal = JSON.stringify(vector);
+  const filters = [
+    ...(types?.length ? [sql`content_type IN (${sql.join(types.map((t) => sql`${t}`), sql`, `)})`] : []),
+    ...(model ? [sql`model = ${model}`] : []),
+  ];
   return sql`SELECT content_type, content_id, chunk_index, chunk_text, model, embedding <=> ${literal}::vector AS distance
     FROM embeddings
-    ${types?.length ? sql`WHERE content_type IN (${sql.join(types.map((t) => sql`${t}`), sql`, `)})` : sql``}
+    ${filters.length ? sql`WHERE ${sql.join(filters, sql` AND `)}` : sql``}
     ORDER BY embedding <=> ${literal}::vector
     LIMIT ${candidates}`;
 }

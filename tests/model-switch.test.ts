@@ -1,0 +1,48 @@
+// A switch of embedder is handled, not discovered: while rows still have vectors of the old model,
+// search answers from them (with the old model's query vector where it is at hand) and says so.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { loadConfig } from "../functions/config";
+import { processItems } from "../functions/core/process";
+import type { Deps } from "../functions/deps";
+import { localEmbedder } from "../functions/embedders/local";
+import { openaiEmbedder } from "../functions/embedders/openai";
+import { search } from "../functions/search";
+import { communityPost } from "../schema";
+import { createRegistry } from "../schema/registry";
+import type { Connection } from "../scripts/lib/database";
+import { freshDatabase } from "./support/database";
+import { startFakeOpenAI, type FakeOpenAI } from "./support/fake-openai";
+
+let connection: Connection;
+let api: FakeOpenAI;
+let deps: Deps;
+let oldPost: string;
+beforeAll(async () => {
+  [connection, api] = await Promise.all([freshDatabase(), startFakeOpenAI()]);
+  deps = {
+    db: connection.db, config: loadConfig({}), registry: createRegistry(),
+    embedder: openaiEmbedder({ apiKey: "test-openai-key", baseURL: api.url, model: "text-embedding-3-small", dimensions: 1536, maxRetries: 1 }),
+  };
+  // Embedded before the switch, by the local embedder.
+  const [post] = await connection.db.insert(communityPost).values({ title: "Tide pools and kelp forests", body: "Marine biology field notes" }).returning();
+  oldPost = post!.id;
+  await processItems({ ...deps, embedder: localEmbedder(1536) }, [{ contentType: "post", contentId: oldPost }]);
+});
+afterAll(async () => {
+  await Promise.all([connection.close(), api.close()]);
+});
+
+describe("search during a switch of embedder", () => {
+  it("answers from the old model's vectors with that model's query vector, and says re-embedding is under way", async () => {
+    const answer = await search(deps, { query: "kelp forests tide pools", limit: 5, minScore: 0.1 }, "admin");
+    expect(answer.results.map((r) => r.contentId)).toContain(oldPost);
+    expect(answer.reembedding).toMatchObject({ models: ["local-lexical-v1"], note: expect.stringContaining("re-embedding under way") });
+  });
+
+  it("says nothing once every row is of the current model", async () => {
+    await processItems(deps, [{ contentType: "post", contentId: oldPost }]);
+    const answer = await search(deps, { query: "kelp forests tide pools", limit: 5, minScore: -1 }, "admin");
+    expect(answer.reembedding).toBeUndefined();
+    expect(answer.results.map((r) => r.contentId)).toContain(oldPost);
+  });
+});
