@@ -7,6 +7,7 @@ import type { Deps } from "../functions/deps";
 import { localEmbedder } from "../functions/embedders/local";
 import { openaiEmbedder } from "../functions/embedders/openai";
 import { search } from "../functions/search";
+import { queueStatus } from "../functions/status/read-status";
 import { communityPost } from "../schema";
 import { createRegistry } from "../schema/registry";
 import type { Connection } from "../scripts/lib/database";
@@ -39,10 +40,15 @@ describe("search during a switch of embedder", () => {
     expect(answer.reembedding).toMatchObject({ models: ["local-lexical-v1"], note: expect.stringContaining("re-embedding under way") });
   });
 
+  it("counts the chunks of another model on the status endpoint", async () => {
+    expect((await queueStatus(deps)).chunksOfAnotherModel).toBe(1);
+  });
+
   it("says nothing once every row is of the current model", async () => {
     await processItems(deps, [{ contentType: "post", contentId: oldPost }]);
     const answer = await search(deps, { query: "kelp forests tide pools", limit: 5, minScore: -1 }, "admin");
     expect(answer.reembedding).toBeUndefined();
+    expect((await queueStatus(deps)).chunksOfAnotherModel).toBe(0);
     expect(answer.results.map((r) => r.contentId)).toContain(oldPost);
   });
 });

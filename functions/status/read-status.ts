@@ -16,6 +16,9 @@ export async function queueStatus(deps: Deps) {
     SELECT (SELECT count(*)::int FROM embedding_queue WHERE status = 'done' AND updated_at > now() - interval '1 hour') AS done,
            (SELECT count(*)::int FROM embedding_queue WHERE status = 'failed' AND updated_at > now() - interval '1 hour') AS failed,
            (SELECT count(*)::int FROM embeddings WHERE updated_at > now() - interval '1 hour') AS embedded`));
+  // Chunks a switch of embedder has yet to re-embed (they are queued behind live traffic).
+  const [other] = await rowsOf<{ n: number }>(db.execute(sql`
+    SELECT count(*)::int AS n FROM embeddings WHERE model <> ${deps.embedder.model} OR dimensions <> ${deps.embedder.dimensions}`));
   const recentErrors = await db
     .select({ contentType: embeddingQueue.contentType, contentId: embeddingQueue.contentId, error: embeddingQueue.lastError,
       attempts: embeddingQueue.attempts, retryRounds: embeddingQueue.retryRounds, source: embeddingQueue.source, at: embeddingQueue.updatedAt })
@@ -27,6 +30,7 @@ export async function queueStatus(deps: Deps) {
     byStatusAndPriority: depth,
     oldestPendingSeconds: ages?.oldest == null ? null : Math.round(ages.oldest),
     lastHour: { itemsDone: hour?.done ?? 0, itemsFailed: hour?.failed ?? 0, chunksEmbedded: hour?.embedded ?? 0 },
+    chunksOfAnotherModel: other?.n ?? 0,
     recentErrors,
   };
 }

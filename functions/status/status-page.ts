@@ -26,6 +26,7 @@ td,th{border:1px solid #ccc;padding:.3rem .7rem;text-align:left}.bad{color:#b000
 ${[...lanes].map(([lane, counts]) => html`<tr><td>${lane}</td><td>${counts.pending ?? 0}</td><td>${counts.processing ?? 0}</td><td>${counts.done ?? 0}</td><td>${counts.failed ?? 0}</td></tr>`)}
 </table>
 <p>Oldest pending: <b id="oldest">${queue.oldestPendingSeconds == null ? "none" : `${queue.oldestPendingSeconds} s`}</b></p>
+${queue.chunksOfAnotherModel ? `<p id="reembedding">Re-embedding: ${queue.chunksOfAnotherModel} chunks are of another model</p>` : ""}
 <h2>Last hour</h2>
 <p id="throughput">${queue.lastHour.itemsDone} items done · ${queue.lastHour.chunksEmbedded} chunks embedded · ${queue.lastHour.itemsFailed} failed</p>
 <h2>Recent failures</h2>
