@@ -58,7 +58,10 @@ export async function doorbells(serverUrl?: string, latencyMs = 50) {
     const single: number[] = [];
     for (let i = 0; i < 20; i++) {
       const started = performance.now();
-      const [row] = await db.insert(course).values({ title: `Single course ${i}` }).returning();
+      const [row] = await db
+        .insert(course)
+        .values({ title: `Single course ${i}` })
+        .returning();
       single.push(...(await searchableTimes([row!.id], started)));
       await new Promise((r) => setTimeout(r, Math.random() * 500));
     }
@@ -66,23 +69,41 @@ export async function doorbells(serverUrl?: string, latencyMs = 50) {
     const hundred: number[] = [];
     for (let round = 0; round < 3; round++) {
       const started = performance.now();
-      const rows = await db.insert(course).values(Array.from({ length: 100 }, (_, i) => ({ title: `Bulk course ${round}-${i}` }))).returning();
-      hundred.push(...(await searchableTimes(rows.map((r) => r.id), started)));
+      const rows = await db
+        .insert(course)
+        .values(Array.from({ length: 100 }, (_, i) => ({ title: `Bulk course ${round}-${i}` })))
+        .returning();
+      hundred.push(
+        ...(await searchableTimes(
+          rows.map((r) => r.id),
+          started,
+        )),
+      );
     }
     // A burst of 1,000 changes: 600 courses (immediate lane) and 400 posts (queued lane), inserted at once.
     await billedSince(0);
     const before = emulator.messagesOn();
     const started = performance.now();
     const [courses, posts] = await Promise.all([
-      db.insert(course).values(Array.from({ length: 600 }, (_, i) => ({ title: `Burst course ${i}` }))).returning(),
-      db.insert(communityPost).values(Array.from({ length: 400 }, (_, i) => ({ title: `Burst post ${i}` }))).returning(),
+      db
+        .insert(course)
+        .values(Array.from({ length: 600 }, (_, i) => ({ title: `Burst course ${i}` })))
+        .returning(),
+      db
+        .insert(communityPost)
+        .values(Array.from({ length: 400 }, (_, i) => ({ title: `Burst post ${i}` })))
+        .returning(),
     ]);
-    const burst = await searchableTimes([...courses, ...posts].map((r) => r.id), started);
+    const burst = await searchableTimes(
+      [...courses, ...posts].map((r) => r.id),
+      started,
+    );
     const burstMessages = await billedSince(before);
     // An idle day: only the schedules fire (arithmetic from their crons, not a day's run).
     const idle = (drainCron?: string) => schedulesWith(drainCron).reduce((n, s) => n + firesPerDay(s.cron), 0);
     return {
-      single: stats(single), hundred: stats(hundred),
+      single: stats(single),
+      hundred: stats(hundred),
       burst: { messages: burstMessages, allSearchableMs: Math.max(...burst), p95: percentile(burst, 95) },
       idleDay: { triggersOnly: idle(), withDoorbells: idle("*/10 * * * *") },
     };

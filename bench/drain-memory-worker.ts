@@ -17,10 +17,17 @@ const config = loadConfig({ DRAIN_BATCH_SIZE: process.env.DRAIN_BATCH_SIZE ?? "5
 // One batch per run: a clock on which each batch's embedding spends the whole budget.
 let now = 0;
 const clock = { now: () => now, sleep: async () => undefined };
-const openai = openaiEmbedder({ apiKey: "test-openai-key", baseURL: process.env.OPENAI_BASE_URL!, model: "text-embedding-3-small", dimensions: 1536 });
+const openai = openaiEmbedder({
+  apiKey: "test-openai-key",
+  baseURL: process.env.OPENAI_BASE_URL!,
+  model: "text-embedding-3-small",
+  dimensions: 1536,
+});
 const deps = {
   db: drizzle({ client: pool, schema }) as unknown as Database,
-  registry: createRegistry(), config, clock,
+  registry: createRegistry(),
+  config,
+  clock,
   embedder: { ...openai, embed: (texts: string[]) => openai.embed(texts).finally(() => (now += 3_600_000)) },
 };
 
@@ -48,8 +55,15 @@ clearInterval(sampler);
 sample();
 await pool.end();
 const mb = (bytes: number) => Math.round((bytes / 1024 / 1024) * 10) / 10;
-console.log(JSON.stringify({
-  items, runs: retainedAfterRun.length,
-  rssBeforeMb: mb(base.rss), peakRssMb: mb(peakRss), peakHeapGrowthMb: mb(peakHeap - base.heapUsed),
-  retainedFirstRunMb: mb(retainedAfterRun[0]!), retainedLastRunMb: mb(retainedAfterRun.at(-1)!), retainedMaxMb: mb(Math.max(...retainedAfterRun)),
-}));
+console.log(
+  JSON.stringify({
+    items,
+    runs: retainedAfterRun.length,
+    rssBeforeMb: mb(base.rss),
+    peakRssMb: mb(peakRss),
+    peakHeapGrowthMb: mb(peakHeap - base.heapUsed),
+    retainedFirstRunMb: mb(retainedAfterRun[0]!),
+    retainedLastRunMb: mb(retainedAfterRun.at(-1)!),
+    retainedMaxMb: mb(Math.max(...retainedAfterRun)),
+  }),
+);

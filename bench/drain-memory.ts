@@ -12,8 +12,15 @@ import { openBenchDatabase } from "./bench-database";
 import { realisticText, seededRandom } from "./corpus";
 
 export type DrainMemory = {
-  items: number; runs: number; rssBeforeMb: number; peakRssMb: number; peakHeapGrowthMb: number;
-  retainedFirstRunMb: number; retainedLastRunMb: number; retainedMaxMb: number; stored?: number;
+  items: number;
+  runs: number;
+  rssBeforeMb: number;
+  peakRssMb: number;
+  peakHeapGrowthMb: number;
+  retainedFirstRunMb: number;
+  retainedLastRunMb: number;
+  retainedMaxMb: number;
+  stored?: number;
 };
 
 const worker = fileURLToPath(new URL("./drain-memory-worker.ts", import.meta.url));
@@ -25,7 +32,9 @@ export async function drainMemory(n: number, batchSize = 500): Promise<DrainMemo
   const random = seededRandom(n + 2);
   try {
     for (let i = 0; i < n; i += 1000) {
-      await connection.db.insert(communityPost).values(Array.from({ length: Math.min(1000, n - i) }, () => ({ title: "Memory", body: realisticText(random) })));
+      await connection.db
+        .insert(communityPost)
+        .values(Array.from({ length: Math.min(1000, n - i) }, () => ({ title: "Memory", body: realisticText(random) })));
     }
     const { stdout } = await promisify(execFile)(process.execPath, ["--expose-gc", "--import", "tsx", worker], {
       env: { ...process.env, DATABASE_URL: server?.url ?? connection.url, OPENAI_BASE_URL: api.url, DRAIN_BATCH_SIZE: String(batchSize) },
@@ -34,7 +43,10 @@ export async function drainMemory(n: number, batchSize = 500): Promise<DrainMemo
     const result = JSON.parse(stdout.trim().split("\n").at(-1)!) as DrainMemory;
     // A drain that failed its items would be cheap: count what it stored.
     const stored = await connection.db.$count(embeddings);
-    if (stored < n) throw new Error(`the drain stored ${stored} embeddings for ${n} rows: ${JSON.stringify(await connection.query("select status, last_error, count(*) from embedding_queue group by 1,2"))}`);
+    if (stored < n)
+      throw new Error(
+        `the drain stored ${stored} embeddings for ${n} rows: ${JSON.stringify(await connection.query("select status, last_error, count(*) from embedding_queue group by 1,2"))}`,
+      );
     return { ...result, stored };
   } finally {
     await server?.stop();

@@ -41,7 +41,8 @@ function kindOf(text: string): string {
 }
 
 const bytesOf = (text: string, values: unknown[] | undefined) =>
-  Buffer.byteLength(text) + (values ?? []).reduce<number>((sum, v) => sum + (v == null ? 0 : Buffer.isBuffer(v) ? v.length : Buffer.byteLength(String(v))), 0);
+  Buffer.byteLength(text) +
+  (values ?? []).reduce<number>((sum, v) => sum + (v == null ? 0 : Buffer.isBuffer(v) ? v.length : Buffer.byteLength(String(v))), 0);
 
 /**
  * Starts recording; `stop()` ends it and returns the profile. Wrap the drain's embedder with
@@ -87,7 +88,10 @@ export function profileDrain() {
     const callback = args.findIndex((a) => typeof a === "function");
     if (callback >= 0) {
       const given = args[callback] as (...a: unknown[]) => void;
-      args[callback] = (...a: unknown[]) => { done(); given(...a); };
+      args[callback] = (...a: unknown[]) => {
+        done();
+        given(...a);
+      };
       return (original as (...a: unknown[]) => unknown).apply(this, args);
     }
     const result = (original as (...a: unknown[]) => unknown).apply(this, args);
@@ -130,16 +134,25 @@ export function profileRows(profile: DrainProfile, items: number) {
   const per1000 = (x: number) => (x * 1000) / items;
   const counted = STAGES.reduce((s, stage) => s + (profile.stages.get(stage)?.ms ?? 0), 0);
   const row = (name: string, t: Tally | undefined) => ({
-    stage: name, "ms / 1k items": Math.round(per1000(t?.ms ?? 0)), "share": `${Math.round(((t?.ms ?? 0) / profile.wallMs) * 100)}%`,
-    "round trips / 1k": Math.round(per1000(t?.roundTrips ?? 0) * 10) / 10, "MB sent / 1k": Math.round(per1000(t?.bytesSent ?? 0) / 1e4) / 100,
+    stage: name,
+    "ms / 1k items": Math.round(per1000(t?.ms ?? 0)),
+    share: `${Math.round(((t?.ms ?? 0) / profile.wallMs) * 100)}%`,
+    "round trips / 1k": Math.round(per1000(t?.roundTrips ?? 0) * 10) / 10,
+    "MB sent / 1k": Math.round(per1000(t?.bytesSent ?? 0) / 1e4) / 100,
   });
   return [
     ...STAGES.map((s) => row(s, profile.stages.get(s))),
     ...[...profile.transaction].map(([kind, t]) => row(`  in it: ${kind}`, t)),
     row("  in it: the process's own work (statements built, vectors formatted)", {
-      ms: (profile.stages.get("write transaction")?.ms ?? 0) - [...profile.transaction.values()].reduce((s, t) => s + t.ms, 0), roundTrips: 0, bytesSent: 0,
+      ms: (profile.stages.get("write transaction")?.ms ?? 0) - [...profile.transaction.values()].reduce((s, t) => s + t.ms, 0),
+      roundTrips: 0,
+      bytesSent: 0,
     }),
-    row("the rest: the process's own work outside a transaction (format, chunk, hash)", { ms: profile.wallMs - counted, roundTrips: 0, bytesSent: 0 }),
+    row("the rest: the process's own work outside a transaction (format, chunk, hash)", {
+      ms: profile.wallMs - counted,
+      roundTrips: 0,
+      bytesSent: 0,
+    }),
     row("wall", { ms: profile.wallMs, roundTrips: 0, bytesSent: 0 }),
   ];
 }

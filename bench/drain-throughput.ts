@@ -39,15 +39,21 @@ export async function drainThroughput(n: number, latencyMs = 50) {
   };
   try {
     for (let i = 0; i < n; i += 1000) {
-      await db.insert(communityPost).values(Array.from({ length: Math.min(1000, n - i) }, (_, j) => ({ title: `Post ${i + j}`, body: realisticText(random) })));
+      await db
+        .insert(communityPost)
+        .values(Array.from({ length: Math.min(1000, n - i) }, (_, j) => ({ title: `Post ${i + j}`, body: realisticText(random) })));
     }
     const profiler = benchServerUrl ? profileDrain() : undefined;
     const embedder = openaiEmbedder({ apiKey: "test-openai-key", baseURL: api.url, model: "text-embedding-3-small", dimensions: 1536 });
     const deps: Deps = {
-      db, registry: createRegistry(), config: loadConfig({ DRAIN_BATCH_SIZE: "1000" }),
+      db,
+      registry: createRegistry(),
+      config: loadConfig({ DRAIN_BATCH_SIZE: "1000" }),
       embedder: profiler ? profiler.timedEmbedder(embedder) : embedder,
     };
-    const drainAll = async () => { while ((await drain(deps, { budgetMs: 600_000 })).remaining > 0); };
+    const drainAll = async () => {
+      while ((await drain(deps, { budgetMs: 600_000 })).remaining > 0);
+    };
 
     // 1. The first load, as `npm run backfill -- --drain` does it (the triggers queued the rows).
     let load!: Awaited<ReturnType<typeof drainBacklog>>;
@@ -57,8 +63,11 @@ export async function drainThroughput(n: number, latencyMs = 50) {
     let profile: DrainProfile | undefined = profiler?.stop();
     if (profile) profile = { ...profile, wallMs: profile.wallMs - load.indexSeconds * 1000 };
     const firstPass = summarize(await api.requests(), n);
-    const lines = (await database.query<Record<string, unknown>>(`SELECT ${COLUMNS.map((c) => (c === "embedding" ? "embedding::text AS embedding" : c)).join(", ")} FROM embeddings ORDER BY id`))
-      .map((row) => COLUMNS.map((c) => copyText(row[c])).join("\t"));
+    const lines = (
+      await database.query<Record<string, unknown>>(
+        `SELECT ${COLUMNS.map((c) => (c === "embedding" ? "embedding::text AS embedding" : c)).join(", ")} FROM embeddings ORDER BY id`,
+      )
+    ).map((row) => COLUMNS.map((c) => copyText(row[c])).join("\t"));
     const rows = lines.length;
 
     // 2. The limits, and the index built with the server's defaults on the same rows.
@@ -81,20 +90,27 @@ export async function drainThroughput(n: number, latencyMs = 50) {
       for (let i = 0; i < parsed.length; i += INSERT_ROWS) {
         const batch = parsed.slice(i, i + INSERT_ROWS);
         const placeholders = batch.map((_, r) => `(${COLUMNS.map((_, c) => `$${r * COLUMNS.length + c + 1}`).join(", ")})`).join(", ");
-        await database.query(`INSERT INTO embeddings (${COLUMNS.join(", ")}) VALUES ${placeholders}`, batch.flatMap((row) => row.map(unCopyText)));
+        await database.query(
+          `INSERT INTO embeddings (${COLUMNS.join(", ")}) VALUES ${placeholders}`,
+          batch.flatMap((row) => row.map(unCopyText)),
+        );
       }
     });
 
     // 4. An edit pass: 5% of the rows edited, drained into the indexed table.
     await api.reset();
     const edited = Math.round(n * 0.05);
-    await db.execute(sql`UPDATE community_post SET body = body || ' Edited.' WHERE id IN (SELECT id FROM community_post ORDER BY id LIMIT ${edited})`);
+    await db.execute(
+      sql`UPDATE community_post SET body = body || ' Edited.' WHERE id IN (SELECT id FROM community_post ORDER BY id LIMIT ${edited})`,
+    );
     const editSeconds = await seconds(drainAll);
     const edit = summarize(await api.requests(), edited);
 
     const loadSeconds = loadTotalSeconds - load.indexSeconds;
     return {
-      n, rows, profile,
+      n,
+      rows,
+      profile,
       firstLoad: { rowsPerSecond: rows / loadSeconds, indexSeconds: load.indexSeconds, withIndexRowsPerSecond: rows / loadTotalSeconds },
       copy: { rowsPerSecond: rows / copySeconds, indexedRowsPerSecond: rows / copyIndexedSeconds },
       defaultIndexSeconds,
@@ -112,11 +128,18 @@ export async function drainThroughput(n: number, latencyMs = 50) {
 const createIndex = (database: BenchDatabase) =>
   database.query(`CREATE INDEX ${HNSW_INDEX} ON embeddings USING hnsw (embedding vector_cosine_ops)`);
 
-const unCopyText = (value: string) => (value === "\\N" ? null : value.replace(/\\([\\ntr])/g, (_, c: string) => ({ n: "\n", t: "\t", r: "\r" })[c] ?? c));
+const unCopyText = (value: string) =>
+  value === "\\N" ? null : value.replace(/\\([\\ntr])/g, (_, c: string) => ({ n: "\n", t: "\t", r: "\r" })[c] ?? c);
 
 function summarize(requests: { inputs: number; tokens: number }[], items: number) {
   const inputs = requests.reduce((s, r) => s + r.inputs, 0);
   const tokens = requests.reduce((s, r) => s + r.tokens, 0);
   const minimum = Math.max(Math.ceil(inputs / OPENAI_LIMITS.maxInputs), Math.ceil(tokens / OPENAI_LIMITS.maxTokens));
-  return { requests: requests.length, minimumRequests: minimum, inputs, tokens, per1000: { requests: (requests.length * 1000) / items, inputs: (inputs * 1000) / items, tokens: (tokens * 1000) / items } };
+  return {
+    requests: requests.length,
+    minimumRequests: minimum,
+    inputs,
+    tokens,
+    per1000: { requests: (requests.length * 1000) / items, inputs: (inputs * 1000) / items, tokens: (tokens * 1000) / items },
+  };
 }

@@ -12,10 +12,11 @@ export async function startFakeOpenAIProcess(latencyMs: number): Promise<RemoteF
   const process = fork(child, [String(latencyMs)], { execArgv: ["--import", "tsx"], stdio: ["ignore", "inherit", "inherit", "ipc"] });
   let failed: ((error: Error) => void) | undefined;
   process.on("exit", (code) => failed?.(new Error(`the fake OpenAI process exited (${code})`)));
-  const next = <T>() => new Promise<T>((resolve, reject) => {
-    failed = reject;
-    process.once("message", (message) => resolve(message as T));
-  });
+  const next = <T>() =>
+    new Promise<T>((resolve, reject) => {
+      failed = reject;
+      process.once("message", (message) => resolve(message as T));
+    });
   const { url } = await next<{ url: string }>();
   const ask = <T>(command: string) => {
     const answer = next<T>();

@@ -21,7 +21,9 @@ export async function hnswVariants(n: number) {
   const insertAll = async (db: Awaited<ReturnType<typeof openPglite>>["db"]) => {
     for (let i = 0; i < n; i += 100) {
       const rows = vectors.slice(i, i + 100).map((v, j) => sql`('post', ${String(i + j)}, 0, 't', 'h', 'm', 1536, ${v}::vector)`);
-      await db.execute(sql`INSERT INTO embeddings (content_type, content_id, chunk_index, chunk_text, content_hash, model, dimensions, embedding) VALUES ${sql.join(rows, sql`, `)}`);
+      await db.execute(
+        sql`INSERT INTO embeddings (content_type, content_id, chunk_index, chunk_text, content_hash, model, dimensions, embedding) VALUES ${sql.join(rows, sql`, `)}`,
+      );
     }
   };
   for (const [variant, index] of VARIANTS) {

@@ -23,8 +23,28 @@ export async function laneLatency(samples = 30, latencyMs = 50) {
     const immediate: number[] = [];
     const queued: number[] = [];
     for (let i = 0; i < samples; i++) {
-      immediate.push(await measure(async () => (await db.insert(course).values({ title: `Latency course ${i}` }).returning())[0]!.id));
-      queued.push(await measure(async () => (await db.insert(communityPost).values({ title: `Latency post ${i}` }).returning())[0]!.id));
+      immediate.push(
+        await measure(
+          async () =>
+            (
+              await db
+                .insert(course)
+                .values({ title: `Latency course ${i}` })
+                .returning()
+            )[0]!.id,
+        ),
+      );
+      queued.push(
+        await measure(
+          async () =>
+            (
+              await db
+                .insert(communityPost)
+                .values({ title: `Latency post ${i}` })
+                .returning()
+            )[0]!.id,
+        ),
+      );
       await new Promise((r) => setTimeout(r, Math.random() * 300)); // changes arrive at random points of a window
     }
     // The batched lane waits for its doorbell at the minute's end, then one run (the drain's loop).
@@ -34,7 +54,8 @@ export async function laneLatency(samples = 30, latencyMs = 50) {
     const drainMs = performance.now() - drainStarted;
     const stats = (values: number[]) => ({ p50: percentile(values, 50), p95: percentile(values, 95) });
     return {
-      immediate: stats(immediate), queued: stats(queued),
+      immediate: stats(immediate),
+      queued: stats(queued),
       // A change lands uniformly within the minute: p50 waits 30 s, p95 57 s, plus the run itself.
       batched: { drainOf50Ms: drainMs, p50: 30_000 + drainMs, p95: 57_000 + drainMs },
     };

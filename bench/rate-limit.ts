@@ -19,14 +19,24 @@ export async function rateLimit(tokensPerMinute = 150_000, seconds = 120, latenc
   const random = seededRandom(7);
   try {
     // More work than the limit allows in the time: about 240 tokens an item.
-    const items = Math.ceil(((tokensPerMinute / 240) * seconds) / 60 * 1.5);
+    const items = Math.ceil((((tokensPerMinute / 240) * seconds) / 60) * 1.5);
     for (let i = 0; i < items; i += 1000) {
-      await connection.db.insert(communityPost).values(Array.from({ length: Math.min(1000, items - i) }, () => ({ title: "Limited", body: realisticText(random) })));
+      await connection.db
+        .insert(communityPost)
+        .values(Array.from({ length: Math.min(1000, items - i) }, () => ({ title: "Limited", body: realisticText(random) })));
     }
     // The limit is not configured: the embedder learns it from the answers' headers.
     const deps: Deps = {
-      db: connection.db, registry: createRegistry(), config: loadConfig({ DRAIN_BATCH_SIZE: "100" }),
-      embedder: openaiEmbedder({ apiKey: "test-openai-key", baseURL: api.url, model: "text-embedding-3-small", dimensions: 1536, maxRetries: 6 }),
+      db: connection.db,
+      registry: createRegistry(),
+      config: loadConfig({ DRAIN_BATCH_SIZE: "100" }),
+      embedder: openaiEmbedder({
+        apiKey: "test-openai-key",
+        baseURL: api.url,
+        model: "text-embedding-3-small",
+        dimensions: 1536,
+        maxRetries: 6,
+      }),
     };
     const started = Date.now();
     while (Date.now() - started < seconds * 1000) {
@@ -41,9 +51,13 @@ export async function rateLimit(tokensPerMinute = 150_000, seconds = 120, latenc
     const failed = await connection.db.$count(embeddingQueue, sql`status = 'failed'`);
     const total = api.requests.length + api.rateLimited;
     return {
-      tokensPerMinute, seconds: elapsed,
+      tokensPerMinute,
+      seconds: elapsed,
       sustainedShare: steadyTokens / ((tokensPerMinute * steadySeconds) / 60),
-      share429: api.rateLimited / total, requests: total, rateLimited: api.rateLimited, failedItems: failed,
+      share429: api.rateLimited / total,
+      requests: total,
+      rateLimited: api.rateLimited,
+      failedItems: failed,
     };
   } finally {
     await api.close();

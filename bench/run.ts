@@ -14,7 +14,11 @@ import { laneLatency } from "./lane-latency";
 import { rateLimit } from "./rate-limit";
 import { searchLatency } from "./search-latency";
 
-const wanted = new Set(process.argv.slice(2).length ? process.argv.slice(2) : ["throughput", "latency", "doorbells", "ratelimit", "search", "memory", "hnsw", "bundles"]);
+const wanted = new Set(
+  process.argv.slice(2).length
+    ? process.argv.slice(2)
+    : ["throughput", "latency", "doorbells", "ratelimit", "search", "memory", "hnsw", "bundles"],
+);
 const sizes = (name: string, fallback: string) => (process.env[name] ?? fallback).split(",").map(Number);
 const round = (x: number, digits = 1) => Number(x.toFixed(digits));
 console.log(`qstash-embeddings benchmarks — ${new Date().toISOString()} — ${cpus().length} cores, Node ${process.version}\n`);
@@ -23,21 +27,37 @@ if (wanted.has("throughput")) {
   const results = [];
   for (const n of sizes("BENCH_DRAIN_SIZES", "1000,5000,20000")) {
     results.push(await drainThroughput(n));
-    console.log(`(done: ${n} items; the tables follow after the last size)\n${JSON.stringify(results.at(-1), (_, v) => (v instanceof Map ? Object.fromEntries(v) : v))}`);
+    console.log(
+      `(done: ${n} items; the tables follow after the last size)\n${JSON.stringify(results.at(-1), (_, v) => (v instanceof Map ? Object.fromEntries(v) : v))}`,
+    );
   }
   console.log(`Drain against the limits (${benchDatabaseLabel}, 50 ms API, rows per second; ratios measured in the same run):`);
-  console.table(results.map((r) => ({
-    items: r.n, rows: r.rows,
-    "COPY, no index": round(r.copy.rowsPerSecond), "first load": round(r.firstLoad.rowsPerSecond), "first load / COPY": round(r.firstLoad.rowsPerSecond / r.copy.rowsPerSecond, 2),
-    "index build s (server defaults)": `${round(r.firstLoad.indexSeconds)} (${round(r.defaultIndexSeconds)})`,
-    "COPY, HNSW": round(r.copy.indexedRowsPerSecond), "INSERT, HNSW": round(r.steady.insertRowsPerSecond), "drain, HNSW": round(r.steady.drainRowsPerSecond),
-    "drain / INSERT": round(r.steady.drainRowsPerSecond / r.steady.insertRowsPerSecond, 2), "drain / COPY, HNSW": round(r.steady.drainRowsPerSecond / r.copy.indexedRowsPerSecond, 2),
-  })));
+  console.table(
+    results.map((r) => ({
+      items: r.n,
+      rows: r.rows,
+      "COPY, no index": round(r.copy.rowsPerSecond),
+      "first load": round(r.firstLoad.rowsPerSecond),
+      "first load / COPY": round(r.firstLoad.rowsPerSecond / r.copy.rowsPerSecond, 2),
+      "index build s (server defaults)": `${round(r.firstLoad.indexSeconds)} (${round(r.defaultIndexSeconds)})`,
+      "COPY, HNSW": round(r.copy.indexedRowsPerSecond),
+      "INSERT, HNSW": round(r.steady.insertRowsPerSecond),
+      "drain, HNSW": round(r.steady.drainRowsPerSecond),
+      "drain / INSERT": round(r.steady.drainRowsPerSecond / r.steady.insertRowsPerSecond, 2),
+      "drain / COPY, HNSW": round(r.steady.drainRowsPerSecond / r.copy.indexedRowsPerSecond, 2),
+    })),
+  );
   console.log("API use and the 5% edit pass:");
-  console.table(results.map((r) => ({
-    items: r.n, "requests (min)": `${r.firstPass.requests} (${r.firstPass.minimumRequests})`, "tokens/1k items": Math.round(r.firstPass.per1000.tokens),
-    "edit: rows / inputs / tokens": `${r.edit.rows} / ${r.edit.inputs} / ${r.edit.tokens}`, "edit s": round(r.edit.seconds, 2), "edit ms/row": round(r.edit.msPerRow, 1),
-  })));
+  console.table(
+    results.map((r) => ({
+      items: r.n,
+      "requests (min)": `${r.firstPass.requests} (${r.firstPass.minimumRequests})`,
+      "tokens/1k items": Math.round(r.firstPass.per1000.tokens),
+      "edit: rows / inputs / tokens": `${r.edit.rows} / ${r.edit.inputs} / ${r.edit.tokens}`,
+      "edit s": round(r.edit.seconds, 2),
+      "edit ms/row": round(r.edit.msPerRow, 1),
+    })),
+  );
   for (const r of results) {
     if (!r.profile) continue;
     console.log(`Where the first load's time goes, ${r.n} items (index build excluded):`);
@@ -54,22 +74,48 @@ if (wanted.has("latency")) {
 if (wanted.has("doorbells")) {
   const server = process.env.BENCH_DATABASE_URL;
   const r = await doorbells(server);
-  const ms = (x: { p50: number; p95: number; max: number }) => ({ "p50 ms": round(x.p50, 0), "p95 ms": round(x.p95, 0), "max ms": round(x.max, 0) });
-  console.log(`Doorbells on the local stack (${server ? "PostgreSQL at BENCH_DATABASE_URL" : "PGlite"}), Free plan emulator (triggers forwarded to enqueue, 50 ms API):`);
+  const ms = (x: { p50: number; p95: number; max: number }) => ({
+    "p50 ms": round(x.p50, 0),
+    "p95 ms": round(x.p95, 0),
+    "max ms": round(x.max, 0),
+  });
+  console.log(
+    `Doorbells on the local stack (${server ? "PostgreSQL at BENCH_DATABASE_URL" : "PGlite"}), Free plan emulator (triggers forwarded to enqueue, 50 ms API):`,
+  );
   console.table({ "one change (course)": ms(r.single), "100 courses in one INSERT": ms(r.hundred) });
-  console.log(`  burst of 1,000 changes (600 courses + 400 posts at once): ${r.burst.messages} QStash messages, all searchable in ${round(r.burst.allSearchableMs, 0)} ms (p95 ${round(r.burst.p95, 0)} ms)`);
-  console.log(`  idle day (schedules only, arithmetic): ${round(r.idleDay.triggersOnly)} messages with the default drain cron, ${round(r.idleDay.withDoorbells)} with DRAIN_CRON="*/10 * * * *"`);
+  console.log(
+    `  burst of 1,000 changes (600 courses + 400 posts at once): ${r.burst.messages} QStash messages, all searchable in ${round(r.burst.allSearchableMs, 0)} ms (p95 ${round(r.burst.p95, 0)} ms)`,
+  );
+  console.log(
+    `  idle day (schedules only, arithmetic): ${round(r.idleDay.triggersOnly)} messages with the default drain cron, ${round(r.idleDay.withDoorbells)} with DRAIN_CRON="*/10 * * * *"`,
+  );
 }
 if (wanted.has("ratelimit")) {
   const r = await rateLimit(Number(process.env.BENCH_TPM ?? 150_000), Number(process.env.BENCH_RATE_SECONDS ?? 120));
   console.log(`Rate limit (${r.tokensPerMinute} tokens/min enforced with 429s, learnt from headers, ${round(r.seconds, 0)} s):`);
-  console.table({ result: { "sustained share of limit": `${round(r.sustainedShare * 100)}%`, "429 share": `${round(r.share429 * 100)}%`, requests: r.requests, "failed items": r.failedItems } });
+  console.table({
+    result: {
+      "sustained share of limit": `${round(r.sustainedShare * 100)}%`,
+      "429 share": `${round(r.share429 * 100)}%`,
+      requests: r.requests,
+      "failed items": r.failedItems,
+    },
+  });
 }
 if (wanted.has("search")) {
   const rows = [];
   for (const n of sizes("BENCH_SEARCH_SIZES", benchServerUrl ? "10000,100000" : "10000,50000")) {
     const r = await searchLatency(n);
-    rows.push({ vectors: n, "index build s": round(r.indexBuildSeconds), "uses HNSW": r.usesIndex, "statement p50 / p95 ms": `${round(r.databaseMs.p50)} / ${round(r.databaseMs.p95)}`, "execution p50 / p95 ms": `${round(r.executionMs.p50)} / ${round(r.executionMs.p95)}`, "e2e p50 ms": round(r.endToEndMs.p50), "e2e p95 ms": round(r.endToEndMs.p95), "courses only e2e p50 / p95 ms": `${round(r.filteredMs.p50)} / ${round(r.filteredMs.p95)}` });
+    rows.push({
+      vectors: n,
+      "index build s": round(r.indexBuildSeconds),
+      "uses HNSW": r.usesIndex,
+      "statement p50 / p95 ms": `${round(r.databaseMs.p50)} / ${round(r.databaseMs.p95)}`,
+      "execution p50 / p95 ms": `${round(r.executionMs.p50)} / ${round(r.executionMs.p95)}`,
+      "e2e p50 ms": round(r.endToEndMs.p50),
+      "e2e p95 ms": round(r.endToEndMs.p95),
+      "courses only e2e p50 / p95 ms": `${round(r.filteredMs.p50)} / ${round(r.filteredMs.p95)}`,
+    });
   }
   console.log(`Search, top 10 (${benchDatabaseLabel}):`);
   console.table(rows);
@@ -78,10 +124,16 @@ if (wanted.has("memory")) {
   const rows = [];
   for (const n of sizes("BENCH_MEMORY_SIZES", "500,5000")) rows.push(await drainMemory(n));
   console.log("Drain memory as the backlog grows (the drain in its own process, the database across the wire):");
-  console.table(rows.map((r) => ({
-    backlog: r.items, "drain runs": r.runs, "RSS before MB": r.rssBeforeMb, "peak RSS MB": r.peakRssMb, "peak heap growth MB": r.peakHeapGrowthMb,
-    "retained after first / last batch MB": `${r.retainedFirstRunMb} / ${r.retainedLastRunMb}`,
-  })));
+  console.table(
+    rows.map((r) => ({
+      backlog: r.items,
+      "drain runs": r.runs,
+      "RSS before MB": r.rssBeforeMb,
+      "peak RSS MB": r.peakRssMb,
+      "peak heap growth MB": r.peakHeapGrowthMb,
+      "retained after first / last batch MB": `${r.retainedFirstRunMb} / ${r.retainedLastRunMb}`,
+    })),
+  );
 }
 if (wanted.has("hnsw")) {
   const rows = await hnswVariants(Number(process.env.BENCH_HNSW_SIZE ?? 500));

@@ -25,7 +25,16 @@ export async function searchLatency(n: number, queries = 100) {
     for (let i = 0; i < n; i += 5000) {
       const lines = Array.from({ length: Math.min(5000, n - i) }, (_, j) => {
         const text = realisticText(random);
-        const row = [(i + j) % 3 ? "post" : "course", String(i + j), 0, text, "h", embedder.model, 1536, JSON.stringify(embedLocally(text, 1536))];
+        const row = [
+          (i + j) % 3 ? "post" : "course",
+          String(i + j),
+          0,
+          text,
+          "h",
+          embedder.model,
+          1536,
+          JSON.stringify(embedLocally(text, 1536)),
+        ];
         return row.map(copyText).join("\t");
       });
       await connection.copyIn("embeddings", columns, lines);
@@ -49,7 +58,9 @@ export async function searchLatency(n: number, queries = 100) {
         await tx.execute(nearestChunks(vector, undefined, 40));
         database.push(performance.now() - t0);
         // The server's own time for the same statement, without the round trip.
-        const plan = await rowsOf<{ "QUERY PLAN": [{ "Execution Time": number }] }>(tx.execute(sql`EXPLAIN (ANALYZE, FORMAT JSON) ${nearestChunks(vector, undefined, 40)}`));
+        const plan = await rowsOf<{ "QUERY PLAN": [{ "Execution Time": number }] }>(
+          tx.execute(sql`EXPLAIN (ANALYZE, FORMAT JSON) ${nearestChunks(vector, undefined, 40)}`),
+        );
         execution.push(plan[0]!["QUERY PLAN"][0]["Execution Time"]);
       });
       const t1 = performance.now();
@@ -64,7 +75,9 @@ export async function searchLatency(n: number, queries = 100) {
       return rowsOf<{ "QUERY PLAN": string }>(tx.execute(sql`EXPLAIN ${nearestChunks(embedLocally("x", 1536), ["post"], 40)}`));
     });
     return {
-      n, indexBuildSeconds: indexSeconds, usesIndex: plan.some((r) => r["QUERY PLAN"].includes(HNSW_INDEX)),
+      n,
+      indexBuildSeconds: indexSeconds,
+      usesIndex: plan.some((r) => r["QUERY PLAN"].includes(HNSW_INDEX)),
       databaseMs: { p50: percentile(database, 50), p95: percentile(database, 95) },
       executionMs: { p50: percentile(execution, 50), p95: percentile(execution, 95) },
       endToEndMs: { p50: percentile(endToEnd, 50), p95: percentile(endToEnd, 95) },

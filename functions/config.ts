@@ -6,7 +6,14 @@ import { LOCAL_MODEL } from "./embedders/local.js";
 const optionalText = v.optional(v.pipe(v.string(), v.trim(), v.minLength(1)));
 // "localhost:3190" parses as a URL of scheme "localhost:": only http(s) ones are what is meant.
 const url = (what: string) =>
-  v.optional(v.pipe(v.string(), v.trim(), v.url(`must be a URL (${what})`), v.regex(/^https?:\/\//i, `must be an http:// or https:// URL (${what})`)));
+  v.optional(
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.url(`must be a URL (${what})`),
+      v.regex(/^https?:\/\//i, `must be an http:// or https:// URL (${what})`),
+    ),
+  );
 const integer = (fallback: number, min: number, max: number) =>
   v.optional(
     v.pipe(
@@ -34,7 +41,10 @@ const EnvSchema = v.object({
   EMBEDDING_MODEL: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1)), "text-embedding-3-small"),
   EMBEDDING_DIMENSIONS: v.pipe(
     integer(VECTOR_DIMENSIONS, 1, VECTOR_DIMENSIONS),
-    v.check((n) => n === VECTOR_DIMENSIONS, `must be ${VECTOR_DIMENSIONS}, the size of the vector column (to change both, see README "Changing model or dimensions")`),
+    v.check(
+      (n) => n === VECTOR_DIMENSIONS,
+      `must be ${VECTOR_DIMENSIONS}, the size of the vector column (to change both, see README "Changing model or dimensions")`,
+    ),
   ),
   EMBEDDING_ENCODING: v.optional(v.picklist(["float", "base64"], "must be float or base64")),
   EMBEDDING_TPM: v.optional(v.pipe(v.string(), v.regex(/^\d+$/, "must be a whole number of tokens per minute"), v.transform(Number))),
@@ -104,22 +114,33 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   }
   const e = result.output;
   const provider = e.EMBEDDER ?? (e.OPENAI_API_KEY ? "openai" : "local");
-  if (provider === "openai" && !e.OPENAI_API_KEY) throw new ConfigError("Invalid configuration: EMBEDDER is openai but OPENAI_API_KEY is not set");
+  if (provider === "openai" && !e.OPENAI_API_KEY)
+    throw new ConfigError("Invalid configuration: EMBEDDER is openai but OPENAI_API_KEY is not set");
   // Vectors are stored under their model's name: the local embedder's under an OpenAI model's name
   // would never be re-embedded once the key is added.
   if (provider === "local" && present.EMBEDDING_MODEL) {
-    throw new ConfigError(`Invalid configuration: EMBEDDING_MODEL names ${e.EMBEDDING_MODEL}, but without OPENAI_API_KEY the local embedder (${LOCAL_MODEL}) is used; set OPENAI_API_KEY, or unset EMBEDDING_MODEL`);
+    throw new ConfigError(
+      `Invalid configuration: EMBEDDING_MODEL names ${e.EMBEDDING_MODEL}, but without OPENAI_API_KEY the local embedder (${LOCAL_MODEL}) is used; set OPENAI_API_KEY, or unset EMBEDDING_MODEL`,
+    );
   }
   return {
     databaseUrl: e.DATABASE_URL,
     qstash: {
-      token: e.QSTASH_TOKEN, url: e.QSTASH_URL,
-      currentSigningKey: e.QSTASH_CURRENT_SIGNING_KEY, nextSigningKey: e.QSTASH_NEXT_SIGNING_KEY,
+      token: e.QSTASH_TOKEN,
+      url: e.QSTASH_URL,
+      currentSigningKey: e.QSTASH_CURRENT_SIGNING_KEY,
+      nextSigningKey: e.QSTASH_NEXT_SIGNING_KEY,
     },
     siteUrl: e.SITE_URL?.replace(/\/+$/, ""),
     strategy: e.EMBEDDING_QUEUE_STRATEGY ?? (e.QSTASH_TOKEN ? "qstash" : "database"),
-    openai: { apiKey: e.OPENAI_API_KEY, baseUrl: e.OPENAI_BASE_URL, tokensPerMinute: e.EMBEDDING_TPM, encoding: e.EMBEDDING_ENCODING ?? encodingFor(e.OPENAI_BASE_URL) },
-    provider, embedderChosen: Boolean(e.EMBEDDER || e.OPENAI_API_KEY),
+    openai: {
+      apiKey: e.OPENAI_API_KEY,
+      baseUrl: e.OPENAI_BASE_URL,
+      tokensPerMinute: e.EMBEDDING_TPM,
+      encoding: e.EMBEDDING_ENCODING ?? encodingFor(e.OPENAI_BASE_URL),
+    },
+    provider,
+    embedderChosen: Boolean(e.EMBEDDER || e.OPENAI_API_KEY),
     model: provider === "local" ? LOCAL_MODEL : e.EMBEDDING_MODEL,
     dimensions: e.EMBEDDING_DIMENSIONS,
     webhookSecret: e.WEBHOOK_SECRET,

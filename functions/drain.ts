@@ -26,8 +26,15 @@ const DrainRequestSchema = v.object({
 });
 
 export type DrainSummary = {
-  batches: number; claimed: number; done: number; failed: number; retried: number;
-  embedded: number; remaining: number; chained: boolean; stoppedBy: "empty" | "budget" | "transient-error";
+  batches: number;
+  claimed: number;
+  done: number;
+  failed: number;
+  retried: number;
+  embedded: number;
+  remaining: number;
+  chained: boolean;
+  stoppedBy: "empty" | "budget" | "transient-error";
   /** The batch a whole run's budget holds at this run's slowest rate (half the batch it ran out on). */
   nextBatchSize?: number;
 };
@@ -51,7 +58,17 @@ export async function drain(deps: Deps, options: DrainOptions = {}): Promise<Dra
   const started = clock.now();
   const maxSize = deps.config.drain.batchSize;
   const embedder = withBudget(deps.embedder, work);
-  const summary: DrainSummary = { batches: 0, claimed: 0, done: 0, failed: 0, retried: 0, embedded: 0, remaining: 0, chained: false, stoppedBy: "budget" };
+  const summary: DrainSummary = {
+    batches: 0,
+    claimed: 0,
+    done: 0,
+    failed: 0,
+    retried: 0,
+    embedded: 0,
+    remaining: 0,
+    chained: false,
+    stoppedBy: "budget",
+  };
   let pace: Pace | undefined;
   // A batch is never larger than the time left holds at the slowest rate so far.
   for (;;) {
@@ -70,14 +87,23 @@ export async function drain(deps: Deps, options: DrainOptions = {}): Promise<Dra
       const result = await processItems({ ...deps, embedder }, batch);
       const failedKeys = new Map(result.failed.map((f) => [itemKey(f), f.error]));
       const failed = batch.filter((row) => failedKeys.has(itemKey(row)));
-      await settleFailed(deps.db, failed.map((row) => ({ id: row.id, error: failedKeys.get(itemKey(row))! })));
-      await settleDone(deps.db, batch.filter((row) => !failedKeys.has(itemKey(row))).map((row) => row.id));
+      await settleFailed(
+        deps.db,
+        failed.map((row) => ({ id: row.id, error: failedKeys.get(itemKey(row))! })),
+      );
+      await settleDone(
+        deps.db,
+        batch.filter((row) => !failedKeys.has(itemKey(row))).map((row) => row.id),
+      );
       summary.done += batch.length - failed.length;
       summary.failed += failed.length;
       summary.embedded += result.embedded;
     } catch (error) {
       if (error instanceof PermanentError) {
-        await settleFailed(deps.db, batch.map((row) => ({ id: row.id, error: error.message })));
+        await settleFailed(
+          deps.db,
+          batch.map((row) => ({ id: row.id, error: error.message })),
+        );
         summary.failed += batch.length;
         continue;
       }
@@ -88,8 +114,14 @@ export async function drain(deps: Deps, options: DrainOptions = {}): Promise<Dra
       const message = errorMessage(error);
       const delayMs = (row: Claimed) => outOfTime?.afterMs ?? (error instanceof TransientError ? backoffMs(row.attempts) : 0);
       const exhausted = batch.filter((row) => row.attempts >= MAX_ATTEMPTS);
-      await settleFailed(deps.db, exhausted.map((row) => ({ id: row.id, error: `gave up after ${row.attempts} attempts: ${message}` })));
-      await returnToPending(deps.db, batch.filter((row) => row.attempts < MAX_ATTEMPTS).map((row) => ({ id: row.id, delayMs: delayMs(row), error: message })));
+      await settleFailed(
+        deps.db,
+        exhausted.map((row) => ({ id: row.id, error: `gave up after ${row.attempts} attempts: ${message}` })),
+      );
+      await returnToPending(
+        deps.db,
+        batch.filter((row) => row.attempts < MAX_ATTEMPTS).map((row) => ({ id: row.id, delayMs: delayMs(row), error: message })),
+      );
       summary.failed += exhausted.length;
       summary.retried += batch.length - exhausted.length;
       summary.stoppedBy = outOfTime ? "budget" : "transient-error";
@@ -107,7 +139,12 @@ export async function drain(deps: Deps, options: DrainOptions = {}): Promise<Dra
     const after = options.signatureId ?? started;
     const next = options.lane
       ? doorbellAfter(options.lane, after, summary.nextBatchSize)
-      : { endpoint: "drain", body: { batchSize: summary.nextBatchSize }, queueName: DRAIN_CHAIN.queueName, deduplicationId: deduplicationId("drain-after", after) };
+      : {
+          endpoint: "drain",
+          body: { batchSize: summary.nextBatchSize },
+          queueName: DRAIN_CHAIN.queueName,
+          deduplicationId: deduplicationId("drain-after", after),
+        };
     const [sent] = await deps.publisher.publish([next]).catch((error) => [{ error: errorMessage(error) }]);
     summary.chained = !!sent && "messageId" in sent;
     if (!summary.chained) console.warn("[drain] could not chain:", sent && "error" in sent ? sent.error : "no answer");

@@ -14,38 +14,60 @@ import { returnToPending } from "./queue/settle.js";
 export const SEARCH_LOG_RETENTION_DAYS = 30;
 export const DONE_RETENTION_DAYS = 7;
 
-
 const daysAgo = (days: number) => sql`now() - ${days} * interval '1 day'`;
 
 export async function maintain(deps: Deps) {
   const { db, registry } = deps;
-  const searchLogs = await db.delete(searchLog).where(lt(searchLog.createdAt, daysAgo(SEARCH_LOG_RETENTION_DAYS))).returning({ id: searchLog.id });
-  const doneRows = await db.delete(embeddingQueue)
+  const searchLogs = await db
+    .delete(searchLog)
+    .where(lt(searchLog.createdAt, daysAgo(SEARCH_LOG_RETENTION_DAYS)))
+    .returning({ id: searchLog.id });
+  const doneRows = await db
+    .delete(embeddingQueue)
     .where(and(eq(embeddingQueue.status, "done"), lt(embeddingQueue.updatedAt, daysAgo(DONE_RETENTION_DAYS))))
     .returning({ id: embeddingQueue.id });
-  const expired = await db.select({ id: embeddingQueue.id }).from(embeddingQueue)
+  const expired = await db
+    .select({ id: embeddingQueue.id })
+    .from(embeddingQueue)
     .where(and(eq(embeddingQueue.status, "processing"), lt(embeddingQueue.lockedUntil, sql`now()`)));
-  await returnToPending(db, expired.map((row) => ({ id: row.id, delayMs: 0, error: "claim expired: the drain that held it stopped" })));
+  await returnToPending(
+    db,
+    expired.map((row) => ({ id: row.id, delayMs: 0, error: "claim expired: the drain that held it stopped" })),
+  );
   // A signature past its expiry cannot be replayed: its record is no longer needed.
   const signatures = await db.delete(signedCalls).where(lt(signedCalls.expiresAt, sql`now()`)).returning({ id: signedCalls.signatureId });
 
   // Embeddings whose source row is gone, or whose content type is no longer registered.
-  let orphans = (await db.delete(embeddings)
-    .where(notInArray(embeddings.contentType, registry.entries.map((e) => e.type)))
-    .returning({ id: embeddings.id })).length;
+  let orphans = (
+    await db
+      .delete(embeddings)
+      .where(
+        notInArray(
+          embeddings.contentType,
+          registry.entries.map((e) => e.type),
+        ),
+      )
+      .returning({ id: embeddings.id })
+  ).length;
   for (const entry of registry.entries) {
-    const deleted = await rowsOf<{ id: number }>(db.execute(sql`DELETE FROM embeddings e
+    const deleted = await rowsOf<{ id: number }>(
+      db.execute(sql`DELETE FROM embeddings e
       WHERE e.content_type = ${entry.type}
         AND NOT EXISTS (SELECT 1 FROM ${sql.identifier(getTableName(entry.table))} t WHERE t.${sql.identifier(entry.idColumn.name)}::text = e.content_id)
-      RETURNING e.id`));
+      RETURNING e.id`),
+    );
     orphans += deleted.length;
   }
   const stale = await queueOtherModels(deps);
   // Fresh statistics keep the planner on the HNSW index for filtered searches (PGlite has no autovacuum).
   await db.execute(sql`ANALYZE embeddings`);
   return {
-    searchLogsDeleted: searchLogs.length, doneRowsDeleted: doneRows.length, expiredClaimsReleased: expired.length,
-    orphanEmbeddingsDeleted: orphans, staleModelItemsQueued: stale, expiredSignaturesDeleted: signatures.length,
+    searchLogsDeleted: searchLogs.length,
+    doneRowsDeleted: doneRows.length,
+    expiredClaimsReleased: expired.length,
+    orphanEmbeddingsDeleted: orphans,
+    staleModelItemsQueued: stale,
+    expiredSignaturesDeleted: signatures.length,
   };
 }
 
@@ -56,14 +78,19 @@ export async function maintain(deps: Deps) {
  */
 export async function queueOtherModels(deps: Pick<Deps, "db" | "embedder">): Promise<number> {
   // In item order, as every writer of queue rows takes them, yielding to the application's writes.
-  const [row] = await yieldingWrite(deps.db, (tx) => rowsOf<{ n: number }>(tx.execute(sql`WITH stale AS (
+  const [row] = await yieldingWrite(deps.db, (tx) =>
+    rowsOf<{ n: number }>(
+      tx.execute(sql`WITH stale AS (
       SELECT DISTINCT content_type, content_id FROM embeddings WHERE model <> ${deps.embedder.model} OR dimensions <> ${deps.embedder.dimensions}
       ORDER BY content_type, content_id)
-    SELECT count(queue_for_embedding(s.content_type, s.content_id, ${BACKGROUND_PRIORITY}, 'upsert', 'backfill'))::int AS n FROM stale s`)));
+    SELECT count(queue_for_embedding(s.content_type, s.content_id, ${BACKGROUND_PRIORITY}, 'upsert', 'backfill'))::int AS n FROM stale s`),
+    ),
+  );
   return row?.n ?? 0;
 }
 
 export function createMaintenanceApp(deps: Deps) {
   return createApp().post("/maintenance", requireQStashSignature(deps.config), oncePerSignature(deps.db, "maintenance"), async (c) =>
-    c.json(await recordRun(deps.db, "maintenance", () => maintain(deps)), Status.ok));
+    c.json(await recordRun(deps.db, "maintenance", () => maintain(deps)), Status.ok),
+  );
 }

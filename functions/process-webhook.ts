@@ -43,7 +43,12 @@ export function createProcessWebhookApp(deps: Deps) {
       } catch (error) {
         // A retry cannot fix it: record it where a person sees it, and stop QStash retrying.
         if (!(error instanceof PermanentError)) throw error;
-        await recordFailed(deps.db, deps.registry, items.map((i) => ({ ...i, error: error.message })), "webhook");
+        await recordFailed(
+          deps.db,
+          deps.registry,
+          items.map((i) => ({ ...i, error: error.message })),
+          "webhook",
+        );
         return nonRetryable({ items: items.length, failed: items.length, error: error.message });
       }
     })
@@ -58,7 +63,12 @@ export function createProcessWebhookApp(deps: Deps) {
       // Postgres text cannot hold NUL: an answer with one would never be recorded.
       const answer = callback.body ? decodeBase64(callback.body).slice(0, 300).replaceAll("\u0000", "\uFFFD") : "";
       const error = `QStash gave up after ${callback.retried ?? 0} retries; last answer ${callback.status || "none"}${answer ? `: ${answer}` : ""}`;
-      await recordFailed(deps.db, deps.registry, items.map((i) => ({ ...i, error })), "webhook");
+      await recordFailed(
+        deps.db,
+        deps.registry,
+        items.map((i) => ({ ...i, error })),
+        "webhook",
+      );
       return c.json({ recorded: items.length }, Status.ok);
     });
 }
@@ -71,7 +81,8 @@ export function createProcessWebhookApp(deps: Deps) {
 function nonRetryable(body: { error: string } & Record<string, unknown>) {
   // Hono's typed statuses stop at the registered codes; 489 is QStash's own.
   return new Response(JSON.stringify(body), {
-    status: 489, headers: { "content-type": "application/json", "Upstash-NonRetryable-Error": "true" },
+    status: 489,
+    headers: { "content-type": "application/json", "Upstash-NonRetryable-Error": "true" },
   });
 }
 

@@ -20,5 +20,6 @@ export async function retryFailed(deps: Deps) {
 
 export function createRetryFailedApp(deps: Deps) {
   return createApp().post("/retry-failed", requireQStashSignature(deps.config), oncePerSignature(deps.db, "retry-failed"), async (c) =>
-    c.json(await recordRun(deps.db, "retry-failed", () => retryFailed(deps)), Status.ok));
+    c.json(await recordRun(deps.db, "retry-failed", () => retryFailed(deps)), Status.ok),
+  );
 }

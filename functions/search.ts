@@ -25,10 +25,15 @@ export async function search(deps: Deps, request: SearchRequest, scope: SearchSc
   const { hits: results, otherModels } = types?.length === 0 ? { hits: [], otherModels: [] } : await nearest(deps, { ...request, types });
   await restrictSnippets(deps, results);
   const milliseconds = Date.now() - started;
-  await deps.db.insert(searchLog).values({ query: request.query, contentTypes: request.types ?? null, resultCount: results.length, milliseconds });
+  await deps.db
+    .insert(searchLog)
+    .values({ query: request.query, contentTypes: request.types ?? null, resultCount: results.length, milliseconds });
   // Said plainly while a switch of embedder is being caught up with (ARCHITECTURE.md §7).
   const reembedding = otherModels.length
-    ? { models: otherModels, note: `re-embedding under way: some rows still have vectors of ${otherModels.join(", ")}; those of a model at hand are searched with it, the others are missing until re-embedded` }
+    ? {
+        models: otherModels,
+        note: `re-embedding under way: some rows still have vectors of ${otherModels.join(", ")}; those of a model at hand are searched with it, the others are missing until re-embedded`,
+      }
     : undefined;
   return { results, milliseconds, ...(reembedding ? { reembedding } : {}) };
 }
@@ -69,7 +74,8 @@ async function nearestOf(deps: Deps, embedder: Embedder, request: SearchRequest,
   const rows = await deps.db.transaction(async (tx) => {
     await applySearchSettings(tx, request.types, candidates, deps.config.search.exactLimit);
     return rowsOf<{ content_type: string; content_id: string; chunk_index: number; chunk_text: string; model: string; distance: number }>(
-      tx.execute(nearestChunks(vector!, request.types, candidates, model)));
+      tx.execute(nearestChunks(vector!, request.types, candidates, model)),
+    );
   });
   const hitsByKey = new Map<string, SearchHit>();
   const otherModels = new Set<string>();
@@ -79,7 +85,13 @@ async function nearestOf(deps: Deps, embedder: Embedder, request: SearchRequest,
     if (row.model !== embedder.model) otherModels.add(row.model);
     // A zero vector has no cosine (NaN): it matches nothing.
     if (row.model !== embedder.model || !Number.isFinite(score) || score < request.minScore || hitsByKey.has(key)) continue;
-    hitsByKey.set(key, { contentType: row.content_type, contentId: row.content_id, score, chunkIndex: row.chunk_index, snippet: snippet(row.chunk_text) });
+    hitsByKey.set(key, {
+      contentType: row.content_type,
+      contentId: row.content_id,
+      score,
+      chunkIndex: row.chunk_index,
+      snippet: snippet(row.chunk_text),
+    });
   }
   return { hitsByKey, otherModels: [...otherModels].sort() };
 }
@@ -94,8 +106,15 @@ async function restrictSnippets(deps: Deps, hits: SearchHit[]) {
     if (!entry || entry.embedded.every((column) => entry.search.snippet.includes(column))) continue;
     const columns = columnsOf(entry, entry.search.snippet);
     const shown = Object.keys(columns).filter((key) => entry.search.snippet.includes(columns[key]!));
-    const rows = (await deps.db.select(columns).from(entry.table)
-      .where(inArray(entry.idColumn, group.map((hit) => hit.contentId)))) as Record<string, unknown>[];
+    const rows = (await deps.db
+      .select(columns)
+      .from(entry.table)
+      .where(
+        inArray(
+          entry.idColumn,
+          group.map((hit) => hit.contentId),
+        ),
+      )) as Record<string, unknown>[];
     const byId = new Map(rows.map((row) => [String(row[idKey(entry)]), row]));
     for (const hit of group) {
       const row = byId.get(hit.contentId);
@@ -116,16 +135,28 @@ async function restrictSnippets(deps: Deps, hits: SearchHit[]) {
 export async function applySearchSettings(tx: Database, types: string[] | undefined, candidates: number, exactLimit: number) {
   const exact = !!types?.length && (await matchingChunks(tx, types, exactLimit + 1)) <= exactLimit;
   const settings: [string, string][] = exact
-    ? [["enable_seqscan", "off"], ["enable_indexscan", "off"]]
-    : [["enable_seqscan", "off"], ["enable_sort", "off"], ["hnsw.iterative_scan", "relaxed_order"],
-      ["hnsw.ef_search", String(Math.max(40, Math.min(candidates, 1000)))]];
+    ? [
+        ["enable_seqscan", "off"],
+        ["enable_indexscan", "off"],
+      ]
+    : [
+        ["enable_seqscan", "off"],
+        ["enable_sort", "off"],
+        ["hnsw.iterative_scan", "relaxed_order"],
+        ["hnsw.ef_search", String(Math.max(40, Math.min(candidates, 1000)))],
+      ];
   for (const [name, value] of settings) await tx.execute(sql`SELECT set_config(${name}, ${value}, true)`);
 }
 
 /** How many chunks the types have, counting no further than `upTo`. */
 async function matchingChunks(db: Database, types: string[], upTo: number) {
-  const [row] = await rowsOf<{ n: number }>(db.execute(sql`SELECT count(*)::int AS n FROM
-    (SELECT 1 FROM embeddings WHERE content_type IN (${sql.join(types.map((t) => sql`${t}`), sql`, `)}) LIMIT ${upTo}) AS matching`));
+  const [row] = await rowsOf<{ n: number }>(
+    db.execute(sql`SELECT count(*)::int AS n FROM
+    (SELECT 1 FROM embeddings WHERE content_type IN (${sql.join(
+      types.map((t) => sql`${t}`),
+      sql`, `,
+    )}) LIMIT ${upTo}) AS matching`),
+  );
   return row?.n ?? 0;
 }
 
@@ -133,7 +164,14 @@ async function matchingChunks(db: Database, types: string[], upTo: number) {
 export function nearestChunks(vector: number[], types: string[] | undefined, candidates: number, model?: string) {
   const literal = JSON.stringify(vector);
   const filters = [
-    ...(types?.length ? [sql`content_type IN (${sql.join(types.map((t) => sql`${t}`), sql`, `)})`] : []),
+    ...(types?.length
+      ? [
+          sql`content_type IN (${sql.join(
+            types.map((t) => sql`${t}`),
+            sql`, `,
+          )})`,
+        ]
+      : []),
     ...(model ? [sql`model = ${model}`] : []),
   ];
   return sql`SELECT content_type, content_id, chunk_index, chunk_text, model, embedding <=> ${literal}::vector AS distance
@@ -147,5 +185,6 @@ const snippet = (text: string): string => (text.length > 240 ? `${text.slice(0, 
 
 export function createSearchApp(deps: Deps) {
   return createApp().post("/search", requireSearchAccess(deps.config), async (c) =>
-    c.json(await search(deps, parseBody(SearchRequestSchema, await c.req.text()), c.get("searchScope")), Status.ok));
+    c.json(await search(deps, parseBody(SearchRequestSchema, await c.req.text()), c.get("searchScope")), Status.ok),
+  );
 }

@@ -8,12 +8,17 @@ import { statusPage } from "./status/status-page.js";
 export function createStatusApp(deps: Deps) {
   const admin = requireSecret(deps.config.adminToken, "ADMIN_TOKEN");
   return createApp()
-    .use("/queue", admin).use("/processor", admin)
-    .use("/status", async (c, next) => {
-      await next();
-      // Lets a browser ask for the token (Basic auth, any user name, the token as password).
-      if (c.res.status === Status.unauthorized) c.res.headers.set("WWW-Authenticate", 'Basic realm="embeddings status"');
-    }, admin)
+    .use("/queue", admin)
+    .use("/processor", admin)
+    .use(
+      "/status",
+      async (c, next) => {
+        await next();
+        // Lets a browser ask for the token (Basic auth, any user name, the token as password).
+        if (c.res.status === Status.unauthorized) c.res.headers.set("WWW-Authenticate", 'Basic realm="embeddings status"');
+      },
+      admin,
+    )
     .get("/queue", async (c) => c.json(await queueStatus(deps), Status.ok))
     .get("/processor", async (c) => c.json(await processorStatus(deps), Status.ok))
     .get("/status", async (c) => c.html(statusPage(await queueStatus(deps), await processorStatus(deps))));

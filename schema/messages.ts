@@ -11,7 +11,13 @@ const NO_CONTROL_CHARACTERS = /^[^\u0000-\u001f\u007f]*$/;
 export const ContentIdSchema = v.pipe(
   v.union(
     [
-      v.pipe(v.string(), v.trim(), v.minLength(1, "must not be empty"), v.maxLength(200, "is too long"), v.regex(NO_CONTROL_CHARACTERS, "must not contain control characters")),
+      v.pipe(
+        v.string(),
+        v.trim(),
+        v.minLength(1, "must not be empty"),
+        v.maxLength(200, "is too long"),
+        v.regex(NO_CONTROL_CHARACTERS, "must not contain control characters"),
+      ),
       v.pipe(v.number(), v.integer(), v.safeInteger()),
     ],
     "must be a string or an integer",
@@ -26,8 +32,20 @@ export const ItemSchema = v.object({ contentType: ContentTypeName, contentId: Co
 /** What QStash delivers to process-webhook: one item or a list. */
 export const ProcessMessageSchema = v.union(
   [
-    v.pipe(ItemSchema, v.transform((item) => [item])),
-    v.pipe(v.object({ items: v.pipe(v.array(ItemSchema), v.minLength(1, "must not be empty"), v.maxLength(MAX_ITEMS, `must hold at most ${MAX_ITEMS} items`)) }), v.transform((m) => m.items)),
+    v.pipe(
+      ItemSchema,
+      v.transform((item) => [item]),
+    ),
+    v.pipe(
+      v.object({
+        items: v.pipe(
+          v.array(ItemSchema),
+          v.minLength(1, "must not be empty"),
+          v.maxLength(MAX_ITEMS, `must hold at most ${MAX_ITEMS} items`),
+        ),
+      }),
+      v.transform((m) => m.items),
+    ),
   ],
   "must be {contentType, contentId} or {items: [...]}",
 );
@@ -85,7 +103,10 @@ export const DirectItemSchema = v.object({
 
 export const SearchRequestSchema = v.object({
   query: v.pipe(
-    v.string("must be a string"), v.trim(), v.minLength(1, "must not be empty"), v.maxLength(2000, "must be at most 2000 characters"),
+    v.string("must be a string"),
+    v.trim(),
+    v.minLength(1, "must not be empty"),
+    v.maxLength(2000, "must be at most 2000 characters"),
     v.regex(/^[^\u0000]*$/, "must not contain NUL characters"),
   ),
   types: v.optional(v.pipe(v.array(ContentTypeName), v.maxLength(20))),

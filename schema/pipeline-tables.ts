@@ -1,8 +1,6 @@
 // The pipeline's own tables. See ARCHITECTURE.md §2, "Tables".
 import { sql } from "drizzle-orm";
-import {
-  bigserial, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, vector, boolean,
-} from "drizzle-orm/pg-core";
+import { bigserial, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, vector, boolean } from "drizzle-orm/pg-core";
 
 /** The vector column's size. Changing it needs a migration: see README "Changing model or dimensions". */
 export const VECTOR_DIMENSIONS = 1536;

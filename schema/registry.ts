@@ -70,50 +70,86 @@ export function visibleWhere(registry: Registry, entry: ContentType): SQL | unde
   if (!entry.parent) return entry.filter?.where;
   const parent = registry.byType(entry.parent.type)!;
   const parentVisible = visibleWhere(registry, parent);
-  return and(entry.filter?.where, sql`EXISTS (SELECT 1 FROM ${parent.table} WHERE ${parent.idColumn} = ${entry.parent.foreignKey}${
-    parentVisible ? sql` AND ${parentVisible}` : sql``})`);
+  return and(
+    entry.filter?.where,
+    sql`EXISTS (SELECT 1 FROM ${parent.table} WHERE ${parent.idColumn} = ${entry.parent.foreignKey}${
+      parentVisible ? sql` AND ${parentVisible}` : sql``
+    })`,
+  );
 }
 
 // Defaults a privacy reviewer signs: no e-mail is embedded or shown; users are found by the admin
 // only; a profile is found by its bio but its snippet never shows it.
 export const defaultRegistry: ContentType[] = [
   contentType({
-    type: "profile", table: profiles, idColumn: profiles.id, priority: 2,
+    type: "profile",
+    table: profiles,
+    idColumn: profiles.id,
+    priority: 2,
     embedded: [profiles.username, profiles.fullName, profiles.headline, profiles.bio, profiles.skills],
-    format: (p) => labelled([["", p.fullName ?? p.username], ["Headline", p.headline], ["Bio", p.bio], ["Skills", p.skills]]),
+    format: (p) =>
+      labelled([
+        ["", p.fullName ?? p.username],
+        ["Headline", p.headline],
+        ["Bio", p.bio],
+        ["Skills", p.skills],
+      ]),
     search: { public: true, snippet: [profiles.username, profiles.fullName, profiles.headline, profiles.skills] },
   }),
   contentType({
-    type: "auth_user", table: users, idColumn: users.id, priority: 2,
+    type: "auth_user",
+    table: users,
+    idColumn: users.id,
+    priority: 2,
     embedded: [users.fullName],
     format: (u) => labelled([["", u.fullName]]),
     search: { public: false, snippet: [users.fullName] },
   }),
   contentType({
-    type: "course", table: course, idColumn: course.id, priority: 2,
+    type: "course",
+    table: course,
+    idColumn: course.id,
+    priority: 2,
     embedded: [course.title, course.description, course.category, course.tags, course.requirements, course.learningObjectives],
     filter: { fields: [course.published], where: eq(course.published, true) },
-    format: (c) => labelled([
-      ["", c.title], ["Category", c.category], ["Tags", c.tags], ["", c.description],
-      ["Requirements", c.requirements], ["You will learn", c.learningObjectives],
-    ]),
-    search: { public: true, snippet: [course.title, course.description, course.category, course.tags, course.requirements, course.learningObjectives] },
+    format: (c) =>
+      labelled([
+        ["", c.title],
+        ["Category", c.category],
+        ["Tags", c.tags],
+        ["", c.description],
+        ["Requirements", c.requirements],
+        ["You will learn", c.learningObjectives],
+      ]),
+    search: {
+      public: true,
+      snippet: [course.title, course.description, course.category, course.tags, course.requirements, course.learningObjectives],
+    },
   }),
   contentType({
-    type: "lesson", table: courseLesson, idColumn: courseLesson.id, priority: 3,
+    type: "lesson",
+    table: courseLesson,
+    idColumn: courseLesson.id,
+    priority: 3,
     embedded: [courseLesson.title, courseLesson.content],
     parent: { type: "course", foreignKey: courseLesson.courseId },
     format: (l) => [l.title, l.content].filter(Boolean).join("\n\n"),
     search: { public: true, snippet: [courseLesson.title, courseLesson.content] },
   }),
   contentType({
-    type: "post", table: communityPost, idColumn: communityPost.id, priority: 4,
+    type: "post",
+    table: communityPost,
+    idColumn: communityPost.id,
+    priority: 4,
     embedded: [communityPost.title, communityPost.body],
     format: (p) => [p.title, p.body].filter(Boolean).join("\n\n"),
     search: { public: true, snippet: [communityPost.title, communityPost.body] },
   }),
   contentType({
-    type: "comment", table: communityComment, idColumn: communityComment.id, priority: 5,
+    type: "comment",
+    table: communityComment,
+    idColumn: communityComment.id,
+    priority: 5,
     embedded: [communityComment.body],
     format: (c) => c.body,
     search: { public: true, snippet: [communityComment.body] },

@@ -47,9 +47,13 @@ await runScript(async () => {
     });
     process.stdout.write("\n");
     if (load.rebuiltIndex) console.log(`Loaded without the HNSW index and built it after (${load.indexSeconds.toFixed(1)} s).`);
-    console.log(`Done: ${load.done} embedded, ${load.failed} failed (see /api/embeddings/queue), ${load.remaining} left to the scheduled drain.`);
+    console.log(
+      `Done: ${load.done} embedded, ${load.failed} failed (see /api/embeddings/queue), ${load.remaining} left to the scheduled drain.`,
+    );
   } else {
-    console.log("Done. The drain embeds the queued rows (on its schedule, every 4 minutes by default, and again while a backlog remains); --drain embeds them now.");
+    console.log(
+      "Done. The drain embeds the queued rows (on its schedule, every 4 minutes by default, and again while a backlog remains); --drain embeds them now.",
+    );
   }
   await connection.close();
 });

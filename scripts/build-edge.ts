@@ -29,14 +29,22 @@ export async function buildEdgeBundles(outDir = `${root}dist/edge`, prelude = ""
   for (const name of [...EDGE_FUNCTIONS, ALL_FUNCTIONS]) {
     // The Netlify entry as it is; workerd hands the environment to fetch, Netlify to its global.
     const entry = `${prelude}
-${name === ALL_FUNCTIONS
-      ? `import { createAllFunctions } from "./functions/app.ts"; import { netlifyHandler } from "./functions/edge.ts";
+${
+  name === ALL_FUNCTIONS
+    ? `import { createAllFunctions } from "./functions/app.ts"; import { netlifyHandler } from "./functions/edge.ts";
 const handler = netlifyHandler(createAllFunctions);`
-      : `import handler from "./netlify/edge-functions/${name}.ts";`}
+    : `import handler from "./netlify/edge-functions/${name}.ts";`
+}
 export default { fetch(request, env) { globalThis.Netlify ??= { env: { toObject: () => env } }; return handler(request); } };`;
     const result = await esbuild.build({
       stdin: { contents: entry, resolveDir: root, loader: "ts", sourcefile: `${name}.edge.ts` },
-      bundle: true, format: "esm", platform: "browser", target: "es2022", minify: true, metafile: true, write: false,
+      bundle: true,
+      format: "esm",
+      platform: "browser",
+      target: "es2022",
+      minify: true,
+      metafile: true,
+      write: false,
       conditions: ["workerd", "worker", "edge-light", "browser"],
       logLevel: "silent",
     });
@@ -52,5 +60,7 @@ export default { fetch(request, env) { globalThis.Netlify ??= { env: { toObject:
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const bundles = await buildEdgeBundles();
-  console.table(bundles.map((b) => ({ function: b.name, "raw KB": (b.bytes / 1024).toFixed(1), "gzip KB": (b.gzipBytes / 1024).toFixed(1) })));
+  console.table(
+    bundles.map((b) => ({ function: b.name, "raw KB": (b.bytes / 1024).toFixed(1), "gzip KB": (b.gzipBytes / 1024).toFixed(1) })),
+  );
 }

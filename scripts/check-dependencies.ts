@@ -29,10 +29,13 @@ const files = (dir: string): string[] =>
 const pkg = JSON.parse(readFileSync("package.json", "utf8")) as Record<string, Record<string, string>>;
 const declared = Object.keys({ ...pkg.dependencies, ...pkg.devDependencies });
 const sources = [...SOURCE_FOLDERS.flatMap(files), ...ROOT_FILES].map((path) => readFileSync(path, "utf8")).join("\n");
-const imported = (name: string) => new RegExp(`(from |import\\(|require\\()["']${name.replace(/[/.]/g, "\\$&")}(/[^"']*)?["']`).test(sources);
+const imported = (name: string) =>
+  new RegExp(`(from |import\\(|require\\()["']${name.replace(/[/.]/g, "\\$&")}(/[^"']*)?["']`).test(sources);
 const unused = declared.filter((name) => !WITHOUT_IMPORT[name] && !imported(name));
 if (unused.length) {
-  console.error(`Dependencies nobody imports: ${unused.join(", ")}. Remove them (npm uninstall), or say in scripts/check-dependencies.ts why they stay.`);
+  console.error(
+    `Dependencies nobody imports: ${unused.join(", ")}. Remove them (npm uninstall), or say in scripts/check-dependencies.ts why they stay.`,
+  );
   process.exit(1);
 }
 console.log(`${declared.length} dependencies, each used.`);

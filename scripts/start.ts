@@ -15,7 +15,11 @@ await runScript(async () => {
   // Scripts run beside the stack (backfill, db:migrate) find the folder's port here and use it.
   if (pgServer) connection.serveAt?.(pgServer.url);
   const stack = await startLocalStack({
-    connection, env: process.env, port: config.local.port, forwardNotifications: true, schedules: true,
+    connection,
+    env: process.env,
+    port: config.local.port,
+    forwardNotifications: true,
+    schedules: true,
     emulator: { log: (line) => console.log(`[qstash] ${line}`) },
   });
   const api = `${stack.url}${BASE_PATH}`;
@@ -27,16 +31,20 @@ qstash-embeddings is running.
   Functions      ${api}/{enqueue,process-webhook,drain,maintenance,retry-failed,search,queue,processor,status}
   Status page    ${api}/status   (user: anything, password: the admin token below)
   Database       ${pgServer ? `embedded PGlite in ${c.local.dataDir}, served at ${pgServer.url}` : `${connection.kind} (DATABASE_URL)`}
-  QStash         ${stack.emulator ? `local emulator at ${stack.emulator.url}, token ${c.qstash.token}` : c.qstash.url ?? "https://qstash.upstash.io"}
+  QStash         ${stack.emulator ? `local emulator at ${stack.emulator.url}, token ${c.qstash.token}` : (c.qstash.url ?? "https://qstash.upstash.io")}
   Embeddings     ${c.provider === "local" ? "local lexical embedder (offline; set OPENAI_API_KEY for semantic search)" : `${c.model} via ${c.openai.baseUrl ?? "OpenAI"}`}
 ${stack.reembedding ? `  Re-embedding   ${stack.reembedding} items were embedded with another model: queued behind live traffic\n` : ""}  Schedules      drain every 4 minutes (doorbells ring at once; this is the safety net) · maintenance daily 02:00 · retry-failed Sunday 03:00 (UTC)
 ${process.env.WEBHOOK_SECRET ? "" : `  Webhook secret ${c.webhookSecret}   (random for this run; set WEBHOOK_SECRET to fix it)\n`}${process.env.ADMIN_TOKEN ? "" : `  Admin token    ${c.adminToken}   (random for this run; set ADMIN_TOKEN to fix it)\n`}${process.env.SEARCH_TOKEN ? "" : `  Search token   ${c.searchToken}   (random for this run; set SEARCH_TOKEN to fix it)\n`}
 Try it:
 ${pgServer ? `  psql "${pgServer.url}" -c "insert into course (title, description) values ('Intro to astronomy', 'Stars, planets and galaxies')"\n` : ""}  curl -s -X POST ${api}/search -H 'authorization: Bearer ${c.searchToken ?? "<SEARCH_TOKEN>"}' -H 'content-type: application/json' -d '{"query":"astronomy"}'
-${stack.emulator ? `
+${
+  stack.emulator
+    ? `
 Run a schedule now (drain, maintenance or retry-failed):
   QSTASH_URL=${stack.emulator.url} QSTASH_TOKEN=${c.qstash.token} SITE_URL=${stack.url} npm run trigger -- drain
-` : ""}`);
+`
+    : ""
+}`);
 
   const stop = async () => {
     await stack.close();

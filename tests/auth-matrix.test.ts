@@ -20,8 +20,12 @@ let body: Record<string, string>;
 beforeAll(async () => {
   connection = await freshDatabase();
   const config = loadConfig({
-    SITE_URL: SITE, QSTASH_CURRENT_SIGNING_KEY: KEYS.current, QSTASH_NEXT_SIGNING_KEY: KEYS.next,
-    WEBHOOK_SECRET: "matrix-webhook", ADMIN_TOKEN: "matrix-admin", SEARCH_TOKEN: "matrix-search",
+    SITE_URL: SITE,
+    QSTASH_CURRENT_SIGNING_KEY: KEYS.current,
+    QSTASH_NEXT_SIGNING_KEY: KEYS.next,
+    WEBHOOK_SECRET: "matrix-webhook",
+    ADMIN_TOKEN: "matrix-admin",
+    SEARCH_TOKEN: "matrix-search",
   });
   const deps: Deps = { db: connection.db, config, registry: createRegistry(), embedder: localEmbedder(1536) };
   app = createAllFunctions(deps);
@@ -30,7 +34,9 @@ beforeAll(async () => {
   body = {
     "process-webhook": item,
     "process-webhook/failed": JSON.stringify({ status: 500, retried: 3, sourceBody: Buffer.from(item).toString("base64") }),
-    drain: "{}", maintenance: "{}", "retry-failed": "{}",
+    drain: "{}",
+    maintenance: "{}",
+    "retry-failed": "{}",
   };
 });
 afterAll(() => connection.close());
@@ -47,13 +53,36 @@ describe.each(QSTASH_ENDPOINTS)("%s", (endpoint) => {
     ["no signature", async () => ({})],
     ["a wrong key", async (raw) => ({ "upstash-signature": await qstashToken("sig_wrong", url(endpoint), raw) })],
     ["a tampered body", async (raw) => ({ "upstash-signature": await qstashToken(KEYS.current, url(endpoint), `${raw} `) })],
-    ["a different url", async (raw) => ({ "upstash-signature": await qstashToken(KEYS.current, `https://evil.example.com/api/embeddings/${endpoint}`, raw) })],
-    ["an expired token", async (raw) => ({ "upstash-signature": await qstashToken(KEYS.current, url(endpoint), raw, { exp: now() - 10, iat: now() - 400, nbf: now() - 400 }) })],
-    ["a token not yet valid", async (raw) => ({ "upstash-signature": await qstashToken(KEYS.current, url(endpoint), raw, { nbf: now() + 300 }) })],
-    ["a token for another function replayed", async (raw) => ({ "upstash-signature": await qstashToken(KEYS.current, url(endpoint === "drain" ? "maintenance" : "drain"), raw) })],
-    ["a token that never expires", async (raw) => ({ "upstash-signature": await qstashToken(KEYS.current, url(endpoint), raw, { exp: null }) })],
-    ["a token signed with HS384", async (raw) => ({ "upstash-signature": await qstashToken(KEYS.current, url(endpoint), raw, { alg: "HS384" }) })],
-    ["a token signed with HS512", async (raw) => ({ "upstash-signature": await qstashToken(KEYS.current, url(endpoint), raw, { alg: "HS512" }) })],
+    [
+      "a different url",
+      async (raw) => ({ "upstash-signature": await qstashToken(KEYS.current, `https://evil.example.com/api/embeddings/${endpoint}`, raw) }),
+    ],
+    [
+      "an expired token",
+      async (raw) => ({
+        "upstash-signature": await qstashToken(KEYS.current, url(endpoint), raw, { exp: now() - 10, iat: now() - 400, nbf: now() - 400 }),
+      }),
+    ],
+    [
+      "a token not yet valid",
+      async (raw) => ({ "upstash-signature": await qstashToken(KEYS.current, url(endpoint), raw, { nbf: now() + 300 }) }),
+    ],
+    [
+      "a token for another function replayed",
+      async (raw) => ({ "upstash-signature": await qstashToken(KEYS.current, url(endpoint === "drain" ? "maintenance" : "drain"), raw) }),
+    ],
+    [
+      "a token that never expires",
+      async (raw) => ({ "upstash-signature": await qstashToken(KEYS.current, url(endpoint), raw, { exp: null }) }),
+    ],
+    [
+      "a token signed with HS384",
+      async (raw) => ({ "upstash-signature": await qstashToken(KEYS.current, url(endpoint), raw, { alg: "HS384" }) }),
+    ],
+    [
+      "a token signed with HS512",
+      async (raw) => ({ "upstash-signature": await qstashToken(KEYS.current, url(endpoint), raw, { alg: "HS512" }) }),
+    ],
   ];
   it.each(forged)("refuses %s with 401 and changes nothing", async (_name, headers) => {
     const before = await fingerprint(connection.db);
@@ -64,7 +93,9 @@ describe.each(QSTASH_ENDPOINTS)("%s", (endpoint) => {
 
   it("accepts the current and the next signing key", async () => {
     for (const key of [KEYS.current, KEYS.next]) {
-      const response = await send(endpoint, body[endpoint]!, { "upstash-signature": await qstashToken(key, url(endpoint), body[endpoint]!) });
+      const response = await send(endpoint, body[endpoint]!, {
+        "upstash-signature": await qstashToken(key, url(endpoint), body[endpoint]!),
+      });
       expect(response.status, key).toBe(200);
     }
   });
@@ -79,12 +110,19 @@ describe("secrets on the app-facing functions", () => {
     ["status", "GET", "matrix-admin", ""],
   ];
   it.each(cases)("%s: 401 without or with a wrong secret, nothing changed; the right one passes", async (endpoint, method, secret, raw) => {
-    const call = (headers: Record<string, string>) => app.request(url(endpoint), { method, body: raw || undefined, headers: { "content-type": "application/json", ...headers } });
+    const call = (headers: Record<string, string>) =>
+      app.request(url(endpoint), { method, body: raw || undefined, headers: { "content-type": "application/json", ...headers } });
     const before = await fingerprint(connection.db);
     const attempts: Record<string, string>[] = [
-      {}, { authorization: "Bearer wrong" }, { authorization: `Bearer ${secret}x` }, { authorization: secret }, { "x-webhook-secret": "wrong" },
+      {},
+      { authorization: "Bearer wrong" },
+      { authorization: `Bearer ${secret}x` },
+      { authorization: secret },
+      { "x-webhook-secret": "wrong" },
       // Malformed Basic credentials: not base64 at all, or base64 of bytes that are not UTF-8 text.
-      { authorization: "Basic %%%not-base64%%%" }, { authorization: "Basic ====" }, { authorization: `Basic ${btoa("\u00ff\u00fe:x")}` },
+      { authorization: "Basic %%%not-base64%%%" },
+      { authorization: "Basic ====" },
+      { authorization: `Basic ${btoa("\u00ff\u00fe:x")}` },
     ];
     for (const headers of attempts) {
       expect((await call(headers)).status, JSON.stringify(headers)).toBe(401);

@@ -39,7 +39,10 @@ describe("backfill", () => {
     const firstRun = await backfill(db, post, { batchSize: 100, onProgress: (done) => progress.push(done) });
     expect(firstRun).toBe(250);
     expect(progress).toEqual([100, 200, 250]);
-    const rows = await db.select({ n: sql<number>`count(*)::int`, priority: embeddingQueue.priority, source: embeddingQueue.source }).from(embeddingQueue).groupBy(embeddingQueue.priority, embeddingQueue.source);
+    const rows = await db
+      .select({ n: sql<number>`count(*)::int`, priority: embeddingQueue.priority, source: embeddingQueue.source })
+      .from(embeddingQueue)
+      .groupBy(embeddingQueue.priority, embeddingQueue.source);
     expect(rows).toEqual([{ n: 250, priority: BACKGROUND_PRIORITY, source: "backfill" }]);
 
     const ids = (await db.select({ id: communityPost.id }).from(communityPost).orderBy(communityPost.id)).map((r) => r.id);
@@ -53,7 +56,9 @@ describe("backfill --drain", () => {
     const db = connection.db;
     await db.delete(communityPost);
     await db.delete(embeddingQueue);
-    await db.insert(communityPost).values(Array.from({ length: 40 }, (_, i) => ({ title: `Loaded post ${i}`, body: "Telescopes and star charts." })));
+    await db
+      .insert(communityPost)
+      .values(Array.from({ length: 40 }, (_, i) => ({ title: `Loaded post ${i}`, body: "Telescopes and star charts." })));
     await backfill(db, createRegistry().byType("post")!);
     const hnswPresent = async () => (await db.$count(sql`pg_indexes`, sql`indexname = ${HNSW_INDEX}`)) === 1;
     const indexDuringLoad: boolean[] = [];
@@ -79,7 +84,9 @@ describe("backfill --drain", () => {
     await db.delete(communityPost);
     await db.delete(embeddingQueue);
     await db.delete(embeddings);
-    await db.insert(communityPost).values(Array.from({ length: 30 }, (_, i) => ({ title: `Concurrent post ${i}`, body: "Orbits and tides." })));
+    await db
+      .insert(communityPost)
+      .values(Array.from({ length: 30 }, (_, i) => ({ title: `Concurrent post ${i}`, body: "Orbits and tides." })));
     await backfill(db, createRegistry().byType("post")!);
     const local = localEmbedder(1536);
     let inFlight = 0;
@@ -105,12 +112,19 @@ describe("backfill --drain", () => {
 
   it("builds the index with settings read from the server, for that build only", async () => {
     const db = connection.db;
-    const server = async () => (await rowsOf<{ memory: string; workers: string; scan: string }>(db.execute(sql`SELECT
+    const server = async () =>
+      (
+        await rowsOf<{ memory: string; workers: string; scan: string }>(
+          db.execute(sql`SELECT
       current_setting('maintenance_work_mem') AS memory, current_setting('max_parallel_maintenance_workers') AS workers,
-      current_setting('min_parallel_table_scan_size') AS scan`)))[0]!;
+      current_setting('min_parallel_table_scan_size') AS scan`),
+        )
+      )[0]!;
     const before = await server();
-    const [bytes] = await rowsOf<{ current: number; cache: number }>(db.execute(sql`SELECT
-      pg_size_bytes(current_setting('maintenance_work_mem'))::float8 AS current, pg_size_bytes(current_setting('effective_cache_size'))::float8 AS cache`));
+    const [bytes] = await rowsOf<{ current: number; cache: number }>(
+      db.execute(sql`SELECT
+      pg_size_bytes(current_setting('maintenance_work_mem'))::float8 AS current, pg_size_bytes(current_setting('effective_cache_size'))::float8 AS cache`),
+    );
     const settings = await indexBuildSettings(db);
     const memory = Number(settings.maintenance_work_mem!.replace("MB", "")) * 1024 * 1024;
     // Never below the server's own setting, never above a quarter of the memory it says it has.
@@ -169,16 +183,40 @@ describe("schedules", () => {
   });
 
   it("says what the plan refused and what it did instead, and creates everything else", async () => {
-    const other = await startEmulator({ token: "t", currentSigningKey: "a", nextSigningKey: "b", limits: { schedules: 2, queueParallelism: 1 } });
+    const other = await startEmulator({
+      token: "t",
+      currentSigningKey: "a",
+      nextSigningKey: "b",
+      limits: { schedules: 2, queueParallelism: 1 },
+    });
     try {
-      const report = await syncSchedules({ ...config(), qstash: { ...config().qstash, url: other.url } }, schedulesWith("* * * * *"), planLimits("free"));
+      const report = await syncSchedules(
+        { ...config(), qstash: { ...config().qstash, url: other.url } },
+        schedulesWith("* * * * *"),
+        planLimits("free"),
+      );
       expect(report.adjustments).toEqual([
-        { what: "queue embeddings-drain at parallelism 2", refused: expect.stringMatching(/^412 .*maximum queue parallelism of 1/), instead: "parallelism 1" },
-        { what: "schedule embeddings-drain (* * * * *)", refused: "1440 a day is over the 498.9 a day this plan's 1000 messages a day leave for it", instead: "cron */3 * * * * (480 a day)" },
-        { what: "schedule embeddings-retry-failed (0 3 * * 0)", refused: expect.stringMatching(/^412 .*allows 2 active schedules/), instead: "nothing: the other schedules were created" },
+        {
+          what: "queue embeddings-drain at parallelism 2",
+          refused: expect.stringMatching(/^412 .*maximum queue parallelism of 1/),
+          instead: "parallelism 1",
+        },
+        {
+          what: "schedule embeddings-drain (* * * * *)",
+          refused: "1440 a day is over the 498.9 a day this plan's 1000 messages a day leave for it",
+          instead: "cron */3 * * * * (480 a day)",
+        },
+        {
+          what: "schedule embeddings-retry-failed (0 3 * * 0)",
+          refused: expect.stringMatching(/^412 .*allows 2 active schedules/),
+          instead: "nothing: the other schedules were created",
+        },
       ]);
       expect(report.queues).toEqual([{ queueName: "embeddings-drain", parallelism: 1 }]);
-      expect(report.schedules.map((s) => [s.scheduleId, s.cron])).toEqual([["embeddings-drain", "*/3 * * * *"], ["embeddings-maintenance", "0 2 * * *"]]);
+      expect(report.schedules.map((s) => [s.scheduleId, s.cron])).toEqual([
+        ["embeddings-drain", "*/3 * * * *"],
+        ["embeddings-maintenance", "0 2 * * *"],
+      ]);
       expect([...other.emulator.schedules.keys()].sort()).toEqual(["embeddings-drain", "embeddings-maintenance"]);
     } finally {
       await other.close();

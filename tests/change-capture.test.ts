@@ -86,8 +86,7 @@ describe("change capture", () => {
   beforeEach(async () => {
     await connection.db.delete(embeddingQueue);
   });
-  const pending = () =>
-    connection.db.select().from(embeddingQueue).where(eq(embeddingQueue.status, "pending"));
+  const pending = () => connection.db.select().from(embeddingQueue).where(eq(embeddingQueue.status, "pending"));
 
   it("queues a new course once, at its priority, from the trigger", async () => {
     const [row] = await connection.db.insert(course).values({ title: "Intro to SQL" }).returning();
@@ -101,7 +100,10 @@ describe("change capture", () => {
     await connection.db.delete(embeddingQueue);
     await connection.db.update(course).set({ viewCount: 42 }).where(eq(course.id, row!.id));
     expect(await pending()).toHaveLength(0);
-    await connection.db.update(course).set({ tags: ["systems"] }).where(eq(course.id, row!.id));
+    await connection.db
+      .update(course)
+      .set({ tags: ["systems"] })
+      .where(eq(course.id, row!.id));
     expect(await pending()).toHaveLength(1);
   });
 
@@ -115,7 +117,10 @@ describe("change capture", () => {
   it("coalesces ten edits in a row into one pending row", async () => {
     const [row] = await connection.db.insert(communityPost).values({ title: "v0" }).returning();
     for (let i = 1; i <= 10; i++) {
-      await connection.db.update(communityPost).set({ title: `v${i}` }).where(eq(communityPost.id, row!.id));
+      await connection.db
+        .update(communityPost)
+        .set({ title: `v${i}` })
+        .where(eq(communityPost.id, row!.id));
     }
     const queued = await pending();
     expect(queued).toHaveLength(1);
@@ -165,9 +170,7 @@ describe("change capture", () => {
     const [row] = await connection.db.insert(communityPost).values({ title: "Hello" }).returning();
     await waitFor(() => heard.length > 0, 5000, "the notification");
     await unlisten();
-    expect(heard.map((p) => JSON.parse(p))).toEqual([
-      { contentType: "post", contentId: row!.id, priority: 4, op: "upsert" },
-    ]);
+    expect(heard.map((p) => JSON.parse(p))).toEqual([{ contentType: "post", contentId: row!.id, priority: 4, op: "upsert" }]);
   });
 
   it("rolls the queue row back with the change that made it", async () => {

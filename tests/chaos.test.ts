@@ -32,22 +32,59 @@ beforeAll(async () => {
 });
 afterAll(() => stack.close());
 
-const WORDS = "learn course lesson python data stars planets painting music guitar chords history science math algebra essay writing study exam practice project team code design".split(" ");
+const WORDS =
+  "learn course lesson python data stars planets painting music guitar chords history science math algebra essay writing study exam practice project team code design".split(
+    " ",
+  );
 
 describe(`chaos convergence (seed ${SEED}, ${OPS} operations by ${WORKERS} workers; replay with CHAOS_SEED=${SEED})`, () => {
   it("ends with zero lost, zero stale and zero orphan embeddings", async () => {
     const random = seededRandom(SEED);
-    const pick = <T,>(list: readonly T[]) => list[Math.floor(random() * list.length)]!;
+    const pick = <T>(list: readonly T[]) => list[Math.floor(random() * list.length)]!;
     const words = (n: number) => Array.from({ length: n }, () => pick(WORDS)).join(" ");
     const { db } = stack.connection;
     const tables = {
-      users: { table: users, make: () => ({ email: `${words(1)}@example.com`, fullName: words(2) }), edit: () => ({ fullName: words(2) }), touch: () => ({ lastSignInAt: new Date() }) },
-      profiles: { table: profiles, make: () => ({ username: words(1), bio: words(12) }), edit: () => ({ bio: words(15) }), touch: () => ({ lastSeenAt: new Date() }) },
-      course: { table: course, make: () => ({ title: words(3), description: words(30), tags: [words(1)], published: random() < 0.8 }), edit: () => (random() < 0.3 ? { published: random() < 0.5 } : { description: words(40) }), touch: () => ({ viewCount: Math.floor(random() * 100) }) },
+      users: {
+        table: users,
+        make: () => ({ email: `${words(1)}@example.com`, fullName: words(2) }),
+        edit: () => ({ fullName: words(2) }),
+        touch: () => ({ lastSignInAt: new Date() }),
+      },
+      profiles: {
+        table: profiles,
+        make: () => ({ username: words(1), bio: words(12) }),
+        edit: () => ({ bio: words(15) }),
+        touch: () => ({ lastSeenAt: new Date() }),
+      },
+      course: {
+        table: course,
+        make: () => ({ title: words(3), description: words(30), tags: [words(1)], published: random() < 0.8 }),
+        edit: () => (random() < 0.3 ? { published: random() < 0.5 } : { description: words(40) }),
+        touch: () => ({ viewCount: Math.floor(random() * 100) }),
+      },
       // Lessons of live courses mostly: a course's unpublishing or deletion must take them out too.
-      lesson: { table: courseLesson, make: () => ({ courseId: live.course!.length && random() < 0.9 ? pick(live.course!) : null, title: words(3), content: words(random() < 0.3 ? 900 : 60) }), edit: () => ({ content: words(random() < 0.3 ? 900 : 60) }), touch: () => ({ position: Math.floor(random() * 10) }) },
-      post: { table: communityPost, make: () => ({ title: words(4), body: words(40) }), edit: () => ({ body: words(45) }), touch: () => ({ likeCount: Math.floor(random() * 50) }) },
-      comment: { table: communityComment, make: () => ({ body: words(random() < 0.05 ? 0 : 12) || " " }), edit: () => ({ body: words(14) }), touch: () => ({ likeCount: Math.floor(random() * 50) }) },
+      lesson: {
+        table: courseLesson,
+        make: () => ({
+          courseId: live.course!.length && random() < 0.9 ? pick(live.course!) : null,
+          title: words(3),
+          content: words(random() < 0.3 ? 900 : 60),
+        }),
+        edit: () => ({ content: words(random() < 0.3 ? 900 : 60) }),
+        touch: () => ({ position: Math.floor(random() * 10) }),
+      },
+      post: {
+        table: communityPost,
+        make: () => ({ title: words(4), body: words(40) }),
+        edit: () => ({ body: words(45) }),
+        touch: () => ({ likeCount: Math.floor(random() * 50) }),
+      },
+      comment: {
+        table: communityComment,
+        make: () => ({ body: words(random() < 0.05 ? 0 : 12) || " " }),
+        edit: () => ({ body: words(14) }),
+        touch: () => ({ likeCount: Math.floor(random() * 50) }),
+      },
     } as const;
     const live: Record<string, string[]> = Object.fromEntries(Object.keys(tables).map((k) => [k, []]));
 
@@ -74,12 +111,21 @@ describe(`chaos convergence (seed ${SEED}, ${OPS} operations by ${WORKERS} worke
         const roll = random();
         stack.api.latencyMs = random() < 0.05 ? 2000 : 10; // now and then slower than the delivery timeout
         if (roll < 0.35 || ids.length === 0) {
-          const [row] = (await db.insert(table).values(make() as never).returning()) as { id: string }[];
+          const [row] = (await db
+            .insert(table)
+            .values(make() as never)
+            .returning()) as { id: string }[];
           ids.push(row!.id);
         } else if (roll < 0.7) {
-          await db.update(table).set(edit() as never).where(eq(getTableColumns(table).id, pick(ids)));
+          await db
+            .update(table)
+            .set(edit() as never)
+            .where(eq(getTableColumns(table).id, pick(ids)));
         } else if (roll < 0.82) {
-          await db.update(table).set(touch() as never).where(eq(getTableColumns(table).id, pick(ids)));
+          await db
+            .update(table)
+            .set(touch() as never)
+            .where(eq(getTableColumns(table).id, pick(ids)));
         } else {
           const id = ids.splice(Math.floor(random() * ids.length), 1)[0]!;
           await db.delete(table).where(eq(getTableColumns(table).id, id));
@@ -102,9 +148,14 @@ describe(`chaos convergence (seed ${SEED}, ${OPS} operations by ${WORKERS} worke
     for (let round = 0; round < 3; round++) {
       await retryFailed(stack.deps);
       // Ten minutes pass: safety-net rows and backed-off rows come due, claims expire.
-      await db.update(embeddingQueue).set({ runAfter: sql`now()`, lockedUntil: sql`now() - interval '1 second'` }).where(sql`status IN ('pending', 'processing')`);
+      await db
+        .update(embeddingQueue)
+        .set({ runAfter: sql`now()`, lockedUntil: sql`now() - interval '1 second'` })
+        .where(sql`status IN ('pending', 'processing')`);
       // Drains overlap as scheduled and chained runs do.
-      while ((await Promise.all(Array.from({ length: WORKERS }, () => drain(stack.deps, { budgetMs: 10_000 })))).some((s) => s.remaining > 0));
+      while (
+        (await Promise.all(Array.from({ length: WORKERS }, () => drain(stack.deps, { budgetMs: 10_000 })))).some((s) => s.remaining > 0)
+      );
       await idle();
     }
 
@@ -118,11 +169,16 @@ describe(`chaos convergence (seed ${SEED}, ${OPS} operations by ${WORKERS} worke
         const text = (entry.format(row as never) ?? "").trim();
         const expected = text ? chunkText(text) : [];
         if (expected.length) expectedKeys.add(`${entry.type}:${id}`);
-        const stored = await db.select().from(embeddings).where(sql`${embeddings.contentType} = ${entry.type} AND ${embeddings.contentId} = ${id}`).orderBy(embeddings.chunkIndex);
+        const stored = await db
+          .select()
+          .from(embeddings)
+          .where(sql`${embeddings.contentType} = ${entry.type} AND ${embeddings.contentId} = ${id}`)
+          .orderBy(embeddings.chunkIndex);
         if (stored.length === 0 && expected.length) problems.push(`lost: ${entry.type} ${id}`);
         else if (stored.map((s) => s.chunkText).join("\u0001") !== expected.join("\u0001")) problems.push(`stale: ${entry.type} ${id}`);
         for (const s of stored) {
-          if (s.model !== model || s.dimensions !== dimensions || s.contentHash !== (await contentHash(s.chunkText, model, dimensions))) problems.push(`wrong model or hash: ${entry.type} ${id}`);
+          if (s.model !== model || s.dimensions !== dimensions || s.contentHash !== (await contentHash(s.chunkText, model, dimensions)))
+            problems.push(`wrong model or hash: ${entry.type} ${id}`);
         }
       }
     }
@@ -131,9 +187,15 @@ describe(`chaos convergence (seed ${SEED}, ${OPS} operations by ${WORKERS} worke
 
     const deliveries = stack.emulator!.emulator.deliveries;
     const counts = new Map<string, number>();
-    for (const d of deliveries) counts.set(`${d.url.split("/").pop()} ${d.status || "timeout"}`, (counts.get(`${d.url.split("/").pop()} ${d.status || "timeout"}`) ?? 0) + 1);
+    for (const d of deliveries)
+      counts.set(
+        `${d.url.split("/").pop()} ${d.status || "timeout"}`,
+        (counts.get(`${d.url.split("/").pop()} ${d.status || "timeout"}`) ?? 0) + 1,
+      );
     const statuses = [...counts].map(([k, n]) => `${k}: ${n}`);
-    console.log(`chaos seed ${SEED}: ${OPS} ops by ${WORKERS} workers, ${deliveries.length} deliveries (${statuses.join(", ")}), ${stack.emulator!.emulator.dlq.size} in the DLQ, ${expectedKeys.size} items embedded`);
+    console.log(
+      `chaos seed ${SEED}: ${OPS} ops by ${WORKERS} workers, ${deliveries.length} deliveries (${statuses.join(", ")}), ${stack.emulator!.emulator.dlq.size} in the DLQ, ${expectedKeys.size} items embedded`,
+    );
     expect(problems, `seed ${SEED}: replay with CHAOS_SEED=${SEED}`).toEqual([]);
     expect(expectedKeys.size).toBeGreaterThan(OPS / 10);
   }, 300_000);

@@ -37,12 +37,24 @@ describe.skipIf(!onRealPostgres)(`concurrency ${POSTGRES_ONLY}`, { timeout: 180_
   beforeAll(async () => {
     [connection, api] = await Promise.all([freshDatabase(), startFakeOpenAI({ latencyMs: 5 })]);
     const config = loadConfig({
-      SITE_URL: SITE, QSTASH_CURRENT_SIGNING_KEY: KEY, QSTASH_NEXT_SIGNING_KEY: KEY, WEBHOOK_SECRET: "concurrency-secret",
-      DRAIN_BATCH_SIZE: "50", DRAIN_BUDGET_MS: "60000",
+      SITE_URL: SITE,
+      QSTASH_CURRENT_SIGNING_KEY: KEY,
+      QSTASH_NEXT_SIGNING_KEY: KEY,
+      WEBHOOK_SECRET: "concurrency-secret",
+      DRAIN_BATCH_SIZE: "50",
+      DRAIN_BUDGET_MS: "60000",
     });
     deps = {
-      db: connection.db, config, registry: createRegistry(),
-      embedder: openaiEmbedder({ apiKey: "test-openai-key", baseURL: api.url, model: "text-embedding-3-small", dimensions: 1536, maxRetries: 1 }),
+      db: connection.db,
+      config,
+      registry: createRegistry(),
+      embedder: openaiEmbedder({
+        apiKey: "test-openai-key",
+        baseURL: api.url,
+        model: "text-embedding-3-small",
+        dimensions: 1536,
+        maxRetries: 1,
+      }),
     };
     app = new pg.Pool({ connectionString: connection.url, max: 8 });
   });
@@ -58,8 +70,12 @@ describe.skipIf(!onRealPostgres)(`concurrency ${POSTGRES_ONLY}`, { timeout: 180_
   });
 
   const posts = async (n: number, prefix: string) =>
-    (await connection.db.insert(communityPost).values(Array.from({ length: n }, (_, i) => ({ title: `${prefix} ${i}`, body: `first text of ${prefix} ${i}` }))).returning())
-      .map((p) => p.id);
+    (
+      await connection.db
+        .insert(communityPost)
+        .values(Array.from({ length: n }, (_, i) => ({ title: `${prefix} ${i}`, body: `first text of ${prefix} ${i}` })))
+        .returning()
+    ).map((p) => p.id);
   const items = (ids: string[]) => ids.map((contentId) => ({ contentType: "post", contentId }));
   /** Items whose stored chunks are not their current text: processing them again would embed something. */
   const staleItems = async (ids: string[]) => {
@@ -69,11 +85,17 @@ describe.skipIf(!onRealPostgres)(`concurrency ${POSTGRES_ONLY}`, { timeout: 180_
   };
   /** Sessions of this database waiting on a lock (the pipeline's advisory locks, or row locks). */
   const lockWaiters = async () =>
-    (await app.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`)).rows[0]!.n;
+    (
+      await app.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+      )
+    ).rows[0]!.n;
   const signedDelivery = async (body: string) => {
     const url = `${SITE}/api/embeddings/process-webhook`;
     return createProcessWebhookApp(deps).request(url, {
-      method: "POST", body, headers: { "content-type": "application/json", "upstash-signature": await qstashToken(KEY, url, body) },
+      method: "POST",
+      body,
+      headers: { "content-type": "application/json", "upstash-signature": await qstashToken(KEY, url, body) },
     });
   };
 
@@ -93,7 +115,11 @@ describe.skipIf(!onRealPostgres)(`concurrency ${POSTGRES_ONLY}`, { timeout: 180_
       // Delivery B reads the edit. Unprotected, it writes first and A then overwrites it; with the
       // items' locks it waits for A.
       const b = processItems(deps, items([id!]));
-      await waitFor(async () => (await lockWaiters()) >= 2 || (await connection.db.$count(embeddings, sql`chunk_text LIKE '%second text%'`)), 10_000, "delivery B to wait or write");
+      await waitFor(
+        async () => (await lockWaiters()) >= 2 || (await connection.db.$count(embeddings, sql`chunk_text LIKE '%second text%'`)),
+        10_000,
+        "delivery B to wait or write",
+      );
       await gate.query("SELECT pg_advisory_unlock(4242)");
       await Promise.all([a, b]);
     } finally {
@@ -140,11 +166,13 @@ describe.skipIf(!onRealPostgres)(`concurrency ${POSTGRES_ONLY}`, { timeout: 180_
     const random = seededRandom(11);
     for (let round = 0; round < 3; round++) {
       await app.query("UPDATE community_post SET body = body || ' again' WHERE id = ANY($1)", [ids]);
-      const responses = await Promise.all(Array.from({ length: 60 }, () => {
-        // Ten items each, in a random order: unsorted lock orders are what deadlocked.
-        const some = [...ids].sort(() => random() - 0.5).slice(0, 10);
-        return signedDelivery(JSON.stringify({ items: items(some) }));
-      }));
+      const responses = await Promise.all(
+        Array.from({ length: 60 }, () => {
+          // Ten items each, in a random order: unsorted lock orders are what deadlocked.
+          const some = [...ids].sort(() => random() - 0.5).slice(0, 10);
+          return signedDelivery(JSON.stringify({ items: items(some) }));
+        }),
+      );
       expect(responses.map((r) => r.status).filter((s) => s !== 200)).toEqual([]);
     }
     expect(await staleItems(ids)).toMatchObject({ embedded: 0 });
@@ -153,7 +181,12 @@ describe.skipIf(!onRealPostgres)(`concurrency ${POSTGRES_ONLY}`, { timeout: 180_
   it("runs two and four drains at once over one backlog: every item embedded once, no transient error", async () => {
     for (const drains of [2, 4]) {
       await connection.db.delete(embeddingQueue);
-      const ids = (await connection.db.insert(communityComment).values(Array.from({ length: 600 }, (_, i) => ({ body: `comment ${i} of ${drains} drains` }))).returning()).map((c) => c.id);
+      const ids = (
+        await connection.db
+          .insert(communityComment)
+          .values(Array.from({ length: 600 }, (_, i) => ({ body: `comment ${i} of ${drains} drains` })))
+          .returning()
+      ).map((c) => c.id);
       const before = api.requests.reduce((n, r) => n + r.inputs, 0);
       const summaries = await Promise.all(Array.from({ length: drains }, () => drain(deps)));
       for (const s of summaries) expect(s.stoppedBy).toBe("empty");
@@ -166,21 +199,40 @@ describe.skipIf(!onRealPostgres)(`concurrency ${POSTGRES_ONLY}`, { timeout: 180_
   it("takes twenty concurrent 1,000-item enqueue calls without a deadlock or a 5xx", async () => {
     const enqueue = createEnqueueApp(deps);
     const random = seededRandom(5);
-    const ids = (await connection.db.insert(communityComment).values(Array.from({ length: 1500 }, (_, i) => ({ body: `enqueued ${i}` }))).returning()).map((c) => c.id);
+    const ids = (
+      await connection.db
+        .insert(communityComment)
+        .values(Array.from({ length: 1500 }, (_, i) => ({ body: `enqueued ${i}` })))
+        .returning()
+    ).map((c) => c.id);
     await connection.db.delete(embeddingQueue);
-    const responses = await Promise.all(Array.from({ length: 20 }, () => {
-      const some = [...ids].sort(() => random() - 0.5).slice(0, 1000).map((contentId) => ({ contentType: "comment", contentId }));
-      return enqueue.request("/api/embeddings/enqueue", {
-        method: "POST", body: JSON.stringify(some), headers: { "content-type": "application/json", authorization: "Bearer concurrency-secret" },
-      });
-    }));
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, () => {
+        const some = [...ids]
+          .sort(() => random() - 0.5)
+          .slice(0, 1000)
+          .map((contentId) => ({ contentType: "comment", contentId }));
+        return enqueue.request("/api/embeddings/enqueue", {
+          method: "POST",
+          body: JSON.stringify(some),
+          headers: { "content-type": "application/json", authorization: "Bearer concurrency-secret" },
+        });
+      }),
+    );
     expect(responses.map((r) => r.status).filter((s) => s !== 202)).toEqual([]);
-    const [row] = await connection.db.select({ n: sql<number>`count(*)::int`, items: sql<number>`count(DISTINCT content_id)::int` }).from(embeddingQueue);
+    const [row] = await connection.db
+      .select({ n: sql<number>`count(*)::int`, items: sql<number>`count(DISTINCT content_id)::int` })
+      .from(embeddingQueue);
     expect(row!.n).toBe(row!.items); // one pending row per item
   });
 
   it("survives a database error in the middle of a write: short stored error, rows claimable at once", async () => {
-    const ids = (await connection.db.insert(communityComment).values(Array.from({ length: 300 }, (_, i) => ({ body: `faulty write ${i}` }))).returning()).map((c) => c.id);
+    const ids = (
+      await connection.db
+        .insert(communityComment)
+        .values(Array.from({ length: 300 }, (_, i) => ({ body: `faulty write ${i}` })))
+        .returning()
+    ).map((c) => c.id);
     // The 250th row of the write fails, after the first INSERT statement (200 vectors) went through.
     await app.query(`CREATE OR REPLACE FUNCTION test_fault_fn() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN IF NEW.chunk_text = 'faulty write 250' THEN RAISE EXCEPTION 'injected fault' USING ERRCODE = 'P0001'; END IF; RETURN NEW; END $$;
@@ -198,7 +250,15 @@ describe.skipIf(!onRealPostgres)(`concurrency ${POSTGRES_ONLY}`, { timeout: 180_
       expect(row.lastError).not.toMatch(/params|insert into|\d\.\d{5}/i);
     }
     // Nothing of the failed batch was stored: its write rolled back whole.
-    expect(await connection.db.$count(embeddings, inArray(embeddings.contentId, failed.map((r) => r.contentId)))).toBe(0);
+    expect(
+      await connection.db.$count(
+        embeddings,
+        inArray(
+          embeddings.contentId,
+          failed.map((r) => r.contentId),
+        ),
+      ),
+    ).toBe(0);
     expect(await claimBatch(connection.db, 1000, 60_000)).toHaveLength(failed.length); // at once, not after the lease
     await app.query("DROP TRIGGER test_fault ON embeddings");
     await connection.db.update(embeddingQueue).set({ status: "pending", lockedUntil: null }).where(eq(embeddingQueue.status, "processing"));
@@ -207,7 +267,12 @@ describe.skipIf(!onRealPostgres)(`concurrency ${POSTGRES_ONLY}`, { timeout: 180_
   });
 
   it("moves rows between statuses while twin rows are inserted concurrently: no 23505, nothing spent", async () => {
-    const ids = (await connection.db.insert(communityComment).values(Array.from({ length: 40 }, (_, i) => ({ body: `twin ${i}` }))).returning()).map((c) => c.id);
+    const ids = (
+      await connection.db
+        .insert(communityComment)
+        .values(Array.from({ length: 40 }, (_, i) => ({ body: `twin ${i}` })))
+        .returning()
+    ).map((c) => c.id);
     const edit = (round: number) => app.query("UPDATE community_comment SET body = $1 || id WHERE id = ANY($2)", [`round ${round} `, ids]);
     for (let round = 0; round < 10; round++) {
       // Claimed rows go back to pending, or to failed, while each item's edit queues a pending twin.
@@ -216,8 +281,14 @@ describe.skipIf(!onRealPostgres)(`concurrency ${POSTGRES_ONLY}`, { timeout: 180_
       const [toPending, toFailed] = [claimed.slice(0, 20), claimed.slice(20)];
       await Promise.all([
         edit(round),
-        returnToPending(connection.db, toPending.map((r) => ({ id: r.id, delayMs: 0, error: "race" }))),
-        settleFailed(connection.db, toFailed.map((r) => ({ id: r.id, error: "race" }))),
+        returnToPending(
+          connection.db,
+          toPending.map((r) => ({ id: r.id, delayMs: 0, error: "race" })),
+        ),
+        settleFailed(
+          connection.db,
+          toFailed.map((r) => ({ id: r.id, error: "race" })),
+        ),
         // The failed records of last round go back as well, meeting this round's twins.
         retryFailed(deps),
       ]);
@@ -243,7 +314,11 @@ describe.skipIf(!onRealPostgres)(`concurrency ${POSTGRES_ONLY}`, { timeout: 180_
       await late.query("BEGIN");
       await late.query("UPDATE community_post SET body = 'committed late' WHERE id = $1", [id]);
       const processing = processItems(deps, items([id!]));
-      await waitFor(async () => (await lockWaiters()) > 0 || (await connection.db.$count(embeddings, eq(embeddings.contentId, id!))), 10_000, "processing to wait or finish");
+      await waitFor(
+        async () => (await lockWaiters()) > 0 || (await connection.db.$count(embeddings, eq(embeddings.contentId, id!))),
+        10_000,
+        "processing to wait or finish",
+      );
       await late.query("COMMIT");
       await processing;
     } finally {

@@ -14,12 +14,29 @@ import { freshDatabase } from "./support/database";
 describe("configuration", () => {
   it("has defaults that need no account anywhere", () => {
     const config = loadConfig({});
-    expect(config).toMatchObject({ strategy: "database", provider: "local", model: "local-lexical-v1", dimensions: 1536, databaseUrl: undefined });
+    expect(config).toMatchObject({
+      strategy: "database",
+      provider: "local",
+      model: "local-lexical-v1",
+      dimensions: 1536,
+      databaseUrl: undefined,
+    });
   });
 
   it("chooses QStash and OpenAI when their keys are set", () => {
-    const config = loadConfig({ QSTASH_TOKEN: "t", OPENAI_API_KEY: "k", EMBEDDING_MODEL: "text-embedding-3-large", EMBEDDING_DIMENSIONS: "1536" });
-    expect(config).toMatchObject({ strategy: "qstash", provider: "openai", model: "text-embedding-3-large", dimensions: 1536, embedderChosen: true });
+    const config = loadConfig({
+      QSTASH_TOKEN: "t",
+      OPENAI_API_KEY: "k",
+      EMBEDDING_MODEL: "text-embedding-3-large",
+      EMBEDDING_DIMENSIONS: "1536",
+    });
+    expect(config).toMatchObject({
+      strategy: "qstash",
+      provider: "openai",
+      model: "text-embedding-3-large",
+      dimensions: 1536,
+      embedderChosen: true,
+    });
     expect(loadConfig({ QSTASH_TOKEN: "t", EMBEDDING_QUEUE_STRATEGY: "database" }).strategy).toBe("database");
   });
 
@@ -39,11 +56,14 @@ describe("configuration", () => {
     [{ EMBEDDING_QUEUE_STRATEGY: "kafka" }, /EMBEDDING_QUEUE_STRATEGY must be qstash or database/],
     [{ DATABASE_URL: "mysql://x" }, /DATABASE_URL must be a postgres:\/\/ URL/],
     [{ SITE_URL: "not a url" }, /SITE_URL must be a URL/],
-    [{ QSTASH_URL: "::" , OPENAI_BASE_URL: "nope" }, /QSTASH_URL must be a URL.*OPENAI_BASE_URL must be a URL/],
+    [{ QSTASH_URL: "::", OPENAI_BASE_URL: "nope" }, /QSTASH_URL must be a URL.*OPENAI_BASE_URL must be a URL/],
     // Each passed validation once and then broke every delivery.
     [{ EMBEDDING_DIMENSIONS: "512" }, /EMBEDDING_DIMENSIONS must be 1536, the size of the vector column/],
     [{ OPENAI_BASE_URL: "localhost:3190" }, /OPENAI_BASE_URL must be an http:\/\/ or https:\/\/ URL/],
-    [{ EMBEDDING_MODEL: "text-embedding-3-small" }, /EMBEDDING_MODEL names text-embedding-3-small, but without OPENAI_API_KEY the local embedder \(local-lexical-v1\)/],
+    [
+      { EMBEDDING_MODEL: "text-embedding-3-small" },
+      /EMBEDDING_MODEL names text-embedding-3-small, but without OPENAI_API_KEY the local embedder \(local-lexical-v1\)/,
+    ],
     [{ EMBEDDER: "openai" }, /EMBEDDER is openai but OPENAI_API_KEY is not set/],
   ])("stops on %o with a message naming the variable", (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
@@ -52,11 +72,21 @@ describe("configuration", () => {
 
   it("tells a chosen local embedder from one fallen back on, and always names it local-lexical-v1", () => {
     expect(loadConfig({})).toMatchObject({ provider: "local", embedderChosen: false, model: "local-lexical-v1" });
-    expect(loadConfig({ EMBEDDER: "local", OPENAI_API_KEY: "k" })).toMatchObject({ provider: "local", embedderChosen: true, model: "local-lexical-v1" });
+    expect(loadConfig({ EMBEDDER: "local", OPENAI_API_KEY: "k" })).toMatchObject({
+      provider: "local",
+      embedderChosen: true,
+      model: "local-lexical-v1",
+    });
   });
 
   it("never repeats a secret in its error", () => {
-    const error = (() => { try { loadConfig({ DATABASE_URL: "mysql://user:hunter2@x/db" }); } catch (e) { return e as Error; } })();
+    const error = (() => {
+      try {
+        loadConfig({ DATABASE_URL: "mysql://user:hunter2@x/db" });
+      } catch (e) {
+        return e as Error;
+      }
+    })();
     expect(error?.message).not.toContain("hunter2");
   });
 });
@@ -78,15 +108,23 @@ describe("start-up against the database as it is", () => {
   it("queues the items of another model at once, behind live traffic", async () => {
     const connection = await freshDatabase();
     try {
-      const posts = await connection.db.insert(communityPost).values([{ title: "Old vectors one" }, { title: "Old vectors two" }]).returning();
+      const posts = await connection.db
+        .insert(communityPost)
+        .values([{ title: "Old vectors one" }, { title: "Old vectors two" }])
+        .returning();
       const old = { db: connection.db, registry: createRegistry(), embedder: localEmbedder(1536, "an-older-model") };
-      await processItems(old, posts.map((p) => ({ contentType: "post", contentId: p.id })));
+      await processItems(
+        old,
+        posts.map((p) => ({ contentType: "post", contentId: p.id })),
+      );
       await connection.db.delete(embeddingQueue);
       const stack = await startLocalStack({ connection, env: {} });
       await stack.close();
       expect(stack.reembedding).toBe(2);
       const queued = await connection.db.select().from(embeddingQueue);
-      expect(queued.map((q) => [q.contentId, q.status, q.priority]).sort()).toEqual(posts.map((p) => [p.id, "pending", BACKGROUND_PRIORITY]).sort());
+      expect(queued.map((q) => [q.contentId, q.status, q.priority]).sort()).toEqual(
+        posts.map((p) => [p.id, "pending", BACKGROUND_PRIORITY]).sort(),
+      );
     } finally {
       await connection.close();
     }
@@ -95,7 +133,8 @@ describe("start-up against the database as it is", () => {
 
 describe("a deployed function", () => {
   const env = { DATABASE_URL: "postgres://user:pass@ep-example.eu-central-1.aws.neon.tech/app", SEARCH_TOKEN: "t" };
-  const ask = (handler: (request: Request) => Promise<Response>) => handler(new Request("https://app.example.com/api/embeddings/search", { method: "POST", body: "{}" }));
+  const ask = (handler: (request: Request) => Promise<Response>) =>
+    handler(new Request("https://app.example.com/api/embeddings/search", { method: "POST", body: "{}" }));
 
   it("without an OpenAI key refuses to serve lexical search silently, and says what to set", async () => {
     const response = await ask(fetchHandler(createSearchApp, env));

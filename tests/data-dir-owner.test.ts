@@ -67,7 +67,9 @@ describe.skipIf(onRealPostgres)(`the embedded database's folder ${PGLITE_ONLY}`,
     // The folder opens cleanly afterwards, with everything written through the port.
     const reopened = await openPglite(dataDir);
     try {
-      const { rows } = await reopened.pglite!.query<{ n: number }>("SELECT count(*)::int AS n FROM embeddings WHERE content_type = 'comment'");
+      const { rows } = await reopened.pglite!.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM embeddings WHERE content_type = 'comment'",
+      );
       expect(rows[0]!.n).toBe(30);
     } finally {
       await reopened.close();

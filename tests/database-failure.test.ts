@@ -35,7 +35,13 @@ describe.skipIf(onRealPostgres)(`the database dropping during processing ${PGLIT
     pool = nodePostgresPool({ connectionString: server.url, max: 4, connectionTimeoutMillis: 2000 });
     const db = drizzle({ client: pool, schema }) as unknown as Database;
     stack = await startTestStack({
-      connection: { db, kind: "postgres", migrate: async () => undefined, listen: async () => async () => undefined, close: async () => undefined },
+      connection: {
+        db,
+        kind: "postgres",
+        migrate: async () => undefined,
+        listen: async () => async () => undefined,
+        close: async () => undefined,
+      },
       // A doorbell's run leases its rows for twice its budget; QStash's retry comes later than that (as the
       // real one's 12 s, 2.5 min… back-off outlasts a 20 s budget's 40 s lease), so it can take them again.
       env: { PROCESS_BUDGET_MS: "1000" },
@@ -71,12 +77,25 @@ describe.skipIf(onRealPostgres)(`the database dropping during processing ${PGLIT
     await dropDatabaseFor(300);
     await expect(client.query("SELECT 1")).rejects.toThrow();
     client.release(true);
-    await waitFor(async () => (await pool.query("SELECT 1 AS ok").then((r) => r.rows, () => [])).length === 1, 5000, "the pool to serve again");
+    await waitFor(
+      async () =>
+        (
+          await pool.query("SELECT 1 AS ok").then(
+            (r) => r.rows,
+            () => [],
+          )
+        ).length === 1,
+      5000,
+      "the pool to serve again",
+    );
   });
 
   it("leaves a drain's claimed rows to expire and be finished by the next run", async () => {
     await embedded.db.delete(embeddingQueue);
-    const rows = await embedded.db.insert(communityComment).values([{ body: "outage one" }, { body: "outage two" }]).returning();
+    const rows = await embedded.db
+      .insert(communityComment)
+      .values([{ body: "outage one" }, { body: "outage two" }])
+      .returning();
     const received = stack.api.received;
     // A budget the 300 ms embedding call fits in, so that the run is still in it when the database goes.
     const run = expect(drain(stack.deps, { budgetMs: 1500 })).rejects.toThrow();
@@ -84,13 +103,32 @@ describe.skipIf(onRealPostgres)(`the database dropping during processing ${PGLIT
     // Down past the store and the back-off write: the run can record nothing and fails.
     await dropDatabaseFor(800);
     await run;
-    const claimed = await embedded.db.select().from(embeddingQueue).where(inArray(embeddingQueue.contentId, rows.map((r) => r.id)));
+    const claimed = await embedded.db
+      .select()
+      .from(embeddingQueue)
+      .where(
+        inArray(
+          embeddingQueue.contentId,
+          rows.map((r) => r.id),
+        ),
+      );
     expect(claimed.map((r) => r.status)).toEqual(["processing", "processing"]);
     // The lease (twice the budget) runs out; the next run takes the rows and finishes them.
     await new Promise((resolve) => setTimeout(resolve, 3100));
     const summary = await drain(stack.deps, { budgetMs: 5000 });
     expect(summary).toMatchObject({ claimed: 2, done: 2 });
     for (const r of rows) expect(await embedded.db.$count(embeddings, eq(embeddings.contentId, r.id))).toBe(1);
-    expect(await embedded.db.$count(embeddingQueue, and(inArray(embeddingQueue.contentId, rows.map((r) => r.id)), sql`status <> 'done'`))).toBe(0);
+    expect(
+      await embedded.db.$count(
+        embeddingQueue,
+        and(
+          inArray(
+            embeddingQueue.contentId,
+            rows.map((r) => r.id),
+          ),
+          sql`status <> 'done'`,
+        ),
+      ),
+    ).toBe(0);
   });
 });

@@ -20,7 +20,13 @@ beforeEach(() => {
   for (const id of [...emulator.messages.keys()]) emulator.cancel(id);
 });
 
-const supabaseInsert = (table: string, record: Record<string, unknown>) => ({ type: "INSERT", table, schema: "public", record, old_record: null });
+const supabaseInsert = (table: string, record: Record<string, unknown>) => ({
+  type: "INSERT",
+  table,
+  schema: "public",
+  record,
+  old_record: null,
+});
 
 async function searchFor(query: string, types?: string[]) {
   const response = await stack.post("search", { query, types }, { authorization: "Bearer test-search-token" });
@@ -30,7 +36,10 @@ async function searchFor(query: string, types?: string[]) {
 
 describe("enqueue → QStash → process-webhook", () => {
   it("makes a course from a Supabase INSERT webhook searchable within a second", async () => {
-    const [row] = await stack.connection.db.insert(course).values({ title: "Quantum computing for beginners", category: "Physics" }).returning();
+    const [row] = await stack.connection.db
+      .insert(course)
+      .values({ title: "Quantum computing for beginners", category: "Physics" })
+      .returning();
     await stack.connection.db.delete(embeddingQueue);
     const response = await stack.post("enqueue", supabaseInsert("course", row!));
     expect(response.status).toBe(202);
@@ -38,10 +47,14 @@ describe("enqueue → QStash → process-webhook", () => {
     await waitFor(() => stack.embeddedChunks(row!.id), 1000, "the course to be embedded");
     expect((await searchFor("quantum computing"))[0]).toBe(row!.id);
     // The delivery settled the item's queue row: the drain will not embed it again.
-    const rows = await waitFor(async () => {
-      const found = await stack.connection.db.select().from(embeddingQueue).where(eq(embeddingQueue.contentId, row!.id));
-      return found.every((r) => r.status === "done") && found;
-    }, 3000, "the queue row to be settled");
+    const rows = await waitFor(
+      async () => {
+        const found = await stack.connection.db.select().from(embeddingQueue).where(eq(embeddingQueue.contentId, row!.id));
+        return found.every((r) => r.status === "done") && found;
+      },
+      3000,
+      "the queue row to be settled",
+    );
     expect(rows).toHaveLength(1);
   });
 
@@ -57,28 +70,45 @@ describe("enqueue → QStash → process-webhook", () => {
     expect(items.map((i) => i.lane)).toEqual(["queued", "database"]);
     await waitFor(() => stack.embeddedChunks(post!.id), 4000, "the post to be embedded");
     // The post's safety-net row is settled by its delivery; the comment waits for the drain.
-    const queued = await waitFor(async () => {
-      const pending = await stack.connection.db.select().from(embeddingQueue).where(eq(embeddingQueue.status, "pending"));
-      return pending.length === 1 && pending;
-    }, 3000, "only the comment to be pending");
-    expect(queued).toEqual([expect.objectContaining({ contentType: "comment", contentId: comment!.id, status: "pending", source: "webhook", priority: 5 })]);
+    const queued = await waitFor(
+      async () => {
+        const pending = await stack.connection.db.select().from(embeddingQueue).where(eq(embeddingQueue.status, "pending"));
+        return pending.length === 1 && pending;
+      },
+      3000,
+      "only the comment to be pending",
+    );
+    expect(queued).toEqual([
+      expect.objectContaining({ contentType: "comment", contentId: comment!.id, status: "pending", source: "webhook", priority: 5 }),
+    ]);
     expect(await stack.embeddedChunks(comment!.id)).toBe(0);
     await stack.trigger("drain");
     await waitFor(() => stack.embeddedChunks(comment!.id), 3000, "the drain to embed the comment");
-    await waitFor(async () => (await stack.connection.db.$count(embeddingQueue, eq(embeddingQueue.status, "done"))) === 2, 3000, "both rows done");
+    await waitFor(
+      async () => (await stack.connection.db.$count(embeddingQueue, eq(embeddingQueue.status, "done"))) === 2,
+      3000,
+      "both rows done",
+    );
   });
 
   it("coalesces a burst of edits to one row into one delivery of the latest text", async () => {
     const [post] = await stack.connection.db.insert(communityPost).values({ title: "Draft 0" }).returning();
     const before = stack.emulator!.emulator.deliveries.length;
     for (let i = 1; i <= 5; i++) {
-      await stack.connection.db.update(communityPost).set({ title: `Draft ${i}` }).where(eq(communityPost.id, post!.id));
+      await stack.connection.db
+        .update(communityPost)
+        .set({ title: `Draft ${i}` })
+        .where(eq(communityPost.id, post!.id));
       await stack.post("enqueue", { contentType: "post", contentId: post!.id });
     }
-    await waitFor(async () => {
-      const [row] = await stack.connection.db.select().from(embeddings).where(eq(embeddings.contentId, post!.id));
-      return row?.chunkText === "Draft 5";
-    }, 5000, "the latest draft to be embedded");
+    await waitFor(
+      async () => {
+        const [row] = await stack.connection.db.select().from(embeddings).where(eq(embeddings.contentId, post!.id));
+        return row?.chunkText === "Draft 5";
+      },
+      5000,
+      "the latest draft to be embedded",
+    );
     await new Promise((r) => setTimeout(r, 300));
     const deliveries = stack.emulator!.emulator.deliveries.slice(before).filter((d) => d.url.endsWith("/process-webhook"));
     expect(deliveries.length).toBeLessThanOrEqual(2); // one window, or a burst straddling two
@@ -86,13 +116,22 @@ describe("enqueue → QStash → process-webhook", () => {
 
   it("drops an update that changes no watched field", async () => {
     const [post] = await stack.connection.db.insert(communityPost).values({ title: "Same" }).returning();
-    const response = await stack.post("enqueue", { type: "UPDATE", table: "community_post", record: { ...post, like_count: 9 }, old_record: post });
+    const response = await stack.post("enqueue", {
+      type: "UPDATE",
+      table: "community_post",
+      record: { ...post, like_count: 9 },
+      old_record: post,
+    });
     expect(await response.json()).toMatchObject({ accepted: 0, items: [{ lane: "skipped" }] });
   });
 
   it("accepts a Hasura event payload", async () => {
     const [c] = await stack.connection.db.insert(communityComment).values({ body: "From Hasura" }).returning();
-    const response = await stack.post("enqueue", { event: { op: "INSERT", data: { old: null, new: c } }, table: { schema: "public", name: "community_comment" }, trigger: { name: "t" } });
+    const response = await stack.post("enqueue", {
+      event: { op: "INSERT", data: { old: null, new: c } },
+      table: { schema: "public", name: "community_comment" },
+      trigger: { name: "t" },
+    });
     expect(await response.json()).toMatchObject({ accepted: 1, items: [{ contentType: "comment", contentId: c!.id, lane: "database" }] });
   });
 });
@@ -100,11 +139,17 @@ describe("enqueue → QStash → process-webhook", () => {
 describe("when QStash is down", () => {
   it("lands every item in embedding_queue, loses nothing, and the drain finishes them", async () => {
     await stack.connection.db.delete(embeddingQueue);
-    const courses = await stack.connection.db.insert(course).values([{ title: "Fallback one" }, { title: "Fallback two" }]).returning();
+    const courses = await stack.connection.db
+      .insert(course)
+      .values([{ title: "Fallback one" }, { title: "Fallback two" }])
+      .returning();
     const [post] = await stack.connection.db.insert(communityPost).values({ title: "Fallback post" }).returning();
     await stack.connection.db.delete(embeddingQueue);
     stack.emulator!.emulator.faults = { refusePublish: true };
-    const response = await stack.post("enqueue", [...courses.map((c) => ({ contentType: "course", contentId: c.id })), { contentType: "post", contentId: post!.id }]);
+    const response = await stack.post("enqueue", [
+      ...courses.map((c) => ({ contentType: "course", contentId: c.id })),
+      { contentType: "post", contentId: post!.id },
+    ]);
     expect(response.status).toBe(202);
     const { items } = (await response.json()) as { items: { lane: string; fallback?: boolean }[] };
     expect(items.every((i) => i.lane === "database" && i.fallback)).toBe(true);
@@ -116,7 +161,11 @@ describe("when QStash is down", () => {
     stack.emulator!.emulator.faults = {};
     await stack.trigger("drain");
     for (const id of [...courses.map((c) => c.id), post!.id]) await waitFor(() => stack.embeddedChunks(id), 3000, `item ${id}`);
-    await waitFor(async () => (await stack.connection.db.$count(embeddingQueue, eq(embeddingQueue.status, "done"))) === 3, 2000, "rows done");
+    await waitFor(
+      async () => (await stack.connection.db.$count(embeddingQueue, eq(embeddingQueue.status, "done"))) === 3,
+      2000,
+      "rows done",
+    );
   });
 });
 
@@ -127,7 +176,10 @@ describe("when QStash refuses some messages of a batch", () => {
     const [refused] = await stack.connection.db.insert(communityPost).values({ title: "Batch refused" }).returning();
     await stack.connection.db.delete(embeddingQueue);
     stack.emulator!.emulator.faults = { refuseMessage: (m) => m.body.includes('"doorbell":"queued"') };
-    const response = await stack.post("enqueue", [{ contentType: "course", contentId: kept!.id }, { contentType: "post", contentId: refused!.id }]);
+    const response = await stack.post("enqueue", [
+      { contentType: "course", contentId: kept!.id },
+      { contentType: "post", contentId: refused!.id },
+    ]);
     expect(((await response.json()) as { items: unknown[] }).items).toEqual([
       { contentType: "course", contentId: kept!.id, lane: "immediate" },
       { contentType: "post", contentId: refused!.id, lane: "database", fallback: true },
@@ -145,17 +197,31 @@ describe("when QStash refuses some messages of a batch", () => {
 describe("doorbells", () => {
   it("ring once per lane and window for a burst, and the rung runs embed every item of it", async () => {
     await stack.connection.db.delete(embeddingQueue);
-    const courses = await stack.connection.db.insert(course).values(Array.from({ length: 150 }, (_, i) => ({ title: `Burst course ${i}` }))).returning();
-    const posts = await stack.connection.db.insert(communityPost).values(Array.from({ length: 150 }, (_, i) => ({ title: `Burst post ${i}` }))).returning();
+    const courses = await stack.connection.db
+      .insert(course)
+      .values(Array.from({ length: 150 }, (_, i) => ({ title: `Burst course ${i}` })))
+      .returning();
+    const posts = await stack.connection.db
+      .insert(communityPost)
+      .values(Array.from({ length: 150 }, (_, i) => ({ title: `Burst post ${i}` })))
+      .returning();
     const [comment] = await stack.connection.db.insert(communityComment).values({ body: "Burst comment" }).returning();
     await stack.connection.db.delete(embeddingQueue);
     const before = stack.emulator!.emulator.deliveries.length;
-    const items = [...courses.map((c) => ({ contentType: "course", contentId: c.id })), ...posts.map((p) => ({ contentType: "post", contentId: p.id })), { contentType: "comment", contentId: comment!.id }];
+    const items = [
+      ...courses.map((c) => ({ contentType: "course", contentId: c.id })),
+      ...posts.map((p) => ({ contentType: "post", contentId: p.id })),
+      { contentType: "comment", contentId: comment!.id },
+    ];
     // Three requests, as three webhooks would send them: still one doorbell per lane and window.
     const started = Date.now();
     await Promise.all([items.slice(0, 100), items.slice(100, 200), items.slice(200)].map((part) => stack.post("enqueue", part)));
     const windows = (width: number) => Math.floor(Date.now() / width) - Math.floor(started / width) + 1;
-    await waitFor(async () => (await stack.connection.db.$count(embeddingQueue, eq(embeddingQueue.status, "done"))) === 300, 10_000, "the courses and posts");
+    await waitFor(
+      async () => (await stack.connection.db.$count(embeddingQueue, eq(embeddingQueue.status, "done"))) === 300,
+      10_000,
+      "the courses and posts",
+    );
     const rung = stack.emulator!.emulator.deliveries.slice(before).filter((d) => d.url.endsWith("/process-webhook"));
     // Immediate: at once and at the window's end; queued: at the window's end; batched: at the minute's.
     // However long the requests took, that many windows: never one delivery per item (300).
@@ -176,7 +242,11 @@ describe("a delivery that always fails", () => {
     const [c] = await stack.connection.db.insert(course).values({ title: "Doorbell lost" }).returning();
     stack.emulator!.emulator.faults = { failDelivery: (m) => m.url.endsWith("/process-webhook") };
     await stack.post("enqueue", { contentType: "course", contentId: c!.id });
-    await waitFor(async () => (await stack.qstash.dlq.listMessages()).messages.filter((m) => m.body?.includes('"doorbell":"immediate"')).length >= 2, 5000, "both doorbells in the DLQ");
+    await waitFor(
+      async () => (await stack.qstash.dlq.listMessages()).messages.filter((m) => m.body?.includes('"doorbell":"immediate"')).length >= 2,
+      5000,
+      "both doorbells in the DLQ",
+    );
     const [row] = await stack.connection.db.select().from(embeddingQueue).where(eq(embeddingQueue.contentId, c!.id));
     expect(row).toMatchObject({ status: "pending" });
     stack.emulator!.emulator.faults = {};
@@ -189,14 +259,21 @@ describe("a delivery that always fails", () => {
     await stack.connection.db.delete(embeddingQueue);
     stack.emulator!.emulator.faults = { failDelivery: (m) => m.url.endsWith("/process-webhook") && m.body.includes(c!.id) };
     await stack.qstash.publishJSON({
-      url: `${stack.url}/api/embeddings/process-webhook`, body: { contentType: "course", contentId: c!.id },
+      url: `${stack.url}/api/embeddings/process-webhook`,
+      body: { contentType: "course", contentId: c!.id },
       failureCallback: `${stack.url}/api/embeddings/process-webhook/failed`,
     });
-    const failed = await waitFor(async () => {
-      const rows = await stack.connection.db.select().from(embeddingQueue)
-        .where(and(eq(embeddingQueue.contentId, c!.id), eq(embeddingQueue.status, "failed")));
-      return rows[0];
-    }, 5000, "the failure callback");
+    const failed = await waitFor(
+      async () => {
+        const rows = await stack.connection.db
+          .select()
+          .from(embeddingQueue)
+          .where(and(eq(embeddingQueue.contentId, c!.id), eq(embeddingQueue.status, "failed")));
+        return rows[0];
+      },
+      5000,
+      "the failure callback",
+    );
     expect(failed.lastError).toMatch(/QStash gave up after 3 retries; last answer 500/);
     const dlq = (await stack.qstash.dlq.listMessages()).messages;
     expect(dlq.some((m) => m.body?.includes(c!.id))).toBe(true);
@@ -223,7 +300,11 @@ describe("enqueue refuses bad requests and writes nothing", () => {
 
   it("accepts the secret as x-webhook-secret too", async () => {
     const [post] = await stack.connection.db.insert(communityPost).values({ title: "Header secret" }).returning();
-    const response = await stack.post("enqueue", { contentType: "post", contentId: post!.id }, { "x-webhook-secret": "test-webhook-secret" });
+    const response = await stack.post(
+      "enqueue",
+      { contentType: "post", contentId: post!.id },
+      { "x-webhook-secret": "test-webhook-secret" },
+    );
     expect(response.status).toBe(202);
   });
 });

@@ -8,7 +8,11 @@ const vector = Array.from({ length: 1536 }, (_, i) => Math.sin(i));
 
 describe("errorMessage", () => {
   it("gives a failed query's database answer, not its SQL and parameters", () => {
-    const cause = pgError('duplicate key value violates unique constraint "embeddings_chunk_key"', "23505", "Key (content_type, content_id, chunk_index)=(post, 7, 0) already exists.");
+    const cause = pgError(
+      'duplicate key value violates unique constraint "embeddings_chunk_key"',
+      "23505",
+      "Key (content_type, content_id, chunk_index)=(post, 7, 0) already exists.",
+    );
     const error = new DrizzleQueryError("insert into embeddings values ($1, $2)", ["post", JSON.stringify(vector)], cause);
     expect(errorMessage(error)).toBe(
       'duplicate key value violates unique constraint "embeddings_chunk_key" (Postgres 23505: Key (content_type, content_id, chunk_index)=(post, 7, 0) already exists.)',
@@ -17,7 +21,11 @@ describe("errorMessage", () => {
   });
 
   it("drops a detail that would repeat the failing row (and its vector)", () => {
-    const error = pgError('null value in column "model" violates not-null constraint', "23502", `Failing row contains (1, post, 7, [${vector.join(",")}]).`);
+    const error = pgError(
+      'null value in column "model" violates not-null constraint',
+      "23502",
+      `Failing row contains (1, post, 7, [${vector.join(",")}]).`,
+    );
     expect(errorMessage(error)).toBe('null value in column "model" violates not-null constraint (Postgres 23502)');
   });
 

@@ -14,8 +14,12 @@ describe("float32 vectors as text", () => {
       const scale = i % 10 === 0 ? 10 ** Math.floor(random() * 70 - 40) : 0.05;
       return Math.fround((random() - 0.5) * scale);
     });
-    const wrong = values.map((value) => ({ value, text: JSON.stringify(float32Digits(value)) })).filter(({ value, text }) =>
-      !sameFloat32(text, value) || (Math.abs(value) >= 1e-14 && Math.abs(value) < 1e31 && significantDigits(text) > 9));
+    const wrong = values
+      .map((value) => ({ value, text: JSON.stringify(float32Digits(value)) }))
+      .filter(
+        ({ value, text }) =>
+          !sameFloat32(text, value) || (Math.abs(value) >= 1e-14 && Math.abs(value) < 1e31 && significantDigits(text) > 9),
+      );
     expect(wrong).toEqual([]);
   });
 

@@ -25,7 +25,13 @@ let postId: string;
 
 beforeAll(async () => {
   connection = await freshDatabase();
-  const config = loadConfig({ SITE_URL: SITE, QSTASH_CURRENT_SIGNING_KEY: KEY, QSTASH_NEXT_SIGNING_KEY: KEY, WEBHOOK_SECRET: "hostile-webhook", SEARCH_TOKEN: "hostile-search" });
+  const config = loadConfig({
+    SITE_URL: SITE,
+    QSTASH_CURRENT_SIGNING_KEY: KEY,
+    QSTASH_NEXT_SIGNING_KEY: KEY,
+    WEBHOOK_SECRET: "hostile-webhook",
+    SEARCH_TOKEN: "hostile-search",
+  });
   const deps: Deps = { db: connection.db, config, registry: createRegistry(), embedder: localEmbedder(1536) };
   app = createAllFunctions(deps);
   const [post] = await connection.db.insert(communityPost).values({ title: "Target" }).returning();
@@ -36,27 +42,72 @@ afterAll(() => connection.close());
 function random(seed: number) {
   const next = seededRandom(seed);
   const int = (n: number) => Math.floor(next() * n);
-  const pick = <T,>(list: readonly T[]) => list[int(list.length)]!;
+  const pick = <T>(list: readonly T[]) => list[int(list.length)]!;
   return { next, int, pick };
 }
 
 const NASTY_STRINGS = [
-  "", " ", "\u0000", "abc\u0000def", "'; DROP TABLE embeddings; --", "\" OR 1=1 --", "$1", "%s%s%n", "../../etc/passwd",
-  "😀".repeat(50), "\ud800", "ﷺ".repeat(100), "a".repeat(5000), "<script>alert(1)</script>", "null", "__proto__",
-  "00000000-0000-0000-0000-00000000000G", "course", "community_post", "post", "-1", "9".repeat(40), "\u202Eevil",
+  "",
+  " ",
+  "\u0000",
+  "abc\u0000def",
+  "'; DROP TABLE embeddings; --",
+  '" OR 1=1 --',
+  "$1",
+  "%s%s%n",
+  "../../etc/passwd",
+  "😀".repeat(50),
+  "\ud800",
+  "ﷺ".repeat(100),
+  "a".repeat(5000),
+  "<script>alert(1)</script>",
+  "null",
+  "__proto__",
+  "00000000-0000-0000-0000-00000000000G",
+  "course",
+  "community_post",
+  "post",
+  "-1",
+  "9".repeat(40),
+  "\u202Eevil",
 ];
 
 function generator(seed: number) {
   const r = random(seed);
   const value = (depth = 0): unknown => {
     switch (r.int(depth > 3 ? 6 : 9)) {
-      case 0: return null;
-      case 1: return r.next() < 0.5;
-      case 2: return r.pick([0, -1, 1.5, 1e308, -1e308, 2 ** 53 + 1, 42]);
-      case 3: case 4: return r.pick(NASTY_STRINGS);
-      case 5: return r.pick([[], {}, "x".repeat(r.int(200_000))]);
-      case 6: return Array.from({ length: r.int(4) }, () => value(depth + 1));
-      case 7: return Object.fromEntries(Array.from({ length: r.int(4) }, () => [r.pick(["type", "table", "record", "contentType", "contentId", "items", "query", "__proto__", "constructor", "event", r.pick(NASTY_STRINGS)]), value(depth + 1)]));
+      case 0:
+        return null;
+      case 1:
+        return r.next() < 0.5;
+      case 2:
+        return r.pick([0, -1, 1.5, 1e308, -1e308, 2 ** 53 + 1, 42]);
+      case 3:
+      case 4:
+        return r.pick(NASTY_STRINGS);
+      case 5:
+        return r.pick([[], {}, "x".repeat(r.int(200_000))]);
+      case 6:
+        return Array.from({ length: r.int(4) }, () => value(depth + 1));
+      case 7:
+        return Object.fromEntries(
+          Array.from({ length: r.int(4) }, () => [
+            r.pick([
+              "type",
+              "table",
+              "record",
+              "contentType",
+              "contentId",
+              "items",
+              "query",
+              "__proto__",
+              "constructor",
+              "event",
+              r.pick(NASTY_STRINGS),
+            ]),
+            value(depth + 1),
+          ]),
+        );
       default: {
         let nested: unknown = r.pick(NASTY_STRINGS);
         for (let i = r.int(500); i > 0; i--) nested = [nested];
@@ -65,20 +116,41 @@ function generator(seed: number) {
     }
   };
   const valid: Record<string, () => Record<string, unknown>> = {
-    enqueue: () => r.pick([
-      { contentType: "post", contentId: postId },
-      { type: "INSERT", table: "community_post", schema: "public", record: { id: postId, title: "x" }, old_record: null },
-      { event: { op: "UPDATE", data: { old: { id: postId }, new: { id: postId } } }, table: { schema: "public", name: "community_post" } },
-    ]),
+    enqueue: () =>
+      r.pick([
+        { contentType: "post", contentId: postId },
+        { type: "INSERT", table: "community_post", schema: "public", record: { id: postId, title: "x" }, old_record: null },
+        {
+          event: { op: "UPDATE", data: { old: { id: postId }, new: { id: postId } } },
+          table: { schema: "public", name: "community_post" },
+        },
+      ]),
     "process-webhook": () => r.pick([{ contentType: "post", contentId: postId }, { items: [{ contentType: "post", contentId: postId }] }]),
-    "process-webhook/failed": () => ({ status: 500, retried: 3, sourceBody: Buffer.from(JSON.stringify({ contentType: "post", contentId: postId })).toString("base64") }),
+    "process-webhook/failed": () => ({
+      status: 500,
+      retried: 3,
+      sourceBody: Buffer.from(JSON.stringify({ contentType: "post", contentId: postId })).toString("base64"),
+    }),
     drain: () => ({ budgetMs: 1000 }),
     search: () => ({ query: "target", types: ["post"], limit: 5, minScore: 0 }),
   };
   /** A payload that is wrong in one or more places, or not JSON at all. */
   const payload = (endpoint: string): string => {
     const roll = r.int(10);
-    if (roll === 0) return r.pick(["", "{", "[1,", "nul", "{\"a\":}", "\u0000", "\ud800", "{'single':'quotes'}", "1e999999", `${"[".repeat(200_000)}1${"]".repeat(200_000)}`, `${"{\"a\":".repeat(50_000)}1${"}".repeat(50_000)}`]);
+    if (roll === 0)
+      return r.pick([
+        "",
+        "{",
+        "[1,",
+        "nul",
+        '{"a":}',
+        "\u0000",
+        "\ud800",
+        "{'single':'quotes'}",
+        "1e999999",
+        `${"[".repeat(200_000)}1${"]".repeat(200_000)}`,
+        `${'{"a":'.repeat(50_000)}1${"}".repeat(50_000)}`,
+      ]);
     if (roll === 1) return JSON.stringify(value());
     const base = valid[endpoint]!() as Record<string, unknown>;
     for (let i = 0, n = 1 + r.int(3); i < n; i++) mutate(base);
@@ -90,7 +162,8 @@ function generator(seed: number) {
     const key = keys.length && r.next() < 0.8 ? r.pick(keys) : r.pick(["extra", "__proto__", "items", "contentId"]);
     const child = Object.hasOwn(target, key) ? target[key] : undefined;
     if (child && typeof child === "object" && !Array.isArray(child) && r.next() < 0.5) return mutate(child as Record<string, unknown>);
-    if (Array.isArray(child) && child[0] && typeof child[0] === "object" && r.next() < 0.5) return mutate(child[0] as Record<string, unknown>);
+    if (Array.isArray(child) && child[0] && typeof child[0] === "object" && r.next() < 0.5)
+      return mutate(child[0] as Record<string, unknown>);
     if (r.next() < 0.25) delete target[key];
     else Object.defineProperty(target, key, { value: value(), enumerable: true, writable: true, configurable: true });
   };
@@ -109,37 +182,47 @@ async function send(endpoint: string, body: string) {
 }
 
 describe("hostile input", () => {
-  it.each(ENDPOINTS)(`%s: ${PER_ENDPOINT} malformed payloads, never a 5xx, nothing written when refused (seed ${SEED})`, async (endpoint) => {
-    const { payload } = generator(SEED + ENDPOINTS.indexOf(endpoint));
-    const statuses = new Map<number, number>();
-    for (let i = 0; i < PER_ENDPOINT; i++) {
-      const body = payload(endpoint);
+  it.each(ENDPOINTS)(
+    `%s: ${PER_ENDPOINT} malformed payloads, never a 5xx, nothing written when refused (seed ${SEED})`,
+    async (endpoint) => {
+      const { payload } = generator(SEED + ENDPOINTS.indexOf(endpoint));
+      const statuses = new Map<number, number>();
+      for (let i = 0; i < PER_ENDPOINT; i++) {
+        const body = payload(endpoint);
+        const before = await fingerprint(connection.db);
+        const response = await send(endpoint, body);
+        const context = `seed ${SEED}, case ${i}, ${endpoint}: ${body.slice(0, 300)}`;
+        statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
+        expect(response.status, context).toBeLessThan(500);
+        if (response.status >= 400) {
+          const answer = (await response.json()) as { error?: unknown };
+          expect(typeof answer.error === "string" && answer.error.length > 0, context).toBe(true);
+          expect(await fingerprint(connection.db), context).toBe(before);
+        }
+      }
+      // The generator must mostly produce refusals, or it is not testing refusals.
+      const refused = [...statuses].filter(([s]) => s >= 400).reduce((n, [, c]) => n + c, 0);
+      expect(refused).toBeGreaterThan(PER_ENDPOINT / 2);
+    },
+    120_000,
+  );
+
+  it.each(ENDPOINTS)(
+    "%s: a body nested 5,000 deep is 400 (489 to QStash's signed delivery: never retried), nothing written",
+    async (endpoint) => {
+      const deep = `${"[".repeat(5000)}${"]".repeat(5000)}`;
+      const record = `{"id":"00000000-0000-0000-0000-000000000000","title":${deep}}`;
+      const body =
+        endpoint === "enqueue"
+          ? `{"type":"UPDATE","table":"course","record":${record},"old_record":${record}}`
+          : `{"query":"x","items":${deep},"sourceBody":${deep}}`;
       const before = await fingerprint(connection.db);
       const response = await send(endpoint, body);
-      const context = `seed ${SEED}, case ${i}, ${endpoint}: ${body.slice(0, 300)}`;
-      statuses.set(response.status, (statuses.get(response.status) ?? 0) + 1);
-      expect(response.status, context).toBeLessThan(500);
-      if (response.status >= 400) {
-        const answer = (await response.json()) as { error?: unknown };
-        expect(typeof answer.error === "string" && answer.error.length > 0, context).toBe(true);
-        expect(await fingerprint(connection.db), context).toBe(before);
-      }
-    }
-    // The generator must mostly produce refusals, or it is not testing refusals.
-    const refused = [...statuses].filter(([s]) => s >= 400).reduce((n, [, c]) => n + c, 0);
-    expect(refused).toBeGreaterThan(PER_ENDPOINT / 2);
-  }, 120_000);
-
-  it.each(ENDPOINTS)("%s: a body nested 5,000 deep is 400 (489 to QStash's signed delivery: never retried), nothing written", async (endpoint) => {
-    const deep = `${"[".repeat(5000)}${"]".repeat(5000)}`;
-    const record = `{"id":"00000000-0000-0000-0000-000000000000","title":${deep}}`;
-    const body = endpoint === "enqueue" ? `{"type":"UPDATE","table":"course","record":${record},"old_record":${record}}` : `{"query":"x","items":${deep},"sourceBody":${deep}}`;
-    const before = await fingerprint(connection.db);
-    const response = await send(endpoint, body);
-    expect(response.status).toBe(endpoint === "process-webhook" ? 489 : 400);
-    expect(((await response.json()) as { error: string }).error).toMatch(/nests deeper/);
-    expect(await fingerprint(connection.db)).toBe(before);
-  });
+      expect(response.status).toBe(endpoint === "process-webhook" ? 489 : 400);
+      expect(((await response.json()) as { error: string }).error).toMatch(/nests deeper/);
+      expect(await fingerprint(connection.db)).toBe(before);
+    },
+  );
 
   it.each(ENDPOINTS)("%s: a body over the limit is 413, before any parsing", async (endpoint) => {
     const before = await fingerprint(connection.db);

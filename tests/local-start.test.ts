@@ -47,16 +47,25 @@ describe("npm start", () => {
 
     const client = new pg.Client({ connectionString: database });
     await client.connect();
-    await client.query("insert into course (title, description) values ($1, $2)", ["Marine biology field course", "Tide pools, kelp forests and coral reefs"]);
+    await client.query("insert into course (title, description) values ($1, $2)", [
+      "Marine biology field course",
+      "Tide pools, kelp forests and coral reefs",
+    ]);
     await client.end();
 
-    const hit = await waitFor(async () => {
-      const response = await fetch(`${api}/search`, {
-        method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${searchToken}` }, body: JSON.stringify({ query: "kelp forests coral reefs" }),
-      });
-      const { results } = (await response.json()) as { results: { contentType: string; snippet: string }[] };
-      return results[0];
-    }, 10_000, "the course to be searchable");
+    const hit = await waitFor(
+      async () => {
+        const response = await fetch(`${api}/search`, {
+          method: "POST",
+          headers: { "content-type": "application/json", authorization: `Bearer ${searchToken}` },
+          body: JSON.stringify({ query: "kelp forests coral reefs" }),
+        });
+        const { results } = (await response.json()) as { results: { contentType: string; snippet: string }[] };
+        return results[0];
+      },
+      10_000,
+      "the course to be searchable",
+    );
     expect(hit).toMatchObject({ contentType: "course" });
     expect(hit.snippet).toContain("Marine biology field course");
     await waitFor(() => /\[qstash\] POST \S+\/process-webhook → 200/.test(output), 5000, "the delivery to be logged");

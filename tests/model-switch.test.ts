@@ -21,11 +21,22 @@ let oldPost: string;
 beforeAll(async () => {
   [connection, api] = await Promise.all([freshDatabase(), startFakeOpenAI()]);
   deps = {
-    db: connection.db, config: loadConfig({}), registry: createRegistry(),
-    embedder: openaiEmbedder({ apiKey: "test-openai-key", baseURL: api.url, model: "text-embedding-3-small", dimensions: 1536, maxRetries: 1 }),
+    db: connection.db,
+    config: loadConfig({}),
+    registry: createRegistry(),
+    embedder: openaiEmbedder({
+      apiKey: "test-openai-key",
+      baseURL: api.url,
+      model: "text-embedding-3-small",
+      dimensions: 1536,
+      maxRetries: 1,
+    }),
   };
   // Embedded before the switch, by the local embedder.
-  const [post] = await connection.db.insert(communityPost).values({ title: "Tide pools and kelp forests", body: "Marine biology field notes" }).returning();
+  const [post] = await connection.db
+    .insert(communityPost)
+    .values({ title: "Tide pools and kelp forests", body: "Marine biology field notes" })
+    .returning();
   oldPost = post!.id;
   await processItems({ ...deps, embedder: localEmbedder(1536) }, [{ contentType: "post", contentId: oldPost }]);
 });

@@ -36,23 +36,31 @@ describe("the OpenAI embedder", () => {
   });
 
   it("sends dimensions only to models that take them", async () => {
-    await embedder({ model: "nomic-embed-text" }).embed(["x"]).catch(() => undefined);
+    await embedder({ model: "nomic-embed-text" })
+      .embed(["x"])
+      .catch(() => undefined);
     expect(api.requests[0]!.dimensions).toBeUndefined();
   });
 
   it("calls a wrong key a permanent error that does not repeat the key", async () => {
-    const error = await embedder({ apiKey: "sk-wrong-secret" }).embed(["x"]).catch((e) => e);
+    const error = await embedder({ apiKey: "sk-wrong-secret" })
+      .embed(["x"])
+      .catch((e) => e);
     expect(error).toBeInstanceOf(PermanentError);
     expect(error.message).toContain("401");
     expect(error.message).not.toContain("sk-wrong-secret");
   });
 
   it("calls a model of another size a permanent error", async () => {
-    const error = await embedder({ model: "nomic-embed-text", dimensions: 768 }).embed(["x"]).catch((e) => e);
+    const error = await embedder({ model: "nomic-embed-text", dimensions: 768 })
+      .embed(["x"])
+      .catch((e) => e);
     expect(error).toBeInstanceOf(PermanentError);
     expect(error.message).toMatch(/1536 dimensions, EMBEDDING_DIMENSIONS is 768/);
     // The server is named as the cause, with what to do.
-    expect(error.message).toMatch(/the cause is the server at http:\/\/127\.0\.0\.1:\d+\/v1: its model nomic-embed-text makes 1536-dimensional vectors; choose one of 768/);
+    expect(error.message).toMatch(
+      /the cause is the server at http:\/\/127\.0\.0\.1:\d+\/v1: its model nomic-embed-text makes 1536-dimensional vectors; choose one of 768/,
+    );
   });
 });
 
@@ -78,7 +86,9 @@ describe("OpenAI-compatible servers", () => {
 
   it("names the fix when base64 is forced on a server that answers floats (a quarter-width vector)", async () => {
     await withServer("ignores", async (server) => {
-      const error = await compatible(server, "base64").embed(["tiny telescopes"]).catch((e) => e);
+      const error = await compatible(server, "base64")
+        .embed(["tiny telescopes"])
+        .catch((e) => e);
       expect(error).toBeInstanceOf(PermanentError);
       expect(error.message).toMatch(/returned 192 dimensions.*EMBEDDING_ENCODING=float/);
     });
@@ -87,7 +97,9 @@ describe("OpenAI-compatible servers", () => {
   it("works with a server that refuses base64 with 400 (older vLLM), which forcing base64 turns into a permanent error", async () => {
     await withServer("refuses-base64", async (server) => {
       expect(await compatible(server).embed(["a", "b"])).toEqual([expect.any(Array), expect.any(Array)]);
-      const error = await compatible(server, "base64").embed(["a"]).catch((e) => e);
+      const error = await compatible(server, "base64")
+        .embed(["a"])
+        .catch((e) => e);
       expect(error).toBeInstanceOf(PermanentError);
       expect(error.message).toMatch(/400.*EMBEDDING_ENCODING=float/);
     });
@@ -124,6 +136,10 @@ describe("rate limits", () => {
 describe("packRequests", () => {
   it("never packs an input alone past the limit into a neighbour's request", () => {
     const ranges = packRequests(["a".repeat(10), "b".repeat(1000), "c"], { maxInputs: 10, maxTokens: 100 });
-    expect(ranges).toEqual([{ start: 0, end: 1 }, { start: 1, end: 2 }, { start: 2, end: 3 }]);
+    expect(ranges).toEqual([
+      { start: 0, end: 1 },
+      { start: 1, end: 2 },
+      { start: 2, end: 3 },
+    ]);
   });
 });

@@ -19,8 +19,15 @@ const registry = createRegistry();
 beforeAll(async () => {
   [connection, api] = await Promise.all([freshDatabase(), startFakeOpenAI()]);
   deps = {
-    db: connection.db, registry,
-    embedder: openaiEmbedder({ apiKey: "test-openai-key", baseURL: api.url, model: "text-embedding-3-small", dimensions: 1536, maxRetries: 2 }),
+    db: connection.db,
+    registry,
+    embedder: openaiEmbedder({
+      apiKey: "test-openai-key",
+      baseURL: api.url,
+      model: "text-embedding-3-small",
+      dimensions: 1536,
+      maxRetries: 2,
+    }),
   };
 });
 afterAll(async () => {
@@ -33,7 +40,9 @@ beforeEach(() => {
 });
 
 const paragraph = (topic: string, n: number) =>
-  Array.from({ length: n }, (_, i) => `Paragraph ${i} explains ${topic} in depth, step ${i}, with worked examples and exercises.`).join(" ");
+  Array.from({ length: n }, (_, i) => `Paragraph ${i} explains ${topic} in depth, step ${i}, with worked examples and exercises.`).join(
+    " ",
+  );
 
 const stored = (contentId: string) =>
   connection.db.select().from(embeddings).where(eq(embeddings.contentId, contentId)).orderBy(asc(embeddings.chunkIndex));
@@ -46,9 +55,18 @@ async function nearest(text: string) {
 
 describe("the processing core", () => {
   it("embeds a course, a post and a long lesson into correct rows that search finds", async () => {
-    const [c] = await connection.db.insert(course).values({ title: "Photosynthesis basics", category: "Biology", tags: ["plants"] }).returning();
-    const [p] = await connection.db.insert(communityPost).values({ title: "Best sourdough starter", body: "Flour, water and patience." }).returning();
-    const [l] = await connection.db.insert(courseLesson).values({ courseId: c!.id, title: "Volcanoes", content: paragraph("magma chambers", 120) }).returning();
+    const [c] = await connection.db
+      .insert(course)
+      .values({ title: "Photosynthesis basics", category: "Biology", tags: ["plants"] })
+      .returning();
+    const [p] = await connection.db
+      .insert(communityPost)
+      .values({ title: "Best sourdough starter", body: "Flour, water and patience." })
+      .returning();
+    const [l] = await connection.db
+      .insert(courseLesson)
+      .values({ courseId: c!.id, title: "Volcanoes", content: paragraph("magma chambers", 120) })
+      .returning();
     const result = await processItems(deps, [
       { contentType: "course", contentId: c!.id },
       { contentType: "post", contentId: p!.id },
@@ -79,8 +97,14 @@ describe("the processing core", () => {
   it("makes no request for unchanged rows and re-embeds only what changed", async () => {
     const [p] = await connection.db.insert(communityPost).values({ title: "Unchanged", body: "Same text." }).returning();
     const [c] = await connection.db.insert(course).values({ title: "Geography" }).returning();
-    const [l] = await connection.db.insert(courseLesson).values({ courseId: c!.id, title: "Rivers", content: paragraph("river deltas", 120) }).returning();
-    const items = [{ contentType: "post", contentId: p!.id }, { contentType: "lesson", contentId: l!.id }];
+    const [l] = await connection.db
+      .insert(courseLesson)
+      .values({ courseId: c!.id, title: "Rivers", content: paragraph("river deltas", 120) })
+      .returning();
+    const items = [
+      { contentType: "post", contentId: p!.id },
+      { contentType: "lesson", contentId: l!.id },
+    ];
     await processItems(deps, items);
     const before = await stored(l!.id);
     api.requests.length = 0;
@@ -90,7 +114,10 @@ describe("the processing core", () => {
     expect(again).toMatchObject({ embedded: 0, unchanged: before.length + 1 });
 
     // Change the lesson's last sentence: only its last chunk is re-embedded.
-    await connection.db.update(courseLesson).set({ content: `${paragraph("river deltas", 120)} A final new remark.` }).where(eq(courseLesson.id, l!.id));
+    await connection.db
+      .update(courseLesson)
+      .set({ content: `${paragraph("river deltas", 120)} A final new remark.` })
+      .where(eq(courseLesson.id, l!.id));
     const edited = await processItems(deps, items);
     expect(edited.embedded).toBe(1);
     expect(api.requests).toEqual([expect.objectContaining({ inputs: 1 })]);
@@ -108,7 +135,10 @@ describe("the processing core", () => {
     const [p] = await connection.db.insert(communityPost).values({ title: "Model switch" }).returning();
     const item = { contentType: "post", contentId: p!.id };
     await processItems(deps, [item]);
-    const other = { ...deps, embedder: openaiEmbedder({ apiKey: "test-openai-key", baseURL: api.url, model: "text-embedding-3-large", dimensions: 1536 }) };
+    const other = {
+      ...deps,
+      embedder: openaiEmbedder({ apiKey: "test-openai-key", baseURL: api.url, model: "text-embedding-3-large", dimensions: 1536 }),
+    };
     api.requests.length = 0;
     expect((await processItems(other, [item])).embedded).toBe(1);
     expect((await stored(p!.id))[0]!.model).toBe("text-embedding-3-large");
@@ -136,7 +166,10 @@ describe("the processing core", () => {
   it("deletes the embeddings of deleted and filtered-out rows", async () => {
     const [p] = await connection.db.insert(communityPost).values({ title: "Soon gone" }).returning();
     const [c] = await connection.db.insert(course).values({ title: "Soon a draft" }).returning();
-    const items = [{ contentType: "post", contentId: p!.id }, { contentType: "course", contentId: c!.id }];
+    const items = [
+      { contentType: "post", contentId: p!.id },
+      { contentType: "course", contentId: c!.id },
+    ];
     await processItems(deps, items);
     await connection.db.delete(communityPost).where(eq(communityPost.id, p!.id));
     await connection.db.update(course).set({ published: false }).where(eq(course.id, c!.id));
@@ -146,27 +179,37 @@ describe("the processing core", () => {
     expect(await stored(c!.id)).toHaveLength(0);
   });
 
-  it.each([["refuses every request (400)", 400], ["is down (500)", 500]] as const)(
-    "removes deleted and hidden rows while the embedding API %s", async (_name, status) => {
-      const [gone] = await connection.db.insert(communityPost).values({ title: "Deleted while the API fails" }).returning();
-      const [draft] = await connection.db.insert(course).values({ title: "Unpublished while the API fails" }).returning();
-      const [fresh] = await connection.db.insert(communityPost).values({ title: "New while the API fails" }).returning();
-      const items = [{ contentType: "post", contentId: gone!.id }, { contentType: "course", contentId: draft!.id }, { contentType: "post", contentId: fresh!.id }];
-      await processItems(deps, items.slice(0, 2));
-      await connection.db.delete(communityPost).where(eq(communityPost.id, gone!.id));
-      await connection.db.update(course).set({ published: false }).where(eq(course.id, draft!.id));
-      api.alwaysFail = { status, headers: { "retry-after-ms": "10" } };
-      const outcome = await processItems(deps, items).catch((error: unknown) => error);
-      if (status === 400) {
-        // Only the row being embedded failed; the removals went through.
-        expect(outcome).toMatchObject({ deleted: 2, embedded: 0, failed: [expect.objectContaining({ contentId: fresh!.id, error: expect.stringMatching(/400/) })] });
-      } else {
-        expect(outcome).toBeInstanceOf(TransientError);
-      }
-      expect(await stored(gone!.id)).toHaveLength(0);
-      expect(await stored(draft!.id)).toHaveLength(0);
-      expect(await stored(fresh!.id)).toHaveLength(0);
-    });
+  it.each([
+    ["refuses every request (400)", 400],
+    ["is down (500)", 500],
+  ] as const)("removes deleted and hidden rows while the embedding API %s", async (_name, status) => {
+    const [gone] = await connection.db.insert(communityPost).values({ title: "Deleted while the API fails" }).returning();
+    const [draft] = await connection.db.insert(course).values({ title: "Unpublished while the API fails" }).returning();
+    const [fresh] = await connection.db.insert(communityPost).values({ title: "New while the API fails" }).returning();
+    const items = [
+      { contentType: "post", contentId: gone!.id },
+      { contentType: "course", contentId: draft!.id },
+      { contentType: "post", contentId: fresh!.id },
+    ];
+    await processItems(deps, items.slice(0, 2));
+    await connection.db.delete(communityPost).where(eq(communityPost.id, gone!.id));
+    await connection.db.update(course).set({ published: false }).where(eq(course.id, draft!.id));
+    api.alwaysFail = { status, headers: { "retry-after-ms": "10" } };
+    const outcome = await processItems(deps, items).catch((error: unknown) => error);
+    if (status === 400) {
+      // Only the row being embedded failed; the removals went through.
+      expect(outcome).toMatchObject({
+        deleted: 2,
+        embedded: 0,
+        failed: [expect.objectContaining({ contentId: fresh!.id, error: expect.stringMatching(/400/) })],
+      });
+    } else {
+      expect(outcome).toBeInstanceOf(TransientError);
+    }
+    expect(await stored(gone!.id)).toHaveLength(0);
+    expect(await stored(draft!.id)).toHaveLength(0);
+    expect(await stored(fresh!.id)).toHaveLength(0);
+  });
 
   it("converges whatever the order and number of deliveries", async () => {
     const [p] = await connection.db.insert(communityPost).values({ title: "First title" }).returning();
@@ -204,9 +247,14 @@ describe("the processing core", () => {
     ]);
     expect(result.embedded).toBe(1);
     expect(result.failed.map((f) => f.error)).toEqual([
-      'unknown content type "nope"', "invalid id for post", "comment has no text to embed",
+      'unknown content type "nope"',
+      "invalid id for post",
+      "comment has no text to embed",
     ]);
-    const rows = await connection.db.select().from(embeddings).where(and(eq(embeddings.contentType, "comment"), eq(embeddings.contentId, empty!.id)));
+    const rows = await connection.db
+      .select()
+      .from(embeddings)
+      .where(and(eq(embeddings.contentType, "comment"), eq(embeddings.contentId, empty!.id)));
     expect(rows).toHaveLength(0);
   });
 });

@@ -23,8 +23,16 @@ beforeAll(async () => {
   [connection, api] = await Promise.all([freshDatabase(), startFakeOpenAI()]);
   const config = loadConfig({ SITE_URL: SITE, QSTASH_CURRENT_SIGNING_KEY: keys.current, QSTASH_NEXT_SIGNING_KEY: keys.next });
   const deps: Deps = {
-    db: connection.db, config, registry: createRegistry(),
-    embedder: openaiEmbedder({ apiKey: "test-openai-key", baseURL: api.url, model: "text-embedding-3-small", dimensions: 1536, maxRetries: 1 }),
+    db: connection.db,
+    config,
+    registry: createRegistry(),
+    embedder: openaiEmbedder({
+      apiKey: "test-openai-key",
+      baseURL: api.url,
+      model: "text-embedding-3-small",
+      dimensions: 1536,
+      maxRetries: 1,
+    }),
   };
   app = createProcessWebhookApp(deps);
   const [post] = await connection.db.insert(communityPost).values({ title: "Signed delivery" }).returning();
@@ -65,11 +73,18 @@ describe("process-webhook", () => {
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({ claimed: 1, done: 1, remaining: 0, stoppedBy: "empty" });
     const rows = await connection.db.select({ contentId: embeddingQueue.contentId, status: embeddingQueue.status }).from(embeddingQueue);
-    expect(rows.sort((a, b) => a.status.localeCompare(b.status))).toEqual([{ contentId: post!.id, status: "done" }, { contentId: comment!.id, status: "pending" }]);
+    expect(rows.sort((a, b) => a.status.localeCompare(b.status))).toEqual([
+      { contentId: post!.id, status: "done" },
+      { contentId: comment!.id, status: "pending" },
+    ]);
     expect(await connection.db.$count(embeddings, eq(embeddings.contentId, post!.id))).toBe(1);
     expect(await connection.db.$count(embeddings, eq(embeddings.contentId, comment!.id))).toBe(0);
     // A failure callback for a doorbell records nothing: the rows are still queued.
-    const callback = JSON.stringify({ status: 500, retried: 3, sourceBody: Buffer.from(JSON.stringify({ doorbell: "database" })).toString("base64") });
+    const callback = JSON.stringify({
+      status: 500,
+      retried: 3,
+      sourceBody: Buffer.from(JSON.stringify({ doorbell: "database" })).toString("base64"),
+    });
     expect(await (await deliver("process-webhook/failed", callback)).json()).toEqual({ recorded: 0 });
     expect(await connection.db.$count(embeddingQueue, eq(embeddingQueue.status, "pending"))).toBe(1);
     expect((await deliver("process-webhook", JSON.stringify({ doorbell: "everything" }))).status).toBe(489);
@@ -88,7 +103,10 @@ describe("process-webhook", () => {
     ["a forged signature (wrong key)", () => qstashToken("sig_someone_else", URL_OF("process-webhook"), body)],
     ["a tampered body", () => qstashToken(keys.current, URL_OF("process-webhook"), body.replace("post", "course"))],
     ["a different url", () => qstashToken(keys.current, URL_OF("drain"), body)],
-    ["an expired token", () => qstashToken(keys.current, URL_OF("process-webhook"), body, { exp: now - 60, iat: now - 400, nbf: now - 400 })],
+    [
+      "an expired token",
+      () => qstashToken(keys.current, URL_OF("process-webhook"), body, { exp: now - 60, iat: now - 400, nbf: now - 400 }),
+    ],
     ["a token not yet valid", () => qstashToken(keys.current, URL_OF("process-webhook"), body, { nbf: now + 120 })],
     ["another issuer", () => qstashToken(keys.current, URL_OF("process-webhook"), body, { iss: "Someone" })],
     ["garbage", async () => "not.a.jwt"],
@@ -109,7 +127,12 @@ describe("process-webhook", () => {
     expect(response.headers.get("upstash-nonretryable-error")).toBe("true");
     expect(((await response.json()) as { error: string }).error).toMatch(/contentId|must be/);
     // QStash's failure callback for a 489 records nothing: what could be recorded was, when it was answered.
-    const callback = JSON.stringify({ status: 489, retried: 0, sourceBody: Buffer.from(wrong).toString("base64"), body: Buffer.from("x").toString("base64") });
+    const callback = JSON.stringify({
+      status: 489,
+      retried: 0,
+      sourceBody: Buffer.from(wrong).toString("base64"),
+      body: Buffer.from("x").toString("base64"),
+    });
     expect(await (await deliver("process-webhook/failed", callback)).json()).toEqual({ recorded: 0 });
   });
 
@@ -153,25 +176,40 @@ describe("process-webhook", () => {
   it("records QStash's failure callback as a failed item", async () => {
     const source = JSON.stringify({ contentType: "post", contentId: postId });
     const callback = JSON.stringify({
-      status: 502, retried: 3, maxRetries: 3, sourceMessageId: "msg_1",
-      body: Buffer.from("bad gateway").toString("base64"), sourceBody: Buffer.from(source).toString("base64"),
+      status: 502,
+      retried: 3,
+      maxRetries: 3,
+      sourceMessageId: "msg_1",
+      body: Buffer.from("bad gateway").toString("base64"),
+      sourceBody: Buffer.from(source).toString("base64"),
     });
     const response = await deliver("process-webhook/failed", callback);
     expect(response.status).toBe(200);
     const [row] = await connection.db.select().from(embeddingQueue);
-    expect(row).toMatchObject({ status: "failed", contentId: postId, lastError: "QStash gave up after 3 retries; last answer 502: bad gateway" });
+    expect(row).toMatchObject({
+      status: "failed",
+      contentId: postId,
+      lastError: "QStash gave up after 3 retries; last answer 502: bad gateway",
+    });
   });
 
   it("records a failure callback whose answer holds a NUL", async () => {
     await connection.db.delete(embeddingQueue);
     const source = JSON.stringify({ contentType: "post", contentId: postId });
     const callback = JSON.stringify({
-      status: 500, retried: 3, body: Buffer.from("crash\u0000dump").toString("base64"), sourceBody: Buffer.from(source).toString("base64"),
+      status: 500,
+      retried: 3,
+      body: Buffer.from("crash\u0000dump").toString("base64"),
+      sourceBody: Buffer.from(source).toString("base64"),
     });
     const response = await deliver("process-webhook/failed", callback);
     expect(response.status).toBe(200);
     const [row] = await connection.db.select().from(embeddingQueue);
-    expect(row).toMatchObject({ status: "failed", contentId: postId, lastError: "QStash gave up after 3 retries; last answer 500: crash\uFFFDdump" });
+    expect(row).toMatchObject({
+      status: "failed",
+      contentId: postId,
+      lastError: "QStash gave up after 3 retries; last answer 500: crash\uFFFDdump",
+    });
   });
 
   it("refuses an unsigned failure callback", async () => {

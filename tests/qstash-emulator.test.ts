@@ -26,7 +26,10 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   target = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  close = () => { server.closeAllConnections(); server.close(); };
+  close = () => {
+    server.closeAllConnections();
+    server.close();
+  };
 });
 afterAll(async () => {
   close();
@@ -39,7 +42,11 @@ beforeEach(() => {
 
 describe("the QStash emulator", () => {
   it("delivers a publish signed so that the official Receiver verifies it", async () => {
-    const { messageId } = await client.publishJSON({ url: `${target}/hook?x=1`, body: { hello: "world" }, headers: { "X-Custom": "kept" } });
+    const { messageId } = await client.publishJSON({
+      url: `${target}/hook?x=1`,
+      body: { hello: "world" },
+      headers: { "X-Custom": "kept" },
+    });
     const [delivery] = await waitFor(() => received.length && received, 2000);
     expect(delivery!.path).toBe("/hook?x=1");
     expect(delivery!.headers["upstash-message-id"]).toBe(messageId);
@@ -50,7 +57,9 @@ describe("the QStash emulator", () => {
     await expect(receiver.verify({ signature, body: delivery!.body, url: `${target}/hook?x=1` })).resolves.toBe(true);
     await expect(receiver.verify({ signature, body: `${delivery!.body} `, url: `${target}/hook?x=1` })).rejects.toThrow(/body hash/);
     await expect(receiver.verify({ signature, body: delivery!.body, url: `${target}/other` })).rejects.toThrow(/subject/);
-    await expect(new Receiver({ currentSigningKey: "a", nextSigningKey: "b", devMode: false }).verify({ signature, body: delivery!.body })).rejects.toThrow();
+    await expect(
+      new Receiver({ currentSigningKey: "a", nextSigningKey: "b", devMode: false }).verify({ signature, body: delivery!.body }),
+    ).rejects.toThrow();
   });
 
   it("refuses a wrong token", async () => {
@@ -89,7 +98,9 @@ describe("the QStash emulator", () => {
     expect(Buffer.from(payload.body, "base64").toString()).toBe("answer body");
     // The callback is signed for its own URL.
     const receiver = new Receiver({ ...keys, devMode: false });
-    await expect(receiver.verify({ signature: callback.headers["upstash-signature"] as string, body: callback.body, url: `${target}/failed` })).resolves.toBe(true);
+    await expect(
+      receiver.verify({ signature: callback.headers["upstash-signature"] as string, body: callback.body, url: `${target}/failed` }),
+    ).resolves.toBe(true);
     const dlq = await client.dlq.listMessages();
     const entry = dlq.messages.find((m) => m.url === `${target}/failing`)!;
     expect(entry).toBeDefined();
@@ -124,7 +135,12 @@ describe("the QStash emulator", () => {
   });
 
   it("fires schedules on their cron, signed, with the schedule id; updates them by id", async () => {
-    const { scheduleId } = await client.schedules.create({ scheduleId: "every-second", destination: `${target}/tick`, cron: "* * * * * *", body: "{}" });
+    const { scheduleId } = await client.schedules.create({
+      scheduleId: "every-second",
+      destination: `${target}/tick`,
+      cron: "* * * * * *",
+      body: "{}",
+    });
     await client.schedules.create({ scheduleId: "every-second", destination: `${target}/tick`, cron: "* * * * * *", body: "{}" });
     expect((await client.schedules.list()).filter((s) => s.scheduleId === "every-second")).toHaveLength(1);
     const tick = await waitFor(() => received.find((r) => r.path === "/tick"), 2500);
@@ -158,16 +174,26 @@ async function emulatorWith(options: Partial<EmulatorOptions>) {
   return { other, otherClient };
 }
 
-const refusal = (promise: Promise<unknown>) => promise.then(() => undefined, (error: QstashError) => ({ status: error.status, message: error.message }));
+const refusal = (promise: Promise<unknown>) =>
+  promise.then(
+    () => undefined,
+    (error: QstashError) => ({ status: error.status, message: error.message }),
+  );
 
 describe("the QStash emulator enforces what the real service refuses", () => {
   it("refuses a deduplication id with ':' with QStash's 400 and message, in a publish and a whole batch", async () => {
-    expect(await refusal(client.publishJSON({ url: `${target}/colon`, body: {}, deduplicationId: "course:42" })))
-      .toEqual({ status: 400, message: `{"error":"DeduplicationId cannot contain ':'"}` });
-    expect(await refusal(client.batchJSON([
-      { url: `${target}/colon`, body: {}, deduplicationId: "fine_1-2" },
-      { url: `${target}/colon`, body: {}, deduplicationId: "course:42:1:end" },
-    ]))).toMatchObject({ status: 400, message: expect.stringContaining("DeduplicationId cannot contain ':'") });
+    expect(await refusal(client.publishJSON({ url: `${target}/colon`, body: {}, deduplicationId: "course:42" }))).toEqual({
+      status: 400,
+      message: `{"error":"DeduplicationId cannot contain ':'"}`,
+    });
+    expect(
+      await refusal(
+        client.batchJSON([
+          { url: `${target}/colon`, body: {}, deduplicationId: "fine_1-2" },
+          { url: `${target}/colon`, body: {}, deduplicationId: "course:42:1:end" },
+        ]),
+      ),
+    ).toMatchObject({ status: 400, message: expect.stringContaining("DeduplicationId cannot contain ':'") });
     await client.publishJSON({ url: `${target}/colon`, body: {}, deduplicationId: "course_42_1_end-x" });
     await waitFor(() => received.length === 1, 2000);
     expect(received.map((r) => r.path)).toEqual(["/colon"]);
@@ -176,14 +202,20 @@ describe("the QStash emulator enforces what the real service refuses", () => {
   it("refuses delay and not-before on an enqueue into a queue, but not on a publish", async () => {
     const queue = client.queue({ queueName: "no-delay" });
     expect((await refusal(queue.enqueueJSON({ url: `${target}/q`, body: {}, delay: 1 })))?.status).toBe(400);
-    expect((await refusal(client.batchJSON([{ url: `${target}/q`, body: {}, queueName: "no-delay", notBefore: Math.ceil(Date.now() / 1000) + 1 }]))))
-      .toMatchObject({ status: 400, message: expect.stringMatching(/not supported for enqueue/) });
+    expect(
+      await refusal(
+        client.batchJSON([{ url: `${target}/q`, body: {}, queueName: "no-delay", notBefore: Math.ceil(Date.now() / 1000) + 1 }]),
+      ),
+    ).toMatchObject({ status: 400, message: expect.stringMatching(/not supported for enqueue/) });
     await queue.enqueueJSON({ url: `${target}/q`, body: {} });
     await waitFor(() => received.length === 1, 2000);
   });
 
   it("caps queue parallelism and the number of queues at the Free plan's 2 and 10 with 412; pay-as-you-go allows 10", async () => {
-    expect(await refusal(client.queue({ queueName: "wide" }).upsert({ parallelism: 5 }))).toMatchObject({ status: 412, message: expect.stringMatching(/maximum queue parallelism of 2/) });
+    expect(await refusal(client.queue({ queueName: "wide" }).upsert({ parallelism: 5 }))).toMatchObject({
+      status: 412,
+      message: expect.stringMatching(/maximum queue parallelism of 2/),
+    });
     expect(await refusal(client.queue({ queueName: "zero" }).upsert({ parallelism: 0 }))).toMatchObject({ status: 400 });
     await client.queue({ queueName: "narrow" }).upsert({ parallelism: 2 });
     const { other, otherClient } = await emulatorWith({ plan: "payg" });
@@ -196,10 +228,16 @@ describe("the QStash emulator enforces what the real service refuses", () => {
     const { other: free, otherClient: freeClient } = await emulatorWith({});
     try {
       for (let n = 0; n < 10; n++) await freeClient.queue({ queueName: `q${n}` }).upsert({ parallelism: 1 });
-      expect(await refusal(freeClient.queue({ queueName: "q10" }).upsert({ parallelism: 1 }))).toMatchObject({ status: 412, message: expect.stringMatching(/allows 10 queues/) });
+      expect(await refusal(freeClient.queue({ queueName: "q10" }).upsert({ parallelism: 1 }))).toMatchObject({
+        status: 412,
+        message: expect.stringMatching(/allows 10 queues/),
+      });
       // An enqueue that would create an eleventh queue is refused too, and in a batch only that message.
       expect((await refusal(freeClient.queue({ queueName: "q10" }).enqueueJSON({ url: `${target}/q`, body: {} })))?.status).toBe(412);
-      const answers = await freeClient.batchJSON([{ url: `${target}/q`, body: {}, queueName: "q11" }, { url: `${target}/q`, body: {}, queueName: "q1" }]);
+      const answers = await freeClient.batchJSON([
+        { url: `${target}/q`, body: {}, queueName: "q11" },
+        { url: `${target}/q`, body: {}, queueName: "q1" },
+      ]);
       expect(answers[0]).toEqual({ error: expect.stringMatching(/allows 10 queues/) });
       expect(answers[1]).toHaveProperty("messageId");
       // Updating one of the ten stays allowed.
@@ -212,9 +250,12 @@ describe("the QStash emulator enforces what the real service refuses", () => {
   it("refuses an eleventh schedule on the Free plan, and updating one by id is not a new one", async () => {
     const { other, otherClient } = await emulatorWith({});
     try {
-      for (let n = 0; n < 10; n++) await otherClient.schedules.create({ scheduleId: `s${n}`, destination: `${target}/s`, cron: "0 0 1 1 *" });
+      for (let n = 0; n < 10; n++)
+        await otherClient.schedules.create({ scheduleId: `s${n}`, destination: `${target}/s`, cron: "0 0 1 1 *" });
       await otherClient.schedules.create({ scheduleId: "s0", destination: `${target}/s`, cron: "0 0 2 1 *" });
-      expect(await refusal(otherClient.schedules.create({ scheduleId: "s10", destination: `${target}/s`, cron: "0 0 1 1 *" }))).toMatchObject({ status: 412 });
+      expect(
+        await refusal(otherClient.schedules.create({ scheduleId: "s10", destination: `${target}/s`, cron: "0 0 1 1 *" })),
+      ).toMatchObject({ status: 412 });
     } finally {
       await other.close();
     }
@@ -259,7 +300,13 @@ describe("the QStash emulator enforces what the real service refuses", () => {
     try {
       await otherClient.batchJSON(["first", "second", "third"].map((name) => ({ url: `${url}/${name}`, body: {}, queueName: "fifo" })));
       await waitFor(() => received.length === 5, 3000);
-      expect(received.map((r) => `${r.path}#${r.headers["upstash-retried"]}`)).toEqual(["/first#0", "/first#1", "/first#2", "/second#0", "/third#0"]);
+      expect(received.map((r) => `${r.path}#${r.headers["upstash-retried"]}`)).toEqual([
+        "/first#0",
+        "/first#1",
+        "/first#2",
+        "/second#0",
+        "/third#0",
+      ]);
     } finally {
       server.closeAllConnections();
       server.close();
@@ -317,7 +364,10 @@ describe("the QStash emulator enforces what the real service refuses", () => {
     expect(hourIn("ny", "America/New_York")).toBe("04");
     expect(hourIn("utc", "UTC")).toBe("04");
     expect((await client.schedules.get("ny")).cron).toBe("CRON_TZ=America/New_York 0 4 * * *");
-    expect((await refusal(client.schedules.create({ scheduleId: "bad", destination: `${target}/x`, cron: "CRON_TZ=Mars/Olympus 0 4 * * *" })))?.status).toBe(400);
+    expect(
+      (await refusal(client.schedules.create({ scheduleId: "bad", destination: `${target}/x`, cron: "CRON_TZ=Mars/Olympus 0 4 * * *" })))
+        ?.status,
+    ).toBe(400);
     await client.schedules.delete("ny");
     await client.schedules.delete("utc");
   });
@@ -337,16 +387,21 @@ describe("the QStash emulator enforces what the real service refuses", () => {
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     try {
-      await client.batchJSON([0, 1, 2, 3].map((n) => ({ url: `${url}/p${n % 2}`, body: {}, flowControl: { key: "one-at-a-time", parallelism: 1 } })));
+      await client.batchJSON(
+        [0, 1, 2, 3].map((n) => ({ url: `${url}/p${n % 2}`, body: {}, flowControl: { key: "one-at-a-time", parallelism: 1 } })),
+      );
       await waitFor(() => received.length === 4, 3000);
       expect(most).toBe(1);
       received = [];
-      await client.batchJSON([0, 1, 2].map(() => ({ url: `${url}/rate`, body: {}, flowControl: { key: "two-a-second", rate: 2, period: "1s" } })));
+      await client.batchJSON(
+        [0, 1, 2].map(() => ({ url: `${url}/rate`, body: {}, flowControl: { key: "two-a-second", rate: 2, period: "1s" } })),
+      );
       await waitFor(() => received.length === 3, 4000);
       // The third waits for the next one-second window.
       expect(received[2]!.at - received[0]!.at).toBeGreaterThanOrEqual(900);
       const bad = await fetch(`${emulator.url}/v2/publish/${url}/x`, {
-        method: "POST", headers: { authorization: "Bearer emulator-token", "upstash-flow-control-key": "k", "upstash-flow-control-value": "parallelism=0" },
+        method: "POST",
+        headers: { authorization: "Bearer emulator-token", "upstash-flow-control-key": "k", "upstash-flow-control-value": "parallelism=0" },
       });
       expect(bad.status).toBe(400);
     } finally {

@@ -24,7 +24,10 @@ beforeEach(async () => {
 });
 
 const statusCounts = async () => {
-  const rows = await stack.connection.db.select({ status: embeddingQueue.status, n: sql<number>`count(*)::int` }).from(embeddingQueue).groupBy(embeddingQueue.status);
+  const rows = await stack.connection.db
+    .select({ status: embeddingQueue.status, n: sql<number>`count(*)::int` })
+    .from(embeddingQueue)
+    .groupBy(embeddingQueue.status);
   return Object.fromEntries(rows.map((r) => [r.status, r.n]));
 };
 
@@ -48,7 +51,9 @@ describe("drain", () => {
   }, 150_000);
 
   it("runs chained drains at most two at once, however many scheduled runs started chains", async () => {
-    await stack.connection.db.insert(communityComment).values(Array.from({ length: 2500 }, (_, i) => ({ body: `Long backlog comment ${i}` })));
+    await stack.connection.db
+      .insert(communityComment)
+      .values(Array.from({ length: 2500 }, (_, i) => ({ body: `Long backlog comment ${i}` })));
     // Four minutes' schedules fire while the backlog lasts: four chains.
     const started = Date.now();
     await Promise.all([1, 2, 3, 4].map(() => stack.trigger("drain")));
@@ -96,7 +101,10 @@ describe("drain", () => {
   });
 
   it("settles deletions while the embedding API refuses the batch's other items", async () => {
-    const [kept, gone] = await stack.connection.db.insert(communityComment).values([{ body: "Refused comment" }, { body: "Deleted comment" }]).returning();
+    const [kept, gone] = await stack.connection.db
+      .insert(communityComment)
+      .values([{ body: "Refused comment" }, { body: "Deleted comment" }])
+      .returning();
     await drain(stack.deps);
     expect(await stack.embeddedChunks(gone!.id)).toBe(1);
     await stack.connection.db.update(communityComment).set({ body: "Refused comment, edited" }).where(eq(communityComment.id, kept!.id));
@@ -141,17 +149,45 @@ describe("maintenance", () => {
       await tx.delete(communityPost).where(eq(communityPost.id, gone!.id));
       await tx.execute(sql`ALTER TABLE community_post ENABLE TRIGGER USER`);
     });
-    await db.insert(embeddings).values({
-      contentType: "post", contentId: gone!.id, chunkIndex: 0, chunkText: "orphan", contentHash: "x", model: "text-embedding-3-small",
-      dimensions: 1536, embedding: Array(1536).fill(0.01),
-    }).onConflictDoNothing();
-    await db.insert(embeddings).values({
-      contentType: "post", contentId: kept!.id, chunkIndex: 0, chunkText: "Kept", contentHash: "old", model: "an-old-model",
-      dimensions: 1536, embedding: Array(1536).fill(0.01),
-    }).onConflictDoUpdate({ target: [embeddings.contentType, embeddings.contentId, embeddings.chunkIndex], set: { model: "an-old-model" } });
+    await db
+      .insert(embeddings)
+      .values({
+        contentType: "post",
+        contentId: gone!.id,
+        chunkIndex: 0,
+        chunkText: "orphan",
+        contentHash: "x",
+        model: "text-embedding-3-small",
+        dimensions: 1536,
+        embedding: Array(1536).fill(0.01),
+      })
+      .onConflictDoNothing();
+    await db
+      .insert(embeddings)
+      .values({
+        contentType: "post",
+        contentId: kept!.id,
+        chunkIndex: 0,
+        chunkText: "Kept",
+        contentHash: "old",
+        model: "an-old-model",
+        dimensions: 1536,
+        embedding: Array(1536).fill(0.01),
+      })
+      .onConflictDoUpdate({
+        target: [embeddings.contentType, embeddings.contentId, embeddings.chunkIndex],
+        set: { model: "an-old-model" },
+      });
 
     const summary = await maintain(stack.deps);
-    expect(summary).toEqual({ searchLogsDeleted: 1, doneRowsDeleted: 1, expiredClaimsReleased: 1, orphanEmbeddingsDeleted: 1, staleModelItemsQueued: 1, expiredSignaturesDeleted: 0 });
+    expect(summary).toEqual({
+      searchLogsDeleted: 1,
+      doneRowsDeleted: 1,
+      expiredClaimsReleased: 1,
+      orphanEmbeddingsDeleted: 1,
+      staleModelItemsQueued: 1,
+      expiredSignaturesDeleted: 0,
+    });
     expect((await db.select().from(searchLog)).map((r) => r.query)).toEqual(["new"]);
     expect(await stack.embeddedChunks(gone!.id)).toBe(0);
     const pending = await db.select().from(embeddingQueue).where(eq(embeddingQueue.status, "pending"));
@@ -168,7 +204,11 @@ describe("signed calls replayed", () => {
     const answers: { status: number; body: Record<string, unknown> }[] = [];
     for (let i = 0; i < times; i++) {
       // An attacker controls the unsigned headers: each replay names another message.
-      const response = await fetch(url, { method: "POST", body, headers: { "content-type": "application/json", "upstash-signature": signature, "upstash-message-id": `msg_replay_${i}` } });
+      const response = await fetch(url, {
+        method: "POST",
+        body,
+        headers: { "content-type": "application/json", "upstash-signature": signature, "upstash-message-id": `msg_replay_${i}` },
+      });
       answers.push({ status: response.status, body: (await response.json()) as Record<string, unknown> });
     }
     return answers;
@@ -179,7 +219,9 @@ describe("signed calls replayed", () => {
     const chained = () => [...stack.emulator!.emulator.messages.values()].filter((m) => m.url.endsWith("/drain"));
     try {
       // A backlog each run leaves some of (deletions of rows long gone: quick to settle).
-      await stack.connection.db.insert(embeddingQueue).values(Array.from({ length: 1200 }, () => ({ contentType: "comment", contentId: randomUUID(), op: "delete" as const })));
+      await stack.connection.db
+        .insert(embeddingQueue)
+        .values(Array.from({ length: 1200 }, () => ({ contentType: "comment", contentId: randomUUID(), op: "delete" as const })));
       const answers = await replay("drain", JSON.stringify({ budgetMs: 100 }), 5);
       expect(answers.map((a) => [a.status, a.body.chained])).toEqual(Array(5).fill([200, true]));
       expect(chained()).toHaveLength(1);
@@ -216,13 +258,25 @@ describe("retry-failed", () => {
     ]);
     expect(await retryFailed(stack.deps)).toEqual({ requeued: 2, stillFailed: 1 });
     const rows = await db.select().from(embeddingQueue).orderBy(embeddingQueue.contentId, embeddingQueue.id);
-    expect(rows.map((r) => [r.contentId, r.status])).toEqual([["a", "pending"], ["b", "failed"], ["c", "pending"]]);
+    expect(rows.map((r) => [r.contentId, r.status])).toEqual([
+      ["a", "pending"],
+      ["b", "failed"],
+      ["c", "pending"],
+    ]);
     expect(rows[0]).toMatchObject({ source: "retry", attempts: 0, retryRounds: 1 });
   });
 
   it("runs as a signed scheduled call and records its run", async () => {
     await stack.trigger("retry-failed");
-    const [run] = await waitFor(() => stack.connection.db.select().from(jobRuns).where(and(eq(jobRuns.job, "retry-failed"))).then((r) => r.length && r), 3000);
+    const [run] = await waitFor(
+      () =>
+        stack.connection.db
+          .select()
+          .from(jobRuns)
+          .where(and(eq(jobRuns.job, "retry-failed")))
+          .then((r) => r.length && r),
+      3000,
+    );
     expect(run!.ok).toBe(true);
   });
 });

@@ -12,8 +12,13 @@ import { startFakeOpenAI, type FakeOpenAI } from "./support/fake-openai";
 import { waitFor } from "./support/wait-for";
 
 const SECRETS = {
-  QSTASH_TOKEN: "qstash-token-S3CRET-1", QSTASH_CURRENT_SIGNING_KEY: "sig-current-S3CRET-2", QSTASH_NEXT_SIGNING_KEY: "sig-next-S3CRET-3",
-  OPENAI_API_KEY: "sk-openai-S3CRET-4", WEBHOOK_SECRET: "webhook-S3CRET-5", ADMIN_TOKEN: "admin-S3CRET-6", SEARCH_TOKEN: "search-S3CRET-7",
+  QSTASH_TOKEN: "qstash-token-S3CRET-1",
+  QSTASH_CURRENT_SIGNING_KEY: "sig-current-S3CRET-2",
+  QSTASH_NEXT_SIGNING_KEY: "sig-next-S3CRET-3",
+  OPENAI_API_KEY: "sk-openai-S3CRET-4",
+  WEBHOOK_SECRET: "webhook-S3CRET-5",
+  ADMIN_TOKEN: "admin-S3CRET-6",
+  SEARCH_TOKEN: "search-S3CRET-7",
 };
 const DB_PASSWORD = "db-password-S3CRET-8";
 let connection: Connection;
@@ -24,14 +29,30 @@ const captured: string[] = [];
 
 beforeAll(async () => {
   for (const stream of ["log", "info", "warn", "error", "debug"] as const) {
-    vi.spyOn(console, stream).mockImplementation((...args: unknown[]) => void captured.push(args.map((a) => (a instanceof Error ? `${a.message} ${a.stack}` : typeof a === "string" ? a : JSON.stringify(a))).join(" ")));
+    vi.spyOn(console, stream).mockImplementation(
+      (...args: unknown[]) =>
+        void captured.push(
+          args.map((a) => (a instanceof Error ? `${a.message} ${a.stack}` : typeof a === "string" ? a : JSON.stringify(a))).join(" "),
+        ),
+    );
   }
   [connection, api] = await Promise.all([freshDatabase(), startFakeOpenAI()]);
-  emulator = await startEmulator({ token: SECRETS.QSTASH_TOKEN, currentSigningKey: SECRETS.QSTASH_CURRENT_SIGNING_KEY, nextSigningKey: SECRETS.QSTASH_NEXT_SIGNING_KEY, backoff: () => 20, log: (line) => console.log(line) });
+  emulator = await startEmulator({
+    token: SECRETS.QSTASH_TOKEN,
+    currentSigningKey: SECRETS.QSTASH_CURRENT_SIGNING_KEY,
+    nextSigningKey: SECRETS.QSTASH_NEXT_SIGNING_KEY,
+    backoff: () => 20,
+    log: (line) => console.log(line),
+  });
   stack = await startLocalStack({
     connection,
     // The embedder is built from this configuration: the fake API refuses the key and echoes it back.
-    env: { ...SECRETS, QSTASH_URL: emulator.url, OPENAI_BASE_URL: api.url, DATABASE_URL: `postgres://app:${DB_PASSWORD}@db.example.com/app` },
+    env: {
+      ...SECRETS,
+      QSTASH_URL: emulator.url,
+      OPENAI_BASE_URL: api.url,
+      DATABASE_URL: `postgres://app:${DB_PASSWORD}@db.example.com/app`,
+    },
   });
 });
 afterAll(async () => {
@@ -44,7 +65,11 @@ describe("secrets", () => {
   it("never appear in a log line, a response or an error record", async () => {
     const responses: string[] = [];
     const call = async (path: string, init: { method?: string; body?: string; headers?: Record<string, string> } = {}) => {
-      const response = await fetch(`${stack.url}${BASE_PATH}/${path}`, { method: init.method ?? "POST", body: init.body, headers: { "content-type": "application/json", ...init.headers } });
+      const response = await fetch(`${stack.url}${BASE_PATH}/${path}`, {
+        method: init.method ?? "POST",
+        body: init.body,
+        headers: { "content-type": "application/json", ...init.headers },
+      });
       responses.push(`${response.status} ${JSON.stringify([...response.headers])} ${await response.text()}`);
       return response.status;
     };
@@ -54,7 +79,11 @@ describe("secrets", () => {
 
     expect(await call("enqueue", { body: JSON.stringify({ contentType: "course", contentId: c!.id }), headers: webhook })).toBe(202);
     // The API refuses the key: a permanent failure, recorded with the (redacted) upstream message.
-    await waitFor(async () => (await connection.db.select().from(embeddingQueue)).some((r) => r.status === "failed"), 5000, "the failure record");
+    await waitFor(
+      async () => (await connection.db.select().from(embeddingQueue)).some((r) => r.status === "failed"),
+      5000,
+      "the failure record",
+    );
     emulator.emulator.faults = { refusePublish: true };
     expect(await call("enqueue", { body: JSON.stringify({ contentType: "course", contentId: c!.id }), headers: webhook })).toBe(202);
     emulator.emulator.faults = {};
@@ -62,8 +91,10 @@ describe("secrets", () => {
     await call("enqueue", { body: "{}", headers: { authorization: "Bearer wrong" } });
     await call("search", { body: JSON.stringify({ query: "course" }), headers: { authorization: `Bearer ${SECRETS.SEARCH_TOKEN}` } });
     await call("search", { body: JSON.stringify({ query: "course" }) });
-    await new Client({ token: SECRETS.QSTASH_TOKEN, baseUrl: emulator.url, devMode: false, enableTelemetry: false })
-      .publishJSON({ url: `${stack.url}${BASE_PATH}/drain`, body: {} });
+    await new Client({ token: SECRETS.QSTASH_TOKEN, baseUrl: emulator.url, devMode: false, enableTelemetry: false }).publishJSON({
+      url: `${stack.url}${BASE_PATH}/drain`,
+      body: {},
+    });
     await waitFor(() => captured.some((line) => line.includes("/drain →")), 5000, "the drain to run");
     for (const path of ["queue", "processor", "status"]) {
       await call(path, { method: "GET", headers: { authorization: `Bearer ${SECRETS.ADMIN_TOKEN}` } });

@@ -20,10 +20,24 @@ const SKIPPED = hasChromium ? "" : ` (skipped: ${CHROMIUM} is missing; \`apt-get
 describe.skipIf(!hasChromium)(`the status page in Chromium${SKIPPED}`, () => {
   it("shows depth per lane, throughput and recent failures at a glance", async () => {
     await stack.connection.db.insert(communityComment).values([{ body: "waiting one" }, { body: "waiting two" }]);
-    await stack.connection.db.insert(embeddingQueue).values({ contentType: "post", contentId: "p-broken", priority: 4, status: "failed", lastError: "embedding API answered 400: input too long" });
+    await stack.connection.db.insert(embeddingQueue).values({
+      contentType: "post",
+      contentId: "p-broken",
+      priority: 4,
+      status: "failed",
+      lastError: "embedding API answered 400: input too long",
+    });
     const browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
     });
     try {
       const page = await browser.newPage({ httpCredentials: { username: "admin", password: "test-admin-token" } });

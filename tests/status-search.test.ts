@@ -13,9 +13,13 @@ import type { Connection } from "../scripts/lib/database";
 import { freshDatabase } from "./support/database";
 
 const SECRETS = {
-  ADMIN_TOKEN: "admin-secret-value-1", SEARCH_TOKEN: "search-secret-value-2", WEBHOOK_SECRET: "webhook-secret-value-3",
-  OPENAI_API_KEY: "sk-openai-secret-value-4", QSTASH_TOKEN: "qstash-secret-value-5",
-  QSTASH_CURRENT_SIGNING_KEY: "sig-secret-value-6", QSTASH_NEXT_SIGNING_KEY: "sig-secret-value-7",
+  ADMIN_TOKEN: "admin-secret-value-1",
+  SEARCH_TOKEN: "search-secret-value-2",
+  WEBHOOK_SECRET: "webhook-secret-value-3",
+  OPENAI_API_KEY: "sk-openai-secret-value-4",
+  QSTASH_TOKEN: "qstash-secret-value-5",
+  QSTASH_CURRENT_SIGNING_KEY: "sig-secret-value-6",
+  QSTASH_NEXT_SIGNING_KEY: "sig-secret-value-7",
   DATABASE_URL: "postgres://user:db-password-8@db.example.com/app",
 };
 let connection: Connection;
@@ -50,7 +54,9 @@ describe("status", () => {
     expect(body.byStatusAndPriority).toContainEqual({ status: "pending", priority: 5, count: 2 });
     expect(body.oldestPendingSeconds).toBeGreaterThanOrEqual(119);
     expect(body.lastHour).toMatchObject({ itemsDone: 1, itemsFailed: 1 });
-    expect(body.recentErrors).toEqual([expect.objectContaining({ contentType: "post", contentId: "p3", error: "embedding API answered 400: bad input" })]);
+    expect(body.recentErrors).toEqual([
+      expect.objectContaining({ contentType: "post", contentId: "p3", error: "embedding API answered 400: bad input" }),
+    ]);
   });
 
   it("reports configuration, reachability and last runs, and never a secret", async () => {
@@ -74,8 +80,10 @@ describe("status", () => {
   it("sends security headers with the page, the admin JSON and their refusals", async () => {
     const app = createStatusApp(deps);
     const answers = [
-      await app.request("/api/embeddings/status", { headers: admin }), await app.request("/api/embeddings/queue", { headers: admin }),
-      await app.request("/api/embeddings/processor", { headers: admin }), await app.request("/api/embeddings/status"),
+      await app.request("/api/embeddings/status", { headers: admin }),
+      await app.request("/api/embeddings/queue", { headers: admin }),
+      await app.request("/api/embeddings/processor", { headers: admin }),
+      await app.request("/api/embeddings/status"),
     ];
     for (const response of answers) {
       expect(response.headers.get("content-security-policy"), response.url).toMatch(/default-src 'none'.*frame-ancestors 'none'/);
@@ -88,15 +96,19 @@ describe("status", () => {
 
   it("shows no credential embedded in a configured URL", async () => {
     const config = loadConfig({
-      ...SECRETS, OPENAI_BASE_URL: "https://proxy-user:proxy-pass@llm.example.com/v1?api-key=query-key",
-      QSTASH_URL: "https://qstash-user:qstash-pass@qstash.example.com", SITE_URL: "https://site-user:site-pass@site.example.com/?token=site-token",
+      ...SECRETS,
+      OPENAI_BASE_URL: "https://proxy-user:proxy-pass@llm.example.com/v1?api-key=query-key",
+      QSTASH_URL: "https://qstash-user:qstash-pass@qstash.example.com",
+      SITE_URL: "https://site-user:site-pass@site.example.com/?token=site-token",
     });
     const app = createStatusApp({ ...deps, config });
     const shown = await (await app.request("/api/embeddings/processor", { headers: admin })).text();
-    for (const secret of ["proxy-user", "proxy-pass", "query-key", "qstash-user", "qstash-pass", "site-user", "site-pass", "site-token"]) expect(shown).not.toContain(secret);
+    for (const secret of ["proxy-user", "proxy-pass", "query-key", "qstash-user", "qstash-pass", "site-user", "site-pass", "site-token"])
+      expect(shown).not.toContain(secret);
     const body = JSON.parse(shown) as { config: Record<string, string> };
     expect(body.config).toMatchObject({
-      openaiBaseUrl: "https://redacted:redacted@llm.example.com/v1?api-key=redacted", qstashUrl: "https://redacted:redacted@qstash.example.com/",
+      openaiBaseUrl: "https://redacted:redacted@llm.example.com/v1?api-key=redacted",
+      qstashUrl: "https://redacted:redacted@qstash.example.com/",
     });
   });
 
@@ -115,37 +127,60 @@ describe("status", () => {
 describe("search", () => {
   const search = (body: unknown, token = SECRETS.SEARCH_TOKEN) =>
     createSearchApp(deps).request("/api/embeddings/search", {
-      method: "POST", headers: { authorization: `Bearer ${token}`, "content-type": "application/json" }, body: JSON.stringify(body),
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
     });
 
   it("returns the expected rows in order, one per row, filters by type, and logs", async () => {
     const db = connection.db;
-    const [guitar] = await db.insert(course).values({ title: "Guitar for beginners", description: "Chords, strumming and your first songs on guitar." }).returning();
+    const [guitar] = await db
+      .insert(course)
+      .values({ title: "Guitar for beginners", description: "Chords, strumming and your first songs on guitar." })
+      .returning();
     const [piano] = await db.insert(course).values({ title: "Piano basics", description: "Scales and chords on the piano." }).returning();
-    const [baking] = await db.insert(communityPost).values({ title: "Sourdough baking", body: "Flour, water, salt and a starter." }).returning();
-    const [lesson] = await db.insert(courseLesson).values({ courseId: guitar!.id, title: "Guitar chords", content: Array(80).fill("Guitar chords: open chords, barre chords and power chords on the guitar.").join(" ") }).returning();
+    const [baking] = await db
+      .insert(communityPost)
+      .values({ title: "Sourdough baking", body: "Flour, water, salt and a starter." })
+      .returning();
+    const [lesson] = await db
+      .insert(courseLesson)
+      .values({
+        courseId: guitar!.id,
+        title: "Guitar chords",
+        content: Array(80).fill("Guitar chords: open chords, barre chords and power chords on the guitar.").join(" "),
+      })
+      .returning();
     await processItems(deps, [
-      { contentType: "course", contentId: guitar!.id }, { contentType: "course", contentId: piano!.id },
-      { contentType: "post", contentId: baking!.id }, { contentType: "lesson", contentId: lesson!.id },
+      { contentType: "course", contentId: guitar!.id },
+      { contentType: "course", contentId: piano!.id },
+      { contentType: "post", contentId: baking!.id },
+      { contentType: "lesson", contentId: lesson!.id },
     ]);
     await db.delete(searchLog);
 
     const response = await search({ query: "guitar chords", limit: 3 });
     expect(response.status).toBe(200);
-    const { results } = (await response.json()) as { results: { contentType: string; contentId: string; score: number; snippet: string }[] };
+    const { results } = (await response.json()) as {
+      results: { contentType: string; contentId: string; score: number; snippet: string }[];
+    };
     expect(results.map((r) => r.contentId)).toEqual([lesson!.id, guitar!.id, piano!.id]);
     expect(new Set(results.map((r) => r.contentId)).size).toBe(results.length);
     expect(results[0]!.score).toBeGreaterThan(results[2]!.score);
     expect(results[1]!.snippet).toContain("Guitar for beginners");
 
-    const onlyPosts = (await (await search({ query: "guitar chords sourdough", types: ["post"] })).json()) as { results: { contentType: string }[] };
+    const onlyPosts = (await (await search({ query: "guitar chords sourdough", types: ["post"] })).json()) as {
+      results: { contentType: string }[];
+    };
     expect(onlyPosts.results.map((r) => r.contentType)).toEqual(["post"]);
     const strict = (await (await search({ query: "guitar chords", minScore: 0.99 })).json()) as { results: unknown[] };
     expect(strict.results).toEqual([]);
 
     const logged = await db.select().from(searchLog).orderBy(searchLog.id);
     expect(logged.map((l) => [l.query, l.resultCount, l.contentTypes])).toEqual([
-      ["guitar chords", 3, null], ["guitar chords sourdough", 1, ["post"]], ["guitar chords", 0, null],
+      ["guitar chords", 3, null],
+      ["guitar chords sourdough", 1, ["post"]],
+      ["guitar chords", 0, null],
     ]);
   });
 
@@ -155,7 +190,9 @@ describe("search", () => {
       const text = `Item ${i} about ${i % 2 ? "music" : "baking"} and practice ${i % 7}`;
       return sql`(${i % 3 ? "post" : "course"}, ${`plan-${i}`}, 0, ${text}, 'h', ${deps.embedder.model}, 1536, ${JSON.stringify(embedLocally(text, 1536))}::vector)`;
     });
-    await db.execute(sql`INSERT INTO embeddings (content_type, content_id, chunk_index, chunk_text, content_hash, model, dimensions, embedding) VALUES ${sql.join(values, sql`, `)}`);
+    await db.execute(
+      sql`INSERT INTO embeddings (content_type, content_id, chunk_index, chunk_text, content_hash, model, dimensions, embedding) VALUES ${sql.join(values, sql`, `)}`,
+    );
     await db.execute(sql`ANALYZE embeddings`);
     const plan = async (types: string[] | undefined, exactLimit: number) => {
       const rows = await db.transaction(async (tx) => {
@@ -163,7 +200,11 @@ describe("search", () => {
         return rowsOf<{ "QUERY PLAN": string }>(tx.execute(sql`EXPLAIN ${nearestChunks(embedLocally("music practice", 1536), types, 40)}`));
       });
       const text = rows.map((row) => row["QUERY PLAN"]).join("\n");
-      return text.includes(`Index Scan using ${HNSW_INDEX}`) && !/\bSort\b/.test(text) ? "hnsw" : /\bSort\b/.test(text) && !text.includes(HNSW_INDEX) ? "exact" : text;
+      return text.includes(`Index Scan using ${HNSW_INDEX}`) && !/\bSort\b/.test(text)
+        ? "hnsw"
+        : /\bSort\b/.test(text) && !text.includes(HNSW_INDEX)
+          ? "exact"
+          : text;
     };
     // About 200 courses and 400 posts.
     expect(await plan(undefined, 100)).toBe("hnsw");

@@ -9,7 +9,12 @@ import { jobRuns } from "../schema";
 import { startTestStack, type TestStack } from "./support/stack";
 import { waitFor } from "./support/wait-for";
 
-const given = { QSTASH_TOKEN: "hand-driven-token", QSTASH_URL: "http://127.0.0.1:18431", QSTASH_CURRENT_SIGNING_KEY: "sig_given_current", QSTASH_NEXT_SIGNING_KEY: "sig_given_next" };
+const given = {
+  QSTASH_TOKEN: "hand-driven-token",
+  QSTASH_URL: "http://127.0.0.1:18431",
+  QSTASH_CURRENT_SIGNING_KEY: "sig_given_current",
+  QSTASH_NEXT_SIGNING_KEY: "sig_given_next",
+};
 let stack: TestStack;
 beforeAll(async () => {
   stack = await startTestStack({ env: given });
@@ -17,14 +22,20 @@ beforeAll(async () => {
 afterAll(() => stack.close());
 
 const trigger = (args: string[], env: Record<string, string>) =>
-  promisify(execFile)(join("node_modules", ".bin", "tsx"), ["scripts/trigger.ts", ...args], { env: { PATH: process.env.PATH, ...env } })
-    .then(({ stdout, stderr }) => ({ code: 0, output: stdout + stderr }), (error) => ({ code: error.code as number, output: `${error.stdout}${error.stderr}` }));
+  promisify(execFile)(join("node_modules", ".bin", "tsx"), ["scripts/trigger.ts", ...args], {
+    env: { PATH: process.env.PATH, ...env },
+  }).then(
+    ({ stdout, stderr }) => ({ code: 0, output: stdout + stderr }),
+    (error) => ({ code: error.code as number, output: `${error.stdout}${error.stderr}` }),
+  );
 
 describe("the emulator by hand", () => {
   it("uses the token, URL and signing keys it is given", () => {
     expect(stack.emulator!.url).toBe(given.QSTASH_URL);
     expect(stack.emulator!.emulator.options).toMatchObject({
-      token: given.QSTASH_TOKEN, currentSigningKey: given.QSTASH_CURRENT_SIGNING_KEY, nextSigningKey: given.QSTASH_NEXT_SIGNING_KEY,
+      token: given.QSTASH_TOKEN,
+      currentSigningKey: given.QSTASH_CURRENT_SIGNING_KEY,
+      nextSigningKey: given.QSTASH_NEXT_SIGNING_KEY,
     });
   });
 
@@ -32,7 +43,11 @@ describe("the emulator by hand", () => {
     const before = await stack.connection.db.$count(jobRuns, eq(jobRuns.job, "drain"));
     const result = await trigger(["drain"], { QSTASH_TOKEN: given.QSTASH_TOKEN, QSTASH_URL: given.QSTASH_URL, SITE_URL: stack.url });
     expect(result, result.output).toMatchObject({ code: 0 });
-    await waitFor(async () => (await stack.connection.db.$count(jobRuns, eq(jobRuns.job, "drain"))) > before, 30_000, "the drain's job run");
+    await waitFor(
+      async () => (await stack.connection.db.$count(jobRuns, eq(jobRuns.job, "drain"))) > before,
+      30_000,
+      "the drain's job run",
+    );
   }, 60_000);
 
   it("says in one line what it needs, instead of a stack trace", async () => {

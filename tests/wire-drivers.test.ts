@@ -39,7 +39,9 @@ async function exercise(db: Database, title: string) {
   const [post] = await db.insert(communityPost).values({ title }).returning();
   const queued = await db.select().from(embeddingQueue).where(eq(embeddingQueue.contentId, post!.id));
   expect(queued).toEqual([expect.objectContaining({ contentType: "post", status: "pending" })]);
-  const result = await processItems({ db, embedder: localEmbedder(1536), registry: createRegistry() }, [{ contentType: "post", contentId: post!.id }]);
+  const result = await processItems({ db, embedder: localEmbedder(1536), registry: createRegistry() }, [
+    { contentType: "post", contentId: post!.id },
+  ]);
   expect(result).toMatchObject({ embedded: 1, failed: [] });
   const [row] = await db.select().from(embeddings).where(eq(embeddings.contentId, post!.id));
   expect(row!.embedding).toHaveLength(1536);
@@ -78,8 +80,11 @@ describe("over the PostgreSQL wire", () => {
     await new Promise((resolve) => proxy.once("listening", resolve));
     const proxyPort = (proxy.address() as AddressInfo).port;
     Object.assign(neonConfig, {
-      webSocketConstructor: ws, wsProxy: () => `127.0.0.1:${proxyPort}/`,
-      useSecureWebSocket: false, pipelineTLS: false, pipelineConnect: false,
+      webSocketConstructor: ws,
+      wsProxy: () => `127.0.0.1:${proxyPort}/`,
+      useSecureWebSocket: false,
+      pipelineTLS: false,
+      pipelineConnect: false,
     });
     const neonUrl = new URL(server.url);
     neonUrl.host = `neon.local:${server.port}`;
@@ -88,10 +93,12 @@ describe("over the PostgreSQL wire", () => {
     try {
       await exercise(db, "Over the Neon driver");
       // Transactions work too: the store stage relies on them.
-      await expect(db.transaction(async (tx) => {
-        await tx.insert(communityPost).values({ title: "rolled back" });
-        throw new Error("rollback");
-      })).rejects.toThrow("rollback");
+      await expect(
+        db.transaction(async (tx) => {
+          await tx.insert(communityPost).values({ title: "rolled back" });
+          throw new Error("rollback");
+        }),
+      ).rejects.toThrow("rollback");
       expect(await db.$count(communityPost, eq(communityPost.title, "rolled back"))).toBe(0);
     } finally {
       await close();

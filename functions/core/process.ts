@@ -34,10 +34,12 @@ export type ProcessResult = {
 /** Brings the embeddings of these items up to date. Throws TransientError when a retry may help. */
 export async function processItems(deps: ProcessDeps, items: Item[]): Promise<ProcessResult> {
   const { db, embedder, registry } = deps;
-  const unique = uniqueItems(items.map((item) => {
-    const entry = registry.byType(item.contentType);
-    return entry ? { ...item, contentId: normalizeId(entry, item.contentId) } : item;
-  }));
+  const unique = uniqueItems(
+    items.map((item) => {
+      const entry = registry.byType(item.contentType);
+      return entry ? { ...item, contentId: normalizeId(entry, item.contentId) } : item;
+    }),
+  );
   const read = await readTexts(db, registry, unique);
 
   const chunks: Chunk[] = [];
@@ -52,9 +54,19 @@ export async function processItems(deps: ProcessDeps, items: Item[]): Promise<Pr
   // Removals first, in their own transaction: a deleted or hidden row leaves search whatever the
   // embedding API does next (a permanent error fails only the rows it was embedding).
   const removals = [...read.gone, ...read.empty].map(pick);
-  const superseded = await storeCurrent(deps, removals, read.texts, [], removals.map((item) => ({ ...item, count: 0 })), read.gone);
+  const superseded = await storeCurrent(
+    deps,
+    removals,
+    read.texts,
+    [],
+    removals.map((item) => ({ ...item, count: 0 })),
+    read.gone,
+  );
 
-  const stored = await storedHashes(db, read.documents.map((d) => d.item));
+  const stored = await storedHashes(
+    db,
+    read.documents.map((d) => d.item),
+  );
   const changed = chunks.filter((chunk) => stored.get(chunkKey(chunk)) !== chunk.hash);
   let embedded: EmbeddedChunk[];
   try {
@@ -63,7 +75,14 @@ export async function processItems(deps: ProcessDeps, items: Item[]): Promise<Pr
     // Transient: thrown, the caller retries these items (their removals are done already).
     if (!(error instanceof PermanentError)) throw error;
     const failed = read.documents.map((d) => ({ ...pick(d.item), error: error.message }));
-    return { items: unique.length, embedded: 0, unchanged: 0, deleted: read.gone.length, superseded: superseded.size, failed: [...read.failed, ...read.empty, ...failed] };
+    return {
+      items: unique.length,
+      embedded: 0,
+      unchanged: 0,
+      deleted: read.gone.length,
+      superseded: superseded.size,
+      failed: [...read.failed, ...read.empty, ...failed],
+    };
   }
   const documents = read.documents.map((d) => d.item);
   for (const key of await storeCurrent(deps, documents, read.texts, embedded, chunkCounts, documents)) superseded.add(key);
@@ -87,21 +106,27 @@ const pick = (item: Item): Item => ({ contentType: item.contentType, contentId: 
  * Returns the keys of the items left to that newer delivery.
  */
 async function storeCurrent(
-  deps: ProcessDeps, items: Item[], texts: Map<string, string>, embedded: EmbeddedChunk[],
-  chunkCounts: (Item & { count: number })[], settled: Item[],
+  deps: ProcessDeps,
+  items: Item[],
+  texts: Map<string, string>,
+  embedded: EmbeddedChunk[],
+  chunkCounts: (Item & { count: number })[],
+  settled: Item[],
 ): Promise<Set<string>> {
   if (items.length === 0) return new Set();
   const { db, embedder, registry } = deps;
-  return retryConflicts(() => db.transaction(async (tx) => {
-    await lockItems(tx, items);
-    const seen = await pendingVersions(tx, items);
-    const now = await readTexts(tx, registry, items);
-    const stale = new Set(items.filter((item) => now.texts.get(itemKey(item)) !== texts.get(itemKey(item))).map(itemKey));
-    const current = (item: Item) => !stale.has(itemKey(item));
-    await storeEmbeddings(tx, embedded.filter(current), chunkCounts.filter(current), embedder);
-    await resolveSettled(tx, settled.filter(current), seen);
-    return stale;
-  }));
+  return retryConflicts(() =>
+    db.transaction(async (tx) => {
+      await lockItems(tx, items);
+      const seen = await pendingVersions(tx, items);
+      const now = await readTexts(tx, registry, items);
+      const stale = new Set(items.filter((item) => now.texts.get(itemKey(item)) !== texts.get(itemKey(item))).map(itemKey));
+      const current = (item: Item) => !stale.has(itemKey(item));
+      await storeEmbeddings(tx, embedded.filter(current), chunkCounts.filter(current), embedder);
+      await resolveSettled(tx, settled.filter(current), seen);
+      return stale;
+    }),
+  );
 }
 
 /** Loads and formats the items' rows; `texts` maps each item to its text, "" when it has none. */

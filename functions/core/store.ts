@@ -20,7 +20,15 @@ export async function storedHashes(db: Database, items: Item[]): Promise<Map<str
     const rows = await db
       .select({ id: embeddings.contentId, index: embeddings.chunkIndex, hash: embeddings.contentHash })
       .from(embeddings)
-      .where(and(eq(embeddings.contentType, contentType), inArray(embeddings.contentId, group.map((i) => i.contentId))));
+      .where(
+        and(
+          eq(embeddings.contentType, contentType),
+          inArray(
+            embeddings.contentId,
+            group.map((i) => i.contentId),
+          ),
+        ),
+      );
     for (const row of rows) hashes.set(chunkKey({ contentType, contentId: row.id, chunkIndex: row.index }), row.hash);
   }
   return hashes;
@@ -42,20 +50,33 @@ export async function storeEmbeddings(
       .insert(embeddings)
       .values(
         sorted.slice(i, i + INSERT_BATCH).map((c) => ({
-          contentType: c.contentType, contentId: c.contentId, chunkIndex: c.chunkIndex, chunkText: c.text,
-          contentHash: c.hash, model: model.model, dimensions: model.dimensions, embedding: float32Vector(c.embedding),
+          contentType: c.contentType,
+          contentId: c.contentId,
+          chunkIndex: c.chunkIndex,
+          chunkText: c.text,
+          contentHash: c.hash,
+          model: model.model,
+          dimensions: model.dimensions,
+          embedding: float32Vector(c.embedding),
         })),
       )
       .onConflictDoUpdate({
         target: [embeddings.contentType, embeddings.contentId, embeddings.chunkIndex],
         set: {
-          chunkText: sql`excluded.chunk_text`, contentHash: sql`excluded.content_hash`, model: sql`excluded.model`,
-          dimensions: sql`excluded.dimensions`, embedding: sql`excluded.embedding`, updatedAt: sql`now()`,
+          chunkText: sql`excluded.chunk_text`,
+          contentHash: sql`excluded.content_hash`,
+          model: sql`excluded.model`,
+          dimensions: sql`excluded.dimensions`,
+          embedding: sql`excluded.embedding`,
+          updatedAt: sql`now()`,
         },
       });
   }
   if (chunkCounts.length === 0) return { deletedChunks: 0 };
-  const counts = sql.join(chunkCounts.map((c) => sql`(${c.contentType}::text, ${c.contentId}::text, ${c.count}::int)`), sql`, `);
+  const counts = sql.join(
+    chunkCounts.map((c) => sql`(${c.contentType}::text, ${c.contentId}::text, ${c.count}::int)`),
+    sql`, `,
+  );
   const deleted = await tx
     .delete(embeddings)
     .where(sql`(${embeddings.contentType}, ${embeddings.contentId}, ${embeddings.chunkIndex}) IN (

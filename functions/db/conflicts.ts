@@ -19,7 +19,10 @@ export async function lockItems(tx: Database, items: Item[]): Promise<void> {
   const buckets = [...new Set(items.map((item) => fnv1a(itemKey(item)) % LOCK_BUCKETS))].sort((a, b) => a - b);
   if (buckets.length === 0) return;
   // A VALUES list is scanned in the order written, so the locks are taken in that order.
-  const values = sql.join(buckets.map((b) => sql`(${b}::int)`), sql`, `);
+  const values = sql.join(
+    buckets.map((b) => sql`(${b}::int)`),
+    sql`, `,
+  );
   await tx.execute(sql`SELECT count(pg_advisory_xact_lock(${LOCK_NAMESPACE}::int, v.bucket)) FROM (VALUES ${values}) AS v(bucket)`);
 }
 
@@ -56,8 +59,10 @@ const LOCK_TIMEOUT = "200ms";
 
 /** Writes queue rows in a transaction that yields to the application's (see LOCK_TIMEOUT), retried. */
 export function yieldingWrite<T>(db: Database, work: (tx: Database) => Promise<T>): Promise<T> {
-  return retryConflicts(() => db.transaction(async (tx) => {
-    await tx.execute(sql.raw(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`));
-    return work(tx as unknown as Database);
-  }));
+  return retryConflicts(() =>
+    db.transaction(async (tx) => {
+      await tx.execute(sql.raw(`SET LOCAL lock_timeout = '${LOCK_TIMEOUT}'`));
+      return work(tx as unknown as Database);
+    }),
+  );
 }

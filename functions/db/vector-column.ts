@@ -6,8 +6,10 @@ import { rowsOf, type Database } from "./database.js";
 
 /** Throws a ConfigError when the embeddings column holds vectors of another size than `dimensions`. */
 export async function checkVectorColumn(db: Database, dimensions: number): Promise<void> {
-  const [column] = await rowsOf<{ size: number }>(db.execute(sql`SELECT atttypmod AS size FROM pg_attribute
-    WHERE attrelid = to_regclass('embeddings') AND attname = 'embedding' AND NOT attisdropped`));
+  const [column] = await rowsOf<{ size: number }>(
+    db.execute(sql`SELECT atttypmod AS size FROM pg_attribute
+    WHERE attrelid = to_regclass('embeddings') AND attname = 'embedding' AND NOT attisdropped`),
+  );
   if (column && column.size > 0 && column.size !== dimensions) {
     throw new ConfigError(
       `The embeddings column is vector(${column.size}) but the embedder makes ${dimensions} dimensions: ` +

@@ -13,8 +13,10 @@ export type Embedder = {
 };
 
 /** The embedder as the processing core sees it during one run: every call bound to the run's budget. */
-export const withBudget = (embedder: Embedder, budget: Budget): Embedder =>
-  ({ ...embedder, embed: (texts) => embedder.embed(texts, budget) });
+export const withBudget = (embedder: Embedder, budget: Budget): Embedder => ({
+  ...embedder,
+  embed: (texts) => embedder.embed(texts, budget),
+});
 
 export type BatchLimits = { maxInputs: number; maxTokens: number };
 
@@ -28,7 +30,7 @@ export const OPENAI_LIMITS: BatchLimits = { maxInputs: 2048, maxTokens: 300_000 
 export function estimateTokens(text: string): number {
   let ascii = 0;
   let other = 0;
-  for (const char of text) (char.charCodeAt(0) < 128 ? ascii++ : other++);
+  for (const char of text) char.charCodeAt(0) < 128 ? ascii++ : other++;
   return Math.ceil(ascii / 3.5) + other;
 }
 

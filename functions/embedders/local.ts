@@ -3,7 +3,9 @@
 import type { Embedder } from "./embedder.js";
 
 const STOPWORDS = new Set(
-  "a an and are as at be by for from has have how i in is it its of on or our that the this to was we what when where which who why will with you your".split(" "),
+  "a an and are as at be by for from has have how i in is it its of on or our that the this to was we what when where which who why will with you your".split(
+    " ",
+  ),
 );
 
 /** FNV-1a, 32 bits: fast, stable across runtimes. */
@@ -17,7 +19,12 @@ function hash(text: string): number {
 }
 
 function features(text: string): Map<string, number> {
-  const words = (text.toLowerCase().normalize("NFKD").match(/[\p{L}\p{N}]+/gu) ?? []).filter((w) => !STOPWORDS.has(w));
+  const words = (
+    text
+      .toLowerCase()
+      .normalize("NFKD")
+      .match(/[\p{L}\p{N}]+/gu) ?? []
+  ).filter((w) => !STOPWORDS.has(w));
   const weights = new Map<string, number>();
   const add = (feature: string, weight: number) => weights.set(feature, (weights.get(feature) ?? 0) + weight);
   words.forEach((word, i) => {

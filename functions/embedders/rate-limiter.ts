@@ -36,7 +36,8 @@ export class TokenRateLimiter {
         return;
       }
       const waitMs = Math.ceil((needed - this.available) / this.perMs());
-      if (waitMs > maxWaitMs) throw new OutOfTimeError(`the tokens-per-minute limit leaves no room for this request within the run`, waitMs);
+      if (waitMs > maxWaitMs)
+        throw new OutOfTimeError(`the tokens-per-minute limit leaves no room for this request within the run`, waitMs);
       await new Promise((resolve) => setTimeout(resolve, waitMs));
     }
   }

@@ -17,10 +17,17 @@ async function ringDoorbells(deps: Deps, lanes: Lane[], now: number): Promise<Se
   try {
     const sent = await deps.publisher!.publish(messages.map((m) => m.message));
     const refused = messages.filter((_, n) => "error" in sent[n]!);
-    if (refused.length) console.warn(`[enqueue] QStash refused the doorbells of ${refused.map((m) => m.lane).join(", ")}; the drain will take their rows:`, sent.flatMap((s) => ("error" in s ? [s.error] : [])).join("; "));
+    if (refused.length)
+      console.warn(
+        `[enqueue] QStash refused the doorbells of ${refused.map((m) => m.lane).join(", ")}; the drain will take their rows:`,
+        sent.flatMap((s) => ("error" in s ? [s.error] : [])).join("; "),
+      );
     return new Set(refused.map((m) => m.lane));
   } catch (error) {
-    console.warn(`[enqueue] QStash publish failed; the drain will take the rows of ${lanes.join(", ")}:`, error instanceof Error ? error.message : error);
+    console.warn(
+      `[enqueue] QStash publish failed; the drain will take the rows of ${lanes.join(", ")}:`,
+      error instanceof Error ? error.message : error,
+    );
     return new Set(lanes);
   }
 }

@@ -11,8 +11,14 @@ export const BASE_PATH = "/api/embeddings";
 export const MAX_BODY_BYTES = 1024 * 1024;
 
 export const Status = {
-  ok: 200, accepted: 202, badRequest: 400, unauthorized: 401, notFound: 404, tooLarge: 413,
-  serverError: 500, unavailable: 503,
+  ok: 200,
+  accepted: 202,
+  badRequest: 400,
+  unauthorized: 401,
+  notFound: 404,
+  tooLarge: 413,
+  serverError: 500,
+  unavailable: 503,
 } as const satisfies Record<string, ContentfulStatusCode>;
 
 /** `caller` is set once a request's signature is verified: only QStash is told an error's cause. */
@@ -36,10 +42,12 @@ export function createApp() {
     await next();
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) c.res.headers.set(name, value);
   });
-  app.use(bodyLimit({
-    maxSize: MAX_BODY_BYTES,
-    onError: (c) => c.json({ error: `body larger than ${MAX_BODY_BYTES} bytes` }, Status.tooLarge),
-  }));
+  app.use(
+    bodyLimit({
+      maxSize: MAX_BODY_BYTES,
+      onError: (c) => c.json({ error: `body larger than ${MAX_BODY_BYTES} bytes` }, Status.tooLarge),
+    }),
+  );
   app.notFound((c) => c.json({ error: `no such endpoint: ${c.req.method} ${new URL(c.req.url).pathname}` }, Status.notFound));
   app.onError((error, c) => {
     if (error instanceof BadRequestError) return c.json({ error: error.message }, Status.badRequest);

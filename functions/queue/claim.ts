@@ -10,11 +10,14 @@ export type Claimed = { id: number; contentType: string; contentId: string; atte
 /** Priorities to claim from, both ends included (a lane's, for its doorbell); every one when not given. */
 export type PriorityRange = { min: number; max: number };
 
-const claimable = (range?: PriorityRange) => sql`((status = 'pending' AND run_after <= now()) OR (status = 'processing' AND locked_until < now()))
+const claimable = (
+  range?: PriorityRange,
+) => sql`((status = 'pending' AND run_after <= now()) OR (status = 'processing' AND locked_until < now()))
   ${range ? sql`AND priority BETWEEN ${range.min} AND ${range.max}` : sql``}`;
 
 export async function claimBatch(db: Database, size: number, leaseMs: number, range?: PriorityRange): Promise<Claimed[]> {
-  return rowsOf<Claimed>(db.execute(sql`
+  return rowsOf<Claimed>(
+    db.execute(sql`
     UPDATE embedding_queue q
     SET status = 'processing', locked_until = now() + ${leaseMs} * interval '1 millisecond',
         attempts = q.attempts + 1, updated_at = now()
@@ -24,12 +27,15 @@ export async function claimBatch(db: Database, size: number, leaseMs: number, ra
       ORDER BY priority, created_at
       LIMIT ${size}
       FOR UPDATE SKIP LOCKED)
-    RETURNING q.id::int AS "id", q.content_type AS "contentType", q.content_id AS "contentId", q.attempts AS "attempts"`));
+    RETURNING q.id::int AS "id", q.content_type AS "contentType", q.content_id AS "contentId", q.attempts AS "attempts"`),
+  );
 }
 
 /** Items the drain (or a lane's doorbell) could take now. */
 export async function readyCount(db: Database, range?: PriorityRange): Promise<number> {
-  const [row] = await rowsOf<{ n: number }>(db.execute(sql`
-    SELECT count(*)::int AS n FROM embedding_queue WHERE ${claimable(range)}`));
+  const [row] = await rowsOf<{ n: number }>(
+    db.execute(sql`
+    SELECT count(*)::int AS n FROM embedding_queue WHERE ${claimable(range)}`),
+  );
   return row?.n ?? 0;
 }

@@ -13,8 +13,11 @@ export type Doorbell = { doorbell: Lane; batchSize?: number };
 
 function ring(lane: Lane, id: string, deliverAt?: number, batchSize?: number): Message {
   return {
-    endpoint: PROCESS_ENDPOINT, failureEndpoint: FAILURE_ENDPOINT, body: { doorbell: lane, batchSize } satisfies Doorbell,
-    deduplicationId: id, deliverAt,
+    endpoint: PROCESS_ENDPOINT,
+    failureEndpoint: FAILURE_ENDPOINT,
+    body: { doorbell: lane, batchSize } satisfies Doorbell,
+    deduplicationId: id,
+    deliverAt,
     // The queued lane's bound on runs at once; on publish (an enqueue into a queue takes no not-before).
     flowControl: lane === "queued" ? { key: QUEUED_LANE.flowControlKey, parallelism: QUEUED_LANE.parallelism } : undefined,
   };

@@ -12,19 +12,26 @@ export async function recordFailed(db: Database, registry: Registry, failed: Fai
   if (failed.length === 0) return;
   // Once per item (ON CONFLICT DO UPDATE may touch a row once), in the one global order.
   const sorted = uniqueItems(failed).sort(compareItems);
-  await retryConflicts(() => db
-    .insert(embeddingQueue)
-    .values(
-      sorted.map((f) => ({
-        contentType: f.contentType, contentId: f.contentId, status: "failed" as const, source, attempts: 1,
-        priority: registry.byType(f.contentType)?.priority ?? 5, lastError: f.error.slice(0, MAX_ERROR_LENGTH),
-      })),
-    )
-    .onConflictDoUpdate({
-      target: [embeddingQueue.contentType, embeddingQueue.contentId],
-      targetWhere: sql`status = 'failed'`,
-      set: { lastError: sql`excluded.last_error`, attempts: sql`${embeddingQueue.attempts} + 1`, updatedAt: sql`now()` },
-    }));
+  await retryConflicts(() =>
+    db
+      .insert(embeddingQueue)
+      .values(
+        sorted.map((f) => ({
+          contentType: f.contentType,
+          contentId: f.contentId,
+          status: "failed" as const,
+          source,
+          attempts: 1,
+          priority: registry.byType(f.contentType)?.priority ?? 5,
+          lastError: f.error.slice(0, MAX_ERROR_LENGTH),
+        })),
+      )
+      .onConflictDoUpdate({
+        target: [embeddingQueue.contentType, embeddingQueue.contentId],
+        targetWhere: sql`status = 'failed'`,
+        set: { lastError: sql`excluded.last_error`, attempts: sql`${embeddingQueue.attempts} + 1`, updatedAt: sql`now()` },
+      }),
+  );
 }
 
 /** A pending queue row as it stood when read: `version` is its xmin, which every update changes. */
@@ -33,7 +40,14 @@ export type PendingVersion = Item & { id: number; version: string };
 /** The queue rows of these items in `status`: one condition per content type. */
 function queueRowsOf(items: Item[], status: "pending" | "failed") {
   const perType = [...groupBy(items, (i) => i.contentType)].map(([contentType, group]) =>
-    and(eq(embeddingQueue.contentType, contentType), inArray(embeddingQueue.contentId, group.map((i) => i.contentId))));
+    and(
+      eq(embeddingQueue.contentType, contentType),
+      inArray(
+        embeddingQueue.contentId,
+        group.map((i) => i.contentId),
+      ),
+    ),
+  );
   return and(eq(embeddingQueue.status, status), or(...perType));
 }
 
@@ -44,7 +58,12 @@ function queueRowsOf(items: Item[], status: "pending" | "failed") {
 export async function pendingVersions(db: Database, items: Item[]): Promise<PendingVersion[]> {
   if (items.length === 0) return [];
   return db
-    .select({ id: embeddingQueue.id, version: sql<string>`xmin::text`, contentType: embeddingQueue.contentType, contentId: embeddingQueue.contentId })
+    .select({
+      id: embeddingQueue.id,
+      version: sql<string>`xmin::text`,
+      contentType: embeddingQueue.contentType,
+      contentId: embeddingQueue.contentId,
+    })
     .from(embeddingQueue)
     .where(queueRowsOf(items, "pending"));
 }
@@ -63,7 +82,10 @@ export async function resolveSettled(db: Database, items: Item[], seen: PendingV
   const keys = new Set(items.map(itemKey));
   const settled = seen.filter((row) => keys.has(itemKey(row))).sort((a, b) => a.id - b.id);
   if (settled.length === 0) return;
-  const versions = sql.join(settled.map((row) => sql`(${row.id}::bigint, ${row.version}::text)`), sql`, `);
+  const versions = sql.join(
+    settled.map((row) => sql`(${row.id}::bigint, ${row.version}::text)`),
+    sql`, `,
+  );
   // A row changed since it was read (a newer change coalesced into it) has another xmin: left pending.
   // One locked now is being changed by the application's transaction: skipped, never waited for (a
   // wait could close a deadlock with it); it stays pending and is processed again, harmlessly.

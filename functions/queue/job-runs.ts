@@ -11,7 +11,10 @@ export async function recordRun<T extends Record<string, unknown>>(db: Database,
     await db.insert(jobRuns).values({ job, ok: true, summary, startedAt });
     return summary;
   } catch (error) {
-    await db.insert(jobRuns).values({ job, ok: false, summary: { error: errorMessage(error) }, startedAt }).catch(() => undefined);
+    await db
+      .insert(jobRuns)
+      .values({ job, ok: false, summary: { error: errorMessage(error) }, startedAt })
+      .catch(() => undefined);
     throw error;
   }
 }

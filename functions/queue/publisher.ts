@@ -64,7 +64,13 @@ export function qstashPublisher(config: Config): Publisher | undefined {
       return sent;
     },
     async reachable() {
-      return client.queue({ queueName: DRAIN_CHAIN.queueName }).get().then(() => true, (error) => !/fetch failed|ECONN|network/i.test(String(error)));
+      return client
+        .queue({ queueName: DRAIN_CHAIN.queueName })
+        .get()
+        .then(
+          () => true,
+          (error) => !/fetch failed|ECONN|network/i.test(String(error)),
+        );
     },
   };
 }

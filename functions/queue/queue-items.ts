@@ -13,7 +13,12 @@ export async function queueItems(db: Database, items: QueuedItem[], source: Queu
   if (items.length === 0) return;
   // Sorted and once each: concurrent calls lock the pending rows in one order, so they never deadlock.
   const sorted = uniqueItems(items).sort(compareItems);
-  const values = sql.join(sorted.map((i) => sql`(${i.contentType}::text, ${i.contentId}::text, ${i.priority}::int, ${i.op}::text)`), sql`, `);
-  await yieldingWrite(db, (tx) => tx.execute(sql`SELECT queue_for_embedding(v.content_type, v.content_id, v.priority, v.op, ${source}::text, ${delayMs}::int)
-    FROM (VALUES ${values}) AS v(content_type, content_id, priority, op)`));
+  const values = sql.join(
+    sorted.map((i) => sql`(${i.contentType}::text, ${i.contentId}::text, ${i.priority}::int, ${i.op}::text)`),
+    sql`, `,
+  );
+  await yieldingWrite(db, (tx) =>
+    tx.execute(sql`SELECT queue_for_embedding(v.content_type, v.content_id, v.priority, v.op, ${source}::text, ${delayMs}::int)
+    FROM (VALUES ${values}) AS v(content_type, content_id, priority, op)`),
+  );
 }

@@ -18,20 +18,31 @@ export const backoffMs = (attempts: number) => Math.min(30_000 * 2 ** Math.max(0
 
 export async function settleDone(db: Database, ids: number[]) {
   if (ids.length === 0) return;
-  await db.update(embeddingQueue).set({ status: "done", lockedUntil: null, lastError: null, updatedAt: sql`now()` })
+  await db
+    .update(embeddingQueue)
+    .set({ status: "done", lockedUntil: null, lastError: null, updatedAt: sql`now()` })
     .where(and(inArray(embeddingQueue.id, ids), eq(embeddingQueue.status, "processing")));
 }
 
 /** Records rows as failed with their error; an item's older failed record takes the newer error. */
 export async function settleFailed(db: Database, failures: { id: number; error: string }[]) {
   if (failures.length === 0) return;
-  const values = sql.join(failures.map((f) => sql`(${f.id}::bigint, ${f.error.slice(0, MAX_ERROR_LENGTH)}::text)`), sql`, `);
-  await yieldingWrite(db, (tx) => tx.execute(move({
-    rows: sql`DELETE FROM embedding_queue q USING (VALUES ${values}) v(id, error) WHERE q.id = v.id RETURNING q.*, v.error AS new_error`,
-    status: "failed", runAfter: sql`now()`, lastError: sql`new_error`,
-    onConflict: sql`DO UPDATE SET last_error = excluded.last_error, attempts = excluded.attempts, op = excluded.op,
+  const values = sql.join(
+    failures.map((f) => sql`(${f.id}::bigint, ${f.error.slice(0, MAX_ERROR_LENGTH)}::text)`),
+    sql`, `,
+  );
+  await yieldingWrite(db, (tx) =>
+    tx.execute(
+      move({
+        rows: sql`DELETE FROM embedding_queue q USING (VALUES ${values}) v(id, error) WHERE q.id = v.id RETURNING q.*, v.error AS new_error`,
+        status: "failed",
+        runAfter: sql`now()`,
+        lastError: sql`new_error`,
+        onConflict: sql`DO UPDATE SET last_error = excluded.last_error, attempts = excluded.attempts, op = excluded.op,
       retry_rounds = GREATEST(embedding_queue.retry_rounds, excluded.retry_rounds), updated_at = now()`,
-  })));
+      }),
+    ),
+  );
 }
 
 /**
@@ -40,30 +51,56 @@ export async function settleFailed(db: Database, failures: { id: number; error: 
  */
 export async function returnToPending(db: Database, rows: { id: number; delayMs: number; error?: string }[], source?: QueueSource) {
   if (rows.length === 0) return;
-  const values = sql.join(rows.map((r) => sql`(${r.id}::bigint, ${r.delayMs}::int, ${r.error?.slice(0, MAX_ERROR_LENGTH) ?? null}::text)`), sql`, `);
-  await yieldingWrite(db, (tx) => tx.execute(move({
-    rows: sql`DELETE FROM embedding_queue q USING (VALUES ${values}) v(id, delay, error) WHERE q.id = v.id
+  const values = sql.join(
+    rows.map((r) => sql`(${r.id}::bigint, ${r.delayMs}::int, ${r.error?.slice(0, MAX_ERROR_LENGTH) ?? null}::text)`),
+    sql`, `,
+  );
+  await yieldingWrite(db, (tx) =>
+    tx.execute(
+      move({
+        rows: sql`DELETE FROM embedding_queue q USING (VALUES ${values}) v(id, delay, error) WHERE q.id = v.id
       RETURNING q.*, v.delay AS delay_ms, v.error AS new_error`,
-    status: "pending", runAfter: sql`now() + delay_ms * interval '1 millisecond'`,
-    lastError: sql`coalesce(new_error, last_error)`, source, onConflict: sql`DO NOTHING`,
-  })));
+        status: "pending",
+        runAfter: sql`now() + delay_ms * interval '1 millisecond'`,
+        lastError: sql`coalesce(new_error, last_error)`,
+        source,
+        onConflict: sql`DO NOTHING`,
+      }),
+    ),
+  );
 }
 
 /** Gives failed items another round (at most `maxRounds` in all) with fresh attempts; how many. */
 export async function retryFailedRows(db: Database, maxRounds: number): Promise<number> {
-  const [row] = await yieldingWrite(db, (tx) => rowsOf<{ n: number }>(tx.execute(sql`WITH ${sql.raw(MOVED)} AS (
+  const [row] = await yieldingWrite(db, (tx) =>
+    rowsOf<{ n: number }>(
+      tx.execute(sql`WITH ${sql.raw(MOVED)} AS (
       DELETE FROM embedding_queue WHERE status = 'failed' AND retry_rounds < ${maxRounds} RETURNING *),
-    inserted AS (${moveInsert({ status: "pending", runAfter: sql`now()`, lastError: sql`last_error`, source: "retry",
-      attempts: sql`0`, retryRounds: sql`retry_rounds + 1`, onConflict: sql`DO NOTHING` })})
-    SELECT count(*)::int AS n FROM ${sql.raw(MOVED)}`)));
+    inserted AS (${moveInsert({
+      status: "pending",
+      runAfter: sql`now()`,
+      lastError: sql`last_error`,
+      source: "retry",
+      attempts: sql`0`,
+      retryRounds: sql`retry_rounds + 1`,
+      onConflict: sql`DO NOTHING`,
+    })})
+    SELECT count(*)::int AS n FROM ${sql.raw(MOVED)}`),
+    ),
+  );
   return row?.n ?? 0;
 }
 
 const MOVED = "moved";
 
 type Target = {
-  status: "pending" | "failed"; runAfter: SQL; lastError: SQL; onConflict: SQL;
-  source?: QueueSource; attempts?: SQL; retryRounds?: SQL;
+  status: "pending" | "failed";
+  runAfter: SQL;
+  lastError: SQL;
+  onConflict: SQL;
+  source?: QueueSource;
+  attempts?: SQL;
+  retryRounds?: SQL;
 };
 
 /** `WITH moved AS (<rows: a DELETE … RETURNING>) <insert them in their new status>`. */

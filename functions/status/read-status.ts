@@ -8,21 +8,39 @@ import { errorMessage } from "../lib/errors.js";
 
 export async function queueStatus(deps: Deps) {
   const { db } = deps;
-  const depth = await rowsOf<{ status: string; priority: number; count: number }>(db.execute(sql`
-    SELECT status, priority, count(*)::int AS count FROM embedding_queue GROUP BY status, priority ORDER BY status, priority`));
-  const [ages] = await rowsOf<{ oldest: number | null }>(db.execute(sql`
-    SELECT extract(epoch FROM now() - min(created_at))::float AS oldest FROM embedding_queue WHERE status = 'pending'`));
-  const [hour] = await rowsOf<{ done: number; failed: number; embedded: number }>(db.execute(sql`
+  const depth = await rowsOf<{ status: string; priority: number; count: number }>(
+    db.execute(sql`
+    SELECT status, priority, count(*)::int AS count FROM embedding_queue GROUP BY status, priority ORDER BY status, priority`),
+  );
+  const [ages] = await rowsOf<{ oldest: number | null }>(
+    db.execute(sql`
+    SELECT extract(epoch FROM now() - min(created_at))::float AS oldest FROM embedding_queue WHERE status = 'pending'`),
+  );
+  const [hour] = await rowsOf<{ done: number; failed: number; embedded: number }>(
+    db.execute(sql`
     SELECT (SELECT count(*)::int FROM embedding_queue WHERE status = 'done' AND updated_at > now() - interval '1 hour') AS done,
            (SELECT count(*)::int FROM embedding_queue WHERE status = 'failed' AND updated_at > now() - interval '1 hour') AS failed,
-           (SELECT count(*)::int FROM embeddings WHERE updated_at > now() - interval '1 hour') AS embedded`));
+           (SELECT count(*)::int FROM embeddings WHERE updated_at > now() - interval '1 hour') AS embedded`),
+  );
   // Chunks a switch of embedder has yet to re-embed (they are queued behind live traffic).
-  const [other] = await rowsOf<{ n: number }>(db.execute(sql`
-    SELECT count(*)::int AS n FROM embeddings WHERE model <> ${deps.embedder.model} OR dimensions <> ${deps.embedder.dimensions}`));
+  const [other] = await rowsOf<{ n: number }>(
+    db.execute(sql`
+    SELECT count(*)::int AS n FROM embeddings WHERE model <> ${deps.embedder.model} OR dimensions <> ${deps.embedder.dimensions}`),
+  );
   const recentErrors = await db
-    .select({ contentType: embeddingQueue.contentType, contentId: embeddingQueue.contentId, error: embeddingQueue.lastError,
-      attempts: embeddingQueue.attempts, retryRounds: embeddingQueue.retryRounds, source: embeddingQueue.source, at: embeddingQueue.updatedAt })
-    .from(embeddingQueue).where(eq(embeddingQueue.status, "failed")).orderBy(desc(embeddingQueue.updatedAt)).limit(10);
+    .select({
+      contentType: embeddingQueue.contentType,
+      contentId: embeddingQueue.contentId,
+      error: embeddingQueue.lastError,
+      attempts: embeddingQueue.attempts,
+      retryRounds: embeddingQueue.retryRounds,
+      source: embeddingQueue.source,
+      at: embeddingQueue.updatedAt,
+    })
+    .from(embeddingQueue)
+    .where(eq(embeddingQueue.status, "failed"))
+    .orderBy(desc(embeddingQueue.updatedAt))
+    .limit(10);
   const totals: Record<string, number> = { pending: 0, processing: 0, done: 0, failed: 0 };
   for (const row of depth) totals[row.status] = (totals[row.status] ?? 0) + row.count;
   return {
@@ -41,10 +59,16 @@ export async function processorStatus(deps: Deps) {
     () => ({ reachable: true, milliseconds: Date.now() - started }),
     (error) => ({ reachable: false, error: errorMessage(error).slice(0, 200) }),
   );
-  const qstash = deps.publisher ? { configured: true, reachable: await deps.publisher.reachable() } : { configured: false, reachable: false };
-  const runs = await rowsOf<{ job: string; ok: boolean; summary: unknown; started_at: string; finished_at: string }>(deps.db.execute(sql`
-    SELECT DISTINCT ON (job) job, ok, summary, started_at, finished_at FROM ${jobRuns} ORDER BY job, finished_at DESC`)).catch(() => []);
-  const lastRuns = Object.fromEntries(runs.map((r) => [r.job, { ok: r.ok, startedAt: r.started_at, finishedAt: r.finished_at, summary: r.summary }]));
+  const qstash = deps.publisher
+    ? { configured: true, reachable: await deps.publisher.reachable() }
+    : { configured: false, reachable: false };
+  const runs = await rowsOf<{ job: string; ok: boolean; summary: unknown; started_at: string; finished_at: string }>(
+    deps.db.execute(sql`
+    SELECT DISTINCT ON (job) job, ok, summary, started_at, finished_at FROM ${jobRuns} ORDER BY job, finished_at DESC`),
+  ).catch(() => []);
+  const lastRuns = Object.fromEntries(
+    runs.map((r) => [r.job, { ok: r.ok, startedAt: r.started_at, finishedAt: r.finished_at, summary: r.summary }]),
+  );
   // The embedder in use is the truth about model and size, whatever built it.
   const config = { ...publicConfig(deps.config), model: deps.embedder.model, dimensions: deps.embedder.dimensions };
   return { config, database, qstash, lastRuns };

@@ -21,7 +21,11 @@ export async function backfill(
       .orderBy(asc(entry.idColumn))
       .limit(options.batchSize ?? 1000)) as { id: unknown }[];
     if (rows.length === 0) return done;
-    await queueItems(db, rows.map((r) => ({ contentType: entry.type, contentId: String(r.id), priority: BACKGROUND_PRIORITY, op: "upsert" })), "backfill");
+    await queueItems(
+      db,
+      rows.map((r) => ({ contentType: entry.type, contentId: String(r.id), priority: BACKGROUND_PRIORITY, op: "upsert" })),
+      "backfill",
+    );
     done += rows.length;
     after = String(rows.at(-1)!.id);
     options.onProgress?.(done, after);

@@ -10,6 +10,9 @@ export function latestCaptureMigration(): string | undefined {
   const journal = JSON.parse(readFileSync(join(migrationsFolder, "meta/_journal.json"), "utf8")) as {
     entries: { tag: string }[];
   };
-  const tag = journal.entries.map((e) => e.tag).filter((t) => t.endsWith(`_${CAPTURE_MIGRATION_NAME}`)).at(-1);
+  const tag = journal.entries
+    .map((e) => e.tag)
+    .filter((t) => t.endsWith(`_${CAPTURE_MIGRATION_NAME}`))
+    .at(-1);
   return tag && join(migrationsFolder, `${tag}.sql`);
 }

@@ -67,8 +67,10 @@ export function claimDataDir(dataDir: string, command: string): { serveAt(pgUrl:
 }
 
 export function inUse(dataDir: string, owner: Owner): string {
-  return `The embedded database ${dataDir} is in use by \`${owner.command}\` (pid ${owner.pid}); ` +
+  return (
+    `The embedded database ${dataDir} is in use by \`${owner.command}\` (pid ${owner.pid}); ` +
     (owner.command === "npm start"
       ? "stop it first, or give this one its own folder with PGLITE_DATA_DIR=…"
-      : "wait for it to finish, or stop it.");
+      : "wait for it to finish, or stop it.")
+  );
 }

@@ -47,13 +47,18 @@ export async function openPglite(dataDir?: string, loadDataDir?: Blob): Promise<
 export function pgliteConnection(client: PGlite): Connection {
   const db = drizzlePglite({ client, schema }) as unknown as Database;
   return {
-    db, kind: "pglite", pglite: client,
+    db,
+    kind: "pglite",
+    pglite: client,
     migrate: (options = { sampleTables: true }) => applyMigrations(db, migratePglite, options),
     async listen(channel, listener) {
       // PGlite's listeners hear its own statements; those arriving over the socket need the tap.
       const unlisten = await client.listen(channel, listener);
       const untap = tapWireNotifications(client, channel, listener);
-      return async () => { untap(); await unlisten(); };
+      return async () => {
+        untap();
+        await unlisten();
+      };
     },
     close: () => client.close(),
   };
@@ -85,7 +90,9 @@ export async function openDatabase(config: Config, command: string): Promise<Con
     const dataDir = config.local.dataDir;
     const owner = currentOwner(dataDir);
     if (owner?.pgUrl && command !== START_COMMAND) {
-      console.log(`[database] ${dataDir} is held by \`${owner.command}\` (pid ${owner.pid}); working through its PostgreSQL port, ${owner.pgUrl}`);
+      console.log(
+        `[database] ${dataDir} is held by \`${owner.command}\` (pid ${owner.pid}); working through its PostgreSQL port, ${owner.pgUrl}`,
+      );
       return postgresConnection(owner.pgUrl);
     }
     const claim = claimDataDir(dataDir, command);
@@ -94,7 +101,14 @@ export async function openDatabase(config: Config, command: string): Promise<Con
       claim.release();
       throw error;
     });
-    return { ...connection, serveAt: claim.serveAt, close: async () => { await connection.close(); claim.release(); } };
+    return {
+      ...connection,
+      serveAt: claim.serveAt,
+      close: async () => {
+        await connection.close();
+        claim.release();
+      },
+    };
   }
   if (isNeonUrl(url)) {
     // Node 20 has no global WebSocket; the edge runtimes do.
@@ -110,8 +124,15 @@ export function postgresConnection(url: string, onClose?: () => Promise<void>): 
   const pool = nodePostgresPool({ connectionString: url });
   const db = drizzleNodePg({ client: pool, schema }) as unknown as Database;
   return {
-    db, kind: "postgres", url, migrate: (options = {}) => applyMigrations(db, migrateNodePg, options), listen: listenOn(url),
-    close: async () => { await pool.end(); await onClose?.(); },
+    db,
+    kind: "postgres",
+    url,
+    migrate: (options = {}) => applyMigrations(db, migrateNodePg, options),
+    listen: listenOn(url),
+    close: async () => {
+      await pool.end();
+      await onClose?.();
+    },
   };
 }
 
@@ -135,7 +156,10 @@ function listenOn(url: string): Connection["listen"] {
       client = next;
     };
     await connect();
-    return async () => { stopped = true; await client?.end(); };
+    return async () => {
+      stopped = true;
+      await client?.end();
+    };
   };
 }
 

@@ -28,17 +28,19 @@ export async function drainBacklog(deps: Deps, options: InitialLoadOptions = {})
   if (rebuiltIndex) await dropHnswIndex(db);
   const result: InitialLoad = { done: 0, failed: 0, remaining: 0, rebuiltIndex, indexSeconds: 0 };
   try {
-    await Promise.all(Array.from({ length: CONCURRENT_RUNS }, async () => {
-      for (;;) {
-        const summary = await drain(deps, { budgetMs: 60_000 });
-        result.done += summary.done;
-        result.failed += summary.failed;
-        result.remaining = summary.remaining;
-        options.onProgress?.(summary, result.done);
-        // A transient error (the API down, say) leaves the rest to the scheduled drain.
-        if (summary.remaining === 0 || summary.stoppedBy === "transient-error") break;
-      }
-    }));
+    await Promise.all(
+      Array.from({ length: CONCURRENT_RUNS }, async () => {
+        for (;;) {
+          const summary = await drain(deps, { budgetMs: 60_000 });
+          result.done += summary.done;
+          result.failed += summary.failed;
+          result.remaining = summary.remaining;
+          options.onProgress?.(summary, result.done);
+          // A transient error (the API down, say) leaves the rest to the scheduled drain.
+          if (summary.remaining === 0 || summary.stoppedBy === "transient-error") break;
+        }
+      }),
+    );
   } finally {
     if (rebuiltIndex) {
       const started = performance.now();
@@ -81,12 +83,14 @@ const BUILD_OVERHEAD_BYTES = 64 << 20;
  *   size from which Postgres sizes the workers tells little of the build's work.
  */
 export async function indexBuildSettings(db: Database): Promise<Record<string, string>> {
-  const [row] = await rowsOf<{ rows: number; dims: number; current: number; cache: number; workers: number }>(db.execute(sql`SELECT
+  const [row] = await rowsOf<{ rows: number; dims: number; current: number; cache: number; workers: number }>(
+    db.execute(sql`SELECT
       (SELECT count(*) FROM embeddings)::float8 AS rows,
       coalesce((SELECT vector_dims(embedding) FROM embeddings LIMIT 1), 0) AS dims,
       pg_size_bytes(current_setting('maintenance_work_mem'))::float8 AS current,
       pg_size_bytes(current_setting('effective_cache_size'))::float8 AS cache,
-      current_setting('max_parallel_maintenance_workers')::int AS workers`));
+      current_setting('max_parallel_maintenance_workers')::int AS workers`),
+  );
   const { rows, dims, current, cache, workers } = row!;
   const needed = rows * (4 * dims + 8 + GRAPH_BYTES_PER_ELEMENT) + BUILD_OVERHEAD_BYTES;
   const memory = Math.max(current, Math.min(needed, cache / 4));

@@ -80,8 +80,10 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   }
   if (emulator) {
     Object.assign(env, {
-      QSTASH_TOKEN: emulator.emulator.options.token, QSTASH_URL: emulator.url,
-      QSTASH_CURRENT_SIGNING_KEY: emulator.emulator.options.currentSigningKey, QSTASH_NEXT_SIGNING_KEY: emulator.emulator.options.nextSigningKey,
+      QSTASH_TOKEN: emulator.emulator.options.token,
+      QSTASH_URL: emulator.url,
+      QSTASH_CURRENT_SIGNING_KEY: emulator.emulator.options.currentSigningKey,
+      QSTASH_NEXT_SIGNING_KEY: emulator.emulator.options.nextSigningKey,
     });
   }
   // Local secrets nobody has to set: the local stack calls its own enqueue with them.
@@ -90,8 +92,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   env.SEARCH_TOKEN ??= secret();
   const config = loadConfig(env);
   const deps: Deps = {
-    db: options.connection.db, config, registry: createRegistry(),
-    embedder: options.embedder ?? createEmbedder(config), publisher: qstashPublisher(config),
+    db: options.connection.db,
+    config,
+    registry: createRegistry(),
+    embedder: options.embedder ?? createEmbedder(config),
+    publisher: qstashPublisher(config),
   };
   await checkVectorColumn(deps.db, deps.embedder.dimensions).catch(async (error) => {
     await emulator?.close();
@@ -111,10 +116,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     // As a database webhook would, each captured change is posted to enqueue; the changes one statement
     // announces together go in one request (up to enqueue's 1,000 items), so they ring one doorbell.
     const waiting: unknown[] = [];
-    const post = (items: unknown[]) => fetch(`${url}${BASE_PATH}/enqueue`, {
-      method: "POST", body: JSON.stringify(items),
-      headers: { "content-type": "application/json", authorization: `Bearer ${config.webhookSecret}` },
-    }).catch((error) => console.warn("[local] forwarding changes failed; the drain will take them:", error.message));
+    const post = (items: unknown[]) =>
+      fetch(`${url}${BASE_PATH}/enqueue`, {
+        method: "POST",
+        body: JSON.stringify(items),
+        headers: { "content-type": "application/json", authorization: `Bearer ${config.webhookSecret}` },
+      }).catch((error) => console.warn("[local] forwarding changes failed; the drain will take them:", error.message));
     const flush = () => {
       while (waiting.length) void post(waiting.splice(0, MAX_ITEMS));
     };
@@ -125,11 +132,18 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   }
 
   return {
-    url, deps, config, emulator, reembedding,
+    url,
+    deps,
+    config,
+    emulator,
+    reembedding,
     async close() {
       for (const stop of stopForwarding) await stop();
       await emulator?.close();
-      await new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); });
+      await new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      });
     },
   };
 }

@@ -17,7 +17,10 @@ export async function applyMigrations(db: Database, migrator: Migrator, options:
   if (options.sampleTables) {
     await migrator(db as never, { migrationsFolder: sampleTablesFolder, migrationsTable: "__drizzle_sample_tables" });
   }
-  const missing = await missingTables(db, defaultRegistry.map((entry) => getTableName(entry.table)));
+  const missing = await missingTables(
+    db,
+    defaultRegistry.map((entry) => getTableName(entry.table)),
+  );
   if (missing.length) {
     throw new Error(
       `The registered tables ${missing.join(", ")} do not exist in this database, and the change-capture triggers need them. ` +
@@ -31,7 +34,10 @@ export async function applyMigrations(db: Database, migrator: Migrator, options:
 async function missingTables(db: Database, names: string[]): Promise<string[]> {
   const found = await rowsOf<{ name: string; present: boolean }>(
     db.execute(sql`SELECT name, to_regclass(quote_ident(name)) IS NOT NULL AS present
-      FROM (VALUES ${sql.join(names.map((name) => sql`(${name}::text)`), sql`, `)}) AS t(name)`),
+      FROM (VALUES ${sql.join(
+        names.map((name) => sql`(${name}::text)`),
+        sql`, `,
+      )}) AS t(name)`),
   );
   return found.filter((row) => !row.present).map((row) => row.name);
 }

@@ -1,14 +1,40 @@
 // A small education platform's content, for the demo.
 export const sampleCourses = [
-  { title: "Introduction to Astronomy", category: "Science", tags: ["space", "stars"], description: "Explore stars, planets, galaxies and the history of the universe.", learningObjectives: ["Identify constellations", "Explain how stars form"] },
-  { title: "Python for Data Analysis", category: "Programming", tags: ["python", "pandas"], description: "Clean, transform and visualise data with pandas and matplotlib.", requirements: ["Basic Python"] },
-  { title: "Watercolor Painting Basics", category: "Art", tags: ["painting"], description: "Washes, wet-on-wet technique, color mixing and simple landscapes." },
+  {
+    title: "Introduction to Astronomy",
+    category: "Science",
+    tags: ["space", "stars"],
+    description: "Explore stars, planets, galaxies and the history of the universe.",
+    learningObjectives: ["Identify constellations", "Explain how stars form"],
+  },
+  {
+    title: "Python for Data Analysis",
+    category: "Programming",
+    tags: ["python", "pandas"],
+    description: "Clean, transform and visualise data with pandas and matplotlib.",
+    requirements: ["Basic Python"],
+  },
+  {
+    title: "Watercolor Painting Basics",
+    category: "Art",
+    tags: ["painting"],
+    description: "Washes, wet-on-wet technique, color mixing and simple landscapes.",
+  },
 ];
 
 export const sampleLessons = [
-  { title: "How stars are born", content: "Stars form inside giant molecular clouds when gravity pulls gas and dust together until nuclear fusion ignites." },
-  { title: "Grouping data with pandas", content: "The groupby method splits a DataFrame into groups, applies a function such as sum or mean, and combines the results." },
-  { title: "Mixing greens and browns", content: "Blend ultramarine with burnt sienna for natural greys, and sap green with yellow ochre for landscape foliage." },
+  {
+    title: "How stars are born",
+    content: "Stars form inside giant molecular clouds when gravity pulls gas and dust together until nuclear fusion ignites.",
+  },
+  {
+    title: "Grouping data with pandas",
+    content: "The groupby method splits a DataFrame into groups, applies a function such as sum or mean, and combines the results.",
+  },
+  {
+    title: "Mixing greens and browns",
+    content: "Blend ultramarine with burnt sienna for natural greys, and sap green with yellow ochre for landscape foliage.",
+  },
 ];
 
 export const samplePosts = [

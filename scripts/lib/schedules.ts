@@ -27,7 +27,17 @@ export const SCHEDULES = schedulesWith();
 export const SCHEDULE_SHARE = 0.5;
 
 /** Slower and slower drain crons, tried in turn when one costs more than the plan's budget allows. */
-const SLOWER_CRONS = ["* * * * *", "*/2 * * * *", "*/3 * * * *", "*/4 * * * *", "*/5 * * * *", "*/10 * * * *", "*/15 * * * *", "*/30 * * * *", "0 * * * *"];
+const SLOWER_CRONS = [
+  "* * * * *",
+  "*/2 * * * *",
+  "*/3 * * * *",
+  "*/4 * * * *",
+  "*/5 * * * *",
+  "*/10 * * * *",
+  "*/15 * * * *",
+  "*/30 * * * *",
+  "0 * * * *",
+];
 
 const fires = new Map<string, number>();
 
@@ -35,7 +45,10 @@ const fires = new Map<string, number>();
 export function firesPerDay(cron: string): number {
   const known = fires.get(cron);
   if (known !== undefined) return known;
-  const [, , dayOfMonth, month, dayOfWeek] = cron.replace(/^CRON_TZ=\S+\s+/, "").trim().split(/\s+/);
+  const [, , dayOfMonth, month, dayOfWeek] = cron
+    .replace(/^CRON_TZ=\S+\s+/, "")
+    .trim()
+    .split(/\s+/);
   const days = dayOfMonth === "*" && month === "*" && dayOfWeek === "*" ? 1 : 7;
   const job = cronJob(cron, () => {});
   const start = new Date("2026-01-05T00:00:00Z").getTime();
@@ -61,7 +74,8 @@ export function fitToPlan(schedules: ScheduleSpec[], limits: PlanLimits, adjustm
   fitted.forEach((s, n) => {
     const room = limits.messagesPerDay * SCHEDULE_SHARE - fitted.reduce((sum, x, m) => sum + (m === n ? 0 : firesPerDay(x.cron)), 0);
     if (firesPerDay(s.cron) <= room) return;
-    const slower = SLOWER_CRONS.find((cron) => firesPerDay(cron) <= room && firesPerDay(cron) < firesPerDay(s.cron)) ?? SLOWER_CRONS.at(-1)!;
+    const slower =
+      SLOWER_CRONS.find((cron) => firesPerDay(cron) <= room && firesPerDay(cron) < firesPerDay(s.cron)) ?? SLOWER_CRONS.at(-1)!;
     adjustments.push({
       what: `schedule ${s.scheduleId} (${s.cron})`,
       refused: `${perDay(firesPerDay(s.cron))} is over the ${perDay(Math.max(0, room))} this plan's ${limits.messagesPerDay} messages a day leave for it`,
@@ -90,17 +104,32 @@ export async function syncSchedules(config: Config, schedules: ScheduleSpec[], l
         break;
       } catch (error) {
         const last = parallelism === tries.at(-1);
-        report.adjustments.push({ what: `queue ${q.queueName} at parallelism ${parallelism}`, refused: refusal(error), instead: last ? "nothing: the queue was not created" : `parallelism ${tries[tries.indexOf(parallelism) + 1]}` });
+        report.adjustments.push({
+          what: `queue ${q.queueName} at parallelism ${parallelism}`,
+          refused: refusal(error),
+          instead: last ? "nothing: the queue was not created" : `parallelism ${tries[tries.indexOf(parallelism) + 1]}`,
+        });
       }
     }
   }
   for (const s of fitToPlan(schedules, limits, report.adjustments)) {
     const destination = `${config.siteUrl}${BASE_PATH}/${s.endpoint}`;
     try {
-      await client.schedules.create({ scheduleId: s.scheduleId, cron: s.cron, destination, body: "{}", headers: { "Content-Type": "application/json" }, retries: 2 });
+      await client.schedules.create({
+        scheduleId: s.scheduleId,
+        cron: s.cron,
+        destination,
+        body: "{}",
+        headers: { "Content-Type": "application/json" },
+        retries: 2,
+      });
       report.schedules.push({ scheduleId: s.scheduleId, cron: s.cron, destination });
     } catch (error) {
-      report.adjustments.push({ what: `schedule ${s.scheduleId} (${s.cron})`, refused: refusal(error), instead: "nothing: the other schedules were created" });
+      report.adjustments.push({
+        what: `schedule ${s.scheduleId} (${s.cron})`,
+        refused: refusal(error),
+        instead: "nothing: the other schedules were created",
+      });
     }
   }
   return report;

@@ -18,7 +18,10 @@ export function parseNotifications(bytes: Uint8Array): { channel: string; payloa
       const channelStart = offset + 9;
       const channelEnd = bytes.indexOf(0, channelStart);
       const payloadEnd = bytes.indexOf(0, channelEnd + 1);
-      found.push({ channel: decoder.decode(bytes.subarray(channelStart, channelEnd)), payload: decoder.decode(bytes.subarray(channelEnd + 1, payloadEnd)) });
+      found.push({
+        channel: decoder.decode(bytes.subarray(channelStart, channelEnd)),
+        payload: decoder.decode(bytes.subarray(channelEnd + 1, payloadEnd)),
+      });
     }
     offset = end;
   }

@@ -48,9 +48,18 @@ export type NewMessage = Omit<StoredMessage, "messageId" | "createdAt" | "retrie
 export type Queue = { name: string; parallelism: number; paused: boolean; createdAt: number; updatedAt: number };
 
 export type Schedule = {
-  scheduleId: string; cron: string; destination: string; method: string; body: string;
-  header: Record<string, string[]>; retries: number; failureCallback?: string; callback?: string;
-  createdAt: number; isPaused: boolean; job: Cron;
+  scheduleId: string;
+  cron: string;
+  destination: string;
+  method: string;
+  body: string;
+  header: Record<string, string[]>;
+  retries: number;
+  failureCallback?: string;
+  callback?: string;
+  createdAt: number;
+  isPaused: boolean;
+  job: Cron;
 };
 
 export type DlqMessage = StoredMessage & { dlqId: string; responseStatus: number; responseBody: string };
@@ -195,9 +204,15 @@ export class QStashEmulator {
   fire(schedule: Schedule) {
     if (schedule.isPaused || this.closed) return;
     this.publish({
-      url: schedule.destination, method: schedule.method, body: schedule.body, header: schedule.header,
-      notBefore: Date.now(), maxRetries: schedule.retries, scheduleId: schedule.scheduleId,
-      callback: schedule.callback, failureCallback: schedule.failureCallback,
+      url: schedule.destination,
+      method: schedule.method,
+      body: schedule.body,
+      header: schedule.header,
+      notBefore: Date.now(),
+      maxRetries: schedule.retries,
+      scheduleId: schedule.scheduleId,
+      callback: schedule.callback,
+      failureCallback: schedule.failureCallback,
     });
   }
 
@@ -302,10 +317,13 @@ export class QStashEmulator {
         const now = Date.now();
         if (now - flow.windowStart >= periodMs) Object.assign(flow, { windowStart: now, inWindow: 0 });
         if (flow.inWindow >= rate) {
-          flow.timer ??= setTimeout(() => {
-            flow.timer = undefined;
-            this.pumpFlow(key);
-          }, flow.windowStart + periodMs - now);
+          flow.timer ??= setTimeout(
+            () => {
+              flow.timer = undefined;
+              this.pumpFlow(key);
+            },
+            flow.windowStart + periodMs - now,
+          );
           return;
         }
         flow.inWindow++;
@@ -329,7 +347,9 @@ export class QStashEmulator {
     // (https://upstash.com/docs/qstash/overall/pricing, FAQ).
     this.billed.set(utcDay(Date.now()), this.messagesOn() + 1);
     this.deliveries.push({ messageId: message.messageId, url: message.url, status, retried: message.retried, at: Date.now() });
-    this.options.log?.(`${message.method} ${message.url} → ${status || "no answer"}${message.retried ? ` (retry ${message.retried})` : ""}`);
+    this.options.log?.(
+      `${message.method} ${message.url} → ${status || "no answer"}${message.retried ? ` (retry ${message.retried})` : ""}`,
+    );
     if (status >= 200 && status < 300) {
       this.messages.delete(message.messageId);
       if (message.callback) this.sendCallback(message.callback, message, status, body);
@@ -396,8 +416,13 @@ export class QStashEmulator {
       ...(source.queueName && { queueName: source.queueName }),
     });
     this.publish({
-      url, method: "POST", body, header: { "Content-Type": ["application/json"] }, notBefore: Date.now(),
-      maxRetries: this.retriesFor(undefined), isCallback: true,
+      url,
+      method: "POST",
+      body,
+      header: { "Content-Type": ["application/json"] },
+      notBefore: Date.now(),
+      maxRetries: this.retriesFor(undefined),
+      isCallback: true,
     });
   }
 }

@@ -11,7 +11,10 @@ const fail = (status: number, error: string, headers?: Record<string, string>): 
 
 /** A request QStash refuses as a whole, with its status and message. */
 class Refused extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -34,14 +37,18 @@ function flowControl(key: string | null, value: string | null): FlowControl | un
   if (!key || !value) throw new Refused(400, "Upstash-Flow-Control-Key and Upstash-Flow-Control-Value must be given together");
   const control: FlowControl = { key, periodMs: 1000 };
   for (const part of value.split(",")) {
-    const [name, raw] = part.trim().split("=").map((s) => s.trim()) as [string, string | undefined];
+    const [name, raw] = part
+      .trim()
+      .split("=")
+      .map((s) => s.trim()) as [string, string | undefined];
     const number = Number(raw);
     if (name === "parallelism" && Number.isInteger(number) && number > 0) control.parallelism = number;
     else if (name === "rate" && Number.isInteger(number) && number > 0) control.rate = number;
     else if (name === "period" && duration(raw)) control.periodMs = duration(raw)!;
     else throw new Refused(400, `invalid Upstash-Flow-Control-Value: ${value}`);
   }
-  if (control.parallelism === undefined && control.rate === undefined) throw new Refused(400, `invalid Upstash-Flow-Control-Value: ${value}`);
+  if (control.parallelism === undefined && control.rate === undefined)
+    throw new Refused(400, `invalid Upstash-Flow-Control-Value: ${value}`);
   return control;
 }
 
@@ -97,7 +104,9 @@ function dailyLimit(emulator: QStashEmulator): Reply | undefined {
   const tomorrow = new Date();
   tomorrow.setUTCHours(24, 0, 0, 0);
   return fail(429, `daily message limit of ${emulator.limits.messagesPerDay} reached for this plan`, {
-    "RateLimit-Limit": String(emulator.limits.messagesPerDay), "RateLimit-Remaining": "0", "RateLimit-Reset": String(tomorrow.getTime() / 1000),
+    "RateLimit-Limit": String(emulator.limits.messagesPerDay),
+    "RateLimit-Remaining": "0",
+    "RateLimit-Reset": String(tomorrow.getTime() / 1000),
   });
 }
 
@@ -118,9 +127,19 @@ function queueLimit(emulator: QStashEmulator, name: string, parallelism = 1): st
 
 function publicMessage(m: StoredMessage) {
   return {
-    messageId: m.messageId, url: m.url, method: m.method, body: m.body, header: m.header,
-    notBefore: m.notBefore, createdAt: m.createdAt, maxRetries: m.maxRetries, retried: m.retried,
-    callback: m.callback, failureCallback: m.failureCallback, queueName: m.queueName, scheduleId: m.scheduleId,
+    messageId: m.messageId,
+    url: m.url,
+    method: m.method,
+    body: m.body,
+    header: m.header,
+    notBefore: m.notBefore,
+    createdAt: m.createdAt,
+    maxRetries: m.maxRetries,
+    retried: m.retried,
+    callback: m.callback,
+    failureCallback: m.failureCallback,
+    queueName: m.queueName,
+    scheduleId: m.scheduleId,
     ...(m.flowControl && { flowControlKey: m.flowControl.key }),
   };
 }
@@ -150,12 +169,17 @@ export function route(emulator: QStashEmulator, method: string, path: string, se
     // message in the batch … If one message fails to be sent, that message will have an error
     // response, but the other messages will still be sent." (docs: qstash/features/batch). A format
     // error refuses the whole batch (the ':' report above came from batchJSON).
-    const parsed = items.map((item) => messageFromHeaders(emulator, new Headers(item.headers), item.destination, item.body ?? "", item.queue));
-    return ok(parsed.map(({ message, deduplicationId }) => {
-      const error = (message.queueName && queueLimit(emulator, message.queueName))
-        || (emulator.faults.refuseMessage?.(message) ? "emulator: message refused (injected fault)" : undefined);
-      return error ? { error } : emulator.publish(message, deduplicationId);
-    }));
+    const parsed = items.map((item) =>
+      messageFromHeaders(emulator, new Headers(item.headers), item.destination, item.body ?? "", item.queue),
+    );
+    return ok(
+      parsed.map(({ message, deduplicationId }) => {
+        const error =
+          (message.queueName && queueLimit(emulator, message.queueName)) ||
+          (emulator.faults.refuseMessage?.(message) ? "emulator: message refused (injected fault)" : undefined);
+        return error ? { error } : emulator.publish(message, deduplicationId);
+      }),
+    );
   }
 
   if (method === "POST" && path === "/v2/queues") {
@@ -170,25 +194,36 @@ export function route(emulator: QStashEmulator, method: string, path: string, se
   if (method === "GET" && path === "/v2/queues") return ok([...emulator.queues.values()].map(queueView(emulator)));
   if ((match = path.match(/^\/v2\/queues\/([^/]+)(?:\/(pause|resume))?$/))) {
     const [, name, action] = match as unknown as [string, string, string | undefined];
-    if ((method === "POST" || method === "PATCH") && action) return emulator.setQueuePaused(name, action === "pause") ? ok() : fail(404, "queue not found");
+    if ((method === "POST" || method === "PATCH") && action)
+      return emulator.setQueuePaused(name, action === "pause") ? ok() : fail(404, "queue not found");
     const queue = emulator.queues.get(name);
     if (!queue) return fail(404, "queue not found");
     if (method === "GET") return ok(queueView(emulator)(queue));
-    if (method === "DELETE") return emulator.queues.delete(name), ok();
+    if (method === "DELETE") return (emulator.queues.delete(name), ok());
   }
 
   if (method === "POST" && (match = path.match(/^\/v2\/schedules\/(https?:\/\/.+)$/))) {
     const cron = headers.get("upstash-cron");
     if (!cron) return fail(400, "Upstash-Cron header is required");
     const { message } = messageFromHeaders(emulator, headers, match[1]! + search, body);
-    const scheduleId = headers.get("upstash-schedule-id") ?? `scd_${createHash("sha1").update(String(Math.random())).digest("hex").slice(0, 20)}`;
+    const scheduleId =
+      headers.get("upstash-schedule-id") ?? `scd_${createHash("sha1").update(String(Math.random())).digest("hex").slice(0, 20)}`;
     // "Max Active Schedules" (pricing page; Free: 10). The real status and wording are not public; 412 as for queues.
     if (!emulator.schedules.has(scheduleId) && emulator.schedules.size >= emulator.limits.schedules) {
       return fail(412, `schedule limit reached: this plan allows ${emulator.limits.schedules} active schedules`);
     }
     try {
-      emulator.upsertSchedule({ scheduleId, cron, destination: message.url, method: message.method, body, header: message.header,
-        retries: message.maxRetries, failureCallback: message.failureCallback, callback: message.callback });
+      emulator.upsertSchedule({
+        scheduleId,
+        cron,
+        destination: message.url,
+        method: message.method,
+        body,
+        header: message.header,
+        retries: message.maxRetries,
+        failureCallback: message.failureCallback,
+        callback: message.callback,
+      });
     } catch (error) {
       return fail(400, `invalid cron: ${error instanceof Error ? error.message : String(error)}`);
     }
@@ -199,20 +234,27 @@ export function route(emulator: QStashEmulator, method: string, path: string, se
     const [, id, action] = match as unknown as [string, string, string | undefined];
     const schedule = emulator.schedules.get(id);
     if (!schedule) return fail(404, "schedule not found");
-    if ((method === "POST" || method === "PATCH") && action) return (schedule.isPaused = action === "pause"), ok();
+    if ((method === "POST" || method === "PATCH") && action) return ((schedule.isPaused = action === "pause"), ok());
     if (method === "GET") return ok(scheduleView(schedule));
-    if (method === "DELETE") return emulator.deleteSchedule(id), ok();
+    if (method === "DELETE") return (emulator.deleteSchedule(id), ok());
   }
 
   if ((match = path.match(/^\/v2\/messages\/([^/]+)$/))) {
     const message = emulator.messages.get(match[1]!);
     if (!message) return fail(404, "message not found");
     if (method === "GET") return ok(publicMessage(message));
-    if (method === "DELETE") return emulator.cancel(message.messageId), ok({ cancelled: 1 });
+    if (method === "DELETE") return (emulator.cancel(message.messageId), ok({ cancelled: 1 }));
   }
 
   if (method === "GET" && path === "/v2/dlq") {
-    return ok({ messages: [...emulator.dlq.values()].map((m) => ({ ...publicMessage(m), dlqId: m.dlqId, responseStatus: m.responseStatus, responseBody: m.responseBody })) });
+    return ok({
+      messages: [...emulator.dlq.values()].map((m) => ({
+        ...publicMessage(m),
+        dlqId: m.dlqId,
+        responseStatus: m.responseStatus,
+        responseBody: m.responseBody,
+      })),
+    });
   }
   // POST /v2/dlq/retry/{dlqId} answers {messageId}; POST /v2/dlq/retry?dlqIds=… answers {responses, cursor}
   // (docs: "Retry a DLQ message", "Bulk Retry DLQ messages").
@@ -230,14 +272,40 @@ export function route(emulator: QStashEmulator, method: string, path: string, se
   return fail(404, `emulator: no route for ${method} ${path}`);
 }
 
-const queueView = (emulator: QStashEmulator) => (q: { name: string; parallelism: number; paused: boolean; createdAt: number; updatedAt: number }) => ({
-  name: q.name, parallelism: q.parallelism, paused: q.paused, createdAt: q.createdAt, updatedAt: q.updatedAt,
-  lag: [...emulator.messages.values()].filter((m) => m.queueName === q.name).length,
-});
+const queueView =
+  (emulator: QStashEmulator) => (q: { name: string; parallelism: number; paused: boolean; createdAt: number; updatedAt: number }) => ({
+    name: q.name,
+    parallelism: q.parallelism,
+    paused: q.paused,
+    createdAt: q.createdAt,
+    updatedAt: q.updatedAt,
+    lag: [...emulator.messages.values()].filter((m) => m.queueName === q.name).length,
+  });
 
-const scheduleView = (s: { scheduleId: string; cron: string; destination: string; method: string; body: string; header: Record<string, string[]>; retries: number; createdAt: number; isPaused: boolean; failureCallback?: string; callback?: string }) => ({
-  scheduleId: s.scheduleId, cron: s.cron, destination: s.destination, method: s.method, body: s.body, header: s.header,
-  retries: s.retries, createdAt: s.createdAt, isPaused: s.isPaused, failureCallback: s.failureCallback, callback: s.callback,
+const scheduleView = (s: {
+  scheduleId: string;
+  cron: string;
+  destination: string;
+  method: string;
+  body: string;
+  header: Record<string, string[]>;
+  retries: number;
+  createdAt: number;
+  isPaused: boolean;
+  failureCallback?: string;
+  callback?: string;
+}) => ({
+  scheduleId: s.scheduleId,
+  cron: s.cron,
+  destination: s.destination,
+  method: s.method,
+  body: s.body,
+  header: s.header,
+  retries: s.retries,
+  createdAt: s.createdAt,
+  isPaused: s.isPaused,
+  failureCallback: s.failureCallback,
+  callback: s.callback,
 });
 
 export type RunningEmulator = { url: string; emulator: QStashEmulator; close(): Promise<void> };
@@ -261,7 +329,10 @@ export async function startEmulator(options: EmulatorOptions & { port?: number }
       try {
         reply = route(emulator, req.method ?? "GET", url.pathname, url.search, headers, body);
       } catch (error) {
-        reply = error instanceof Refused ? fail(error.status, error.message) : fail(400, `emulator: ${error instanceof Error ? error.message : String(error)}`);
+        reply =
+          error instanceof Refused
+            ? fail(error.status, error.message)
+            : fail(400, `emulator: ${error instanceof Error ? error.message : String(error)}`);
       }
     }
     res.writeHead(reply.status, { ...reply.headers, ...(reply.json !== undefined && { "content-type": "application/json" }) });
@@ -278,7 +349,13 @@ export async function startEmulator(options: EmulatorOptions & { port?: number }
   });
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
-    url, emulator,
-    close: () => new Promise((resolve) => { emulator.close(); server.closeAllConnections(); server.close(() => resolve()); }),
+    url,
+    emulator,
+    close: () =>
+      new Promise((resolve) => {
+        emulator.close();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

@@ -16,5 +16,7 @@ export async function freshDatabase(): Promise<Connection> {
   if (!testDatabaseUrl) return openPglite(undefined, new Blob([inject("migratedDatabase") as Uint8Array<ArrayBuffer>]));
   const name = `qe_test_${randomBytes(6).toString("hex")}`;
   await adminQuery(testDatabaseUrl, `CREATE DATABASE ${name} TEMPLATE ${inject("templateDatabase")}`);
-  return postgresConnection(databaseUrl(testDatabaseUrl, name), () => adminQuery(testDatabaseUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+  return postgresConnection(databaseUrl(testDatabaseUrl, name), () =>
+    adminQuery(testDatabaseUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
+  );
 }

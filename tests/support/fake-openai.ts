@@ -38,12 +38,19 @@ const readBody = async (req: IncomingMessage) => {
 
 export type EncodingSupport = "honours" | "ignores" | "refuses-base64";
 
-export async function startFakeOpenAI(options: { latencyMs?: number; dimensions?: number; encoding?: EncodingSupport } = {}): Promise<FakeOpenAI> {
+export async function startFakeOpenAI(
+  options: { latencyMs?: number; dimensions?: number; encoding?: EncodingSupport } = {},
+): Promise<FakeOpenAI> {
   const state = { requests: [], faults: [], latencyMs: options.latencyMs ?? 0, received: 0, rateLimited: 0 } as unknown as FakeOpenAI;
   const bucket = { available: NaN, at: Date.now() };
   const server: Server = createServer(async (req, res) => {
     state.received++;
-    const body = JSON.parse(await readBody(req)) as { input: string | string[]; model: string; dimensions?: number; encoding_format?: string };
+    const body = JSON.parse(await readBody(req)) as {
+      input: string | string[];
+      model: string;
+      dimensions?: number;
+      encoding_format?: string;
+    };
     if (state.latencyMs) await new Promise((r) => setTimeout(r, state.latencyMs));
     const fault = state.alwaysFail ?? state.faults.shift() ?? state.chaos?.();
     if (fault) {
@@ -54,13 +61,25 @@ export async function startFakeOpenAI(options: { latencyMs?: number; dimensions?
     if (req.headers.authorization !== "Bearer test-openai-key") {
       res.writeHead(401, { "content-type": "application/json" });
       // Echoes the key it was given, so tests prove that we never pass such a message on unredacted.
-      res.end(JSON.stringify({ error: { message: `Incorrect API key provided: ${req.headers.authorization?.slice(7)}`, type: "invalid_request_error" } }));
+      res.end(
+        JSON.stringify({
+          error: { message: `Incorrect API key provided: ${req.headers.authorization?.slice(7)}`, type: "invalid_request_error" },
+        }),
+      );
       return;
     }
     if (options.encoding === "refuses-base64" && body.encoding_format === "base64") {
       // vLLM's answer, as quoted in vllm-project/vllm #6174.
       res.writeHead(400, { "content-type": "application/json" });
-      res.end(JSON.stringify({ object: "error", message: "base64 encoding is not currently supported", type: "BadRequestError", param: null, code: 400 }));
+      res.end(
+        JSON.stringify({
+          object: "error",
+          message: "base64 encoding is not currently supported",
+          type: "BadRequestError",
+          param: null,
+          code: 400,
+        }),
+      );
       return;
     }
     const inputs = Array.isArray(body.input) ? body.input : [body.input];
@@ -69,25 +88,44 @@ export async function startFakeOpenAI(options: { latencyMs?: number; dimensions?
     if (state.tokensPerMinute) {
       const limit = state.tokensPerMinute;
       const now = Date.now();
-      bucket.available = Math.min(limit, (Number.isNaN(bucket.available) ? limit : bucket.available) + ((now - bucket.at) * limit) / 60_000);
+      bucket.available = Math.min(
+        limit,
+        (Number.isNaN(bucket.available) ? limit : bucket.available) + ((now - bucket.at) * limit) / 60_000,
+      );
       bucket.at = now;
       if (bucket.available < Math.min(tokens, limit)) {
         state.rateLimited++;
         const waitMs = Math.ceil(((Math.min(tokens, limit) - bucket.available) * 60_000) / limit);
-        res.writeHead(429, { "content-type": "application/json", "retry-after-ms": String(waitMs), "x-ratelimit-limit-tokens": String(limit), "x-ratelimit-remaining-tokens": String(Math.floor(bucket.available)) });
+        res.writeHead(429, {
+          "content-type": "application/json",
+          "retry-after-ms": String(waitMs),
+          "x-ratelimit-limit-tokens": String(limit),
+          "x-ratelimit-remaining-tokens": String(Math.floor(bucket.available)),
+        });
         res.end(JSON.stringify({ error: { message: "Rate limit reached for tokens per min", type: "tokens" } }));
         return;
       }
       bucket.available -= tokens;
-      Object.assign(limitHeaders, { "x-ratelimit-limit-tokens": String(limit), "x-ratelimit-remaining-tokens": String(Math.max(0, Math.floor(bucket.available))) });
+      Object.assign(limitHeaders, {
+        "x-ratelimit-limit-tokens": String(limit),
+        "x-ratelimit-remaining-tokens": String(Math.max(0, Math.floor(bucket.available))),
+      });
     }
-    state.requests.push({ inputs: inputs.length, tokens, dimensions: body.dimensions, model: body.model, encodingFormat: body.encoding_format, at: Date.now() });
+    state.requests.push({
+      inputs: inputs.length,
+      tokens,
+      dimensions: body.dimensions,
+      model: body.model,
+      encodingFormat: body.encoding_format,
+      at: Date.now(),
+    });
     const dimensions = body.dimensions ?? options.dimensions ?? 1536;
     const data = inputs.map((text, index) => {
       const vector = embedLocally(text, dimensions);
-      const embedding = body.encoding_format === "base64" && options.encoding !== "ignores"
-        ? Buffer.from(new Float32Array(vector).buffer).toString("base64")
-        : vector;
+      const embedding =
+        body.encoding_format === "base64" && options.encoding !== "ignores"
+          ? Buffer.from(new Float32Array(vector).buffer).toString("base64")
+          : vector;
       return { object: "embedding", index, embedding };
     });
     state.onAnswer?.(inputs.length);
@@ -96,6 +134,10 @@ export async function startFakeOpenAI(options: { latencyMs?: number; dimensions?
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   state.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
-  state.close = () => new Promise((resolve) => { server.closeAllConnections(); server.close(() => resolve()); });
+  state.close = () =>
+    new Promise((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
   return state;
 }

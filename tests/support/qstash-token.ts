@@ -4,7 +4,9 @@ import { SignJWT } from "jose";
 
 /** `exp: null` leaves the expiry out; `alg` signs with another HMAC. */
 export async function qstashToken(
-  key: string, url: string, body: string,
+  key: string,
+  url: string,
+  body: string,
   claims: { exp?: number | null; nbf?: number; iat?: number; iss?: string; alg?: "HS256" | "HS384" | "HS512" } = {},
 ) {
   const now = Math.floor(Date.now() / 1000);

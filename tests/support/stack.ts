@@ -26,15 +26,26 @@ export async function startTestStack(options: Partial<LocalStackOptions> = {}): 
     ...options,
     connection,
     env: { WEBHOOK_SECRET: "test-webhook-secret", ADMIN_TOKEN: "test-admin-token", SEARCH_TOKEN: "test-search-token", ...options.env },
-    embedder: options.embedder ?? openaiEmbedder({ apiKey: "test-openai-key", baseURL: api.url, model: "text-embedding-3-small", dimensions: 1536, maxRetries: 1 }),
+    embedder:
+      options.embedder ??
+      openaiEmbedder({ apiKey: "test-openai-key", baseURL: api.url, model: "text-embedding-3-small", dimensions: 1536, maxRetries: 1 }),
     emulator: { backoff: () => 50, ...options.emulator },
   });
-  const qstash = new Client({ token: stack.config.qstash.token!, baseUrl: stack.config.qstash.url, devMode: false, enableTelemetry: false });
+  const qstash = new Client({
+    token: stack.config.qstash.token!,
+    baseUrl: stack.config.qstash.url,
+    devMode: false,
+    enableTelemetry: false,
+  });
   return {
-    ...stack, connection, api, qstash,
+    ...stack,
+    connection,
+    api,
+    qstash,
     post: (endpoint, body, headers = { authorization: "Bearer test-webhook-secret" }) =>
       fetch(`${stack.url}${BASE_PATH}/${endpoint}`, {
-        method: "POST", headers: { "content-type": "application/json", ...headers },
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
         body: typeof body === "string" ? body : JSON.stringify(body),
       }),
     async trigger(endpoint, body = {}) {

@@ -1,5 +1,9 @@
 /** Polls `check` until it returns a truthy value or `timeoutMs` passes. */
-export async function waitFor<T>(check: () => Promise<T> | T, timeoutMs = 5000, what = "condition"): Promise<Exclude<T, false | 0 | "" | null | undefined>> {
+export async function waitFor<T>(
+  check: () => Promise<T> | T,
+  timeoutMs = 5000,
+  what = "condition",
+): Promise<Exclude<T, false | 0 | "" | null | undefined>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
