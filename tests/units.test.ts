@@ -1,0 +1,87 @@
+// The pure pieces on their own, fast enough to run on save: chunking, lanes and their windows, and
+// reading a change from each payload the enqueue endpoint accepts.
+import { describe, expect, it } from "vitest";
+import { chunkText } from "../functions/core/chunk";
+import { estimateTokens } from "../functions/embedders/embedder";
+import { parseChanges } from "../functions/enqueue/changes";
+import { BadRequestError } from "../functions/lib/errors";
+import { COALESCE_WINDOW_MS, coalescingWindow, laneFor } from "../functions/queue/lanes";
+import { createRegistry } from "../schema/registry";
+
+describe("chunkText", () => {
+  const options = { maxTokens: 40, overlapTokens: 8 };
+  const sentences = Array.from({ length: 30 }, (_, i) => `Sentence number ${i} talks about the stars and planets.`).join(" ");
+
+  it("keeps short text whole and drops blank text", () => {
+    expect(chunkText("  Intro to astronomy  ", options)).toEqual(["Intro to astronomy"]);
+    expect(chunkText(" \n ", options)).toEqual([]);
+  });
+
+  it("splits long text into chunks within the limit that overlap and cover every word", () => {
+    const chunks = chunkText(sentences, options);
+    expect(chunks.length).toBeGreaterThan(3);
+    for (const chunk of chunks) expect(estimateTokens(chunk)).toBeLessThanOrEqual(options.maxTokens);
+    for (let i = 1; i < chunks.length; i++) {
+      const previousTail = chunks[i - 1]!.split(" ").slice(-2).join(" ");
+      expect(chunks[i]!.includes(previousTail), `chunk ${i} overlaps its predecessor`).toBe(true);
+    }
+    const words = new Set(chunks.join(" ").split(/\s+/));
+    for (const word of sentences.split(/\s+/)) expect(words.has(word)).toBe(true);
+  });
+
+  it("prefers to end a chunk at a sentence", () => {
+    // Sentences short enough that one always ends in a chunk's last third, where it may break.
+    const short = Array.from({ length: 60 }, (_, i) => `Star ${i} shines.`).join(" ");
+    for (const chunk of chunkText(short, options).slice(0, -1)) expect(chunk).toMatch(/[.!?]$/);
+  });
+
+  it("cuts a word longer than a chunk", () => {
+    const chunks = chunkText("x".repeat(500), { maxTokens: 50, overlapTokens: 0 });
+    expect(chunks.join("")).toBe("x".repeat(500));
+    for (const chunk of chunks) expect(estimateTokens(chunk)).toBeLessThanOrEqual(50);
+  });
+});
+
+describe("lanes", () => {
+  it("route priorities 1–2 immediately, 3–4 queued, 5 and past through the database", () => {
+    expect([1, 2, 3, 4, 5, 9].map(laneFor)).toEqual(["immediate", "immediate", "queued", "queued", "database", "database"]);
+  });
+
+  it("share one window, and one delivery time at its end, for changes close together", () => {
+    const width = COALESCE_WINDOW_MS.queued;
+    const start = 1_700_000_000_000 - (1_700_000_000_000 % width);
+    const first = coalescingWindow("queued", start + 1);
+    const last = coalescingWindow("queued", start + width - 1);
+    expect(last).toEqual(first);
+    expect(first.deliverAt).toBe(start + width);
+    expect(coalescingWindow("queued", start + width).window).toBe(first.window + 1);
+  });
+});
+
+describe("parseChanges", () => {
+  const registry = createRegistry();
+  const id = "3f1d2c9e-8a6b-4c1e-9f3a-2b7d5e6c4a10";
+
+  it("reads a Supabase webhook, a Hasura event and a direct item alike", () => {
+    const supabase = parseChanges(registry, {
+      type: "DELETE",
+      table: "community_post",
+      schema: "public",
+      record: null,
+      old_record: { id },
+    });
+    const hasura = parseChanges(registry, {
+      event: { op: "DELETE", data: { old: { id }, new: null } },
+      table: { schema: "public", name: "community_post" },
+    });
+    const direct = parseChanges(registry, { contentType: "post", contentId: id, op: "delete" });
+    for (const changes of [supabase, hasura, direct])
+      expect(changes).toMatchObject([{ contentType: "post", contentId: id, op: "delete", priority: 4 }]);
+  });
+
+  it("refuses what it cannot read, saying what was wrong", () => {
+    expect(() => parseChanges(registry, [])).toThrow(BadRequestError);
+    expect(() => parseChanges(registry, { contentType: "nope", contentId: id })).toThrow(/unknown content type "nope"/);
+    expect(() => parseChanges(registry, "text")).toThrow(/JSON object or array/);
+  });
+});
