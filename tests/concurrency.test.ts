@@ -8,7 +8,6 @@ import { loadConfig } from "../functions/config";
 import { processItems } from "../functions/core/process";
 import type { Deps } from "../functions/deps";
 import { drain } from "../functions/drain";
-import { openaiEmbedder } from "../functions/embedders/openai";
 import { createEnqueueApp } from "../functions/enqueue";
 import { createProcessWebhookApp } from "../functions/process-webhook";
 import { claimBatch } from "../functions/queue/claim";
@@ -19,7 +18,7 @@ import { communityComment, communityPost, embeddingQueue, embeddings } from "../
 import { createRegistry } from "../schema/registry";
 import type { Connection } from "../scripts/lib/database";
 import { freshDatabase, onRealPostgres, POSTGRES_ONLY } from "./support/database";
-import { startFakeOpenAI, type FakeOpenAI } from "./support/fake-openai";
+import { fakeServerEmbedder, startFakeOpenAI, type FakeOpenAI } from "./support/fake-openai";
 import { qstashToken } from "./support/qstash-token";
 import { seededRandom } from "./support/random";
 import { waitFor } from "./support/wait-for";
@@ -48,13 +47,7 @@ describe.skipIf(!onRealPostgres)(`concurrency ${POSTGRES_ONLY}`, { timeout: 180_
       db: connection.db,
       config,
       registry: createRegistry(),
-      embedder: openaiEmbedder({
-        apiKey: "test-openai-key",
-        baseURL: api.url,
-        model: "text-embedding-3-small",
-        dimensions: 1536,
-        maxRetries: 1,
-      }),
+      embedder: fakeServerEmbedder(api),
     };
     app = new pg.Pool({ connectionString: connection.url, max: 8 });
   });

@@ -5,14 +5,13 @@ import { loadConfig } from "../functions/config";
 import { processItems } from "../functions/core/process";
 import type { Deps } from "../functions/deps";
 import { localEmbedder } from "../functions/embedders/local";
-import { openaiEmbedder } from "../functions/embedders/openai";
 import { search } from "../functions/search";
 import { queueStatus } from "../functions/status/read-status";
 import { communityPost } from "../schema";
 import { createRegistry } from "../schema/registry";
 import type { Connection } from "../scripts/lib/database";
 import { freshDatabase } from "./support/database";
-import { startFakeOpenAI, type FakeOpenAI } from "./support/fake-openai";
+import { fakeServerEmbedder, startFakeOpenAI, type FakeOpenAI } from "./support/fake-openai";
 
 let connection: Connection;
 let api: FakeOpenAI;
@@ -24,13 +23,7 @@ beforeAll(async () => {
     db: connection.db,
     config: loadConfig({}),
     registry: createRegistry(),
-    embedder: openaiEmbedder({
-      apiKey: "test-openai-key",
-      baseURL: api.url,
-      model: "text-embedding-3-small",
-      dimensions: 1536,
-      maxRetries: 1,
-    }),
+    embedder: fakeServerEmbedder(api),
   };
   // Embedded before the switch, by the local embedder.
   const [post] = await connection.db

@@ -9,7 +9,7 @@ import { communityComment, communityPost, course, courseLesson, embeddingQueue, 
 import { createRegistry } from "../schema/registry";
 import type { Connection } from "../scripts/lib/database";
 import { freshDatabase } from "./support/database";
-import { startFakeOpenAI, type FakeOpenAI } from "./support/fake-openai";
+import { fakeServerEmbedder, startFakeOpenAI, type FakeOpenAI } from "./support/fake-openai";
 
 let connection: Connection;
 let api: FakeOpenAI;
@@ -21,13 +21,7 @@ beforeAll(async () => {
   deps = {
     db: connection.db,
     registry,
-    embedder: openaiEmbedder({
-      apiKey: "test-openai-key",
-      baseURL: api.url,
-      model: "text-embedding-3-small",
-      dimensions: 1536,
-      maxRetries: 2,
-    }),
+    embedder: fakeServerEmbedder(api, { maxRetries: 2 }),
   };
 });
 afterAll(async () => {

@@ -2,13 +2,12 @@ import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../functions/config";
 import type { Deps } from "../functions/deps";
-import { openaiEmbedder } from "../functions/embedders/openai";
 import { createProcessWebhookApp } from "../functions/process-webhook";
 import { communityComment, communityPost, embeddingQueue, embeddings } from "../schema";
 import { createRegistry } from "../schema/registry";
 import type { Connection } from "../scripts/lib/database";
 import { freshDatabase } from "./support/database";
-import { startFakeOpenAI, type FakeOpenAI } from "./support/fake-openai";
+import { fakeServerEmbedder, startFakeOpenAI, type FakeOpenAI } from "./support/fake-openai";
 import { qstashToken } from "./support/qstash-token";
 
 const SITE = "https://embeddings.example.com";
@@ -26,13 +25,7 @@ beforeAll(async () => {
     db: connection.db,
     config,
     registry: createRegistry(),
-    embedder: openaiEmbedder({
-      apiKey: "test-openai-key",
-      baseURL: api.url,
-      model: "text-embedding-3-small",
-      dimensions: 1536,
-      maxRetries: 1,
-    }),
+    embedder: fakeServerEmbedder(api),
   };
   app = createProcessWebhookApp(deps);
   const [post] = await connection.db.insert(communityPost).values({ title: "Signed delivery" }).returning();

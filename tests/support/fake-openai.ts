@@ -6,6 +6,18 @@ import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { estimateTokens } from "../../functions/embedders/embedder";
 import { embedLocally } from "../../functions/embedders/local";
+import { openaiEmbedder, type OpenAIEmbedderOptions } from "../../functions/embedders/openai";
+
+/** The official client's embedder pointed at a fake server, with the key it accepts. */
+export const fakeServerEmbedder = (server: { url: string }, options: Partial<OpenAIEmbedderOptions> = {}) =>
+  openaiEmbedder({
+    apiKey: "test-openai-key",
+    baseURL: server.url,
+    model: "text-embedding-3-small",
+    dimensions: 1536,
+    maxRetries: 1,
+    ...options,
+  });
 
 export type Fault = { status: number; headers?: Record<string, string> };
 

@@ -1,13 +1,12 @@
 // The local stack on a fresh database with the fake OpenAI server, for end-to-end tests over HTTP.
 import { Client } from "@upstash/qstash";
 import { eq } from "drizzle-orm";
-import { openaiEmbedder } from "../../functions/embedders/openai";
 import { BASE_PATH } from "../../functions/lib/create-app";
 import { embeddings } from "../../schema";
 import type { Connection } from "../../scripts/lib/database";
 import { startLocalStack, type LocalStack, type LocalStackOptions } from "../../scripts/lib/local-stack";
 import { freshDatabase } from "./database";
-import { startFakeOpenAI, type FakeOpenAI } from "./fake-openai";
+import { fakeServerEmbedder, startFakeOpenAI, type FakeOpenAI } from "./fake-openai";
 
 export type TestStack = LocalStack & {
   connection: Connection;
@@ -26,9 +25,7 @@ export async function startTestStack(options: Partial<LocalStackOptions> = {}): 
     ...options,
     connection,
     env: { WEBHOOK_SECRET: "test-webhook-secret", ADMIN_TOKEN: "test-admin-token", SEARCH_TOKEN: "test-search-token", ...options.env },
-    embedder:
-      options.embedder ??
-      openaiEmbedder({ apiKey: "test-openai-key", baseURL: api.url, model: "text-embedding-3-small", dimensions: 1536, maxRetries: 1 }),
+    embedder: options.embedder ?? fakeServerEmbedder(api),
     emulator: { backoff: () => 50, ...options.emulator },
   });
   const qstash = new Client({
