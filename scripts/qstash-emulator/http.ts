@@ -3,7 +3,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createHash, timingSafeEqual } from "node:crypto";
-import { QStashEmulator, type EmulatorOptions, type FlowControl, type NewMessage, type StoredMessage } from "./emulator";
+import { QStashEmulator, type EmulatorOptions, type FlowControl, type NewMessage, type Schedule, type StoredMessage } from "./emulator";
 
 type Reply = { status: number; json?: unknown; headers?: Record<string, string> };
 const ok = (json?: unknown): Reply => ({ status: 200, json });
@@ -282,19 +282,7 @@ const queueView =
     lag: [...emulator.messages.values()].filter((m) => m.queueName === q.name).length,
   });
 
-const scheduleView = (s: {
-  scheduleId: string;
-  cron: string;
-  destination: string;
-  method: string;
-  body: string;
-  header: Record<string, string[]>;
-  retries: number;
-  createdAt: number;
-  isPaused: boolean;
-  failureCallback?: string;
-  callback?: string;
-}) => ({
+const scheduleView = (s: Schedule) => ({
   scheduleId: s.scheduleId,
   cron: s.cron,
   destination: s.destination,
