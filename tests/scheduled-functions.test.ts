@@ -214,11 +214,12 @@ describe("signed calls replayed", () => {
     stack.emulator!.emulator.setQueuePaused(DRAIN_CHAIN.queueName, true);
     const chained = () => [...stack.emulator!.emulator.messages.values()].filter((m) => m.url.endsWith("/drain"));
     try {
-      // A backlog each run leaves some of (deletions of rows long gone: quick to settle).
+      // A backlog each run leaves most of: small batches, a short budget, and far more rows than five
+      // runs can settle on any machine (deletions of rows long gone: quick to settle).
       await stack.connection.db
         .insert(embeddingQueue)
-        .values(Array.from({ length: 1200 }, () => ({ contentType: "comment", contentId: randomUUID(), op: "delete" as const })));
-      const answers = await replay("drain", JSON.stringify({ budgetMs: 100 }), 5);
+        .values(Array.from({ length: 10_000 }, () => ({ contentType: "comment", contentId: randomUUID(), op: "delete" as const })));
+      const answers = await replay("drain", JSON.stringify({ budgetMs: 100, batchSize: 10 }), 5);
       expect(answers.map((a) => [a.status, a.body.chained])).toEqual(Array(5).fill([200, true]));
       expect(chained()).toHaveLength(1);
     } finally {
