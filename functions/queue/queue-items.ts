@@ -3,7 +3,7 @@
 import { sql } from "drizzle-orm";
 import type { QueueOp, QueueSource } from "../../schema/pipeline-tables.js";
 import type { Database } from "../db/database.js";
-import { compareItems, uniqueItems, type Item } from "../core/item.js";
+import { compareItems, itemKey, uniqueItems, type Item } from "../core/item.js";
 import { yieldingWrite } from "../db/conflicts.js";
 
 export type QueuedItem = Item & { priority: number; op: QueueOp };
@@ -12,7 +12,13 @@ export type QueuedItem = Item & { priority: number; op: QueueOp };
 export async function queueItems(db: Database, items: QueuedItem[], source: QueueSource, delayMs = 0): Promise<void> {
   if (items.length === 0) return;
   // Sorted and once each: concurrent calls lock the pending rows in one order, so they never deadlock.
-  const sorted = uniqueItems(items).sort(compareItems);
+  // An item given twice keeps its last op and its highest priority, as queue_for_embedding's coalescing
+  // would have made of the two calls.
+  const highest = new Map<string, number>();
+  for (const i of items) highest.set(itemKey(i), Math.min(i.priority, highest.get(itemKey(i)) ?? i.priority));
+  const sorted = uniqueItems(items)
+    .map((i) => ({ ...i, priority: highest.get(itemKey(i))! }))
+    .sort(compareItems);
   const values = sql.join(
     sorted.map((i) => sql`(${i.contentType}::text, ${i.contentId}::text, ${i.priority}::int, ${i.op}::text)`),
     sql`, `,
