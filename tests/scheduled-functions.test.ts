@@ -12,15 +12,22 @@ import { qstashToken } from "./support/qstash-token";
 import { waitFor } from "./support/wait-for";
 
 let stack: TestStack;
-const BUDGET_MS = 3000;
+// A run holds at most BUDGET_MS / API_LATENCY_MS + 1 batches of BATCH_SIZE items whatever the machine's
+// speed (each batch waits for one embedding call), so a backlog of a few hundred items needs several runs
+// on a fast PostgreSQL too, and a slow machine only adds runs.
+const BUDGET_MS = 1000;
+const BATCH_SIZE = 10;
+const API_LATENCY_MS = 200;
+const MAX_PER_RUN = (BUDGET_MS / API_LATENCY_MS + 1) * BATCH_SIZE;
 beforeAll(async () => {
-  stack = await startTestStack({ env: { DRAIN_BATCH_SIZE: "200", DRAIN_BUDGET_MS: String(BUDGET_MS) } });
+  stack = await startTestStack({ env: { DRAIN_BATCH_SIZE: String(BATCH_SIZE), DRAIN_BUDGET_MS: String(BUDGET_MS) } });
 });
 afterAll(() => stack.close());
 beforeEach(async () => {
   await stack.connection.db.delete(embeddingQueue);
   await stack.connection.db.delete(jobRuns);
   stack.api.alwaysFail = undefined;
+  stack.api.latencyMs = 0;
 });
 
 const statusCounts = async () => {
@@ -32,15 +39,17 @@ const statusCounts = async () => {
 };
 
 describe("drain", () => {
-  it("drains a backlog of 2,000 items across several budgeted runs that chain themselves", async () => {
-    const rows = Array.from({ length: 2000 }, (_, i) => ({ body: `Backlog comment ${i} on study habits` }));
+  it("drains a backlog across several budgeted runs that chain themselves", async () => {
+    const items = 3 * MAX_PER_RUN;
+    stack.api.latencyMs = API_LATENCY_MS;
+    const rows = Array.from({ length: items }, (_, i) => ({ body: `Backlog comment ${i} on study habits` }));
     await stack.connection.db.insert(communityComment).values(rows);
-    expect(await statusCounts()).toEqual({ pending: 2000 });
+    expect(await statusCounts()).toEqual({ pending: items });
     await stack.trigger("drain");
-    await waitFor(async () => (await statusCounts()).done === 2000, 240_000, "the backlog to drain");
-    expect(await stack.connection.db.$count(embeddings, eq(embeddings.contentType, "comment"))).toBe(2000);
+    await waitFor(async () => (await statusCounts()).done === items, 240_000, "the backlog to drain");
+    expect(await stack.connection.db.$count(embeddings, eq(embeddings.contentType, "comment"))).toBe(items);
     const runs = await stack.connection.db.select().from(jobRuns).where(eq(jobRuns.job, "drain")).orderBy(jobRuns.startedAt);
-    expect(runs.length).toBeGreaterThan(1);
+    expect(runs.length).toBeGreaterThan(2);
     // Every run ended on its own account; that a run keeps to its budget is proven on a clock the
     // test holds (tests/run-budget.test.ts), not by wall time, which a busy machine stretches.
     for (const run of runs) expect(run.ok).toBe(true);
@@ -49,12 +58,15 @@ describe("drain", () => {
   }, 300_000);
 
   it("runs chained drains at most two at once, however many scheduled runs started chains", async () => {
+    // The four scheduled runs leave at least 3 runs' worth to their chains.
+    const items = 7 * MAX_PER_RUN;
+    stack.api.latencyMs = API_LATENCY_MS;
     await stack.connection.db
       .insert(communityComment)
-      .values(Array.from({ length: 2500 }, (_, i) => ({ body: `Long backlog comment ${i}` })));
+      .values(Array.from({ length: items }, (_, i) => ({ body: `Long backlog comment ${i}` })));
     // Four minutes' schedules fire while the backlog lasts: four chains.
     await Promise.all([1, 2, 3, 4].map(() => stack.trigger("drain")));
-    await waitFor(async () => (await statusCounts()).done === 2500, 240_000, "the backlog to drain");
+    await waitFor(async () => (await statusCounts()).done === items, 240_000, "the backlog to drain");
     const drainRuns = () => stack.connection.db.select().from(jobRuns).where(eq(jobRuns.job, "drain")).orderBy(jobRuns.startedAt);
     // Each chain ends with a run that does not chain.
     await waitFor(async () => (await drainRuns()).filter((r) => !r.summary.chained).length >= 4, 20_000, "the four chains to end");
