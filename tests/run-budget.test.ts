@@ -115,14 +115,14 @@ describe("the drain's batches", () => {
   });
 
   it("claims what the time left holds, stops at the budget, and tells the chain what fits", async () => {
-    await comments(500);
+    await comments(50);
     const clock = new FakeClock();
-    // Each answered request "takes" 20 ms per input on the run's clock.
-    api.onAnswer = (inputs) => (clock.time += 20 * inputs);
-    const summary = await drain(depsWith({ DRAIN_BATCH_SIZE: "1000" }, clock), { budgetMs: 10_000, batchSize: 100 });
-    // 10 s less 2 s kept back: 100 items (2 s), then the 6 s left hold 300 more.
-    expect(api.requests.map((r) => r.inputs)).toEqual([100, 300]);
-    expect(summary).toMatchObject({ batches: 2, done: 400, stoppedBy: "budget", remaining: 100, nextBatchSize: 400 });
+    // Each answered request "takes" 200 ms per input on the run's clock.
+    api.onAnswer = (inputs) => (clock.time += 200 * inputs);
+    const summary = await drain(depsWith({ DRAIN_BATCH_SIZE: "1000" }, clock), { budgetMs: 10_000, batchSize: 10 });
+    // 10 s less 2 s kept back: 10 items (2 s), then the 6 s left hold 30 more.
+    expect(api.requests.map((r) => r.inputs)).toEqual([10, 30]);
+    expect(summary).toMatchObject({ batches: 2, done: 40, stoppedBy: "budget", remaining: 10, nextBatchSize: 40 });
     expect(clock.time - 1_000_000).toBeLessThanOrEqual(10_000);
   });
 });

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { and, eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { drain } from "../functions/drain";
+import { startRun } from "../functions/lib/budget";
 import { maintain } from "../functions/maintenance";
 import { claimBatch } from "../functions/queue/claim";
 import { DRAIN_CHAIN } from "../functions/queue/lanes";
@@ -10,15 +11,21 @@ import { communityComment, communityPost, embeddingQueue, embeddings, jobRuns, s
 import { startTestStack, type TestStack } from "./support/stack";
 import { qstashToken } from "./support/qstash-token";
 import { waitFor } from "./support/wait-for";
+import { FakeClock } from "./support/fake-clock";
 
 let stack: TestStack;
-// A run holds at most BUDGET_MS / API_LATENCY_MS + 1 batches of BATCH_SIZE items whatever the machine's
-// speed (each batch waits for one embedding call), so a backlog of a few hundred items needs several runs
-// on a fast PostgreSQL too, and a slow machine only adds runs.
 const BUDGET_MS = 1000;
 const BATCH_SIZE = 10;
-const API_LATENCY_MS = 200;
-const MAX_PER_RUN = (BUDGET_MS / API_LATENCY_MS + 1) * BATCH_SIZE;
+// The chain tests run the stack's drains on a clock that moves only when the embedding API answers,
+// MS_PER_INPUT for each input: a run then embeds at most its work budget's worth of items whatever the
+// machine's speed, so a few hundred items need several runs on a fast PostgreSQL and a busy machine alike.
+const MS_PER_INPUT = 20;
+const MAX_PER_RUN = startRun(BUDGET_MS).workMs / MS_PER_INPUT;
+const runOnApiTime = () => {
+  const clock = new FakeClock();
+  stack.deps.clock = clock; // the functions read their deps per call
+  stack.api.onAnswer = (inputs) => (clock.time += MS_PER_INPUT * inputs);
+};
 beforeAll(async () => {
   stack = await startTestStack({ env: { DRAIN_BATCH_SIZE: String(BATCH_SIZE), DRAIN_BUDGET_MS: String(BUDGET_MS) } });
 });
@@ -27,7 +34,8 @@ beforeEach(async () => {
   await stack.connection.db.delete(embeddingQueue);
   await stack.connection.db.delete(jobRuns);
   stack.api.alwaysFail = undefined;
-  stack.api.latencyMs = 0;
+  stack.api.onAnswer = undefined;
+  stack.deps.clock = undefined;
 });
 
 const statusCounts = async () => {
@@ -38,17 +46,27 @@ const statusCounts = async () => {
   return Object.fromEntries(rows.map((r) => [r.status, r.n]));
 };
 
+const drainRuns = () => stack.connection.db.select().from(jobRuns).where(eq(jobRuns.job, "drain")).orderBy(jobRuns.startedAt);
+
 describe("drain", () => {
   it("drains a backlog across several budgeted runs that chain themselves", async () => {
     const items = 3 * MAX_PER_RUN;
-    stack.api.latencyMs = API_LATENCY_MS;
+    runOnApiTime();
     const rows = Array.from({ length: items }, (_, i) => ({ body: `Backlog comment ${i} on study habits` }));
     await stack.connection.db.insert(communityComment).values(rows);
     expect(await statusCounts()).toEqual({ pending: items });
     await stack.trigger("drain");
     await waitFor(async () => (await statusCounts()).done === items, 240_000, "the backlog to drain");
     expect(await stack.connection.db.$count(embeddings, eq(embeddings.contentType, "comment"))).toBe(items);
-    const runs = await stack.connection.db.select().from(jobRuns).where(eq(jobRuns.job, "drain")).orderBy(jobRuns.startedAt);
+    // A run records itself after settling its rows: the chain's last record may come a moment later.
+    const runs = await waitFor(
+      async () => {
+        const recorded = await drainRuns();
+        return recorded.some((r) => !r.summary.chained) && recorded;
+      },
+      20_000,
+      "the chain's last run to be recorded",
+    );
     expect(runs.length).toBeGreaterThan(2);
     // Every run ended on its own account; that a run keeps to its budget is proven on a clock the
     // test holds (tests/run-budget.test.ts), not by wall time, which a busy machine stretches.
@@ -60,14 +78,13 @@ describe("drain", () => {
   it("runs chained drains at most two at once, however many scheduled runs started chains", async () => {
     // The four scheduled runs leave at least 3 runs' worth to their chains.
     const items = 7 * MAX_PER_RUN;
-    stack.api.latencyMs = API_LATENCY_MS;
+    runOnApiTime();
     await stack.connection.db
       .insert(communityComment)
       .values(Array.from({ length: items }, (_, i) => ({ body: `Long backlog comment ${i}` })));
     // Four minutes' schedules fire while the backlog lasts: four chains.
     await Promise.all([1, 2, 3, 4].map(() => stack.trigger("drain")));
     await waitFor(async () => (await statusCounts()).done === items, 240_000, "the backlog to drain");
-    const drainRuns = () => stack.connection.db.select().from(jobRuns).where(eq(jobRuns.job, "drain")).orderBy(jobRuns.startedAt);
     // Each chain ends with a run that does not chain.
     await waitFor(async () => (await drainRuns()).filter((r) => !r.summary.chained).length >= 4, 20_000, "the four chains to end");
     const runs = await drainRuns();
