@@ -7,7 +7,7 @@ export default defineConfig({
     // Vitest's default is one worker fewer than the cores: one, here. Most files spend their time
     // waiting (HTTP, child processes, QStash's backoff), so two overlap that waiting on a 2-core machine.
     maxWorkers: 2,
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
+    testTimeout: 120_000,
+    hookTimeout: 180_000,
   },
 });

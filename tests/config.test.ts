@@ -103,7 +103,7 @@ describe("start-up against the database as it is", () => {
     } finally {
       await connection.close();
     }
-  }, 60_000);
+  });
 
   it("queues the items of another model at once, behind live traffic", async () => {
     const connection = await freshDatabase();
@@ -128,7 +128,7 @@ describe("start-up against the database as it is", () => {
     } finally {
       await connection.close();
     }
-  }, 60_000);
+  });
 });
 
 describe("a deployed function", () => {

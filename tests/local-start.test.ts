@@ -38,7 +38,7 @@ describe("npm start", () => {
     child = spawn("npm", ["start"], { env, stdio: ["ignore", "pipe", "pipe"] });
     child.stdout!.on("data", (data) => (output += data));
     child.stderr!.on("data", (data) => (output += data));
-    await waitFor(() => output.includes("is running"), 60_000, "npm start to come up");
+    await waitFor(() => output.includes("is running"), 120_000, "npm start to come up");
     const api = output.match(/Functions\s+(http:\/\/\S+\/api\/embeddings)/)![1]!;
     const database = connection?.url ?? output.match(/served at (postgres:\/\/\S+)/)![1]!;
     // Search is closed unless opened: the stack makes a token and prints it like its other secrets.
@@ -69,5 +69,5 @@ describe("npm start", () => {
     expect(hit).toMatchObject({ contentType: "course" });
     expect(hit.snippet).toContain("Marine biology field course");
     await waitFor(() => /\[qstash\] POST \S+\/process-webhook → 200/.test(output), 5000, "the delivery to be logged");
-  }, 90_000);
+  }, 240_000);
 });

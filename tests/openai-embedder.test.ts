@@ -130,7 +130,7 @@ describe("rate limits", () => {
     } finally {
       api.tokensPerMinute = undefined;
     }
-  }, 30_000);
+  });
 });
 
 describe("packRequests", () => {

@@ -48,7 +48,7 @@ describe("the emulator by hand", () => {
       30_000,
       "the drain's job run",
     );
-  }, 60_000);
+  });
 
   it("says in one line what it needs, instead of a stack trace", async () => {
     const unknown = await trigger(["vacuum"], {});
@@ -58,5 +58,5 @@ describe("the emulator by hand", () => {
     expect(unset.code).toBe(1);
     expect(unset.output.trim().split("\n")).toHaveLength(1);
     expect(unset.output).toContain("npm start` prints them");
-  }, 60_000);
+  });
 });

@@ -2,7 +2,7 @@
  * A wait's bound is there to fail a test that would hang, never to time the code: speed is measured
  * in the benchmarks. So no wait gives up sooner than this, however busy the machine.
  */
-const LEAST_WAIT_MS = 15_000;
+const LEAST_WAIT_MS = 30_000;
 
 /** Polls `check` until it returns a truthy value or `timeoutMs` (at least LEAST_WAIT_MS) passes. */
 export async function waitFor<T>(
