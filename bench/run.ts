@@ -1,4 +1,4 @@
-// `npm run bench [throughput] [latency] [doorbells] [ratelimit] [search] [memory] [hnsw] [bundles]`: runs the benchmarks (all by
+// `npm run bench [throughput] [insert] [latency] [doorbells] [ratelimit] [search] [memory] [hnsw] [bundles]`: runs the benchmarks (all by
 // default) and prints their figures. Sizes: BENCH_DRAIN_SIZES (1000,5000,20000), BENCH_SEARCH_SIZES
 // (10000,50000; on PostgreSQL 10000,100000), BENCH_MEMORY_SIZES (500,5000). On the PostgreSQL server
 // BENCH_DATABASE_URL names when set (a fresh database per benchmark, the doorbells' too), PGlite otherwise. See BENCHMARKS.md.
@@ -13,6 +13,7 @@ import { hnswVariants } from "./hnsw-variants";
 import { laneLatency } from "./lane-latency";
 import { rateLimit } from "./rate-limit";
 import { searchLatency } from "./search-latency";
+import { statementBuilding } from "./statement-building";
 
 const wanted = new Set(
   process.argv.slice(2).length
@@ -63,6 +64,10 @@ if (wanted.has("throughput")) {
     console.log(`Where the first load's time goes, ${r.n} items (index build excluded):`);
     console.table(profileRows(r.profile, r.n));
   }
+}
+if (wanted.has("insert")) {
+  console.log(`The drain's INSERT of 1,000 embeddings, before and now (${benchDatabaseLabel}, same rows, same run):`);
+  console.table(await statementBuilding(1000, Number(process.env.BENCH_INSERT_ROUNDS ?? 5)));
 }
 if (wanted.has("latency")) {
   const r = await laneLatency();
