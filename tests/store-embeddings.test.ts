@@ -3,9 +3,12 @@
 import { asc } from "drizzle-orm";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { storeEmbeddings, type EmbeddedChunk } from "../functions/core/store";
+import type { Database } from "../functions/db/database";
+import { neonDatabase } from "../functions/db/neon";
 import { embeddings } from "../schema";
 import type { Connection } from "../scripts/lib/database";
 import { freshDatabase } from "./support/database";
+import { startNeonRelay } from "./support/neon-relay";
 
 let connection: Connection;
 beforeAll(async () => {
@@ -26,8 +29,8 @@ const hostile = [
 ];
 const vector = (seed: number) => Array.from({ length: 1536 }, (_, i) => Math.fround(Math.sin(seed * 1000 + i) / (1 + (i % 7))));
 
-it("stores any text and the vectors' float32s, in one statement, and upserts by key", async () => {
-  const { db } = connection;
+async function storesAndUpserts(db: Database) {
+  await db.delete(embeddings);
   const rows: EmbeddedChunk[] = hostile.map((text, i) => ({
     contentType: "post",
     contentId: `id "${i}" \\`,
@@ -56,4 +59,17 @@ it("stores any text and the vectors' float32s, in one statement, and upserts by 
     changed.map((r) => ({ contentId: r.contentId, chunkIndex: r.chunkIndex, text: r.text, hash: r.hash, embedding: r.embedding })),
   );
   expect(await db.$count(embeddings)).toBe(hostile.length);
+}
+
+it("stores any text and the vectors' float32s, in one statement, and upserts by key", () => storesAndUpserts(connection.db));
+
+it("does the same through Neon's driver (the edge functions')", async () => {
+  const relay = await startNeonRelay(connection);
+  const neon = neonDatabase(relay.databaseUrl);
+  try {
+    await storesAndUpserts(neon.db);
+  } finally {
+    await neon.close();
+    await relay.close();
+  }
 });
