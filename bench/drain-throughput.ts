@@ -61,8 +61,8 @@ export async function drainThroughput(n: number, latencyMs = 50) {
       config: loadConfig({ DRAIN_BATCH_SIZE: "1000" }),
       embedder: profiler ? profiler.timedEmbedder(embedder) : embedder,
     };
-    const drainAll = async () => {
-      while ((await drain(deps, { budgetMs: 600_000 })).remaining > 0);
+    const drainAll = async (using = deps) => {
+      while ((await drain(using, { budgetMs: 600_000 })).remaining > 0);
     };
 
     // 1. The first load, as `npm run backfill -- --drain` does it (the triggers queued the rows).
@@ -93,7 +93,10 @@ export async function drainThroughput(n: number, latencyMs = 50) {
     // 3. The steady state: into the indexed table, the drain against a plain multi-row INSERT.
     await db.execute(sql`TRUNCATE embeddings`);
     await backfill(db, deps.registry.byType("post")!);
-    const drainSeconds = await seconds(drainAll);
+    const steadyProfiler = benchServerUrl ? profileDrain() : undefined;
+    const steadyDeps = steadyProfiler ? { ...deps, embedder: steadyProfiler.timedEmbedder(embedder) } : deps;
+    const drainSeconds = await seconds(() => drainAll(steadyDeps));
+    const steadyProfile = steadyProfiler?.stop();
     await db.execute(sql`TRUNCATE embeddings`);
     const parsed = lines.map((line) => line.split("\t"));
     const insertSeconds = await seconds(async () => {
@@ -116,7 +119,7 @@ export async function drainThroughput(n: number, latencyMs = 50) {
       sql`UPDATE community_post SET body = body || ' Edited.' WHERE id IN (SELECT id FROM community_post ORDER BY id LIMIT ${edited})`,
     );
     await warmDrain(api, db, registry);
-    const editSeconds = await seconds(drainAll);
+    const editSeconds = await seconds(() => drainAll());
     const edit = summarize(await api.requests(), edited);
 
     const loadSeconds = loadTotalSeconds - load.indexSeconds;
@@ -124,6 +127,7 @@ export async function drainThroughput(n: number, latencyMs = 50) {
       n,
       rows,
       profile,
+      steadyProfile,
       firstLoad: { rowsPerSecond: rows / loadSeconds, indexSeconds: load.indexSeconds, withIndexRowsPerSecond: rows / loadTotalSeconds },
       copy: { rowsPerSecond: rows / copySeconds, indexedRowsPerSecond: rows / copyIndexedSeconds },
       defaultIndexSeconds,

@@ -65,6 +65,11 @@ if (wanted.has("throughput")) {
     console.log(`Where the first load's time goes, ${r.n} items (index build excluded):`);
     console.table(profileRows(r.profile, r.n));
   }
+  for (const r of results) {
+    if (!r.steadyProfile) continue;
+    console.log(`Where the steady-state drain's time goes (HNSW index in place), ${r.n} items:`);
+    console.table(profileRows(r.steadyProfile, r.n));
+  }
 }
 if (wanted.has("insert")) {
   console.log(`The drain's INSERT of 1,000 embeddings, before and now (${benchDatabaseLabel}, same rows, same run):`);
