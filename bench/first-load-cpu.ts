@@ -1,8 +1,10 @@
 // `BENCH_DATABASE_URL=… npx tsx bench/first-load-cpu.ts [items]`: a first load (`drainBacklog`, no
 // index while loading, the index build left out) under the V8 CPU profiler, the API warmed before
 // (bench/cached-openai.ts), and the drain process's CPU time summed by where it is spent (self time of
-// each function, grouped by file). Prints the groups; writes the whole profile to first-load.cpuprofile.
+// each function, grouped by file). Prints the groups; writes the whole profile to first-load.cpuprofile in the temporary directory.
 import { writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Session } from "node:inspector/promises";
 import { loadConfig } from "../functions/config";
 import type { Deps } from "../functions/deps";
@@ -57,7 +59,8 @@ try {
   );
   const wallMs = performance.now() - started;
   const { profile } = (await session.post("Profiler.stop")) as { profile: Profile };
-  writeFileSync("first-load.cpuprofile", JSON.stringify(profile));
+  const file = join(tmpdir(), "first-load.cpuprofile");
+  writeFileSync(file, JSON.stringify(profile));
   const self = new Map<number, number>();
   for (let i = 0; i < profile.samples.length; i++)
     self.set(profile.samples[i]!, (self.get(profile.samples[i]!) ?? 0) + profile.timeDeltas[i]! / 1000);
@@ -82,7 +85,7 @@ try {
     functions.set(fn, (functions.get(fn) ?? 0) + ms);
   }
   const total = [...self.values()].reduce((s, x) => s + x, 0);
-  console.log(`${n} items, wall ${Math.round(wallMs)} ms, profiled ${Math.round(total)} ms (idle included as "(idle)")`);
+  console.log(`${file}\n${n} items, wall ${Math.round(wallMs)} ms, profiled ${Math.round(total)} ms (idle included as "(idle)")`);
   const top = (map: Map<string, number>, k: number) =>
     [...map]
       .sort((a, b) => b[1] - a[1])
