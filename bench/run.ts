@@ -1,4 +1,4 @@
-// `npm run bench [throughput] [latency] [doorbells] [ratelimit] [search] [memory] [hnsw] [bundles]`: runs the benchmarks (all by
+// `npm run bench [throughput] [insert] [index] [latency] [doorbells] [ratelimit] [search] [memory] [hnsw] [bundles]`: runs the benchmarks (all by
 // default) and prints their figures. Sizes: BENCH_DRAIN_SIZES (1000,5000,20000), BENCH_SEARCH_SIZES
 // (10000,50000; on PostgreSQL 10000,100000), BENCH_MEMORY_SIZES (500,5000). On the PostgreSQL server
 // BENCH_DATABASE_URL names when set (a fresh database per benchmark, the doorbells' too), PGlite otherwise. See BENCHMARKS.md.
@@ -10,9 +10,11 @@ import { benchDatabaseLabel, benchServerUrl } from "./bench-database";
 import { profileRows } from "./drain-profile";
 import { drainThroughput } from "./drain-throughput";
 import { hnswVariants } from "./hnsw-variants";
+import { indexBuild } from "./index-build";
 import { laneLatency } from "./lane-latency";
 import { rateLimit } from "./rate-limit";
 import { searchLatency } from "./search-latency";
+import { statementBuilding } from "./statement-building";
 
 const wanted = new Set(
   process.argv.slice(2).length
@@ -63,6 +65,30 @@ if (wanted.has("throughput")) {
     console.log(`Where the first load's time goes, ${r.n} items (index build excluded):`);
     console.table(profileRows(r.profile, r.n));
   }
+  for (const r of results) {
+    if (!r.steadyProfile) continue;
+    console.log(`Where the steady-state drain's time goes (HNSW index in place), ${r.n} items:`);
+    console.table(profileRows(r.steadyProfile, r.n));
+  }
+}
+if (wanted.has("insert")) {
+  console.log(`The drain's INSERT of 1,000 embeddings, before and now (${benchDatabaseLabel}, same rows, same run):`);
+  console.table(await statementBuilding(1000, Number(process.env.BENCH_INSERT_ROUNDS ?? 5)));
+}
+if (wanted.has("index")) {
+  for (const n of sizes("BENCH_INDEX_SIZES", "20000")) {
+    const r = await indexBuild(n);
+    console.log(
+      `HNSW index build of ${n} vectors (${benchDatabaseLabel}): server ${JSON.stringify(r.server)}, tuned ${JSON.stringify(r.tuned)}`,
+    );
+    console.table({
+      [n]: {
+        "defaults s (first / again)": `${round(r.defaultsSeconds[0]!)} / ${round(r.defaultsSeconds[1]!)}`,
+        "tuned s": round(r.tunedSeconds),
+        "speed-up (faster default / tuned)": round(r.speedup, 2),
+      },
+    });
+  }
 }
 if (wanted.has("latency")) {
   const r = await laneLatency();
@@ -108,7 +134,7 @@ if (wanted.has("search")) {
     const r = await searchLatency(n);
     rows.push({
       vectors: n,
-      "index build s": round(r.indexBuildSeconds),
+      "index build s (server defaults)": `${round(r.indexBuildSeconds)} (${r.defaultIndexSeconds === undefined ? "not run" : round(r.defaultIndexSeconds)})`,
       "uses HNSW": r.usesIndex,
       "statement p50 / p95 ms": `${round(r.databaseMs.p50)} / ${round(r.databaseMs.p95)}`,
       "execution p50 / p95 ms": `${round(r.executionMs.p50)} / ${round(r.executionMs.p95)}`,
