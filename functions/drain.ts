@@ -10,14 +10,14 @@ import { startRun } from "./lib/budget.js";
 import { errorMessage, OutOfTimeError, PermanentError, TransientError } from "./lib/errors.js";
 import { parseBody } from "./lib/validate.js";
 import { withBudget } from "./embedders/embedder.js";
-import { nextBatchSize, type Pace } from "./queue/batch-size.js";
+import { nextBatchSize, type Pace } from "./drain/batch-size.js";
 import { type Claimed, claimBatch, readyCount } from "./queue/claim.js";
-import { recordRun } from "./queue/job-runs.js";
+import { recordRun } from "./lib/job-runs.js";
 import { backoffMs, MAX_ATTEMPTS, returnToPending, settleDone, settleFailed } from "./queue/settle.js";
 import { itemKey } from "./core/item.js";
-import { deduplicationId } from "./queue/deduplication-id.js";
-import { doorbellAfter } from "./queue/doorbells.js";
-import { DRAIN_CHAIN, LANE_PRIORITIES, type Lane } from "./queue/lanes.js";
+import { deduplicationId } from "./qstash/deduplication-id.js";
+import { doorbellAfter } from "./qstash/doorbells.js";
+import { DRAIN_CHAIN, LANE_PRIORITIES, type Lane } from "./qstash/lanes.js";
 
 const DrainRequestSchema = v.object({
   budgetMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(100), v.maxValue(800_000))),

@@ -7,7 +7,7 @@ import { loadConfig } from "./config.js";
 import { neonDatabase } from "./db/neon.js";
 import type { Deps } from "./deps.js";
 import { createEmbedder } from "./embedders/index.js";
-import { qstashPublisher } from "./queue/publisher.js";
+import { qstashPublisher } from "./qstash/publisher.js";
 
 type App = { fetch(request: Request): Response | Promise<Response> };
 

@@ -8,7 +8,7 @@ import type { Deps } from "./deps.js";
 import { requireQStashSignature } from "./lib/auth.js";
 import { createApp, Status } from "./lib/create-app.js";
 import { oncePerSignature } from "./lib/replay-guard.js";
-import { recordRun } from "./queue/job-runs.js";
+import { recordRun } from "./lib/job-runs.js";
 import { returnToPending } from "./queue/settle.js";
 
 export const SEARCH_LOG_RETENTION_DAYS = 30;

@@ -5,7 +5,7 @@ import type { Deps } from "./deps.js";
 import { requireQStashSignature } from "./lib/auth.js";
 import { createApp, Status } from "./lib/create-app.js";
 import { oncePerSignature } from "./lib/replay-guard.js";
-import { recordRun } from "./queue/job-runs.js";
+import { recordRun } from "./lib/job-runs.js";
 import { retryFailedRows } from "./queue/settle.js";
 
 /** Rounds an item gets from retry-failed; after that it stays failed until a person acts. */

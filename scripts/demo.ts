@@ -2,7 +2,7 @@
 // posts and comments; shows each lane embed them; then searches.
 import { eq } from "drizzle-orm";
 import { BASE_PATH } from "../functions/lib/create-app";
-import { laneFor } from "../functions/queue/lanes";
+import { laneFor } from "../functions/qstash/lanes";
 import { communityComment, communityPost, course, courseLesson, embeddings } from "../schema";
 import { createRegistry } from "../schema/registry";
 import { openPglite } from "./lib/database";

@@ -2,7 +2,7 @@
 // as its schedule would (signed, retried): the local emulator, or the real QStash of a deployment.
 // Reads QSTASH_TOKEN, QSTASH_URL and SITE_URL, which `npm start` prints.
 import { ConfigError, loadConfig } from "../functions/config";
-import { qstashPublisher } from "../functions/queue/publisher";
+import { qstashPublisher } from "../functions/qstash/publisher";
 import { runScript } from "./lib/run-script";
 import { SCHEDULES } from "./lib/schedules";
 

@@ -10,7 +10,7 @@ import { openaiEmbedder } from "../functions/embedders/openai";
 import { Budget } from "../functions/lib/budget";
 import { OutOfTimeError, TransientError } from "../functions/lib/errors";
 import { createProcessWebhookApp } from "../functions/process-webhook";
-import { nextBatchSize } from "../functions/queue/batch-size";
+import { nextBatchSize } from "../functions/drain/batch-size";
 import { communityComment, embeddingQueue, embeddings, jobRuns } from "../schema";
 import { createRegistry } from "../schema/registry";
 import type { Connection } from "../scripts/lib/database";

@@ -5,7 +5,7 @@ import { drain } from "../functions/drain";
 import { startRun } from "../functions/lib/budget";
 import { maintain } from "../functions/maintenance";
 import { claimBatch } from "../functions/queue/claim";
-import { DRAIN_CHAIN } from "../functions/queue/lanes";
+import { DRAIN_CHAIN } from "../functions/qstash/lanes";
 import { MAX_RETRY_ROUNDS, retryFailed } from "../functions/retry-failed";
 import { communityComment, communityPost, embeddingQueue, embeddings, jobRuns, searchLog } from "../schema";
 import { startTestStack, type TestStack } from "./support/stack";

@@ -3,7 +3,7 @@
 import { Client, QstashError } from "@upstash/qstash";
 import type { Config } from "../../functions/config";
 import { BASE_PATH } from "../../functions/lib/create-app";
-import { QUEUES } from "../../functions/queue/lanes";
+import { QUEUES } from "../../functions/qstash/lanes";
 import { cronJob } from "../qstash-emulator/emulator";
 import { planLimits, type PlanLimits } from "../qstash-emulator/plans";
 
