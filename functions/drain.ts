@@ -11,9 +11,8 @@ import { errorMessage, OutOfTimeError, PermanentError, TransientError } from "./
 import { parseBody } from "./lib/validate.js";
 import { withBudget } from "./embedders/embedder.js";
 import { nextBatchSize, type Pace } from "./drain/batch-size.js";
-import { type Claimed, claimBatch, readyCount } from "./queue/claim.js";
 import { recordRun } from "./lib/job-runs.js";
-import { backoffMs, MAX_ATTEMPTS, returnToPending, settleDone, settleFailed } from "./queue/settle.js";
+import { backoffMs, type Claimed, claimBatch, MAX_ATTEMPTS, readyCount, returnToPending, settleDone, settleFailed } from "./queue/index.js";
 import { itemKey } from "./core/item.js";
 import { deduplicationId } from "./qstash/deduplication-id.js";
 import { doorbellAfter } from "./qstash/doorbells.js";

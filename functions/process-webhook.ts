@@ -11,7 +11,7 @@ import { requireQStashSignature } from "./lib/auth.js";
 import { createApp, Status } from "./lib/create-app.js";
 import { BadRequestError, errorMessage, PermanentError } from "./lib/errors.js";
 import { parseBody } from "./lib/validate.js";
-import { recordFailed } from "./queue/failures.js";
+import { recordFailed } from "./queue/index.js";
 
 export function createProcessWebhookApp(deps: Deps) {
   const verified = requireQStashSignature(deps.config);

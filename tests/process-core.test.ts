@@ -4,7 +4,7 @@ import { processItems, type ProcessDeps } from "../functions/core/process";
 import { openaiEmbedder } from "../functions/embedders/openai";
 import { embedLocally } from "../functions/embedders/local";
 import { TransientError } from "../functions/lib/errors";
-import { pendingVersions, resolveSettled } from "../functions/queue/failures";
+import { pendingVersions, resolveSettled } from "../functions/queue";
 import { communityComment, communityPost, course, courseLesson, embeddingQueue, embeddings } from "../schema";
 import { createRegistry } from "../schema/registry";
 import type { Connection } from "../scripts/lib/database";

@@ -8,7 +8,7 @@ import { loadConfig, type Config } from "../../functions/config";
 import type { Deps } from "../../functions/deps";
 import { checkVectorColumn } from "../../functions/db/vector-column";
 import { createEmbedder } from "../../functions/embedders";
-import { queueOtherModels } from "../../functions/maintenance";
+import { queueOtherModels } from "../../functions/queue";
 import type { Embedder } from "../../functions/embedders/embedder";
 import { BASE_PATH } from "../../functions/lib/create-app";
 import { QUEUES } from "../../functions/qstash/lanes";
@@ -104,7 +104,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     throw error;
   });
   // A switch of embedder is handled now, not at the next maintenance run.
-  const reembedding = await queueOtherModels(deps);
+  const reembedding = await queueOtherModels(deps.db, deps.embedder);
   const app = createAllFunctions(deps);
   handler = (request) => app.fetch(request);
 
