@@ -4,7 +4,7 @@ import { embeddings, searchLog, signedCalls } from "../schema/pipeline-tables.js
 import { rowsOf } from "./db/database.js";
 import type { Deps } from "./deps.js";
 import { requireQStashSignature } from "./lib/auth.js";
-import { createApp, Status } from "./lib/create-app.js";
+import { createRouter, type Router, Status } from "./lib/create-app.js";
 import { oncePerSignature } from "./lib/replay-guard.js";
 import { recordRun } from "./lib/job-runs.js";
 import { deleteDoneRows, queueOtherModels, releaseExpiredClaims } from "./queue/index.js";
@@ -58,8 +58,8 @@ export async function maintain(deps: Deps) {
   };
 }
 
-export function createMaintenanceApp(deps: Deps) {
-  return createApp().post("/maintenance", requireQStashSignature(deps.config), oncePerSignature(deps.db, "maintenance"), async (c) =>
+export function maintenanceRouter(deps: Deps): Router {
+  return createRouter().post("/maintenance", requireQStashSignature(deps.config), oncePerSignature(deps.db, "maintenance"), async (c) =>
     c.json(await recordRun(deps.db, "maintenance", () => maintain(deps)), Status.ok),
   );
 }

@@ -1,7 +1,7 @@
 // POST /api/embeddings/retry-failed (QStash schedule, Sunday 03:00): gives failed items another round.
 import type { Deps } from "./deps.js";
 import { requireQStashSignature } from "./lib/auth.js";
-import { createApp, Status } from "./lib/create-app.js";
+import { createRouter, type Router, Status } from "./lib/create-app.js";
 import { oncePerSignature } from "./lib/replay-guard.js";
 import { recordRun } from "./lib/job-runs.js";
 import { failedCount, retryFailedRows } from "./queue/index.js";
@@ -11,8 +11,8 @@ export async function retryFailed(deps: Deps) {
   return { requeued, stillFailed: await failedCount(deps.db) };
 }
 
-export function createRetryFailedApp(deps: Deps) {
-  return createApp().post("/retry-failed", requireQStashSignature(deps.config), oncePerSignature(deps.db, "retry-failed"), async (c) =>
+export function retryFailedRouter(deps: Deps): Router {
+  return createRouter().post("/retry-failed", requireQStashSignature(deps.config), oncePerSignature(deps.db, "retry-failed"), async (c) =>
     c.json(await recordRun(deps.db, "retry-failed", () => retryFailed(deps)), Status.ok),
   );
 }

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Client } from "@upstash/qstash";
 import { communityComment, course, embeddingQueue } from "../schema";
-import { BASE_PATH } from "../functions/lib/create-app";
+import { BASE_PATH } from "../functions/endpoints";
 import type { Connection } from "../scripts/lib/database";
 import { startLocalStack, type LocalStack } from "../scripts/lib/local-stack";
 import { startEmulator, type RunningEmulator } from "../scripts/qstash-emulator/http";

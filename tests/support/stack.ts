@@ -1,7 +1,7 @@
 // The local stack on a fresh database with the fake OpenAI server, for end-to-end tests over HTTP.
 import { Client } from "@upstash/qstash";
 import { eq } from "drizzle-orm";
-import { BASE_PATH } from "../../functions/lib/create-app";
+import { BASE_PATH } from "../../functions/endpoints";
 import { embeddings } from "../../schema";
 import type { Connection } from "../../scripts/lib/database";
 import { startLocalStack, type LocalStack, type LocalStackOptions } from "../../scripts/lib/local-stack";
