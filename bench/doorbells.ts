@@ -6,7 +6,7 @@ import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { openPglite, postgresConnection, type Connection } from "../scripts/lib/database";
 import { firesPerDay, schedulesFrom } from "../scripts/lib/schedules";
-import { startTestStack } from "../tests/support/stack";
+import { startFakeStack } from "../testing/stack";
 import { percentile } from "./corpus";
 
 /** PGlite, or with `serverUrl` a new database on that PostgreSQL server, dropped on close. */
@@ -32,7 +32,7 @@ async function benchDatabase(serverUrl?: string): Promise<Connection> {
 
 export async function doorbells(serverUrl?: string, latencyMs = 50) {
   const connection = await benchDatabase(serverUrl);
-  const stack = await startTestStack({ connection, forwardNotifications: true });
+  const stack = await startFakeStack({ connection, forwardNotifications: true });
   stack.api.latencyMs = latencyMs;
   const { db } = stack.connection;
   const emulator = stack.emulator!.emulator;

@@ -1,5 +1,5 @@
-// Runs tests/support/fake-openai.ts for bench/fake-openai-process.ts; answers its questions over IPC.
-import { startFakeOpenAI } from "../tests/support/fake-openai";
+// Runs testing/fake-openai.ts for bench/fake-openai-process.ts; answers its questions over IPC.
+import { startFakeOpenAI } from "../testing/fake-openai";
 
 const api = await startFakeOpenAI({ latencyMs: Number(process.argv[2] ?? 50) });
 process.send!({ url: api.url });

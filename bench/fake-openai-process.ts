@@ -2,7 +2,7 @@
 // (computing the vectors, about 1 ms a text) is not charged to the process that drains.
 import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import type { FakeOpenAI } from "../tests/support/fake-openai";
+import type { FakeOpenAI } from "../testing/fake-openai";
 
 export type RemoteFakeOpenAI = { url: string; requests(): Promise<FakeOpenAI["requests"]>; reset(): Promise<void>; close(): Promise<void> };
 

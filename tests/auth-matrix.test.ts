@@ -11,7 +11,7 @@ import { createRegistry } from "../schema/registry";
 import type { Connection } from "../scripts/lib/database";
 import { freshDatabase } from "./support/database";
 import { fingerprint } from "./support/fingerprint";
-import { qstashToken } from "./support/qstash-token";
+import { qstashToken } from "../testing/qstash-token";
 
 const SITE = "https://embeddings.example.com";
 const KEYS = { current: "sig_current_matrix", next: "sig_next_matrix" };

@@ -17,9 +17,9 @@ import { communityComment, communityPost, embeddingQueue, embeddings } from "../
 import { createRegistry } from "../schema/registry";
 import type { Connection } from "../scripts/lib/database";
 import { freshDatabase, onRealPostgres, POSTGRES_ONLY } from "./support/database";
-import { fakeServerEmbedder, startFakeOpenAI, type FakeOpenAI } from "./support/fake-openai";
-import { qstashToken } from "./support/qstash-token";
-import { seededRandom } from "./support/random";
+import { fakeServerEmbedder, startFakeOpenAI, type FakeOpenAI } from "../testing/fake-openai";
+import { qstashToken } from "../testing/qstash-token";
+import { seededRandom } from "../testing/random";
 import { waitFor } from "./support/wait-for";
 
 const SITE = "https://embeddings.example.com";

@@ -9,7 +9,7 @@ import { communityComment, communityPost, course, courseLesson, embeddingQueue, 
 import { createRegistry } from "../schema/registry";
 import type { Connection } from "../scripts/lib/database";
 import { freshDatabase } from "./support/database";
-import { fakeServerEmbedder, startFakeOpenAI, type FakeOpenAI } from "./support/fake-openai";
+import { fakeServerEmbedder, startFakeOpenAI, type FakeOpenAI } from "../testing/fake-openai";
 
 let connection: Connection;
 let api: FakeOpenAI;

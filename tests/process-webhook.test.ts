@@ -7,8 +7,8 @@ import { communityComment, communityPost, embeddingQueue, embeddings } from "../
 import { createRegistry } from "../schema/registry";
 import type { Connection } from "../scripts/lib/database";
 import { freshDatabase } from "./support/database";
-import { fakeServerEmbedder, startFakeOpenAI, type FakeOpenAI } from "./support/fake-openai";
-import { qstashToken } from "./support/qstash-token";
+import { fakeServerEmbedder, startFakeOpenAI, type FakeOpenAI } from "../testing/fake-openai";
+import { qstashToken } from "../testing/qstash-token";
 
 const SITE = "https://embeddings.example.com";
 const URL_OF = (path: string) => `${SITE}/api/embeddings/${path}`;

@@ -16,8 +16,8 @@ import { createRegistry } from "../schema/registry";
 import type { Connection } from "../scripts/lib/database";
 import { freshDatabase } from "./support/database";
 import { FakeClock } from "./support/fake-clock";
-import { type FakeOpenAI, startFakeOpenAI } from "./support/fake-openai";
-import { qstashToken } from "./support/qstash-token";
+import { type FakeOpenAI, startFakeOpenAI } from "../testing/fake-openai";
+import { qstashToken } from "../testing/qstash-token";
 
 const SITE = "https://embeddings.example.com";
 const KEY = "sig_budget_key";

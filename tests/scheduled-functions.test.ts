@@ -9,7 +9,7 @@ import { DRAIN_CHAIN } from "../functions/qstash/lanes";
 import { retryFailed } from "../functions/retry-failed";
 import { communityComment, communityPost, embeddingQueue, embeddings, jobRuns, searchLog } from "../schema";
 import { startTestStack, type TestStack } from "./support/stack";
-import { qstashToken } from "./support/qstash-token";
+import { qstashToken } from "../testing/qstash-token";
 import { waitFor } from "./support/wait-for";
 import { FakeClock } from "./support/fake-clock";
 

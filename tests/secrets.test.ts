@@ -8,7 +8,7 @@ import type { Connection } from "../scripts/lib/database";
 import { startLocalStack, type LocalStack } from "../scripts/lib/local-stack";
 import { startEmulator, type RunningEmulator } from "../scripts/qstash-emulator/http";
 import { freshDatabase } from "./support/database";
-import { startFakeOpenAI, type FakeOpenAI } from "./support/fake-openai";
+import { startFakeOpenAI, type FakeOpenAI } from "../testing/fake-openai";
 import { waitFor } from "./support/wait-for";
 
 const SECRETS = {

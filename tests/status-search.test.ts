@@ -77,6 +77,38 @@ describe("status", () => {
     }
   });
 
+  it("shows on the page what the queue holds: each lane's counts, the last hour and the failures", async () => {
+    const db = connection.db;
+    await db.delete(embeddingQueue);
+    const page = async () => (await createFunctionApp("status", deps).request("/api/embeddings/status", { headers: admin })).text();
+    /** A lane's row of the page: pending, processing, done, failed. */
+    const lane = (html: string, name: string) =>
+      html
+        .match(new RegExp(`<tr><td>${name.replace(/[()+]/g, "\\$&")}</td>((?:<td>\\d+</td>){4})</tr>`))?.[1]
+        ?.match(/\d+/g)
+        ?.map(Number);
+    const comment = (id: string) => ({ contentType: "comment", contentId: id, priority: 5, status: "pending" as const });
+    await db
+      .insert(embeddingQueue)
+      .values([
+        comment("k1"),
+        comment("k2"),
+        comment("k3"),
+        { contentType: "post", contentId: "p1", priority: 4, status: "processing" },
+        { contentType: "post", contentId: "p9", priority: 4, status: "failed", lastError: "embedding API answered 400: page test" },
+      ]);
+    let html = await page();
+    expect(lane(html, "batched (5+)")).toEqual([3, 0, 0, 0]);
+    expect(lane(html, "queued (3–4)")).toEqual([0, 1, 0, 1]);
+    expect(html).toMatch(/id="throughput">0 items done · \d+ chunks embedded · 1 failed</);
+    expect(html).toContain('<tr><td>post p9</td><td class="bad">embedding API answered 400: page test</td>');
+    // More rows, other numbers: the page reads the table, nothing on it is fixed.
+    await db.insert(embeddingQueue).values([comment("k4"), comment("k5"), { ...comment("k6"), status: "done" }]);
+    html = await page();
+    expect(lane(html, "batched (5+)")).toEqual([5, 0, 1, 0]);
+    expect(html).toMatch(/id="throughput">1 items done · /);
+  });
+
   it("sends security headers with the page, the admin JSON and their refusals", async () => {
     const app = createFunctionApp("status", deps);
     const answers = [
