@@ -10,7 +10,8 @@ const sources = (dir: string) =>
     .map((file) => ({ path: `${dir}/${file}`, text: readFileSync(`${dir}/${file}`, "utf8") }));
 
 /** A write of embedding_queue rows: through Drizzle, in SQL, or through the capture SQL function. */
-const QUEUE_WRITE = /\.(insert|update|delete)\(embeddingQueue\)|\b(INSERT INTO|UPDATE|DELETE FROM)\s+embedding_queue\b|queue_for_embedding\(/i;
+const QUEUE_WRITE =
+  /\.(insert|update|delete)\(embeddingQueue\)|\b(INSERT INTO|UPDATE|DELETE FROM)\s+embedding_queue\b|queue_for_embedding\(/i;
 
 describe("boundaries", () => {
   it("only functions/queue/ writes embedding_queue rows (the triggers' SQL function aside, in schema/)", () => {
