@@ -1,5 +1,5 @@
 // The local stack in one process: the functions on one port at their Vercel paths, the QStash
-// emulator, the three schedules, and trigger notifications forwarded to enqueue as a webhook would.
+// emulator, the schedules of functions/endpoints.ts, and trigger notifications forwarded to enqueue as a webhook would.
 import { randomBytes } from "node:crypto";
 import { createServer } from "node:http";
 import { getRequestListener } from "@hono/node-server";
