@@ -2,7 +2,7 @@
 // every vector is computed, and encoded both ways (JSON numbers and base64 float32), in a warm-up
 // before the timed part (the "warm" message, texts over IPC). A request then only waits its latency
 // and joins strings, as the real API's work is done on machines of its own. A text not warmed is
-// computed on the spot and counted as a miss. Counts requests as tests/support/fake-openai.ts does.
+// computed on the spot and counted as a miss. Counts requests as testing/fake-openai.ts does.
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { estimateTokens } from "../functions/embedders/embedder";

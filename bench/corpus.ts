@@ -1,5 +1,5 @@
 // Realistic course and post text for benchmarks: 200–1,500 characters of varied vocabulary, seeded.
-export { seededRandom } from "../tests/support/random";
+export { seededRandom } from "../testing/random";
 
 const VOCABULARY = (
   "learn practice understand build design analyze data python javascript course lesson module project exercise quiz " +

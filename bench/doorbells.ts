@@ -5,8 +5,8 @@ import { communityPost, course, embeddings } from "../schema";
 import { randomBytes } from "node:crypto";
 import pg from "pg";
 import { openPglite, postgresConnection, type Connection } from "../scripts/lib/database";
-import { firesPerDay, schedulesWith } from "../scripts/lib/schedules";
-import { startTestStack } from "../tests/support/stack";
+import { firesPerDay, schedulesFrom } from "../scripts/lib/schedules";
+import { startFakeStack } from "../testing/stack";
 import { percentile } from "./corpus";
 
 /** PGlite, or with `serverUrl` a new database on that PostgreSQL server, dropped on close. */
@@ -32,7 +32,7 @@ async function benchDatabase(serverUrl?: string): Promise<Connection> {
 
 export async function doorbells(serverUrl?: string, latencyMs = 50) {
   const connection = await benchDatabase(serverUrl);
-  const stack = await startTestStack({ connection, forwardNotifications: true });
+  const stack = await startFakeStack({ connection, forwardNotifications: true });
   stack.api.latencyMs = latencyMs;
   const { db } = stack.connection;
   const emulator = stack.emulator!.emulator;
@@ -100,7 +100,7 @@ export async function doorbells(serverUrl?: string, latencyMs = 50) {
     );
     const burstMessages = await billedSince(before);
     // An idle day: only the schedules fire (arithmetic from their crons, not a day's run).
-    const idle = (drainCron?: string) => schedulesWith(drainCron).reduce((n, s) => n + firesPerDay(s.cron), 0);
+    const idle = (DRAIN_CRON?: string) => schedulesFrom({ DRAIN_CRON }).reduce((n, s) => n + firesPerDay(s.cron), 0);
     return {
       single: stats(single),
       hundred: stats(hundred),

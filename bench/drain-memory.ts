@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { communityPost, embeddings } from "../schema";
 import { servePglite } from "../scripts/lib/pg-server";
-import { startFakeOpenAI } from "../tests/support/fake-openai";
+import { startFakeOpenAI } from "../testing/fake-openai";
 import { openBenchDatabase } from "./bench-database";
 import { realisticText, seededRandom } from "./corpus";
 

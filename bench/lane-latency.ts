@@ -2,14 +2,14 @@
 import { eq } from "drizzle-orm";
 import { communityComment, communityPost, course, embeddings } from "../schema";
 import { drain } from "../functions/drain";
-import { startTestStack } from "../tests/support/stack";
+import { startFakeStack } from "../testing/stack";
 import { openPglite } from "../scripts/lib/database";
 import { percentile } from "./corpus";
 
 export async function laneLatency(samples = 30, latencyMs = 50) {
   const connection = await openPglite();
   await connection.migrate();
-  const stack = await startTestStack({ connection, forwardNotifications: true });
+  const stack = await startFakeStack({ connection, forwardNotifications: true });
   stack.api.latencyMs = latencyMs;
   const { db } = stack.connection;
   const searchable = async (id: string) => (await db.$count(embeddings, eq(embeddings.contentId, id))) > 0;

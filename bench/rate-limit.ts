@@ -8,7 +8,7 @@ import { openaiEmbedder } from "../functions/embedders/openai";
 import { communityPost, embeddingQueue } from "../schema";
 import { createRegistry } from "../schema/registry";
 import { openPglite } from "../scripts/lib/database";
-import { startFakeOpenAI } from "../tests/support/fake-openai";
+import { startFakeOpenAI } from "../testing/fake-openai";
 import { realisticText, seededRandom } from "./corpus";
 
 export async function rateLimit(tokensPerMinute = 150_000, seconds = 120, latencyMs = 50) {

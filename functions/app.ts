@@ -1,26 +1,16 @@
-// Every function on one app, for servers that host them together (the local stack, the tests).
-import { Hono } from "hono";
+// The functions on the shared app: all of them, for servers that host them together (the local stack,
+// the tests), or one, as its own entry serves it (api/ and netlify/ build theirs with edge.ts).
 import type { Deps } from "./deps.js";
-import { createDrainApp } from "./drain.js";
-import { createEnqueueApp } from "./enqueue.js";
-import { createMaintenanceApp } from "./maintenance.js";
-import { createProcessWebhookApp } from "./process-webhook.js";
-import { createRetryFailedApp } from "./retry-failed.js";
-import { createSearchApp } from "./search.js";
-import { createStatusApp } from "./status.js";
+import { ENDPOINT_LIST, ENDPOINTS, type EndpointName } from "./endpoints.js";
+import { createApp, createRouter, type Router } from "./lib/create-app.js";
 
-export const functionFactories = {
-  enqueue: createEnqueueApp,
-  "process-webhook": createProcessWebhookApp,
-  drain: createDrainApp,
-  maintenance: createMaintenanceApp,
-  "retry-failed": createRetryFailedApp,
-  search: createSearchApp,
-  status: createStatusApp,
-};
-
-export function createAllFunctions(deps: Deps) {
-  const app = new Hono();
-  for (const create of Object.values(functionFactories)) app.route("/", create(deps));
-  return app;
+/** Every function's routes on one router. */
+export function allFunctionsRouter(deps: Deps): Router {
+  const router = createRouter();
+  for (const endpoint of ENDPOINT_LIST) router.route("/", endpoint.router(deps));
+  return router;
 }
+
+export const createAllFunctions = (deps: Deps) => createApp(allFunctionsRouter(deps));
+
+export const createFunctionApp = (name: EndpointName, deps: Deps) => createApp(ENDPOINTS[name].router(deps));

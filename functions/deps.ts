@@ -5,7 +5,7 @@ import type { Config } from "./config.js";
 import type { Clock } from "./lib/budget.js";
 import type { Database } from "./db/database.js";
 import type { Embedder } from "./embedders/embedder.js";
-import type { Publisher } from "./queue/publisher.js";
+import type { Publisher } from "./qstash/publisher.js";
 
 export type Deps = {
   db: Database;

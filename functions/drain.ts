@@ -5,19 +5,19 @@ import * as v from "valibot";
 import { processItems } from "./core/process.js";
 import type { Deps } from "./deps.js";
 import { requireQStashSignature } from "./lib/auth.js";
-import { createApp, Status } from "./lib/create-app.js";
+import { createRouter, type Router, Status } from "./lib/create-app.js";
 import { startRun } from "./lib/budget.js";
 import { errorMessage, OutOfTimeError, PermanentError, TransientError } from "./lib/errors.js";
 import { parseBody } from "./lib/validate.js";
 import { withBudget } from "./embedders/embedder.js";
-import { nextBatchSize, type Pace } from "./queue/batch-size.js";
-import { type Claimed, claimBatch, readyCount } from "./queue/claim.js";
-import { recordRun } from "./queue/job-runs.js";
-import { backoffMs, MAX_ATTEMPTS, returnToPending, settleDone, settleFailed } from "./queue/settle.js";
+import { nextBatchSize, type Pace } from "./drain/batch-size.js";
+import { recordRun } from "./lib/job-runs.js";
+import { backoffMs, type Claimed, claimBatch, MAX_ATTEMPTS, readyCount, returnToPending, settleDone, settleFailed } from "./queue/index.js";
 import { itemKey } from "./core/item.js";
-import { deduplicationId } from "./queue/deduplication-id.js";
-import { doorbellAfter } from "./queue/doorbells.js";
-import { DRAIN_CHAIN, LANE_PRIORITIES, type Lane } from "./queue/lanes.js";
+import { deduplicationId } from "./qstash/deduplication-id.js";
+import { doorbellAfter } from "./qstash/doorbells.js";
+import type { Message } from "./qstash/publisher.js";
+import { DRAIN_CHAIN, LANE_PRIORITIES, type Lane } from "./qstash/lanes.js";
 
 const DrainRequestSchema = v.object({
   budgetMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(100), v.maxValue(800_000))),
@@ -137,7 +137,7 @@ export async function drain(deps: Deps, options: DrainOptions = {}): Promise<Dra
   summary.remaining = await readyCount(deps.db, range);
   if (summary.remaining > 0 && summary.stoppedBy === "budget" && deps.publisher) {
     const after = options.signatureId ?? started;
-    const next = options.lane
+    const next: Message = options.lane
       ? doorbellAfter(options.lane, after, summary.nextBatchSize)
       : {
           endpoint: "drain",
@@ -152,8 +152,8 @@ export async function drain(deps: Deps, options: DrainOptions = {}): Promise<Dra
   return summary;
 }
 
-export function createDrainApp(deps: Deps) {
-  return createApp().post("/drain", requireQStashSignature(deps.config), async (c) => {
+export function drainRouter(deps: Deps): Router {
+  return createRouter().post("/drain", requireQStashSignature(deps.config), async (c) => {
     const raw = c.get("rawBody");
     const request = raw.trim() ? parseBody(DrainRequestSchema, raw) : {};
     const signatureId = c.get("signature").id;

@@ -5,17 +5,18 @@
 import { createRegistry } from "../schema/registry.js";
 import { loadConfig } from "./config.js";
 import { neonDatabase } from "./db/neon.js";
-import type { Deps } from "./deps.js";
 import { createEmbedder } from "./embedders/index.js";
-import { qstashPublisher } from "./queue/publisher.js";
-
-type App = { fetch(request: Request): Response | Promise<Response> };
+import { createApp, type RouterFactory } from "./lib/create-app.js";
+import { qstashPublisher } from "./qstash/publisher.js";
 
 export const MISSING_EMBEDDER =
   "OPENAI_API_KEY is not set: set it for semantic search, or set EMBEDDER=local to serve the local lexical (not semantic) embedder on purpose";
 
-/** A Request → Response handler; the database pool lives for one request, as edge runtimes require. */
-export function fetchHandler(create: (deps: Deps) => App, env: Record<string, string | undefined>) {
+/**
+ * A Request → Response handler: the shared app with this one router; the database pool lives for one
+ * request, as edge runtimes require.
+ */
+export function fetchHandler(router: RouterFactory, env: Record<string, string | undefined>) {
   const config = loadConfig(env);
   const shared = { config, registry: createRegistry(), embedder: createEmbedder(config), publisher: qstashPublisher(config) };
   return async (request: Request): Promise<Response> => {
@@ -28,7 +29,7 @@ export function fetchHandler(create: (deps: Deps) => App, env: Record<string, st
     }
     const { db, close } = neonDatabase(config.databaseUrl);
     try {
-      return await create({ ...shared, db }).fetch(request);
+      return await createApp(router({ ...shared, db })).fetch(request);
     } finally {
       await close();
     }
@@ -38,10 +39,10 @@ export function fetchHandler(create: (deps: Deps) => App, env: Record<string, st
 /** Netlify's edge runtime (Deno) has no process.env; its Functions have both: the Netlify global serves each. */
 declare const Netlify: { env: { toObject(): Record<string, string> } };
 
-export function netlifyHandler(create: (deps: Deps) => App) {
+export function netlifyHandler(router: RouterFactory) {
   let handler: ((request: Request) => Promise<Response>) | undefined;
   return (request: Request) => {
-    handler ??= fetchHandler(create, Netlify.env.toObject());
+    handler ??= fetchHandler(router, Netlify.env.toObject());
     return handler(request);
   };
 }

@@ -3,11 +3,11 @@ import type { Deps } from "./deps.js";
 import { parseChanges } from "./enqueue/changes.js";
 import { routeChanges } from "./enqueue/route-changes.js";
 import { requireSecret } from "./lib/auth.js";
-import { createApp, Status } from "./lib/create-app.js";
+import { createRouter, type Router, Status } from "./lib/create-app.js";
 import { parseJson } from "./lib/validate.js";
 
-export function createEnqueueApp(deps: Deps) {
-  return createApp().post("/enqueue", requireSecret(deps.config.webhookSecret, "WEBHOOK_SECRET"), async (c) => {
+export function enqueueRouter(deps: Deps): Router {
+  return createRouter().post("/enqueue", requireSecret(deps.config.webhookSecret, "WEBHOOK_SECRET"), async (c) => {
     const items = await routeChanges(deps, parseChanges(deps.registry, parseJson(await c.req.text())));
     return c.json({ accepted: items.filter((i) => i.lane !== "skipped").length, items }, Status.accepted);
   });

@@ -8,14 +8,14 @@ import { drain } from "./drain.js";
 import { withBudget } from "./embedders/embedder.js";
 import { startRun } from "./lib/budget.js";
 import { requireQStashSignature } from "./lib/auth.js";
-import { createApp, Status } from "./lib/create-app.js";
+import { createRouter, type Router, Status } from "./lib/create-app.js";
 import { BadRequestError, errorMessage, PermanentError } from "./lib/errors.js";
 import { parseBody } from "./lib/validate.js";
-import { recordFailed } from "./queue/failures.js";
+import { recordFailed } from "./queue/index.js";
 
-export function createProcessWebhookApp(deps: Deps) {
+export function processWebhookRouter(deps: Deps): Router {
   const verified = requireQStashSignature(deps.config);
-  return createApp()
+  return createRouter()
     .post("/process-webhook", verified, async (c) => {
       let request: v.InferOutput<typeof ProcessRequestSchema>;
       try {

@@ -8,7 +8,7 @@ import { groupBy } from "./core/item.js";
 import { rowsOf, type Database } from "./db/database.js";
 import type { Deps } from "./deps.js";
 import { requireSearchAccess, type SearchScope } from "./lib/auth.js";
-import { createApp, Status } from "./lib/create-app.js";
+import { createRouter, type Router, Status } from "./lib/create-app.js";
 import type { Embedder } from "./embedders/embedder.js";
 import { LOCAL_MODEL, localEmbedder } from "./embedders/local.js";
 import { BadRequestError } from "./lib/errors.js";
@@ -183,8 +183,8 @@ export function nearestChunks(vector: number[], types: string[] | undefined, can
 
 const snippet = (text: string): string => (text.length > 240 ? `${text.slice(0, 237).trimEnd()}…` : text);
 
-export function createSearchApp(deps: Deps) {
-  return createApp().post("/search", requireSearchAccess(deps.config), async (c) =>
+export function searchRouter(deps: Deps): Router {
+  return createRouter().post("/search", requireSearchAccess(deps.config), async (c) =>
     c.json(await search(deps, parseBody(SearchRequestSchema, await c.req.text()), c.get("searchScope")), Status.ok),
   );
 }

@@ -1,13 +1,13 @@
 // GET queue, processor (JSON) and status (HTML) for operators, behind ADMIN_TOKEN.
 import type { Deps } from "./deps.js";
 import { requireSecret } from "./lib/auth.js";
-import { createApp, Status } from "./lib/create-app.js";
+import { createRouter, type Router, Status } from "./lib/create-app.js";
 import { processorStatus, queueStatus } from "./status/read-status.js";
 import { statusPage } from "./status/status-page.js";
 
-export function createStatusApp(deps: Deps) {
+export function statusRouter(deps: Deps): Router {
   const admin = requireSecret(deps.config.adminToken, "ADMIN_TOKEN");
-  return createApp()
+  return createRouter()
     .use("/queue", admin)
     .use("/processor", admin)
     .use(

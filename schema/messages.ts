@@ -50,7 +50,7 @@ export const ProcessMessageSchema = v.union(
   "must be {contentType, contentId} or {items: [...]}",
 );
 
-/** The lanes a change may take (functions/queue/lanes.ts); a doorbell names one. */
+/** The lanes a change may take (functions/qstash/lanes.ts); a doorbell names one. */
 export const LANE_NAMES = ["immediate", "queued", "database"] as const;
 
 /** A doorbell: "claim and process this lane's pending queue rows". */

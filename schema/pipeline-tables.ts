@@ -36,6 +36,9 @@ export const queueSources = ["trigger", "webhook", "fallback", "retry", "backfil
 export type QueueSource = (typeof queueSources)[number];
 export type QueueOp = "upsert" | "delete";
 
+/** A queue row's priority when nothing says otherwise (a type the registry no longer knows): the batched lane's. */
+export const DEFAULT_PRIORITY = 5;
+
 export const embeddingQueue = pgTable(
   "embedding_queue",
   {
@@ -43,7 +46,7 @@ export const embeddingQueue = pgTable(
     contentType: text("content_type").notNull(),
     contentId: text("content_id").notNull(),
     op: text("op").$type<QueueOp>().notNull().default("upsert"),
-    priority: integer("priority").notNull().default(5),
+    priority: integer("priority").notNull().default(DEFAULT_PRIORITY),
     status: text("status").$type<QueueStatus>().notNull().default("pending"),
     attempts: integer("attempts").notNull().default(0),
     retryRounds: integer("retry_rounds").notNull().default(0),

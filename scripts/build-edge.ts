@@ -1,19 +1,20 @@
-// Bundles each function's edge entry (Netlify's, in netlify/edge-functions/) as a Workers-style
-// module with esbuild, as the edge runtimes do, and reports its size. `npm run build:edge` prints the table; the tests load the bundles
-// in miniflare. Building fails if a function reaches a Node built-in, PGlite or pg.
+// Bundles each edge function's entry (Netlify's, in netlify/edge-functions/) as a Workers-style module
+// with esbuild, as the edge runtimes do, and reports its size. `npm run build:edge` prints the table; the
+// tests load the bundles in miniflare. Building fails if a function reaches a Node built-in, PGlite or pg.
 import { mkdirSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import * as esbuild from "esbuild";
+import { ENDPOINT_LIST, type EndpointName } from "../functions/endpoints";
 
 const root = fileURLToPath(new URL("..", import.meta.url));
 
 /**
- * The functions that stay on the edge: short requests, well under 50 ms of CPU (tests/edge-cpu.test.ts).
- * Each is a Netlify entry in netlify/edge-functions/; Vercel's (api/, runtime "edge") share the factories.
- * The rest run on Node.js (netlify/functions/, api/ with maxDuration): README "Deploy" says why.
+ * The functions that stay on the edge (functions/endpoints.ts): short requests, well under 50 ms of CPU
+ * (tests/edge-cpu.test.ts). Each is a Netlify entry in netlify/edge-functions/; Vercel's (api/, runtime
+ * "edge") share the routers. The rest run on Node.js (netlify/functions/, api/ with maxDuration).
  */
-export const EDGE_FUNCTIONS = ["enqueue", "search", "status"] as const;
+export const EDGE_FUNCTIONS: EndpointName[] = ENDPOINT_LIST.filter((e) => e.runtime.kind === "edge").map((e) => e.name);
 
 const FORBIDDEN = /(^|\/)node_modules\/(@electric-sql\/pglite|pg|pg-[a-z-]+|postgres)\//;
 
@@ -31,8 +32,8 @@ export async function buildEdgeBundles(outDir = `${root}dist/edge`, prelude = ""
     const entry = `${prelude}
 ${
   name === ALL_FUNCTIONS
-    ? `import { createAllFunctions } from "./functions/app.ts"; import { netlifyHandler } from "./functions/edge.ts";
-const handler = netlifyHandler(createAllFunctions);`
+    ? `import { allFunctionsRouter } from "./functions/app.ts"; import { netlifyHandler } from "./functions/edge.ts";
+const handler = netlifyHandler(allFunctionsRouter);`
     : `import handler from "./netlify/edge-functions/${name}.ts";`
 }
 export default { fetch(request, env) { globalThis.Netlify ??= { env: { toObject: () => env } }; return handler(request); } };`;

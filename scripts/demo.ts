@@ -1,8 +1,8 @@
 // `npm run demo`: the whole loop on a throwaway in-memory database. Inserts sample courses, lessons,
 // posts and comments; shows each lane embed them; then searches.
 import { eq } from "drizzle-orm";
-import { BASE_PATH } from "../functions/lib/create-app";
-import { laneFor } from "../functions/queue/lanes";
+import { BASE_PATH, endpointUrl } from "../functions/endpoints";
+import { laneFor } from "../functions/qstash/lanes";
 import { communityComment, communityPost, course, courseLesson, embeddings } from "../schema";
 import { createRegistry } from "../schema/registry";
 import { openPglite } from "./lib/database";
@@ -67,14 +67,14 @@ await new Client({
   baseUrl: stack.config.qstash.url,
   devMode: false,
   enableTelemetry: false,
-}).publishJSON({ url: `${stack.url}${BASE_PATH}/drain`, body: {} });
+}).publishJSON({ url: endpointUrl(stack.url, "drain"), body: {} });
 await waitForAll(
   inserted.filter((i) => laneFor(registry.byType(i.type)!.priority) === "database"),
   15_000,
 );
 
 for (const query of ["how do stars form", "speed up pandas groupby", "telescope to see saturn"]) {
-  const response = await fetch(`${stack.url}${BASE_PATH}/search`, {
+  const response = await fetch(endpointUrl(stack.url, "search"), {
     method: "POST",
     headers: { "content-type": "application/json", authorization: `Bearer ${stack.config.searchToken}` },
     body: JSON.stringify({ query, limit: 3 }),

@@ -1,14 +1,14 @@
-// `npm run schedules`: creates or updates the three QStash schedules (fixed ids, so running it again
+// `npm run schedules`: creates or updates the QStash schedules of functions/endpoints.ts (fixed ids, so running it again
 // changes nothing) and the drain's queue, against QSTASH_TOKEN / QSTASH_URL and SITE_URL, fitted to the
 // plan in QSTASH_PLAN (free, payg or fixed1m; free unless set). DRAIN_CRON changes the drain's cron.
 import { loadConfig } from "../functions/config";
 import { isPlanName, planLimits } from "./qstash-emulator/plans";
-import { firesPerDay, schedulesWith, syncSchedules } from "./lib/schedules";
+import { firesPerDay, schedulesFrom, syncSchedules } from "./lib/schedules";
 
 const plan = process.env.QSTASH_PLAN ?? "free";
 if (!isPlanName(plan)) throw new Error(`QSTASH_PLAN must be free, payg or fixed1m, not "${plan}"`);
 const config = loadConfig(process.env);
-const report = await syncSchedules(config, schedulesWith(process.env.DRAIN_CRON || undefined), planLimits(plan));
+const report = await syncSchedules(config, schedulesFrom(process.env), planLimits(plan));
 for (const s of report.schedules)
   console.log(
     `${s.scheduleId.padEnd(26)} ${s.cron.padEnd(14)} ${String(Math.round(firesPerDay(s.cron) * 10) / 10).padStart(6)} messages/day → ${s.destination}`,

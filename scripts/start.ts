@@ -1,7 +1,7 @@
 // `npm start`: the whole pipeline on this machine, on the embedded defaults unless the environment
 // names real services (ARCHITECTURE.md §7).
 import { loadConfig } from "../functions/config";
-import { BASE_PATH } from "../functions/lib/create-app";
+import { BASE_PATH, ENDPOINT_LIST } from "../functions/endpoints";
 import { openDatabase, START_COMMAND } from "./lib/database";
 import { startLocalStack } from "./lib/local-stack";
 import { servePglite } from "./lib/pg-server";
@@ -24,16 +24,18 @@ await runScript(async () => {
   });
   const api = `${stack.url}${BASE_PATH}`;
   const c = stack.config;
+  const paths = ENDPOINT_LIST.flatMap((e) => e.routes.map((r) => r.path));
+  const schedules = stack.schedules.map((s) => `${s.scheduleId} ${s.cron}`).join(" · ");
 
   console.log(`
 qstash-embeddings is running.
 
-  Functions      ${api}/{enqueue,process-webhook,drain,maintenance,retry-failed,search,queue,processor,status}
+  Functions      ${api}/{${paths.join(",")}}
   Status page    ${api}/status   (user: anything, password: the admin token below)
   Database       ${pgServer ? `embedded PGlite in ${c.local.dataDir}, served at ${pgServer.url}` : `${connection.kind} (DATABASE_URL)`}
   QStash         ${stack.emulator ? `local emulator at ${stack.emulator.url}, token ${c.qstash.token}` : (c.qstash.url ?? "https://qstash.upstash.io")}
   Embeddings     ${c.provider === "local" ? "local lexical embedder (offline; set OPENAI_API_KEY for semantic search)" : `${c.model} via ${c.openai.baseUrl ?? "OpenAI"}`}
-${stack.reembedding ? `  Re-embedding   ${stack.reembedding} items were embedded with another model: queued behind live traffic\n` : ""}  Schedules      drain every 4 minutes (doorbells ring at once; this is the safety net) · maintenance daily 02:00 · retry-failed Sunday 03:00 (UTC)
+${stack.reembedding ? `  Re-embedding   ${stack.reembedding} items were embedded with another model: queued behind live traffic\n` : ""}  Schedules      ${schedules} (UTC; doorbells ring at once, the drain's schedule is the safety net)
 ${process.env.WEBHOOK_SECRET ? "" : `  Webhook secret ${c.webhookSecret}   (random for this run; set WEBHOOK_SECRET to fix it)\n`}${process.env.ADMIN_TOKEN ? "" : `  Admin token    ${c.adminToken}   (random for this run; set ADMIN_TOKEN to fix it)\n`}${process.env.SEARCH_TOKEN ? "" : `  Search token   ${c.searchToken}   (random for this run; set SEARCH_TOKEN to fix it)\n`}
 Try it:
 ${pgServer ? `  psql "${pgServer.url}" -c "insert into course (title, description) values ('Intro to astronomy', 'Stars, planets and galaxies')"\n` : ""}  curl -s -X POST ${api}/search -H 'authorization: Bearer ${c.searchToken ?? "<SEARCH_TOKEN>"}' -H 'content-type: application/json' -d '{"query":"astronomy"}'

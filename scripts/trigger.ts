@@ -2,14 +2,15 @@
 // as its schedule would (signed, retried): the local emulator, or the real QStash of a deployment.
 // Reads QSTASH_TOKEN, QSTASH_URL and SITE_URL, which `npm start` prints.
 import { ConfigError, loadConfig } from "../functions/config";
-import { qstashPublisher } from "../functions/queue/publisher";
+import { type EndpointPath, endpointUrl } from "../functions/endpoints";
+import { qstashPublisher } from "../functions/qstash/publisher";
 import { runScript } from "./lib/run-script";
 import { SCHEDULES } from "./lib/schedules";
 
 await runScript(async () => {
-  const names = SCHEDULES.map((s) => s.endpoint);
-  const endpoint = process.argv[2];
-  if (!endpoint || !names.includes(endpoint as never)) throw new ConfigError(`Usage: npm run trigger -- ${names.join("|")}`);
+  const names: string[] = SCHEDULES.map((s) => s.endpoint);
+  const endpoint = process.argv[2] as EndpointPath | undefined;
+  if (!endpoint || !names.includes(endpoint)) throw new ConfigError(`Usage: npm run trigger -- ${names.join("|")}`);
   const config = loadConfig(process.env);
   const publisher = qstashPublisher(config);
   if (!publisher || !config.siteUrl) {
@@ -17,5 +18,5 @@ await runScript(async () => {
   }
   const [sent] = await publisher.publish([{ endpoint, body: {} }]);
   if (sent && "error" in sent) throw new Error(`QStash refused the call: ${sent.error}`);
-  console.log(`Asked QStash to call ${config.siteUrl}/api/embeddings/${endpoint}; its job run appears at /api/embeddings/processor.`);
+  console.log(`Asked QStash to call ${endpointUrl(config.siteUrl, endpoint)}; its job run appears at ${endpointUrl("", "processor")}.`);
 });

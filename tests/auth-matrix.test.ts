@@ -1,6 +1,8 @@
-// Every way a caller can get authentication wrong, on every function: 401 and nothing changed.
+// Every way a caller can get authentication wrong, on every route of the table (functions/endpoints.ts):
+// 401 and nothing changed.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAllFunctions } from "../functions/app";
+import { type Auth, ENDPOINT_LIST } from "../functions/endpoints";
 import { loadConfig } from "../functions/config";
 import type { Deps } from "../functions/deps";
 import { localEmbedder } from "../functions/embedders/local";
@@ -9,7 +11,7 @@ import { createRegistry } from "../schema/registry";
 import type { Connection } from "../scripts/lib/database";
 import { freshDatabase } from "./support/database";
 import { fingerprint } from "./support/fingerprint";
-import { qstashToken } from "./support/qstash-token";
+import { qstashToken } from "../testing/qstash-token";
 
 const SITE = "https://embeddings.example.com";
 const KEYS = { current: "sig_current_matrix", next: "sig_next_matrix" };
@@ -45,7 +47,8 @@ const url = (endpoint: string) => `${SITE}/api/embeddings/${endpoint}`;
 const send = (endpoint: string, raw: string, headers: Record<string, string>) =>
   app.request(url(endpoint), { method: "POST", body: raw, headers: { "content-type": "application/json", ...headers } });
 
-const QSTASH_ENDPOINTS = ["process-webhook", "process-webhook/failed", "drain", "maintenance", "retry-failed"];
+const routesBehind = (auth: Auth) => ENDPOINT_LIST.filter((e) => e.auth === auth).flatMap((e) => e.routes);
+const QSTASH_ENDPOINTS = routesBehind("qstash-signature").map((r) => r.path);
 const now = () => Math.floor(Date.now() / 1000);
 
 describe.each(QSTASH_ENDPOINTS)("%s", (endpoint) => {
@@ -102,13 +105,18 @@ describe.each(QSTASH_ENDPOINTS)("%s", (endpoint) => {
 });
 
 describe("secrets on the app-facing functions", () => {
-  const cases: [string, string, string, string][] = [
-    ["enqueue", "POST", "matrix-webhook", JSON.stringify({ contentType: "post", contentId: "00000000-0000-0000-0000-000000000000" })],
-    ["search", "POST", "matrix-search", JSON.stringify({ query: "matrix" })],
-    ["queue", "GET", "matrix-admin", ""],
-    ["processor", "GET", "matrix-admin", ""],
-    ["status", "GET", "matrix-admin", ""],
-  ];
+  const secrets: Partial<Record<Auth, string>> = {
+    "webhook-secret": "matrix-webhook",
+    "search-token": "matrix-search",
+    "admin-token": "matrix-admin",
+  };
+  const bodies: Record<string, string> = {
+    enqueue: JSON.stringify({ contentType: "post", contentId: "00000000-0000-0000-0000-000000000000" }),
+    search: JSON.stringify({ query: "matrix" }),
+  };
+  const cases = ENDPOINT_LIST.filter((e) => e.auth !== "qstash-signature").flatMap((e) =>
+    e.routes.map((r): [string, string, string, string] => [r.path, r.method, secrets[e.auth]!, bodies[r.path] ?? ""]),
+  );
   it.each(cases)("%s: 401 without or with a wrong secret, nothing changed; the right one passes", async (endpoint, method, secret, raw) => {
     const call = (headers: Record<string, string>) =>
       app.request(url(endpoint), { method, body: raw || undefined, headers: { "content-type": "application/json", ...headers } });

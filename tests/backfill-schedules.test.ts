@@ -15,7 +15,7 @@ import { BACKGROUND_PRIORITY } from "../schema/registry";
 import { openPglite, type Connection } from "../scripts/lib/database";
 import { buildHnswIndex, drainBacklog, dropHnswIndex, indexBuildSettings } from "../scripts/lib/initial-load";
 import { rowsOf } from "../functions/db/database";
-import { firesPerDay, SCHEDULES, schedulesWith, syncSchedules } from "../scripts/lib/schedules";
+import { firesPerDay, SCHEDULES, schedulesFrom, syncSchedules } from "../scripts/lib/schedules";
 import { planLimits } from "../scripts/qstash-emulator/plans";
 import { startEmulator, type RunningEmulator } from "../scripts/qstash-emulator/http";
 import { freshDatabase } from "./support/database";
@@ -192,7 +192,7 @@ describe("schedules", () => {
     try {
       const report = await syncSchedules(
         { ...config(), qstash: { ...config().qstash, url: other.url } },
-        schedulesWith("* * * * *"),
+        schedulesFrom({ DRAIN_CRON: "* * * * *" }),
         planLimits("free"),
       );
       expect(report.adjustments).toEqual([

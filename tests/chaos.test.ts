@@ -13,7 +13,7 @@ import { drain } from "../functions/drain";
 import { retryFailed } from "../functions/retry-failed";
 import { communityComment, communityPost, course, courseLesson, embeddingQueue, embeddings, profiles, users } from "../schema";
 import { visibleWhere, type ContentType } from "../schema/registry";
-import { seededRandom } from "./support/random";
+import { seededRandom } from "../testing/random";
 import { startTestStack, type TestStack } from "./support/stack";
 import { waitFor } from "./support/wait-for";
 

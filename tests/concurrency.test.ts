@@ -4,12 +4,11 @@
 import { eq, inArray, sql } from "drizzle-orm";
 import pg from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { createFunctionApp } from "../functions/app";
 import { loadConfig } from "../functions/config";
 import { processItems } from "../functions/core/process";
 import type { Deps } from "../functions/deps";
 import { drain } from "../functions/drain";
-import { createEnqueueApp } from "../functions/enqueue";
-import { createProcessWebhookApp } from "../functions/process-webhook";
 import { claimBatch } from "../functions/queue/claim";
 import { queueItems } from "../functions/queue/queue-items";
 import { returnToPending, settleFailed } from "../functions/queue/settle";
@@ -18,9 +17,9 @@ import { communityComment, communityPost, embeddingQueue, embeddings } from "../
 import { createRegistry } from "../schema/registry";
 import type { Connection } from "../scripts/lib/database";
 import { freshDatabase, onRealPostgres, POSTGRES_ONLY } from "./support/database";
-import { fakeServerEmbedder, startFakeOpenAI, type FakeOpenAI } from "./support/fake-openai";
-import { qstashToken } from "./support/qstash-token";
-import { seededRandom } from "./support/random";
+import { fakeServerEmbedder, startFakeOpenAI, type FakeOpenAI } from "../testing/fake-openai";
+import { qstashToken } from "../testing/qstash-token";
+import { seededRandom } from "../testing/random";
 import { waitFor } from "./support/wait-for";
 
 const SITE = "https://embeddings.example.com";
@@ -85,7 +84,7 @@ describe.skipIf(!onRealPostgres)(`concurrency ${POSTGRES_ONLY}`, { timeout: 180_
     ).rows[0]!.n;
   const signedDelivery = async (body: string) => {
     const url = `${SITE}/api/embeddings/process-webhook`;
-    return createProcessWebhookApp(deps).request(url, {
+    return createFunctionApp("process-webhook", deps).request(url, {
       method: "POST",
       body,
       headers: { "content-type": "application/json", "upstash-signature": await qstashToken(KEY, url, body) },
@@ -190,7 +189,7 @@ describe.skipIf(!onRealPostgres)(`concurrency ${POSTGRES_ONLY}`, { timeout: 180_
   });
 
   it("takes twenty concurrent 1,000-item enqueue calls without a deadlock or a 5xx", async () => {
-    const enqueue = createEnqueueApp(deps);
+    const enqueue = createFunctionApp("enqueue", deps);
     const random = seededRandom(5);
     const ids = (
       await connection.db

@@ -1,9 +1,9 @@
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
+import { searchRouter } from "../functions/search";
 import { ConfigError, loadConfig } from "../functions/config";
 import { processItems } from "../functions/core/process";
 import { fetchHandler, MISSING_EMBEDDER } from "../functions/edge";
-import { createSearchApp } from "../functions/search";
 import { localEmbedder } from "../functions/embedders/local";
 import { communityPost, embeddingQueue } from "../schema";
 import { HNSW_INDEX } from "../schema/pipeline-tables";
@@ -137,13 +137,13 @@ describe("a deployed function", () => {
     handler(new Request("https://app.example.com/api/embeddings/search", { method: "POST", body: "{}" }));
 
   it("without an OpenAI key refuses to serve lexical search silently, and says what to set", async () => {
-    const response = await ask(fetchHandler(createSearchApp, env));
+    const response = await ask(fetchHandler(searchRouter, env));
     expect(response.status).toBe(500);
     expect(await response.json()).toEqual({ error: MISSING_EMBEDDER });
   });
 
   it("serves with EMBEDDER=local set on purpose", async () => {
-    const response = await ask(fetchHandler(createSearchApp, { ...env, EMBEDDER: "local" }));
+    const response = await ask(fetchHandler(searchRouter, { ...env, EMBEDDER: "local" }));
     expect(response.status).toBe(401); // on to the function, which wants its token
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { float32Digits, float32Vector } from "../functions/db/float32";
-import { seededRandom } from "./support/random";
+import { seededRandom } from "../testing/random";
 
 const sameFloat32 = (text: string, value: number) => Math.fround(Number(text)) === Math.fround(value);
 /** Digits from the first to the last non-zero one. */

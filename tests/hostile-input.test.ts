@@ -12,8 +12,8 @@ import { createRegistry } from "../schema/registry";
 import type { Connection } from "../scripts/lib/database";
 import { freshDatabase } from "./support/database";
 import { fingerprint } from "./support/fingerprint";
-import { qstashToken } from "./support/qstash-token";
-import { seededRandom } from "./support/random";
+import { qstashToken } from "../testing/qstash-token";
+import { seededRandom } from "../testing/random";
 
 const SEED = Number(process.env.HOSTILE_SEED ?? 20261129);
 const PER_ENDPOINT = Number(process.env.HOSTILE_COUNT ?? 500);

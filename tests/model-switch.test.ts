@@ -11,7 +11,7 @@ import { communityPost } from "../schema";
 import { createRegistry } from "../schema/registry";
 import type { Connection } from "../scripts/lib/database";
 import { freshDatabase } from "./support/database";
-import { fakeServerEmbedder, startFakeOpenAI, type FakeOpenAI } from "./support/fake-openai";
+import { fakeServerEmbedder, startFakeOpenAI, type FakeOpenAI } from "../testing/fake-openai";
 
 let connection: Connection;
 let api: FakeOpenAI;

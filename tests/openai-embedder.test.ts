@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { estimateTokens, packRequests } from "../functions/embedders/embedder";
 import { openaiEmbedder } from "../functions/embedders/openai";
 import { PermanentError } from "../functions/lib/errors";
-import { type EncodingSupport, startFakeOpenAI, type FakeOpenAI } from "./support/fake-openai";
+import { type EncodingSupport, startFakeOpenAI, type FakeOpenAI } from "../testing/fake-openai";
 
 let api: FakeOpenAI;
 beforeAll(async () => {

@@ -10,9 +10,9 @@ import { loadConfig } from "../functions/config";
 import { communityComment, embeddingQueue, jobRuns } from "../schema";
 import type { Connection } from "../scripts/lib/database";
 import { freshDatabase } from "./support/database";
-import { type FakeOpenAI, startFakeOpenAI } from "./support/fake-openai";
+import { type FakeOpenAI, startFakeOpenAI } from "../testing/fake-openai";
 import { type NeonRelay, startNeonRelay } from "./support/neon-relay";
-import { qstashToken } from "./support/qstash-token";
+import { qstashToken } from "../testing/qstash-token";
 
 type Handler = (request: Request) => Response | Promise<Response>;
 const vercelJson = JSON.parse(readFileSync("vercel.json", "utf8")) as { functions: Record<string, { maxDuration: number }> };

@@ -4,12 +4,12 @@ import { processItems, type ProcessDeps } from "../functions/core/process";
 import { openaiEmbedder } from "../functions/embedders/openai";
 import { embedLocally } from "../functions/embedders/local";
 import { TransientError } from "../functions/lib/errors";
-import { pendingVersions, resolveSettled } from "../functions/queue/failures";
+import { pendingVersions, resolveSettled } from "../functions/queue";
 import { communityComment, communityPost, course, courseLesson, embeddingQueue, embeddings } from "../schema";
 import { createRegistry } from "../schema/registry";
 import type { Connection } from "../scripts/lib/database";
 import { freshDatabase } from "./support/database";
-import { fakeServerEmbedder, startFakeOpenAI, type FakeOpenAI } from "./support/fake-openai";
+import { fakeServerEmbedder, startFakeOpenAI, type FakeOpenAI } from "../testing/fake-openai";
 
 let connection: Connection;
 let api: FakeOpenAI;

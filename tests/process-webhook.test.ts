@@ -1,21 +1,21 @@
 import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { createFunctionApp } from "../functions/app";
 import { loadConfig } from "../functions/config";
 import type { Deps } from "../functions/deps";
-import { createProcessWebhookApp } from "../functions/process-webhook";
 import { communityComment, communityPost, embeddingQueue, embeddings } from "../schema";
 import { createRegistry } from "../schema/registry";
 import type { Connection } from "../scripts/lib/database";
 import { freshDatabase } from "./support/database";
-import { fakeServerEmbedder, startFakeOpenAI, type FakeOpenAI } from "./support/fake-openai";
-import { qstashToken } from "./support/qstash-token";
+import { fakeServerEmbedder, startFakeOpenAI, type FakeOpenAI } from "../testing/fake-openai";
+import { qstashToken } from "../testing/qstash-token";
 
 const SITE = "https://embeddings.example.com";
 const URL_OF = (path: string) => `${SITE}/api/embeddings/${path}`;
 const keys = { current: "sig_current_key", next: "sig_next_key" };
 let connection: Connection;
 let api: FakeOpenAI;
-let app: ReturnType<typeof createProcessWebhookApp>;
+let app: ReturnType<typeof createFunctionApp>;
 let postId: string;
 
 beforeAll(async () => {
@@ -27,7 +27,7 @@ beforeAll(async () => {
     registry: createRegistry(),
     embedder: fakeServerEmbedder(api),
   };
-  app = createProcessWebhookApp(deps);
+  app = createFunctionApp("process-webhook", deps);
   const [post] = await connection.db.insert(communityPost).values({ title: "Signed delivery" }).returning();
   postId = post!.id;
 });

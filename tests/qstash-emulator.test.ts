@@ -67,13 +67,16 @@ describe("the QStash emulator", () => {
     await expect(stranger.publishJSON({ url: `${target}/x`, body: {} })).rejects.toThrow(/401|token/);
   });
 
-  it("honours delays and not-before", async () => {
-    const started = Date.now();
+  it("delivers a delayed or not-before message no earlier than asked", async () => {
+    const published = Date.now();
     await client.publishJSON({ url: `${target}/delayed`, body: {}, delay: 1 });
-    await client.publishJSON({ url: `${target}/not-before`, body: {}, notBefore: Math.ceil(Date.now() / 1000) + 1 });
+    const notBefore = Math.ceil(Date.now() / 1000) + 1;
+    await client.publishJSON({ url: `${target}/not-before`, body: {}, notBefore });
     await waitFor(() => received.length === 2, 4000);
-    const delayed = received.find((r) => r.path === "/delayed")!;
-    expect(delayed.at - started).toBeGreaterThanOrEqual(950);
+    const arrived = (path: string) => received.find((r) => r.path === path)!.at;
+    // Lower bounds only, against the times asked for: how late a busy machine delivers is not the rule.
+    expect(arrived("/delayed")).toBeGreaterThanOrEqual(published + 1000);
+    expect(arrived("/not-before")).toBeGreaterThanOrEqual(notBefore * 1000);
   });
 
   it("honours deduplication ids and content-based deduplication", async () => {

@@ -3,21 +3,21 @@
 // (1.5 s) with a generous bound (15 s), so that nothing here depends on the machine's speed.
 import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { createFunctionApp } from "../functions/app";
 import { loadConfig } from "../functions/config";
 import type { Deps } from "../functions/deps";
-import { createDrainApp, drain } from "../functions/drain";
+import { drain } from "../functions/drain";
 import { openaiEmbedder } from "../functions/embedders/openai";
 import { Budget } from "../functions/lib/budget";
 import { OutOfTimeError, TransientError } from "../functions/lib/errors";
-import { createProcessWebhookApp } from "../functions/process-webhook";
-import { nextBatchSize } from "../functions/queue/batch-size";
+import { nextBatchSize } from "../functions/drain/batch-size";
 import { communityComment, embeddingQueue, embeddings, jobRuns } from "../schema";
 import { createRegistry } from "../schema/registry";
 import type { Connection } from "../scripts/lib/database";
 import { freshDatabase } from "./support/database";
 import { FakeClock } from "./support/fake-clock";
-import { type FakeOpenAI, startFakeOpenAI } from "./support/fake-openai";
-import { qstashToken } from "./support/qstash-token";
+import { type FakeOpenAI, startFakeOpenAI } from "../testing/fake-openai";
+import { qstashToken } from "../testing/qstash-token";
 
 const SITE = "https://embeddings.example.com";
 const KEY = "sig_budget_key";
@@ -131,7 +131,7 @@ describe("a run that runs out of time", () => {
   it("drain: answers in time, leaves the rest claimable at once, and records its job run", async () => {
     await comments(3);
     api.latencyMs = 30_000;
-    const app = createDrainApp(depsWith({ DRAIN_BUDGET_MS: "1500" }));
+    const app = createFunctionApp("drain", depsWith({ DRAIN_BUDGET_MS: "1500" }));
     const started = Date.now();
     const response = await signedPost(app, "drain", {});
     expect(Date.now() - started).toBeLessThan(15_000);
@@ -150,7 +150,7 @@ describe("a run that runs out of time", () => {
   it("process-webhook: answers 503 in time, so QStash delivers again", async () => {
     const [comment] = await connection.db.insert(communityComment).values({ body: "Slow delivery" }).returning();
     api.latencyMs = 30_000;
-    const app = createProcessWebhookApp(depsWith({ PROCESS_BUDGET_MS: "1500" }));
+    const app = createFunctionApp("process-webhook", depsWith({ PROCESS_BUDGET_MS: "1500" }));
     const started = Date.now();
     const response = await signedPost(app, "process-webhook", { contentType: "comment", contentId: comment!.id });
     expect(Date.now() - started).toBeLessThan(15_000);

@@ -4,12 +4,12 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { drain } from "../functions/drain";
 import { startRun } from "../functions/lib/budget";
 import { maintain } from "../functions/maintenance";
-import { claimBatch } from "../functions/queue/claim";
-import { DRAIN_CHAIN } from "../functions/queue/lanes";
-import { MAX_RETRY_ROUNDS, retryFailed } from "../functions/retry-failed";
+import { claimBatch, MAX_RETRY_ROUNDS } from "../functions/queue";
+import { DRAIN_CHAIN } from "../functions/qstash/lanes";
+import { retryFailed } from "../functions/retry-failed";
 import { communityComment, communityPost, embeddingQueue, embeddings, jobRuns, searchLog } from "../schema";
 import { startTestStack, type TestStack } from "./support/stack";
-import { qstashToken } from "./support/qstash-token";
+import { qstashToken } from "../testing/qstash-token";
 import { waitFor } from "./support/wait-for";
 import { FakeClock } from "./support/fake-clock";
 

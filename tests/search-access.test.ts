@@ -3,12 +3,12 @@
 
 import { and, eq, getTableColumns } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createFunctionApp } from "../functions/app";
 import { loadConfig } from "../functions/config";
 import { processItems } from "../functions/core/process";
 import type { Deps } from "../functions/deps";
 import { drain } from "../functions/drain";
 import { localEmbedder } from "../functions/embedders/local";
-import { createSearchApp } from "../functions/search";
 import { course, courseLesson, embeddingQueue, embeddings, profiles, users } from "../schema";
 import { columnsOf, contentType, createRegistry, defaultRegistry } from "../schema/registry";
 import type { Connection } from "../scripts/lib/database";
@@ -27,7 +27,7 @@ const depsWith = (env: Record<string, string>): Deps => ({
   embedder: localEmbedder(1536),
 });
 const searchAs = (deps: Deps, body: unknown, headers: Record<string, string> = {}) =>
-  createSearchApp(deps).request("/api/embeddings/search", {
+  createFunctionApp("search", deps).request("/api/embeddings/search", {
     method: "POST",
     headers: { "content-type": "application/json", ...headers },
     body: JSON.stringify(body),

@@ -3,12 +3,12 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { Client } from "@upstash/qstash";
 import { communityComment, course, embeddingQueue } from "../schema";
-import { BASE_PATH } from "../functions/lib/create-app";
+import { BASE_PATH } from "../functions/endpoints";
 import type { Connection } from "../scripts/lib/database";
 import { startLocalStack, type LocalStack } from "../scripts/lib/local-stack";
 import { startEmulator, type RunningEmulator } from "../scripts/qstash-emulator/http";
 import { freshDatabase } from "./support/database";
-import { startFakeOpenAI, type FakeOpenAI } from "./support/fake-openai";
+import { startFakeOpenAI, type FakeOpenAI } from "../testing/fake-openai";
 import { waitFor } from "./support/wait-for";
 
 const SECRETS = {

@@ -1,12 +1,12 @@
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createFunctionApp } from "../functions/app";
 import { loadConfig } from "../functions/config";
 import { processItems } from "../functions/core/process";
 import type { Deps } from "../functions/deps";
 import { embedLocally, localEmbedder } from "../functions/embedders/local";
 import { rowsOf } from "../functions/db/database";
-import { applySearchSettings, createSearchApp, nearestChunks } from "../functions/search";
-import { createStatusApp } from "../functions/status";
+import { applySearchSettings, nearestChunks } from "../functions/search";
 import { communityPost, course, courseLesson, embeddingQueue, HNSW_INDEX, jobRuns, searchLog } from "../schema";
 import { createRegistry } from "../schema/registry";
 import type { Connection } from "../scripts/lib/database";
@@ -46,7 +46,7 @@ describe("status", () => {
       { contentType: "post", contentId: "p2", priority: 4, status: "done" },
       { contentType: "post", contentId: "p3", priority: 4, status: "failed", lastError: "embedding API answered 400: bad input" },
     ]);
-    const app = createStatusApp(deps);
+    const app = createFunctionApp("status", deps);
     const response = await app.request("/api/embeddings/queue", { headers: admin });
     expect(response.status).toBe(200);
     const body = (await response.json()) as Record<string, any>;
@@ -61,7 +61,7 @@ describe("status", () => {
 
   it("reports configuration, reachability and last runs, and never a secret", async () => {
     await connection.db.insert(jobRuns).values({ job: "drain", ok: true, summary: { done: 3 }, startedAt: new Date() });
-    const app = createStatusApp(deps);
+    const app = createFunctionApp("status", deps);
     const processor = await app.request("/api/embeddings/processor", { headers: admin });
     const body = (await processor.json()) as Record<string, any>;
     expect(body.config).toMatchObject({ strategy: "qstash", model: "local-lexical-v1", dimensions: 1536, database: "postgres" });
@@ -77,8 +77,40 @@ describe("status", () => {
     }
   });
 
+  it("shows on the page what the queue holds: each lane's counts, the last hour and the failures", async () => {
+    const db = connection.db;
+    await db.delete(embeddingQueue);
+    const page = async () => (await createFunctionApp("status", deps).request("/api/embeddings/status", { headers: admin })).text();
+    /** A lane's row of the page: pending, processing, done, failed. */
+    const lane = (html: string, name: string) =>
+      html
+        .match(new RegExp(`<tr><td>${name.replace(/[()+]/g, "\\$&")}</td>((?:<td>\\d+</td>){4})</tr>`))?.[1]
+        ?.match(/\d+/g)
+        ?.map(Number);
+    const comment = (id: string) => ({ contentType: "comment", contentId: id, priority: 5, status: "pending" as const });
+    await db
+      .insert(embeddingQueue)
+      .values([
+        comment("k1"),
+        comment("k2"),
+        comment("k3"),
+        { contentType: "post", contentId: "p1", priority: 4, status: "processing" },
+        { contentType: "post", contentId: "p9", priority: 4, status: "failed", lastError: "embedding API answered 400: page test" },
+      ]);
+    let html = await page();
+    expect(lane(html, "batched (5+)")).toEqual([3, 0, 0, 0]);
+    expect(lane(html, "queued (3–4)")).toEqual([0, 1, 0, 1]);
+    expect(html).toMatch(/id="throughput">0 items done · \d+ chunks embedded · 1 failed</);
+    expect(html).toContain('<tr><td>post p9</td><td class="bad">embedding API answered 400: page test</td>');
+    // More rows, other numbers: the page reads the table, nothing on it is fixed.
+    await db.insert(embeddingQueue).values([comment("k4"), comment("k5"), { ...comment("k6"), status: "done" }]);
+    html = await page();
+    expect(lane(html, "batched (5+)")).toEqual([5, 0, 1, 0]);
+    expect(html).toMatch(/id="throughput">1 items done · /);
+  });
+
   it("sends security headers with the page, the admin JSON and their refusals", async () => {
-    const app = createStatusApp(deps);
+    const app = createFunctionApp("status", deps);
     const answers = [
       await app.request("/api/embeddings/status", { headers: admin }),
       await app.request("/api/embeddings/queue", { headers: admin }),
@@ -101,7 +133,7 @@ describe("status", () => {
       QSTASH_URL: "https://qstash-user:qstash-pass@qstash.example.com",
       SITE_URL: "https://site-user:site-pass@site.example.com/?token=site-token",
     });
-    const app = createStatusApp({ ...deps, config });
+    const app = createFunctionApp("status", { ...deps, config });
     const shown = await (await app.request("/api/embeddings/processor", { headers: admin })).text();
     for (const secret of ["proxy-user", "proxy-pass", "query-key", "qstash-user", "qstash-pass", "site-user", "site-pass", "site-token"])
       expect(shown).not.toContain(secret);
@@ -113,7 +145,7 @@ describe("status", () => {
   });
 
   it("refuses a missing or wrong ADMIN_TOKEN, and asks a browser for it on the page", async () => {
-    const app = createStatusApp(deps);
+    const app = createFunctionApp("status", deps);
     expect((await app.request("/api/embeddings/queue")).status).toBe(401);
     expect((await app.request("/api/embeddings/processor", { headers: { authorization: "Bearer wrong" } })).status).toBe(401);
     const page = await app.request("/api/embeddings/status");
@@ -126,7 +158,7 @@ describe("status", () => {
 
 describe("search", () => {
   const search = (body: unknown, token = SECRETS.SEARCH_TOKEN) =>
-    createSearchApp(deps).request("/api/embeddings/search", {
+    createFunctionApp("search", deps).request("/api/embeddings/search", {
       method: "POST",
       headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
       body: JSON.stringify(body),

@@ -5,7 +5,7 @@ import { chunkText } from "../functions/core/chunk";
 import { estimateTokens } from "../functions/embedders/embedder";
 import { parseChanges } from "../functions/enqueue/changes";
 import { BadRequestError } from "../functions/lib/errors";
-import { COALESCE_WINDOW_MS, coalescingWindow, laneFor } from "../functions/queue/lanes";
+import { COALESCE_WINDOW_MS, coalescingWindow, laneFor } from "../functions/qstash/lanes";
 import { createRegistry } from "../schema/registry";
 
 describe("chunkText", () => {

@@ -1,6 +1,5 @@
-// Vercel's Node.js runtime (maxDuration in vercel.json): a drain answers after its batches, DRAIN_BUDGET_MS,
-// and an edge function must begin its answer within 25 s.
-import { createDrainApp } from "../../functions/drain.js";
+// drain on Vercel's Node.js runtime, with vercel.json's maxDuration (functions/endpoints.ts).
 import { fetchHandler } from "../../functions/edge.js";
+import { drainRouter } from "../../functions/drain.js";
 
-export default { fetch: fetchHandler(createDrainApp, process.env) };
+export default { fetch: fetchHandler(drainRouter, process.env) };

@@ -1,5 +1,6 @@
+// enqueue on Vercel's edge runtime (functions/endpoints.ts).
 import { fetchHandler } from "../../functions/edge.js";
-import { createEnqueueApp } from "../../functions/enqueue.js";
+import { enqueueRouter } from "../../functions/enqueue.js";
 
 export const config = { runtime: "edge" };
-export default fetchHandler(createEnqueueApp, process.env);
+export default fetchHandler(enqueueRouter, process.env);

@@ -1,7 +1,5 @@
-// Vercel's Node.js runtime (maxDuration in vercel.json): its deletes and ANALYZE grow with the tables,
-// past the 25 s within which an edge function must begin its answer.
-
+// maintenance on Vercel's Node.js runtime, with vercel.json's maxDuration (functions/endpoints.ts).
 import { fetchHandler } from "../../functions/edge.js";
-import { createMaintenanceApp } from "../../functions/maintenance.js";
+import { maintenanceRouter } from "../../functions/maintenance.js";
 
-export default { fetch: fetchHandler(createMaintenanceApp, process.env) };
+export default { fetch: fetchHandler(maintenanceRouter, process.env) };

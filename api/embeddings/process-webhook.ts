@@ -1,7 +1,5 @@
-// Vercel's Node.js runtime (maxDuration in vercel.json): a delivery answers after its embedding, which may
-// take longer than the 25 s within which an edge function must begin its answer.
-
+// process-webhook on Vercel's Node.js runtime, with vercel.json's maxDuration (functions/endpoints.ts).
 import { fetchHandler } from "../../functions/edge.js";
-import { createProcessWebhookApp } from "../../functions/process-webhook.js";
+import { processWebhookRouter } from "../../functions/process-webhook.js";
 
-export default { fetch: fetchHandler(createProcessWebhookApp, process.env) };
+export default { fetch: fetchHandler(processWebhookRouter, process.env) };

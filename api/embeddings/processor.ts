@@ -1,5 +1,6 @@
+// status on Vercel's edge runtime (functions/endpoints.ts).
 import { fetchHandler } from "../../functions/edge.js";
-import { createStatusApp } from "../../functions/status.js";
+import { statusRouter } from "../../functions/status.js";
 
 export const config = { runtime: "edge" };
-export default fetchHandler(createStatusApp, process.env);
+export default fetchHandler(statusRouter, process.env);

@@ -1,7 +1,5 @@
-// Vercel's Node.js runtime (maxDuration in vercel.json): it requeues every failed row at once, which grows
-// with the failures, past the 25 s within which an edge function must begin its answer.
-
+// retry-failed on Vercel's Node.js runtime, with vercel.json's maxDuration (functions/endpoints.ts).
 import { fetchHandler } from "../../functions/edge.js";
-import { createRetryFailedApp } from "../../functions/retry-failed.js";
+import { retryFailedRouter } from "../../functions/retry-failed.js";
 
-export default { fetch: fetchHandler(createRetryFailedApp, process.env) };
+export default { fetch: fetchHandler(retryFailedRouter, process.env) };

@@ -1,5 +1,6 @@
+// search on Vercel's edge runtime (functions/endpoints.ts).
 import { fetchHandler } from "../../functions/edge.js";
-import { createSearchApp } from "../../functions/search.js";
+import { searchRouter } from "../../functions/search.js";
 
 export const config = { runtime: "edge" };
-export default fetchHandler(createSearchApp, process.env);
+export default fetchHandler(searchRouter, process.env);

@@ -4,7 +4,7 @@
 import { normalizeId, type Registry } from "../../schema/registry.js";
 import type { Database } from "../db/database.js";
 import type { Embedder } from "../embedders/embedder.js";
-import { pendingVersions, resolveSettled } from "../queue/failures.js";
+import { pendingVersions, resolveSettled } from "../queue/index.js";
 import { lockItems, retryConflicts } from "../db/conflicts.js";
 import { chunkText, DEFAULT_CHUNKING, type ChunkOptions } from "./chunk.js";
 import { embedChunks } from "./embed.js";

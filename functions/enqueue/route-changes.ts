@@ -4,9 +4,9 @@
 // waits for the drain's schedule.
 import type { Deps } from "../deps.js";
 import { uniqueItems } from "../core/item.js";
-import { doorbellsFor } from "../queue/doorbells.js";
-import { laneFor, type Lane } from "../queue/lanes.js";
-import { queueItems } from "../queue/queue-items.js";
+import { doorbellsFor } from "../qstash/doorbells.js";
+import { laneFor, type Lane } from "../qstash/lanes.js";
+import { queueItems } from "../queue/index.js";
 import type { Change } from "./changes.js";
 
 export type Routed = { contentType: string; contentId: string; lane: Lane | "skipped"; fallback?: boolean };

@@ -1,12 +1,15 @@
-// One factory for every function's Hono app: the same error answers and size limit everywhere.
-import { Hono } from "hono";
+// The shared app every function is mounted on (ARCHITECTURE.md §3): security headers, one body limit,
+// the same JSON 404 and error answers, whether it hosts one function (its own entry) or all of them (the
+// local stack). A function is a router with no app-wide middleware of its own.
+import { Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { BadRequestError, errorMessage, PermanentError, TransientError, UnauthorizedError } from "./errors.js";
 import { ConfigError } from "../config.js";
+import type { Deps } from "../deps.js";
 import type { SearchScope, SignedDelivery } from "./auth.js";
+import { BASE_PATH } from "./endpoint-url.js";
 
-export const BASE_PATH = "/api/embeddings";
 /** Largest body any function accepts; larger ones get 413 before they are read. */
 export const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -36,18 +39,28 @@ export const SECURITY_HEADERS = {
   "Referrer-Policy": "no-referrer",
 } as const;
 
-export function createApp() {
-  const app = new Hono<AppEnv>().basePath(BASE_PATH);
-  app.use(async (c, next) => {
-    await next();
-    for (const [name, value] of Object.entries(SECURITY_HEADERS)) c.res.headers.set(name, value);
-  });
-  app.use(
-    bodyLimit({
-      maxSize: MAX_BODY_BYTES,
-      onError: (c) => c.json({ error: `body larger than ${MAX_BODY_BYTES} bytes` }, Status.tooLarge),
-    }),
-  );
+/** A function's routes, relative to BASE_PATH, with only their own middleware (auth, replay guard). */
+export type Router = Hono<AppEnv>;
+export type RouterFactory = (deps: Deps) => Router;
+
+export const createRouter = (): Router => new Hono<AppEnv>();
+
+const securityHeaders: MiddlewareHandler = async (c, next) => {
+  await next();
+  for (const [name, value] of Object.entries(SECURITY_HEADERS)) c.res.headers.set(name, value);
+};
+
+/** The one body limit: larger bodies get 413 before they are read. Exported so a test can count it. */
+export const BODY_LIMIT = bodyLimit({
+  maxSize: MAX_BODY_BYTES,
+  onError: (c) => c.json({ error: `body larger than ${MAX_BODY_BYTES} bytes` }, Status.tooLarge),
+});
+
+/** The shared app with these routers mounted under BASE_PATH. */
+export function createApp(...routers: Router[]) {
+  const app = new Hono<AppEnv>();
+  app.use(securityHeaders);
+  app.use(BODY_LIMIT);
   app.notFound((c) => c.json({ error: `no such endpoint: ${c.req.method} ${new URL(c.req.url).pathname}` }, Status.notFound));
   app.onError((error, c) => {
     if (error instanceof BadRequestError) return c.json({ error: error.message }, Status.badRequest);
@@ -61,5 +74,6 @@ export function createApp() {
     console.error(`[${new URL(c.req.url).pathname}] ${cause}`);
     return c.json({ error: "internal error", ...(c.get("caller") === "qstash" ? { cause } : {}), retry: true }, Status.unavailable);
   });
+  for (const router of routers) app.route(BASE_PATH, router);
   return app;
 }

@@ -4,13 +4,14 @@ import { eq } from "drizzle-orm";
 import type { MiddlewareHandler } from "hono";
 import { signedCalls } from "../../schema/pipeline-tables.js";
 import type { Database } from "../db/database.js";
+import type { EndpointName } from "../endpoints.js";
 import { type AppEnv, Status } from "./create-app.js";
 
 /**
  * Runs the handler once per signature (after requireQStashSignature): a replay answers 200 with
  * `replayed: true` and does nothing. A run that fails gives its signature back, so a retry can run.
  */
-export function oncePerSignature(db: Database, endpoint: string): MiddlewareHandler<AppEnv> {
+export function oncePerSignature(db: Database, endpoint: EndpointName): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const { id, expiresAt } = c.get("signature");
     const claimed = await db

@@ -1,9 +1,11 @@
 // Claims a batch of the database queue for one drain run (ARCHITECTURE.md §1, "Drain"): highest
 // priority first, then oldest; only rows whose run_after has come; a lease (locked_until) so that a
 // crashed run's claim expires and another run takes the rows. SKIP LOCKED lets runs overlap safely.
-import { sql } from "drizzle-orm";
+import { and, eq, lt, sql } from "drizzle-orm";
+import { embeddingQueue } from "../../schema/pipeline-tables.js";
 import type { Database } from "../db/database.js";
 import { rowsOf } from "../db/database.js";
+import { returnToPending } from "./settle.js";
 
 export type Claimed = { id: number; contentType: string; contentId: string; attempts: number };
 
@@ -38,4 +40,17 @@ export async function readyCount(db: Database, range?: PriorityRange): Promise<n
     SELECT count(*)::int AS n FROM embedding_queue WHERE ${claimable(range)}`),
   );
   return row?.n ?? 0;
+}
+
+/** Puts back in line the rows whose claim's lease ran out (the run that held them stopped); how many. */
+export async function releaseExpiredClaims(db: Database): Promise<number> {
+  const expired = await db
+    .select({ id: embeddingQueue.id })
+    .from(embeddingQueue)
+    .where(and(eq(embeddingQueue.status, "processing"), lt(embeddingQueue.lockedUntil, sql`now()`)));
+  await returnToPending(
+    db,
+    expired.map((row) => ({ id: row.id, delayMs: 0, error: "claim expired: the drain that held it stopped" })),
+  );
+  return expired.length;
 }

@@ -2,7 +2,9 @@
 // use, so coalescing (one pending row per item) lives in one place.
 import { sql } from "drizzle-orm";
 import type { QueueOp, QueueSource } from "../../schema/pipeline-tables.js";
-import type { Database } from "../db/database.js";
+import { BACKGROUND_PRIORITY } from "../../schema/registry.js";
+import { type Database, rowsOf } from "../db/database.js";
+import type { Embedder } from "../embedders/embedder.js";
 import { compareItems, itemKey, uniqueItems, type Item } from "../core/item.js";
 import { yieldingWrite } from "../db/conflicts.js";
 
@@ -27,4 +29,21 @@ export async function queueItems(db: Database, items: QueuedItem[], source: Queu
     tx.execute(sql`SELECT queue_for_embedding(v.content_type, v.content_id, v.priority, v.op, ${source}::text, ${delayMs}::int)
     FROM (VALUES ${values}) AS v(content_type, content_id, priority, op)`),
   );
+}
+
+/**
+ * Queues the items whose chunks were embedded with another model or size, behind live traffic:
+ * re-embedding happens without a drop. Maintenance and start-up call it. Returns how many it queued.
+ */
+export async function queueOtherModels(db: Database, embedder: Pick<Embedder, "model" | "dimensions">): Promise<number> {
+  // In item order, as every writer of queue rows takes them, yielding to the application's writes.
+  const [row] = await yieldingWrite(db, (tx) =>
+    rowsOf<{ n: number }>(
+      tx.execute(sql`WITH stale AS (
+      SELECT DISTINCT content_type, content_id FROM embeddings WHERE model <> ${embedder.model} OR dimensions <> ${embedder.dimensions}
+      ORDER BY content_type, content_id)
+    SELECT count(queue_for_embedding(s.content_type, s.content_id, ${BACKGROUND_PRIORITY}, 'upsert', 'backfill'))::int AS n FROM stale s`),
+    ),
+  );
+  return row?.n ?? 0;
 }

@@ -1,14 +1,12 @@
-// Moves claimed queue rows to their next status. Two partial unique indexes keep one pending and one
-// failed row per item. A row moving into either status is deleted and re-inserted in ONE statement,
-// `INSERT … ON CONFLICT` on that index: a twin a trigger or another writer inserts meanwhile is merged
-// with, never a 23505 (an UPDATE into the status would race it, and lose an attempt or a retry round).
-// An application transaction may lock the same rows in another order: these writes yield to it.
-import { and, eq, inArray, sql, type SQL } from "drizzle-orm";
+// Moves claimed queue rows to their next status: done, failed, or back in line (ARCHITECTURE.md §6). The
+// moves into pending or failed are move.ts's single statements. An application transaction may lock the
+// same rows in another order: these writes yield to it.
+import { and, eq, inArray, sql } from "drizzle-orm";
 import { embeddingQueue, type QueueSource } from "../../schema/pipeline-tables.js";
 import { yieldingWrite } from "../db/conflicts.js";
 import type { Database } from "../db/database.js";
-import { rowsOf } from "../db/database.js";
 import { MAX_ERROR_LENGTH } from "../lib/errors.js";
+import { move } from "./move.js";
 
 /** How many claims an item gets before it is recorded as failed. */
 export const MAX_ATTEMPTS = 5;
@@ -68,56 +66,4 @@ export async function returnToPending(db: Database, rows: { id: number; delayMs:
       }),
     ),
   );
-}
-
-/** Gives failed items another round (at most `maxRounds` in all) with fresh attempts; how many. */
-export async function retryFailedRows(db: Database, maxRounds: number): Promise<number> {
-  const [row] = await yieldingWrite(db, (tx) =>
-    rowsOf<{ n: number }>(
-      tx.execute(sql`WITH ${sql.raw(MOVED)} AS (
-      DELETE FROM embedding_queue WHERE status = 'failed' AND retry_rounds < ${maxRounds} RETURNING *),
-    inserted AS (${moveInsert({
-      status: "pending",
-      runAfter: sql`now()`,
-      lastError: sql`last_error`,
-      source: "retry",
-      attempts: sql`0`,
-      retryRounds: sql`retry_rounds + 1`,
-      onConflict: sql`DO NOTHING`,
-    })})
-    SELECT count(*)::int AS n FROM ${sql.raw(MOVED)}`),
-    ),
-  );
-  return row?.n ?? 0;
-}
-
-const MOVED = "moved";
-
-type Target = {
-  status: "pending" | "failed";
-  runAfter: SQL;
-  lastError: SQL;
-  onConflict: SQL;
-  source?: QueueSource;
-  attempts?: SQL;
-  retryRounds?: SQL;
-};
-
-/** `WITH moved AS (<rows: a DELETE … RETURNING>) <insert them in their new status>`. */
-function move(target: Target & { rows: SQL }): SQL {
-  return sql`WITH ${sql.raw(MOVED)} AS (${target.rows}) ${moveInsert(target)}`;
-}
-
-/**
- * Re-inserts the deleted rows, same ids, in their new status; one per item (the newest), so that an
- * `ON CONFLICT DO UPDATE` never meets the same item twice in one statement.
- */
-function moveInsert(t: Target): SQL {
-  return sql`INSERT INTO embedding_queue
-      (id, content_type, content_id, op, priority, status, attempts, retry_rounds, last_error, run_after, locked_until, source, created_at, updated_at)
-    SELECT DISTINCT ON (content_type, content_id) id, content_type, content_id, op, priority, ${t.status}::text,
-      ${t.attempts ?? sql`attempts`}, ${t.retryRounds ?? sql`retry_rounds`}, ${t.lastError}, ${t.runAfter}, NULL,
-      coalesce(${t.source ?? null}::text, source), created_at, now()
-    FROM ${sql.raw(MOVED)} ORDER BY content_type, content_id, id DESC
-    ON CONFLICT (content_type, content_id) WHERE status = ${sql.raw(`'${t.status}'`)} ${t.onConflict}`;
 }

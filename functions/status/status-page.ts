@@ -1,17 +1,22 @@
 // The status page a person reads at a glance: depth per lane, throughput, failures.
 import { html } from "hono/html";
+import { LANE_PRIORITIES, LANES, type Lane, laneFor } from "../qstash/lanes.js";
 import type { processorStatus, queueStatus } from "./read-status.js";
 
-const LANES = ["immediate (1–2)", "queued (3–4)", "batched (5+)"] as const;
-const laneOf = (priority: number) => LANES[priority <= 2 ? 0 : priority <= 4 ? 1 : 2];
+/** Each lane as the page names it, with the priorities it takes (functions/qstash/lanes.ts). */
+const NAMES: Record<Lane, string> = { immediate: "immediate", queued: "queued", database: "batched" };
+const label = (lane: Lane) => {
+  const { min, max } = LANE_PRIORITIES[lane];
+  const range = max === LANE_PRIORITIES.database.max ? `${min}+` : min === LANE_PRIORITIES.immediate.min ? `≤${max}` : `${min}–${max}`;
+  return `${NAMES[lane]} (${range})`;
+};
 const when = (at: unknown) => `${new Date(at as string).toISOString().replace("T", " ").slice(0, 19)} UTC`;
 
 export function statusPage(queue: Awaited<ReturnType<typeof queueStatus>>, processor: Awaited<ReturnType<typeof processorStatus>>) {
-  const lanes = new Map<string, Record<string, number>>(LANES.map((lane) => [lane, {}]));
+  const lanes = new Map<string, Record<string, number>>(LANES.map((lane) => [label(lane), {}]));
   for (const row of queue.byStatusAndPriority) {
-    const lane = lanes.get(laneOf(row.priority)) ?? {};
-    lane[row.status] = (lane[row.status] ?? 0) + row.count;
-    lanes.set(laneOf(row.priority), lane);
+    const counts = lanes.get(label(laneFor(row.priority)))!;
+    counts[row.status] = (counts[row.status] ?? 0) + row.count;
   }
   return html`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Embeddings status</title>

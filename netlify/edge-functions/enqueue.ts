@@ -1,5 +1,6 @@
+// enqueue as a Netlify Edge Function (functions/endpoints.ts).
 import { netlifyHandler } from "../../functions/edge.js";
-import { createEnqueueApp } from "../../functions/enqueue.js";
+import { enqueueRouter } from "../../functions/enqueue.js";
 
-export default netlifyHandler(createEnqueueApp);
+export default netlifyHandler(enqueueRouter);
 export const config = { path: "/api/embeddings/enqueue" };

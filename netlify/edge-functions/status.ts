@@ -1,5 +1,6 @@
+// status as a Netlify Edge Function (functions/endpoints.ts).
 import { netlifyHandler } from "../../functions/edge.js";
-import { createStatusApp } from "../../functions/status.js";
+import { statusRouter } from "../../functions/status.js";
 
-export default netlifyHandler(createStatusApp);
+export default netlifyHandler(statusRouter);
 export const config = { path: ["/api/embeddings/queue", "/api/embeddings/processor", "/api/embeddings/status"] };

@@ -1,8 +1,6 @@
-// A Netlify Function (synchronous: 60 s), not an Edge Function: its deletes and ANALYZE grow with the
-// tables, past the 40 s within which an Edge Function must send its headers.
-
+// maintenance as a Netlify Function, synchronous: 60 s (functions/endpoints.ts).
 import { fetchHandler } from "../../functions/edge.js";
-import { createMaintenanceApp } from "../../functions/maintenance.js";
+import { maintenanceRouter } from "../../functions/maintenance.js";
 
-export default fetchHandler(createMaintenanceApp, process.env);
+export default fetchHandler(maintenanceRouter, process.env);
 export const config = { path: "/api/embeddings/maintenance" };

@@ -1,8 +1,6 @@
-// A Netlify Function (synchronous: 60 s), not an Edge Function: decoding and writing a delivery's vectors
-// can take more than the 50 ms of CPU an Edge Function gets per request.
-
+// process-webhook as a Netlify Function, synchronous: 60 s (functions/endpoints.ts).
 import { fetchHandler } from "../../functions/edge.js";
-import { createProcessWebhookApp } from "../../functions/process-webhook.js";
+import { processWebhookRouter } from "../../functions/process-webhook.js";
 
-export default fetchHandler(createProcessWebhookApp, process.env);
+export default fetchHandler(processWebhookRouter, process.env);
 export const config = { path: ["/api/embeddings/process-webhook", "/api/embeddings/process-webhook/failed"] };

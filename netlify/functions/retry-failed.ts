@@ -1,8 +1,6 @@
-// A Netlify Function (synchronous: 60 s), not an Edge Function: it requeues every failed row at once,
-// which grows with the failures, past the 40 s within which an Edge Function must send its headers.
-
+// retry-failed as a Netlify Function, synchronous: 60 s (functions/endpoints.ts).
 import { fetchHandler } from "../../functions/edge.js";
-import { createRetryFailedApp } from "../../functions/retry-failed.js";
+import { retryFailedRouter } from "../../functions/retry-failed.js";
 
-export default fetchHandler(createRetryFailedApp, process.env);
+export default fetchHandler(retryFailedRouter, process.env);
 export const config = { path: "/api/embeddings/retry-failed" };

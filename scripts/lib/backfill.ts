@@ -2,7 +2,7 @@
 // (or a new content type) gets embedded. Resumable: it continues after the last id it reports.
 import { asc, getTableName, gt } from "drizzle-orm";
 import type { Database } from "../../functions/db/database";
-import { queueItems } from "../../functions/queue/queue-items";
+import { queueItems } from "../../functions/queue";
 import { BACKGROUND_PRIORITY, type ContentType } from "../../schema/registry";
 
 /** Backfill goes to the database lane, behind live traffic (BACKGROUND_PRIORITY). */

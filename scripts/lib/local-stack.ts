@@ -1,18 +1,18 @@
 // The local stack in one process: the functions on one port at their Vercel paths, the QStash
-// emulator, the three schedules, and trigger notifications forwarded to enqueue as a webhook would.
+// emulator, the schedules of functions/endpoints.ts, and trigger notifications forwarded to enqueue as a webhook would.
 import { randomBytes } from "node:crypto";
 import { createServer } from "node:http";
 import { getRequestListener } from "@hono/node-server";
 import { createAllFunctions } from "../../functions/app";
+import { endpointUrl } from "../../functions/endpoints";
 import { loadConfig, type Config } from "../../functions/config";
 import type { Deps } from "../../functions/deps";
 import { checkVectorColumn } from "../../functions/db/vector-column";
 import { createEmbedder } from "../../functions/embedders";
-import { queueOtherModels } from "../../functions/maintenance";
+import { queueOtherModels } from "../../functions/queue";
 import type { Embedder } from "../../functions/embedders/embedder";
-import { BASE_PATH } from "../../functions/lib/create-app";
-import { QUEUES } from "../../functions/queue/lanes";
-import { qstashPublisher } from "../../functions/queue/publisher";
+import { QUEUES } from "../../functions/qstash/lanes";
+import { qstashPublisher } from "../../functions/qstash/publisher";
 import { NOTIFY_CHANNEL } from "../../schema/capture-sql";
 import { MAX_ITEMS } from "../../schema/messages";
 import { createRegistry } from "../../schema/registry";
@@ -21,7 +21,7 @@ import { startEmulator, type RunningEmulator } from "../qstash-emulator/http";
 import type { EmulatorOptions } from "../qstash-emulator/emulator";
 import { isPlanName } from "../qstash-emulator/plans";
 import { listenOnFreePort } from "./listen";
-import { SCHEDULES, syncSchedules } from "./schedules";
+import { schedulesFrom, type SyncReport, syncSchedules } from "./schedules";
 
 export type LocalStackOptions = {
   connection: Connection;
@@ -32,7 +32,7 @@ export type LocalStackOptions = {
   emulator?: Partial<EmulatorOptions>;
   /** Forward the triggers' notifications to enqueue, as a database webhook would. */
   forwardNotifications?: boolean;
-  /** Create the drain, maintenance and retry-failed schedules on the emulator. */
+  /** Create the schedules (functions/endpoints.ts) on the emulator, DRAIN_CRON applied. */
   schedules?: boolean;
 };
 
@@ -43,6 +43,8 @@ export type LocalStack = {
   deps: Deps;
   config: Config;
   emulator?: RunningEmulator;
+  /** The schedules created, as the plan let them be. */
+  schedules: SyncReport["schedules"];
   close(): Promise<void>;
 };
 
@@ -104,12 +106,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     throw error;
   });
   // A switch of embedder is handled now, not at the next maintenance run.
-  const reembedding = await queueOtherModels(deps);
+  const reembedding = await queueOtherModels(deps.db, deps.embedder);
   const app = createAllFunctions(deps);
   handler = (request) => app.fetch(request);
 
   if (emulator) for (const q of QUEUES) emulator.emulator.upsertQueue(q.queueName, q.parallelism, false);
-  if (options.schedules) await syncSchedules(config, SCHEDULES);
+  const schedules = options.schedules ? (await syncSchedules(config, schedulesFrom(env))).schedules : [];
 
   const stopForwarding: (() => unknown)[] = [];
   if (options.forwardNotifications) {
@@ -117,7 +119,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     // announces together go in one request (up to enqueue's 1,000 items), so they ring one doorbell.
     const waiting: unknown[] = [];
     const post = (items: unknown[]) =>
-      fetch(`${url}${BASE_PATH}/enqueue`, {
+      fetch(endpointUrl(url, "enqueue"), {
         method: "POST",
         body: JSON.stringify(items),
         headers: { "content-type": "application/json", authorization: `Bearer ${config.webhookSecret}` },
@@ -137,6 +139,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     config,
     emulator,
     reembedding,
+    schedules,
     async close() {
       for (const stop of stopForwarding) await stop();
       await emulator?.close();

@@ -2,26 +2,29 @@
 // updates rather than adds; a refusal of one is reported with what was done instead, never a stop.
 import { Client, QstashError } from "@upstash/qstash";
 import type { Config } from "../../functions/config";
-import { BASE_PATH } from "../../functions/lib/create-app";
-import { QUEUES } from "../../functions/queue/lanes";
+import { ENDPOINT_LIST, type EndpointPath, endpointUrl } from "../../functions/endpoints";
+import { QUEUES } from "../../functions/qstash/lanes";
 import { cronJob } from "../qstash-emulator/emulator";
 import { planLimits, type PlanLimits } from "../qstash-emulator/plans";
 
-/**
- * Every 4 minutes: 360 messages a day, so that where only the triggers see changes the batched lane's
- * five minutes hold within the Free plan's 1,000 messages a day, with room for the lanes' own.
- */
-export const DEFAULT_DRAIN_CRON = "*/4 * * * *";
+export type ScheduleSpec = { scheduleId: string; endpoint: EndpointPath; cron: string };
 
-export type ScheduleSpec = { scheduleId: string; endpoint: string; cron: string };
+/** The schedules of functions/endpoints.ts, each cron replaced where `env` sets its variable (DRAIN_CRON). */
+export function schedulesFrom(env: Record<string, string | undefined> = {}): ScheduleSpec[] {
+  return ENDPOINT_LIST.flatMap(({ schedule, routes }) =>
+    schedule
+      ? [
+          {
+            scheduleId: schedule.scheduleId,
+            endpoint: routes[0]!.path,
+            cron: (schedule.cronVariable && env[schedule.cronVariable]) || schedule.cron,
+          },
+        ]
+      : [],
+  );
+}
 
-export const schedulesWith = (drainCron = DEFAULT_DRAIN_CRON): ScheduleSpec[] => [
-  { scheduleId: "embeddings-drain", endpoint: "drain", cron: drainCron },
-  { scheduleId: "embeddings-maintenance", endpoint: "maintenance", cron: "0 2 * * *" },
-  { scheduleId: "embeddings-retry-failed", endpoint: "retry-failed", cron: "0 3 * * 0" },
-];
-
-export const SCHEDULES = schedulesWith();
+export const SCHEDULES = schedulesFrom();
 
 /** Share of the plan's daily messages the schedules may spend; the rest is for the lanes and retries. */
 export const SCHEDULE_SHARE = 0.5;
@@ -113,7 +116,7 @@ export async function syncSchedules(config: Config, schedules: ScheduleSpec[], l
     }
   }
   for (const s of fitToPlan(schedules, limits, report.adjustments)) {
-    const destination = `${config.siteUrl}${BASE_PATH}/${s.endpoint}`;
+    const destination = endpointUrl(config.siteUrl, s.endpoint);
     try {
       await client.schedules.create({
         scheduleId: s.scheduleId,

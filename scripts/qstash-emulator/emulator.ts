@@ -249,6 +249,9 @@ export class QStashEmulator {
     delayMs += this.faults.jitterMs?.() ?? 0;
     const timer = setTimeout(() => {
       this.timers.delete(message.messageId);
+      // A timer may fire a millisecond early by the wall clock; QStash never delivers before notBefore.
+      const early = message.notBefore - Date.now();
+      if (early > 0) return this.scheduleAttempt(message, early);
       if (message.queueName) this.enterQueue(message);
       else if (message.flowControl) this.enterFlow(message);
       else void this.attempt(message).then((next) => next === "retry" && this.scheduleAttempt(message, this.backoff(message.retried)));

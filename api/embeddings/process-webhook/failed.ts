@@ -1,5 +1,5 @@
-// Vercel's Node.js runtime, as process-webhook (one app serves both paths, as on Netlify).
+// process-webhook on Vercel's Node.js runtime, with vercel.json's maxDuration (functions/endpoints.ts).
 import { fetchHandler } from "../../../functions/edge.js";
-import { createProcessWebhookApp } from "../../../functions/process-webhook.js";
+import { processWebhookRouter } from "../../../functions/process-webhook.js";
 
-export default { fetch: fetchHandler(createProcessWebhookApp, process.env) };
+export default { fetch: fetchHandler(processWebhookRouter, process.env) };

@@ -1,13 +1,14 @@
 // Sends messages to QStash (or our emulator: same API, another base URL) with the official client.
 import { Client } from "@upstash/qstash";
 import type { Config } from "../config.js";
-import { BASE_PATH } from "../lib/create-app.js";
+import type { EndpointPath } from "../endpoints.js";
+import { endpointUrl } from "../lib/endpoint-url.js";
 import { errorMessage, redact, TransientError } from "../lib/errors.js";
 import { DRAIN_CHAIN } from "./lanes.js";
 
 export type Message = {
-  /** Path under /api/embeddings, e.g. "process-webhook". */
-  endpoint: string;
+  /** Path under BASE_PATH, e.g. "process-webhook". */
+  endpoint: EndpointPath;
   body: unknown;
   /** Only [A-Za-z0-9_-]: see deduplication-id.ts. */
   deduplicationId?: string;
@@ -17,7 +18,7 @@ export type Message = {
   /** Deliveries sharing the key run at most `parallelism` at once. */
   flowControl?: { key: string; parallelism: number };
   /** Endpoint QStash calls after the last failed retry. */
-  failureEndpoint?: string;
+  failureEndpoint?: EndpointPath;
   retries?: number;
 };
 
@@ -35,16 +36,16 @@ export function qstashPublisher(config: Config): Publisher | undefined {
   const { token, url } = config.qstash;
   if (!token) return undefined;
   const client = new Client({ token, baseUrl: url, devMode: false, enableTelemetry: false });
-  const endpointUrl = (endpoint: string) => {
+  const urlOf = (endpoint: EndpointPath) => {
     if (!config.siteUrl) throw new TransientError("SITE_URL is not set, so QStash has no address to deliver to");
-    return `${config.siteUrl}${BASE_PATH}/${endpoint}`;
+    return endpointUrl(config.siteUrl, endpoint);
   };
   const request = (m: Message) => ({
-    url: endpointUrl(m.endpoint),
+    url: urlOf(m.endpoint),
     body: m.body,
     deduplicationId: m.deduplicationId,
     notBefore: m.deliverAt === undefined ? undefined : Math.ceil(m.deliverAt / 1000),
-    failureCallback: m.failureEndpoint && endpointUrl(m.failureEndpoint),
+    failureCallback: m.failureEndpoint && urlOf(m.failureEndpoint),
     retries: m.retries,
     queueName: m.queueName,
     flowControl: m.flowControl,

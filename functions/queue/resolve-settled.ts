@@ -1,38 +1,9 @@
-// Failed items as a person sees them: one `failed` row per item in embedding_queue, with the error.
+// Settlement by row version (ARCHITECTURE.md §5): items just embedded close their failed records and
+// the pending rows read before their texts, unless a change has touched those rows since.
 import { and, eq, inArray, or, sql } from "drizzle-orm";
-import { embeddingQueue, type QueueSource } from "../../schema/pipeline-tables.js";
-import type { Registry } from "../../schema/registry.js";
+import { embeddingQueue } from "../../schema/pipeline-tables.js";
 import type { Database } from "../db/database.js";
-import { compareItems, groupBy, itemKey, uniqueItems, type FailedItem, type Item } from "../core/item.js";
-import { retryConflicts } from "../db/conflicts.js";
-import { MAX_ERROR_LENGTH } from "../lib/errors.js";
-
-/** Records items as failed, or updates the failed record they already have. */
-export async function recordFailed(db: Database, registry: Registry, failed: FailedItem[], source: QueueSource) {
-  if (failed.length === 0) return;
-  // Once per item (ON CONFLICT DO UPDATE may touch a row once), in the one global order.
-  const sorted = uniqueItems(failed).sort(compareItems);
-  await retryConflicts(() =>
-    db
-      .insert(embeddingQueue)
-      .values(
-        sorted.map((f) => ({
-          contentType: f.contentType,
-          contentId: f.contentId,
-          status: "failed" as const,
-          source,
-          attempts: 1,
-          priority: registry.byType(f.contentType)?.priority ?? 5,
-          lastError: f.error.slice(0, MAX_ERROR_LENGTH),
-        })),
-      )
-      .onConflictDoUpdate({
-        target: [embeddingQueue.contentType, embeddingQueue.contentId],
-        targetWhere: sql`status = 'failed'`,
-        set: { lastError: sql`excluded.last_error`, attempts: sql`${embeddingQueue.attempts} + 1`, updatedAt: sql`now()` },
-      }),
-  );
-}
+import { groupBy, itemKey, type Item } from "../core/item.js";
 
 /** A pending queue row as it stood when read: `version` is its xmin, which every update changes. */
 export type PendingVersion = Item & { id: number; version: string };

@@ -6,15 +6,12 @@ import { deduplicationId } from "./deduplication-id.js";
 import { coalescingWindow, QUEUED_LANE, type Lane } from "./lanes.js";
 import type { Message } from "./publisher.js";
 
-export const PROCESS_ENDPOINT = "process-webhook";
-export const FAILURE_ENDPOINT = "process-webhook/failed";
-
 export type Doorbell = { doorbell: Lane; batchSize?: number };
 
 function ring(lane: Lane, id: string, deliverAt?: number, batchSize?: number): Message {
   return {
-    endpoint: PROCESS_ENDPOINT,
-    failureEndpoint: FAILURE_ENDPOINT,
+    endpoint: "process-webhook",
+    failureEndpoint: "process-webhook/failed",
     body: { doorbell: lane, batchSize } satisfies Doorbell,
     deduplicationId: id,
     deliverAt,

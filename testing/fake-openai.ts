@@ -4,9 +4,9 @@
 // BerriAI/litellm #42426); "refuses-base64" answers 400 to base64 (vLLM before PR #5935, #6174).
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { estimateTokens } from "../../functions/embedders/embedder";
-import { embedLocally } from "../../functions/embedders/local";
-import { openaiEmbedder, type OpenAIEmbedderOptions } from "../../functions/embedders/openai";
+import { estimateTokens } from "../functions/embedders/embedder";
+import { embedLocally } from "../functions/embedders/local";
+import { openaiEmbedder, type OpenAIEmbedderOptions } from "../functions/embedders/openai";
 
 /** The official client's embedder pointed at a fake server, with the key it accepts. */
 export const fakeServerEmbedder = (server: { url: string }, options: Partial<OpenAIEmbedderOptions> = {}) =>

@@ -1,0 +1,16 @@
+// The embedding_queue's states and every move between them (ARCHITECTURE.md §2 and §5). Nothing else in
+// the functions writes a queue row's status; the triggers' SQL function (schema/capture-sql.ts) is the
+// other writer, and queue-items.ts calls that same function, so coalescing lives in one place.
+//
+//   (none) ──queueItems / queueOtherModels / trigger──▶ pending ◀──────────────────┐
+//   pending ──claimBatch──▶ processing ──settleDone──▶ done ──deleteDoneRows──▶ (none)
+//   processing ──returnToPending (transient; releaseExpiredClaims)─────────────────┘
+//   processing ──settleFailed──▶ failed ──retryFailedRows──▶ pending
+//   (none) ──recordFailed──▶ failed          pending, failed ──resolveSettled──▶ done
+export { claimBatch, type Claimed, type PriorityRange, readyCount, releaseExpiredClaims } from "./claim.js";
+export { DONE_RETENTION_DAYS, deleteDoneRows } from "./prune.js";
+export { type QueuedItem, queueItems, queueOtherModels } from "./queue-items.js";
+export { recordFailed } from "./record-failed.js";
+export { type PendingVersion, pendingVersions, resolveSettled } from "./resolve-settled.js";
+export { failedCount, MAX_RETRY_ROUNDS, retryFailedRows } from "./retry.js";
+export { backoffMs, MAX_ATTEMPTS, returnToPending, settleDone, settleFailed } from "./settle.js";

@@ -1,0 +1,36 @@
+// Failed items as a person sees them: one `failed` row per item in embedding_queue, with the error.
+// Recorded where a delivery's items were refused for good (process-webhook and its failure callback).
+import { sql } from "drizzle-orm";
+import { DEFAULT_PRIORITY, embeddingQueue, type QueueSource } from "../../schema/pipeline-tables.js";
+import type { Registry } from "../../schema/registry.js";
+import type { Database } from "../db/database.js";
+import { compareItems, uniqueItems, type FailedItem } from "../core/item.js";
+import { retryConflicts } from "../db/conflicts.js";
+import { MAX_ERROR_LENGTH } from "../lib/errors.js";
+
+/** Records items as failed, or updates the failed record they already have. */
+export async function recordFailed(db: Database, registry: Registry, failed: FailedItem[], source: QueueSource) {
+  if (failed.length === 0) return;
+  // Once per item (ON CONFLICT DO UPDATE may touch a row once), in the one global order.
+  const sorted = uniqueItems(failed).sort(compareItems);
+  await retryConflicts(() =>
+    db
+      .insert(embeddingQueue)
+      .values(
+        sorted.map((f) => ({
+          contentType: f.contentType,
+          contentId: f.contentId,
+          status: "failed" as const,
+          source,
+          attempts: 1,
+          priority: registry.byType(f.contentType)?.priority ?? DEFAULT_PRIORITY,
+          lastError: f.error.slice(0, MAX_ERROR_LENGTH),
+        })),
+      )
+      .onConflictDoUpdate({
+        target: [embeddingQueue.contentType, embeddingQueue.contentId],
+        targetWhere: sql`status = 'failed'`,
+        set: { lastError: sql`excluded.last_error`, attempts: sql`${embeddingQueue.attempts} + 1`, updatedAt: sql`now()` },
+      }),
+  );
+}
