@@ -13,7 +13,9 @@ import { waitFor } from "./support/wait-for";
 
 let child: ChildProcess | undefined;
 let connection: Connection | undefined;
-const dataDir = mkdtempSync(join(tmpdir(), "qe-start-"));
+const home = mkdtempSync(join(tmpdir(), "qe-start-"));
+// The default's shape on a fresh clone: neither `.data` nor `.data/pglite` exists yet.
+const dataDir = join(home, ".data", "pglite");
 afterAll(async () => {
   child?.kill("SIGTERM");
   // Its database is dropped next: let the stack close its connections first (a few seconds at most).
@@ -23,7 +25,7 @@ afterAll(async () => {
     setTimeout(resolve, 5000);
   });
   await connection?.close();
-  rmSync(dataDir, { recursive: true, force: true });
+  rmSync(home, { recursive: true, force: true });
 });
 
 describe("npm start", () => {
@@ -38,7 +40,8 @@ describe("npm start", () => {
     child = spawn("npm", ["start"], { env, stdio: ["ignore", "pipe", "pipe"] });
     child.stdout!.on("data", (data) => (output += data));
     child.stderr!.on("data", (data) => (output += data));
-    await waitFor(() => output.includes("is running"), 120_000, "npm start to come up");
+    await waitFor(() => output.includes("is running") || child!.exitCode !== null, 120_000, "npm start to come up");
+    expect(output, "npm start exited").toContain("is running");
     const api = output.match(/Functions\s+(http:\/\/\S+\/api\/embeddings)/)![1]!;
     const database = connection?.url ?? output.match(/served at (postgres:\/\/\S+)/)![1]!;
     // Search is closed unless opened: the stack makes a token and prints it like its other secrets.

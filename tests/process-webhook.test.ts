@@ -166,43 +166,29 @@ describe("process-webhook", () => {
     expect(after!.status).toBe("done");
   });
 
-  it("records QStash's failure callback as a failed item", async () => {
-    const source = JSON.stringify({ contentType: "post", contentId: postId });
-    const callback = JSON.stringify({
-      status: 502,
-      retried: 3,
-      maxRetries: 3,
-      sourceMessageId: "msg_1",
-      body: Buffer.from("bad gateway").toString("base64"),
-      sourceBody: Buffer.from(source).toString("base64"),
-    });
-    const response = await deliver("process-webhook/failed", callback);
-    expect(response.status).toBe(200);
-    const [row] = await connection.db.select().from(embeddingQueue);
-    expect(row).toMatchObject({
-      status: "failed",
-      contentId: postId,
-      lastError: "QStash gave up after 3 retries; last answer 502: bad gateway",
-    });
-  });
-
-  it("records a failure callback whose answer holds a NUL", async () => {
+  it.each([
+    [
+      "QStash's failure callback as a failed item",
+      { status: 502, retried: 3, maxRetries: 3, sourceMessageId: "msg_1", body: "bad gateway" },
+      "QStash gave up after 3 retries; last answer 502: bad gateway",
+    ],
+    [
+      "a failure callback whose answer holds a NUL",
+      { status: 500, retried: 3, body: "crash\u0000dump" },
+      "QStash gave up after 3 retries; last answer 500: crash\uFFFDdump",
+    ],
+  ] as const)("records %s", async (_what, answer, lastError) => {
     await connection.db.delete(embeddingQueue);
     const source = JSON.stringify({ contentType: "post", contentId: postId });
     const callback = JSON.stringify({
-      status: 500,
-      retried: 3,
-      body: Buffer.from("crash\u0000dump").toString("base64"),
+      ...answer,
+      body: Buffer.from(answer.body).toString("base64"),
       sourceBody: Buffer.from(source).toString("base64"),
     });
     const response = await deliver("process-webhook/failed", callback);
     expect(response.status).toBe(200);
     const [row] = await connection.db.select().from(embeddingQueue);
-    expect(row).toMatchObject({
-      status: "failed",
-      contentId: postId,
-      lastError: "QStash gave up after 3 retries; last answer 500: crash\uFFFDdump",
-    });
+    expect(row).toMatchObject({ status: "failed", contentId: postId, lastError });
   });
 
   it("refuses an unsigned failure callback", async () => {

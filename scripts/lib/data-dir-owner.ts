@@ -2,7 +2,8 @@
 // and can corrupt the folder, so the process that opens it records itself (and, for `npm start`, the
 // PostgreSQL port it serves the folder on) in a file beside it; every other process goes through that
 // port, or is told in one sentence what to do.
-import { closeSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { dirname } from "node:path";
 
 export type Owner = { pid: number; command: string; pgUrl?: string };
 
@@ -41,6 +42,7 @@ export function currentOwner(dataDir: string): Owner | undefined {
 /** Records this process as the folder's owner; throws DataDirInUseError when another one lives. */
 export function claimDataDir(dataDir: string, command: string): { serveAt(pgUrl: string): void; release(): void } {
   const path = ownerFile(dataDir);
+  mkdirSync(dirname(path), { recursive: true }); // a fresh clone has no .data yet
   const write = (owner: Owner, flag: "wx" | "w") => {
     const fd = openSync(path, flag);
     try {
