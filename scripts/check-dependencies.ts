@@ -10,7 +10,7 @@ const WITHOUT_IMPORT: Record<string, string> = {
   "drizzle-kit": "npm run db:generate",
   tsx: "runs every script",
   typescript: "npm test type-checks with tsc",
-  vercel: "tests/vercel-build.test.ts runs vercel build",
+  vercel: "tests/deploy/vercel-build.test.ts runs vercel build",
   vite: "vitest's peer, pinned",
   "@types/node": "types",
   "@types/pg": "types",

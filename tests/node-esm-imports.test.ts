@@ -1,6 +1,6 @@
 // Vercel's Node.js runtime compiles each file on its own and Node's ESM resolves no extensionless
 // import, so every relative import the functions reach names its .js file (TypeScript, esbuild, Vite and
-// tsx map it to the .ts source). tests/vercel-build.test.ts proves the built output loads; this names the line.
+// tsx map it to the .ts source). tests/deploy/vercel-build.test.ts proves the built output loads; this names the line.
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 

@@ -28,10 +28,10 @@ beforeAll(async () => {
   rmSync(".vercel/output", { recursive: true, force: true });
   await run("npx", ["vercel", "build", "--yes"], {
     env: { ...process.env, VERCEL_TELEMETRY_DISABLED: "1", CI: "1" },
-    timeout: 280_000,
+    timeout: 580_000,
     maxBuffer: 16 * 1024 * 1024,
   });
-}, 300_000);
+}, 600_000);
 
 describe("vercel build", () => {
   it("puts process-webhook, drain, maintenance and retry-failed on Node.js with vercel.json's maxDuration", () => {
