@@ -42,7 +42,9 @@ ${pgServer ? `  psql "${pgServer.url}" -c "insert into course (title, descriptio
 ${
   stack.emulator
     ? `
-Run a schedule now (drain, maintenance or retry-failed):
+Run a schedule now (${ENDPOINT_LIST.filter((e) => e.schedule)
+        .map((e) => e.name)
+        .join(", ")}):
   QSTASH_URL=${stack.emulator.url} QSTASH_TOKEN=${c.qstash.token} SITE_URL=${stack.url} npm run trigger -- drain
 `
     : ""

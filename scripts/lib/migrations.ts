@@ -25,7 +25,8 @@ export async function applyMigrations(db: Database, migrator: Migrator, options:
     throw new Error(
       `The registered tables ${missing.join(", ")} do not exist in this database, and the change-capture triggers need them. ` +
         "Point the registry (schema/registry.ts) at your tables and run `npm run db:triggers`, " +
-        "or, to try the pipeline on an empty database, run `npm run db:migrate -- --sample-tables`.",
+        "or, to try the pipeline on an empty database, run `npm run db:migrate -- --sample-tables` " +
+        "(the sample tables come from `npm run db:generate`: run it after adding a table to schema/source-tables.ts).",
     );
   }
   await migrator(db as never, { migrationsFolder });
