@@ -95,3 +95,6 @@ export const ENDPOINT_LIST = Object.entries(ENDPOINTS).map(([name, endpoint]) =>
   name: EndpointName;
   routes: readonly (Route & { path: EndpointPath })[];
 })[];
+
+/** Every route with the endpoint that serves it. */
+export const ROUTES = ENDPOINT_LIST.flatMap((endpoint) => endpoint.routes.map((route) => ({ ...route, endpoint })));

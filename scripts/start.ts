@@ -1,7 +1,7 @@
 // `npm start`: the whole pipeline on this machine, on the embedded defaults unless the environment
 // names real services (ARCHITECTURE.md §7).
 import { loadConfig } from "../functions/config";
-import { BASE_PATH, ENDPOINT_LIST } from "../functions/endpoints";
+import { BASE_PATH, ENDPOINT_LIST, ROUTES } from "../functions/endpoints";
 import { openDatabase, START_COMMAND } from "./lib/database";
 import { startLocalStack } from "./lib/local-stack";
 import { servePglite } from "./lib/pg-server";
@@ -24,7 +24,7 @@ await runScript(async () => {
   });
   const api = `${stack.url}${BASE_PATH}`;
   const c = stack.config;
-  const paths = ENDPOINT_LIST.flatMap((e) => e.routes.map((r) => r.path));
+  const paths = ROUTES.map((r) => r.path);
   const schedules = stack.schedules.map((s) => `${s.scheduleId} ${s.cron}`).join(" · ");
 
   console.log(`

@@ -2,7 +2,7 @@
 // 401 and nothing changed.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAllFunctions } from "../functions/app";
-import { type Auth, ENDPOINT_LIST } from "../functions/endpoints";
+import { type Auth, ROUTES } from "../functions/endpoints";
 import { loadConfig } from "../functions/config";
 import type { Deps } from "../functions/deps";
 import { localEmbedder } from "../functions/embedders/local";
@@ -47,8 +47,7 @@ const url = (endpoint: string) => `${SITE}/api/embeddings/${endpoint}`;
 const send = (endpoint: string, raw: string, headers: Record<string, string>) =>
   app.request(url(endpoint), { method: "POST", body: raw, headers: { "content-type": "application/json", ...headers } });
 
-const routesBehind = (auth: Auth) => ENDPOINT_LIST.filter((e) => e.auth === auth).flatMap((e) => e.routes);
-const QSTASH_ENDPOINTS = routesBehind("qstash-signature").map((r) => r.path);
+const QSTASH_ENDPOINTS = ROUTES.filter((r) => r.endpoint.auth === "qstash-signature").map((r) => r.path);
 const now = () => Math.floor(Date.now() / 1000);
 
 describe.each(QSTASH_ENDPOINTS)("%s", (endpoint) => {
@@ -114,9 +113,12 @@ describe("secrets on the app-facing functions", () => {
     enqueue: JSON.stringify({ contentType: "post", contentId: "00000000-0000-0000-0000-000000000000" }),
     search: JSON.stringify({ query: "matrix" }),
   };
-  const cases = ENDPOINT_LIST.filter((e) => e.auth !== "qstash-signature").flatMap((e) =>
-    e.routes.map((r): [string, string, string, string] => [r.path, r.method, secrets[e.auth]!, bodies[r.path] ?? ""]),
-  );
+  const cases = ROUTES.filter((r) => r.endpoint.auth !== "qstash-signature").map((r): [string, string, string, string] => [
+    r.path,
+    r.method,
+    secrets[r.endpoint.auth]!,
+    bodies[r.path] ?? "",
+  ]);
   it.each(cases)("%s: 401 without or with a wrong secret, nothing changed; the right one passes", async (endpoint, method, secret, raw) => {
     const call = (headers: Record<string, string>) =>
       app.request(url(endpoint), { method, body: raw || undefined, headers: { "content-type": "application/json", ...headers } });

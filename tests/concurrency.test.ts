@@ -30,6 +30,15 @@ let deps: Deps;
 /** The application's own session, editing rows beside the pipeline. */
 let app: pg.Pool;
 
+/** Inserts `count` comments (each queued by the capture trigger) and returns their ids. */
+const insertComments = async (count: number, body: (i: number) => string) =>
+  (
+    await connection.db
+      .insert(communityComment)
+      .values(Array.from({ length: count }, (_, i) => ({ body: body(i) })))
+      .returning()
+  ).map((c) => c.id);
+
 // Heavy by design (hundreds of overlapping transactions): generous time, as a busy machine needs.
 describe.skipIf(!onRealPostgres)(`concurrency ${POSTGRES_ONLY}`, { timeout: 180_000 }, () => {
   beforeAll(async () => {
@@ -173,12 +182,7 @@ describe.skipIf(!onRealPostgres)(`concurrency ${POSTGRES_ONLY}`, { timeout: 180_
   it("runs two and four drains at once over one backlog: every item embedded once, no transient error", async () => {
     for (const drains of [2, 4]) {
       await connection.db.delete(embeddingQueue);
-      const ids = (
-        await connection.db
-          .insert(communityComment)
-          .values(Array.from({ length: 600 }, (_, i) => ({ body: `comment ${i} of ${drains} drains` })))
-          .returning()
-      ).map((c) => c.id);
+      const ids = await insertComments(600, (i) => `comment ${i} of ${drains} drains`);
       const before = api.requests.reduce((n, r) => n + r.inputs, 0);
       const summaries = await Promise.all(Array.from({ length: drains }, () => drain(deps)));
       for (const s of summaries) expect(s.stoppedBy).toBe("empty");
@@ -191,12 +195,7 @@ describe.skipIf(!onRealPostgres)(`concurrency ${POSTGRES_ONLY}`, { timeout: 180_
   it("takes twenty concurrent 1,000-item enqueue calls without a deadlock or a 5xx", async () => {
     const enqueue = createFunctionApp("enqueue", deps);
     const random = seededRandom(5);
-    const ids = (
-      await connection.db
-        .insert(communityComment)
-        .values(Array.from({ length: 1500 }, (_, i) => ({ body: `enqueued ${i}` })))
-        .returning()
-    ).map((c) => c.id);
+    const ids = await insertComments(1500, (i) => `enqueued ${i}`);
     await connection.db.delete(embeddingQueue);
     const responses = await Promise.all(
       Array.from({ length: 20 }, () => {
@@ -219,13 +218,8 @@ describe.skipIf(!onRealPostgres)(`concurrency ${POSTGRES_ONLY}`, { timeout: 180_
   });
 
   it("survives a database error in the middle of a write: short stored error, rows claimable at once", async () => {
-    const ids = (
-      await connection.db
-        .insert(communityComment)
-        .values(Array.from({ length: 300 }, (_, i) => ({ body: `faulty write ${i}` })))
-        .returning()
-    ).map((c) => c.id);
-    // The 250th row of the write fails, after the first INSERT statement (200 vectors) went through.
+    const ids = await insertComments(300, (i) => `faulty write ${i}`);
+    // The 250th row of the write fails, midway through the batch's one INSERT statement.
     await app.query(`CREATE OR REPLACE FUNCTION test_fault_fn() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN IF NEW.chunk_text = 'faulty write 250' THEN RAISE EXCEPTION 'injected fault' USING ERRCODE = 'P0001'; END IF; RETURN NEW; END $$;
       CREATE TRIGGER test_fault BEFORE INSERT ON embeddings FOR EACH ROW EXECUTE FUNCTION test_fault_fn()`);
@@ -259,12 +253,7 @@ describe.skipIf(!onRealPostgres)(`concurrency ${POSTGRES_ONLY}`, { timeout: 180_
   });
 
   it("moves rows between statuses while twin rows are inserted concurrently: no 23505, nothing spent", async () => {
-    const ids = (
-      await connection.db
-        .insert(communityComment)
-        .values(Array.from({ length: 40 }, (_, i) => ({ body: `twin ${i}` })))
-        .returning()
-    ).map((c) => c.id);
+    const ids = await insertComments(40, (i) => `twin ${i}`);
     const edit = (round: number) => app.query("UPDATE community_comment SET body = $1 || id WHERE id = ANY($2)", [`round ${round} `, ids]);
     for (let round = 0; round < 10; round++) {
       // Claimed rows go back to pending, or to failed, while each item's edit queues a pending twin.

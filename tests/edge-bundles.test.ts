@@ -4,7 +4,7 @@
 import { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ALL_FUNCTIONS, buildEdgeBundles, EDGE_FUNCTIONS, type EdgeBundle } from "../scripts/build-edge";
-import { ENDPOINT_LIST } from "../functions/endpoints";
+import { ROUTES } from "../functions/endpoints";
 
 let bundles: EdgeBundle[];
 const workers = new Map<string, Miniflare>();
@@ -42,13 +42,13 @@ const call = (name: string, path: string, init?: { method?: string; body?: strin
 describe("edge bundles in workerd", () => {
   it("are each under 250 KB gzipped", () => {
     const edge = bundles.filter((b) => (EDGE_FUNCTIONS as readonly string[]).includes(b.name));
-    expect(edge.map((b) => b.name)).toEqual(ENDPOINT_LIST.filter((e) => e.runtime.kind === "edge").map((e) => e.name));
+    expect(edge.map((b) => b.name)).toEqual(EDGE_FUNCTIONS);
     for (const bundle of edge) expect(bundle.gzipBytes, bundle.name).toBeLessThan(250 * 1024);
   });
 
   it("refuse unsigned QStash calls with 401", async () => {
     // The Node.js functions' code too: all of functions/ would still run on an edge runtime.
-    const signed = ENDPOINT_LIST.filter((e) => e.auth === "qstash-signature").flatMap((e) => e.routes.map((r) => r.path));
+    const signed = ROUTES.filter((r) => r.endpoint.auth === "qstash-signature").map((r) => r.path);
     expect(signed.length).toBeGreaterThan(0);
     for (const path of signed) {
       const response = await call(ALL_FUNCTIONS, path, { method: "POST", body: "{}" });

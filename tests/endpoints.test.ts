@@ -10,7 +10,7 @@ import { loadConfig } from "../functions/config";
 import type { Database } from "../functions/db/database";
 import type { Deps } from "../functions/deps";
 import { localEmbedder } from "../functions/embedders/local";
-import { type Auth, BASE_PATH, ENDPOINT_LIST, type Endpoint } from "../functions/endpoints";
+import { type Auth, BASE_PATH, ENDPOINT_LIST, type Endpoint, ROUTES } from "../functions/endpoints";
 import { BODY_LIMIT, MAX_BODY_BYTES } from "../functions/lib/create-app";
 import { createRegistry } from "../schema/registry";
 
@@ -29,7 +29,7 @@ const tsFiles = (dir: string) =>
 const vercelEntry = (path: string) => `api/embeddings/${path}.ts`;
 const netlifyEntry = (e: Endpoint & { name: string }) =>
   `netlify/${e.runtime.kind === "edge" ? "edge-functions" : "functions"}/${e.name}.ts`;
-const routes = ENDPOINT_LIST.flatMap((e) => e.routes.map((route) => ({ ...route, endpoint: e })));
+const routes = ROUTES;
 const sorted = (list: string[]) => [...list].sort();
 
 /** What each kind of auth answers a call with no credentials. */

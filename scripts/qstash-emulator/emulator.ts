@@ -249,7 +249,8 @@ export class QStashEmulator {
     delayMs += this.faults.jitterMs?.() ?? 0;
     const timer = setTimeout(() => {
       this.timers.delete(message.messageId);
-      // A timer may fire a millisecond early by the wall clock; QStash never delivers before notBefore.
+      // A timer may fire a millisecond early by the wall clock; QStash delays a message "until a certain
+      // time" (https://upstash.com/docs/qstash/features/delay, "Absolute Delay"), never less.
       const early = message.notBefore - Date.now();
       if (early > 0) return this.scheduleAttempt(message, early);
       if (message.queueName) this.enterQueue(message);

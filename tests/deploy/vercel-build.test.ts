@@ -6,10 +6,9 @@ import { execFile } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
-import { ENDPOINT_LIST } from "../../functions/endpoints";
+import { ROUTES } from "../../functions/endpoints";
 
-const routesOn = (kind: "node" | "edge") =>
-  ENDPOINT_LIST.filter((e) => e.runtime.kind === kind).flatMap((e) => e.routes.map((r) => ({ path: r.path, endpoint: e })));
+const routesOn = (kind: "node" | "edge") => ROUTES.filter((r) => r.endpoint.runtime.kind === kind);
 const NODE = routesOn("node").map((r) => r.path);
 const EDGE = routesOn("edge").map((r) => r.path);
 const maxDurationOf = (path: string) => {
