@@ -17,6 +17,8 @@ export type BenchDatabase = Connection & {
   query<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<T[]>;
   /** `COPY table (columns) FROM STDIN` of rows already in COPY's text format (one line each). */
   copyIn(table: string, columns: string[], lines: string[]): Promise<void>;
+  /** The same in COPY's binary format (scripts/lib/copy-binary.ts): one buffer, header to trailer. */
+  copyInBinary(table: string, columns: string[], data: Buffer): Promise<void>;
 };
 
 export async function openBenchDatabase(): Promise<BenchDatabase> {
@@ -29,6 +31,11 @@ export async function openBenchDatabase(): Promise<BenchDatabase> {
       query: async (text, params) => (await pglite.query(text, params)).rows as never,
       copyIn: async (table, columns, lines) => {
         await pglite.query(`COPY ${table} (${columns.join(", ")}) FROM '/dev/blob'`, [], { blob: new Blob([`${lines.join("\n")}\n`]) });
+      },
+      copyInBinary: async (table, columns, data) => {
+        await pglite.query(`COPY ${table} (${columns.join(", ")}) FROM '/dev/blob' (FORMAT binary)`, [], {
+          blob: new Blob([new Uint8Array(data)]),
+        });
       },
     };
   }
@@ -50,6 +57,9 @@ export async function openBenchDatabase(): Promise<BenchDatabase> {
     copyIn: async (table, columns, lines) => {
       const stream = client.query(copyFrom(`COPY ${table} (${columns.join(", ")}) FROM STDIN`));
       await pipeline(Readable.from(chunked(lines)), stream);
+    },
+    copyInBinary: async (table, columns, data) => {
+      await pipeline(Readable.from([data]), client.query(copyFrom(`COPY ${table} (${columns.join(", ")}) FROM STDIN (FORMAT binary)`)));
     },
     close: async () => {
       await client.end();

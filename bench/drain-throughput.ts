@@ -4,7 +4,7 @@
 // PostgreSQL (PGlite when unset):
 //   1. the drain's first load (`drainBacklog`: no index while loading; the index build apart), profiled;
 //   2. the limits: COPY … FROM STDIN of the same rows into the same table, without and with the HNSW
-//      index, and the index built at the server's default settings;
+//      index, COPY in the binary format without it, and the index built at the server's default settings;
 //   3. the steady state: the drain into the indexed table against a plain multi-row INSERT of the same rows;
 //   4. an edit pass: 5% of the rows edited, drained into the indexed table.
 import { sql } from "drizzle-orm";
@@ -16,13 +16,15 @@ import { openaiEmbedder } from "../functions/embedders/openai";
 import { communityPost, HNSW_INDEX } from "../schema";
 import { createRegistry } from "../schema/registry";
 import { backfill } from "../scripts/lib/backfill";
+import { copyBinary } from "../scripts/lib/copy-binary";
+import { EMBEDDING_COLUMNS, embeddingFields } from "../scripts/lib/copy-writer";
 import { dropHnswIndex, drainBacklog } from "../scripts/lib/initial-load";
 import { benchServerUrl, copyText, openBenchDatabase, type BenchDatabase } from "./bench-database";
 import { realisticText, seededRandom } from "./corpus";
 import { startCachedOpenAI, warmDrain } from "./cached-openai";
 import { profileDrain, type DrainProfile } from "./drain-profile";
 
-const COLUMNS = ["content_type", "content_id", "chunk_index", "chunk_text", "content_hash", "model", "dimensions", "embedding"];
+const COLUMNS = EMBEDDING_COLUMNS;
 /** Rows per statement of the plain INSERT. */
 const INSERT_ROWS = 500;
 
@@ -68,7 +70,7 @@ export async function drainThroughput(n: number, latencyMs = 50) {
     // 1. The first load, as `npm run backfill -- --drain` does it (the triggers queued the rows).
     let load!: Awaited<ReturnType<typeof drainBacklog>>;
     const loadTotalSeconds = await seconds(async () => {
-      load = await drainBacklog(deps, benchServerUrl ? {} : { maintenanceWorkMem: "512MB" });
+      load = await drainBacklog(deps, benchServerUrl ? { copySession: database.copySession } : { maintenanceWorkMem: "512MB" });
     });
     let profile: DrainProfile | undefined = profiler?.stop();
     if (profile) profile = { ...profile, wallMs: profile.wallMs - load.indexSeconds * 1000 };
@@ -86,6 +88,9 @@ export async function drainThroughput(n: number, latencyMs = 50) {
     await db.execute(sql`TRUNCATE embeddings`);
     await dropHnswIndex(db);
     const copySeconds = await seconds(() => database.copyIn("embeddings", COLUMNS, lines));
+    await db.execute(sql`TRUNCATE embeddings`);
+    const binary = copyBinary(lines.map(binaryFields));
+    const copyBinarySeconds = await seconds(() => database.copyInBinary("embeddings", COLUMNS, binary));
     await db.execute(sql`TRUNCATE embeddings`);
     await createIndex(database);
     const copyIndexedSeconds = await seconds(() => database.copyIn("embeddings", COLUMNS, lines));
@@ -129,7 +134,11 @@ export async function drainThroughput(n: number, latencyMs = 50) {
       profile,
       steadyProfile,
       firstLoad: { rowsPerSecond: rows / loadSeconds, indexSeconds: load.indexSeconds, withIndexRowsPerSecond: rows / loadTotalSeconds },
-      copy: { rowsPerSecond: rows / copySeconds, indexedRowsPerSecond: rows / copyIndexedSeconds },
+      copy: {
+        rowsPerSecond: rows / copySeconds,
+        binaryRowsPerSecond: rows / copyBinarySeconds,
+        indexedRowsPerSecond: rows / copyIndexedSeconds,
+      },
       defaultIndexSeconds,
       steady: { drainRowsPerSecond: rows / drainSeconds, insertRowsPerSecond: rows / insertSeconds },
       edit: { rows: edited, seconds: editSeconds, msPerRow: (editSeconds * 1000) / edited, inputs: edit.inputs, tokens: edit.tokens },
@@ -147,6 +156,13 @@ export async function drainThroughput(n: number, latencyMs = 50) {
 /** The index as the schema declares it, built with the session's defaults (the server's settings). */
 const createIndex = (database: BenchDatabase) =>
   database.query(`CREATE INDEX ${HNSW_INDEX} ON embeddings USING hnsw (embedding vector_cosine_ops)`);
+
+/** A row of COPY text (the columns of COLUMNS) as the binary format's fields. */
+function binaryFields(line: string) {
+  const [contentType, contentId, chunkIndex, text, hash, model, dimensions, vector] = line.split("\t").map(unCopyText) as string[];
+  const row = { contentType: contentType!, contentId: contentId!, chunkIndex: Number(chunkIndex), text: text!, hash: hash! };
+  return embeddingFields({ ...row, embedding: JSON.parse(vector!) as number[] }, { model: model!, dimensions: Number(dimensions) });
+}
 
 const unCopyText = (value: string) =>
   value === "\\N" ? null : value.replace(/\\([\\ntr])/g, (_, c: string) => ({ n: "\n", t: "\t", r: "\r" })[c] ?? c);

@@ -54,7 +54,10 @@ try {
   // drainBacklog's two concurrent runs, without its index build.
   await Promise.all(
     [0, 1].map(async () => {
-      while ((await drain(deps, { budgetMs: 600_000 })).remaining > 0);
+      const session = await database.copySession?.();
+      const runDeps = session ? { ...deps, db: session.db, writeChunks: session.writeChunks } : deps;
+      while ((await drain(runDeps, { budgetMs: 600_000 })).remaining > 0);
+      session?.release();
     }),
   );
   const wallMs = performance.now() - started;

@@ -41,6 +41,8 @@ if (wanted.has("throughput")) {
       "COPY, no index": round(r.copy.rowsPerSecond),
       "first load": round(r.firstLoad.rowsPerSecond),
       "first load / COPY": round(r.firstLoad.rowsPerSecond / r.copy.rowsPerSecond, 2),
+      "COPY binary, no index": round(r.copy.binaryRowsPerSecond),
+      "first load / COPY binary": round(r.firstLoad.rowsPerSecond / r.copy.binaryRowsPerSecond, 2),
       "index build s (server defaults)": `${round(r.firstLoad.indexSeconds)} (${round(r.defaultIndexSeconds)})`,
       "COPY, HNSW": round(r.copy.indexedRowsPerSecond),
       "INSERT, HNSW": round(r.steady.insertRowsPerSecond),

@@ -1,7 +1,8 @@
 // The drain's INSERT of embeddings, before and after issue 14b, on the same rows in the same run:
 // Drizzle's `insert().values()` (8 parameters a row, each vector JSON text; the code of
 // functions/core/store.ts before) against `storeEmbeddings` now (one array literal a column through
-// `unnest`). 1,000 rows a statement, each in its own transaction into the emptied table without the
+// `unnest`), and COPY of the same rows as text and in the binary format (a first load's writer,
+// scripts/lib/copy-writer.ts), each encoded in the timed part. 1,000 rows a statement, each in its own transaction into the emptied table without the
 // HNSW index, alternating, `rounds` times each (after one warm-up round); wall time and this process's
 // CPU time. Dense vectors, as a real model answers.
 import { sql } from "drizzle-orm";
@@ -10,7 +11,9 @@ import { float32Vector } from "../functions/db/float32";
 import { storeEmbeddings, type EmbeddedChunk } from "../functions/core/store";
 import { embeddings } from "../schema/pipeline-tables";
 import { dropHnswIndex } from "../scripts/lib/initial-load";
-import { openBenchDatabase } from "./bench-database";
+import { copyBinary } from "../scripts/lib/copy-binary";
+import { EMBEDDING_COLUMNS, embeddingFields } from "../scripts/lib/copy-writer";
+import { copyText, openBenchDatabase } from "./bench-database";
 import { percentile, realisticText, seededRandom } from "./corpus";
 
 const model = { model: "text-embedding-3-small", dimensions: 1536 };
@@ -55,9 +58,18 @@ export async function statementBuilding(rows = 1000, rounds = 5) {
       const embedding = Array.from({ length: 1536 }, () => Math.fround((random() - 0.5) / 20));
       return { contentType: "post", contentId: String(i), chunkIndex: 0, text, hash: `h${i}`, embedding };
     }).sort((a, b) => a.contentId.localeCompare(b.contentId));
+    const line = (c: EmbeddedChunk) =>
+      [c.contentType, c.contentId, c.chunkIndex, c.text, c.hash, model.model, model.dimensions, JSON.stringify(float32Vector(c.embedding))]
+        .map(copyText)
+        .join("\t");
     const variants: [string, (tx: Database) => Promise<unknown>][] = [
       ["Drizzle values(), 8 parameters a row (before)", (tx) => drizzleValues(tx, batch)],
-      ["unnest of one array literal a column (now)", (tx) => storeEmbeddings(tx, batch, [], model)],
+      ["unnest of one array literal a column (the functions' drain)", (tx) => storeEmbeddings(tx, batch, [], model)],
+      ["COPY text, the rows formatted in the timed part", () => database.copyIn("embeddings", EMBEDDING_COLUMNS, batch.map(line))],
+      [
+        "COPY binary (a first load's writer)",
+        () => database.copyInBinary("embeddings", EMBEDDING_COLUMNS, copyBinary(batch.map((c) => embeddingFields(c, model)))),
+      ],
     ];
     const times = new Map(variants.map(([name]) => [name, { wall: [] as number[], cpu: [] as number[] }]));
     for (let round = 0; round < rounds + 1; round++) {

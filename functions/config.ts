@@ -88,11 +88,10 @@ export type Config = {
 };
 
 /**
- * How vectors travel: base64 (a quarter of the JSON) only from OpenAI itself. The openai SDK asks for
- * base64 whenever no encoding_format is given (openai-node PR #1312, resources/embeddings.ts) and decodes
- * the answer as float32; servers that ignore the field answer floats, which that decoding turns into
- * vectors a quarter as wide (Ollama: BerriAI/litellm issue #42426, openclaw/openclaw #45982), and older
- * vLLM refuses base64 with 400 "base64 encoding is not currently supported" (vllm-project/vllm #6174).
+ * How vectors travel: base64 (a quarter of the JSON) only from OpenAI itself. Servers that ignore the
+ * field answer floats (Ollama: BerriAI/litellm issue #42426, openclaw/openclaw #45982), which the
+ * embedder takes as they are (openai.ts), but older vLLM refuses base64 with 400 "base64 encoding is
+ * not currently supported" (vllm-project/vllm #6174).
  */
 export function encodingFor(baseUrl: string | undefined): "float" | "base64" {
   return !baseUrl || new URL(baseUrl).hostname === "api.openai.com" ? "base64" : "float";

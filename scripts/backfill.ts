@@ -41,6 +41,7 @@ await runScript(async () => {
   if (args.includes("--drain")) {
     const deps = { db: connection.db, config, registry, embedder: createEmbedder(config) };
     const load = await drainBacklog(deps, {
+      copySession: connection.copySession,
       // The embedded database gets 512 MB; on a server, indexBuildSettings sizes it from the table and the server.
       maintenanceWorkMem: connection.kind === "pglite" ? "512MB" : undefined,
       onProgress: (summary, done) => process.stdout.write(`\rembedded ${done} items, ${summary.remaining} to go   `),

@@ -13,12 +13,12 @@ import { createRegistry } from "../schema/registry";
 import { backfill } from "../scripts/lib/backfill";
 import { BACKGROUND_PRIORITY } from "../schema/registry";
 import { openPglite, type Connection } from "../scripts/lib/database";
-import { buildHnswIndex, drainBacklog, dropHnswIndex, indexBuildSettings } from "../scripts/lib/initial-load";
+import { buildHnswIndex, drainBacklog, dropHnswIndex, indexBuildSettings, overlapBatchSize } from "../scripts/lib/initial-load";
 import { rowsOf } from "../functions/db/database";
 import { firesPerDay, SCHEDULES, schedulesFrom, syncSchedules } from "../scripts/lib/schedules";
 import { planLimits } from "../scripts/qstash-emulator/plans";
 import { startEmulator, type RunningEmulator } from "../scripts/qstash-emulator/http";
-import { freshDatabase } from "./support/database";
+import { freshDatabase, onRealPostgres, POSTGRES_ONLY } from "./support/database";
 
 let connection: Connection;
 let emulator: RunningEmulator;
@@ -66,7 +66,8 @@ describe("backfill --drain", () => {
     const embedder: Embedder = { ...local, embed: async (texts) => (indexDuringLoad.push(await hnswPresent()), local.embed(texts)) };
     const deps = { db, embedder, registry: createRegistry(), config: loadConfig({ DRAIN_BATCH_SIZE: "15" }) };
 
-    const load = await drainBacklog(deps, { maintenanceWorkMem: "64MB" });
+    // On PostgreSQL each run writes by binary COPY, on a connection of its own (PGlite has none: the upsert).
+    const load = await drainBacklog(deps, { maintenanceWorkMem: "64MB", copySession: connection.copySession });
     expect(load).toMatchObject({ done: 40, failed: 0, remaining: 0, rebuiltIndex: true });
     expect(indexDuringLoad).toEqual([false, false, false]);
     expect(await hnswPresent()).toBe(true);
@@ -75,7 +76,7 @@ describe("backfill --drain", () => {
     // A table that already holds vectors keeps its index: the new rows go into it.
     await db.insert(communityPost).values({ title: "One more post" });
     indexDuringLoad.length = 0;
-    expect(await drainBacklog(deps)).toMatchObject({ done: 1, rebuiltIndex: false });
+    expect(await drainBacklog(deps, { copySession: connection.copySession })).toMatchObject({ done: 1, rebuiltIndex: false });
     expect(indexDuringLoad).toEqual([true]);
   });
 
@@ -108,6 +109,57 @@ describe("backfill --drain", () => {
     expect(load).toMatchObject({ done: 30, failed: 0, remaining: 0 });
     expect(mostInFlight).toBe(2);
     expect(await db.$count(embeddings)).toBe(30);
+  });
+
+  it("splits a backlog of one batch's size so that each run has two batches to overlap", async () => {
+    const db = connection.db;
+    await db.delete(communityPost);
+    await db.delete(embeddingQueue);
+    await db.insert(communityPost).values(Array.from({ length: 400 }, (_, i) => ({ title: `Split post ${i}` })));
+    await backfill(db, createRegistry().byType("post")!);
+    const local = localEmbedder(1536);
+    const sizes: number[] = [];
+    const embedder: Embedder = { ...local, embed: async (texts) => (sizes.push(texts.length), local.embed(texts)) };
+    const deps = { db, embedder, registry: createRegistry(), config: loadConfig({ DRAIN_BATCH_SIZE: "1000" }) };
+    expect(await drainBacklog(deps, { copySession: connection.copySession })).toMatchObject({ done: 400, remaining: 0 });
+    expect(sizes).toEqual([100, 100, 100, 100]);
+    expect(overlapBatchSize(400, 1000)).toBe(100);
+    expect(overlapBatchSize(40, 15)).toBe(15); // never below 100 for overlap's sake, never above DRAIN_BATCH_SIZE
+    expect(overlapBatchSize(100_000, 1000)).toBe(1000);
+  });
+
+  it.skipIf(!onRealPostgres)(`writes by COPY and upserts the keys another writer stored meanwhile ${POSTGRES_ONLY}`, async () => {
+    const db = connection.db;
+    await db.delete(communityPost);
+    await db.delete(embeddingQueue);
+    await db.delete(embeddings);
+    const posts = await db
+      .insert(communityPost)
+      .values(Array.from({ length: 30 }, (_, i) => ({ title: `Copied post ${i}`, body: "Comets and their tails." })))
+      .returning({ id: communityPost.id });
+    await backfill(db, createRegistry().byType("post")!);
+    // A webhook delivery stored five of them, from an older text, before the load reached them.
+    const local = localEmbedder(1536);
+    const [old] = await local.embed(["an older text"]);
+    await db.insert(embeddings).values(
+      posts.slice(10, 15).map((p) => ({
+        contentType: "post",
+        contentId: String(p.id),
+        chunkIndex: 0,
+        chunkText: "an older text",
+        contentHash: "older",
+        model: local.model,
+        dimensions: local.dimensions,
+        embedding: old!,
+      })),
+    );
+    const deps = { db, embedder: local, registry: createRegistry(), config: loadConfig({ DRAIN_BATCH_SIZE: "10" }) };
+    expect(await drainBacklog(deps, { copySession: connection.copySession })).toMatchObject({ done: 30, failed: 0, remaining: 0 });
+    const stored = await db.select({ id: embeddings.contentId, text: embeddings.chunkText }).from(embeddings);
+    expect(stored).toHaveLength(30);
+    expect(new Set(stored.map((r) => r.id))).toEqual(new Set(posts.map((p) => String(p.id))));
+    expect(stored.filter((r) => r.text === "an older text")).toEqual([]);
+    expect(await db.$count(embeddingQueue, sql`status <> 'done'`)).toBe(0);
   });
 
   it("builds the index with settings read from the server, for that build only", async () => {

@@ -1,13 +1,19 @@
 // storeEmbeddings sends each column as one array literal (functions/core/store.ts): any text comes
 // back as written, the vectors as their float32s, and a second write of a key updates it in place.
+// The same holds for a first load's binary COPY (scripts/lib/copy-writer.ts), which falls back to the
+// upsert, in the same transaction, when a key is stored already.
 import { asc } from "drizzle-orm";
+import { drizzle } from "drizzle-orm/node-postgres";
+import pg from "pg";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { storeEmbeddings, type EmbeddedChunk } from "../functions/core/store";
+import { type ChunkWriter, storeEmbeddings, type EmbeddedChunk } from "../functions/core/store";
 import type { Database } from "../functions/db/database";
 import { neonDatabase } from "../functions/db/neon";
+import * as schema from "../schema";
 import { embeddings } from "../schema";
+import { copyChunkWriter } from "../scripts/lib/copy-writer";
 import type { Connection } from "../scripts/lib/database";
-import { freshDatabase } from "./support/database";
+import { freshDatabase, onRealPostgres, POSTGRES_ONLY } from "./support/database";
 import { startNeonRelay } from "./support/neon-relay";
 
 let connection: Connection;
@@ -29,7 +35,7 @@ const hostile = [
 ];
 const vector = (seed: number) => Array.from({ length: 1536 }, (_, i) => Math.fround(Math.sin(seed * 1000 + i) / (1 + (i % 7))));
 
-async function storesAndUpserts(db: Database) {
+async function storesAndUpserts(db: Database, write?: ChunkWriter) {
   await db.delete(embeddings);
   const rows: EmbeddedChunk[] = hostile.map((text, i) => ({
     contentType: "post",
@@ -39,7 +45,7 @@ async function storesAndUpserts(db: Database) {
     hash: `h${i}`,
     embedding: vector(i),
   }));
-  await db.transaction((tx) => storeEmbeddings(tx, rows, [], model));
+  await db.transaction((tx) => storeEmbeddings(tx, rows, [], model, write));
   const read = async () =>
     (await db.select().from(embeddings).orderBy(asc(embeddings.chunkIndex))).map((r) => ({
       contentId: r.contentId,
@@ -53,12 +59,16 @@ async function storesAndUpserts(db: Database) {
     rows.map((r) => ({ contentId: r.contentId, chunkIndex: r.chunkIndex, text: r.text, hash: r.hash, embedding: r.embedding })),
   );
 
-  const changed = rows.map((r, i) => ({ ...r, text: `${r.text}!`, hash: `g${i}`, embedding: vector(i + 100) }));
-  await db.transaction((tx) => storeEmbeddings(tx, changed, [], model));
+  // Stored keys and a new one in one write; then, in the same transaction, the first item's chunks go.
+  const changed = [
+    ...rows.map((r, i) => ({ ...r, text: `${r.text}!`, hash: `g${i}`, embedding: vector(i + 100) })),
+    { ...rows[0]!, contentId: "new", chunkIndex: hostile.length, hash: "n", embedding: vector(200) },
+  ];
+  const first = { contentType: "post", contentId: rows[0]!.contentId, count: 0 };
+  await db.transaction((tx) => storeEmbeddings(tx, changed, [first], model, write));
   expect(await read()).toEqual(
-    changed.map((r) => ({ contentId: r.contentId, chunkIndex: r.chunkIndex, text: r.text, hash: r.hash, embedding: r.embedding })),
+    changed.slice(1).map((r) => ({ contentId: r.contentId, chunkIndex: r.chunkIndex, text: r.text, hash: r.hash, embedding: r.embedding })),
   );
-  expect(await db.$count(embeddings)).toBe(hostile.length);
 }
 
 it("stores any text and the vectors' float32s, in one statement, and upserts by key", () => storesAndUpserts(connection.db));
@@ -71,5 +81,25 @@ it("does the same through Neon's driver (the edge functions')", async () => {
   } finally {
     await neon.close();
     await relay.close();
+  }
+});
+
+it.skipIf(!onRealPostgres)(`does the same by binary COPY, a first load's writer, falling back to the upsert ${POSTGRES_ONLY}`, async () => {
+  const client = new pg.Client({ connectionString: connection.url });
+  await client.connect();
+  const copies: string[] = [];
+  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+  client.query = ((...args: unknown[]) => {
+    const text = (args[0] as { text?: unknown }).text;
+    if (typeof text === "string" && text.startsWith("COPY")) copies.push(text);
+    return query(...args);
+  }) as typeof client.query;
+  try {
+    await storesAndUpserts(drizzle({ client, schema }) as unknown as Database, copyChunkWriter(client));
+    // The first write went by COPY; the second tried it, met stored keys, and upserted instead.
+    expect(copies).toHaveLength(2);
+    expect(copies[0]).toMatch(/^COPY embeddings .* \(FORMAT binary\)$/s);
+  } finally {
+    await client.end();
   }
 });

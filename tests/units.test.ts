@@ -1,9 +1,10 @@
-// The pure pieces on their own, fast enough to run on save: chunking, lanes and their windows, and
-// reading a change from each payload the enqueue endpoint accepts.
+// The pure pieces on their own, fast enough to run on save: chunking, lanes and their windows,
+// reading a change from each payload the enqueue endpoint accepts, and decoding base64 vectors.
 import { describe, expect, it } from "vitest";
 import { chunkText } from "../functions/core/chunk";
 import { estimateTokens } from "../functions/embedders/embedder";
 import { parseChanges } from "../functions/enqueue/changes";
+import { decodeFloat32Base64 } from "../functions/lib/base64";
 import { BadRequestError } from "../functions/lib/errors";
 import { COALESCE_WINDOW_MS, coalescingWindow, laneFor } from "../functions/qstash/lanes";
 import { createRegistry } from "../schema/registry";
@@ -83,5 +84,25 @@ describe("parseChanges", () => {
     expect(() => parseChanges(registry, [])).toThrow(BadRequestError);
     expect(() => parseChanges(registry, { contentType: "nope", contentId: id })).toThrow(/unknown content type "nope"/);
     expect(() => parseChanges(registry, "text")).toThrow(/JSON object or array/);
+  });
+});
+
+describe("decodeFloat32Base64", () => {
+  const vector = [0.125, -1.5, 3.4028234663852886e38, 1e-45, 0, -0.0078125];
+  const base64 = Buffer.from(new Float32Array(vector).buffer).toString("base64");
+
+  it("reads OpenAI's little-endian float32s, with Buffer (Node) and with atob (the edge)", () => {
+    expect(decodeFloat32Base64(base64)).toEqual(vector.map(Math.fround));
+    const buffer = globalThis.Buffer;
+    try {
+      (globalThis as { Buffer?: unknown }).Buffer = undefined;
+      expect(decodeFloat32Base64(base64)).toEqual(vector.map(Math.fround));
+    } finally {
+      globalThis.Buffer = buffer;
+    }
+  });
+
+  it("refuses bytes that are not whole float32s", () => {
+    expect(() => decodeFloat32Base64(Buffer.from([1, 2, 3, 4, 5]).toString("base64"))).toThrow(/5 bytes is not whole float32s/);
   });
 });

@@ -12,10 +12,17 @@ import { formatRows } from "./format.js";
 import { contentHash } from "./hash.js";
 import { type FailedItem, type Item, itemKey, uniqueItems } from "./item.js";
 import { loadRows } from "./load.js";
-import { chunkKey, storedHashes, storeEmbeddings, type Chunk, type EmbeddedChunk } from "./store.js";
+import { type Chunk, type ChunkWriter, chunkKey, type EmbeddedChunk, storedHashes, storeEmbeddings } from "./store.js";
 import { PermanentError } from "../lib/errors.js";
 
-export type ProcessDeps = { db: Database; embedder: Embedder; registry: Registry; chunking?: ChunkOptions };
+export type ProcessDeps = {
+  db: Database;
+  embedder: Embedder;
+  registry: Registry;
+  chunking?: ChunkOptions;
+  /** How new and changed embeddings are written: an upsert unless given (store.ts `ChunkWriter`). */
+  writeChunks?: ChunkWriter;
+};
 
 export type ProcessResult = {
   items: number;
@@ -122,7 +129,7 @@ async function storeCurrent(
       const now = await readTexts(tx, registry, items);
       const stale = new Set(items.filter((item) => now.texts.get(itemKey(item)) !== texts.get(itemKey(item))).map(itemKey));
       const current = (item: Item) => !stale.has(itemKey(item));
-      await storeEmbeddings(tx, embedded.filter(current), chunkCounts.filter(current), embedder);
+      await storeEmbeddings(tx, embedded.filter(current), chunkCounts.filter(current), embedder, deps.writeChunks);
       await resolveSettled(tx, settled.filter(current), seen);
       return stale;
     }),

@@ -36,16 +36,25 @@ export async function storedHashes(db: Database, items: Item[]): Promise<Map<str
 
 export const chunkKey = (c: Item & { chunkIndex: number }) => `${c.contentType}\u0000${c.contentId}\u0000${c.chunkIndex}`;
 
+export type EmbeddingModel = { model: string; dimensions: number };
+
+/**
+ * Writes these rows, new or changed, inside the caller's transaction and in the given order, as an
+ * upsert does. `upsertChunks` unless a Node script hands in another (scripts/lib/copy-writer.ts).
+ */
+export type ChunkWriter = (tx: Database, rows: EmbeddedChunk[], model: EmbeddingModel) => Promise<void>;
+
 /** Call inside a transaction: the upserts and deletes land together or not at all. */
 export async function storeEmbeddings(
   tx: Database,
   changed: EmbeddedChunk[],
   chunkCounts: (Item & { count: number })[],
-  model: { model: string; dimensions: number },
+  model: EmbeddingModel,
+  write: ChunkWriter = upsertChunks,
 ): Promise<{ deletedChunks: number }> {
   // In key order, like every writer's: rows locked in one global order never wait on each other in a cycle.
   const sorted = [...changed].sort((a, b) => compareItems(a, b) || a.chunkIndex - b.chunkIndex);
-  for (let i = 0; i < sorted.length; i += INSERT_BATCH) await upsertChunks(tx, sorted.slice(i, i + INSERT_BATCH), model);
+  for (let i = 0; i < sorted.length; i += INSERT_BATCH) await write(tx, sorted.slice(i, i + INSERT_BATCH), model);
   if (chunkCounts.length === 0) return { deletedChunks: 0 };
   const counts = sql.join(
     chunkCounts.map((c) => sql`(${c.contentType}::text, ${c.contentId}::text, ${c.count}::int)`),
@@ -69,7 +78,7 @@ export async function storeEmbeddings(
  * statement. The same on every driver (plain text parameters). `WITH ORDINALITY … ORDER BY` keeps the
  * rows in the given order, so they are inserted, and their keys locked, in that order.
  */
-async function upsertChunks(tx: Database, rows: EmbeddedChunk[], model: { model: string; dimensions: number }) {
+export const upsertChunks: ChunkWriter = async (tx, rows, model) => {
   await tx.execute(sql`INSERT INTO ${embeddings}
       (content_type, content_id, chunk_index, chunk_text, content_hash, model, dimensions, embedding)
     SELECT r.content_type, r.content_id, r.chunk_index, r.chunk_text, r.content_hash, ${model.model}::text, ${model.dimensions}::int, r.embedding
@@ -89,7 +98,7 @@ async function upsertChunks(tx: Database, rows: EmbeddedChunk[], model: { model:
       dimensions = excluded.dimensions,
       embedding = excluded.embedding,
       updated_at = now()`);
-}
+};
 
 /** A Postgres array literal of these strings: each quoted, `"` and `\\` escaped (no NULLs). */
 export const arrayLiteral = (values: string[]) => `{${values.map((v) => `"${v.replace(/["\\]/g, "\\$&")}"`).join(",")}}`;

@@ -3,6 +3,7 @@
 import { shownUrl } from "../config.js";
 import OpenAI from "openai";
 import { type Budget, type Clock, systemClock } from "../lib/budget.js";
+import { decodeFloat32Base64 } from "../lib/base64.js";
 import { OutOfTimeError, PermanentError, redact, TransientError } from "../lib/errors.js";
 import { type BatchLimits, type Embedder, estimateTokens, mapLimited, OPENAI_LIMITS, packRequests } from "./embedder.js";
 import { TokenRateLimiter } from "./rate-limiter.js";
@@ -26,7 +27,7 @@ export type OpenAIEmbedderOptions = {
   tokensPerMinute?: number;
   /**
    * How vectors travel (config.ts `encodingFor` says why): "float" asks for JSON numbers, which every
-   * compatible server sends; "base64" leaves the field to the SDK, which asks for base64 and decodes it.
+   * compatible server sends; "base64" asks for float32s as base64 text, decoded here (lib/base64.ts).
    */
   encoding?: "float" | "base64";
 };
@@ -58,7 +59,7 @@ export function openaiEmbedder(options: OpenAIEmbedderOptions): Embedder {
             model: options.model,
             input,
             ...(acceptsDimensions(options.model) ? { dimensions: options.dimensions } : {}),
-            ...(encoding === "float" ? { encoding_format: "float" as const } : {}),
+            encoding_format: encoding,
           },
           { timeout: Math.ceil(timeout) },
         )
@@ -108,19 +109,20 @@ export function openaiEmbedder(options: OpenAIEmbedderOptions): Embedder {
 
   async function request(input: string[], budget: Budget | undefined): Promise<number[][]> {
     const response = await attemptWithRetries(input, budget);
-    const vectors = [...response.data].sort((a, b) => a.index - b.index).map((d) => d.embedding);
+    // Asked explicitly, base64 comes back as text (the SDK decodes only what it asked for itself);
+    // a server that ignored the field (Ollama) answered floats, which are the vector as they are.
+    const vectors = [...response.data]
+      .sort((a, b) => a.index - b.index)
+      .map((d) => (typeof d.embedding === "string" ? decodeFloat32Base64(d.embedding) : d.embedding));
     if (vectors.length !== input.length) {
       throw new TransientError(`embedding API returned ${vectors.length} vectors for ${input.length} inputs`);
     }
     const wrong = vectors.find((vector) => vector.length !== options.dimensions);
     if (wrong) {
-      // Floats decoded as base64 come out a quarter as wide: the server ignored encoding_format.
       const hint =
-        encoding === "base64" && wrong.length * 4 === options.dimensions
-          ? " (the server answered floats to a base64 request: set EMBEDDING_ENCODING=float)"
-          : ` (the cause is the server${options.baseURL ? ` at ${shownUrl(options.baseURL)}` : ""}: its model ${options.model} makes ` +
-            `${wrong.length}-dimensional vectors; choose one of ${options.dimensions}, or change the vector column and ` +
-            `EMBEDDING_DIMENSIONS together: README "Changing model or dimensions")`;
+        ` (the cause is the server${options.baseURL ? ` at ${shownUrl(options.baseURL)}` : ""}: its model ${options.model} makes ` +
+        `${wrong.length}-dimensional vectors; choose one of ${options.dimensions}, or change the vector column and ` +
+        `EMBEDDING_DIMENSIONS together: README "Changing model or dimensions")`;
       throw new PermanentError(
         `model ${options.model} returned ${wrong.length} dimensions, EMBEDDING_DIMENSIONS is ${options.dimensions}${hint}`,
       );

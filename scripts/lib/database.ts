@@ -17,6 +17,7 @@ import type { Database } from "../../functions/db/database";
 import { neonDatabase } from "../../functions/db/neon";
 import { applyMigrations, type MigrateOptions } from "./migrations";
 import { claimDataDir, currentOwner } from "./data-dir-owner";
+import { type CopySession, copySession } from "./copy-writer";
 import { tapWireNotifications } from "./wire-notifications";
 
 export const START_COMMAND = "npm start";
@@ -33,6 +34,8 @@ export type Connection = {
   /** Applies the pipeline's migrations; `sampleTables` (the default for the embedded database) first
    * creates the education platform's tables, which a real application has already. */
   migrate(options?: MigrateOptions): Promise<void>;
+  /** Set for a PostgreSQL server over node-postgres: one connection written to by binary COPY (a first load's). */
+  copySession?(): Promise<CopySession>;
   /** Calls `listener` with each notification on `channel`, from any session; resolves to a stop function. */
   listen(channel: string, listener: (payload: string) => void): Promise<() => Promise<void>>;
   close(): Promise<void>;
@@ -128,6 +131,7 @@ export function postgresConnection(url: string, onClose?: () => Promise<void>): 
     kind: "postgres",
     url,
     migrate: (options = {}) => applyMigrations(db, migrateNodePg, options),
+    copySession: () => copySession(pool),
     listen: listenOn(url),
     close: async () => {
       await pool.end();

@@ -9,14 +9,28 @@ import type { Database } from "../../functions/db/database";
 import type { Deps } from "../../functions/deps";
 import { drain, type DrainSummary } from "../../functions/drain";
 import { rowsOf } from "../../functions/db/database";
+import { readyCount } from "../../functions/queue/index";
 import { embeddings, HNSW_INDEX } from "../../schema/pipeline-tables";
+import type { CopySession } from "./copy-writer";
 
 export type InitialLoad = { done: number; failed: number; remaining: number; rebuiltIndex: boolean; indexSeconds: number };
 
 /** Drain runs at once: one embedding while the other writes. */
 const CONCURRENT_RUNS = 2;
+/** No batch smaller than this for the sake of overlap: a batch's fixed cost (claim, transaction, settle) would outweigh it. */
+const MIN_OVERLAP_BATCH = 100;
+
+/**
+ * The batch size for a backlog of `ready` items: DRAIN_BATCH_SIZE, but small enough that each run has
+ * two batches or more, so that a backlog of one batch's size is not embedded, then written, by one run
+ * while the other waits (at 1,000 items: 1,000 rows/s in one batch of 1,000).
+ */
+export const overlapBatchSize = (ready: number, batchSize: number) =>
+  Math.min(batchSize, Math.max(MIN_OVERLAP_BATCH, Math.ceil(ready / (2 * CONCURRENT_RUNS))));
 
 export type InitialLoadOptions = {
+  /** A connection of its own for each run, written to by binary COPY (copy-writer.ts); the upsert when absent (PGlite, Neon). */
+  copySession?: () => Promise<CopySession>;
   /** For the index build, e.g. "512MB", instead of what `indexBuildSettings` reads from the server. */
   maintenanceWorkMem?: string;
   onProgress?: (summary: DrainSummary, done: number) => void;
@@ -27,17 +41,25 @@ export async function drainBacklog(deps: Deps, options: InitialLoadOptions = {})
   const rebuiltIndex = (await db.$count(embeddings)) === 0;
   if (rebuiltIndex) await dropHnswIndex(db);
   const result: InitialLoad = { done: 0, failed: 0, remaining: 0, rebuiltIndex, indexSeconds: 0 };
+  const { drain: settings } = deps.config;
+  const config = { ...deps.config, drain: { ...settings, batchSize: overlapBatchSize(await readyCount(db), settings.batchSize) } };
   try {
     await Promise.all(
       Array.from({ length: CONCURRENT_RUNS }, async () => {
-        for (;;) {
-          const summary = await drain(deps, { budgetMs: 60_000 });
-          result.done += summary.done;
-          result.failed += summary.failed;
-          result.remaining = summary.remaining;
-          options.onProgress?.(summary, result.done);
-          // A transient error (the API down, say) leaves the rest to the scheduled drain.
-          if (summary.remaining === 0 || summary.stoppedBy === "transient-error") break;
+        const session = await options.copySession?.();
+        const runDeps = { ...deps, config, ...(session && { db: session.db, writeChunks: session.writeChunks }) };
+        try {
+          for (;;) {
+            const summary = await drain(runDeps, { budgetMs: 60_000 });
+            result.done += summary.done;
+            result.failed += summary.failed;
+            result.remaining = summary.remaining;
+            options.onProgress?.(summary, result.done);
+            // A transient error (the API down, say) leaves the rest to the scheduled drain.
+            if (summary.remaining === 0 || summary.stoppedBy === "transient-error") break;
+          }
+        } finally {
+          session?.release();
         }
       }),
     );

@@ -1,0 +1,48 @@
+// PostgreSQL's binary COPY format (the protocol docs, "COPY … Binary Format"): a signature, flags and
+// header-extension length; then per row its field count and each field as length + bytes, big-endian;
+// then -1. pgvector's binary form of a vector (its `vector_recv`): int16 dimensions, int16 0, then each
+// value a float4. So the vectors go as the float32s they are: nothing printed, nothing parsed.
+
+export type CopyField = { text: string } | { int4: number } | { vector: ArrayLike<number> };
+
+const SIGNATURE = Buffer.from("PGCOPY\n\xff\r\n\0", "latin1");
+
+const fieldBytes = (field: CopyField) =>
+  "text" in field ? Buffer.byteLength(field.text) : "int4" in field ? 4 : 4 + 4 * field.vector.length;
+
+/** The whole COPY stream of these rows, header and trailer included. */
+export function copyBinary(rows: CopyField[][]): Buffer {
+  let size = SIGNATURE.length + 8 + 2;
+  for (const row of rows) {
+    size += 2;
+    for (const field of row) size += 4 + fieldBytes(field);
+  }
+  const buffer = Buffer.allocUnsafe(size);
+  const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.length);
+  let at = SIGNATURE.copy(buffer, 0);
+  view.setInt32(at, 0); // flags: no OIDs
+  view.setInt32(at + 4, 0); // no header extension
+  at += 8;
+  for (const row of rows) {
+    view.setInt16(at, row.length);
+    at += 2;
+    for (const field of row) {
+      const length = fieldBytes(field);
+      view.setInt32(at, length);
+      at += 4;
+      if ("text" in field) at += buffer.write(field.text, at, "utf8");
+      else if ("int4" in field) {
+        view.setInt32(at, field.int4);
+        at += 4;
+      } else {
+        const { vector } = field;
+        view.setInt16(at, vector.length);
+        view.setInt16(at + 2, 0);
+        at += 4;
+        for (let i = 0; i < vector.length; i++, at += 4) view.setFloat32(at, vector[i]!);
+      }
+    }
+  }
+  view.setInt16(at, -1);
+  return buffer;
+}
