@@ -1,8 +1,9 @@
 // Where a drain's time goes, measured from outside the pipeline: every node-postgres query is timed
-// and sized as it leaves (round trips, bytes of statement text and parameters) and put in a stage by
+// and sized as it leaves (round trips, bytes of statement text and parameters, or of a COPY's data) and put in a stage by
 // its SQL; the embedder is timed around its calls (its "round trips" are API calls, its bytes 0). What
 // is left of the wall time is the process's own work (formatting, chunking, hashing). Real PostgreSQL
 // only (node-postgres).
+import { Writable } from "node:stream";
 import pg from "pg";
 import type { Embedder } from "../functions/embedders/embedder";
 
@@ -34,6 +35,8 @@ function kindOf(text: string): string {
   if (/pg_advisory_xact_lock/.test(t)) return "item locks";
   if (/xmin::text/.test(t)) return "pending versions";
   if (/^insert into "embeddings"/i.test(t)) return "insert embeddings";
+  if (/^copy embeddings/i.test(t)) return "COPY embeddings (a first load's writer)";
+  if (/maintenance_work_mem/.test(t)) return "index build settings (read before the build)";
   if (/^delete from "embeddings"/i.test(t)) return "delete stale chunks";
   if (/^update embedding_queue/i.test(t)) return "resolve settled";
   if (/^select /i.test(t)) return "re-read rows";
@@ -68,7 +71,7 @@ export function profileDrain() {
     if (typeof text !== "string") return (original as (...a: unknown[]) => unknown).apply(this, args);
     const params = (Array.isArray(values) ? values : (config as { values?: unknown[] })?.values) as unknown[] | undefined;
     const t0 = performance.now();
-    const bytes = bytesOf(text, params);
+    let bytes = bytesOf(text, params);
     const kind = /^\s*begin/i.test(text) ? "begin" : /^\s*(commit|rollback)/i.test(text) ? "commit" : undefined;
     if (kind === "begin") transactions.set(this, { began: t0, stage: "write transaction" });
     const transaction = transactions.get(this);
@@ -96,6 +99,15 @@ export function profileDrain() {
     }
     const result = (original as (...a: unknown[]) => unknown).apply(this, args);
     if (result instanceof Promise) void result.then(done, done);
+    // COPY … FROM STDIN (pg-copy-streams): a stream, done when the server has taken it all; its bytes are what is written to it.
+    else if (result instanceof Writable) {
+      const write = result.write.bind(result) as (chunk: Buffer, ...rest: unknown[]) => boolean;
+      result.write = ((chunk: Buffer, ...rest: unknown[]) => {
+        bytes += chunk.length;
+        return write(chunk, ...rest);
+      }) as typeof result.write;
+      result.once("finish", done).once("error", done);
+    }
     return result;
   } as typeof original;
   return {

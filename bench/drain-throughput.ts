@@ -24,7 +24,6 @@ import { realisticText, seededRandom } from "./corpus";
 import { startCachedOpenAI, warmDrain } from "./cached-openai";
 import { profileDrain, type DrainProfile } from "./drain-profile";
 
-const COLUMNS = EMBEDDING_COLUMNS;
 /** Rows per statement of the plain INSERT. */
 const INSERT_ROWS = 500;
 
@@ -77,9 +76,9 @@ export async function drainThroughput(n: number, latencyMs = 50) {
     const firstPass = summarize(await api.requests(), n);
     const lines = (
       await database.query<Record<string, unknown>>(
-        `SELECT ${COLUMNS.map((c) => (c === "embedding" ? "embedding::text AS embedding" : c)).join(", ")} FROM embeddings ORDER BY id`,
+        `SELECT ${EMBEDDING_COLUMNS.map((c) => (c === "embedding" ? "embedding::text AS embedding" : c)).join(", ")} FROM embeddings ORDER BY id`,
       )
-    ).map((row) => COLUMNS.map((c) => copyText(row[c])).join("\t"));
+    ).map((row) => EMBEDDING_COLUMNS.map((c) => copyText(row[c])).join("\t"));
     const rows = lines.length;
 
     // 2. The limits, and the index built with the server's defaults on the same rows.
@@ -87,13 +86,13 @@ export async function drainThroughput(n: number, latencyMs = 50) {
     const defaultIndexSeconds = await seconds(() => createIndex(database));
     await db.execute(sql`TRUNCATE embeddings`);
     await dropHnswIndex(db);
-    const copySeconds = await seconds(() => database.copyIn("embeddings", COLUMNS, lines));
+    const copySeconds = await seconds(() => database.copyIn("embeddings", EMBEDDING_COLUMNS, lines));
     await db.execute(sql`TRUNCATE embeddings`);
     const binary = copyBinary(lines.map(binaryFields));
-    const copyBinarySeconds = await seconds(() => database.copyInBinary("embeddings", COLUMNS, binary));
+    const copyBinarySeconds = await seconds(() => database.copyInBinary("embeddings", EMBEDDING_COLUMNS, binary));
     await db.execute(sql`TRUNCATE embeddings`);
     await createIndex(database);
-    const copyIndexedSeconds = await seconds(() => database.copyIn("embeddings", COLUMNS, lines));
+    const copyIndexedSeconds = await seconds(() => database.copyIn("embeddings", EMBEDDING_COLUMNS, lines));
 
     // 3. The steady state: into the indexed table, the drain against a plain multi-row INSERT.
     await db.execute(sql`TRUNCATE embeddings`);
@@ -107,9 +106,11 @@ export async function drainThroughput(n: number, latencyMs = 50) {
     const insertSeconds = await seconds(async () => {
       for (let i = 0; i < parsed.length; i += INSERT_ROWS) {
         const batch = parsed.slice(i, i + INSERT_ROWS);
-        const placeholders = batch.map((_, r) => `(${COLUMNS.map((_, c) => `$${r * COLUMNS.length + c + 1}`).join(", ")})`).join(", ");
+        const placeholders = batch
+          .map((_, r) => `(${EMBEDDING_COLUMNS.map((_, c) => `$${r * EMBEDDING_COLUMNS.length + c + 1}`).join(", ")})`)
+          .join(", ");
         await database.query(
-          `INSERT INTO embeddings (${COLUMNS.join(", ")}) VALUES ${placeholders}`,
+          `INSERT INTO embeddings (${EMBEDDING_COLUMNS.join(", ")}) VALUES ${placeholders}`,
           batch.flatMap((row) => row.map(unCopyText)),
         );
       }
@@ -157,7 +158,7 @@ export async function drainThroughput(n: number, latencyMs = 50) {
 const createIndex = (database: BenchDatabase) =>
   database.query(`CREATE INDEX ${HNSW_INDEX} ON embeddings USING hnsw (embedding vector_cosine_ops)`);
 
-/** A row of COPY text (the columns of COLUMNS) as the binary format's fields. */
+/** A row of COPY text (the columns of EMBEDDING_COLUMNS) as the binary format's fields. */
 function binaryFields(line: string) {
   const [contentType, contentId, chunkIndex, text, hash, model, dimensions, vector] = line.split("\t").map(unCopyText) as string[];
   const row = { contentType: contentType!, contentId: contentId!, chunkIndex: Number(chunkIndex), text: text!, hash: hash! };

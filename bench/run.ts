@@ -74,7 +74,9 @@ if (wanted.has("throughput")) {
   }
 }
 if (wanted.has("insert")) {
-  console.log(`The drain's INSERT of 1,000 embeddings, before and now (${benchDatabaseLabel}, same rows, same run):`);
+  console.log(
+    `Writing 1,000 dense embeddings: the drain's INSERT before and now, COPY as text and binary (${benchDatabaseLabel}, same rows, same run):`,
+  );
   console.table(await statementBuilding(1000, Number(process.env.BENCH_INSERT_ROUNDS ?? 5)));
 }
 if (wanted.has("index")) {
@@ -88,6 +90,7 @@ if (wanted.has("index")) {
         "defaults s (first / again)": `${round(r.defaultsSeconds[0]!)} / ${round(r.defaultsSeconds[1]!)}`,
         "tuned s": round(r.tunedSeconds),
         "speed-up (faster default / tuned)": round(r.speedup, 2),
+        "no parallel workers s": round(r.serialSeconds),
       },
     });
   }

@@ -34,7 +34,7 @@ export type Connection = {
   /** Applies the pipeline's migrations; `sampleTables` (the default for the embedded database) first
    * creates the education platform's tables, which a real application has already. */
   migrate(options?: MigrateOptions): Promise<void>;
-  /** Set for a PostgreSQL server over node-postgres: one connection written to by binary COPY (a first load's). */
+  /** Set for a PostgreSQL server (Neon's too, over TCP): a connection of its own written to by binary COPY (a first load's). */
   copySession?(): Promise<CopySession>;
   /** Calls `listener` with each notification on `channel`, from any session; resolves to a stop function. */
   listen(channel: string, listener: (payload: string) => void): Promise<() => Promise<void>>;
@@ -117,7 +117,19 @@ export async function openDatabase(config: Config, command: string): Promise<Con
     // Node 20 has no global WebSocket; the edge runtimes do.
     neonConfig.webSocketConstructor ??= ws;
     const { db, close } = neonDatabase(url);
-    return { db, kind: "neon", migrate: (options = {}) => applyMigrations(db, migrateNeon, options), listen: listenOn(url), close };
+    // A first load's COPY goes over TCP, as LISTEN does: node-postgres on the same URL, opened when first asked.
+    let copyPool: pg.Pool | undefined;
+    return {
+      db,
+      kind: "neon",
+      migrate: (options = {}) => applyMigrations(db, migrateNeon, options),
+      copySession: () => copySession((copyPool ??= nodePostgresPool({ connectionString: url }))),
+      listen: listenOn(url),
+      close: async () => {
+        await copyPool?.end();
+        await close();
+      },
+    };
   }
   return postgresConnection(url);
 }

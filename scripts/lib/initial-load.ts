@@ -29,7 +29,7 @@ export const overlapBatchSize = (ready: number, batchSize: number) =>
   Math.min(batchSize, Math.max(MIN_OVERLAP_BATCH, Math.ceil(ready / (2 * CONCURRENT_RUNS))));
 
 export type InitialLoadOptions = {
-  /** A connection of its own for each run, written to by binary COPY (copy-writer.ts); the upsert when absent (PGlite, Neon). */
+  /** A connection of its own for each run, written to by binary COPY (copy-writer.ts); the upsert when absent (PGlite). */
   copySession?: () => Promise<CopySession>;
   /** For the index build, e.g. "512MB", instead of what `indexBuildSettings` reads from the server. */
   maintenanceWorkMem?: string;
