@@ -19,6 +19,8 @@ export type BenchDatabase = Connection & {
   copyIn(table: string, columns: string[], lines: string[]): Promise<void>;
   /** The same in COPY's binary format (scripts/lib/copy-binary.ts): one buffer, header to trailer. */
   copyInBinary(table: string, columns: string[], data: Buffer): Promise<void>;
+  /** The server's messages to `query`'s session (NOTICE, and DEBUG at `client_min_messages = debug1`), PostgreSQL only. */
+  notices: string[];
 };
 
 export async function openBenchDatabase(): Promise<BenchDatabase> {
@@ -28,6 +30,7 @@ export async function openBenchDatabase(): Promise<BenchDatabase> {
     const pglite = connection.pglite!;
     return {
       ...connection,
+      notices: [],
       query: async (text, params) => (await pglite.query(text, params)).rows as never,
       copyIn: async (table, columns, lines) => {
         await pglite.query(`COPY ${table} (${columns.join(", ")}) FROM '/dev/blob'`, [], { blob: new Blob([`${lines.join("\n")}\n`]) });
@@ -44,15 +47,18 @@ export async function openBenchDatabase(): Promise<BenchDatabase> {
   const url = databaseUrl(benchServerUrl, name);
   const connection = postgresConnection(url, () => adminQuery(benchServerUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
   const client = new pg.Client({ connectionString: url });
+  const notices: string[] = [];
   try {
     await connection.migrate({ sampleTables: true });
     await client.connect();
+    client.on("notice", (notice) => notices.push(notice.message ?? ""));
   } catch (error) {
     await connection.close();
     throw error;
   }
   return {
     ...connection,
+    notices,
     query: async (text, params) => (await client.query(text, params)).rows,
     copyIn: async (table, columns, lines) => {
       const stream = client.query(copyFrom(`COPY ${table} (${columns.join(", ")}) FROM STDIN`));

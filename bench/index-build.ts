@@ -35,8 +35,19 @@ export async function indexBuild(n: number) {
       await build();
       return (performance.now() - started) / 1000;
     };
+    // PostgreSQL says, at DEBUG1, how many parallel workers it requests for a build (index.c `index_build`).
+    const workersRequested = async (build: () => Promise<unknown>) => {
+      database.notices.length = 0;
+      await database.query("SET client_min_messages = debug1");
+      await build();
+      await database.query("RESET client_min_messages");
+      const message = database.notices.find((m) => m.startsWith(`building index "${HNSW_INDEX}"`)) ?? "";
+      return /serially$/.test(message) ? "0" : /with request for (\d+) parallel workers/.exec(message)?.[1];
+    };
     const defaults = () => database.query(`CREATE INDEX ${HNSW_INDEX} ON embeddings USING hnsw (embedding vector_cosine_ops)`);
     const defaultsFirst = await seconds(defaults);
+    await dropHnswIndex(db);
+    const defaultWorkers = await workersRequested(defaults);
     const tunedSeconds = await seconds(() => buildHnswIndex(db));
     const defaultsAgain = await seconds(defaults);
     // What the server's defaults already gain by parallel workers: the same build with none.
@@ -50,6 +61,8 @@ export async function indexBuild(n: number) {
       defaultsSeconds: [defaultsFirst, defaultsAgain],
       tunedSeconds,
       serialSeconds,
+      /** Parallel workers the server requests for the build at its defaults (PostgreSQL only). */
+      defaultWorkers,
       speedup: Math.min(defaultsFirst, defaultsAgain) / tunedSeconds,
     };
   } finally {

@@ -91,6 +91,7 @@ if (wanted.has("index")) {
         "tuned s": round(r.tunedSeconds),
         "speed-up (faster default / tuned)": round(r.speedup, 2),
         "no parallel workers s": round(r.serialSeconds),
+        "workers requested at the defaults": r.defaultWorkers ?? "?",
       },
     });
   }

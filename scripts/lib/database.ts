@@ -96,7 +96,9 @@ export async function openDatabase(config: Config, command: string): Promise<Con
       console.log(
         `[database] ${dataDir} is held by \`${owner.command}\` (pid ${owner.pid}); working through its PostgreSQL port, ${owner.pgUrl}`,
       );
-      return postgresConnection(owner.pgUrl);
+      // No COPY session: PGlite's port drops a COPY … FROM STDIN ("protocol synchronization was lost",
+      // pglite-socket 0.2.17), and its clients share one backend session anyway.
+      return { ...postgresConnection(owner.pgUrl), copySession: undefined };
     }
     const claim = claimDataDir(dataDir, command);
     mkdirSync(dataDir, { recursive: true });
