@@ -2,7 +2,8 @@
 // vectors computed before the timed parts, in a process of its own: bench/cached-openai.ts), in one
 // run per size, on BENCH_DATABASE_URL's
 // PostgreSQL (PGlite when unset):
-//   1. the drain's first load (`drainBacklog`: no index while loading; the index build apart), profiled;
+//   1. the drain's first load (`drainBacklog`: no index while loading; the index build apart), profiled,
+//      by binary COPY on a server, then the same by the upsert (the functions' writer);
 //   2. the limits: COPY … FROM STDIN of the same rows into the same table, without and with the HNSW
 //      index, COPY in the binary format without it, and the index built at the server's default settings;
 //   3. the steady state: the drain into the indexed table against a plain multi-row INSERT of the same rows;
@@ -81,6 +82,18 @@ export async function drainThroughput(n: number, latencyMs = 50) {
     ).map((row) => EMBEDDING_COLUMNS.map((c) => copyText(row[c])).join("\t"));
     const rows = lines.length;
 
+    // 1b. The same first load by the upsert (the functions' writer), on a server where the first went by COPY.
+    let upsertLoad: { rowsPerSecond: number } | undefined;
+    if (database.copySession) {
+      await db.execute(sql`TRUNCATE embeddings`);
+      await backfill(db, deps.registry.byType("post")!);
+      let indexSeconds = 0;
+      const total = await seconds(async () => {
+        ({ indexSeconds } = await drainBacklog(deps));
+      });
+      upsertLoad = { rowsPerSecond: rows / (total - indexSeconds) };
+    }
+
     // 2. The limits, and the index built with the server's defaults on the same rows.
     await dropHnswIndex(db);
     const defaultIndexSeconds = await seconds(() => createIndex(database));
@@ -134,7 +147,12 @@ export async function drainThroughput(n: number, latencyMs = 50) {
       rows,
       profile,
       steadyProfile,
-      firstLoad: { rowsPerSecond: rows / loadSeconds, indexSeconds: load.indexSeconds, withIndexRowsPerSecond: rows / loadTotalSeconds },
+      firstLoad: {
+        rowsPerSecond: rows / loadSeconds,
+        indexSeconds: load.indexSeconds,
+        withIndexRowsPerSecond: rows / loadTotalSeconds,
+        upsertRowsPerSecond: upsertLoad?.rowsPerSecond,
+      },
       copy: {
         rowsPerSecond: rows / copySeconds,
         binaryRowsPerSecond: rows / copyBinarySeconds,

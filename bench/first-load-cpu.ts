@@ -55,9 +55,11 @@ try {
   await Promise.all(
     [0, 1].map(async () => {
       const session = await database.copySession?.();
-      const runDeps = session ? { ...deps, db: session.db, writeChunks: session.writeChunks } : deps;
-      while ((await drain(runDeps, { budgetMs: 600_000 })).remaining > 0);
-      session?.release();
+      try {
+        while ((await drain({ ...deps, writer: session?.writer }, { budgetMs: 600_000 })).remaining > 0);
+      } finally {
+        session?.release();
+      }
     }),
   );
   const wallMs = performance.now() - started;

@@ -41,6 +41,7 @@ if (wanted.has("throughput")) {
       "COPY, no index": round(r.copy.rowsPerSecond),
       "first load": round(r.firstLoad.rowsPerSecond),
       "first load / COPY": round(r.firstLoad.rowsPerSecond / r.copy.rowsPerSecond, 2),
+      "first load by the upsert": r.firstLoad.upsertRowsPerSecond ? round(r.firstLoad.upsertRowsPerSecond) : "-",
       "COPY binary, no index": round(r.copy.binaryRowsPerSecond),
       "first load / COPY binary": round(r.firstLoad.rowsPerSecond / r.copy.binaryRowsPerSecond, 2),
       "index build s (server defaults)": `${round(r.firstLoad.indexSeconds)} (${round(r.defaultIndexSeconds)})`,

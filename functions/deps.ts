@@ -3,7 +3,7 @@
 import type { Registry } from "../schema/registry.js";
 import type { Config } from "./config.js";
 import type { Clock } from "./lib/budget.js";
-import type { ChunkWriter } from "./core/store.js";
+import type { EmbeddingWriter } from "./core/store.js";
 import type { Database } from "./db/database.js";
 import type { Embedder } from "./embedders/embedder.js";
 import type { Publisher } from "./qstash/publisher.js";
@@ -17,6 +17,6 @@ export type Deps = {
   registry: Registry;
   /** What run budgets are measured on; the system clock unless a test hands in a fake one. */
   clock?: Clock;
-  /** How embeddings are written: an upsert unless a Node script hands in COPY (scripts/lib/copy-writer.ts). */
-  writeChunks?: ChunkWriter;
+  /** Where and how embeddings are written: an upsert on `db` unless a Node script hands in COPY (scripts/lib/copy-writer.ts). */
+  writer?: EmbeddingWriter;
 };

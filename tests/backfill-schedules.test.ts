@@ -3,9 +3,12 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { Writable } from "node:stream";
 import { sql } from "drizzle-orm";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../functions/config";
+import type { ChunkWriter } from "../functions/core/store";
 import type { Embedder } from "../functions/embedders/embedder";
 import { localEmbedder } from "../functions/embedders/local";
 import { communityComment, communityPost, embeddingQueue, embeddings, HNSW_INDEX } from "../schema";
@@ -50,6 +53,29 @@ describe("backfill", () => {
     expect(await db.$count(embeddingQueue)).toBe(250);
   });
 });
+
+/** Runs `work`, counting the COPY statements node-postgres sends meanwhile and the bytes written to them. */
+async function rowsCopied<T>(work: () => Promise<T>) {
+  const original = pg.Client.prototype.query;
+  const counted = { statements: 0, bytes: 0 };
+  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+    const result = (original as (...a: unknown[]) => unknown).apply(this, args);
+    if (result instanceof Writable && /^COPY embeddings/.test((args[0] as { text?: string }).text ?? "")) {
+      counted.statements++;
+      const write = result.write.bind(result) as (chunk: Buffer, ...rest: unknown[]) => boolean;
+      result.write = ((chunk: Buffer, ...rest: unknown[]) => {
+        counted.bytes += chunk.length;
+        return write(chunk, ...rest);
+      }) as typeof result.write;
+    }
+    return result;
+  } as typeof original;
+  try {
+    return { result: await work(), ...counted };
+  } finally {
+    pg.Client.prototype.query = original;
+  }
+}
 
 describe("backfill --drain", () => {
   it("embeds the backlog now, loading an empty table without the HNSW index and building it after", async () => {
@@ -154,13 +180,53 @@ describe("backfill --drain", () => {
       })),
     );
     const deps = { db, embedder: local, registry: createRegistry(), config: loadConfig({ DRAIN_BATCH_SIZE: "10" }) };
-    expect(await drainBacklog(deps, { copySession: connection.copySession })).toMatchObject({ done: 30, failed: 0, remaining: 0 });
+    const copied = await rowsCopied(() => drainBacklog(deps, { copySession: connection.copySession }));
+    expect(copied.result).toMatchObject({ done: 30, failed: 0, remaining: 0 });
+    // The 25 new keys went by COPY (binary: their vectors are in its bytes), the five stored ones by the upsert.
+    expect(copied.statements).toBeGreaterThanOrEqual(1);
+    expect(copied.bytes).toBeGreaterThan(25 * 1536 * 4);
+    expect(copied.bytes).toBeLessThan(26 * 1536 * 4 + 20_000);
     const stored = await db.select({ id: embeddings.contentId, text: embeddings.chunkText }).from(embeddings);
     expect(stored).toHaveLength(30);
     expect(new Set(stored.map((r) => r.id))).toEqual(new Set(posts.map((p) => String(p.id))));
     expect(stored.filter((r) => r.text === "an older text")).toEqual([]);
     expect(await db.$count(embeddingQueue, sql`status <> 'done'`)).toBe(0);
   });
+
+  it.skipIf(!onRealPostgres)(
+    `a run whose COPY connection drops puts its batch back in line, and the load goes on ${POSTGRES_ONLY}`,
+    async () => {
+      const db = connection.db;
+      await db.delete(communityPost);
+      await db.delete(embeddingQueue);
+      await db.delete(embeddings);
+      await db.insert(communityPost).values(Array.from({ length: 30 }, (_, i) => ({ title: `Dropped post ${i}` })));
+      await backfill(db, createRegistry().byType("post")!);
+      let dropped = 0;
+      // The first write's connection is ended by the server, as a restart or a network cut would end it.
+      const copySession = async () => {
+        const session = await connection.copySession!();
+        const write: ChunkWriter = async (tx, rows, model) => {
+          if (dropped++ === 0) await tx.execute(sql`SELECT pg_terminate_backend(pg_backend_pid())`);
+          return session.writer.write(tx, rows, model);
+        };
+        return { ...session, writer: { ...session.writer, write } };
+      };
+      const deps = { db, embedder: localEmbedder(1536), registry: createRegistry(), config: loadConfig({ DRAIN_BATCH_SIZE: "10" }) };
+      const load = await drainBacklog(deps, { copySession, maintenanceWorkMem: "64MB" });
+      expect(dropped).toBeGreaterThan(1);
+      expect(load).toMatchObject({ failed: 0, rebuiltIndex: true });
+      const states = await db
+        .select({ status: embeddingQueue.status, n: sql<number>`count(*)::int` })
+        .from(embeddingQueue)
+        .groupBy(embeddingQueue.status);
+      // Nothing stranded: every item embedded or back in line (the other run embeds what it finds there).
+      expect(states.filter((s) => s.status === "processing" || s.status === "failed")).toEqual([]);
+      expect(states.reduce((sum, s) => sum + s.n, 0)).toBe(30);
+      expect(await db.$count(embeddings)).toBe(load.done);
+      expect(await db.$count(sql`pg_indexes`, sql`indexname = ${HNSW_INDEX}`)).toBe(1);
+    },
+  );
 
   it("builds the index with settings read from the server, for that build only", async () => {
     const db = connection.db;

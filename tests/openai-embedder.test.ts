@@ -1,7 +1,9 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { estimateTokens, packRequests } from "../functions/embedders/embedder";
 import { openaiEmbedder } from "../functions/embedders/openai";
-import { PermanentError } from "../functions/lib/errors";
+import { PermanentError, TransientError } from "../functions/lib/errors";
 import { type EncodingSupport, startFakeOpenAI, type FakeOpenAI } from "../testing/fake-openai";
 
 let api: FakeOpenAI;
@@ -104,6 +106,35 @@ describe("OpenAI-compatible servers", () => {
       expect(error).toBeInstanceOf(PermanentError);
       expect(error.message).toMatch(/400.*EMBEDDING_ENCODING=float/);
     });
+  });
+
+  it("calls a malformed vector (null, or base64 that is not whole float32s) a transient error, not a crash", async () => {
+    for (const embedding of [null, Buffer.from([1, 2, 3, 4, 5]).toString("base64"), ["0.5"]]) {
+      const server = createServer((_, res) => {
+        res.writeHead(200, { "content-type": "application/json" });
+        res.end(JSON.stringify({ object: "list", data: [{ object: "embedding", index: 0, embedding }], model: "m", usage: {} }));
+      });
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      try {
+        const baseURL = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+        const error = await openaiEmbedder({
+          apiKey: "test-openai-key",
+          baseURL,
+          model: "m",
+          dimensions: 768,
+          encoding: "base64",
+          maxRetries: 0,
+        })
+          .embed(["a"])
+          .catch((e) => e);
+        expect(error, JSON.stringify(embedding)).toBeInstanceOf(TransientError);
+        expect(error.message).toMatch(
+          /embedding API returned a malformed vector: (a vector is null|a vector is object|a base64 embedding of 5 bytes)/,
+        );
+      } finally {
+        server.close();
+      }
+    }
   });
 
   it("decodes base64 (OpenAI's own encoding) to the same vectors as floats", async () => {

@@ -2,7 +2,7 @@
 // back as written, the vectors as their float32s, and a second write of a key updates it in place.
 // The same holds for a first load's binary COPY (scripts/lib/copy-writer.ts), which falls back to the
 // upsert, in the same transaction, when a key is stored already.
-import { asc } from "drizzle-orm";
+import { asc, eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/node-postgres";
 import pg from "pg";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -95,10 +95,18 @@ it.skipIf(!onRealPostgres)(`does the same by binary COPY, a first load's writer,
     return query(...args);
   }) as typeof client.query;
   try {
-    await storesAndUpserts(drizzle({ client, schema }) as unknown as Database, copyChunkWriter(client));
-    // The first write went by COPY; the second tried it, met stored keys, and upserted instead.
+    const db = drizzle({ client, schema }) as unknown as Database;
+    const write = copyChunkWriter(client);
+    await storesAndUpserts(db, write);
+    // The first write went by COPY; the second tried it, met keys stored meanwhile, and upserted instead.
     expect(copies).toHaveLength(2);
     expect(copies[0]).toMatch(/^COPY embeddings .* \(FORMAT binary\)$/s);
+    // A key known to be stored when its batch was read goes straight to the upsert.
+    const known = { contentType: "post", contentId: "new", chunkIndex: hostile.length, text: "again", hash: "a", embedding: vector(300) };
+    await db.transaction((tx) => storeEmbeddings(tx, [{ ...known, stored: true }], [], model, write));
+    expect(copies).toHaveLength(2);
+    const [row] = await db.select().from(embeddings).where(eq(embeddings.contentId, "new"));
+    expect({ text: row?.chunkText, embedding: row?.embedding.map(Math.fround) }).toEqual({ text: "again", embedding: known.embedding });
   } finally {
     await client.end();
   }

@@ -1,5 +1,6 @@
 // The pure pieces on their own, fast enough to run on save: chunking, lanes and their windows,
-// reading a change from each payload the enqueue endpoint accepts, and decoding base64 vectors.
+// reading a change from each payload the enqueue endpoint accepts, decoding base64 vectors, and the
+// binary COPY format's refusals.
 import { describe, expect, it } from "vitest";
 import { chunkText } from "../functions/core/chunk";
 import { estimateTokens } from "../functions/embedders/embedder";
@@ -8,6 +9,7 @@ import { decodeFloat32Base64 } from "../functions/lib/base64";
 import { BadRequestError } from "../functions/lib/errors";
 import { COALESCE_WINDOW_MS, coalescingWindow, laneFor } from "../functions/qstash/lanes";
 import { createRegistry } from "../schema/registry";
+import { copyBinary } from "../scripts/lib/copy-binary";
 
 describe("chunkText", () => {
   const options = { maxTokens: 40, overlapTokens: 8 };
@@ -104,5 +106,13 @@ describe("decodeFloat32Base64", () => {
 
   it("refuses bytes that are not whole float32s", () => {
     expect(() => decodeFloat32Base64(Buffer.from([1, 2, 3, 4, 5]).toString("base64"))).toThrow(/5 bytes is not whole float32s/);
+  });
+});
+
+describe("copyBinary", () => {
+  it("refuses what the binary format would silently wrap, as the upsert's casts refuse it", () => {
+    for (const int4 of [2 ** 31, -(2 ** 31) - 1, 1.5, Number.NaN]) expect(() => copyBinary([[{ int4 }]])).toThrow(/is not an int4/);
+    expect(() => copyBinary([[{ vector: new Array(0x8000).fill(0) }]])).toThrow(/32768 dimensions/);
+    expect(copyBinary([[{ int4: 2 ** 31 - 1 }, { int4: -(2 ** 31) }, { text: "é" }]]).length).toBe(11 + 8 + 2 + 2 + 3 * 4 + 4 + 4 + 2);
   });
 });

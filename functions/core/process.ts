@@ -12,7 +12,7 @@ import { formatRows } from "./format.js";
 import { contentHash } from "./hash.js";
 import { type FailedItem, type Item, itemKey, uniqueItems } from "./item.js";
 import { loadRows } from "./load.js";
-import { type Chunk, type ChunkWriter, chunkKey, type EmbeddedChunk, storedHashes, storeEmbeddings } from "./store.js";
+import { type Chunk, chunkKey, type EmbeddedChunk, type EmbeddingWriter, storedHashes, storeEmbeddings } from "./store.js";
 import { PermanentError } from "../lib/errors.js";
 
 export type ProcessDeps = {
@@ -20,8 +20,8 @@ export type ProcessDeps = {
   embedder: Embedder;
   registry: Registry;
   chunking?: ChunkOptions;
-  /** How new and changed embeddings are written: an upsert unless given (store.ts `ChunkWriter`). */
-  writeChunks?: ChunkWriter;
+  /** Where and how new and changed embeddings are written: an upsert on `db` unless given (store.ts). */
+  writer?: EmbeddingWriter;
 };
 
 export type ProcessResult = {
@@ -77,7 +77,7 @@ export async function processItems(deps: ProcessDeps, items: Item[]): Promise<Pr
   const changed = chunks.filter((chunk) => stored.get(chunkKey(chunk)) !== chunk.hash);
   let embedded: EmbeddedChunk[];
   try {
-    embedded = await embedChunks(embedder, changed);
+    embedded = (await embedChunks(embedder, changed)).map((chunk) => ({ ...chunk, stored: stored.has(chunkKey(chunk)) }));
   } catch (error) {
     // Transient: thrown, the caller retries these items (their removals are done already).
     if (!(error instanceof PermanentError)) throw error;
@@ -121,15 +121,15 @@ async function storeCurrent(
   settled: Item[],
 ): Promise<Set<string>> {
   if (items.length === 0) return new Set();
-  const { db, embedder, registry } = deps;
+  const { embedder, registry, writer } = deps;
   return retryConflicts(() =>
-    db.transaction(async (tx) => {
+    (writer?.db ?? deps.db).transaction(async (tx) => {
       await lockItems(tx, items);
       const seen = await pendingVersions(tx, items);
       const now = await readTexts(tx, registry, items);
       const stale = new Set(items.filter((item) => now.texts.get(itemKey(item)) !== texts.get(itemKey(item))).map(itemKey));
       const current = (item: Item) => !stale.has(itemKey(item));
-      await storeEmbeddings(tx, embedded.filter(current), chunkCounts.filter(current), embedder, deps.writeChunks);
+      await storeEmbeddings(tx, embedded.filter(current), chunkCounts.filter(current), embedder, writer?.write);
       await resolveSettled(tx, settled.filter(current), seen);
       return stale;
     }),

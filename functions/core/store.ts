@@ -7,7 +7,8 @@ import { float32Vector } from "../db/float32.js";
 import { compareItems, groupBy, type Item } from "./item.js";
 
 export type Chunk = Item & { chunkIndex: number; text: string; hash: string };
-export type EmbeddedChunk = Chunk & { embedding: number[] };
+/** `stored`: a row of this key was stored when the batch was read (so writing it updates). */
+export type EmbeddedChunk = Chunk & { embedding: number[]; stored?: boolean };
 
 /** Rows per INSERT: a drain batch's in one statement. */
 const INSERT_BATCH = 1000;
@@ -43,6 +44,9 @@ export type EmbeddingModel = { model: string; dimensions: number };
  * upsert does. `upsertChunks` unless a Node script hands in another (scripts/lib/copy-writer.ts).
  */
 export type ChunkWriter = (tx: Database, rows: EmbeddedChunk[], model: EmbeddingModel) => Promise<void>;
+
+/** Where a batch's write transaction runs (`db`) and how its rows go (`write`), when not the upsert on the pipeline's own handle. */
+export type EmbeddingWriter = { db: Database; write: ChunkWriter };
 
 /** Call inside a transaction: the upserts and deletes land together or not at all. */
 export async function storeEmbeddings(

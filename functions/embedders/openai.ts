@@ -4,7 +4,7 @@ import { shownUrl } from "../config.js";
 import OpenAI from "openai";
 import { type Budget, type Clock, systemClock } from "../lib/budget.js";
 import { decodeFloat32Base64 } from "../lib/base64.js";
-import { OutOfTimeError, PermanentError, redact, TransientError } from "../lib/errors.js";
+import { errorMessage, OutOfTimeError, PermanentError, redact, TransientError } from "../lib/errors.js";
 import { type BatchLimits, type Embedder, estimateTokens, mapLimited, OPENAI_LIMITS, packRequests } from "./embedder.js";
 import { TokenRateLimiter } from "./rate-limiter.js";
 import { backoffMs, MAX_RETRY_AFTER_MS, MIN_ATTEMPT_MS, retryAfterMs } from "./retry.js";
@@ -31,6 +31,21 @@ export type OpenAIEmbedderOptions = {
    */
   encoding?: "float" | "base64";
 };
+
+/**
+ * An answer's vector. Asked explicitly, base64 comes back as text (the SDK decodes only what it asked
+ * for itself); a server that ignored the field (Ollama) answered floats, which are the vector as they
+ * are. Anything else is a malformed answer, retried as one.
+ */
+function vectorOf(embedding: unknown): number[] {
+  try {
+    if (typeof embedding === "string") return decodeFloat32Base64(embedding);
+    if (Array.isArray(embedding) && embedding.every((x) => typeof x === "number")) return embedding;
+    throw new Error(`a vector is ${embedding === null ? "null" : typeof embedding}, not numbers or base64`);
+  } catch (error) {
+    throw new TransientError(`embedding API returned a malformed vector: ${errorMessage(error)}`);
+  }
+}
 
 /** Only the text-embedding-3 family accepts `dimensions`; other servers may reject it. */
 const acceptsDimensions = (model: string) => /^text-embedding-3/.test(model);
@@ -109,11 +124,7 @@ export function openaiEmbedder(options: OpenAIEmbedderOptions): Embedder {
 
   async function request(input: string[], budget: Budget | undefined): Promise<number[][]> {
     const response = await attemptWithRetries(input, budget);
-    // Asked explicitly, base64 comes back as text (the SDK decodes only what it asked for itself);
-    // a server that ignored the field (Ollama) answered floats, which are the vector as they are.
-    const vectors = [...response.data]
-      .sort((a, b) => a.index - b.index)
-      .map((d) => (typeof d.embedding === "string" ? decodeFloat32Base64(d.embedding) : d.embedding));
+    const vectors = [...response.data].sort((a, b) => a.index - b.index).map((d) => vectorOf(d.embedding));
     if (vectors.length !== input.length) {
       throw new TransientError(`embedding API returned ${vectors.length} vectors for ${input.length} inputs`);
     }

@@ -8,15 +8,15 @@ export function decodeBase64Text(text: string): string {
 
 /**
  * The little-endian float32s of OpenAI's base64 embeddings as numbers. Decoded by Buffer where there is
- * one (Node; atob elsewhere), then copied by a loop: `Array.from` of the Float32Array, as the openai
- * SDK decodes, takes about 4× as long (~115 against ~30 ms for 1,000 vectors of 1,536).
+ * one (Node; atob elsewhere), then read by a loop: `Array.from` of a Float32Array, as the openai SDK
+ * decodes, takes about 4× as long (~115 against ~30–40 ms for 1,000 vectors of 1,536).
  */
 export function decodeFloat32Base64(text: string): number[] {
   const NodeBuffer = (globalThis as { Buffer?: { from(text: string, encoding: "base64"): Uint8Array } }).Buffer;
   const bytes = NodeBuffer ? NodeBuffer.from(text, "base64") : Uint8Array.from(atob(text), (ch) => ch.charCodeAt(0));
   if (bytes.byteLength % 4 !== 0) throw new Error(`a base64 embedding of ${bytes.byteLength} bytes is not whole float32s`);
-  const floats = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
-  const vector = new Array<number>(floats.length);
-  for (let i = 0; i < floats.length; i++) vector[i] = floats[i]!;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const vector = new Array<number>(bytes.byteLength / 4);
+  for (let i = 0; i < vector.length; i++) vector[i] = view.getFloat32(i * 4, true);
   return vector;
 }

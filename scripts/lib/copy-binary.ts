@@ -10,12 +10,23 @@ const SIGNATURE = Buffer.from("PGCOPY\n\xff\r\n\0", "latin1");
 const fieldBytes = (field: CopyField) =>
   "text" in field ? Buffer.byteLength(field.text) : "int4" in field ? 4 : 4 + 4 * field.vector.length;
 
+/** Refuses what the format would silently wrap (an int4 past 2^31, a vector past int16's width), as the upsert's cast refuses it. */
+function check(field: CopyField) {
+  if ("int4" in field && !(Number.isInteger(field.int4) && field.int4 >= -(2 ** 31) && field.int4 < 2 ** 31)) {
+    throw new RangeError(`${field.int4} is not an int4`);
+  }
+  if ("vector" in field && field.vector.length > 0x7fff) throw new RangeError(`a vector of ${field.vector.length} dimensions`);
+}
+
 /** The whole COPY stream of these rows, header and trailer included. */
 export function copyBinary(rows: CopyField[][]): Buffer {
   let size = SIGNATURE.length + 8 + 2;
   for (const row of rows) {
     size += 2;
-    for (const field of row) size += 4 + fieldBytes(field);
+    for (const field of row) {
+      check(field);
+      size += 4 + fieldBytes(field);
+    }
   }
   const buffer = Buffer.allocUnsafe(size);
   const view = new DataView(buffer.buffer, buffer.byteOffset, buffer.length);

@@ -9,12 +9,12 @@ import type pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import * as schema from "../../schema";
 import type { Database } from "../../functions/db/database";
-import { type ChunkWriter, type EmbeddedChunk, type EmbeddingModel, upsertChunks } from "../../functions/core/store";
+import { type ChunkWriter, type EmbeddedChunk, type EmbeddingModel, type EmbeddingWriter, upsertChunks } from "../../functions/core/store";
 import { postgresCode } from "../../functions/lib/errors";
 import { type CopyField, copyBinary } from "./copy-binary";
 
-/** A database handle on one connection, and a writer that COPYs over that same connection. */
-export type CopySession = { db: Database; writeChunks: ChunkWriter; release(): void };
+/** A writer whose transactions run on one connection of their own and COPY over it; `release` closes that connection. */
+export type CopySession = { writer: EmbeddingWriter; release(): void };
 
 /** The columns a write fills, in `embeddingFields`' order (the others have defaults). */
 export const EMBEDDING_COLUMNS = [
@@ -46,35 +46,40 @@ export const embeddingFields = (row: EmbeddedChunk, model: EmbeddingModel): Copy
 const UNIQUE_VIOLATION = "23505";
 
 /**
- * Takes a connection from the pool for one drain run. The writer's COPY must run inside the run's
- * write transaction (under its item locks, committed with its settlement), so the run's every
- * statement goes over this connection: the handle is a Drizzle instance on it, not on the pool.
+ * Takes a connection from the pool for one drain run's write transactions. COPY must run inside the
+ * write transaction (under its item locks, committed with its settlement), so that transaction runs
+ * on this connection (a Drizzle instance on it, not on the pool); the run's other statements (claim,
+ * settle, putting a failed batch back in line) stay on the pool, so a dropped connection fails only
+ * a write, which the drain retries. Released by closing it: it may be the one that dropped.
  */
 export async function copySession(pool: pg.Pool): Promise<CopySession> {
   const client = await pool.connect();
   return {
-    db: drizzle({ client, schema }) as unknown as Database,
-    writeChunks: copyChunkWriter(client),
-    release: () => client.release(),
+    writer: { db: drizzle({ client, schema }) as unknown as Database, write: copyChunkWriter(client) },
+    release: () => client.release(true),
   };
 }
 
 /**
- * COPY, in a savepoint: into keys nobody stored, the rows an upsert would insert. A key stored
- * already (by a webhook delivery during the load, say) fails the COPY with a unique violation; the
- * savepoint is rolled back and the same rows go by the upsert, in the same transaction. `client` must
- * be the connection of the transaction the writer is handed.
+ * Rows of keys stored when the batch was read go by the upsert (COPY cannot update). The others go by
+ * COPY, in a savepoint: a key stored since (by a webhook delivery during the load, say) fails it with
+ * a unique violation, the savepoint is rolled back and those rows go by the upsert too, in the same
+ * transaction. `client` must be the connection of the transaction the writer is handed.
  */
 export function copyChunkWriter(client: pg.ClientBase): ChunkWriter {
   return async (tx, rows, model) => {
+    const stored = rows.filter((row) => row.stored);
+    const fresh = rows.filter((row) => !row.stored);
+    if (stored.length > 0) await upsertChunks(tx, stored, model);
+    if (fresh.length === 0) return;
     try {
       await tx.transaction(async () => {
-        const data = copyBinary(rows.map((row) => embeddingFields(row, model)));
+        const data = copyBinary(fresh.map((row) => embeddingFields(row, model)));
         await pipeline(Readable.from([data]), client.query(copyFrom(COPY_EMBEDDINGS)));
       });
     } catch (error) {
       if (postgresCode(error) !== UNIQUE_VIOLATION) throw error;
-      await upsertChunks(tx, rows, model);
+      await upsertChunks(tx, fresh, model);
     }
   };
 }

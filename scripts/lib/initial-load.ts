@@ -9,6 +9,7 @@ import type { Database } from "../../functions/db/database";
 import type { Deps } from "../../functions/deps";
 import { drain, type DrainSummary } from "../../functions/drain";
 import { rowsOf } from "../../functions/db/database";
+import { errorMessage } from "../../functions/lib/errors";
 import { readyCount } from "../../functions/queue/index";
 import { embeddings, HNSW_INDEX } from "../../schema/pipeline-tables";
 import type { CopySession } from "./copy-writer";
@@ -44,10 +45,15 @@ export async function drainBacklog(deps: Deps, options: InitialLoadOptions = {})
   const { drain: settings } = deps.config;
   const config = { ...deps.config, drain: { ...settings, batchSize: overlapBatchSize(await readyCount(db), settings.batchSize) } };
   try {
-    await Promise.all(
+    // Settled, not all: the index is built only once both runs have stopped writing.
+    const runs = await Promise.allSettled(
       Array.from({ length: CONCURRENT_RUNS }, async () => {
-        const session = await options.copySession?.();
-        const runDeps = { ...deps, config, ...(session && { db: session.db, writeChunks: session.writeChunks }) };
+        // No connection to spare (a server's limit, say): this run writes by the upsert instead.
+        const session = await options.copySession?.().catch((error) => {
+          console.warn(`[backfill] no connection of its own for COPY (${errorMessage(error)}); writing by the upsert`);
+          return undefined;
+        });
+        const runDeps = { ...deps, config, writer: session?.writer };
         try {
           for (;;) {
             const summary = await drain(runDeps, { budgetMs: 60_000 });
@@ -63,6 +69,8 @@ export async function drainBacklog(deps: Deps, options: InitialLoadOptions = {})
         }
       }),
     );
+    const failed = runs.find((run) => run.status === "rejected");
+    if (failed) throw failed.reason;
   } finally {
     if (rebuiltIndex) {
       const started = performance.now();
