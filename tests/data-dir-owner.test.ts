@@ -16,13 +16,21 @@ const dataDir = join(folder, "pglite");
 const env = { PATH: process.env.PATH, HOME: process.env.HOME, PGLITE_DATA_DIR: dataDir, PORT: "0", PGPORT: "25460" };
 const children: ChildProcess[] = [];
 afterAll(() => {
-  for (const child of children) child.kill("SIGKILL");
+  // The whole group: tsx runs the script in a child of its own, which a SIGKILL of tsx alone would
+  // leave running (a timed-out run here left an `npm start` spinning for an hour).
+  for (const child of children) {
+    try {
+      process.kill(-child.pid!, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
   rmSync(folder, { recursive: true, force: true });
 });
 
 /** Runs a script as `npm run` would (tsx, the same entry), collecting its output. */
 function run(script: string, args: string[] = []) {
-  const child = spawn(join("node_modules", ".bin", "tsx"), [script, ...args], { env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(join("node_modules", ".bin", "tsx"), [script, ...args], { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
   children.push(child);
   const result = { output: "", code: undefined as number | null | undefined, child };
   child.stdout!.on("data", (data) => (result.output += data));
