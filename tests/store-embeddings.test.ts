@@ -13,6 +13,7 @@ import * as schema from "../schema";
 import { embeddings } from "../schema";
 import { copyChunkWriter } from "../scripts/lib/copy-writer";
 import type { Connection } from "../scripts/lib/database";
+import { watchCopies } from "./support/copy-spy";
 import { freshDatabase, onRealPostgres, POSTGRES_ONLY } from "./support/database";
 import { startNeonRelay } from "./support/neon-relay";
 
@@ -87,24 +88,17 @@ it("does the same through Neon's driver (the edge functions')", async () => {
 it.skipIf(!onRealPostgres)(`does the same by binary COPY, a first load's writer, falling back to the upsert ${POSTGRES_ONLY}`, async () => {
   const client = new pg.Client({ connectionString: connection.url });
   await client.connect();
-  const copies: string[] = [];
-  const query = client.query.bind(client) as (...args: unknown[]) => unknown;
-  client.query = ((...args: unknown[]) => {
-    const text = (args[0] as { text?: unknown }).text;
-    if (typeof text === "string" && text.startsWith("COPY")) copies.push(text);
-    return query(...args);
-  }) as typeof client.query;
   try {
     const db = drizzle({ client, schema }) as unknown as Database;
     const write = copyChunkWriter(client);
-    await storesAndUpserts(db, write);
+    const copied = await watchCopies(() => storesAndUpserts(db, write));
     // The first write went by COPY; the second tried it, met keys stored meanwhile, and upserted instead.
-    expect(copies).toHaveLength(2);
-    expect(copies[0]).toMatch(/^COPY embeddings .* \(FORMAT binary\)$/s);
+    expect(copied.statements).toHaveLength(2);
+    expect(copied.statements[0]).toMatch(/^COPY embeddings .* \(FORMAT binary\)$/s);
     // A key known to be stored when its batch was read goes straight to the upsert.
     const known = { contentType: "post", contentId: "new", chunkIndex: hostile.length, text: "again", hash: "a", embedding: vector(300) };
-    await db.transaction((tx) => storeEmbeddings(tx, [{ ...known, stored: true }], [], model, write));
-    expect(copies).toHaveLength(2);
+    const again = await watchCopies(() => db.transaction((tx) => storeEmbeddings(tx, [{ ...known, stored: true }], [], model, write)));
+    expect(again.statements).toHaveLength(0);
     const [row] = await db.select().from(embeddings).where(eq(embeddings.contentId, "new"));
     expect({ text: row?.chunkText, embedding: row?.embedding.map(Math.fround) }).toEqual({ text: "again", embedding: known.embedding });
   } finally {

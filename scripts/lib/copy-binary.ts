@@ -20,12 +20,15 @@ function check(field: CopyField) {
 
 /** The whole COPY stream of these rows, header and trailer included. */
 export function copyBinary(rows: CopyField[][]): Buffer {
+  // Each field's length, measured once (a text's is a pass over its UTF-8), to size the buffer and to write.
+  const lengths: number[] = [];
   let size = SIGNATURE.length + 8 + 2;
   for (const row of rows) {
     size += 2;
     for (const field of row) {
       check(field);
-      size += 4 + fieldBytes(field);
+      lengths.push(fieldBytes(field));
+      size += 4 + lengths.at(-1)!;
     }
   }
   const buffer = Buffer.allocUnsafe(size);
@@ -34,12 +37,12 @@ export function copyBinary(rows: CopyField[][]): Buffer {
   view.setInt32(at, 0); // flags: no OIDs
   view.setInt32(at + 4, 0); // no header extension
   at += 8;
+  let n = 0;
   for (const row of rows) {
     view.setInt16(at, row.length);
     at += 2;
     for (const field of row) {
-      const length = fieldBytes(field);
-      view.setInt32(at, length);
+      view.setInt32(at, lengths[n++]!);
       at += 4;
       if ("text" in field) at += buffer.write(field.text, at, "utf8");
       else if ("int4" in field) {
