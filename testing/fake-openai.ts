@@ -2,7 +2,7 @@
 // answers floats or base64 (little-endian float32) as asked, and fails on demand. `encoding` makes it
 // behave as some compatible servers do: "ignores" answers floats whatever is asked (Ollama, as in
 // BerriAI/litellm #42426); "refuses-base64" answers 400 to base64 (vLLM before PR #5935, #6174).
-import { createServer, type IncomingMessage, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { estimateTokens } from "../functions/embedders/embedder";
 import { embedLocally } from "../functions/embedders/local";
@@ -63,7 +63,7 @@ export async function startFakeOpenAI(
       dimensions?: number;
       encoding_format?: string;
     };
-    if (state.latencyMs) await new Promise((r) => setTimeout(r, state.latencyMs));
+    if (state.latencyMs && !(await answeredAfter(state.latencyMs, res))) return;
     const fault = state.alwaysFail ?? state.faults.shift() ?? state.chaos?.();
     if (fault) {
       res.writeHead(fault.status, { "content-type": "application/json", ...fault.headers });
@@ -152,4 +152,15 @@ export async function startFakeOpenAI(
       server.close(() => resolve());
     });
   return state;
+}
+
+/** Waits `ms`, or until the client hangs up (false): a held answer never outlives the request it holds. */
+function answeredAfter(ms: number, res: ServerResponse): Promise<boolean> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(true), ms);
+    res.once("close", () => {
+      clearTimeout(timer);
+      resolve(false);
+    });
+  });
 }

@@ -23,6 +23,8 @@ const vercelLimitMs = (entry: string) => vercelJson.functions[`api/embeddings/${
 const SITE = "https://embeddings.example.com";
 const KEY = "sig_platform_key";
 const BUDGET_MS = 1500;
+/** Past the platforms' limits and vitest's timeout: only a run cut by its budget answers. */
+const NEVER_MS = 600_000;
 let connection: Connection;
 let relay: NeonRelay;
 let api: FakeOpenAI;
@@ -94,7 +96,7 @@ describe("the platforms' time limits", () => {
     describe(platform.name, () => {
       it("drain: answers within its budget, not the API's time, and records its run", async () => {
         await connection.db.insert(communityComment).values([{ body: "Platform limit one" }, { body: "Platform limit two" }]);
-        api.latencyMs = 120_000;
+        api.latencyMs = NEVER_MS;
         const response = await callWithin(await platform.entry("drain"), "drain", {}, platform.limitMs("drain"));
         expect(response.status).toBe(200);
         expect(await response.json()).toMatchObject({ claimed: 2, retried: 2, stoppedBy: "budget" });
@@ -104,7 +106,7 @@ describe("the platforms' time limits", () => {
 
       it("process-webhook: answers 503 within its budget, so QStash delivers again", async () => {
         const [comment] = await connection.db.insert(communityComment).values({ body: "Platform delivery" }).returning();
-        api.latencyMs = 120_000;
+        api.latencyMs = NEVER_MS;
         const handler = await platform.entry("process-webhook");
         const response = await callWithin(
           handler,
@@ -114,13 +116,18 @@ describe("the platforms' time limits", () => {
         );
         expect(response.status).toBe(503);
         api.latencyMs = 0;
-        const again = await callWithin(
-          handler,
-          "process-webhook",
-          { contentType: "comment", contentId: comment!.id },
-          platform.limitMs("process-webhook"),
-        );
-        expect(await again.json()).toMatchObject({ items: 1, embedded: 1 });
+        // QStash delivers again until one answers. A busy machine may spend a whole 1.5 s budget before
+        // the API is called, so the redelivery that succeeds is not always the first one.
+        let again: Response | undefined;
+        for (let delivery = 0; delivery < 10 && (again === undefined || again.status === 503); delivery++) {
+          again = await callWithin(
+            handler,
+            "process-webhook",
+            { contentType: "comment", contentId: comment!.id },
+            platform.limitMs("process-webhook"),
+          );
+        }
+        expect(await again!.json()).toMatchObject({ items: 1, embedded: 1 });
       });
 
       it("maintenance and retry-failed: run and record their runs", async () => {

@@ -21,6 +21,8 @@ import { qstashToken } from "../testing/qstash-token";
 
 const SITE = "https://embeddings.example.com";
 const KEY = "sig_budget_key";
+/** Past vitest's 120 s test timeout: a run that waited for such an API would fail its test. */
+const NEVER_MS = 600_000;
 let connection: Connection;
 let api: FakeOpenAI;
 
@@ -93,13 +95,12 @@ describe("retries within the budget", () => {
   });
 
   it("cuts a request's timeout to the time left (a server 20x slower than the budget)", async () => {
-    api.latencyMs = 30_000;
-    const started = Date.now();
+    // An API that would answer long after the test's own timeout: an answer at all proves the cut.
+    api.latencyMs = NEVER_MS;
     const error = await embedderOn()
       .embed(["a"], Budget.start(1500))
       .catch((e) => e);
     expect(error).toBeInstanceOf(OutOfTimeError);
-    expect(Date.now() - started).toBeLessThan(15_000);
   });
 });
 
@@ -130,11 +131,9 @@ describe("the drain's batches", () => {
 describe("a run that runs out of time", () => {
   it("drain: answers in time, leaves the rest claimable at once, and records its job run", async () => {
     await comments(3);
-    api.latencyMs = 30_000;
+    api.latencyMs = NEVER_MS;
     const app = createFunctionApp("drain", depsWith({ DRAIN_BUDGET_MS: "1500" }));
-    const started = Date.now();
     const response = await signedPost(app, "drain", {});
-    expect(Date.now() - started).toBeLessThan(15_000);
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({ claimed: 3, retried: 3, stoppedBy: "budget", nextBatchSize: 1 });
     const rows = await connection.db.select().from(embeddingQueue);
@@ -149,11 +148,9 @@ describe("a run that runs out of time", () => {
 
   it("process-webhook: answers 503 in time, so QStash delivers again", async () => {
     const [comment] = await connection.db.insert(communityComment).values({ body: "Slow delivery" }).returning();
-    api.latencyMs = 30_000;
+    api.latencyMs = NEVER_MS;
     const app = createFunctionApp("process-webhook", depsWith({ PROCESS_BUDGET_MS: "1500" }));
-    const started = Date.now();
     const response = await signedPost(app, "process-webhook", { contentType: "comment", contentId: comment!.id });
-    expect(Date.now() - started).toBeLessThan(15_000);
     expect(response.status).toBe(503);
     expect(await response.json()).toMatchObject({ retry: true, error: expect.stringMatching(/budget/) });
     expect(await connection.db.$count(embeddings, eq(embeddings.contentId, comment!.id))).toBe(0);
