@@ -293,7 +293,11 @@ export class QStashEmulator {
     });
   }
 
-  /** Publishes a schedule's message now, as its cron would (tests need not wait a minute). */
+  /**
+   * Publishes a schedule's message now, as its cron would (tests need not wait a minute). Metered as a
+   * publish request; whether QStash still fires a schedule once the day's limit is spent is documented
+   * nowhere, and the emulator fires it.
+   */
   fire(schedule: Schedule) {
     if (schedule.isPaused || this.closed) return;
     this.publish({
