@@ -9,6 +9,7 @@ import { HeldClock, MAX_TIMER_MS } from "../scripts/qstash-emulator/clock";
 import type { EmulatorOptions } from "../scripts/qstash-emulator/emulator";
 import { startEmulator, type RunningEmulator } from "../scripts/qstash-emulator/http";
 import { askedRetryMs, retryDelayMs } from "../scripts/qstash-emulator/retry";
+import { emulatorBackoff } from "../scripts/lib/local-stack";
 import { waitFor } from "./support/wait-for";
 
 type Arrival = { path: string; headers: IncomingHttpHeaders; res: ServerResponse };
@@ -189,6 +190,11 @@ describe("D3 and D4: when a failed delivery is tried again", () => {
     expect(retryDelayMs("fast", 1, 30_000)).toBe(30);
     expect(retryDelayMs("qstash", 1, 30_000)).toBe(30_000);
     expect(retryDelayMs(() => 7, 1, undefined)).toBe(7);
+  });
+
+  it("gives npm start QStash's back-off unless QSTASH_EMULATOR_BACKOFF=fast", () => {
+    expect(emulatorBackoff({})).toBe("qstash");
+    expect(emulatorBackoff({ QSTASH_EMULATOR_BACKOFF: "fast" })).toBe("fast");
   });
 });
 
