@@ -126,7 +126,7 @@ export class QStashEmulator {
   private readonly waiting = new Map<string, StoredMessage[]>();
   private readonly flows = new Map<string, Flow>();
   private readonly usage = new Map<string, Usage>();
-  /** Deliveries in flight across the account, and the attempts waiting for one to end (D2). */
+  /** Deliveries in flight across the account (the plan's `parallelism`), and the attempts waiting for one to end. */
   private inFlight = 0;
   private readonly slotQueue: (() => void)[] = [];
   private closed = false;
