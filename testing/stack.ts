@@ -28,7 +28,7 @@ export async function startFakeStack(options: FakeStackOptions): Promise<FakeSta
     connection,
     env: { WEBHOOK_SECRET: "test-webhook-secret", ADMIN_TOKEN: "test-admin-token", SEARCH_TOKEN: "test-search-token", ...options.env },
     embedder: options.embedder ?? fakeServerEmbedder(api),
-    emulator: { backoff: () => 50, ...options.emulator },
+    emulator: { backoff: "fast", ...options.emulator },
   });
   const qstash = new Client({
     token: stack.config.qstash.token!,

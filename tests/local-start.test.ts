@@ -35,7 +35,12 @@ describe("npm start", () => {
   it(name, async () => {
     let output = "";
     // Only where to keep the data, so this test never touches a developer's .data/.
-    const env: Record<string, string | undefined> = { PATH: process.env.PATH, HOME: process.env.HOME, PGLITE_DATA_DIR: dataDir };
+    const env: Record<string, string | undefined> = {
+      PATH: process.env.PATH,
+      HOME: process.env.HOME,
+      PGLITE_DATA_DIR: dataDir,
+      QSTASH_EMULATOR_BACKOFF: "fast",
+    };
     if (onRealPostgres) env.DATABASE_URL = (connection = await freshDatabase()).url;
     child = spawn("npm", ["start"], { env, stdio: ["ignore", "pipe", "pipe"] });
     child.stdout!.on("data", (data) => (output += data));

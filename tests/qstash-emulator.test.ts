@@ -16,7 +16,7 @@ let close: () => void;
 const keys = { currentSigningKey: "sig_current_test", nextSigningKey: "sig_next_test" };
 
 beforeAll(async () => {
-  emulator = await startEmulator({ token: "emulator-token", ...keys, backoff: () => 20 });
+  emulator = await startEmulator({ token: "emulator-token", ...keys, backoff: "fast" });
   client = new Client({ token: "emulator-token", baseUrl: emulator.url, devMode: false, enableTelemetry: false });
   const server = createServer(async (req, res) => {
     const parts: Buffer[] = [];
@@ -137,17 +137,23 @@ describe("the QStash emulator", () => {
     slow.close();
   });
 
-  it("fires schedules on their cron, signed, with the schedule id; updates them by id", async () => {
+  it("fires schedules signed, with the schedule id; updates them by id", async () => {
+    // When a cron fires is proved on a held clock (qstash-emulator-contract.test.ts); here a run is asked for.
     const { scheduleId } = await client.schedules.create({
-      scheduleId: "every-second",
+      scheduleId: "every-minute",
       destination: `${target}/tick`,
-      cron: "* * * * * *",
+      cron: "* * * * *",
       body: "{}",
     });
-    await client.schedules.create({ scheduleId: "every-second", destination: `${target}/tick`, cron: "* * * * * *", body: "{}" });
-    expect((await client.schedules.list()).filter((s) => s.scheduleId === "every-second")).toHaveLength(1);
+    await client.schedules.create({ scheduleId: "every-minute", destination: `${target}/tick`, cron: "* * * * *", body: "{}" });
+    expect((await client.schedules.list()).filter((s) => s.scheduleId === "every-minute")).toHaveLength(1);
+    emulator.emulator.fire(emulator.emulator.schedules.get(scheduleId)!);
     const tick = await waitFor(() => received.find((r) => r.path === "/tick"), 2500);
     expect(tick.headers["upstash-schedule-id"]).toBe(scheduleId);
+    const receiver = new Receiver({ ...keys, devMode: false });
+    await expect(
+      receiver.verify({ signature: tick.headers["upstash-signature"] as string, body: tick.body, url: `${target}/tick` }),
+    ).resolves.toBe(true);
     await client.schedules.pause({ schedule: scheduleId });
     expect((await client.schedules.get(scheduleId)).isPaused).toBe(true);
     await client.schedules.delete(scheduleId);
@@ -172,7 +178,7 @@ describe("the QStash emulator", () => {
 
 /** A second emulator with other plan limits, and a client for it; closed by the caller. */
 async function emulatorWith(options: Partial<EmulatorOptions>) {
-  const other = await startEmulator({ token: "other-token", ...keys, backoff: () => 20, ...options });
+  const other = await startEmulator({ token: "other-token", ...keys, backoff: "fast", ...options });
   const otherClient = new Client({ token: "other-token", baseUrl: other.url, devMode: false, enableTelemetry: false, retry: false });
   return { other, otherClient };
 }
@@ -264,7 +270,7 @@ describe("the QStash emulator enforces what the real service refuses", () => {
     }
   });
 
-  it("counts every delivery attempt against the daily limit and then answers 429 as QstashDailyRatelimitError", async () => {
+  it("counts every delivery attempt against the daily limit (beside publish requests) and then answers 429 as QstashDailyRatelimitError", async () => {
     const { other, otherClient } = await emulatorWith({ limits: { messagesPerDay: 3 } });
     try {
       answer = 500;
@@ -272,6 +278,7 @@ describe("the QStash emulator enforces what the real service refuses", () => {
       // An attempt is billed once its answer is in, a moment after the target has the request.
       await waitFor(() => other.emulator.messagesOn() === 2, 2000, "two attempts billed");
       expect(received).toHaveLength(2);
+      expect(other.emulator.usageOn()).toEqual({ publishes: 1, deduplicated: 0, deliveries: 2 });
       answer = 200;
       await otherClient.publishJSON({ url: `${target}/billed`, body: {} });
       await waitFor(() => other.emulator.messagesOn() === 3, 2000);
@@ -376,7 +383,7 @@ describe("the QStash emulator enforces what the real service refuses", () => {
     await client.schedules.delete("utc");
   });
 
-  it("holds flow-controlled publishes to the key's parallelism and rate per period, across URLs", async () => {
+  it("holds flow-controlled publishes to the key's parallelism across URLs; refuses a bad value", async () => {
     let inFlight = 0;
     let most = 0;
     const server = createServer(async (req, res) => {
@@ -396,13 +403,7 @@ describe("the QStash emulator enforces what the real service refuses", () => {
       );
       await waitFor(() => received.length === 4, 3000);
       expect(most).toBe(1);
-      received = [];
-      await client.batchJSON(
-        [0, 1, 2].map(() => ({ url: `${url}/rate`, body: {}, flowControl: { key: "two-a-second", rate: 2, period: "1s" } })),
-      );
-      await waitFor(() => received.length === 3, 4000);
-      // The third waits for the next one-second window.
-      expect(received[2]!.at - received[0]!.at).toBeGreaterThanOrEqual(900);
+      // The rate per period is proved on a held clock (qstash-emulator-contract.test.ts), not by wall time.
       const bad = await fetch(`${emulator.url}/v2/publish/${url}/x`, {
         method: "POST",
         headers: { authorization: "Bearer emulator-token", "upstash-flow-control-key": "k", "upstash-flow-control-value": "parallelism=0" },

@@ -41,7 +41,7 @@ beforeAll(async () => {
     token: SECRETS.QSTASH_TOKEN,
     currentSigningKey: SECRETS.QSTASH_CURRENT_SIGNING_KEY,
     nextSigningKey: SECRETS.QSTASH_NEXT_SIGNING_KEY,
-    backoff: () => 20,
+    backoff: "fast",
     log: (line) => console.log(line),
   });
   stack = await startLocalStack({

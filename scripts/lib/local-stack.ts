@@ -20,6 +20,7 @@ import type { Connection } from "./database";
 import { startEmulator, type RunningEmulator } from "../qstash-emulator/http";
 import type { EmulatorOptions } from "../qstash-emulator/emulator";
 import { isPlanName } from "../qstash-emulator/plans";
+import type { Backoff } from "../qstash-emulator/retry";
 import { listenOnFreePort } from "./listen";
 import { schedulesFrom, type SyncReport, syncSchedules } from "./schedules";
 
@@ -48,6 +49,10 @@ export type LocalStack = {
   close(): Promise<void>;
 };
 
+/** QStash's own back-off (12 s, 2 min 28 s, 30 min …) unless QSTASH_EMULATOR_BACKOFF=fast asks for the tests' mode. */
+export const emulatorBackoff = (env: Record<string, string | undefined>): Backoff =>
+  env.QSTASH_EMULATOR_BACKOFF === "fast" ? "fast" : "qstash";
+
 const secret = () => randomBytes(24).toString("base64url");
 const isLoopback = (url: string) => ["127.0.0.1", "localhost", "[::1]"].includes(new URL(url).hostname);
 
@@ -75,7 +80,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const port = options.emulatorPort ?? (env.QSTASH_URL ? Number(new URL(env.QSTASH_URL).port) || undefined : undefined);
     // The Free plan's limits unless QSTASH_PLAN names another, so the local stack runs as a Free account would.
     const plan = isPlanName(env.QSTASH_PLAN) ? env.QSTASH_PLAN : "free";
-    emulator = await startEmulator({ ...keys, plan, port, backoff: (n) => 1000 * 2 ** (n - 1), ...options.emulator }).catch((error) => {
+    emulator = await startEmulator({ ...keys, plan, port, backoff: emulatorBackoff(env), ...options.emulator }).catch((error) => {
       if ((error as NodeJS.ErrnoException).code === "EADDRINUSE" && env.QSTASH_TOKEN) return undefined;
       throw error;
     });

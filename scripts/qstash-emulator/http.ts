@@ -70,7 +70,7 @@ function messageFromHeaders(emulator: QStashEmulator, headers: Headers, destinat
     throw new Refused(400, "delay and notBefore are not supported for enqueue");
   }
   if (delay !== null && duration(delay) === undefined) throw new Refused(400, `invalid Upstash-Delay: ${delay}`);
-  const notBefore = Math.max(Date.now() + (delay === null ? 0 : duration(delay)!), Number(notBeforeHeader ?? 0) * 1000);
+  const notBefore = Math.max(emulator.now() + (delay === null ? 0 : duration(delay)!), Number(notBeforeHeader ?? 0) * 1000);
   let deduplicationId = headers.get("upstash-deduplication-id") ?? undefined;
   // Real answer, reported from batchJSON: 400 {"error":"DeduplicationId cannot contain ':'"}
   // (superset-sh/superset #3591; lobehub #18778).
@@ -101,7 +101,7 @@ function messageFromHeaders(emulator: QStashEmulator, headers: Headers, destinat
  */
 function dailyLimit(emulator: QStashEmulator): Reply | undefined {
   if (emulator.quotaLeft() > 0) return undefined;
-  const tomorrow = new Date();
+  const tomorrow = new Date(emulator.now());
   tomorrow.setUTCHours(24, 0, 0, 0);
   return fail(429, `daily message limit of ${emulator.limits.messagesPerDay} reached for this plan`, {
     "RateLimit-Limit": String(emulator.limits.messagesPerDay),
@@ -144,13 +144,35 @@ function publicMessage(m: StoredMessage) {
   };
 }
 
+/**
+ * "In case a message is a duplicate, we will accept the request and return the messageID of the existing
+ * message. The only difference will be the response status code. We'll send HTTP `202 Accepted`"
+ * (docs: qstash/features/deduplication).
+ */
+const published = (answer: { messageId: string; deduplicated?: boolean }): Reply => ({
+  status: answer.deduplicated ? 202 : 200,
+  json: answer,
+});
+
+/** The emulator's own meter (not QStash's API): today's publish requests and deliveries against the plan. */
+function usage(emulator: QStashEmulator) {
+  const today = emulator.usageOn();
+  return {
+    day: new Date(emulator.now()).toISOString().slice(0, 10),
+    limit: emulator.limits.messagesPerDay,
+    ...today,
+    remaining: Math.max(0, emulator.quotaLeft()),
+    ...emulator.globalParallelism(),
+  };
+}
+
 export function route(emulator: QStashEmulator, method: string, path: string, search: string, headers: Headers, body: string): Reply {
   const refused = () => (emulator.refusesPublish() ? fail(503, "emulator: publishing refused (injected fault)") : dailyLimit(emulator));
   const publish = (destination: string, queueName?: string): Reply => {
     const refusal = refused() ?? (queueName ? queueLimitReply(queueName) : undefined);
     if (refusal) return refusal;
     const { message, deduplicationId } = messageFromHeaders(emulator, headers, destination, body, queueName);
-    return ok(emulator.publish(message, deduplicationId));
+    return published(emulator.publish(message, deduplicationId));
   };
   const queueLimitReply = (name: string, parallelism?: number) => {
     const error = queueLimit(emulator, name, parallelism);
@@ -202,9 +224,13 @@ export function route(emulator: QStashEmulator, method: string, path: string, se
     if (method === "DELETE") return (emulator.queues.delete(name), ok());
   }
 
+  if (method === "GET" && path === "/v2/globalParallelism") return ok(emulator.globalParallelism());
+  if (method === "GET" && path === "/emulator/usage") return ok(usage(emulator));
+
   if (method === "POST" && (match = path.match(/^\/v2\/schedules\/(https?:\/\/.+)$/))) {
     const cron = headers.get("upstash-cron");
-    if (!cron) return fail(400, "Upstash-Cron header is required");
+    // Reported from a create without the header: {"error":"Invalid cron expression empty spec string"} (qstash-js #50).
+    if (!cron) return fail(400, "Invalid cron expression empty spec string");
     const { message } = messageFromHeaders(emulator, headers, match[1]! + search, body);
     const scheduleId =
       headers.get("upstash-schedule-id") ?? `scd_${createHash("sha1").update(String(Math.random())).digest("hex").slice(0, 20)}`;
@@ -225,7 +251,8 @@ export function route(emulator: QStashEmulator, method: string, path: string, se
         callback: message.callback,
       });
     } catch (error) {
-      return fail(400, `invalid cron: ${error instanceof Error ? error.message : String(error)}`);
+      // QStash's wording: "Invalid cron expression " and its parser's message (cron.ts).
+      return fail(400, `Invalid cron expression ${error instanceof Error ? error.message : String(error)}`);
     }
     return ok({ scheduleId });
   }
