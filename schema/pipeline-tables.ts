@@ -1,12 +1,19 @@
 // The pipeline's own tables. See ARCHITECTURE.md §2, "Tables".
 import { sql } from "drizzle-orm";
-import { bigserial, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, vector, boolean } from "drizzle-orm/pg-core";
+import { bigserial, boolean, customType, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, vector } from "drizzle-orm/pg-core";
 
 /** The vector column's size. Changing it needs a migration: see README "Changing model or dimensions". */
 export const VECTOR_DIMENSIONS = 1536;
 
 /** The nearest-neighbour index; an initial load drops and rebuilds it (scripts/lib/initial-load.ts). */
 export const HNSW_INDEX = "embeddings_embedding_hnsw";
+
+/** The full-text index over chunk text (hybrid and keyword search, functions/search/keyword.ts). */
+export const TEXT_SEARCH_INDEX = "embeddings_text_search_gin";
+
+/** A text search configuration by name ('english', 'simple', …); its binary form is an OID. */
+const regconfig = customType<{ data: string }>({ dataType: () => "regconfig" });
+const tsvector = customType<{ data: string }>({ dataType: () => "tsvector" });
 
 export const embeddings = pgTable(
   "embeddings",
@@ -20,6 +27,13 @@ export const embeddings = pgTable(
     model: text("model").notNull(),
     dimensions: integer("dimensions").notNull(),
     embedding: vector("embedding", { dimensions: VECTOR_DIMENSIONS }).notNull(),
+    /** The text search configuration of the chunk's content type (registry `search.textConfig`), written with it. */
+    textConfig: regconfig("text_config").notNull().default(sql`'english'::regconfig`),
+    /**
+     * Computed by Postgres from the two columns above in the same write as the vector (no writer
+     * sends it, so it never disagrees with the text). to_tsvector(regconfig, text) is immutable.
+     */
+    textSearch: tsvector("text_search").notNull().generatedAlwaysAs(sql`to_tsvector(text_config, chunk_text)`),
     metadata: jsonb("metadata").$type<Record<string, unknown>>().notNull().default({}),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
@@ -27,6 +41,7 @@ export const embeddings = pgTable(
   (t) => [
     uniqueIndex("embeddings_chunk_key").on(t.contentType, t.contentId, t.chunkIndex),
     index(HNSW_INDEX).using("hnsw", t.embedding.op("vector_cosine_ops")),
+    index(TEXT_SEARCH_INDEX).using("gin", t.textSearch),
   ],
 );
 
