@@ -18,7 +18,7 @@ import { communityPost, HNSW_INDEX } from "../schema";
 import { createRegistry } from "../schema/registry";
 import { backfill } from "../scripts/lib/backfill";
 import { copyBinary } from "../scripts/lib/copy-binary";
-import { EMBEDDING_COLUMNS, embeddingFields } from "../scripts/lib/copy-writer";
+import { EMBEDDING_COLUMNS, embeddingFields, textConfigOids } from "../scripts/lib/copy-writer";
 import { dropHnswIndex, drainBacklog } from "../scripts/lib/initial-load";
 import { benchServerUrl, copyText, openBenchDatabase, type BenchDatabase } from "./bench-database";
 import { realisticText, seededRandom } from "./corpus";
@@ -101,7 +101,8 @@ export async function drainThroughput(n: number, latencyMs = 50) {
     await dropHnswIndex(db);
     const copySeconds = await seconds(() => database.copyIn("embeddings", EMBEDDING_COLUMNS, lines));
     await db.execute(sql`TRUNCATE embeddings`);
-    const binary = copyBinary(lines.map(binaryFields));
+    const oid = await textConfigOids(db, ["english", "simple"], new Map());
+    const binary = copyBinary(lines.map((line) => binaryFields(line, oid)));
     const copyBinarySeconds = await seconds(() => database.copyInBinary("embeddings", EMBEDDING_COLUMNS, binary));
     await db.execute(sql`TRUNCATE embeddings`);
     await createIndex(database);
@@ -177,10 +178,19 @@ const createIndex = (database: BenchDatabase) =>
   database.query(`CREATE INDEX ${HNSW_INDEX} ON embeddings USING hnsw (embedding vector_cosine_ops)`);
 
 /** A row of COPY text (the columns of EMBEDDING_COLUMNS) as the binary format's fields. */
-function binaryFields(line: string) {
-  const [contentType, contentId, chunkIndex, text, hash, model, dimensions, vector] = line.split("\t").map(unCopyText) as string[];
-  const row = { contentType: contentType!, contentId: contentId!, chunkIndex: Number(chunkIndex), text: text!, hash: hash! };
-  return embeddingFields({ ...row, embedding: JSON.parse(vector!) as number[] }, { model: model!, dimensions: Number(dimensions) });
+function binaryFields(line: string, oid: (name: string) => number) {
+  const [contentType, contentId, chunkIndex, text, hash, model, dimensions, vector, textConfig] = line
+    .split("\t")
+    .map(unCopyText) as string[];
+  const row = {
+    contentType: contentType!,
+    contentId: contentId!,
+    chunkIndex: Number(chunkIndex),
+    text: text!,
+    hash: hash!,
+    textConfig: textConfig!,
+  };
+  return embeddingFields({ ...row, embedding: JSON.parse(vector!) as number[] }, { model: model!, dimensions: Number(dimensions) }, oid);
 }
 
 const unCopyText = (value: string) =>

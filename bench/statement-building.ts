@@ -12,7 +12,7 @@ import { storeEmbeddings, type EmbeddedChunk } from "../functions/core/store";
 import { embeddings } from "../schema/pipeline-tables";
 import { dropHnswIndex } from "../scripts/lib/initial-load";
 import { copyBinary } from "../scripts/lib/copy-binary";
-import { EMBEDDING_COLUMNS, embeddingFields } from "../scripts/lib/copy-writer";
+import { EMBEDDING_COLUMNS, embeddingFields, textConfigOids } from "../scripts/lib/copy-writer";
 import { copyText, openBenchDatabase } from "./bench-database";
 import { percentile, realisticText, seededRandom } from "./corpus";
 
@@ -56,19 +56,30 @@ export async function statementBuilding(rows = 1000, rounds = 5) {
       const text = realisticText(random);
       // Dense, as a real model's (embedLocally's are sparse: 11 KB of text where a real one is 21 KB).
       const embedding = Array.from({ length: 1536 }, () => Math.fround((random() - 0.5) / 20));
-      return { contentType: "post", contentId: String(i), chunkIndex: 0, text, hash: `h${i}`, embedding };
+      return { contentType: "post", contentId: String(i), chunkIndex: 0, text, hash: `h${i}`, embedding, textConfig: "english" };
     }).sort((a, b) => a.contentId.localeCompare(b.contentId));
     const line = (c: EmbeddedChunk) =>
-      [c.contentType, c.contentId, c.chunkIndex, c.text, c.hash, model.model, model.dimensions, JSON.stringify(float32Vector(c.embedding))]
+      [
+        c.contentType,
+        c.contentId,
+        c.chunkIndex,
+        c.text,
+        c.hash,
+        model.model,
+        model.dimensions,
+        JSON.stringify(float32Vector(c.embedding)),
+        c.textConfig,
+      ]
         .map(copyText)
         .join("\t");
+    const oid = await textConfigOids(db, ["english"], new Map());
     const variants: [string, (tx: Database) => Promise<unknown>][] = [
       ["Drizzle values(), 8 parameters a row (before)", (tx) => drizzleValues(tx, batch)],
       ["unnest of one array literal a column (the functions' drain)", (tx) => storeEmbeddings(tx, batch, [], model)],
       ["COPY text, the rows formatted in the timed part", () => database.copyIn("embeddings", EMBEDDING_COLUMNS, batch.map(line))],
       [
         "COPY binary (a first load's writer)",
-        () => database.copyInBinary("embeddings", EMBEDDING_COLUMNS, copyBinary(batch.map((c) => embeddingFields(c, model)))),
+        () => database.copyInBinary("embeddings", EMBEDDING_COLUMNS, copyBinary(batch.map((c) => embeddingFields(c, model, oid)))),
       ],
     ];
     const times = new Map(variants.map(([name]) => [name, { wall: [] as number[], cpu: [] as number[] }]));

@@ -38,8 +38,26 @@ export type ContentType<T extends PgTable = PgTable> = {
      * matching chunk; otherwise it is made of these fields alone, read from the row.
      */
     snippet: AnyPgColumn[];
+    /**
+     * The Postgres text search configuration its chunks' full text is made with (keyword and hybrid
+     * search): stemming and stop words of a language, or 'simple' (words as they are). DEFAULT_TEXT_CONFIG unless set.
+     */
+    textConfig?: string;
   };
 };
+
+/**
+ * 'english': the sample content is English prose and queries are natural language; stemming lets
+ * "learning" find "learn", and dropping stop words keeps "how to …" from requiring "how" and "to".
+ * 'simple' suits names, codes and mixed languages (no stemming, no stop words).
+ */
+export const DEFAULT_TEXT_CONFIG = "english";
+
+/** The text search configuration of a type's chunks. */
+export const textConfigOf = (entry: ContentType): string => entry.search.textConfig ?? DEFAULT_TEXT_CONFIG;
+
+/** A configuration's name as Postgres stores it (pg_ts_config.cfgname, optionally schema-qualified). */
+const TEXT_CONFIG_NAME = /^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$/;
 
 /** Keeps each entry's `format` typed by its own table. */
 export function contentType<T extends PgTable>(entry: ContentType<T>): ContentType {
@@ -167,6 +185,9 @@ export function createRegistry(entries: ContentType[] = defaultRegistry): Regist
   const types = new Map(entries.map((e) => [e.type, e]));
   const tables = new Map(entries.map((e) => [getTableName(e.table), e]));
   for (const entry of entries) {
+    if (!TEXT_CONFIG_NAME.test(textConfigOf(entry))) {
+      throw new Error(`content type ${entry.type}: search.textConfig "${textConfigOf(entry)}" is not a text search configuration name`);
+    }
     // A parent is another registered type, never the entry itself nor its descendant (the SQL nests).
     const seen = new Set([entry.type]);
     for (let parent = entry.parent; parent; parent = types.get(parent.type)?.parent) {

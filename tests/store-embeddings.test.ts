@@ -2,12 +2,12 @@
 // back as written, the vectors as their float32s, and a second write of a key updates it in place.
 // The same holds for a first load's binary COPY (scripts/lib/copy-writer.ts), which falls back to the
 // upsert, in the same transaction, when a key is stored already.
-import { asc, eq } from "drizzle-orm";
+import { asc, eq, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/node-postgres";
 import pg from "pg";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { type ChunkWriter, storeEmbeddings, type EmbeddedChunk } from "../functions/core/store";
-import type { Database } from "../functions/db/database";
+import { type Database, rowsOf } from "../functions/db/database";
 import { neonDatabase } from "../functions/db/neon";
 import * as schema from "../schema";
 import { embeddings } from "../schema";
@@ -45,6 +45,8 @@ async function storesAndUpserts(db: Database, write?: ChunkWriter) {
     text,
     hash: `h${i}`,
     embedding: vector(i),
+    // Each type's text search configuration goes with its rows (schema/registry.ts `search.textConfig`).
+    textConfig: i % 2 ? "simple" : "english",
   }));
   await db.transaction((tx) => storeEmbeddings(tx, rows, [], model, write));
   const read = async () =>
@@ -55,9 +57,29 @@ async function storesAndUpserts(db: Database, write?: ChunkWriter) {
       hash: r.contentHash,
       // pgvector prints each float32 in its shortest form; as a float32 it is the one stored.
       embedding: r.embedding.map(Math.fround),
+      textConfig: r.textConfig,
     }));
-  expect(await read()).toEqual(
-    rows.map((r) => ({ contentId: r.contentId, chunkIndex: r.chunkIndex, text: r.text, hash: r.hash, embedding: r.embedding })),
+  const expected = (r: EmbeddedChunk) => ({
+    contentId: r.contentId,
+    chunkIndex: r.chunkIndex,
+    text: r.text,
+    hash: r.hash,
+    embedding: r.embedding,
+    textConfig: r.textConfig,
+  });
+  // The full text is Postgres's own of the row's text and configuration, in the same write as the vector.
+  const fullTextAgrees = async () =>
+    (
+      await rowsOf<{ n: number }>(
+        db.execute(sql`SELECT count(*)::int AS n FROM embeddings WHERE text_search = to_tsvector(text_config, chunk_text)`),
+      )
+    )[0]!.n;
+  expect(await read()).toEqual(rows.map(expected));
+  expect(await fullTextAgrees()).toBe(rows.length);
+  const breaking = sql`SELECT chunk_index FROM embeddings WHERE text_search @@ websearch_to_tsquery(text_config, 'breaking')`;
+  // 'english' stems "break" and "breaking" alike; 'simple' keeps words as they are.
+  expect(await rowsOf(db.execute(breaking))).toEqual(
+    hostile.indexOf("line\nbreak\ttab") % 2 ? [] : [{ chunk_index: hostile.indexOf("line\nbreak\ttab") }],
   );
 
   // Stored keys and a new one in one write; then, in the same transaction, the first item's chunks go.
@@ -67,9 +89,8 @@ async function storesAndUpserts(db: Database, write?: ChunkWriter) {
   ];
   const first = { contentType: "post", contentId: rows[0]!.contentId, count: 0 };
   await db.transaction((tx) => storeEmbeddings(tx, changed, [first], model, write));
-  expect(await read()).toEqual(
-    changed.slice(1).map((r) => ({ contentId: r.contentId, chunkIndex: r.chunkIndex, text: r.text, hash: r.hash, embedding: r.embedding })),
-  );
+  expect(await read()).toEqual(changed.slice(1).map(expected));
+  expect(await fullTextAgrees()).toBe(changed.length - 1);
 }
 
 it("stores any text and the vectors' float32s, in one statement, and upserts by key", () => storesAndUpserts(connection.db));
@@ -96,7 +117,15 @@ it.skipIf(!onRealPostgres)(`does the same by binary COPY, a first load's writer,
     expect(copied.statements).toHaveLength(2);
     expect(copied.statements[0]).toMatch(/^COPY embeddings .* \(FORMAT binary\)$/s);
     // A key known to be stored when its batch was read goes straight to the upsert.
-    const known = { contentType: "post", contentId: "new", chunkIndex: hostile.length, text: "again", hash: "a", embedding: vector(300) };
+    const known = {
+      contentType: "post",
+      contentId: "new",
+      chunkIndex: hostile.length,
+      text: "again",
+      hash: "a",
+      embedding: vector(300),
+      textConfig: "simple",
+    };
     const again = await watchCopies(() => db.transaction((tx) => storeEmbeddings(tx, [{ ...known, stored: true }], [], model, write)));
     expect(again.statements).toHaveLength(0);
     const [row] = await db.select().from(embeddings).where(eq(embeddings.contentId, "new"));

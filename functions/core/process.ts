@@ -1,7 +1,7 @@
 // The processing core shared by process-webhook and the drain (ARCHITECTURE.md §1, "Processing"):
 // load → format → chunk → hash → skip unchanged → embed → store. Reading each row as it is now makes
 // duplicate and out-of-order deliveries converge.
-import { normalizeId, type Registry } from "../../schema/registry.js";
+import { normalizeId, type Registry, textConfigOf } from "../../schema/registry.js";
 import type { Database } from "../db/database.js";
 import type { Embedder } from "../embedders/embedder.js";
 import { pendingVersions, resolveSettled } from "../queue/index.js";
@@ -53,9 +53,10 @@ export async function processItems(deps: ProcessDeps, items: Item[]): Promise<Pr
   const chunkCounts: (Item & { count: number })[] = [];
   for (const { item, text } of read.documents) {
     const texts = chunkText(text, deps.chunking ?? DEFAULT_CHUNKING);
+    const textConfig = textConfigOf(registry.byType(item.contentType)!);
     chunkCounts.push({ ...item, count: texts.length });
     for (const [chunkIndex, chunk] of texts.entries()) {
-      chunks.push({ ...item, chunkIndex, text: chunk, hash: await contentHash(chunk, embedder.model, embedder.dimensions) });
+      chunks.push({ ...item, chunkIndex, text: chunk, hash: await contentHash(chunk, embedder.model, embedder.dimensions), textConfig });
     }
   }
   // Removals first, in their own transaction: a deleted or hidden row leaves search whatever the

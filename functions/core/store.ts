@@ -6,7 +6,8 @@ import type { Database } from "../db/database.js";
 import { float32Vector } from "../db/float32.js";
 import { compareItems, groupBy, type Item } from "./item.js";
 
-export type Chunk = Item & { chunkIndex: number; text: string; hash: string };
+/** `textConfig`: its type's text search configuration (registry `search.textConfig`), stored beside it. */
+export type Chunk = Item & { chunkIndex: number; text: string; hash: string; textConfig: string };
 /** `stored`: a row of this key was stored when the batch was read (so writing it updates). */
 export type EmbeddedChunk = Chunk & { embedding: number[]; stored?: boolean };
 
@@ -76,7 +77,7 @@ export async function storeEmbeddings(
 
 /**
  * One INSERT … ON CONFLICT DO UPDATE of these rows, in their order. The rows go as one array literal a
- * column (text, cast on the server; the vectors as `vector[]` of their `[…]` text, float32 digits), six
+ * column (text, cast on the server; the vectors as `vector[]` of their `[…]` text, float32 digits), seven
  * parameters whatever the row count: building them is a string join, where Drizzle's `values()`
  * maps each of 8 parameters a row through its column (each vector JSON-encoded) and names it in the
  * statement. The same on every driver (plain text parameters). `WITH ORDINALITY … ORDER BY` keeps the
@@ -84,16 +85,17 @@ export async function storeEmbeddings(
  */
 export const upsertChunks: ChunkWriter = async (tx, rows, model) => {
   await tx.execute(sql`INSERT INTO ${embeddings}
-      (content_type, content_id, chunk_index, chunk_text, content_hash, model, dimensions, embedding)
-    SELECT r.content_type, r.content_id, r.chunk_index, r.chunk_text, r.content_hash, ${model.model}::text, ${model.dimensions}::int, r.embedding
+      (content_type, content_id, chunk_index, chunk_text, content_hash, model, dimensions, embedding, text_config)
+    SELECT r.content_type, r.content_id, r.chunk_index, r.chunk_text, r.content_hash, ${model.model}::text, ${model.dimensions}::int, r.embedding, r.text_config
     FROM unnest(
       ${arrayLiteral(rows.map((r) => r.contentType))}::text[],
       ${arrayLiteral(rows.map((r) => r.contentId))}::text[],
       ${arrayLiteral(rows.map((r) => String(r.chunkIndex)))}::int[],
       ${arrayLiteral(rows.map((r) => r.text))}::text[],
       ${arrayLiteral(rows.map((r) => r.hash))}::text[],
-      ${arrayLiteral(rows.map((r) => vectorText(r.embedding)))}::vector[]
-    ) WITH ORDINALITY AS r(content_type, content_id, chunk_index, chunk_text, content_hash, embedding, n)
+      ${arrayLiteral(rows.map((r) => vectorText(r.embedding)))}::vector[],
+      ${arrayLiteral(rows.map((r) => r.textConfig))}::regconfig[]
+    ) WITH ORDINALITY AS r(content_type, content_id, chunk_index, chunk_text, content_hash, embedding, text_config, n)
     ORDER BY r.n
     ON CONFLICT (content_type, content_id, chunk_index) DO UPDATE SET
       chunk_text = excluded.chunk_text,
@@ -101,6 +103,7 @@ export const upsertChunks: ChunkWriter = async (tx, rows, model) => {
       model = excluded.model,
       dimensions = excluded.dimensions,
       embedding = excluded.embedding,
+      text_config = excluded.text_config,
       updated_at = now()`);
 };
 

@@ -1,20 +1,23 @@
 // PostgreSQL's binary COPY format (the protocol docs, "COPY … Binary Format"): a signature, flags and
 // header-extension length; then per row its field count and each field as length + bytes, big-endian;
 // then -1. pgvector's binary form of a vector (its `vector_recv`): int16 dimensions, int16 0, then each
-// value a float4. So the vectors go as the float32s they are: nothing printed, nothing parsed.
+// value a float4. So the vectors go as the float32s they are: nothing printed, nothing parsed. An
+// OID-based type (regconfig) goes as its uint32 OID (`oidrecv`).
 
-export type CopyField = { text: string } | { int4: number } | { vector: ArrayLike<number> };
+export type CopyField = { text: string } | { int4: number } | { oid: number } | { vector: ArrayLike<number> };
 
 const SIGNATURE = Buffer.from("PGCOPY\n\xff\r\n\0", "latin1");
 
 const fieldBytes = (field: CopyField) =>
-  "text" in field ? Buffer.byteLength(field.text) : "int4" in field ? 4 : 4 + 4 * field.vector.length;
+  "text" in field ? Buffer.byteLength(field.text) : "int4" in field || "oid" in field ? 4 : 4 + 4 * field.vector.length;
 
 /** Refuses what the format would silently wrap (an int4 past 2^31, a vector past int16's width), as the upsert's cast refuses it. */
 function check(field: CopyField) {
   if ("int4" in field && !(Number.isInteger(field.int4) && field.int4 >= -(2 ** 31) && field.int4 < 2 ** 31)) {
     throw new RangeError(`${field.int4} is not an int4`);
   }
+  if ("oid" in field && !(Number.isInteger(field.oid) && field.oid >= 0 && field.oid < 2 ** 32))
+    throw new RangeError(`${field.oid} is not an oid`);
   if ("vector" in field && field.vector.length > 0x7fff) throw new RangeError(`a vector of ${field.vector.length} dimensions`);
 }
 
@@ -47,6 +50,9 @@ export function copyBinary(rows: CopyField[][]): Buffer {
       if ("text" in field) at += buffer.write(field.text, at, "utf8");
       else if ("int4" in field) {
         view.setInt32(at, field.int4);
+        at += 4;
+      } else if ("oid" in field) {
+        view.setUint32(at, field.oid);
         at += 4;
       } else {
         const { vector } = field;

@@ -4,11 +4,12 @@
 // the functions keep the upsert, which runs on every driver.
 import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/node-postgres";
 import type pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
 import * as schema from "../../schema";
-import type { Database } from "../../functions/db/database";
+import { type Database, rowsOf } from "../../functions/db/database";
 import { type ChunkWriter, type EmbeddedChunk, type EmbeddingModel, type EmbeddingWriter, upsertChunks } from "../../functions/core/store";
 import { postgresCode } from "../../functions/lib/errors";
 import { type CopyField, copyBinary } from "./copy-binary";
@@ -26,12 +27,16 @@ export const EMBEDDING_COLUMNS = [
   "model",
   "dimensions",
   "embedding",
+  "text_config",
 ];
 
 const COPY_EMBEDDINGS = `COPY embeddings (${EMBEDDING_COLUMNS.join(", ")}) FROM STDIN (FORMAT binary)`;
 
-/** A row's fields for binary COPY, in EMBEDDING_COLUMNS' order. */
-export const embeddingFields = (row: EmbeddedChunk, model: EmbeddingModel): CopyField[] => [
+/**
+ * A row's fields for binary COPY, in EMBEDDING_COLUMNS' order. Its text search configuration goes as
+ * the OID `textConfigOid` gives (binary COPY of a regconfig is its OID); text_search is generated.
+ */
+export const embeddingFields = (row: EmbeddedChunk, model: EmbeddingModel, textConfigOid: (name: string) => number): CopyField[] => [
   { text: row.contentType },
   { text: row.contentId },
   { int4: row.chunkIndex },
@@ -40,7 +45,18 @@ export const embeddingFields = (row: EmbeddedChunk, model: EmbeddingModel): Copy
   { text: model.model },
   { int4: model.dimensions },
   { vector: row.embedding },
+  { oid: textConfigOid(row.textConfig) },
 ];
+
+/** The OIDs of these text search configurations, looked up on `tx` once each and kept in `known`. */
+export async function textConfigOids(tx: Database, names: string[], known: Map<string, number>): Promise<(name: string) => number> {
+  for (const name of new Set(names)) {
+    if (known.has(name)) continue;
+    const [row] = await rowsOf<{ oid: number }>(tx.execute(sql`SELECT ${name}::regconfig::oid::int8 AS oid`));
+    known.set(name, Number(row!.oid));
+  }
+  return (name) => known.get(name)!;
+}
 
 /** unique_violation: a row of these keys is stored already (COPY inserts, it cannot update). */
 const UNIQUE_VIOLATION = "23505";
@@ -67,6 +83,7 @@ export async function copySession(pool: pg.Pool): Promise<CopySession> {
  * transaction. `client` must be the connection of the transaction the writer is handed.
  */
 export function copyChunkWriter(client: pg.ClientBase): ChunkWriter {
+  const oids = new Map<string, number>();
   return async (tx, rows, model) => {
     const stored = rows.filter((row) => row.stored);
     const fresh = rows.filter((row) => !row.stored);
@@ -74,7 +91,12 @@ export function copyChunkWriter(client: pg.ClientBase): ChunkWriter {
     if (fresh.length === 0) return;
     try {
       await tx.transaction(async () => {
-        const data = copyBinary(fresh.map((row) => embeddingFields(row, model)));
+        const oid = await textConfigOids(
+          tx,
+          fresh.map((row) => row.textConfig),
+          oids,
+        );
+        const data = copyBinary(fresh.map((row) => embeddingFields(row, model, oid)));
         await pipeline(Readable.from([data]), client.query(copyFrom(COPY_EMBEDDINGS)));
       });
     } catch (error) {
