@@ -1,5 +1,5 @@
 // POST /api/embeddings/search: the best matching chunk of each source row, by cosine similarity
-// through the HNSW index, logged to search_log.
+// through the HNSW index, by full text, or both fused (functions/search/modes.ts), logged to search_log.
 import { inArray, sql } from "drizzle-orm";
 import { SearchRequestSchema } from "../schema/messages.js";
 import { searchLog } from "../schema/pipeline-tables.js";
@@ -13,16 +13,19 @@ import type { Embedder } from "./embedders/embedder.js";
 import { LOCAL_MODEL, localEmbedder } from "./embedders/local.js";
 import { BadRequestError } from "./lib/errors.js";
 import { parseBody } from "./lib/validate.js";
+import { rankByMode } from "./search/modes.js";
+import { type SearchHit, type SearchRequest, snippet } from "./search/types.js";
 
-export type SearchHit = { contentType: string; contentId: string; score: number; snippet: string; chunkIndex: number };
-
-export type SearchRequest = { query: string; types?: string[]; limit: number; minScore: number };
+export type { SearchHit, SearchRequest } from "./search/types.js";
 
 /** The best chunk of each matching row that `scope` may find, best first, with what its type lets a snippet show. */
 export async function search(deps: Deps, request: SearchRequest, scope: SearchScope) {
   const started = Date.now();
   const types = searchableTypes(deps.registry, scope, request.types);
-  const { hits: results, otherModels } = types?.length === 0 ? { hits: [], otherModels: [] } : await nearest(deps, { ...request, types });
+  const { hits: results, otherModels } =
+    types?.length === 0
+      ? { hits: [], otherModels: [] }
+      : await rankByMode(deps.db, deps.registry, { ...request, types }, (scoped) => nearest(deps, scoped));
   await restrictSnippets(deps, results);
   const milliseconds = Date.now() - started;
   await deps.db
@@ -35,7 +38,7 @@ export async function search(deps: Deps, request: SearchRequest, scope: SearchSc
         note: `re-embedding under way: some rows still have vectors of ${otherModels.join(", ")}; those of a model at hand are searched with it, the others are missing until re-embedded`,
       }
     : undefined;
-  return { results, milliseconds, ...(reembedding ? { reembedding } : {}) };
+  return { mode: request.mode ?? "hybrid", results, milliseconds, ...(reembedding ? { reembedding } : {}) };
 }
 
 /** The types a search may look in: undefined for all. The search token finds only the public ones. */
@@ -180,8 +183,6 @@ export function nearestChunks(vector: number[], types: string[] | undefined, can
     ORDER BY embedding <=> ${literal}::vector
     LIMIT ${candidates}`;
 }
-
-const snippet = (text: string): string => (text.length > 240 ? `${text.slice(0, 237).trimEnd()}…` : text);
 
 export function searchRouter(deps: Deps): Router {
   return createRouter().post("/search", requireSearchAccess(deps.config), async (c) =>

@@ -101,6 +101,25 @@ export const DirectItemSchema = v.object({
   op: v.optional(v.picklist(["upsert", "delete"])),
 });
 
+/** hybrid: both rankings fused by reciprocal rank fusion; vector: cosine similarity; keyword: Postgres full text. */
+export const SEARCH_MODES = ["hybrid", "vector", "keyword"] as const;
+export type SearchMode = (typeof SEARCH_MODES)[number];
+
+const weight = v.optional(v.pipe(v.number("must be a number"), v.minValue(0), v.maxValue(10)), 1);
+
+/**
+ * Reciprocal rank fusion: a row's score is the sum over the rankings it is in of weight / (k + rank).
+ * k = 60 is the value of the method's paper (Cormack et al., 2009); a smaller k favours the top ranks.
+ */
+const FusionSchema = v.pipe(
+  v.strictObject({
+    k: v.optional(v.pipe(v.number("must be a number"), v.integer(), v.minValue(1), v.maxValue(1000)), 60),
+    vector: weight,
+    keyword: weight,
+  }),
+  v.check((f) => f.vector > 0 || f.keyword > 0, "one weight at least must be above 0"),
+);
+
 export const SearchRequestSchema = v.object({
   query: v.pipe(
     v.string("must be a string"),
@@ -112,4 +131,6 @@ export const SearchRequestSchema = v.object({
   types: v.optional(v.pipe(v.array(ContentTypeName), v.maxLength(20))),
   limit: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(100)), 10),
   minScore: v.optional(v.pipe(v.number(), v.minValue(-1), v.maxValue(1)), 0),
+  mode: v.optional(v.picklist(SEARCH_MODES, `must be one of ${SEARCH_MODES.map((m) => `"${m}"`).join(", ")}`), "hybrid"),
+  fusion: v.optional(FusionSchema, {}),
 });

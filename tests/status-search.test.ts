@@ -205,7 +205,8 @@ describe("search", () => {
       results: { contentType: string }[];
     };
     expect(onlyPosts.results.map((r) => r.contentType)).toEqual(["post"]);
-    const strict = (await (await search({ query: "guitar chords", minScore: 0.99 })).json()) as { results: unknown[] };
+    // minScore is the vector half's floor: a hybrid search keeps keyword matches below it.
+    const strict = (await (await search({ query: "guitar chords", minScore: 0.99, mode: "vector" })).json()) as { results: unknown[] };
     expect(strict.results).toEqual([]);
 
     const logged = await db.select().from(searchLog).orderBy(searchLog.id);

@@ -1,0 +1,64 @@
+// The keyword half: Postgres full text over each chunk's `text_search` (a tsvector generated from its
+// text and its type's configuration, GIN-indexed: drizzle/0005_text_search.sql), ranked by ts_rank_cd.
+import { type SQL, sql } from "drizzle-orm";
+import { textConfigOf, type Registry } from "../../schema/registry.js";
+import { groupBy } from "../core/item.js";
+import { type Database, rowsOf } from "../db/database.js";
+import { type SearchHit, type SearchRequest, snippet } from "./types.js";
+
+/** Types searched with one text search configuration; `types` undefined: every row (one configuration for all types). */
+export type ConfigGroup = { config: string; types?: string[] };
+
+/**
+ * The query is parsed per configuration, as each type's chunks were: a type with 'simple' is matched
+ * by words as written, one with 'english' by their stems. Searching all types while they share one
+ * configuration needs no type condition.
+ */
+export function configGroups(registry: Registry, types: string[] | undefined): ConfigGroup[] {
+  const entries = types ? types.map((type) => registry.byType(type)!) : registry.entries;
+  const groups = [...groupBy(entries, textConfigOf)].map(([config, group]) => ({ config, types: group.map((e) => e.type) }));
+  return !types && groups.length === 1 ? [{ config: groups[0]!.config }] : groups;
+}
+
+/**
+ * The best chunks by full-text rank, at most `candidates`. websearch_to_tsquery never fails on user
+ * input: words are ANDed, "quoted phrases" and -exclusions work, stop words alone match nothing.
+ * Normalization 32 puts the rank in [0, 1). Ties go in key order, so the answer is the same each time.
+ */
+export function keywordChunks(query: string, groups: ConfigGroup[], candidates: number): SQL {
+  const parts = groups.map(({ config, types }) => {
+    const tsquery = sql`websearch_to_tsquery(${config}::regconfig, ${query})`;
+    const typeFilter = types
+      ? sql` AND content_type IN (${sql.join(
+          types.map((t) => sql`${t}`),
+          sql`, `,
+        )})`
+      : sql``;
+    return sql`(SELECT content_type, content_id, chunk_index, chunk_text, ts_rank_cd(text_search, ${tsquery}, 32) AS rank
+      FROM embeddings WHERE text_search @@ ${tsquery}${typeFilter}
+      ORDER BY rank DESC, content_type, content_id, chunk_index LIMIT ${candidates})`;
+  });
+  return sql`SELECT * FROM (${sql.join(parts, sql` UNION ALL `)}) AS matches
+    ORDER BY rank DESC, content_type, content_id, chunk_index LIMIT ${candidates}`;
+}
+
+/** The best chunk of each of the `limit` best rows by full text, best first. */
+export async function keywordRanking(db: Database, registry: Registry, request: SearchRequest): Promise<SearchHit[]> {
+  // Several chunks of one row may lead; fetch extra candidates so `limit` distinct rows remain.
+  const rows = await rowsOf<{ content_type: string; content_id: string; chunk_index: number; chunk_text: string; rank: number }>(
+    db.execute(keywordChunks(request.query, configGroups(registry, request.types), request.limit * 4)),
+  );
+  const hits = new Map<string, SearchHit>();
+  for (const row of rows) {
+    const key = `${row.content_type}\u0000${row.content_id}`;
+    if (hits.has(key)) continue;
+    hits.set(key, {
+      contentType: row.content_type,
+      contentId: row.content_id,
+      score: Number(row.rank),
+      chunkIndex: row.chunk_index,
+      snippet: snippet(row.chunk_text),
+    });
+  }
+  return [...hits.values()].slice(0, request.limit);
+}

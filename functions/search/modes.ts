@@ -1,0 +1,34 @@
+// A search's mode decides which halves run: vector (the HNSW or exact scan, functions/search.ts),
+// keyword (Postgres full text, keyword.ts), or both fused by reciprocal rank (fusion.ts). Both halves
+// get the same scoped request, so every rule on what a caller may find applies to each.
+import type { Registry } from "../../schema/registry.js";
+import type { Database } from "../db/database.js";
+import { fuseRankings } from "./fusion.js";
+import { keywordRanking } from "./keyword.js";
+import type { Fusion, Ranking, SearchRequest } from "./types.js";
+
+/** The vector half, as functions/search.ts serves it (with the re-embedding rules of a model switch). */
+export type VectorHalf = (request: SearchRequest) => Promise<Ranking>;
+
+export const DEFAULT_FUSION: Fusion = { k: 60, vector: 1, keyword: 1 };
+
+/**
+ * Rows each half ranks before fusion: fusion rewards rows both halves rank well, so each looks past
+ * `limit` (at least 20, as RRF is usually run on the top tens of each list), up to 100.
+ */
+export const fusionDepth = (limit: number) => Math.min(100, Math.max(2 * limit, 20));
+
+/** The hits of `request.mode` (hybrid unless said), best first, at most `request.limit`. */
+export async function rankByMode(db: Database, registry: Registry, request: SearchRequest, vectorHalf: VectorHalf): Promise<Ranking> {
+  const mode = request.mode ?? "hybrid";
+  if (mode === "vector") return vectorHalf(request);
+  if (mode === "keyword") return { hits: await keywordRanking(db, registry, request), otherModels: [] };
+  const fusion = request.fusion ?? DEFAULT_FUSION;
+  const deeper = { ...request, limit: fusionDepth(request.limit) };
+  // A half of weight 0 adds nothing to any score: it is not run.
+  const [vector, keyword] = await Promise.all([
+    fusion.vector > 0 ? vectorHalf(deeper) : { hits: [], otherModels: [] },
+    fusion.keyword > 0 ? keywordRanking(db, registry, deeper) : [],
+  ]);
+  return { hits: fuseRankings(vector.hits, keyword, fusion, request.limit), otherModels: vector.otherModels };
+}

@@ -1,0 +1,34 @@
+// What a search asks and what it finds, shared by the router (functions/search.ts) and its halves.
+import type { SearchMode } from "../../schema/messages.js";
+
+/**
+ * `score`: the mode's own (cosine similarity, full-text rank, or the fused score); a hybrid hit also
+ * carries each half's score where that half found it.
+ */
+export type SearchHit = {
+  contentType: string;
+  contentId: string;
+  score: number;
+  snippet: string;
+  chunkIndex: number;
+  vectorScore?: number;
+  keywordScore?: number;
+};
+
+export type Fusion = { k: number; vector: number; keyword: number };
+
+export type SearchRequest = {
+  query: string;
+  /** The types it may look in, already scoped to what the caller may see; undefined for all. */
+  types?: string[];
+  limit: number;
+  minScore: number;
+  mode?: SearchMode;
+  fusion?: Fusion;
+};
+
+/** One half's answer: its hits best first, and the models it met that it could not compare with. */
+export type Ranking = { hits: SearchHit[]; otherModels: string[] };
+
+/** A snippet of at most 240 characters. */
+export const snippet = (text: string): string => (text.length > 240 ? `${text.slice(0, 237).trimEnd()}…` : text);
