@@ -137,8 +137,10 @@ if (wanted.has("ratelimit")) {
 }
 if (wanted.has("search")) {
   const rows = [];
+  const modes = [];
   for (const n of sizes("BENCH_SEARCH_SIZES", benchServerUrl ? "10000,100000" : "10000,50000")) {
     const r = await searchLatency(n);
+    console.log(JSON.stringify(r));
     rows.push({
       vectors: n,
       "index build s (server defaults)": `${round(r.indexBuildSeconds)} (${r.defaultIndexSeconds === undefined ? "not run" : round(r.defaultIndexSeconds)})`,
@@ -149,9 +151,29 @@ if (wanted.has("search")) {
       "e2e p95 ms": round(r.endToEndMs.p95),
       "courses only e2e p50 / p95 ms": `${round(r.filteredMs.p50)} / ${round(r.filteredMs.p95)}`,
     });
+    const pair = (x: { p50: number; p95: number }) => `${round(x.p50)} / ${round(x.p95)}`;
+    modes.push(
+      ...(
+        [
+          ["60 characters", r.keyword, r.hybridMs],
+          ["two words", r.keywordTwoWords, r.hybridTwoWordsMs],
+        ] as const
+      ).map(([queries, k, hybrid]) => ({
+        vectors: n,
+        queries,
+        "chunks ranked p50 / p95": pair(k.matchedChunks),
+        "keyword statement p50 / p95 ms": pair(k.statementMs),
+        "keyword execution p50 / p95 ms": pair(k.executionMs),
+        "keyword e2e p50 / p95 ms": pair(k.endToEndMs),
+        "hybrid e2e p50 / p95 ms": pair(hybrid),
+        "query embedding p50 ms": round(r.embedQueryMs.p50, 2),
+      })),
+    );
   }
   console.log(`Search, top 10 (${benchDatabaseLabel}):`);
   console.table(rows);
+  console.log(`Keyword and hybrid search, top 10 (${benchDatabaseLabel}):`);
+  console.table(modes);
 }
 if (wanted.has("memory")) {
   const rows = [];

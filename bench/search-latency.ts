@@ -1,12 +1,16 @@
 // Top-10 search latency at n stored vectors (two thirds posts, a third courses): database time and end
 // to end, unfiltered and for courses only. "Database" is the nearest-neighbour statement as the client
 // waits for it (one round trip); "execution" the server's own time for it (EXPLAIN ANALYZE). On BENCH_DATABASE_URL's PostgreSQL, or PGlite when unset.
+// The keyword half's statement likewise, and keyword and hybrid search end to end, for the same
+// 60-character queries (their words ANDed: ~9 words) and for two-word queries (far more matches to rank).
 import { sql } from "drizzle-orm";
 import { loadConfig } from "../functions/config";
 import type { Deps } from "../functions/deps";
 import { embedLocally, localEmbedder } from "../functions/embedders/local";
 import { rowsOf } from "../functions/db/database";
 import { applySearchSettings, nearestChunks, search } from "../functions/search";
+import { configGroups, keywordChunks } from "../functions/search/keyword";
+import type { SearchMode } from "../schema/messages";
 import { HNSW_INDEX } from "../schema";
 import { createRegistry } from "../schema/registry";
 import { buildHnswIndex, dropHnswIndex } from "../scripts/lib/initial-load";
@@ -59,9 +63,33 @@ export async function searchLatency(n: number, queries = 100) {
     const execution: number[] = [];
     const endToEnd: number[] = [];
     const filtered: number[] = [];
+    const keyword = { statement: [] as number[], execution: [] as number[], matches: [] as number[], endToEnd: [] as number[] };
+    const twoWords = { statement: [] as number[], execution: [] as number[], matches: [] as number[], endToEnd: [] as number[] };
+    const hybrid: number[] = [];
+    const hybridTwoWords: number[] = [];
+    const embedding: number[] = [];
+    const groups = configGroups(deps.registry, undefined);
+    const timed = async (times: number[], run: () => Promise<unknown>) => {
+      const started = performance.now();
+      await run();
+      times.push(performance.now() - started);
+    };
+    const searchIn = (mode: SearchMode, query: string) => () => search(deps, { query, limit: 10, minScore: 0, mode }, "admin");
+    /** The keyword statement's round trip, the server's time for it, and how many chunks it had to rank. */
+    const keywordStatement = async (query: string, into: typeof keyword) => {
+      await timed(into.statement, () => db.execute(keywordChunks(query, groups, 40)));
+      const plan = await rowsOf<{ "QUERY PLAN": [{ "Execution Time": number; Plan: Record<string, unknown> }] }>(
+        db.execute(sql`EXPLAIN (ANALYZE, FORMAT JSON) ${keywordChunks(query, groups, 40)}`),
+      );
+      into.execution.push(plan[0]!["QUERY PLAN"][0]["Execution Time"]);
+      into.matches.push(matchedRows(plan[0]!["QUERY PLAN"][0].Plan));
+    };
     for (let q = 0; q < queries; q++) {
       const query = realisticText(random).slice(0, 60);
+      const pair = realisticText(random).split(/\W+/).slice(2, 4).join(" ");
+      const embedStarted = performance.now();
       const vector = embedLocally(query, 1536);
+      embedding.push(performance.now() - embedStarted);
       await db.transaction(async (tx) => {
         await applySearchSettings(tx, undefined, 40, deps.config.search.exactLimit);
         const t0 = performance.now();
@@ -73,13 +101,22 @@ export async function searchLatency(n: number, queries = 100) {
         );
         execution.push(plan[0]!["QUERY PLAN"][0]["Execution Time"]);
       });
-      const t1 = performance.now();
-      await search(deps, { query, limit: 10, minScore: 0 }, "admin");
-      endToEnd.push(performance.now() - t1);
-      const t2 = performance.now();
-      await search(deps, { query, types: ["course"], limit: 10, minScore: 0 }, "admin");
-      filtered.push(performance.now() - t2);
+      await timed(endToEnd, searchIn("vector", query));
+      await timed(filtered, () => search(deps, { query, types: ["course"], limit: 10, minScore: 0, mode: "vector" }, "admin"));
+      await keywordStatement(query, keyword);
+      await keywordStatement(pair, twoWords);
+      await timed(keyword.endToEnd, searchIn("keyword", query));
+      await timed(twoWords.endToEnd, searchIn("keyword", pair));
+      await timed(hybrid, searchIn("hybrid", query));
+      await timed(hybridTwoWords, searchIn("hybrid", pair));
     }
+    const p = (values: number[]) => ({ p50: percentile(values, 50), p95: percentile(values, 95) });
+    const keywordFigures = (k: typeof keyword) => ({
+      statementMs: p(k.statement),
+      executionMs: p(k.execution),
+      endToEndMs: p(k.endToEnd),
+      matchedChunks: p(k.matches),
+    });
     const plan = await db.transaction(async (tx) => {
       await applySearchSettings(tx, ["post"], 40, deps.config.search.exactLimit);
       return rowsOf<{ "QUERY PLAN": string }>(tx.execute(sql`EXPLAIN ${nearestChunks(embedLocally("x", 1536), ["post"], 40)}`));
@@ -93,8 +130,19 @@ export async function searchLatency(n: number, queries = 100) {
       executionMs: { p50: percentile(execution, 50), p95: percentile(execution, 95) },
       endToEndMs: { p50: percentile(endToEnd, 50), p95: percentile(endToEnd, 95) },
       filteredMs: { p50: percentile(filtered, 50), p95: percentile(filtered, 95) },
+      embedQueryMs: p(embedding),
+      keyword: keywordFigures(keyword),
+      keywordTwoWords: keywordFigures(twoWords),
+      hybridMs: p(hybrid),
+      hybridTwoWordsMs: p(hybridTwoWords),
     };
   } finally {
     await connection.close();
   }
+}
+
+/** The rows the plan's full-text condition let through (the rows it ranked), summed over its nodes that read the table. */
+function matchedRows(plan: Record<string, unknown>): number {
+  const own = plan["Relation Name"] === "embeddings" ? Number(plan["Actual Rows"] ?? 0) * Number(plan["Actual Loops"] ?? 1) : 0;
+  return own + ((plan.Plans as Record<string, unknown>[] | undefined) ?? []).reduce((sum, child) => sum + matchedRows(child), 0);
 }
