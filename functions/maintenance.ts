@@ -8,6 +8,7 @@ import { createRouter, type Router, Status } from "./lib/create-app.js";
 import { oncePerSignature } from "./lib/replay-guard.js";
 import { recordRun } from "./lib/job-runs.js";
 import { deleteDoneRows, queueOtherModels, releaseExpiredClaims } from "./queue/index.js";
+import { realignTextConfigs } from "./search/text-config.js";
 
 export const SEARCH_LOG_RETENTION_DAYS = 30;
 
@@ -46,6 +47,7 @@ export async function maintain(deps: Deps) {
     orphans += deleted.length;
   }
   const stale = await queueOtherModels(db, deps.embedder);
+  const textConfigsRealigned = await realignTextConfigs(db, registry);
   // Fresh statistics keep the planner on the HNSW index for filtered searches (PGlite has no autovacuum).
   await db.execute(sql`ANALYZE embeddings`);
   return {
@@ -55,6 +57,7 @@ export async function maintain(deps: Deps) {
     orphanEmbeddingsDeleted: orphans,
     staleModelItemsQueued: stale,
     expiredSignaturesDeleted: signatures.length,
+    textConfigsRealigned,
   };
 }
 

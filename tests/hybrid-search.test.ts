@@ -8,7 +8,9 @@ import { processItems } from "../functions/core/process";
 import { rowsOf } from "../functions/db/database";
 import type { Deps } from "../functions/deps";
 import { embedLocally, localEmbedder } from "../functions/embedders/local";
+import { maintain } from "../functions/maintenance";
 import { fusionDepth } from "../functions/search/modes";
+import { realignTextConfigs } from "../functions/search/text-config";
 import { configGroups, keywordChunks } from "../functions/search/keyword";
 import { communityPost, course, courseLesson, embeddings, profiles, TEXT_SEARCH_INDEX, users } from "../schema";
 import { createRegistry, defaultRegistry } from "../schema/registry";
@@ -101,6 +103,22 @@ describe("keyword mode", () => {
     });
     const text = plan.map((row) => row["QUERY PLAN"]).join("\n");
     expect(text.match(new RegExp(`Bitmap Index Scan on ${TEXT_SEARCH_INDEX}`, "g"))).toHaveLength(1);
+  });
+
+  it("realigns rows to a type's new configuration in maintenance, a bounded batch a run", async () => {
+    const simpleCourses = createRegistry(
+      registry.entries.map((entry) => (entry.type === "course" ? { ...entry, search: { ...entry.search, textConfig: "simple" } } : entry)),
+    );
+    // Stored with 'english': the stem "learn" matches; with 'simple' only "learning" as written would.
+    expect(await ids({ query: "learn", mode: "keyword", types: ["course"] })).toEqual([spanish]);
+    expect(await realignTextConfigs(connection.db, simpleCourses, 0)).toBe(0);
+    expect((await maintain({ ...deps, registry: simpleCourses })).textConfigsRealigned).toBe(1);
+    expect(await realignTextConfigs(connection.db, simpleCourses)).toBe(0);
+    const [row] = await rowsOf<{ text_search: string }>(
+      connection.db.execute(sql`SELECT text_search::text FROM embeddings WHERE content_id = ${spanish}`),
+    );
+    expect(row!.text_search).toContain("'learning'");
+    await realignTextConfigs(connection.db, registry);
   });
 
   it("groups types by configuration, and needs no type condition when all share one", () => {
