@@ -11,7 +11,8 @@ import { requireSearchAccess, type SearchScope } from "./lib/auth.js";
 import { createRouter, type Router, Status } from "./lib/create-app.js";
 import type { Embedder } from "./embedders/embedder.js";
 import { LOCAL_MODEL, localEmbedder } from "./embedders/local.js";
-import { BadRequestError } from "./lib/errors.js";
+import { type Budget, startRun } from "./lib/budget.js";
+import { BadRequestError, OutOfTimeError } from "./lib/errors.js";
 import { parseBody } from "./lib/validate.js";
 
 export type SearchHit = { contentType: string; contentId: string; score: number; snippet: string; chunkIndex: number };
@@ -21,8 +22,11 @@ export type SearchRequest = { query: string; types?: string[]; limit: number; mi
 /** The best chunk of each matching row that `scope` may find, best first, with what its type lets a snippet show. */
 export async function search(deps: Deps, request: SearchRequest, scope: SearchScope) {
   const started = Date.now();
+  // The query's embedding is cut to search's budget, under the edge's first-byte limit (README "Deploy").
+  const { work } = startRun(deps.config.search.budgetMs, deps.clock);
   const types = searchableTypes(deps.registry, scope, request.types);
-  const { hits: results, otherModels } = types?.length === 0 ? { hits: [], otherModels: [] } : await nearest(deps, { ...request, types });
+  const { hits: results, otherModels } =
+    types?.length === 0 ? { hits: [], otherModels: [] } : await nearest(deps, { ...request, types }, work);
   await restrictSnippets(deps, results);
   const milliseconds = Date.now() - started;
   await deps.db
@@ -54,21 +58,27 @@ function searchableTypes(registry: Registry, scope: SearchScope, requested: stri
  * of embedder being caught up with) are not comparable with them: they are searched again with that
  * model's own query vector where it is at hand (the local embedder always is), and named.
  */
-async function nearest(deps: Deps, request: SearchRequest): Promise<{ hits: SearchHit[]; otherModels: string[] }> {
-  const current = await nearestOf(deps, deps.embedder, request);
+async function nearest(deps: Deps, request: SearchRequest, budget: Budget): Promise<{ hits: SearchHit[]; otherModels: string[] }> {
+  const current = await nearestOf(deps, deps.embedder, request, budget);
   const best = current.hitsByKey;
   for (const model of current.otherModels) {
     const embedder = embedderAtHand(model, deps.embedder.dimensions);
     if (!embedder) continue;
-    for (const [key, hit] of (await nearestOf(deps, embedder, request, model)).hitsByKey) if (!best.has(key)) best.set(key, hit);
+    for (const [key, hit] of (await nearestOf(deps, embedder, request, budget, model)).hitsByKey) if (!best.has(key)) best.set(key, hit);
   }
   return { hits: [...best.values()].sort((a, b) => b.score - a.score).slice(0, request.limit), otherModels: current.otherModels };
 }
 
 const embedderAtHand = (model: string, dimensions: number) => (model === LOCAL_MODEL ? localEmbedder(dimensions) : undefined);
 
-async function nearestOf(deps: Deps, embedder: Embedder, request: SearchRequest, model?: string) {
-  const [vector] = await embedder.embed([request.query]);
+async function nearestOf(deps: Deps, embedder: Embedder, request: SearchRequest, budget: Budget, model?: string) {
+  const [vector] = await embedder.embed([request.query], budget).catch((error: unknown) => {
+    if (!(error instanceof OutOfTimeError)) throw error;
+    throw new OutOfTimeError(
+      `the embedding API did not answer the query within search's budget (SEARCH_BUDGET_MS, ${deps.config.search.budgetMs} ms, under the platform's first-byte limit): ${error.message}; try again`,
+      error.retryAfterMs,
+    );
+  });
   // Several chunks of one row may lead; fetch extra candidates so `limit` distinct rows remain.
   const candidates = request.limit * 4;
   const rows = await deps.db.transaction(async (tx) => {
