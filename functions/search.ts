@@ -6,6 +6,7 @@ import { searchLog } from "../schema/pipeline-tables.js";
 import { columnsOf, idKey, labelled, type Registry } from "../schema/registry.js";
 import { groupBy } from "./core/item.js";
 import { rowsOf, type Database } from "./db/database.js";
+import { pgvectorHasSql } from "./db/pgvector.js";
 import type { Deps } from "./deps.js";
 import { requireSearchAccess, type SearchScope } from "./lib/auth.js";
 import { createRouter, type Router, Status } from "./lib/create-app.js";
@@ -137,7 +138,8 @@ async function restrictSnippets(deps: Deps, hits: SearchHit[]) {
  * Sets up one search transaction, which decides how it is served.
  * - Through the HNSW index: a WHERE clause makes the planner guess few rows and read them all through
  *   another index or a scan, then sort, so sequential scans and sorts are off (the HNSW scan returns
- *   rows in order); iterative scans find filtered rows past the first ef_search candidates.
+ *   rows in order); iterative scans find filtered rows past the first ef_search candidates (pgvector
+ *   0.8 or later; before it, a filtered search may find fewer rows than asked: README "Supabase").
  * - Exactly, when a type filter matches at most `exactLimit` chunks: an iterative scan gives up after
  *   hnsw.max_scan_tuples (20,000) rows, which a rare type may not be among. With index scans off (HNSW
  *   has no bitmap scan) the matching rows are read through the btree and sorted by distance.
@@ -155,7 +157,12 @@ export async function applySearchSettings(tx: Database, types: string[] | undefi
         ["hnsw.iterative_scan", "relaxed_order"],
         ["hnsw.ef_search", String(Math.max(40, Math.min(candidates, 1000)))],
       ];
-  for (const [name, value] of settings) await tx.execute(sql`SELECT set_config(${name}, ${value}, true)`);
+  for (const [name, value] of settings) {
+    // pgvector before 0.8 has no iterative scans: it refuses the setting once loaded, or leaves a
+    // placeholder that does nothing. The server is asked in the same statement, so no round trip more.
+    const supported = name === "hnsw.iterative_scan" ? pgvectorHasSql("iterativeScan") : sql`true`;
+    await tx.execute(sql`SELECT set_config(${name}, ${value}, true) WHERE ${supported}`);
+  }
 }
 
 /** How many chunks the types have, counting no further than `upTo`. */
