@@ -12,7 +12,7 @@ import type { Connection } from "../scripts/lib/database";
 import { servePglite } from "../scripts/lib/pg-server";
 import { type FakeOpenAI, startFakeOpenAI } from "../testing/fake-openai";
 import { qstashToken } from "../testing/qstash-token";
-import { freshDatabase } from "./support/database";
+import { freshDatabase, testPoolerUrl } from "./support/database";
 import { type NeonRelay, startNeonRelay } from "./support/neon-relay";
 
 const SITE = "https://any-postgres.example.com";
@@ -54,6 +54,10 @@ const env = (databaseUrl: string, extra: Record<string, string> = {}) => ({
 });
 
 describe("the driver each runtime chooses", () => {
+  it.skipIf(!testPoolerUrl)("(npm run test:pooler) reaches the database through the transaction-mode pooler", () => {
+    expect(new URL(plainUrl).port).toBe(new URL(testPoolerUrl!).port);
+  });
+
   it("Neon's driver for a Neon host, node-postgres for any other (Node.js); the edge refuses any other without a proxy", () => {
     const config = loadConfig({});
     const neon = "postgres://u:p@ep-cool-name-123456.eu-central-1.aws.neon.tech/app";
