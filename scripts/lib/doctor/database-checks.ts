@@ -45,7 +45,7 @@ export async function checkDatabase(context: DoctorContext): Promise<{ finding: 
 export async function checkEdgeDatabase(context: DoctorContext): Promise<Finding> {
   const url = context.config.databaseUrl;
   if (!url) return skip("edge database", "DATABASE_URL is not set");
-  const fix = 'set DATABASE_WS_PROXY, or serve search, enqueue and status from Node.js (README "Any Postgres")';
+  const fix = 'README "Any Postgres"';
   // Node 20 has no global WebSocket; the edge runtimes have theirs.
   if (typeof globalThis.WebSocket === "undefined") neonConfig.webSocketConstructor ??= ws as never;
   const opened = edgeDatabase(url, context.config);
@@ -98,13 +98,28 @@ const journal = () =>
 export async function checkMigrations({ db }: DoctorContext): Promise<Finding> {
   if (!db) return skip("migrations", NEEDS_DATABASE);
   const expected = journal().length;
-  const [row] = await rowsOf<{ applied: number | null } | undefined>(
-    db.execute(sql`SELECT CASE WHEN to_regclass('drizzle.__drizzle_migrations') IS NULL THEN NULL
-      ELSE (SELECT count(*)::int FROM drizzle.__drizzle_migrations) END AS applied`),
-  ).catch((error: unknown) => {
-    if (postgresCode(error) === "42501") return [undefined]; // the functions' role need not read drizzle's own table
-    throw error;
-  });
+  // Two statements: a subquery on a table that does not exist fails even where it would not run.
+  // to_regclass itself is refused on a schema the role may not use.
+  const [schema] = await rowsOf<{ readable: boolean }>(
+    db.execute(
+      sql`SELECT coalesce((SELECT has_schema_privilege(oid, 'USAGE') FROM pg_catalog.pg_namespace WHERE nspname = 'drizzle'), true) AS readable`,
+    ),
+  );
+  const [table] = schema?.readable
+    ? await rowsOf<{ readable: boolean; exists: boolean }>(
+        db.execute(sql`SELECT true AS readable, to_regclass('drizzle.__drizzle_migrations') IS NOT NULL AS exists`),
+      )
+    : [undefined];
+  const [row] = !table?.readable
+    ? [undefined]
+    : table.exists
+      ? await rowsOf<{ applied: number } | undefined>(
+          db.execute(sql`SELECT count(*)::int AS applied FROM drizzle.__drizzle_migrations`),
+        ).catch((error: unknown) => {
+          if (postgresCode(error) === "42501") return [undefined]; // the functions' role need not read drizzle's own table
+          throw error;
+        })
+      : [{ applied: 0 }];
   if (!row) {
     return warn(
       "migrations",
@@ -112,7 +127,7 @@ export async function checkMigrations({ db }: DoctorContext): Promise<Finding> {
       "run the doctor once with the owner's DATABASE_URL to check the migrations",
     );
   }
-  const applied = row?.applied ?? 0;
+  const applied = row.applied;
   if (applied < expected)
     return fail("migrations", `${applied} of ${expected} migrations applied`, "npm run db:migrate with this DATABASE_URL");
   return ok("migrations", `all ${expected} applied`);
@@ -132,7 +147,7 @@ export async function checkTriggers({ db }: DoctorContext): Promise<Finding> {
     return fail(
       "triggers",
       `no change capture on ${missing.join(", ")}: their changes are never queued`,
-      "npm run db:triggers, then npm run db:migrate",
+      "npm run db:migrate (after npm run db:triggers if the registry changed)",
     );
   }
   return ok("triggers", `change capture on all ${defaultRegistry.length} registered tables`);
@@ -159,13 +174,15 @@ export async function checkPrivileges({ db }: DoctorContext): Promise<Finding> {
       )}) AS w(name, privileges)`),
   );
   const role = rows[0]?.role ?? "?";
+  const absent = rows.filter((r) => r.allowed === null).map((r) => r.name);
+  const notYet = absent.length ? `; not created yet (see migrations): ${absent.join(", ")}` : "";
   const denied = rows.filter((r) => r.allowed === false).map((r) => `${r.name} (${wanted.find(([n]) => n === r.name)![1]})`);
   if (denied.length) {
     return fail(
       "privileges",
-      `${role} may not use ${denied.join(", ")}`,
+      `${role} may not use ${denied.join(", ")}${notYet}`,
       `as the tables' owner: GRANT SELECT, INSERT, UPDATE, DELETE ON embedding_queue, embeddings, search_log, job_runs, signed_calls TO ${role}; GRANT SELECT ON <registered tables> TO ${role}`,
     );
   }
-  return ok("privileges", `${role} may use the pipeline's tables and read the registered ones`);
+  return ok("privileges", `${role} may use the pipeline's tables and read the registered ones${notYet}`);
 }
