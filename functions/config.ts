@@ -1,6 +1,7 @@
 // The environment, parsed once with Valibot (README "Configuration"). Nothing else reads process.env.
 import * as v from "valibot";
 import { VECTOR_DIMENSIONS } from "../schema/pipeline-tables.js";
+import { isNeonHost } from "./db/connection-error.js";
 import { LOCAL_MODEL } from "./embedders/local.js";
 
 const optionalText = v.optional(v.pipe(v.string(), v.trim(), v.minLength(1)));
@@ -28,6 +29,14 @@ const integer = (fallback: number, min: number, max: number) =>
 
 const EnvSchema = v.object({
   DATABASE_URL: v.optional(v.pipe(v.string(), v.regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL"))),
+  /** Edge functions on a database that is not Neon: a WebSocket-to-Postgres proxy in front of it (README "Any Postgres"). */
+  DATABASE_WS_PROXY: v.optional(
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.regex(/^[^\s/:?#]+(:\d+)?(\/[^\s?#]*)?$/, "must be host[:port][/path] of a WebSocket proxy, without wss:// (Neon's wsProxy)"),
+    ),
+  ),
   QSTASH_TOKEN: optionalText,
   QSTASH_URL: url("the QStash API, e.g. https://qstash.upstash.io"),
   QSTASH_CURRENT_SIGNING_KEY: optionalText,
@@ -54,6 +63,7 @@ const EnvSchema = v.object({
   SEARCH_PUBLIC: v.optional(v.picklist(["true", "false"], "must be true or false")),
   DRAIN_BATCH_SIZE: integer(500, 1, 10_000),
   SEARCH_EXACT_LIMIT: integer(5000, 0, 10_000_000),
+  SEARCH_BUDGET_MS: integer(15_000, 100, 30_000),
   // The local stack only (npm start): ports, and where the embedded database keeps its files.
   PORT: integer(3000, 0, 65_535),
   PGPORT: integer(5432, 0, 65_535),
@@ -64,6 +74,8 @@ const EnvSchema = v.object({
 
 export type Config = {
   databaseUrl?: string;
+  /** Set: edge functions reach a database that is not Neon through this WebSocket proxy. */
+  databaseWsProxy?: string;
   qstash: { token?: string; url?: string; currentSigningKey?: string; nextSigningKey?: string };
   siteUrl?: string;
   strategy: "qstash" | "database";
@@ -83,7 +95,7 @@ export type Config = {
    * A type filter matching at most `exactLimit` chunks is searched exactly, not through the HNSW index.
    * `public`: anyone may search the public types without a token (SEARCH_PUBLIC=true, on purpose).
    */
-  search: { exactLimit: number; public: boolean };
+  search: { exactLimit: number; public: boolean; budgetMs: number };
   local: { port: number; pgPort: number; dataDir: string };
 };
 
@@ -124,6 +136,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   }
   return {
     databaseUrl: e.DATABASE_URL,
+    databaseWsProxy: e.DATABASE_WS_PROXY,
     qstash: {
       token: e.QSTASH_TOKEN,
       url: e.QSTASH_URL,
@@ -147,7 +160,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     searchToken: e.SEARCH_TOKEN,
     drain: { batchSize: e.DRAIN_BATCH_SIZE, budgetMs: e.DRAIN_BUDGET_MS },
     process: { budgetMs: e.PROCESS_BUDGET_MS },
-    search: { exactLimit: e.SEARCH_EXACT_LIMIT, public: e.SEARCH_PUBLIC === "true" },
+    search: { exactLimit: e.SEARCH_EXACT_LIMIT, public: e.SEARCH_PUBLIC === "true", budgetMs: e.SEARCH_BUDGET_MS },
     local: { port: e.PORT, pgPort: e.PGPORT, dataDir: e.PGLITE_DATA_DIR },
   };
 }
@@ -170,7 +183,8 @@ export function publicConfig(config: Config) {
     provider: config.provider,
     model: config.model,
     dimensions: config.dimensions,
-    database: config.databaseUrl ? (/\.neon\.tech/.test(config.databaseUrl) ? "neon" : "postgres") : "pglite",
+    database: config.databaseUrl ? (isNeonHost(config.databaseUrl) ? "neon" : "postgres") : "pglite",
+    databaseWsProxy: config.databaseWsProxy ?? null,
     qstashUrl: shownUrl(config.qstash.url) ?? (config.qstash.token ? "https://qstash.upstash.io" : null),
     openaiBaseUrl: shownUrl(config.openai.baseUrl),
     embeddingEncoding: config.openai.encoding,

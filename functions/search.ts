@@ -6,12 +6,14 @@ import { searchLog } from "../schema/pipeline-tables.js";
 import { columnsOf, idKey, labelled, type Registry } from "../schema/registry.js";
 import { groupBy } from "./core/item.js";
 import { rowsOf, type Database } from "./db/database.js";
+import { pgvectorHasSql } from "./db/pgvector.js";
 import type { Deps } from "./deps.js";
 import { requireSearchAccess, type SearchScope } from "./lib/auth.js";
 import { createRouter, type Router, Status } from "./lib/create-app.js";
 import type { Embedder } from "./embedders/embedder.js";
 import { LOCAL_MODEL, localEmbedder } from "./embedders/local.js";
-import { BadRequestError } from "./lib/errors.js";
+import { type Budget, startRun } from "./lib/budget.js";
+import { BadRequestError, OutOfTimeError } from "./lib/errors.js";
 import { parseBody } from "./lib/validate.js";
 
 export type SearchHit = { contentType: string; contentId: string; score: number; snippet: string; chunkIndex: number };
@@ -21,8 +23,11 @@ export type SearchRequest = { query: string; types?: string[]; limit: number; mi
 /** The best chunk of each matching row that `scope` may find, best first, with what its type lets a snippet show. */
 export async function search(deps: Deps, request: SearchRequest, scope: SearchScope) {
   const started = Date.now();
+  // The query's embedding is cut to search's budget, under the edge's first-byte limit (README "Deploy").
+  const { work } = startRun(deps.config.search.budgetMs, deps.clock);
   const types = searchableTypes(deps.registry, scope, request.types);
-  const { hits: results, otherModels } = types?.length === 0 ? { hits: [], otherModels: [] } : await nearest(deps, { ...request, types });
+  const { hits: results, otherModels } =
+    types?.length === 0 ? { hits: [], otherModels: [] } : await nearest(deps, { ...request, types }, work);
   await restrictSnippets(deps, results);
   const milliseconds = Date.now() - started;
   await deps.db
@@ -54,21 +59,27 @@ function searchableTypes(registry: Registry, scope: SearchScope, requested: stri
  * of embedder being caught up with) are not comparable with them: they are searched again with that
  * model's own query vector where it is at hand (the local embedder always is), and named.
  */
-async function nearest(deps: Deps, request: SearchRequest): Promise<{ hits: SearchHit[]; otherModels: string[] }> {
-  const current = await nearestOf(deps, deps.embedder, request);
+async function nearest(deps: Deps, request: SearchRequest, budget: Budget): Promise<{ hits: SearchHit[]; otherModels: string[] }> {
+  const current = await nearestOf(deps, deps.embedder, request, budget);
   const best = current.hitsByKey;
   for (const model of current.otherModels) {
     const embedder = embedderAtHand(model, deps.embedder.dimensions);
     if (!embedder) continue;
-    for (const [key, hit] of (await nearestOf(deps, embedder, request, model)).hitsByKey) if (!best.has(key)) best.set(key, hit);
+    for (const [key, hit] of (await nearestOf(deps, embedder, request, budget, model)).hitsByKey) if (!best.has(key)) best.set(key, hit);
   }
   return { hits: [...best.values()].sort((a, b) => b.score - a.score).slice(0, request.limit), otherModels: current.otherModels };
 }
 
 const embedderAtHand = (model: string, dimensions: number) => (model === LOCAL_MODEL ? localEmbedder(dimensions) : undefined);
 
-async function nearestOf(deps: Deps, embedder: Embedder, request: SearchRequest, model?: string) {
-  const [vector] = await embedder.embed([request.query]);
+async function nearestOf(deps: Deps, embedder: Embedder, request: SearchRequest, budget: Budget, model?: string) {
+  const [vector] = await embedder.embed([request.query], budget).catch((error: unknown) => {
+    if (!(error instanceof OutOfTimeError)) throw error;
+    throw new OutOfTimeError(
+      `the embedding API did not answer the query within search's budget (SEARCH_BUDGET_MS, ${deps.config.search.budgetMs} ms, under the platform's first-byte limit): ${error.message}; try again`,
+      error.retryAfterMs,
+    );
+  });
   // Several chunks of one row may lead; fetch extra candidates so `limit` distinct rows remain.
   const candidates = request.limit * 4;
   const rows = await deps.db.transaction(async (tx) => {
@@ -127,7 +138,8 @@ async function restrictSnippets(deps: Deps, hits: SearchHit[]) {
  * Sets up one search transaction, which decides how it is served.
  * - Through the HNSW index: a WHERE clause makes the planner guess few rows and read them all through
  *   another index or a scan, then sort, so sequential scans and sorts are off (the HNSW scan returns
- *   rows in order); iterative scans find filtered rows past the first ef_search candidates.
+ *   rows in order); iterative scans find filtered rows past the first ef_search candidates (pgvector
+ *   0.8 or later; before it, a filtered search may find fewer rows than asked: README "Supabase").
  * - Exactly, when a type filter matches at most `exactLimit` chunks: an iterative scan gives up after
  *   hnsw.max_scan_tuples (20,000) rows, which a rare type may not be among. With index scans off (HNSW
  *   has no bitmap scan) the matching rows are read through the btree and sorted by distance.
@@ -145,7 +157,12 @@ export async function applySearchSettings(tx: Database, types: string[] | undefi
         ["hnsw.iterative_scan", "relaxed_order"],
         ["hnsw.ef_search", String(Math.max(40, Math.min(candidates, 1000)))],
       ];
-  for (const [name, value] of settings) await tx.execute(sql`SELECT set_config(${name}, ${value}, true)`);
+  for (const [name, value] of settings) {
+    // pgvector before 0.8 has no iterative scans: it refuses the setting once loaded, or leaves a
+    // placeholder that does nothing. The server is asked in the same statement, so no round trip more.
+    const supported = name === "hnsw.iterative_scan" ? pgvectorHasSql("iterativeScan") : sql`true`;
+    await tx.execute(sql`SELECT set_config(${name}, ${value}, true) WHERE ${supported}`);
+  }
 }
 
 /** How many chunks the types have, counting no further than `upTo`. */

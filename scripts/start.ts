@@ -1,6 +1,7 @@
 // `npm start`: the whole pipeline on this machine, on the embedded defaults unless the environment
 // names real services (ARCHITECTURE.md §7).
 import { loadConfig } from "../functions/config";
+import { requirePgvector } from "../functions/db/pgvector";
 import { BASE_PATH, ENDPOINT_LIST, ROUTES } from "../functions/endpoints";
 import { openDatabase, START_COMMAND } from "./lib/database";
 import { startLocalStack } from "./lib/local-stack";
@@ -10,7 +11,9 @@ import { runScript } from "./lib/run-script";
 await runScript(async () => {
   const config = loadConfig(process.env);
   const connection = await openDatabase(config, START_COMMAND);
+  // The migrations refuse a pgvector too old for them; what a newer one would add is said below.
   await connection.migrate();
+  const pgvector = await requirePgvector(connection.db);
   const pgServer = connection.pglite ? await servePglite(connection.pglite, config.local.pgPort) : undefined;
   // Scripts run beside the stack (backfill, db:migrate) find the folder's port here and use it.
   if (pgServer) connection.serveAt?.(pgServer.url);
@@ -33,6 +36,7 @@ qstash-embeddings is running.
   Functions      ${api}/{${paths.join(",")}}
   Status page    ${api}/status   (user: anything, password: the admin token below)
   Database       ${pgServer ? `embedded PGlite in ${c.local.dataDir}, served at ${pgServer.url}` : `${connection.kind} (DATABASE_URL)`}
+  pgvector       ${pgvector.summary}
   QStash         ${stack.emulator ? `local emulator at ${stack.emulator.url}, token ${c.qstash.token}` : (c.qstash.url ?? "https://qstash.upstash.io")}
   Embeddings     ${c.provider === "local" ? "local lexical embedder (offline; set OPENAI_API_KEY for semantic search)" : `${c.model} via ${c.openai.baseUrl ?? "OpenAI"}`}
 ${stack.reembedding ? `  Re-embedding   ${stack.reembedding} items were embedded with another model: queued behind live traffic\n` : ""}  Schedules      ${schedules} (UTC; doorbells ring at once, the drain's schedule is the safety net)

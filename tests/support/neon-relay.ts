@@ -10,6 +10,8 @@ import { servePglite } from "../../scripts/lib/pg-server";
 export type NeonRelay = {
   /** A DATABASE_URL for the functions (the relay decides where it really goes). */
   databaseUrl: string;
+  /** The relay as DATABASE_WS_PROXY names it (host:port/path). */
+  wsProxy: string;
   /** Neon driver settings that send its WebSockets here, as source to put before an edge bundle's entry. */
   bundlePrelude: string;
   close(): Promise<void>;
@@ -44,6 +46,7 @@ export async function startNeonRelay(connection: Connection): Promise<NeonRelay>
   neonConfig.webSocketConstructor ??= WebSocket as unknown as typeof neonConfig.webSocketConstructor;
   return {
     databaseUrl: target.toString(),
+    wsProxy: proxy,
     bundlePrelude: `import { neonConfig } from "@neondatabase/serverless";
 Object.assign(neonConfig, { wsProxy: () => ${JSON.stringify(proxy)}, useSecureWebSocket: false, pipelineTLS: false, pipelineConnect: false });`,
     close: async () => {
