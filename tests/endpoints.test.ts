@@ -4,6 +4,7 @@
 // serves exactly the table's routes, through one body limit and the same JSON 404 as a single function.
 // A function added to the table without its entries fails here, naming the missing file.
 import { readdirSync, readFileSync } from "node:fs";
+import { neonConfig } from "@neondatabase/serverless";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createAllFunctions, createFunctionApp } from "../functions/app";
 import { loadConfig } from "../functions/config";
@@ -13,6 +14,7 @@ import { localEmbedder } from "../functions/embedders/local";
 import { type Auth, BASE_PATH, ENDPOINT_LIST, type Endpoint, ROUTES } from "../functions/endpoints";
 import { BODY_LIMIT, MAX_BODY_BYTES } from "../functions/lib/create-app";
 import { createRegistry } from "../schema/registry";
+import ws from "ws";
 
 type Handler = (request: Request) => Response | Promise<Response>;
 type Entry = { default: Handler | { fetch: Handler }; config?: { runtime?: string; path?: string | string[] } };
@@ -60,6 +62,8 @@ const call = (app: { fetch: Handler }, method: string, path: string, body?: stri
   app.fetch(new Request(`https://app.example.com${BASE_PATH}/${path}`, { method, body }));
 
 beforeAll(() => {
+  // The platforms run Node 22, whose global WebSocket Neon's driver needs; this Node may be 20.
+  neonConfig.webSocketConstructor ??= ws as unknown as typeof neonConfig.webSocketConstructor;
   Object.assign(process.env, ENV);
   (globalThis as { Netlify?: unknown }).Netlify = { env: { toObject: () => ENV } };
 });
