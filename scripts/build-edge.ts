@@ -27,7 +27,7 @@ export type EdgeBundle = { name: string; path: string; code: string; bytes: numb
 export async function bundleForEdge(
   stdin: { contents: string; resolveDir: string; sourcefile: string },
   name: string,
-  options: { minify?: boolean } = {},
+  options: { minify?: boolean; conditions?: string[] } = {},
 ): Promise<string> {
   const result = await esbuild.build({
     stdin: { ...stdin, loader: "ts" },
@@ -38,7 +38,7 @@ export async function bundleForEdge(
     minify: options.minify ?? true,
     metafile: true,
     write: false,
-    conditions: ["workerd", "worker", "edge-light", "browser"],
+    conditions: options.conditions ?? ["workerd", "worker", "edge-light", "browser"],
     logLevel: "silent",
   });
   const forbidden = Object.keys(result.metafile.inputs).filter((input) => FORBIDDEN.test(input));

@@ -2,7 +2,7 @@
 // one self-contained module in dist/netlify/edge-functions/, the directory netlify.toml hands Netlify's
 // Deno bundler, which cannot resolve the `.js` specifiers of our `.ts` sources itself; and the publish
 // directory, a robots.txt alone (nothing of the repository is served). Netlify Functions need no step:
-// Netlify bundles netlify/functions/ with esbuild, which resolves those specifiers.
+// Netlify's own esbuild step inlines our sources into each function (resolving those specifiers).
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import { bundleForEdge, EDGE_FUNCTIONS } from "./build-edge";
