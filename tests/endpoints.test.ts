@@ -14,6 +14,7 @@ import { localEmbedder } from "../functions/embedders/local";
 import { type Auth, BASE_PATH, ENDPOINT_LIST, type Endpoint, ROUTES } from "../functions/endpoints";
 import { BODY_LIMIT, MAX_BODY_BYTES } from "../functions/lib/create-app";
 import { createRegistry } from "../schema/registry";
+import { NETLIFY_EDGE_DIR, PUBLISH_DIR } from "../scripts/build-netlify";
 import ws from "ws";
 
 type Handler = (request: Request) => Response | Promise<Response>;
@@ -95,6 +96,20 @@ describe("the Netlify entries", () => {
       expect([entry.config?.path ?? []].flat(), endpoint.name).toEqual(endpoint.routes.map((r) => `${BASE_PATH}/${r.path}`));
       if (endpoint.runtime.kind === "node") expect(endpoint.runtime.maxDuration).toBeLessThanOrEqual(NETLIFY_SYNC_LIMIT_S);
     }
+  });
+});
+
+describe("netlify.toml", () => {
+  const toml = readFileSync("netlify.toml", "utf8");
+  const setting = (key: string) => toml.match(new RegExp(`^\\s*${key} = "([^"]*)"`, "m"))?.[1];
+
+  it("builds the edge entries into the directory it hands Netlify's Deno bundler, and publishes no source", () => {
+    expect(setting("command")).toBe("npm run build:netlify");
+    expect(setting("edge_functions")).toBe(NETLIFY_EDGE_DIR);
+    expect(setting("publish")).toBe(PUBLISH_DIR);
+    expect(setting("directory")).toBe("netlify/functions");
+    // The Functions run on the build's Node.js: 22, for Neon's driver's WebSocket.
+    expect(setting("NODE_VERSION")).toBe("22");
   });
 });
 
