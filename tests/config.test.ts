@@ -1,8 +1,11 @@
+import { neonConfig } from "@neondatabase/serverless";
 import { sql } from "drizzle-orm";
-import { describe, expect, it } from "vitest";
+import ws from "ws";
+import { afterEach, describe, expect, it } from "vitest";
 import { searchRouter } from "../functions/search";
 import { ConfigError, loadConfig } from "../functions/config";
 import { processItems } from "../functions/core/process";
+import { NEEDS_WEBSOCKET } from "../functions/db/neon";
 import { fetchHandler, MISSING_EMBEDDER } from "../functions/edge";
 import { localEmbedder } from "../functions/embedders/local";
 import { communityPost, embeddingQueue } from "../schema";
@@ -142,8 +145,26 @@ describe("a deployed function", () => {
     expect(await response.json()).toEqual({ error: MISSING_EMBEDDER });
   });
 
+  // The platforms run Node 22, whose global WebSocket Neon's driver needs; this Node may be 20.
+  const nodeWebSocket = ws as unknown as typeof neonConfig.webSocketConstructor;
+  afterEach(() => {
+    neonConfig.webSocketConstructor = undefined;
+  });
+
   it("serves with EMBEDDER=local set on purpose", async () => {
+    neonConfig.webSocketConstructor = nodeWebSocket;
     const response = await ask(fetchHandler(searchRouter, { ...env, EMBEDDER: "local" }));
     expect(response.status).toBe(401); // on to the function, which wants its token
+  });
+
+  it("stops on a runtime without a WebSocket (Node.js 20), saying that Node.js 22 is needed, rather than answer 503s", async () => {
+    const global = globalThis as { WebSocket?: unknown };
+    const native = global.WebSocket;
+    delete global.WebSocket;
+    try {
+      await expect(ask(fetchHandler(searchRouter, { ...env, EMBEDDER: "local" }))).rejects.toThrow(NEEDS_WEBSOCKET);
+    } finally {
+      if (native) global.WebSocket = native;
+    }
   });
 });
