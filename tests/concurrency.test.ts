@@ -107,8 +107,11 @@ describe.skipIf(!onRealPostgres)(`concurrency ${POSTGRES_ONLY}`, { timeout: 180_
     await app.query(`CREATE OR REPLACE FUNCTION test_gate_fn() RETURNS trigger LANGUAGE plpgsql AS $$
       BEGIN IF NEW.chunk_text LIKE '%first text%' THEN PERFORM pg_advisory_xact_lock_shared(4242); END IF; RETURN NEW; END $$;
       CREATE TRIGGER test_gate BEFORE INSERT ON embeddings FOR EACH ROW EXECUTE FUNCTION test_gate_fn()`);
+    // Held by an open transaction, not the session: through a transaction-mode pooler (npm run
+    // test:pooler) a session lock would stay on a server connection another client is then handed.
     const gate = await app.connect();
-    await gate.query("SELECT pg_advisory_lock(4242)");
+    await gate.query("BEGIN");
+    await gate.query("SELECT pg_advisory_xact_lock(4242)");
     try {
       const a = processItems(deps, items([id!]));
       await waitFor(lockWaiters, 10_000, "delivery A to reach its write");
@@ -121,9 +124,10 @@ describe.skipIf(!onRealPostgres)(`concurrency ${POSTGRES_ONLY}`, { timeout: 180_
         10_000,
         "delivery B to wait or write",
       );
-      await gate.query("SELECT pg_advisory_unlock(4242)");
+      await gate.query("COMMIT");
       await Promise.all([a, b]);
     } finally {
+      await gate.query("ROLLBACK").catch(() => undefined); // after COMMIT: a warning only
       gate.release();
     }
     const [stored] = await connection.db.select().from(embeddings).where(eq(embeddings.contentId, id!));
