@@ -266,7 +266,7 @@ describe("schedules", () => {
     const view = (report: typeof first) => report.schedules.map((s) => [s.scheduleId, s.cron, s.destination]).sort();
     expect(view(second)).toEqual(view(first));
     expect(view(first)).toEqual([
-      ["embeddings-drain", "*/4 * * * *", "https://app.example.com/api/embeddings/drain"],
+      ["embeddings-drain", "*/5 * * * *", "https://app.example.com/api/embeddings/drain"],
       ["embeddings-maintenance", "0 2 * * *", "https://app.example.com/api/embeddings/maintenance"],
       ["embeddings-retry-failed", "0 3 * * 0", "https://app.example.com/api/embeddings/retry-failed"],
     ]);
