@@ -8,7 +8,7 @@ import { enqueueRouter } from "./enqueue.js";
 import type { RouterFactory } from "./lib/create-app.js";
 import { maintenanceRouter } from "./maintenance.js";
 import { processWebhookRouter } from "./process-webhook.js";
-import { drainSchedule, MAINTENANCE_SCHEDULE, RETRY_FAILED_SCHEDULE, type Schedule } from "./qstash/schedules.js";
+import { DRAIN_SCHEDULE, MAINTENANCE_SCHEDULE, RETRY_FAILED_SCHEDULE, type Schedule } from "./qstash/schedules.js";
 import { retryFailedRouter } from "./retry-failed.js";
 import { searchRouter } from "./search.js";
 import { statusRouter } from "./status.js";
@@ -47,12 +47,12 @@ export const ENDPOINTS = {
   },
   // Node.js: a drain answers after its batches (DRAIN_BUDGET_MS). Its cron follows CHANGES_VIA
   // (functions/qstash/schedules.ts): a slow safety net where enqueue is called, every five minutes where
-  // only the triggers see changes; this is the latter, scripts/lib/schedules.ts applies the choice.
+  // only the triggers see changes.
   drain: {
     routes: [{ method: "POST", path: "drain" }],
     auth: "qstash-signature",
     runtime: NODE,
-    schedule: drainSchedule(),
+    schedule: DRAIN_SCHEDULE,
     router: drainRouter,
   },
   // Node.js: its deletes and ANALYZE grow with the tables.

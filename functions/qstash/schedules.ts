@@ -2,8 +2,11 @@
 // ledger reserves their messages, and functions/endpoints.ts names them per endpoint.
 import type { Config } from "../config.js";
 
-/** A QStash schedule: a fixed id (creating it again updates it), a cron, and the variable that may replace the cron. */
-export type Schedule = { scheduleId: string; cron: string; cronVariable?: string };
+/**
+ * A QStash schedule: a fixed id (creating it again updates it), a cron, the variable that may replace the
+ * cron, and (the drain) the cron fitted to each CHANGES_VIA.
+ */
+export type Schedule = { scheduleId: string; cron: string; cronVariable?: string; fitted?: Readonly<Record<ChangesVia, string>> };
 
 /**
  * The drain's cron, fitted to how changes arrive (CHANGES_VIA): where `enqueue` is called, every change
@@ -17,16 +20,22 @@ export type ChangesVia = keyof typeof DRAIN_CRONS;
 
 export const MAINTENANCE_SCHEDULE: Schedule = { scheduleId: "embeddings-maintenance", cron: "0 2 * * *" };
 export const RETRY_FAILED_SCHEDULE: Schedule = { scheduleId: "embeddings-retry-failed", cron: "0 3 * * 0" };
-export const drainSchedule = (changesVia: ChangesVia = "triggers"): Schedule => ({
+export const DRAIN_SCHEDULE: Schedule = {
   scheduleId: "embeddings-drain",
-  cron: DRAIN_CRONS[changesVia],
+  cron: DRAIN_CRONS.triggers,
   cronVariable: "DRAIN_CRON",
-});
+  fitted: DRAIN_CRONS,
+};
 
-/** The schedules as this deployment runs them: DRAIN_CRON, when set, over the drain's fitted cron. */
+export const SCHEDULE_LIST = [DRAIN_SCHEDULE, MAINTENANCE_SCHEDULE, RETRY_FAILED_SCHEDULE];
+
+/** A schedule's cron in a deployment: its variable (DRAIN_CRON) if set, else the one fitted to CHANGES_VIA. */
+export const cronOf = (schedule: Schedule, changesVia: ChangesVia, variable?: string) =>
+  variable || schedule.fitted?.[changesVia] || schedule.cron;
+
+/** The schedules as this deployment runs them. */
 export function deployedSchedules(config: Pick<Config, "changesVia" | "drainCron">): Schedule[] {
-  const drain = drainSchedule(config.changesVia);
-  return [{ ...drain, cron: config.drainCron ?? drain.cron }, MAINTENANCE_SCHEDULE, RETRY_FAILED_SCHEDULE];
+  return SCHEDULE_LIST.map((s) => ({ ...s, cron: cronOf(s, config.changesVia, s.cronVariable ? config.drainCron : undefined) }));
 }
 
 const fires = new Map<string, number>();
