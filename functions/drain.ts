@@ -27,7 +27,7 @@ import {
 } from "./queue/index.js";
 import { itemKey } from "./core/item.js";
 import { deduplicationId } from "./qstash/deduplication-id.js";
-import { doorbellAfter } from "./qstash/doorbells.js";
+import { doorbellAfter, FALLBACK_LANE } from "./qstash/doorbells.js";
 import type { Message } from "./qstash/publisher.js";
 import { DRAIN_CHAIN, LANE_PRIORITIES, type Lane } from "./qstash/lanes.js";
 import { bookPublish, deliveryBooked } from "./qstash/spend-ledger.js";
@@ -101,6 +101,9 @@ export async function drain(deps: Deps, options: DrainOptions = {}): Promise<Dra
   let pace: Pace | undefined;
   // A lane's run holds its lane while it serves (functions/queue/lane-state.ts): changes meanwhile ring nothing.
   if (options.lane) await holdLanes(deps.db, [{ lane: options.lane, leaseMs: budgetMs + 10_000 }], "serving");
+  // A drain takes every lane's ready rows: the lanes' fallback call is answered, and a change from now
+  // on may ring the next one.
+  else await freeLanes(deps.db, [FALLBACK_LANE]);
   let released = false;
   // A batch is never larger than the time left holds at the slowest rate so far.
   for (;;) {
