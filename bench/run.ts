@@ -153,7 +153,7 @@ if (wanted.has("webhooks")) {
   );
 }
 if (wanted.has("day")) {
-  const r = await webhookDay(Number(process.env.BENCH_DAY_CHANGES ?? 1000));
+  const r = await webhookDay(Number(process.env.BENCH_DAY_CHANGES ?? 1000), process.env.BENCH_DATABASE_URL);
   console.log("A day of isolated course changes, evenly spread (shifted clock; per-row webhook driver, Free plan):");
   console.log(`  ${JSON.stringify(r)}`);
 }

@@ -7,10 +7,10 @@ import { FALLBACK_LANE } from "../functions/qstash/doorbells";
 import type { Message, Publisher } from "../functions/qstash/publisher";
 import { freeLanes } from "../functions/queue";
 import { communityComment, communityPost, course, embeddings } from "../schema";
-import { openPglite } from "../scripts/lib/database";
 import { firesPerDay, schedulesFrom } from "../scripts/lib/schedules";
 import { type FakeStack, startFakeStack } from "../testing/stack";
 import { percentile } from "./corpus";
+import { benchDatabase } from "./doorbells";
 
 const TABLES = {
   course: { table: course, name: "course" },
@@ -24,9 +24,8 @@ const qstashBackoff = (retry: number) => Math.min(86_400, Math.exp(2.5 * retry))
 
 type Published = { at: number; message: Message };
 
-async function benchStack(env: Record<string, string>) {
-  const connection = await openPglite();
-  await connection.migrate();
+async function benchStack(env: Record<string, string>, serverUrl?: string) {
+  const connection = await benchDatabase(serverUrl);
   // One injected failure at a time: the emulator does not read Upstash-Retry-Delay, so the driver applies
   // the failed doorbell's own (1 s for the immediate lane's first retry) and QStash's back-off otherwise.
   const failing = { next: new Set<string>(), retryDelayMs: undefined as number | undefined };
@@ -97,7 +96,7 @@ async function searchable(stack: FakeStack, changes: { id: string; at: number }[
       const now = performance.now();
       for (const { id } of found) times.set(id, now - part.find((c) => c.id === id)!.at);
     }
-    await sleep(20);
+    await sleep(200);
   }
   return times;
 }
@@ -113,19 +112,33 @@ const stats = (values: number[]) => ({
 });
 
 /** Isolated changes per lane (one injected failure each too), then 1,000 rows in one minute, mixed lanes. */
-export async function webhookDriver(burstRows = 1000, burstSeconds = 60) {
-  const { stack, published, failing } = await benchStack({});
+export async function webhookDriver(burstRows = 1000, burstSeconds = 60, serverUrl?: string) {
+  const { stack, published, failing } = await benchStack({}, serverUrl);
+  // Each delivery's lane, from its message's body (the emulator's record names only the message).
+  const deliveredLane = new Map<string, string>();
+  const faults = stack.emulator!.emulator.faults;
+  const failDelivery = faults.failDelivery!;
+  faults.failDelivery = (m) => {
+    const lane = (JSON.parse(m.body) as { doorbell?: string }).doorbell;
+    if (lane) deliveredLane.set(m.messageId, lane);
+    return failDelivery(m);
+  };
   try {
     const isolated: Record<string, { messages: number; deliveries: number; ms: number }> = {};
+    const laneOf = (body: unknown) => (body as { doorbell?: string }).doorbell;
+    const LANE: Record<Kind, string> = { course: "immediate", post: "queued", comment: "database" };
+    // Counted by the lane its messages name: the batched lane's change overlaps the others.
     const once = async (label: string, kind: Kind, fail?: string) => {
+      const lane = LANE[kind];
       const before = { published: published.length, deliveries: stack.emulator!.emulator.deliveries.length };
       if (fail) failing.next.add(fail);
       const change = await changeRow(stack, kind, 0);
       const [ms] = [...(await searchable(stack, [change], 400_000)).values()];
       await quiet(stack);
+      const attempts = stack.emulator!.emulator.deliveries.slice(before.deliveries);
       isolated[label] = {
-        messages: published.length - before.published,
-        deliveries: stack.emulator!.emulator.deliveries.length - before.deliveries,
+        messages: published.slice(before.published).filter((p) => laneOf(p.message.body) === lane).length,
+        deliveries: attempts.filter((d) => deliveredLane.get(d.messageId) === lane).length,
         ms: ms ?? Number.NaN,
       };
     };
@@ -184,8 +197,8 @@ export async function webhookDriver(burstRows = 1000, burstSeconds = 60) {
  * runs, leases and the embedding API keep real time. The lanes' fallback calls to the drain are run when
  * their time comes on the shifted clock. Schedules: their crons' fires a day (not run).
  */
-export async function webhookDay(changes = 1000) {
-  const { stack, published } = await benchStack({ LANE_LINGER_MS: "100" });
+export async function webhookDay(changes = 1000, serverUrl?: string) {
+  const { stack, published } = await benchStack({ LANE_LINGER_MS: "100" }, serverUrl);
   const stepMs = 86_400_000 / changes;
   const dayStart = (Math.floor(Date.now() / 86_400_000) + 1) * 86_400_000;
   let skew = dayStart - Date.now();

@@ -16,9 +16,8 @@ afterAll(() => stack.close());
 beforeEach(async () => {
   const { emulator } = stack.emulator!;
   emulator.faults = {};
-  // Each test starts with no doorbell of an earlier one still to come. The batched lane's (a minute
-  // away) are cancelled; the others are let ring: a cancelled doorbell's deduplication id would still
-  // swallow the same window's doorbell of the next test, as on QStash.
+  // Each test starts with no doorbell of an earlier one still to come: the batched lane's (minutes away)
+  // are cancelled, the others are let ring.
   for (const message of [...emulator.messages.values()]) if (message.notBefore > Date.now() + 5000) emulator.cancel(message.messageId);
   await waitFor(() => emulator.messages.size === 0, 10_000, "the earlier test's doorbells to ring");
   // Every lane idle (no earlier doorbell or run holds one), and today's spend from zero.
