@@ -125,9 +125,15 @@ if (wanted.has("doorbells")) {
   );
 }
 if (wanted.has("webhooks")) {
-  const r = await webhookDriver(Number(process.env.BENCH_BURST_ROWS ?? 1000), Number(process.env.BENCH_BURST_SECONDS ?? 60));
+  const server = process.env.BENCH_DATABASE_URL;
+  const r = await webhookDriver(
+    Number(process.env.BENCH_BURST_ROWS ?? 1000),
+    Number(process.env.BENCH_BURST_SECONDS ?? 60),
+    server,
+    process.env.BENCH_ISOLATED !== "0",
+  );
   console.log(
-    "Per-row webhook driver (one enqueue call per row; PGlite, Free plan emulator, QStash back-off, 50 ms API, CHANGES_VIA=enqueue):",
+    `Per-row webhook driver (one enqueue call per row; ${server ? "PostgreSQL at BENCH_DATABASE_URL" : "PGlite"}, Free plan emulator, QStash back-off, 50 ms API, CHANGES_VIA=enqueue):`,
   );
   console.table(
     Object.fromEntries(
@@ -154,7 +160,9 @@ if (wanted.has("webhooks")) {
 }
 if (wanted.has("day")) {
   const r = await webhookDay(Number(process.env.BENCH_DAY_CHANGES ?? 1000), process.env.BENCH_DATABASE_URL);
-  console.log("A day of isolated course changes, evenly spread (shifted clock; per-row webhook driver, Free plan):");
+  console.log(
+    `A day of isolated course changes, evenly spread (shifted clock; per-row webhook driver; ${process.env.BENCH_DATABASE_URL ? "PostgreSQL" : "PGlite"}, Free plan):`,
+  );
   console.log(`  ${JSON.stringify(r)}`);
 }
 if (wanted.has("ratelimit")) {
