@@ -176,9 +176,9 @@ export async function drain(deps: Deps, options: DrainOptions = {}): Promise<Dra
   }
   if (pace) summary.nextBatchSize ??= Math.max(1, Math.min(maxSize, Math.floor(workMs / pace.slowestMsPerItem)));
   summary.remaining = await readyCount(deps.db, range);
-  const handOver = summary.remaining > 0 && summary.stoppedBy === "budget" && !!deps.publisher;
   // One message hands a lane over (or the drain's backlog on); past the day's spend, the schedule takes it.
-  if (handOver && (await bookPublish(deps.db, deps.config, 1, "fallback", clock.now()))) {
+  const passOn = async () => {
+    if (!deps.publisher || !(await bookPublish(deps.db, deps.config, 1, "fallback", clock.now()))) return false;
     const after = options.signatureId ?? started;
     const next: Message = options.lane
       ? doorbellAfter(options.lane, after, summary.nextBatchSize)
@@ -189,12 +189,20 @@ export async function drain(deps: Deps, options: DrainOptions = {}): Promise<Dra
           deduplicationId: deduplicationId("drain-after", after),
         };
     if (options.lane) await holdLanes(deps.db, [{ lane: options.lane, leaseMs: 30_000 }], "ringing");
-    const [sent] = await deps.publisher!.publish([next]).catch((error) => [{ error: errorMessage(error) }]);
-    summary.chained = !!sent && "messageId" in sent;
-    if (!summary.chained) console.warn("[drain] could not chain:", sent && "error" in sent ? sent.error : "no answer");
+    const [sent] = await deps.publisher.publish([next]).catch((error) => [{ error: errorMessage(error) }]);
+    const chained = !!sent && "messageId" in sent;
+    if (!chained) console.warn("[drain] could not chain:", sent && "error" in sent ? sent.error : "no answer");
+    return chained;
+  };
+  if (summary.remaining > 0 && summary.stoppedBy === "budget") summary.chained = await passOn();
+  if (options.lane && range && !released && !summary.chained) {
+    // Out of budget as the lane emptied: let it go under its lock (§5), or pass on the rows that came
+    // meanwhile. After an error, or with no message to spare, the lane is idle: the next change rings.
+    const failed = summary.stoppedBy === "transient-error";
+    const ready = !failed && !(await releaseLane(deps.db, options.lane, range));
+    if (ready) summary.chained = await passOn();
+    if (failed || (ready && !summary.chained)) await freeLanes(deps.db, [options.lane]);
   }
-  // Not handed over and not let go (an error, or no message): the lane is idle, and the next change rings.
-  if (options.lane && !released && !summary.chained) await freeLanes(deps.db, [options.lane]);
   return summary;
 }
 
