@@ -3,6 +3,14 @@ import * as v from "valibot";
 import { VECTOR_DIMENSIONS } from "../schema/pipeline-tables.js";
 import { isNeonHost } from "./db/connection-error.js";
 import { LOCAL_MODEL } from "./embedders/local.js";
+import { type ChangesVia, DRAIN_CRONS } from "./qstash/schedules.js";
+
+/**
+ * QStash's daily message limit per plan (https://upstash.com/docs/qstash/overall/pricing): what the
+ * spend ledger keeps the pipeline under. QSTASH_DAILY_LIMIT gives another.
+ */
+export const PLAN_DAILY_LIMITS = { free: 1000, payg: Number.POSITIVE_INFINITY, fixed1m: 1_000_000 } as const;
+export type PlanName = keyof typeof PLAN_DAILY_LIMITS;
 
 const optionalText = v.optional(v.pipe(v.string(), v.trim(), v.minLength(1)));
 // "localhost:3190" parses as a URL of scheme "localhost:": only http(s) ones are what is meant.
@@ -42,6 +50,16 @@ const EnvSchema = v.object({
   QSTASH_CURRENT_SIGNING_KEY: optionalText,
   QSTASH_NEXT_SIGNING_KEY: optionalText,
   SITE_URL: url("where the functions are served, e.g. https://my-app.vercel.app"),
+  QSTASH_PLAN: v.optional(v.picklist(["free", "payg", "fixed1m"], "must be free, payg or fixed1m"), "free"),
+  QSTASH_DAILY_LIMIT: v.optional(v.pipe(v.string(), v.regex(/^\d+$/, "must be a whole number of messages a day"), v.transform(Number))),
+  CHANGES_VIA: v.optional(v.picklist(["enqueue", "triggers"], "must be enqueue or triggers"), "triggers"),
+  DRAIN_CRON: v.optional(
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.regex(/^(CRON_TZ=\S+\s+)?\S+(\s+\S+){4}$/, "must be a cron of 5 fields (QStash's resolution is a minute)"),
+    ),
+  ),
   EMBEDDING_QUEUE_STRATEGY: v.optional(v.picklist(["qstash", "database"], "must be qstash or database")),
   OPENAI_API_KEY: optionalText,
   /** `local` serves the lexical embedder on purpose; a deploy without an OpenAI key refuses to start without it. */
@@ -70,13 +88,26 @@ const EnvSchema = v.object({
   PGLITE_DATA_DIR: v.optional(v.pipe(v.string(), v.minLength(1)), ".data/pglite"),
   DRAIN_BUDGET_MS: integer(50_000, 100, 800_000),
   PROCESS_BUDGET_MS: integer(50_000, 100, 800_000),
+  LANE_LINGER_MS: integer(2000, 0, 30_000),
 });
 
 export type Config = {
   databaseUrl?: string;
   /** Set: edge functions reach a database that is not Neon through this WebSocket proxy. */
   databaseWsProxy?: string;
-  qstash: { token?: string; url?: string; currentSigningKey?: string; nextSigningKey?: string };
+  qstash: {
+    token?: string;
+    url?: string;
+    currentSigningKey?: string;
+    nextSigningKey?: string;
+    plan: PlanName;
+    /** Messages a day the plan allows (QSTASH_DAILY_LIMIT, or the plan's): the spend ledger's ceiling. */
+    dailyLimit: number;
+  };
+  /** Where changes come from: `enqueue` (webhooks, the app) or the triggers alone; fits the drain's cron. */
+  changesVia: ChangesVia;
+  /** DRAIN_CRON, over the drain's fitted cron (DRAIN_CRONS). */
+  drainCron?: string;
   siteUrl?: string;
   strategy: "qstash" | "database";
   openai: { apiKey?: string; baseUrl?: string; tokensPerMinute?: number; encoding?: "float" | "base64" };
@@ -90,7 +121,8 @@ export type Config = {
   searchToken?: string;
   /** Budgets: the time one run may take, below its platform's limit (README "Deploy"). */
   drain: { batchSize: number; budgetMs: number };
-  process: { budgetMs: number };
+  /** `lingerMs`: how long a lane's run waits for more rows once its lane is empty (LANE_LINGER_MS). */
+  process: { budgetMs: number; lingerMs: number };
   /**
    * A type filter matching at most `exactLimit` chunks is searched exactly, not through the HNSW index.
    * `public`: anyone may search the public types without a token (SEARCH_PUBLIC=true, on purpose).
@@ -142,7 +174,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       url: e.QSTASH_URL,
       currentSigningKey: e.QSTASH_CURRENT_SIGNING_KEY,
       nextSigningKey: e.QSTASH_NEXT_SIGNING_KEY,
+      plan: e.QSTASH_PLAN,
+      dailyLimit: e.QSTASH_DAILY_LIMIT ?? PLAN_DAILY_LIMITS[e.QSTASH_PLAN],
     },
+    changesVia: e.CHANGES_VIA,
+    drainCron: e.DRAIN_CRON && e.DRAIN_CRON !== DRAIN_CRONS[e.CHANGES_VIA] ? e.DRAIN_CRON : undefined,
     siteUrl: e.SITE_URL?.replace(/\/+$/, ""),
     strategy: e.EMBEDDING_QUEUE_STRATEGY ?? (e.QSTASH_TOKEN ? "qstash" : "database"),
     openai: {
@@ -159,7 +195,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     adminToken: e.ADMIN_TOKEN,
     searchToken: e.SEARCH_TOKEN,
     drain: { batchSize: e.DRAIN_BATCH_SIZE, budgetMs: e.DRAIN_BUDGET_MS },
-    process: { budgetMs: e.PROCESS_BUDGET_MS },
+    process: { budgetMs: e.PROCESS_BUDGET_MS, lingerMs: e.LANE_LINGER_MS },
     search: { exactLimit: e.SEARCH_EXACT_LIMIT, public: e.SEARCH_PUBLIC === "true", budgetMs: e.SEARCH_BUDGET_MS },
     local: { port: e.PORT, pgPort: e.PGPORT, dataDir: e.PGLITE_DATA_DIR },
   };
@@ -189,6 +225,9 @@ export function publicConfig(config: Config) {
     openaiBaseUrl: shownUrl(config.openai.baseUrl),
     embeddingEncoding: config.openai.encoding,
     siteUrl: shownUrl(config.siteUrl),
+    qstashPlan: config.qstash.plan,
+    qstashDailyLimit: Number.isFinite(config.qstash.dailyLimit) ? config.qstash.dailyLimit : null,
+    changesVia: config.changesVia,
     secretsSet: {
       QSTASH_TOKEN: !!config.qstash.token,
       QSTASH_CURRENT_SIGNING_KEY: !!config.qstash.currentSigningKey,

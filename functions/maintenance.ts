@@ -7,6 +7,7 @@ import { requireQStashSignature } from "./lib/auth.js";
 import { createRouter, type Router, Status } from "./lib/create-app.js";
 import { oncePerSignature } from "./lib/replay-guard.js";
 import { recordRun } from "./lib/job-runs.js";
+import { deliveryBooked } from "./qstash/spend-ledger.js";
 import { deleteDoneRows, queueOtherModels, releaseExpiredClaims } from "./queue/index.js";
 
 export const SEARCH_LOG_RETENTION_DAYS = 30;
@@ -59,7 +60,11 @@ export async function maintain(deps: Deps) {
 }
 
 export function maintenanceRouter(deps: Deps): Router {
-  return createRouter().post("/maintenance", requireQStashSignature(deps.config), oncePerSignature(deps.db, "maintenance"), async (c) =>
-    c.json(await recordRun(deps.db, "maintenance", () => maintain(deps)), Status.ok),
+  return createRouter().post(
+    "/maintenance",
+    requireQStashSignature(deps.config),
+    deliveryBooked(deps.db, deps.clock),
+    oncePerSignature(deps.db, "maintenance"),
+    async (c) => c.json(await recordRun(deps.db, "maintenance", () => maintain(deps)), Status.ok),
   );
 }

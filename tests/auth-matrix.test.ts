@@ -31,11 +31,9 @@ beforeAll(async () => {
   });
   const deps: Deps = { db: connection.db, config, registry: createRegistry(), embedder: localEmbedder(1536) };
   app = createAllFunctions(deps);
-  const [post] = await connection.db.insert(communityPost).values({ title: "Matrix" }).returning();
-  const item = JSON.stringify({ contentType: "post", contentId: post!.id });
+  await connection.db.insert(communityPost).values({ title: "Matrix" });
   body = {
-    "process-webhook": item,
-    "process-webhook/failed": JSON.stringify({ status: 500, retried: 3, sourceBody: Buffer.from(item).toString("base64") }),
+    "process-webhook": JSON.stringify({ doorbell: "queued" }),
     drain: "{}",
     maintenance: "{}",
     "retry-failed": "{}",

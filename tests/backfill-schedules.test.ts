@@ -16,7 +16,7 @@ import { BACKGROUND_PRIORITY } from "../schema/registry";
 import { openPglite, type Connection } from "../scripts/lib/database";
 import { buildHnswIndex, drainBacklog, dropHnswIndex, indexBuildSettings, overlapBatchSize } from "../scripts/lib/initial-load";
 import { rowsOf } from "../functions/db/database";
-import { firesPerDay, SCHEDULES, schedulesFrom, syncSchedules } from "../scripts/lib/schedules";
+import { firesPerDay, SCHEDULES, scheduleBill, schedulesFrom, syncSchedules } from "../scripts/lib/schedules";
 import { planLimits } from "../scripts/qstash-emulator/plans";
 import { startEmulator, type RunningEmulator } from "../scripts/qstash-emulator/http";
 import { watchCopies } from "./support/copy-spy";
@@ -266,7 +266,7 @@ describe("schedules", () => {
     const view = (report: typeof first) => report.schedules.map((s) => [s.scheduleId, s.cron, s.destination]).sort();
     expect(view(second)).toEqual(view(first));
     expect(view(first)).toEqual([
-      ["embeddings-drain", "*/4 * * * *", "https://app.example.com/api/embeddings/drain"],
+      ["embeddings-drain", "*/5 * * * *", "https://app.example.com/api/embeddings/drain"],
       ["embeddings-maintenance", "0 2 * * *", "https://app.example.com/api/embeddings/maintenance"],
       ["embeddings-retry-failed", "0 3 * * 0", "https://app.example.com/api/embeddings/retry-failed"],
     ]);
@@ -316,6 +316,16 @@ describe("schedules", () => {
     } finally {
       await other.close();
     }
+  });
+
+  it("fits the drain to CHANGES_VIA and prints its messages a day and a month", () => {
+    expect(schedulesFrom({ CHANGES_VIA: "enqueue" }).map((s) => s.cron)).toEqual(["*/30 * * * *", "0 2 * * *", "0 3 * * 0"]);
+    expect(schedulesFrom({}).map((s) => s.cron)).toEqual(["*/5 * * * *", "0 2 * * *", "0 3 * * 0"]);
+    expect(schedulesFrom({ CHANGES_VIA: "enqueue", DRAIN_CRON: "*/10 * * * *" })[0]!.cron).toBe("*/10 * * * *");
+    const enqueue = scheduleBill({ CHANGES_VIA: "enqueue" });
+    expect(enqueue[0]).toMatch(/^CHANGES_VIA=enqueue: .*slow safety net/);
+    expect(enqueue.at(-1)).toMatch(/schedules in all\s+49\.1 messages\/day\s+1474\.3\/month/);
+    expect(scheduleBill({}).at(-1)).toMatch(/289\.1 messages\/day\s+8674\.3\/month/);
   });
 
   it("counts a cron's messages a day, CRON_TZ included", () => {

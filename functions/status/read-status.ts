@@ -5,6 +5,7 @@ import { publicConfig } from "../config.js";
 import { rowsOf } from "../db/database.js";
 import type { Deps } from "../deps.js";
 import { errorMessage } from "../lib/errors.js";
+import { spendToday } from "../qstash/spend-ledger.js";
 
 export async function queueStatus(deps: Deps) {
   const { db } = deps;
@@ -71,5 +72,7 @@ export async function processorStatus(deps: Deps) {
   );
   // The embedder in use is the truth about model and size, whatever built it.
   const config = { ...publicConfig(deps.config), model: deps.embedder.model, dimensions: deps.embedder.dimensions };
-  return { config, database, qstash, lastRuns };
+  // Today's QStash spend against the plan: past the lanes' share their changes wait for the drain.
+  const spend = await spendToday(deps.db, deps.config, (deps.clock ?? Date).now()).catch(() => null);
+  return { config, database, qstash, spend, lastRuns };
 }

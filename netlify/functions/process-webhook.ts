@@ -3,4 +3,4 @@ import { fetchHandler } from "../../functions-node/fetch-handler.js";
 import { processWebhookRouter } from "../../functions/process-webhook.js";
 
 export default fetchHandler(processWebhookRouter, process.env);
-export const config = { path: ["/api/embeddings/process-webhook", "/api/embeddings/process-webhook/failed"] };
+export const config = { path: "/api/embeddings/process-webhook" };

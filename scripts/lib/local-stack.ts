@@ -66,6 +66,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   server.keepAliveTimeout = 60_000;
   const url = `http://127.0.0.1:${await listenOnFreePort(server, options.port ?? 0)}`;
   env.SITE_URL ??= url;
+  // Forwarded notifications call enqueue: every change rings its lane, and the drain is the safety net.
+  if (options.forwardNotifications) env.CHANGES_VIA ??= "enqueue";
 
   let emulator: RunningEmulator | undefined;
   // The emulator stands in unless a real QStash is named: a token with no URL, or a URL elsewhere.
