@@ -2,12 +2,13 @@
 // entries reach a plain PostgreSQL (not Neon) over TCP with node-postgres; an edge function reaches it
 // only through a WebSocket proxy (DATABASE_WS_PROXY), and without one refuses by name; a database that
 // cannot be reached is named, with its cause, never its password.
+import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { edgeDatabase, fetchHandler } from "../functions/edge";
 import { loadConfig } from "../functions/config";
 import { statusRouter } from "../functions/status";
 import { nodeDatabase } from "../functions-node/database";
-import { communityComment } from "../schema";
+import { communityComment, embeddings } from "../schema";
 import type { Connection } from "../scripts/lib/database";
 import { servePglite } from "../scripts/lib/pg-server";
 import { type FakeOpenAI, startFakeOpenAI } from "../testing/fake-openai";
@@ -86,12 +87,13 @@ describe("the Node.js entries on a plain PostgreSQL (not Neon)", () => {
         .insert(communityComment)
         .values({ body: `Plain Postgres via ${entry.name}` })
         .returning();
-      const body = JSON.stringify({ contentType: "comment", contentId: comment!.id });
+      const body = JSON.stringify({ doorbell: "database" });
       const url = `${SITE}/api/embeddings/process-webhook`;
       const response = await handler(
         new Request(url, { method: "POST", headers: { "upstash-signature": await qstashToken(KEY, url, body) }, body }),
       );
-      expect(await response.json()).toMatchObject({ items: 1, embedded: 1 });
+      expect(await response.json()).toMatchObject({ claimed: 1, done: 1, embedded: 1 });
+      expect(await connection.db.$count(embeddings, eq(embeddings.contentId, comment!.id))).toBe(1);
     });
   }
 
