@@ -35,6 +35,8 @@ export type FakeOpenAI = {
   /** Called for each request: a fault to answer with, or nothing to answer normally. */
   chaos?: () => Fault | undefined;
   latencyMs: number;
+  /** A vector to answer for a text instead of the real one (a broken model's NaN, overflow or zeros). */
+  vectorFor?: (text: string) => number[] | undefined;
   /** Called with each answered request's input count: tests advance a fake clock by the time it "took". */
   onAnswer?: (inputs: number) => void;
   /** Requests that have arrived, answered or not. */
@@ -133,7 +135,7 @@ export async function startFakeOpenAI(
     });
     const dimensions = body.dimensions ?? options.dimensions ?? 1536;
     const data = inputs.map((text, index) => {
-      const vector = embedLocally(text, dimensions);
+      const vector = state.vectorFor?.(text) ?? embedLocally(text, dimensions);
       const embedding =
         body.encoding_format === "base64" && options.encoding !== "ignores"
           ? Buffer.from(new Float32Array(vector).buffer).toString("base64")

@@ -253,6 +253,42 @@ describe("the processing core", () => {
   });
 });
 
+describe("the vectors the API answers", () => {
+  afterAll(() => {
+    api.vectorFor = undefined;
+  });
+
+  it("fails only the item whose vector is NaN, beyond float32 or all zeros; the batch's others are stored, nothing retried", async () => {
+    const bad: Record<string, number[]> = {
+      "Broken overflow": Array.from({ length: 1536 }, (_, i) => (i === 7 ? 1e39 : 0.01)),
+      "Broken zeros": new Array(1536).fill(0),
+      "Broken nan": Array.from({ length: 1536 }, (_, i) => (i === 3 ? Number.NaN : 0.01)),
+    };
+    api.vectorFor = (text) => Object.entries(bad).find(([title]) => text.includes(title))?.[1];
+    const posts = await connection.db
+      .insert(communityPost)
+      .values(
+        ["Innocent one", "Broken overflow", "Innocent two", "Broken zeros", "Broken nan", "Innocent three"].map((title) => ({ title })),
+      )
+      .returning();
+    // NaN cannot travel as JSON: this model answers base64 float32s, as OpenAI's SDK asks by default.
+    const base64 = { ...deps, embedder: fakeServerEmbedder(api, { maxRetries: 2, encoding: "base64" }) };
+    const result = await processItems(
+      base64,
+      posts.map((p) => ({ contentType: "post", contentId: p.id })),
+    );
+    expect(api.requests).toHaveLength(1);
+    const byTitle = new Map(posts.map((p) => [p.id, p.title]));
+    expect(result.failed.map((f) => [byTitle.get(f.contentId), f.error])).toEqual([
+      ["Broken overflow", "the embedding API returned an unusable vector for chunk 0: a value beyond float32's range"],
+      ["Broken zeros", "the embedding API returned an unusable vector for chunk 0: all zeros"],
+      ["Broken nan", "the embedding API returned an unusable vector for chunk 0: a value that is not a number"],
+    ]);
+    expect(result.embedded).toBe(6);
+    for (const p of posts) expect((await stored(p.id)).length, p.title!).toBe(p.title!.startsWith("Innocent") ? 1 : 0);
+  });
+});
+
 describe("settling the queue after processing", () => {
   const queueRow = async (contentId: string) =>
     (await connection.db.select().from(embeddingQueue).where(eq(embeddingQueue.contentId, contentId)))[0]!;

@@ -76,8 +76,12 @@ export async function processItems(deps: ProcessDeps, items: Item[]): Promise<Pr
   );
   const changed = chunks.filter((chunk) => stored.get(chunkKey(chunk)) !== chunk.hash);
   let embedded: EmbeddedChunk[];
+  let unusable: Map<string, FailedItem>;
   try {
-    embedded = (await embedChunks(embedder, changed)).map((chunk) => ({ ...chunk, stored: stored.has(chunkKey(chunk)) }));
+    const result = await embedChunks(embedder, changed);
+    embedded = result.embedded.map((chunk) => ({ ...chunk, stored: stored.has(chunkKey(chunk)) }));
+    // An item with an unusable vector fails alone, none of its chunks stored; its batch goes on.
+    unusable = new Map(result.unusable.map((chunk) => [itemKey(chunk), { ...pick(chunk), error: chunk.error }]));
   } catch (error) {
     // Transient: thrown, the caller retries these items (their removals are done already).
     if (!(error instanceof PermanentError)) throw error;
@@ -91,15 +95,17 @@ export async function processItems(deps: ProcessDeps, items: Item[]): Promise<Pr
       failed: [...read.failed, ...read.empty, ...failed],
     };
   }
-  const documents = read.documents.map((d) => d.item);
-  for (const key of await storeCurrent(deps, documents, read.texts, embedded, chunkCounts, documents)) superseded.add(key);
+  const usable = <T extends Item>(item: T) => !unusable.has(itemKey(item));
+  const documents = read.documents.map((d) => d.item).filter(usable);
+  const counts = chunkCounts.filter(usable);
+  for (const key of await storeCurrent(deps, documents, read.texts, embedded.filter(usable), counts, documents)) superseded.add(key);
   return {
     items: unique.length,
     embedded: changed.length,
     unchanged: chunks.length - changed.length,
     deleted: read.gone.length,
     superseded: superseded.size,
-    failed: [...read.failed, ...read.empty],
+    failed: [...read.failed, ...read.empty, ...unusable.values()],
   };
 }
 
