@@ -2,6 +2,7 @@
 import * as v from "valibot";
 import { VECTOR_DIMENSIONS } from "../schema/pipeline-tables.js";
 import { LOCAL_MODEL } from "./embedders/local.js";
+import { MAX_ROW_BYTES } from "./core/format.js";
 
 const optionalText = v.optional(v.pipe(v.string(), v.trim(), v.minLength(1)));
 // "localhost:3190" parses as a URL of scheme "localhost:": only http(s) ones are what is meant.
@@ -60,6 +61,7 @@ const EnvSchema = v.object({
   PGLITE_DATA_DIR: v.optional(v.pipe(v.string(), v.minLength(1)), ".data/pglite"),
   DRAIN_BUDGET_MS: integer(50_000, 100, 800_000),
   PROCESS_BUDGET_MS: integer(50_000, 100, 800_000),
+  EMBEDDING_MAX_ROW_BYTES: integer(MAX_ROW_BYTES, 1, 100_000_000),
 });
 
 export type Config = {
@@ -78,7 +80,8 @@ export type Config = {
   searchToken?: string;
   /** Budgets: the time one run may take, below its platform's limit (README "Deploy"). */
   drain: { batchSize: number; budgetMs: number };
-  process: { budgetMs: number };
+  /** `maxRowBytes`: a row whose text is longer fails with a record saying so, unembedded. */
+  process: { budgetMs: number; maxRowBytes: number };
   /**
    * A type filter matching at most `exactLimit` chunks is searched exactly, not through the HNSW index.
    * `public`: anyone may search the public types without a token (SEARCH_PUBLIC=true, on purpose).
@@ -146,7 +149,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     adminToken: e.ADMIN_TOKEN,
     searchToken: e.SEARCH_TOKEN,
     drain: { batchSize: e.DRAIN_BATCH_SIZE, budgetMs: e.DRAIN_BUDGET_MS },
-    process: { budgetMs: e.PROCESS_BUDGET_MS },
+    process: { budgetMs: e.PROCESS_BUDGET_MS, maxRowBytes: e.EMBEDDING_MAX_ROW_BYTES },
     search: { exactLimit: e.SEARCH_EXACT_LIMIT, public: e.SEARCH_PUBLIC === "true" },
     local: { port: e.PORT, pgPort: e.PGPORT, dataDir: e.PGLITE_DATA_DIR },
   };

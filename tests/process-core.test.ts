@@ -3,7 +3,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { processItems, type ProcessDeps } from "../functions/core/process";
 import { openaiEmbedder } from "../functions/embedders/openai";
 import { embedLocally } from "../functions/embedders/local";
-import { TransientError } from "../functions/lib/errors";
+import { OutOfTimeError, TransientError } from "../functions/lib/errors";
+import { Budget } from "../functions/lib/budget";
+import { withBudget } from "../functions/embedders/embedder";
 import { pendingVersions, resolveSettled } from "../functions/queue";
 import { communityComment, communityPost, course, courseLesson, embeddingQueue, embeddings } from "../schema";
 import { createRegistry } from "../schema/registry";
@@ -28,6 +30,7 @@ afterAll(async () => {
   await Promise.all([connection.close(), api.close()]);
 });
 beforeEach(() => {
+  api.received = 0;
   api.requests.length = 0;
   api.faults.length = 0;
   api.alwaysFail = undefined;
@@ -286,6 +289,50 @@ describe("the vectors the API answers", () => {
     ]);
     expect(result.embedded).toBe(6);
     for (const p of posts) expect((await stored(p.id)).length, p.title!).toBe(p.title!.startsWith("Innocent") ? 1 : 0);
+  });
+});
+
+describe("limits on a row's size and a run's time", () => {
+  it("fails a row beyond the size limit with a record saying so, without embedding it; the rest are embedded", async () => {
+    const big = "A very long post. ".repeat(60_000); // about 1 MB
+    const posts = await connection.db
+      .insert(communityPost)
+      .values([{ title: "Small post" }, { title: "Huge post", body: big }])
+      .returning();
+    const limited = { ...deps, config: { process: { maxRowBytes: 500_000 } } };
+    const result = await processItems(
+      limited,
+      posts.map((p) => ({ contentType: "post", contentId: p.id })),
+    );
+    expect(result.failed).toEqual([
+      {
+        contentType: "post",
+        contentId: posts[1]!.id,
+        error: expect.stringMatching(/^post is 1,08\d,\d{3} bytes of text, over the limit of 500,000 a row \(EMBEDDING_MAX_ROW_BYTES\)$/),
+      },
+    ]);
+    expect(api.requests.reduce((n, r) => n + r.inputs, 0)).toBe(1);
+    expect(await stored(posts[1]!.id)).toEqual([]);
+    expect(await stored(posts[0]!.id)).toHaveLength(1);
+  });
+
+  it("keeps to the run's budget while chunking and hashing, not only in the API: out of time, it stops before embedding", async () => {
+    const posts = await connection.db
+      .insert(communityPost)
+      .values(Array.from({ length: 8 }, (_, i) => ({ title: `Budget post ${i}`, body: paragraph(`topic ${i}`, 40) })))
+      .returning();
+    // A held clock on which every look at it costs 10 s: the run's 50 s pass while it works.
+    let now = 0;
+    const clock = { now: () => (now += 10_000), sleep: async () => {} };
+    const budget = Budget.start(50_000, clock);
+    const run = { ...deps, embedder: withBudget(deps.embedder, budget) };
+    await expect(
+      processItems(
+        run,
+        posts.map((p) => ({ contentType: "post", contentId: p.id })),
+      ),
+    ).rejects.toBeInstanceOf(OutOfTimeError);
+    expect(api.received).toBe(0);
   });
 });
 
