@@ -2,6 +2,7 @@
 import { getTableName, lt, notInArray, sql } from "drizzle-orm";
 import { embeddings, searchLog, signedCalls } from "../schema/pipeline-tables.js";
 import { rowsOf } from "./db/database.js";
+import { restoreHnswIndex } from "./db/hnsw-index.js";
 import type { Deps } from "./deps.js";
 import { requireQStashSignature } from "./lib/auth.js";
 import { createRouter, type Router, Status } from "./lib/create-app.js";
@@ -46,6 +47,8 @@ export async function maintain(deps: Deps) {
     orphans += deleted.length;
   }
   const stale = await queueOtherModels(db, deps.embedder);
+  // A first load that was killed leaves the HNSW index dropped: search would scan every row for good.
+  const indexRebuilt = await restoreHnswIndex(db);
   // Fresh statistics keep the planner on the HNSW index for filtered searches (PGlite has no autovacuum).
   await db.execute(sql`ANALYZE embeddings`);
   return {
@@ -55,6 +58,7 @@ export async function maintain(deps: Deps) {
     orphanEmbeddingsDeleted: orphans,
     staleModelItemsQueued: stale,
     expiredSignaturesDeleted: signatures.length,
+    indexRebuilt,
   };
 }
 

@@ -10,6 +10,7 @@ import { backfill, tableOf } from "./lib/backfill";
 import { openDatabase } from "./lib/database";
 import { drainBacklog } from "./lib/initial-load";
 import { runScript } from "./lib/run-script";
+import { restoreHnswIndex } from "../functions/db/hnsw-index";
 
 const args = process.argv.slice(2);
 const afterIndex = args.indexOf("--after");
@@ -40,6 +41,16 @@ await runScript(async () => {
   }
   if (args.includes("--drain")) {
     const deps = { db: connection.db, config, registry, embedder: createEmbedder(config) };
+    // Ctrl-C or a TERM mid-load: the index comes back before exiting (a second Ctrl-C leaves it to the
+    // next npm start, backfill or maintenance). Claimed items go back to the queue when their lease ends.
+    const interrupted = async (signal: string) => {
+      console.log(`\n${signal}: building the HNSW index before stopping (again to stop at once)…`);
+      await restoreHnswIndex(connection.db);
+      await connection.close();
+      process.exit(130);
+    };
+    process.once("SIGINT", interrupted);
+    process.once("SIGTERM", interrupted);
     const load = await drainBacklog(deps, {
       copySession: connection.copySession,
       // The embedded database gets 512 MB; on a server, indexBuildSettings sizes it from the table and the server.

@@ -6,11 +6,14 @@ import { openDatabase, START_COMMAND } from "./lib/database";
 import { startLocalStack } from "./lib/local-stack";
 import { servePglite } from "./lib/pg-server";
 import { runScript } from "./lib/run-script";
+import { restoreHnswIndex } from "../functions/db/hnsw-index";
 
 await runScript(async () => {
   const config = loadConfig(process.env);
   const connection = await openDatabase(config, START_COMMAND);
   await connection.migrate();
+  // A first load stopped by SIGKILL left the HNSW index dropped: search is back on it before serving.
+  if (await restoreHnswIndex(connection.db)) console.log("Built the HNSW index, which an interrupted first load had left dropped.");
   const pgServer = connection.pglite ? await servePglite(connection.pglite, config.local.pgPort) : undefined;
   // Scripts run beside the stack (backfill, db:migrate) find the folder's port here and use it.
   if (pgServer) connection.serveAt?.(pgServer.url);

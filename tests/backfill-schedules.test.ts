@@ -1,10 +1,13 @@
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { sql } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import type { Deps } from "../functions/deps";
+import { maintain } from "../functions/maintenance";
+import { startFakeOpenAI } from "../testing/fake-openai";
 import { loadConfig } from "../functions/config";
 import type { ChunkWriter } from "../functions/core/store";
 import type { Embedder } from "../functions/embedders/embedder";
@@ -14,7 +17,8 @@ import { createRegistry } from "../schema/registry";
 import { backfill } from "../scripts/lib/backfill";
 import { BACKGROUND_PRIORITY } from "../schema/registry";
 import { openPglite, type Connection } from "../scripts/lib/database";
-import { buildHnswIndex, drainBacklog, dropHnswIndex, indexBuildSettings, overlapBatchSize } from "../scripts/lib/initial-load";
+import { drainBacklog, overlapBatchSize } from "../scripts/lib/initial-load";
+import { buildHnswIndex, dropHnswIndex, indexBuildSettings } from "../functions/db/hnsw-index";
 import { rowsOf } from "../functions/db/database";
 import { firesPerDay, SCHEDULES, schedulesFrom, syncSchedules } from "../scripts/lib/schedules";
 import { planLimits } from "../scripts/qstash-emulator/plans";
@@ -80,6 +84,23 @@ describe("backfill --drain", () => {
     indexDuringLoad.length = 0;
     expect(await drainBacklog(deps, { copySession: connection.copySession })).toMatchObject({ done: 1, rebuiltIndex: false });
     expect(indexDuringLoad).toEqual([true]);
+  });
+
+  it("builds the index again when a stopped first load left it dropped: at the next load and in maintenance", async () => {
+    const db = connection.db;
+    const deps = { db, embedder: localEmbedder(1536), registry: createRegistry(), config: loadConfig({}) };
+    const hnswPresent = async () => (await db.$count(sql`pg_indexes`, sql`indexname = ${HNSW_INDEX}`)) === 1;
+    expect(await db.$count(embeddings)).toBeGreaterThan(0);
+    // What a SIGKILL mid-load leaves: vectors stored, the index still dropped.
+    await dropHnswIndex(db);
+    await db.insert(communityPost).values({ title: "After the crash" });
+    expect(await drainBacklog(deps, { copySession: connection.copySession })).toMatchObject({ done: 1, rebuiltIndex: true });
+    expect(await hnswPresent()).toBe(true);
+
+    await dropHnswIndex(db);
+    expect(await maintain(deps as unknown as Deps)).toMatchObject({ indexRebuilt: true });
+    expect(await hnswPresent()).toBe(true);
+    expect(await maintain(deps as unknown as Deps)).toMatchObject({ indexRebuilt: false });
   });
 
   it("loads with two drain runs at once: one embeds a batch while the other writes its own", async () => {
@@ -231,6 +252,48 @@ describe("backfill --drain", () => {
     expect(await db.$count(sql`pg_indexes`, sql`indexname = ${HNSW_INDEX}`)).toBe(1);
     expect(await server()).toEqual(before);
   });
+
+  it("npm run backfill -- --drain stopped by Ctrl-C builds the HNSW index before it exits", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "qe-backfill-"));
+    // A slow embedding API, so that the load is still running when the signal comes.
+    const api = await startFakeOpenAI({ latencyMs: 1500 });
+    try {
+      const app = await openPglite(dir);
+      await app.migrate();
+      await app.db.insert(communityPost).values(Array.from({ length: 300 }, (_, i) => ({ title: `Interrupted post ${i}` })));
+      await app.db.delete(embeddingQueue);
+      await app.close();
+
+      // One process (no npx or tsx wrapper between), so that the signal reaches the script as a Ctrl-C does.
+      const child = spawn(process.execPath, ["--import", "tsx", "scripts/backfill.ts", "post", "--drain"], {
+        env: {
+          PATH: process.env.PATH,
+          HOME: process.env.HOME,
+          PGLITE_DATA_DIR: dir,
+          OPENAI_API_KEY: "test-openai-key",
+          OPENAI_BASE_URL: api.url,
+          DRAIN_BATCH_SIZE: "20",
+        },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let output = "";
+      child.stdout.on("data", (d) => (output += d));
+      child.stderr.on("data", (d) => (output += d));
+      const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+      await vi.waitFor(() => expect(api.received).toBeGreaterThan(0), { timeout: 90_000, interval: 100 });
+      child.kill("SIGINT");
+      expect(await exited, output).toBe(130);
+      expect(output).toContain("building the HNSW index before stopping");
+
+      const after = await openPglite(dir);
+      const present = await after.db.$count(sql`pg_indexes`, sql`indexname = ${HNSW_INDEX}`);
+      await after.close();
+      expect(present).toBe(1);
+    } finally {
+      await api.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
 
   it("npm run backfill -- post --drain queues and embeds only that type", async () => {
     const dir = mkdtempSync(join(tmpdir(), "qe-backfill-"));

@@ -212,6 +212,7 @@ describe("maintenance", () => {
       orphanEmbeddingsDeleted: 1,
       staleModelItemsQueued: 1,
       expiredSignaturesDeleted: 0,
+      indexRebuilt: false,
     });
     expect((await db.select().from(searchLog)).map((r) => r.query)).toEqual(["new"]);
     expect(await stack.embeddedChunks(gone!.id)).toBe(0);
