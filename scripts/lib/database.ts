@@ -18,6 +18,7 @@ import { neonDatabase } from "../../functions/db/neon";
 import { applyMigrations, type MigrateOptions } from "./migrations";
 import { claimDataDir, currentOwner } from "./data-dir-owner";
 import { type CopySession, copySession } from "./copy-writer";
+import { listenOn } from "./notification-listener";
 import { tapWireNotifications } from "./wire-notifications";
 
 export const START_COMMAND = "npm start";
@@ -153,32 +154,3 @@ export function postgresConnection(url: string, onClose?: () => Promise<void>): 
     },
   };
 }
-
-/**
- * LISTEN on a dedicated connection of its own (a pooled one would be handed to queries). Over TCP for
- * Neon too: a Node process can reach it directly. A dropped connection is reopened.
- */
-function listenOn(url: string): Connection["listen"] {
-  return async (channel, listener) => {
-    let client: pg.Client | undefined;
-    let stopped = false;
-    const connect = async () => {
-      const next = new pg.Client({ connectionString: url });
-      next.on("notification", (message) => message.channel === channel && listener(message.payload ?? ""));
-      next.on("error", (error) => {
-        console.warn(`[database] notification connection lost (${error.message}); reconnecting`);
-        if (!stopped) setTimeout(() => void connect().catch(() => undefined), 1000);
-      });
-      await next.connect();
-      await next.query(`LISTEN ${pgIdentifier(channel)}`);
-      client = next;
-    };
-    await connect();
-    return async () => {
-      stopped = true;
-      await client?.end();
-    };
-  };
-}
-
-const pgIdentifier = (name: string) => `"${name.replace(/"/g, '""')}"`;

@@ -21,6 +21,8 @@ import { startEmulator, type RunningEmulator } from "../qstash-emulator/http";
 import type { EmulatorOptions } from "../qstash-emulator/emulator";
 import { isPlanName } from "../qstash-emulator/plans";
 import { listenOnFreePort } from "./listen";
+import * as v from "valibot";
+import { DirectItemSchema } from "../../schema/messages";
 import { schedulesFrom, type SyncReport, syncSchedules } from "./schedules";
 
 export type LocalStackOptions = {
@@ -127,8 +129,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const flush = () => {
       while (waiting.length) void post(waiting.splice(0, MAX_ITEMS));
     };
+    // Anyone may NOTIFY the channel: a payload that is not a change is dropped, so it neither throws
+    // in the database's listener nor makes enqueue refuse the batch of real changes it would join.
     const forward = (payload: string) => {
-      if (waiting.push(JSON.parse(payload)) === 1) setTimeout(flush, 0);
+      const item = parsedChange(payload);
+      if (!item) return console.warn("[local] ignored a notification that is not a change (the drain takes real ones anyway)");
+      if (waiting.push(item) === 1) setTimeout(flush, 0);
     };
     stopForwarding.push(await options.connection.listen(NOTIFY_CHANNEL, forward));
   }
@@ -149,4 +155,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       });
     },
   };
+}
+
+/** A captured change's notification as enqueue takes it, or undefined when it is not one. */
+function parsedChange(payload: string): unknown {
+  try {
+    const parsed = v.safeParse(DirectItemSchema, JSON.parse(payload));
+    return parsed.success ? parsed.output : undefined;
+  } catch {
+    return undefined;
+  }
 }
