@@ -55,6 +55,7 @@ const EnvSchema = v.object({
   SEARCH_PUBLIC: v.optional(v.picklist(["true", "false"], "must be true or false")),
   DRAIN_BATCH_SIZE: integer(500, 1, 10_000),
   SEARCH_EXACT_LIMIT: integer(5000, 0, 10_000_000),
+  SEARCH_PUBLIC_PER_MINUTE: integer(60, 1, 100_000),
   // The local stack only (npm start): ports, and where the embedded database keeps its files.
   PORT: integer(3000, 0, 65_535),
   PGPORT: integer(5432, 0, 65_535),
@@ -84,9 +85,10 @@ export type Config = {
   process: { budgetMs: number; maxRowBytes: number };
   /**
    * A type filter matching at most `exactLimit` chunks is searched exactly, not through the HNSW index.
-   * `public`: anyone may search the public types without a token (SEARCH_PUBLIC=true, on purpose).
+   * `public`: anyone may search the public types without a token (SEARCH_PUBLIC=true, on purpose), while
+   * the site answers fewer than `publicPerMinute` searches a minute.
    */
-  search: { exactLimit: number; public: boolean };
+  search: { exactLimit: number; public: boolean; publicPerMinute: number };
   local: { port: number; pgPort: number; dataDir: string };
 };
 
@@ -150,7 +152,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     searchToken: e.SEARCH_TOKEN,
     drain: { batchSize: e.DRAIN_BATCH_SIZE, budgetMs: e.DRAIN_BUDGET_MS },
     process: { budgetMs: e.PROCESS_BUDGET_MS, maxRowBytes: e.EMBEDDING_MAX_ROW_BYTES },
-    search: { exactLimit: e.SEARCH_EXACT_LIMIT, public: e.SEARCH_PUBLIC === "true" },
+    search: { exactLimit: e.SEARCH_EXACT_LIMIT, public: e.SEARCH_PUBLIC === "true", publicPerMinute: e.SEARCH_PUBLIC_PER_MINUTE },
     local: { port: e.PORT, pgPort: e.PGPORT, dataDir: e.PGLITE_DATA_DIR },
   };
 }
@@ -190,5 +192,6 @@ export function publicConfig(config: Config) {
     drain: config.drain,
     process: config.process,
     searchPublic: config.search.public,
+    searchPublicPerMinute: config.search.publicPerMinute,
   };
 }

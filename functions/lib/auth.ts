@@ -32,8 +32,11 @@ export function requireSecret(secret: string | undefined, name: string): Middlew
   };
 }
 
-/** Who is searching: the admin finds every content type, the search token (or anyone, when public) the public ones. */
-export type SearchScope = "admin" | "public";
+/**
+ * Who is searching: the admin finds every content type, the search token the public ones, and anyone
+ * (`anonymous`, with SEARCH_PUBLIC=true) the public ones too, within a rate limit.
+ */
+export type SearchScope = "admin" | "public" | "anonymous";
 
 /**
  * Search is closed unless opened: `Bearer $SEARCH_TOKEN` searches the public types, `Bearer $ADMIN_TOKEN`
@@ -48,7 +51,7 @@ export function requireSearchAccess(config: Config): MiddlewareHandler<AppEnv> {
     if (await matches(config.adminToken)) scope = "admin";
     else if (await matches(config.searchToken)) scope = "public";
     else if (given) throw new UnauthorizedError("wrong SEARCH_TOKEN");
-    else if (config.search.public) scope = "public";
+    else if (config.search.public) scope = "anonymous";
     else if (config.searchToken) throw new UnauthorizedError("missing SEARCH_TOKEN: send `Authorization: Bearer <SEARCH_TOKEN>`");
     else
       throw new UnauthorizedError(
