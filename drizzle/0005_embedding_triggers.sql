@@ -56,7 +56,7 @@ CREATE TRIGGER "profiles_embedding_capture" AFTER INSERT OR DELETE ON "profiles"
 --> statement-breakpoint
 DROP TRIGGER IF EXISTS "profiles_embedding_capture_update" ON "profiles";
 --> statement-breakpoint
-CREATE TRIGGER "profiles_embedding_capture_update" AFTER UPDATE ON "profiles" FOR EACH ROW WHEN (OLD."username" IS DISTINCT FROM NEW."username" OR OLD."full_name" IS DISTINCT FROM NEW."full_name" OR OLD."headline" IS DISTINCT FROM NEW."headline" OR OLD."bio" IS DISTINCT FROM NEW."bio" OR OLD."skills" IS DISTINCT FROM NEW."skills") EXECUTE FUNCTION capture_embedding_change('profile', '2', 'id');
+CREATE TRIGGER "profiles_embedding_capture_update" AFTER UPDATE ON "profiles" FOR EACH ROW WHEN (OLD."username" IS DISTINCT FROM NEW."username" OR OLD."full_name" IS DISTINCT FROM NEW."full_name" OR OLD."headline" IS DISTINCT FROM NEW."headline" OR OLD."skills" IS DISTINCT FROM NEW."skills") EXECUTE FUNCTION capture_embedding_change('profile', '2', 'id');
 --> statement-breakpoint
 DROP TRIGGER IF EXISTS "users_embedding_capture" ON "users";
 --> statement-breakpoint

@@ -136,23 +136,36 @@ describe("what may leave the database", () => {
     expect(found).toEqual([expect.objectContaining({ contentType: "auth_user", contentId: user!.id, snippet: "Ada Lovelace" })]);
   });
 
-  it("finds a profile by its bio but shows only the fields its snippet allows", async () => {
+  it("gives the search token no score to learn a hidden field from: a profile's bio is not embedded", async () => {
     const deps = depsWith(tokens);
-    const [profile] = await connection.db
+    const [plain, secret] = await connection.db
       .insert(profiles)
-      .values({
-        username: "grace",
-        fullName: "Grace Hopper",
-        headline: "Rear admiral",
-        bio: "Invented the first compiler; moth in relay number seventy",
-      })
+      .values([
+        { username: "grace1", fullName: "Grace Hopper", headline: "Rear admiral", bio: "Nothing to say" },
+        { username: "grace1", fullName: "Grace Hopper", headline: "Rear admiral", bio: "PIN 4711; diagnosed with asthma" },
+      ])
       .returning();
-    await processItems(deps, [{ contentType: "profile", contentId: profile!.id }]);
-    const [hit] = await hits(await searchAs(deps, { query: "compiler moth relay", types: ["profile"] }, publicSearch));
-    expect(hit).toMatchObject({ contentType: "profile", contentId: profile!.id });
-    expect(hit!.snippet).toContain("Grace Hopper");
-    expect(hit!.snippet).toContain("Rear admiral");
-    expect(hit!.snippet).not.toMatch(/compiler|moth|relay/);
+    await processItems(
+      deps,
+      [plain!, secret!].map((p) => ({ contentType: "profile", contentId: p.id })),
+    );
+    // Guessing at the hidden bio moves neither score: both profiles answer alike.
+    const found = await hits(await searchAs(deps, { query: "Grace Hopper PIN 4711 asthma", types: ["profile"] }, publicSearch));
+    const scores = new Map(found.map((h) => [h.contentId, h.score]));
+    expect(scores.get(secret!.id)).toBeDefined();
+    expect(scores.get(secret!.id)).toBe(scores.get(plain!.id));
+    for (const hit of found) expect(hit.snippet).not.toMatch(/4711|asthma/);
+  });
+
+  it("refuses a registry whose public type embeds a field its snippet does not show", () => {
+    const [profileEntry] = defaultRegistry;
+    const leaky = contentType({
+      ...profileEntry!,
+      embedded: [profiles.username, profiles.bio],
+      search: { public: true, snippet: [profiles.username] },
+    });
+    expect(() => createRegistry([leaky])).toThrow(/profile.*bio.*snippet/);
+    expect(() => createRegistry([{ ...leaky, search: { public: false, snippet: [profiles.username] } }])).not.toThrow();
   });
 });
 
