@@ -103,6 +103,34 @@ describe("backfill --drain", () => {
     expect(await maintain(deps as unknown as Deps)).toMatchObject({ indexRebuilt: false });
   });
 
+  it("refuses to replace another model's vectors with the local embedder's unless EMBEDDER=local asks for it", async () => {
+    const db = connection.db;
+    const [post] = await db.insert(communityPost).values({ title: "Embedded by OpenAI" }).returning();
+    await db.delete(embeddingQueue);
+    await db.insert(embeddings).values({
+      contentType: "post",
+      contentId: post!.id,
+      chunkIndex: 0,
+      chunkText: "Embedded by OpenAI",
+      contentHash: "h",
+      model: "text-embedding-3-small",
+      dimensions: 1536,
+      embedding: Array(1536).fill(0.01),
+    });
+    await backfill(db, createRegistry().byType("post")!);
+    const deps = (env: Record<string, string>) => ({
+      db,
+      embedder: localEmbedder(1536),
+      registry: createRegistry(),
+      config: loadConfig(env),
+    });
+    // A shell without OPENAI_API_KEY: the local embedder is only fallen back on.
+    await expect(drainBacklog(deps({}))).rejects.toThrow(/made by text-embedding-3-small.*OPENAI_API_KEY.*EMBEDDER=local/);
+    expect(await db.$count(embeddings, sql`model = 'text-embedding-3-small'`)).toBe(1);
+    expect(await drainBacklog(deps({ EMBEDDER: "local" }))).toMatchObject({ failed: 0, remaining: 0 });
+    expect(await db.$count(embeddings, sql`model = 'text-embedding-3-small'`)).toBe(0);
+  });
+
   it("loads with two drain runs at once: one embeds a batch while the other writes its own", async () => {
     const db = connection.db;
     await db.delete(communityPost);

@@ -12,6 +12,7 @@ import { readyCount } from "../../functions/queue/index";
 import { embeddings } from "../../schema/pipeline-tables";
 import { buildHnswIndex, dropHnswIndex, hnswIndexUsable } from "../../functions/db/hnsw-index";
 import type { CopySession } from "./copy-writer";
+import { refuseUnaskedSwitch } from "./model-switch";
 
 export type InitialLoad = { done: number; failed: number; remaining: number; rebuiltIndex: boolean; indexSeconds: number };
 
@@ -38,6 +39,7 @@ export type InitialLoadOptions = {
 
 export async function drainBacklog(deps: Deps, options: InitialLoadOptions = {}): Promise<InitialLoad> {
   const { db } = deps;
+  await refuseUnaskedSwitch(db, deps.config, deps.embedder);
   // An earlier load that was stopped (SIGKILL, a crash) may have left the index dropped: this one
   // loads on without it and builds it at the end, as a first load does.
   const rebuiltIndex = (await db.$count(embeddings)) === 0 || !(await hnswIndexUsable(db));

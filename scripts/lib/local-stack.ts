@@ -21,6 +21,7 @@ import { startEmulator, type RunningEmulator } from "../qstash-emulator/http";
 import type { EmulatorOptions } from "../qstash-emulator/emulator";
 import { isPlanName } from "../qstash-emulator/plans";
 import { listenOnFreePort } from "./listen";
+import { refuseUnaskedSwitch } from "./model-switch";
 import * as v from "valibot";
 import { DirectItemSchema } from "../../schema/messages";
 import { schedulesFrom, type SyncReport, syncSchedules } from "./schedules";
@@ -103,6 +104,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     publisher: qstashPublisher(config),
   };
   await checkVectorColumn(deps.db, deps.embedder.dimensions).catch(async (error) => {
+    await emulator?.close();
+    server.close();
+    throw error;
+  });
+  await refuseUnaskedSwitch(deps.db, config, deps.embedder).catch(async (error) => {
     await emulator?.close();
     server.close();
     throw error;
