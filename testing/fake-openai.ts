@@ -19,7 +19,8 @@ export const fakeServerEmbedder = (server: { url: string }, options: Partial<Ope
     ...options,
   });
 
-export type Fault = { status: number; headers?: Record<string, string> };
+/** `echoInput`: the message quotes the first input, as some compatible servers' refusals do. */
+export type Fault = { status: number; headers?: Record<string, string>; echoInput?: boolean };
 
 export type FakeOpenAI = {
   url: string;
@@ -69,7 +70,9 @@ export async function startFakeOpenAI(
     const fault = state.alwaysFail ?? state.faults.shift() ?? state.chaos?.();
     if (fault) {
       res.writeHead(fault.status, { "content-type": "application/json", ...fault.headers });
-      res.end(JSON.stringify({ error: { message: `fake failure ${fault.status}`, type: "server_error" } }));
+      const first = Array.isArray(body.input) ? body.input[0] : body.input;
+      const message = fault.echoInput ? `Invalid input: "${first}" was refused` : `fake failure ${fault.status}`;
+      res.end(JSON.stringify({ error: { message, type: "server_error" } }));
       return;
     }
     if (req.headers.authorization !== "Bearer test-openai-key") {

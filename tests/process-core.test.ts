@@ -292,6 +292,18 @@ describe("the vectors the API answers", () => {
   });
 });
 
+describe("what a failure record may say", () => {
+  it("leaves out the row's text that an API's refusal echoes", async () => {
+    const secret = "A private post about my diagnosis and my home address at 12 Elm Street";
+    const [p] = await connection.db.insert(communityPost).values({ title: secret }).returning();
+    api.faults.push({ status: 400, echoInput: true });
+    const result = await processItems(deps, [{ contentType: "post", contentId: p!.id }]);
+    expect(result.failed).toEqual([
+      { contentType: "post", contentId: p!.id, error: 'embedding API answered 400: 400 Invalid input: "…" was refused' },
+    ]);
+  });
+});
+
 describe("limits on a row's size and a run's time", () => {
   it("fails a row beyond the size limit with a record saying so, without embedding it; the rest are embedded", async () => {
     const big = "A very long post. ".repeat(60_000); // about 1 MB
