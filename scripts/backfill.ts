@@ -3,7 +3,8 @@
 // --drain embeds the backlog here and now instead of leaving it to the scheduled drain; into an empty
 // embeddings table it loads first and builds the HNSW index after (scripts/lib/initial-load.ts).
 import { count } from "drizzle-orm";
-import { loadConfig, shownUrl } from "../functions/config";
+import { loadConfig } from "../functions/config";
+import { embedderLine } from "./lib/embedder-line";
 import { createEmbedder } from "../functions/embedders";
 import { createRegistry } from "../schema/registry";
 import { backfill, tableOf } from "./lib/backfill";
@@ -51,9 +52,7 @@ await runScript(async () => {
     };
     process.once("SIGINT", interrupted);
     process.once("SIGTERM", interrupted);
-    console.log(
-      `Embedding with ${config.provider === "local" ? `the local lexical embedder (${config.model})` : `${config.model} via ${shownUrl(config.openai.baseUrl) ?? "OpenAI"}`}.`,
-    );
+    console.log(`Embedding with ${embedderLine(config)}.`);
     const load = await drainBacklog(deps, {
       copySession: connection.copySession,
       // The embedded database gets 512 MB; on a server, indexBuildSettings sizes it from the table and the server.

@@ -6,6 +6,7 @@ import { openDatabase, START_COMMAND } from "./lib/database";
 import { startLocalStack } from "./lib/local-stack";
 import { servePglite } from "./lib/pg-server";
 import { runScript } from "./lib/run-script";
+import { embedderLine } from "./lib/embedder-line";
 import { restoreHnswIndex } from "../functions/db/hnsw-index";
 
 await runScript(async () => {
@@ -37,7 +38,7 @@ qstash-embeddings is running.
   Status page    ${api}/status   (user: anything, password: the admin token below)
   Database       ${pgServer ? `embedded PGlite in ${c.local.dataDir}, served at ${pgServer.url}` : `${connection.kind} (DATABASE_URL)`}
   QStash         ${stack.emulator ? `local emulator at ${stack.emulator.url}, token ${c.qstash.token}` : (c.qstash.url ?? "https://qstash.upstash.io")}
-  Embeddings     ${c.provider === "local" ? "local lexical embedder (offline; set OPENAI_API_KEY for semantic search)" : `${c.model} via ${c.openai.baseUrl ?? "OpenAI"}`}
+  Embeddings     ${embedderLine(c)}
 ${stack.reembedding ? `  Re-embedding   ${stack.reembedding} items were embedded with another model: queued behind live traffic\n` : ""}  Schedules      ${schedules} (UTC; doorbells ring at once, the drain's schedule is the safety net)
 ${process.env.WEBHOOK_SECRET ? "" : `  Webhook secret ${c.webhookSecret}   (random for this run; set WEBHOOK_SECRET to fix it)\n`}${process.env.ADMIN_TOKEN ? "" : `  Admin token    ${c.adminToken}   (random for this run; set ADMIN_TOKEN to fix it)\n`}${process.env.SEARCH_TOKEN ? "" : `  Search token   ${c.searchToken}   (random for this run; set SEARCH_TOKEN to fix it)\n`}
 Try it:
