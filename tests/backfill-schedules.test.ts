@@ -368,6 +368,34 @@ describe("schedules", () => {
     expect(first.schedules.reduce((n, s) => n + firesPerDay(s.cron), 0)).toBeLessThanOrEqual(500);
   });
 
+  it("says a wrong token or an unreachable QStash for what it is, not as a plan's refusal, and claims nothing created", async () => {
+    const wrong = loadConfig({ QSTASH_TOKEN: "wrong-token", QSTASH_URL: emulator.url, SITE_URL: "https://app.example.com" });
+    await expect(syncSchedules(wrong, SCHEDULES)).rejects.toThrow(/QStash refused QSTASH_TOKEN \(401\)/);
+    const away = loadConfig({ QSTASH_TOKEN: "t", QSTASH_URL: "http://127.0.0.1:9", SITE_URL: "https://app.example.com" });
+    await expect(syncSchedules(away, SCHEDULES)).rejects.toThrow(/QStash is unreachable at QSTASH_URL http:\/\/127\.0\.0\.1:9/);
+  });
+
+  it("names DRAIN_CRON when it is not a cron", () => {
+    expect(() => schedulesFrom({ DRAIN_CRON: "every minute" })).toThrow(/DRAIN_CRON is not a cron: "every minute"/);
+  });
+
+  it("npm run schedules without QSTASH_TOKEN or SITE_URL says which, in one line, without a stack trace", async () => {
+    const run = (env: Record<string, string>) =>
+      promisify(execFile)(process.execPath, ["--import", "tsx", "scripts/schedules.ts"], {
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+      }).then(
+        () => ({ code: 0, stderr: "" }),
+        (error: { code: number; stderr: string }) => ({ code: error.code, stderr: error.stderr }),
+      );
+    const noToken = await run({ SITE_URL: "https://app.example.com" });
+    expect(noToken.code).toBe(1);
+    expect(noToken.stderr.trim()).toMatch(/^QSTASH_TOKEN is not set/);
+    expect(noToken.stderr).not.toMatch(/\n\s+at /);
+    const noSite = await run({ QSTASH_TOKEN: "t", QSTASH_URL: emulator.url });
+    expect(noSite.stderr.trim()).toMatch(/^SITE_URL is not set/);
+    expect(noSite.stderr).not.toMatch(/\n\s+at /);
+  }, 60_000);
+
   it("says what the plan refused and what it did instead, and creates everything else", async () => {
     const other = await startEmulator({
       token: "t",
@@ -395,7 +423,7 @@ describe("schedules", () => {
         {
           what: "schedule embeddings-retry-failed (0 3 * * 0)",
           refused: expect.stringMatching(/^412 .*allows 2 active schedules/),
-          instead: "nothing: the other schedules were created",
+          instead: "nothing",
         },
       ]);
       expect(report.queues).toEqual([{ queueName: "embeddings-drain", parallelism: 1 }]);

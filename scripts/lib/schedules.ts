@@ -5,23 +5,41 @@ import type { Config } from "../../functions/config";
 import { ENDPOINT_LIST, type EndpointPath, endpointUrl } from "../../functions/endpoints";
 import { QUEUES } from "../../functions/qstash/lanes";
 import { cronJob } from "../qstash-emulator/emulator";
+import { errorMessage } from "../../functions/lib/errors";
 import { planLimits, type PlanLimits } from "../qstash-emulator/plans";
 
 export type ScheduleSpec = { scheduleId: string; endpoint: EndpointPath; cron: string };
 
 /** The schedules of functions/endpoints.ts, each cron replaced where `env` sets its variable (DRAIN_CRON). */
 export function schedulesFrom(env: Record<string, string | undefined> = {}): ScheduleSpec[] {
-  return ENDPOINT_LIST.flatMap(({ schedule, routes }) =>
-    schedule
-      ? [
-          {
-            scheduleId: schedule.scheduleId,
-            endpoint: routes[0]!.path,
-            cron: (schedule.cronVariable && env[schedule.cronVariable]) || schedule.cron,
-          },
-        ]
-      : [],
-  );
+  return ENDPOINT_LIST.flatMap(({ schedule, routes }) => {
+    if (!schedule) return [];
+    const given = schedule.cronVariable && env[schedule.cronVariable];
+    if (given) checkCron(schedule.cronVariable!, given);
+    return [{ scheduleId: schedule.scheduleId, endpoint: routes[0]!.path, cron: given || schedule.cron }];
+  });
+}
+
+/** Throws, naming the variable, when its value is not a cron QStash would take. */
+function checkCron(variable: string, cron: string) {
+  try {
+    cronJob(cron, () => {}).stop();
+  } catch (error) {
+    throw new Error(`${variable} is not a cron: "${cron}" (${errorMessage(error)}); e.g. "*/4 * * * *" for every 4 minutes`);
+  }
+}
+
+/** Aborts the sync on what no plan explains: a refused token, or no QStash at the address. */
+function fatal(error: unknown, url: string | undefined): Error | undefined {
+  if (error instanceof QstashError && (error.status === 401 || error.status === 403)) {
+    return new Error(`QStash refused QSTASH_TOKEN (${error.status}): copy the token from the Upstash console; nothing was created`);
+  }
+  if (!(error instanceof QstashError)) {
+    return new Error(
+      `QStash is unreachable at ${url ? `QSTASH_URL ${url}` : "https://qstash.upstash.io"} (${errorMessage(error)}); nothing was created`,
+    );
+  }
+  return undefined;
 }
 
 export const SCHEDULES = schedulesFrom();
@@ -106,6 +124,8 @@ export async function syncSchedules(config: Config, schedules: ScheduleSpec[], l
         report.queues.push({ queueName: q.queueName, parallelism });
         break;
       } catch (error) {
+        const abort = fatal(error, config.qstash.url);
+        if (abort) throw abort;
         const last = parallelism === tries.at(-1);
         report.adjustments.push({
           what: `queue ${q.queueName} at parallelism ${parallelism}`,
@@ -128,11 +148,9 @@ export async function syncSchedules(config: Config, schedules: ScheduleSpec[], l
       });
       report.schedules.push({ scheduleId: s.scheduleId, cron: s.cron, destination });
     } catch (error) {
-      report.adjustments.push({
-        what: `schedule ${s.scheduleId} (${s.cron})`,
-        refused: refusal(error),
-        instead: "nothing: the other schedules were created",
-      });
+      const abort = fatal(error, config.qstash.url);
+      if (abort) throw abort;
+      report.adjustments.push({ what: `schedule ${s.scheduleId} (${s.cron})`, refused: refusal(error), instead: "nothing" });
     }
   }
   return report;
