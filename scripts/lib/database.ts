@@ -12,7 +12,9 @@ import { neonConfig } from "@neondatabase/serverless";
 import pg from "pg";
 import ws from "ws";
 import * as schema from "../../schema";
-import type { Config } from "../../functions/config";
+import { type Config, shownUrl } from "../../functions/config";
+import { errorMessage } from "../../functions/lib/errors";
+import { sql } from "drizzle-orm";
 import type { Database } from "../../functions/db/database";
 import { neonDatabase } from "../../functions/db/neon";
 import { applyMigrations, type MigrateOptions } from "./migrations";
@@ -116,6 +118,21 @@ export async function openDatabase(config: Config, command: string): Promise<Con
       },
     };
   }
+  return reachable(url, openServerDatabase(url));
+}
+
+/** The connection, once it answers; else an error that names DATABASE_URL (shown without credentials). */
+async function reachable(url: string, connection: Connection): Promise<Connection> {
+  try {
+    await connection.db.execute(sql`SELECT 1`);
+    return connection;
+  } catch (error) {
+    await connection.close().catch(() => undefined);
+    throw new Error(`DATABASE_URL: cannot reach ${shownUrl(url)} (${errorMessage(error)})`);
+  }
+}
+
+function openServerDatabase(url: string): Connection {
   if (isNeonUrl(url)) {
     // Node 20 has no global WebSocket; the edge runtimes do.
     neonConfig.webSocketConstructor ??= ws;
