@@ -7,6 +7,7 @@ import { startLocalStack } from "./lib/local-stack";
 import { servePglite } from "./lib/pg-server";
 import { runScript } from "./lib/run-script";
 import { embedderLine } from "./lib/embedder-line";
+import { checkEmbedderAnswers } from "./lib/embedder-check";
 import { restoreHnswIndex } from "../functions/db/hnsw-index";
 
 await runScript(async () => {
@@ -25,6 +26,10 @@ await runScript(async () => {
     forwardNotifications: true,
     schedules: true,
     emulator: { log: (line) => console.log(`[qstash] ${line}`) },
+  });
+  await checkEmbedderAnswers(stack.deps.embedder).catch(async (error) => {
+    await stack.close();
+    throw error;
   });
   const api = `${stack.url}${BASE_PATH}`;
   const c = stack.config;
