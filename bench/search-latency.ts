@@ -9,7 +9,7 @@ import { rowsOf } from "../functions/db/database";
 import { applySearchSettings, nearestChunks, search } from "../functions/search";
 import { HNSW_INDEX } from "../schema";
 import { createRegistry } from "../schema/registry";
-import { buildHnswIndex, dropHnswIndex } from "../scripts/lib/initial-load";
+import { buildHnswIndex, dropHnswIndex } from "../functions/db/hnsw-index";
 import { benchServerUrl, copyText, openBenchDatabase } from "./bench-database";
 import { percentile, realisticText, seededRandom } from "./corpus";
 

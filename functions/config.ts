@@ -3,6 +3,7 @@ import * as v from "valibot";
 import { VECTOR_DIMENSIONS } from "../schema/pipeline-tables.js";
 import { isNeonHost } from "./db/connection-error.js";
 import { LOCAL_MODEL } from "./embedders/local.js";
+import { MAX_ROW_BYTES } from "./core/format.js";
 import { type ChangesVia, DRAIN_CRONS } from "./qstash/schedules.js";
 
 /**
@@ -81,6 +82,7 @@ const EnvSchema = v.object({
   SEARCH_PUBLIC: v.optional(v.picklist(["true", "false"], "must be true or false")),
   DRAIN_BATCH_SIZE: integer(500, 1, 10_000),
   SEARCH_EXACT_LIMIT: integer(5000, 0, 10_000_000),
+  SEARCH_PUBLIC_PER_MINUTE: integer(60, 1, 100_000),
   SEARCH_BUDGET_MS: integer(15_000, 100, 30_000),
   // The local stack only (npm start): ports, and where the embedded database keeps its files.
   PORT: integer(3000, 0, 65_535),
@@ -88,6 +90,7 @@ const EnvSchema = v.object({
   PGLITE_DATA_DIR: v.optional(v.pipe(v.string(), v.minLength(1)), ".data/pglite"),
   DRAIN_BUDGET_MS: integer(50_000, 100, 800_000),
   PROCESS_BUDGET_MS: integer(50_000, 100, 800_000),
+  EMBEDDING_MAX_ROW_BYTES: integer(MAX_ROW_BYTES, 1, 100_000_000),
   LANE_LINGER_MS: integer(2000, 0, 30_000),
 });
 
@@ -121,13 +124,15 @@ export type Config = {
   searchToken?: string;
   /** Budgets: the time one run may take, below its platform's limit (README "Deploy"). */
   drain: { batchSize: number; budgetMs: number };
-  /** `lingerMs`: how long a lane's run waits for more rows once its lane is empty (LANE_LINGER_MS). */
-  process: { budgetMs: number; lingerMs: number };
+  /** `lingerMs`: how long a lane's run waits for more rows once its lane is empty (LANE_LINGER_MS);
+   * `maxRowBytes`: a row whose text is longer fails with a record saying so, unembedded. */
+  process: { budgetMs: number; lingerMs: number; maxRowBytes: number };
   /**
    * A type filter matching at most `exactLimit` chunks is searched exactly, not through the HNSW index.
-   * `public`: anyone may search the public types without a token (SEARCH_PUBLIC=true, on purpose).
+   * `public`: anyone may search the public types without a token (SEARCH_PUBLIC=true, on purpose), while
+   * the site answers fewer than `publicPerMinute` searches a minute.
    */
-  search: { exactLimit: number; public: boolean; budgetMs: number };
+  search: { exactLimit: number; public: boolean; budgetMs: number; publicPerMinute: number };
   local: { port: number; pgPort: number; dataDir: string };
 };
 
@@ -195,8 +200,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     adminToken: e.ADMIN_TOKEN,
     searchToken: e.SEARCH_TOKEN,
     drain: { batchSize: e.DRAIN_BATCH_SIZE, budgetMs: e.DRAIN_BUDGET_MS },
-    process: { budgetMs: e.PROCESS_BUDGET_MS, lingerMs: e.LANE_LINGER_MS },
-    search: { exactLimit: e.SEARCH_EXACT_LIMIT, public: e.SEARCH_PUBLIC === "true", budgetMs: e.SEARCH_BUDGET_MS },
+    process: { budgetMs: e.PROCESS_BUDGET_MS, lingerMs: e.LANE_LINGER_MS, maxRowBytes: e.EMBEDDING_MAX_ROW_BYTES },
+    search: {
+      exactLimit: e.SEARCH_EXACT_LIMIT,
+      public: e.SEARCH_PUBLIC === "true",
+      budgetMs: e.SEARCH_BUDGET_MS,
+      publicPerMinute: e.SEARCH_PUBLIC_PER_MINUTE,
+    },
     local: { port: e.PORT, pgPort: e.PGPORT, dataDir: e.PGLITE_DATA_DIR },
   };
 }
@@ -240,5 +250,6 @@ export function publicConfig(config: Config) {
     drain: config.drain,
     process: config.process,
     searchPublic: config.search.public,
+    searchPublicPerMinute: config.search.publicPerMinute,
   };
 }

@@ -15,6 +15,10 @@ import { LOCAL_MODEL, localEmbedder } from "./embedders/local.js";
 import { type Budget, startRun } from "./lib/budget.js";
 import { BadRequestError, OutOfTimeError } from "./lib/errors.js";
 import { parseBody } from "./lib/validate.js";
+import { limitAnonymousSearches } from "./lib/search-rate-limit.js";
+
+/** Enough of a query to see what people look for, and a log row of bounded size. */
+const LOGGED_QUERY_CHARACTERS = 200;
 
 export type SearchHit = { contentType: string; contentId: string; score: number; snippet: string; chunkIndex: number };
 
@@ -30,9 +34,12 @@ export async function search(deps: Deps, request: SearchRequest, scope: SearchSc
     types?.length === 0 ? { hits: [], otherModels: [] } : await nearest(deps, { ...request, types }, work);
   await restrictSnippets(deps, results);
   const milliseconds = Date.now() - started;
-  await deps.db
-    .insert(searchLog)
-    .values({ query: request.query, contentTypes: request.types ?? null, resultCount: results.length, milliseconds });
+  await deps.db.insert(searchLog).values({
+    query: request.query.slice(0, LOGGED_QUERY_CHARACTERS),
+    contentTypes: request.types ?? null,
+    resultCount: results.length,
+    milliseconds,
+  });
   // Said plainly while a switch of embedder is being caught up with (ARCHITECTURE.md §7).
   const reembedding = otherModels.length
     ? {
@@ -201,7 +208,10 @@ export function nearestChunks(vector: number[], types: string[] | undefined, can
 const snippet = (text: string): string => (text.length > 240 ? `${text.slice(0, 237).trimEnd()}…` : text);
 
 export function searchRouter(deps: Deps): Router {
-  return createRouter().post("/search", requireSearchAccess(deps.config), async (c) =>
-    c.json(await search(deps, parseBody(SearchRequestSchema, await c.req.text()), c.get("searchScope")), Status.ok),
+  return createRouter().post(
+    "/search",
+    requireSearchAccess(deps.config),
+    limitAnonymousSearches(deps.db, deps.config.search.publicPerMinute),
+    async (c) => c.json(await search(deps, parseBody(SearchRequestSchema, await c.req.text()), c.get("searchScope")), Status.ok),
   );
 }

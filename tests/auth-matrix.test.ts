@@ -91,6 +91,14 @@ describe.each(QSTASH_ENDPOINTS)("%s", (endpoint) => {
     expect(await fingerprint(connection.db)).toBe(before);
   });
 
+  it("accepts a genuine delivery whose signer's clock is a few seconds ahead of ours", async () => {
+    const ahead = now() + 3;
+    const response = await send(endpoint, body[endpoint]!, {
+      "upstash-signature": await qstashToken(KEYS.current, url(endpoint), body[endpoint]!, { iat: ahead, nbf: ahead, exp: ahead + 300 }),
+    });
+    expect(response.status).toBe(200);
+  });
+
   it("accepts the current and the next signing key", async () => {
     for (const key of [KEYS.current, KEYS.next]) {
       const response = await send(endpoint, body[endpoint]!, {

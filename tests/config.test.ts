@@ -13,6 +13,7 @@ import { HNSW_INDEX } from "../schema/pipeline-tables";
 import { BACKGROUND_PRIORITY, createRegistry } from "../schema/registry";
 import { startLocalStack } from "../scripts/lib/local-stack";
 import { freshDatabase } from "./support/database";
+import { openDatabase } from "../scripts/lib/database";
 
 describe("configuration", () => {
   it("has defaults that need no account anywhere", () => {
@@ -121,7 +122,9 @@ describe("start-up against the database as it is", () => {
         posts.map((p) => ({ contentType: "post", contentId: p.id })),
       );
       await connection.db.delete(embeddingQueue);
-      const stack = await startLocalStack({ connection, env: {} });
+      // Without a key, the local embedder replaces other vectors only when asked for by name.
+      await expect(startLocalStack({ connection, env: {} })).rejects.toThrow(/EMBEDDER=local/);
+      const stack = await startLocalStack({ connection, env: { EMBEDDER: "local" } });
       await stack.close();
       expect(stack.reembedding).toBe(2);
       const queued = await connection.db.select().from(embeddingQueue);
@@ -166,5 +169,17 @@ describe("a deployed function", () => {
     } finally {
       if (native) global.WebSocket = native;
     }
+  });
+});
+
+describe("errors that name the variable", () => {
+  it("an unreachable DATABASE_URL is named, without its password", async () => {
+    const config = loadConfig({ DATABASE_URL: "postgres://app:db-pass-S3CRET@127.0.0.1:9/app" });
+    const failure = await openDatabase(config, "npm start").then(
+      () => undefined,
+      (error: Error) => error.message,
+    );
+    expect(failure).toMatch(/^DATABASE_URL: cannot reach postgres:\/\/redacted:redacted@127\.0\.0\.1:9\/app \(.*ECONNREFUSED/);
+    expect(failure).not.toContain("S3CRET");
   });
 });

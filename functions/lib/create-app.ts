@@ -20,6 +20,7 @@ export const Status = {
   unauthorized: 401,
   notFound: 404,
   tooLarge: 413,
+  tooManyRequests: 429,
   serverError: 500,
   unavailable: 503,
 } as const satisfies Record<string, ContentfulStatusCode>;

@@ -1,5 +1,5 @@
 // The numbers behind GET queue and processor: read from the tables, never a secret.
-import { desc, eq, sql } from "drizzle-orm";
+import { and, desc, eq, gt, inArray, like, sql } from "drizzle-orm";
 import { embeddingQueue, jobRuns } from "../../schema/pipeline-tables.js";
 import { publicConfig } from "../config.js";
 import { rowsOf } from "../db/database.js";
@@ -28,6 +28,20 @@ export async function queueStatus(deps: Deps) {
     db.execute(sql`
     SELECT count(*)::int AS n FROM embeddings WHERE model <> ${deps.embedder.model} OR dimensions <> ${deps.embedder.dimensions}`),
   );
+  // The embedding API failing now, said at once with its cause: the newest API error on a row of the
+  // last 15 minutes (classify in embedders/openai.ts starts each with "embedding").
+  const [api] = await db
+    .select({ error: embeddingQueue.lastError, at: embeddingQueue.updatedAt })
+    .from(embeddingQueue)
+    .where(
+      and(
+        inArray(embeddingQueue.status, ["pending", "failed"]),
+        like(embeddingQueue.lastError, "embedding %"),
+        gt(embeddingQueue.updatedAt, sql`now() - interval '15 minutes'`),
+      ),
+    )
+    .orderBy(desc(embeddingQueue.updatedAt))
+    .limit(1);
   const recentErrors = await db
     .select({
       contentType: embeddingQueue.contentType,
@@ -50,6 +64,7 @@ export async function queueStatus(deps: Deps) {
     oldestPendingSeconds: ages?.oldest == null ? null : Math.round(ages.oldest),
     lastHour: { itemsDone: hour?.done ?? 0, itemsFailed: hour?.failed ?? 0, chunksEmbedded: hour?.embedded ?? 0 },
     chunksOfAnotherModel: other?.n ?? 0,
+    apiFailing: api ? { error: api.error!, at: api.at } : null,
     recentErrors,
   };
 }

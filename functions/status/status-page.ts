@@ -24,6 +24,14 @@ function spendLine(spend: SpendToday) {
   }</p>`;
 }
 
+/** A run that threw failed; so did one that finished having failed every item it took. */
+function runResult(run: { ok: boolean; summary: unknown }): { ok: boolean; text: string } {
+  if (!run.ok) return { ok: false, text: "failed" };
+  const { done, failed } = (run.summary ?? {}) as { done?: number; failed?: number };
+  if (failed && !done) return { ok: false, text: `all ${failed} items failed` };
+  return { ok: true, text: failed ? `ok (${failed} items failed)` : "ok" };
+}
+
 export function statusPage(queue: Awaited<ReturnType<typeof queueStatus>>, processor: Awaited<ReturnType<typeof processorStatus>>) {
   const lanes = new Map<string, Record<string, number>>(LANES.map((lane) => [label(lane), {}]));
   for (const row of queue.byStatusAndPriority) {
@@ -39,12 +47,13 @@ td,th{border:1px solid #ccc;padding:.3rem .7rem;text-align:left}.bad{color:#b000
  · QStash <b class="${processor.qstash.reachable ? "good" : "bad"}">${processor.qstash.configured ? (processor.qstash.reachable ? "reachable" : "unreachable") : "not configured"}</b>
  · ${processor.config.provider} / ${processor.config.model} (${processor.config.dimensions} dimensions) · strategy ${processor.config.strategy}</p>
 ${processor.spend ? spendLine(processor.spend) : ""}
+${queue.apiFailing ? html`<p id="api" class="bad">Embedding API failing: ${queue.apiFailing.error} (${when(queue.apiFailing.at)})</p>` : ""}
 <h2>Queue by lane</h2>
 <table id="lanes"><tr><th>Lane</th><th>Pending</th><th>Processing</th><th>Done</th><th>Failed</th></tr>
 ${[...lanes].map(([lane, counts]) => html`<tr><td>${lane}</td><td>${counts.pending ?? 0}</td><td>${counts.processing ?? 0}</td><td>${counts.done ?? 0}</td><td>${counts.failed ?? 0}</td></tr>`)}
 </table>
 <p>Oldest pending: <b id="oldest">${queue.oldestPendingSeconds == null ? "none" : `${queue.oldestPendingSeconds} s`}</b></p>
-${queue.chunksOfAnotherModel ? `<p id="reembedding">Re-embedding: ${queue.chunksOfAnotherModel} chunks are of another model</p>` : ""}
+${queue.chunksOfAnotherModel ? html`<p id="reembedding">Re-embedding: ${queue.chunksOfAnotherModel} chunks are of another model</p>` : ""}
 <h2>Last hour</h2>
 <p id="throughput">${queue.lastHour.itemsDone} items done · ${queue.lastHour.chunksEmbedded} chunks embedded · ${queue.lastHour.itemsFailed} failed</p>
 <h2>Recent failures</h2>
@@ -53,6 +62,9 @@ ${queue.recentErrors.map((e) => html`<tr><td>${e.contentType} ${e.contentId}</td
 </table>
 <h2>Scheduled runs</h2>
 <table id="runs"><tr><th>Job</th><th>Last run</th><th>Result</th></tr>
-${Object.entries(processor.lastRuns).map(([job, run]) => html`<tr><td>${job}</td><td>${when(run.finishedAt)}</td><td class="${run.ok ? "good" : "bad"}">${run.ok ? "ok" : "failed"}</td></tr>`)}
+${Object.entries(processor.lastRuns).map(([job, run]) => {
+  const result = runResult(run);
+  return html`<tr><td>${job}</td><td>${when(run.finishedAt)}</td><td class="${result.ok ? "good" : "bad"}">${result.text}</td></tr>`;
+})}
 </table></body></html>`;
 }

@@ -11,13 +11,16 @@ import { migrate as migrateNeon } from "drizzle-orm/neon-serverless/migrator";
 import { mkdirSync } from "node:fs";
 import pg from "pg";
 import * as schema from "../../schema";
-import type { Config } from "../../functions/config";
+import { type Config, shownUrl } from "../../functions/config";
+import { errorMessage } from "../../functions/lib/errors";
+import { sql } from "drizzle-orm";
 import type { Database } from "../../functions/db/database";
 import { isNeonHost } from "../../functions/db/connection-error";
 import { neonDatabaseInNode, nodePostgresPool } from "../../functions-node/database";
 import { applyMigrations, type MigrateOptions } from "./migrations";
 import { claimDataDir, currentOwner } from "./data-dir-owner";
 import { type CopySession, copySession } from "./copy-writer";
+import { listenOn } from "./notification-listener";
 import { tapWireNotifications } from "./wire-notifications";
 
 export const START_COMMAND = "npm start";
@@ -101,6 +104,21 @@ export async function openDatabase(config: Config, command: string): Promise<Con
       },
     };
   }
+  return reachable(url, openServerDatabase(url));
+}
+
+/** The connection, once it answers; else an error that names DATABASE_URL (shown without credentials). */
+async function reachable(url: string, connection: Connection): Promise<Connection> {
+  try {
+    await connection.db.execute(sql`SELECT 1`);
+    return connection;
+  } catch (error) {
+    await connection.close().catch(() => undefined);
+    throw new Error(`DATABASE_URL: cannot reach ${shownUrl(url)} (${errorMessage(error)})`);
+  }
+}
+
+function openServerDatabase(url: string): Connection {
   if (isNeonHost(url)) {
     const { db, close } = neonDatabaseInNode(url);
     // A first load's COPY goes over TCP, as LISTEN does: node-postgres on the same URL, opened when first asked.
@@ -137,32 +155,3 @@ export function postgresConnection(url: string, onClose?: () => Promise<void>): 
     },
   };
 }
-
-/**
- * LISTEN on a dedicated connection of its own (a pooled one would be handed to queries). Over TCP for
- * Neon too: a Node process can reach it directly. A dropped connection is reopened.
- */
-function listenOn(url: string): Connection["listen"] {
-  return async (channel, listener) => {
-    let client: pg.Client | undefined;
-    let stopped = false;
-    const connect = async () => {
-      const next = new pg.Client({ connectionString: url });
-      next.on("notification", (message) => message.channel === channel && listener(message.payload ?? ""));
-      next.on("error", (error) => {
-        console.warn(`[database] notification connection lost (${error.message}); reconnecting`);
-        if (!stopped) setTimeout(() => void connect().catch(() => undefined), 1000);
-      });
-      await next.connect();
-      await next.query(`LISTEN ${pgIdentifier(channel)}`);
-      client = next;
-    };
-    await connect();
-    return async () => {
-      stopped = true;
-      await client?.end();
-    };
-  };
-}
-
-const pgIdentifier = (name: string) => `"${name.replace(/"/g, '""')}"`;

@@ -5,6 +5,8 @@ import type { Config } from "../../functions/config";
 import { ENDPOINT_LIST, type EndpointPath, endpointUrl } from "../../functions/endpoints";
 import { QUEUES } from "../../functions/qstash/lanes";
 import { type ChangesVia, cronOf, DRAIN_CRONS, firesPerDay } from "../../functions/qstash/schedules";
+import { cronJob } from "../qstash-emulator/emulator";
+import { errorMessage } from "../../functions/lib/errors";
 import { planLimits, type PlanLimits } from "../qstash-emulator/plans";
 
 export type ScheduleSpec = { scheduleId: string; endpoint: EndpointPath; cron: string };
@@ -15,17 +17,34 @@ export type ScheduleSpec = { scheduleId: string; endpoint: EndpointPath; cron: s
  */
 export function schedulesFrom(env: Record<string, string | undefined> = {}): ScheduleSpec[] {
   const changesVia: ChangesVia = env.CHANGES_VIA === "enqueue" ? "enqueue" : "triggers";
-  return ENDPOINT_LIST.flatMap(({ schedule, routes }) =>
-    schedule
-      ? [
-          {
-            scheduleId: schedule.scheduleId,
-            endpoint: routes[0]!.path,
-            cron: cronOf(schedule, changesVia, schedule.cronVariable && env[schedule.cronVariable]),
-          },
-        ]
-      : [],
-  );
+  return ENDPOINT_LIST.flatMap(({ schedule, routes }) => {
+    if (!schedule) return [];
+    const given = schedule.cronVariable && env[schedule.cronVariable];
+    if (given) checkCron(schedule.cronVariable!, given);
+    return [{ scheduleId: schedule.scheduleId, endpoint: routes[0]!.path, cron: cronOf(schedule, changesVia, given) }];
+  });
+}
+
+/** Throws, naming the variable, when its value is not a cron QStash would take. */
+function checkCron(variable: string, cron: string) {
+  try {
+    cronJob(cron, () => {}).stop();
+  } catch (error) {
+    throw new Error(`${variable} is not a cron: "${cron}" (${errorMessage(error)}); e.g. "*/4 * * * *" for every 4 minutes`);
+  }
+}
+
+/** Aborts the sync on what no plan explains: a refused token, or no QStash at the address. */
+function fatal(error: unknown, url: string | undefined): Error | undefined {
+  if (error instanceof QstashError && (error.status === 401 || error.status === 403)) {
+    return new Error(`QStash refused QSTASH_TOKEN (${error.status}): copy the token from the Upstash console; nothing was created`);
+  }
+  if (!(error instanceof QstashError)) {
+    return new Error(
+      `QStash is unreachable at ${url ? `QSTASH_URL ${url}` : "https://qstash.upstash.io"} (${errorMessage(error)}); nothing was created`,
+    );
+  }
+  return undefined;
 }
 
 /** What `npm run schedules` prints: the drain's choice, and each schedule's messages a day and a month. */
@@ -116,6 +135,8 @@ export async function syncSchedules(config: Config, schedules: ScheduleSpec[], l
         report.queues.push({ queueName: q.queueName, parallelism });
         break;
       } catch (error) {
+        const abort = fatal(error, config.qstash.url);
+        if (abort) throw abort;
         const last = parallelism === tries.at(-1);
         report.adjustments.push({
           what: `queue ${q.queueName} at parallelism ${parallelism}`,
@@ -138,11 +159,9 @@ export async function syncSchedules(config: Config, schedules: ScheduleSpec[], l
       });
       report.schedules.push({ scheduleId: s.scheduleId, cron: s.cron, destination });
     } catch (error) {
-      report.adjustments.push({
-        what: `schedule ${s.scheduleId} (${s.cron})`,
-        refused: refusal(error),
-        instead: "nothing: the other schedules were created",
-      });
+      const abort = fatal(error, config.qstash.url);
+      if (abort) throw abort;
+      report.adjustments.push({ what: `schedule ${s.scheduleId} (${s.cron})`, refused: refusal(error), instead: "nothing" });
     }
   }
   return report;
