@@ -10,7 +10,7 @@ import { startFakeStack } from "../testing/stack";
 import { percentile } from "./corpus";
 
 /** PGlite, or with `serverUrl` a new database on that PostgreSQL server, dropped on close. */
-async function benchDatabase(serverUrl?: string): Promise<Connection> {
+export async function benchDatabase(serverUrl?: string): Promise<Connection> {
   if (!serverUrl) {
     const connection = await openPglite();
     await connection.migrate();

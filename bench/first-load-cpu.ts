@@ -12,7 +12,7 @@ import { drain } from "../functions/drain";
 import { openaiEmbedder } from "../functions/embedders/openai";
 import { communityPost } from "../schema";
 import { createRegistry } from "../schema/registry";
-import { dropHnswIndex } from "../scripts/lib/initial-load";
+import { dropHnswIndex } from "../functions/db/hnsw-index";
 import { openBenchDatabase } from "./bench-database";
 import { startCachedOpenAI, warmDrain } from "./cached-openai";
 import { realisticText, seededRandom } from "./corpus";

@@ -3,7 +3,7 @@
 import { sql } from "drizzle-orm";
 import { embedLocally } from "../functions/embedders/local";
 import { openPglite } from "../scripts/lib/database";
-import { buildHnswIndex, dropHnswIndex } from "../scripts/lib/initial-load";
+import { buildHnswIndex, dropHnswIndex } from "../functions/db/hnsw-index";
 import { realisticText, seededRandom } from "./corpus";
 
 const VARIANTS: [name: string, index: string | undefined][] = [

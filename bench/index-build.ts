@@ -1,12 +1,12 @@
 // The HNSW index build of a first load: `buildHnswIndex` (settings read from the server,
-// initial-load.ts `indexBuildSettings`) against the same CREATE INDEX at the server's defaults, on the
+// functions/db/hnsw-index.ts `indexBuildSettings`) against the same CREATE INDEX at the server's defaults, on the
 // same n vectors (loaded by COPY, dense, as a real model's), in one run: defaults, tuned, defaults
 // again, so that neither gains from going second alone; then the defaults without parallel workers,
 // to show what the defaults' own workers already gain.
 import { sql } from "drizzle-orm";
 import { HNSW_INDEX } from "../schema";
 import { EMBEDDING_COLUMNS } from "../scripts/lib/copy-writer";
-import { buildHnswIndex, dropHnswIndex, indexBuildSettings } from "../scripts/lib/initial-load";
+import { buildHnswIndex, dropHnswIndex, indexBuildSettings } from "../functions/db/hnsw-index";
 import { copyText, openBenchDatabase } from "./bench-database";
 import { realisticText, seededRandom } from "./corpus";
 

@@ -1,4 +1,4 @@
-// `npm run bench [throughput] [insert] [index] [latency] [doorbells] [ratelimit] [search] [memory] [hnsw] [bundles]`: runs the benchmarks (all by
+// `npm run bench [throughput] [insert] [index] [latency] [doorbells] [webhooks] [day] [ratelimit] [search] [memory] [hnsw] [bundles]`: runs the benchmarks (all by
 // default) and prints their figures. Sizes: BENCH_DRAIN_SIZES (1000,5000,20000), BENCH_SEARCH_SIZES
 // (10000,50000; on PostgreSQL 10000,100000), BENCH_MEMORY_SIZES (500,5000). On the PostgreSQL server
 // BENCH_DATABASE_URL names when set (a fresh database per benchmark, the doorbells' too), PGlite otherwise. See BENCHMARKS.md.
@@ -15,11 +15,12 @@ import { laneLatency } from "./lane-latency";
 import { rateLimit } from "./rate-limit";
 import { searchLatency } from "./search-latency";
 import { statementBuilding } from "./statement-building";
+import { webhookDay, webhookDriver } from "./webhook-driver";
 
 const wanted = new Set(
   process.argv.slice(2).length
     ? process.argv.slice(2)
-    : ["throughput", "latency", "doorbells", "ratelimit", "search", "memory", "hnsw", "bundles"],
+    : ["throughput", "latency", "doorbells", "webhooks", "day", "ratelimit", "search", "memory", "hnsw", "bundles"],
 );
 const sizes = (name: string, fallback: string) => (process.env[name] ?? fallback).split(",").map(Number);
 const round = (x: number, digits = 1) => Number(x.toFixed(digits));
@@ -122,6 +123,47 @@ if (wanted.has("doorbells")) {
   console.log(
     `  idle day (schedules only, arithmetic): ${round(r.idleDay.triggersOnly)} messages with the default drain cron, ${round(r.idleDay.withDoorbells)} with DRAIN_CRON="*/10 * * * *"`,
   );
+}
+if (wanted.has("webhooks")) {
+  const server = process.env.BENCH_DATABASE_URL;
+  const r = await webhookDriver(
+    Number(process.env.BENCH_BURST_ROWS ?? 1000),
+    Number(process.env.BENCH_BURST_SECONDS ?? 60),
+    server,
+    process.env.BENCH_ISOLATED !== "0",
+  );
+  console.log(
+    `Per-row webhook driver (one enqueue call per row; ${server ? "PostgreSQL at BENCH_DATABASE_URL" : "PGlite"}, Free plan emulator, QStash back-off, 50 ms API, CHANGES_VIA=enqueue):`,
+  );
+  console.table(
+    Object.fromEntries(
+      Object.entries(r.isolated).map(([what, x]) => [
+        what,
+        { "messages published": x.messages, deliveries: x.deliveries, "searchable ms": round(x.ms, 0) },
+      ]),
+    ),
+  );
+  const b = r.burst;
+  const ms = (x: { n: number; p50: number; p95: number; max: number }) => ({
+    rows: x.n,
+    "p50 ms": round(x.p50, 0),
+    "p95 ms": round(x.p95, 0),
+    "max ms": round(x.max, 0),
+  });
+  console.log(
+    `  ${b.rows} rows in ${b.seconds} s, each its own enqueue call: ${b.messages} messages published (${JSON.stringify(b.byLane)}), ${b.deliveries} deliveries; ${b.searchable} searchable, the last ${round(b.allWithinMs / 1000)} s after its change`,
+  );
+  console.table({ "courses (p2)": ms(b.courses), "posts (p4)": ms(b.posts), "comments (p5)": ms(b.comments) });
+  console.log(
+    `  idle day (schedules only): ${round(r.idleDay.enqueueCalled)} messages where enqueue is called, ${round(r.idleDay.triggersOnly)} trigger-only`,
+  );
+}
+if (wanted.has("day")) {
+  const r = await webhookDay(Number(process.env.BENCH_DAY_CHANGES ?? 1000), process.env.BENCH_DATABASE_URL);
+  console.log(
+    `A day of isolated course changes, evenly spread (shifted clock; per-row webhook driver; ${process.env.BENCH_DATABASE_URL ? "PostgreSQL" : "PGlite"}, Free plan):`,
+  );
+  console.log(`  ${JSON.stringify(r)}`);
 }
 if (wanted.has("ratelimit")) {
   const r = await rateLimit(Number(process.env.BENCH_TPM ?? 150_000), Number(process.env.BENCH_RATE_SECONDS ?? 120));

@@ -13,7 +13,7 @@ import { configGroups, keywordChunks } from "../functions/search/keyword";
 import type { SearchMode } from "../schema/messages";
 import { HNSW_INDEX } from "../schema";
 import { createRegistry } from "../schema/registry";
-import { buildHnswIndex, dropHnswIndex } from "../scripts/lib/initial-load";
+import { buildHnswIndex, dropHnswIndex } from "../functions/db/hnsw-index";
 import { benchServerUrl, copyText, openBenchDatabase } from "./bench-database";
 import { percentile, realisticText, seededRandom } from "./corpus";
 

@@ -10,7 +10,7 @@ import type { Database } from "../functions/db/database";
 import { float32Vector } from "../functions/db/float32";
 import { storeEmbeddings, type EmbeddedChunk } from "../functions/core/store";
 import { embeddings } from "../schema/pipeline-tables";
-import { dropHnswIndex } from "../scripts/lib/initial-load";
+import { dropHnswIndex } from "../functions/db/hnsw-index";
 import { copyBinary } from "../scripts/lib/copy-binary";
 import { EMBEDDING_COLUMNS, embeddingFields, textConfigOids } from "../scripts/lib/copy-writer";
 import { copyText, openBenchDatabase } from "./bench-database";

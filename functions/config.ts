@@ -1,7 +1,17 @@
 // The environment, parsed once with Valibot (README "Configuration"). Nothing else reads process.env.
 import * as v from "valibot";
 import { VECTOR_DIMENSIONS } from "../schema/pipeline-tables.js";
+import { isNeonHost } from "./db/connection-error.js";
 import { LOCAL_MODEL } from "./embedders/local.js";
+import { MAX_ROW_BYTES } from "./core/format.js";
+import { type ChangesVia, DRAIN_CRONS } from "./qstash/schedules.js";
+
+/**
+ * QStash's daily message limit per plan (https://upstash.com/docs/qstash/overall/pricing): what the
+ * spend ledger keeps the pipeline under. QSTASH_DAILY_LIMIT gives another.
+ */
+export const PLAN_DAILY_LIMITS = { free: 1000, payg: Number.POSITIVE_INFINITY, fixed1m: 1_000_000 } as const;
+export type PlanName = keyof typeof PLAN_DAILY_LIMITS;
 
 const optionalText = v.optional(v.pipe(v.string(), v.trim(), v.minLength(1)));
 // "localhost:3190" parses as a URL of scheme "localhost:": only http(s) ones are what is meant.
@@ -28,11 +38,29 @@ const integer = (fallback: number, min: number, max: number) =>
 
 const EnvSchema = v.object({
   DATABASE_URL: v.optional(v.pipe(v.string(), v.regex(/^postgres(ql)?:\/\//, "must be a postgres:// URL"))),
+  /** Edge functions on a database that is not Neon: a WebSocket-to-Postgres proxy in front of it (README "Any Postgres"). */
+  DATABASE_WS_PROXY: v.optional(
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.regex(/^[^\s/:?#]+(:\d+)?(\/[^\s?#]*)?$/, "must be host[:port][/path] of a WebSocket proxy, without wss:// (Neon's wsProxy)"),
+    ),
+  ),
   QSTASH_TOKEN: optionalText,
   QSTASH_URL: url("the QStash API, e.g. https://qstash.upstash.io"),
   QSTASH_CURRENT_SIGNING_KEY: optionalText,
   QSTASH_NEXT_SIGNING_KEY: optionalText,
   SITE_URL: url("where the functions are served, e.g. https://my-app.vercel.app"),
+  QSTASH_PLAN: v.optional(v.picklist(["free", "payg", "fixed1m"], "must be free, payg or fixed1m"), "free"),
+  QSTASH_DAILY_LIMIT: v.optional(v.pipe(v.string(), v.regex(/^\d+$/, "must be a whole number of messages a day"), v.transform(Number))),
+  CHANGES_VIA: v.optional(v.picklist(["enqueue", "triggers"], "must be enqueue or triggers"), "triggers"),
+  DRAIN_CRON: v.optional(
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.regex(/^(CRON_TZ=\S+\s+)?\S+(\s+\S+){4}$/, "must be a cron of 5 fields (QStash's resolution is a minute)"),
+    ),
+  ),
   EMBEDDING_QUEUE_STRATEGY: v.optional(v.picklist(["qstash", "database"], "must be qstash or database")),
   OPENAI_API_KEY: optionalText,
   /** `local` serves the lexical embedder on purpose; a deploy without an OpenAI key refuses to start without it. */
@@ -54,17 +82,35 @@ const EnvSchema = v.object({
   SEARCH_PUBLIC: v.optional(v.picklist(["true", "false"], "must be true or false")),
   DRAIN_BATCH_SIZE: integer(500, 1, 10_000),
   SEARCH_EXACT_LIMIT: integer(5000, 0, 10_000_000),
+  SEARCH_PUBLIC_PER_MINUTE: integer(60, 1, 100_000),
+  SEARCH_BUDGET_MS: integer(15_000, 100, 30_000),
   // The local stack only (npm start): ports, and where the embedded database keeps its files.
   PORT: integer(3000, 0, 65_535),
   PGPORT: integer(5432, 0, 65_535),
   PGLITE_DATA_DIR: v.optional(v.pipe(v.string(), v.minLength(1)), ".data/pglite"),
   DRAIN_BUDGET_MS: integer(50_000, 100, 800_000),
   PROCESS_BUDGET_MS: integer(50_000, 100, 800_000),
+  EMBEDDING_MAX_ROW_BYTES: integer(MAX_ROW_BYTES, 1, 100_000_000),
+  LANE_LINGER_MS: integer(2000, 0, 30_000),
 });
 
 export type Config = {
   databaseUrl?: string;
-  qstash: { token?: string; url?: string; currentSigningKey?: string; nextSigningKey?: string };
+  /** Set: edge functions reach a database that is not Neon through this WebSocket proxy. */
+  databaseWsProxy?: string;
+  qstash: {
+    token?: string;
+    url?: string;
+    currentSigningKey?: string;
+    nextSigningKey?: string;
+    plan: PlanName;
+    /** Messages a day the plan allows (QSTASH_DAILY_LIMIT, or the plan's): the spend ledger's ceiling. */
+    dailyLimit: number;
+  };
+  /** Where changes come from: `enqueue` (webhooks, the app) or the triggers alone; fits the drain's cron. */
+  changesVia: ChangesVia;
+  /** DRAIN_CRON, over the drain's fitted cron (DRAIN_CRONS). */
+  drainCron?: string;
   siteUrl?: string;
   strategy: "qstash" | "database";
   openai: { apiKey?: string; baseUrl?: string; tokensPerMinute?: number; encoding?: "float" | "base64" };
@@ -78,12 +124,15 @@ export type Config = {
   searchToken?: string;
   /** Budgets: the time one run may take, below its platform's limit (README "Deploy"). */
   drain: { batchSize: number; budgetMs: number };
-  process: { budgetMs: number };
+  /** `lingerMs`: how long a lane's run waits for more rows once its lane is empty (LANE_LINGER_MS);
+   * `maxRowBytes`: a row whose text is longer fails with a record saying so, unembedded. */
+  process: { budgetMs: number; lingerMs: number; maxRowBytes: number };
   /**
    * A type filter matching at most `exactLimit` chunks is searched exactly, not through the HNSW index.
-   * `public`: anyone may search the public types without a token (SEARCH_PUBLIC=true, on purpose).
+   * `public`: anyone may search the public types without a token (SEARCH_PUBLIC=true, on purpose), while
+   * the site answers fewer than `publicPerMinute` searches a minute.
    */
-  search: { exactLimit: number; public: boolean };
+  search: { exactLimit: number; public: boolean; budgetMs: number; publicPerMinute: number };
   local: { port: number; pgPort: number; dataDir: string };
 };
 
@@ -124,12 +173,17 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   }
   return {
     databaseUrl: e.DATABASE_URL,
+    databaseWsProxy: e.DATABASE_WS_PROXY,
     qstash: {
       token: e.QSTASH_TOKEN,
       url: e.QSTASH_URL,
       currentSigningKey: e.QSTASH_CURRENT_SIGNING_KEY,
       nextSigningKey: e.QSTASH_NEXT_SIGNING_KEY,
+      plan: e.QSTASH_PLAN,
+      dailyLimit: e.QSTASH_DAILY_LIMIT ?? PLAN_DAILY_LIMITS[e.QSTASH_PLAN],
     },
+    changesVia: e.CHANGES_VIA,
+    drainCron: e.DRAIN_CRON && e.DRAIN_CRON !== DRAIN_CRONS[e.CHANGES_VIA] ? e.DRAIN_CRON : undefined,
     siteUrl: e.SITE_URL?.replace(/\/+$/, ""),
     strategy: e.EMBEDDING_QUEUE_STRATEGY ?? (e.QSTASH_TOKEN ? "qstash" : "database"),
     openai: {
@@ -146,8 +200,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     adminToken: e.ADMIN_TOKEN,
     searchToken: e.SEARCH_TOKEN,
     drain: { batchSize: e.DRAIN_BATCH_SIZE, budgetMs: e.DRAIN_BUDGET_MS },
-    process: { budgetMs: e.PROCESS_BUDGET_MS },
-    search: { exactLimit: e.SEARCH_EXACT_LIMIT, public: e.SEARCH_PUBLIC === "true" },
+    process: { budgetMs: e.PROCESS_BUDGET_MS, lingerMs: e.LANE_LINGER_MS, maxRowBytes: e.EMBEDDING_MAX_ROW_BYTES },
+    search: {
+      exactLimit: e.SEARCH_EXACT_LIMIT,
+      public: e.SEARCH_PUBLIC === "true",
+      budgetMs: e.SEARCH_BUDGET_MS,
+      publicPerMinute: e.SEARCH_PUBLIC_PER_MINUTE,
+    },
     local: { port: e.PORT, pgPort: e.PGPORT, dataDir: e.PGLITE_DATA_DIR },
   };
 }
@@ -170,11 +229,15 @@ export function publicConfig(config: Config) {
     provider: config.provider,
     model: config.model,
     dimensions: config.dimensions,
-    database: config.databaseUrl ? (/\.neon\.tech/.test(config.databaseUrl) ? "neon" : "postgres") : "pglite",
+    database: config.databaseUrl ? (isNeonHost(config.databaseUrl) ? "neon" : "postgres") : "pglite",
+    databaseWsProxy: config.databaseWsProxy ?? null,
     qstashUrl: shownUrl(config.qstash.url) ?? (config.qstash.token ? "https://qstash.upstash.io" : null),
     openaiBaseUrl: shownUrl(config.openai.baseUrl),
     embeddingEncoding: config.openai.encoding,
     siteUrl: shownUrl(config.siteUrl),
+    qstashPlan: config.qstash.plan,
+    qstashDailyLimit: Number.isFinite(config.qstash.dailyLimit) ? config.qstash.dailyLimit : null,
+    changesVia: config.changesVia,
     secretsSet: {
       QSTASH_TOKEN: !!config.qstash.token,
       QSTASH_CURRENT_SIGNING_KEY: !!config.qstash.currentSigningKey,
@@ -187,5 +250,6 @@ export function publicConfig(config: Config) {
     drain: config.drain,
     process: config.process,
     searchPublic: config.search.public,
+    searchPublicPerMinute: config.search.publicPerMinute,
   };
 }

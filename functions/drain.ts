@@ -12,12 +12,28 @@ import { parseBody } from "./lib/validate.js";
 import { withBudget } from "./embedders/embedder.js";
 import { nextBatchSize, type Pace } from "./drain/batch-size.js";
 import { recordRun } from "./lib/job-runs.js";
-import { backoffMs, type Claimed, claimBatch, MAX_ATTEMPTS, readyCount, returnToPending, settleDone, settleFailed } from "./queue/index.js";
+import {
+  backoffMs,
+  type Claimed,
+  claimBatch,
+  freeLanes,
+  holdLanes,
+  MAX_ATTEMPTS,
+  readyCount,
+  releaseLane,
+  returnToPending,
+  settleDone,
+  settleFailed,
+} from "./queue/index.js";
 import { itemKey } from "./core/item.js";
 import { deduplicationId } from "./qstash/deduplication-id.js";
-import { doorbellAfter } from "./qstash/doorbells.js";
+import { doorbellAfter, FALLBACK_LANE } from "./qstash/doorbells.js";
 import type { Message } from "./qstash/publisher.js";
 import { DRAIN_CHAIN, LANE_PRIORITIES, type Lane } from "./qstash/lanes.js";
+import { bookPublish, deliveryBooked } from "./qstash/spend-ledger.js";
+
+/** How often a run that found its lane empty looks again while it lingers. */
+const LINGER_POLL_MS = 100;
 
 const DrainRequestSchema = v.object({
   budgetMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(100), v.maxValue(800_000))),
@@ -49,6 +65,19 @@ export type DrainOptions = {
   lane?: Lane;
 };
 
+/**
+ * A lane's run, once its lane is empty, waits up to LANE_LINGER_MS (within its budget) for more rows
+ * before letting the lane go: a burst's rows then join the run under way instead of ringing anew.
+ */
+async function lingerForRows(deps: Deps, range: { min: number; max: number }, left: () => number): Promise<boolean> {
+  const clock = deps.clock ?? { sleep: (ms: number) => new Promise((r) => setTimeout(r, ms)) };
+  for (let waited = 0; waited < deps.config.process.lingerMs && left() > LINGER_POLL_MS; waited += LINGER_POLL_MS) {
+    await clock.sleep(LINGER_POLL_MS);
+    if ((await readyCount(deps.db, range)) > 0) return true;
+  }
+  return false;
+}
+
 /** One drain run: claims batches, processes and settles them, and chains itself while a backlog remains. */
 export async function drain(deps: Deps, options: DrainOptions = {}): Promise<DrainSummary> {
   const range = options.lane && LANE_PRIORITIES[options.lane];
@@ -70,6 +99,12 @@ export async function drain(deps: Deps, options: DrainOptions = {}): Promise<Dra
     stoppedBy: "budget",
   };
   let pace: Pace | undefined;
+  // A lane's run holds its lane while it serves (functions/queue/lane-state.ts): changes meanwhile ring nothing.
+  if (options.lane) await holdLanes(deps.db, [{ lane: options.lane, leaseMs: budgetMs + 10_000 }], "serving");
+  // A drain takes every lane's ready rows: the lanes' fallback call is answered, and a change from now
+  // on may ring the next one.
+  else await freeLanes(deps.db, [FALLBACK_LANE]);
+  let released = false;
   // A batch is never larger than the time left holds at the slowest rate so far.
   for (;;) {
     const size = nextBatchSize(work.left(), pace, maxSize, options.batchSize);
@@ -78,6 +113,12 @@ export async function drain(deps: Deps, options: DrainOptions = {}): Promise<Dra
     // The lease outlives this run's budget, so only a run that died loses its claim.
     const batch = await claimBatch(deps.db, size, Math.max(2 * budgetMs, 1000), range);
     if (batch.length === 0) {
+      // A lane's run serves while rows keep coming, then lets the lane go unless rows came meanwhile.
+      if (options.lane && range) {
+        if (await lingerForRows(deps, range, () => work.left())) continue;
+        if (!(await releaseLane(deps.db, options.lane, range))) continue;
+        released = true;
+      }
       summary.stoppedBy = "empty";
       break;
     }
@@ -135,7 +176,9 @@ export async function drain(deps: Deps, options: DrainOptions = {}): Promise<Dra
   }
   if (pace) summary.nextBatchSize ??= Math.max(1, Math.min(maxSize, Math.floor(workMs / pace.slowestMsPerItem)));
   summary.remaining = await readyCount(deps.db, range);
-  if (summary.remaining > 0 && summary.stoppedBy === "budget" && deps.publisher) {
+  // One message hands a lane over (or the drain's backlog on); past the day's spend, the schedule takes it.
+  const passOn = async () => {
+    if (!deps.publisher || !(await bookPublish(deps.db, deps.config, 1, "fallback", clock.now()))) return false;
     const after = options.signatureId ?? started;
     const next: Message = options.lane
       ? doorbellAfter(options.lane, after, summary.nextBatchSize)
@@ -145,15 +188,26 @@ export async function drain(deps: Deps, options: DrainOptions = {}): Promise<Dra
           queueName: DRAIN_CHAIN.queueName,
           deduplicationId: deduplicationId("drain-after", after),
         };
+    if (options.lane) await holdLanes(deps.db, [{ lane: options.lane, leaseMs: 30_000 }], "ringing");
     const [sent] = await deps.publisher.publish([next]).catch((error) => [{ error: errorMessage(error) }]);
-    summary.chained = !!sent && "messageId" in sent;
-    if (!summary.chained) console.warn("[drain] could not chain:", sent && "error" in sent ? sent.error : "no answer");
+    const chained = !!sent && "messageId" in sent;
+    if (!chained) console.warn("[drain] could not chain:", sent && "error" in sent ? sent.error : "no answer");
+    return chained;
+  };
+  if (summary.remaining > 0 && summary.stoppedBy === "budget") summary.chained = await passOn();
+  if (options.lane && range && !released && !summary.chained) {
+    // Out of budget as the lane emptied: let it go under its lock (§5), or pass on the rows that came
+    // meanwhile. After an error, or with no message to spare, the lane is idle: the next change rings.
+    const failed = summary.stoppedBy === "transient-error";
+    const ready = !failed && !(await releaseLane(deps.db, options.lane, range));
+    if (ready) summary.chained = await passOn();
+    if (failed || (ready && !summary.chained)) await freeLanes(deps.db, [options.lane]);
   }
   return summary;
 }
 
 export function drainRouter(deps: Deps): Router {
-  return createRouter().post("/drain", requireQStashSignature(deps.config), async (c) => {
+  return createRouter().post("/drain", requireQStashSignature(deps.config), deliveryBooked(deps.db, deps.clock), async (c) => {
     const raw = c.get("rawBody");
     const request = raw.trim() ? parseBody(DrainRequestSchema, raw) : {};
     const signatureId = c.get("signature").id;

@@ -8,6 +8,7 @@ import { enqueueRouter } from "./enqueue.js";
 import type { RouterFactory } from "./lib/create-app.js";
 import { maintenanceRouter } from "./maintenance.js";
 import { processWebhookRouter } from "./process-webhook.js";
+import { DRAIN_SCHEDULE, MAINTENANCE_SCHEDULE, RETRY_FAILED_SCHEDULE, type Schedule } from "./qstash/schedules.js";
 import { retryFailedRouter } from "./retry-failed.js";
 import { searchRouter } from "./search.js";
 import { statusRouter } from "./status.js";
@@ -26,8 +27,7 @@ export type Runtime = { kind: "edge" } | { kind: "node"; maxDuration: number };
 
 export type Route = { method: "GET" | "POST"; path: string };
 
-/** A QStash schedule: a fixed id (creating it again updates it), a cron, and the variable that may replace the cron. */
-export type Schedule = { scheduleId: string; cron: string; cronVariable?: string };
+export type { Schedule };
 
 export type Endpoint = { routes: readonly Route[]; auth: Auth; runtime: Runtime; schedule?: Schedule; router: RouterFactory };
 
@@ -37,25 +37,22 @@ const NODE = { kind: "node", maxDuration: 60 } as const;
 
 export const ENDPOINTS = {
   enqueue: { routes: [{ method: "POST", path: "enqueue" }], auth: "webhook-secret", runtime: EDGE, router: enqueueRouter },
-  // Node.js: a delivery answers after its embedding, and decoding and writing its vectors can take more
-  // than 50 ms of CPU. The failure callback shares the app.
+  // Node.js: a doorbell's run answers after its batches, and decoding and writing vectors can take more
+  // than 50 ms of CPU.
   "process-webhook": {
-    routes: [
-      { method: "POST", path: "process-webhook" },
-      { method: "POST", path: "process-webhook/failed" },
-    ],
+    routes: [{ method: "POST", path: "process-webhook" }],
     auth: "qstash-signature",
     runtime: NODE,
     router: processWebhookRouter,
   },
-  // Node.js: a drain answers after its batches (DRAIN_BUDGET_MS). Its schedule is the safety net for
-  // lost doorbells and the only route where no webhook calls enqueue: every 4 minutes is 360 messages a
-  // day, so the batched lane's five minutes hold within the Free plan's 1,000, with room for the lanes'.
+  // Node.js: a drain answers after its batches (DRAIN_BUDGET_MS). Its cron follows CHANGES_VIA
+  // (functions/qstash/schedules.ts): a slow safety net where enqueue is called, every five minutes where
+  // only the triggers see changes.
   drain: {
     routes: [{ method: "POST", path: "drain" }],
     auth: "qstash-signature",
     runtime: NODE,
-    schedule: { scheduleId: "embeddings-drain", cron: "*/4 * * * *", cronVariable: "DRAIN_CRON" },
+    schedule: DRAIN_SCHEDULE,
     router: drainRouter,
   },
   // Node.js: its deletes and ANALYZE grow with the tables.
@@ -63,7 +60,7 @@ export const ENDPOINTS = {
     routes: [{ method: "POST", path: "maintenance" }],
     auth: "qstash-signature",
     runtime: NODE,
-    schedule: { scheduleId: "embeddings-maintenance", cron: "0 2 * * *" },
+    schedule: MAINTENANCE_SCHEDULE,
     router: maintenanceRouter,
   },
   // Node.js: it requeues every failed row at once, which grows with the failures.
@@ -71,7 +68,7 @@ export const ENDPOINTS = {
     routes: [{ method: "POST", path: "retry-failed" }],
     auth: "qstash-signature",
     runtime: NODE,
-    schedule: { scheduleId: "embeddings-retry-failed", cron: "0 3 * * 0" },
+    schedule: RETRY_FAILED_SCHEDULE,
     router: retryFailedRouter,
   },
   search: { routes: [{ method: "POST", path: "search" }], auth: "search-token", runtime: EDGE, router: searchRouter },

@@ -8,7 +8,7 @@ import { parseJson } from "./lib/validate.js";
 
 export function enqueueRouter(deps: Deps): Router {
   return createRouter().post("/enqueue", requireSecret(deps.config.webhookSecret, "WEBHOOK_SECRET"), async (c) => {
-    const items = await routeChanges(deps, parseChanges(deps.registry, parseJson(await c.req.text())));
+    const items = await routeChanges(deps, parseChanges(deps.registry, parseJson(await c.req.text())), (deps.clock ?? Date).now());
     return c.json({ accepted: items.filter((i) => i.lane !== "skipped").length, items }, Status.accepted);
   });
 }

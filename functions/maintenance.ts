@@ -1,12 +1,14 @@
 // POST /api/embeddings/maintenance (QStash schedule, daily 02:00): keeps the tables small and true.
-import { getTableName, lt, notInArray, sql } from "drizzle-orm";
+import { and, eq, lt, notExists, notInArray, sql } from "drizzle-orm";
+import { visibleWhere } from "../schema/registry.js";
 import { embeddings, searchLog, signedCalls } from "../schema/pipeline-tables.js";
-import { rowsOf } from "./db/database.js";
+import { restoreHnswIndex } from "./db/hnsw-index.js";
 import type { Deps } from "./deps.js";
 import { requireQStashSignature } from "./lib/auth.js";
 import { createRouter, type Router, Status } from "./lib/create-app.js";
 import { oncePerSignature } from "./lib/replay-guard.js";
 import { recordRun } from "./lib/job-runs.js";
+import { deliveryBooked } from "./qstash/spend-ledger.js";
 import { deleteDoneRows, queueOtherModels, releaseExpiredClaims } from "./queue/index.js";
 import { realignTextConfigs } from "./search/text-config.js";
 
@@ -25,7 +27,7 @@ export async function maintain(deps: Deps) {
   // A signature past its expiry cannot be replayed: its record is no longer needed.
   const signatures = await db.delete(signedCalls).where(lt(signedCalls.expiresAt, sql`now()`)).returning({ id: signedCalls.signatureId });
 
-  // Embeddings whose source row is gone, or whose content type is no longer registered.
+  // Embeddings whose content type is no longer registered.
   let orphans = (
     await db
       .delete(embeddings)
@@ -37,17 +39,23 @@ export async function maintain(deps: Deps) {
       )
       .returning({ id: embeddings.id })
   ).length;
+  // Every embedding against its row as search may show it now: the row exists, meets its filter and
+  // has a searchable parent. Catches what no trigger saw: TRUNCATE, a replica session, a bulk restore.
   for (const entry of registry.entries) {
-    const deleted = await rowsOf<{ id: number }>(
-      db.execute(sql`DELETE FROM embeddings e
-      WHERE e.content_type = ${entry.type}
-        AND NOT EXISTS (SELECT 1 FROM ${sql.identifier(getTableName(entry.table))} t WHERE t.${sql.identifier(entry.idColumn.name)}::text = e.content_id)
-      RETURNING e.id`),
-    );
+    const searchable = db
+      .select({ one: sql`1` })
+      .from(entry.table)
+      .where(and(sql`${entry.idColumn}::text = ${embeddings.contentId}`, visibleWhere(registry, entry)));
+    const deleted = await db
+      .delete(embeddings)
+      .where(and(eq(embeddings.contentType, entry.type), notExists(searchable)))
+      .returning({ id: embeddings.id });
     orphans += deleted.length;
   }
   const stale = await queueOtherModels(db, deps.embedder);
   const textConfigsRealigned = await realignTextConfigs(db, registry);
+  // A first load that was killed leaves the HNSW index dropped: search would scan every row for good.
+  const indexRebuilt = await restoreHnswIndex(db);
   // Fresh statistics keep the planner on the HNSW index for filtered searches (PGlite has no autovacuum).
   await db.execute(sql`ANALYZE embeddings`);
   return {
@@ -58,11 +66,16 @@ export async function maintain(deps: Deps) {
     staleModelItemsQueued: stale,
     expiredSignaturesDeleted: signatures.length,
     textConfigsRealigned,
+    indexRebuilt,
   };
 }
 
 export function maintenanceRouter(deps: Deps): Router {
-  return createRouter().post("/maintenance", requireQStashSignature(deps.config), oncePerSignature(deps.db, "maintenance"), async (c) =>
-    c.json(await recordRun(deps.db, "maintenance", () => maintain(deps)), Status.ok),
+  return createRouter().post(
+    "/maintenance",
+    requireQStashSignature(deps.config),
+    deliveryBooked(deps.db, deps.clock),
+    oncePerSignature(deps.db, "maintenance"),
+    async (c) => c.json(await recordRun(deps.db, "maintenance", () => maintain(deps)), Status.ok),
   );
 }

@@ -4,6 +4,7 @@ import { requireQStashSignature } from "./lib/auth.js";
 import { createRouter, type Router, Status } from "./lib/create-app.js";
 import { oncePerSignature } from "./lib/replay-guard.js";
 import { recordRun } from "./lib/job-runs.js";
+import { deliveryBooked } from "./qstash/spend-ledger.js";
 import { failedCount, retryFailedRows } from "./queue/index.js";
 
 export async function retryFailed(deps: Deps) {
@@ -12,7 +13,11 @@ export async function retryFailed(deps: Deps) {
 }
 
 export function retryFailedRouter(deps: Deps): Router {
-  return createRouter().post("/retry-failed", requireQStashSignature(deps.config), oncePerSignature(deps.db, "retry-failed"), async (c) =>
-    c.json(await recordRun(deps.db, "retry-failed", () => retryFailed(deps)), Status.ok),
+  return createRouter().post(
+    "/retry-failed",
+    requireQStashSignature(deps.config),
+    deliveryBooked(deps.db, deps.clock),
+    oncePerSignature(deps.db, "retry-failed"),
+    async (c) => c.json(await recordRun(deps.db, "retry-failed", () => retryFailed(deps)), Status.ok),
   );
 }

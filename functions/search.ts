@@ -6,31 +6,42 @@ import { searchLog } from "../schema/pipeline-tables.js";
 import { columnsOf, idKey, labelled, type Registry } from "../schema/registry.js";
 import { groupBy } from "./core/item.js";
 import { rowsOf, type Database } from "./db/database.js";
+import { pgvectorHasSql } from "./db/pgvector.js";
 import type { Deps } from "./deps.js";
 import { requireSearchAccess, type SearchScope } from "./lib/auth.js";
 import { createRouter, type Router, Status } from "./lib/create-app.js";
 import type { Embedder } from "./embedders/embedder.js";
 import { LOCAL_MODEL, localEmbedder } from "./embedders/local.js";
-import { BadRequestError } from "./lib/errors.js";
+import { type Budget, startRun } from "./lib/budget.js";
+import { BadRequestError, OutOfTimeError } from "./lib/errors.js";
 import { parseBody } from "./lib/validate.js";
 import { rankByMode } from "./search/modes.js";
 import { type SearchHit, type SearchRequest, snippet } from "./search/types.js";
+import { limitAnonymousSearches } from "./lib/search-rate-limit.js";
+
+/** Enough of a query to see what people look for, and a log row of bounded size. */
+const LOGGED_QUERY_CHARACTERS = 200;
 
 export type { SearchHit, SearchRequest } from "./search/types.js";
 
 /** The best chunk of each matching row that `scope` may find, best first, with what its type lets a snippet show. */
 export async function search(deps: Deps, request: SearchRequest, scope: SearchScope) {
   const started = Date.now();
+  // The query's embedding is cut to search's budget, under the edge's first-byte limit (README "Deploy").
+  const { work } = startRun(deps.config.search.budgetMs, deps.clock);
   const types = searchableTypes(deps.registry, scope, request.types);
   const { hits: results, otherModels } =
     types?.length === 0
       ? { hits: [], otherModels: [] }
-      : await rankByMode(deps.db, deps.registry, { ...request, types }, (scoped) => nearest(deps, scoped));
+      : await rankByMode(deps.db, deps.registry, { ...request, types }, (scoped) => nearest(deps, scoped, work));
   await restrictSnippets(deps, results);
   const milliseconds = Date.now() - started;
-  await deps.db
-    .insert(searchLog)
-    .values({ query: request.query, contentTypes: request.types ?? null, resultCount: results.length, milliseconds });
+  await deps.db.insert(searchLog).values({
+    query: request.query.slice(0, LOGGED_QUERY_CHARACTERS),
+    contentTypes: request.types ?? null,
+    resultCount: results.length,
+    milliseconds,
+  });
   // Said plainly while a switch of embedder is being caught up with (ARCHITECTURE.md §7).
   const reembedding = otherModels.length
     ? {
@@ -57,21 +68,27 @@ function searchableTypes(registry: Registry, scope: SearchScope, requested: stri
  * of embedder being caught up with) are not comparable with them: they are searched again with that
  * model's own query vector where it is at hand (the local embedder always is), and named.
  */
-async function nearest(deps: Deps, request: SearchRequest): Promise<{ hits: SearchHit[]; otherModels: string[] }> {
-  const current = await nearestOf(deps, deps.embedder, request);
+async function nearest(deps: Deps, request: SearchRequest, budget: Budget): Promise<{ hits: SearchHit[]; otherModels: string[] }> {
+  const current = await nearestOf(deps, deps.embedder, request, budget);
   const best = current.hitsByKey;
   for (const model of current.otherModels) {
     const embedder = embedderAtHand(model, deps.embedder.dimensions);
     if (!embedder) continue;
-    for (const [key, hit] of (await nearestOf(deps, embedder, request, model)).hitsByKey) if (!best.has(key)) best.set(key, hit);
+    for (const [key, hit] of (await nearestOf(deps, embedder, request, budget, model)).hitsByKey) if (!best.has(key)) best.set(key, hit);
   }
   return { hits: [...best.values()].sort((a, b) => b.score - a.score).slice(0, request.limit), otherModels: current.otherModels };
 }
 
 const embedderAtHand = (model: string, dimensions: number) => (model === LOCAL_MODEL ? localEmbedder(dimensions) : undefined);
 
-async function nearestOf(deps: Deps, embedder: Embedder, request: SearchRequest, model?: string) {
-  const [vector] = await embedder.embed([request.query]);
+async function nearestOf(deps: Deps, embedder: Embedder, request: SearchRequest, budget: Budget, model?: string) {
+  const [vector] = await embedder.embed([request.query], budget).catch((error: unknown) => {
+    if (!(error instanceof OutOfTimeError)) throw error;
+    throw new OutOfTimeError(
+      `the embedding API did not answer the query within search's budget (SEARCH_BUDGET_MS, ${deps.config.search.budgetMs} ms, under the platform's first-byte limit): ${error.message}; try again`,
+      error.retryAfterMs,
+    );
+  });
   // Several chunks of one row may lead; fetch extra candidates so `limit` distinct rows remain.
   const candidates = request.limit * 4;
   const rows = await deps.db.transaction(async (tx) => {
@@ -130,7 +147,8 @@ async function restrictSnippets(deps: Deps, hits: SearchHit[]) {
  * Sets up one search transaction, which decides how it is served.
  * - Through the HNSW index: a WHERE clause makes the planner guess few rows and read them all through
  *   another index or a scan, then sort, so sequential scans and sorts are off (the HNSW scan returns
- *   rows in order); iterative scans find filtered rows past the first ef_search candidates.
+ *   rows in order); iterative scans find filtered rows past the first ef_search candidates (pgvector
+ *   0.8 or later; before it, a filtered search may find fewer rows than asked: README "Supabase").
  * - Exactly, when a type filter matches at most `exactLimit` chunks: an iterative scan gives up after
  *   hnsw.max_scan_tuples (20,000) rows, which a rare type may not be among. With index scans off (HNSW
  *   has no bitmap scan) the matching rows are read through the btree and sorted by distance.
@@ -148,7 +166,12 @@ export async function applySearchSettings(tx: Database, types: string[] | undefi
         ["hnsw.iterative_scan", "relaxed_order"],
         ["hnsw.ef_search", String(Math.max(40, Math.min(candidates, 1000)))],
       ];
-  for (const [name, value] of settings) await tx.execute(sql`SELECT set_config(${name}, ${value}, true)`);
+  for (const [name, value] of settings) {
+    // pgvector before 0.8 has no iterative scans: it refuses the setting once loaded, or leaves a
+    // placeholder that does nothing. The server is asked in the same statement, so no round trip more.
+    const supported = name === "hnsw.iterative_scan" ? pgvectorHasSql("iterativeScan") : sql`true`;
+    await tx.execute(sql`SELECT set_config(${name}, ${value}, true) WHERE ${supported}`);
+  }
 }
 
 /** How many chunks the types have, counting no further than `upTo`. */
@@ -185,7 +208,10 @@ export function nearestChunks(vector: number[], types: string[] | undefined, can
 }
 
 export function searchRouter(deps: Deps): Router {
-  return createRouter().post("/search", requireSearchAccess(deps.config), async (c) =>
-    c.json(await search(deps, parseBody(SearchRequestSchema, await c.req.text()), c.get("searchScope")), Status.ok),
+  return createRouter().post(
+    "/search",
+    requireSearchAccess(deps.config),
+    limitAnonymousSearches(deps.db, deps.config.search.publicPerMinute),
+    async (c) => c.json(await search(deps, parseBody(SearchRequestSchema, await c.req.text()), c.get("searchScope")), Status.ok),
   );
 }

@@ -9,12 +9,19 @@ import { type ContentType, capturedFields, visibilityFields } from "./registry.j
 export const NOTIFY_CHANNEL = "embedding_queue";
 const BREAKPOINT = "\n--> statement-breakpoint\n";
 
+// The functions run with search_path = pg_catalog, pg_temp: a role that may create in the migrated
+// schema (every role in `public` before PostgreSQL 15) cannot slip in an operator or function with a
+// closer match than pg_catalog's (\`integer * interval\`, \`to_jsonb(course)\`) to run with the owner's
+// rights. So every name of ours is qualified with the schema migrated into, which \`created()\` puts
+// in place of this marker when the migration runs.
+const SCHEMA = "@schema@";
+
 // p_delay_ms > 0 parks the row as a safety net for an item handed to QStash: the drain takes it only
 // if no delivery has settled it by then. The latest call decides when the row is due.
-const queueFunction = `CREATE OR REPLACE FUNCTION queue_for_embedding(p_content_type text, p_content_id text, p_priority integer, p_op text DEFAULT 'upsert', p_source text DEFAULT 'trigger', p_delay_ms integer DEFAULT 0)
+const queueFunction = `CREATE OR REPLACE FUNCTION ${SCHEMA}.queue_for_embedding(p_content_type text, p_content_id text, p_priority integer, p_op text DEFAULT 'upsert', p_source text DEFAULT 'trigger', p_delay_ms integer DEFAULT 0)
 RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
-  INSERT INTO embedding_queue (content_type, content_id, op, priority, source, run_after)
+  INSERT INTO ${SCHEMA}.embedding_queue (content_type, content_id, op, priority, source, run_after)
   VALUES (p_content_type, p_content_id, p_op, p_priority, p_source, now() + p_delay_ms * interval '1 millisecond')
   ON CONFLICT (content_type, content_id) WHERE status = 'pending'
   DO UPDATE SET op = excluded.op, priority = LEAST(embedding_queue.priority, excluded.priority),
@@ -29,14 +36,14 @@ $$;`;
 // One trigger function serves every table: its arguments are the content type, priority and id column.
 // It runs with its owner's rights (SECURITY DEFINER), so a write by a role that may not touch the
 // queue (Supabase's `authenticated`, under row-level security) is still queued.
-const captureFunction = `CREATE OR REPLACE FUNCTION capture_embedding_change()
+const captureFunction = `CREATE OR REPLACE FUNCTION ${SCHEMA}.capture_embedding_change()
 RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
 BEGIN
   IF TG_OP = 'DELETE' THEN
-    PERFORM queue_for_embedding(TG_ARGV[0], to_jsonb(OLD) ->> TG_ARGV[2], TG_ARGV[1]::integer, 'delete');
+    PERFORM ${SCHEMA}.queue_for_embedding(TG_ARGV[0], to_jsonb(OLD) ->> TG_ARGV[2], TG_ARGV[1]::integer, 'delete');
     RETURN OLD;
   END IF;
-  PERFORM queue_for_embedding(TG_ARGV[0], to_jsonb(NEW) ->> TG_ARGV[2], TG_ARGV[1]::integer, 'upsert');
+  PERFORM ${SCHEMA}.queue_for_embedding(TG_ARGV[0], to_jsonb(NEW) ->> TG_ARGV[2], TG_ARGV[1]::integer, 'upsert');
   RETURN NEW;
 END;
 $$;`;
@@ -44,12 +51,13 @@ $$;`;
 // A change that may show or hide a parent row (its deletion, or its visibility fields) queues each of
 // its children of one content type, at the parent's priority: they leave search as fast as it does.
 // Arguments: the child's content type, table, id column and foreign key; the parent's id column and
-// priority. Children are queued in id order, the order every writer of queue rows takes them in.
-const childrenFunction = `CREATE OR REPLACE FUNCTION capture_embedding_children()
+// priority. Children are queued in id order, the order every writer of queue rows takes them in. The
+// child's table is the one beside the parent's (TG_TABLE_SCHEMA), named in full like everything here.
+const childrenFunction = `CREATE OR REPLACE FUNCTION ${SCHEMA}.capture_embedding_children()
 RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
 DECLARE
-  children text := format('SELECT count(queue_for_embedding(%L, c.id, %s)) FROM (SELECT t.%3$I::text AS id FROM %I t WHERE t.%I = ($1).%I ORDER BY t.%3$I::text COLLATE "C") c',
-    TG_ARGV[0], TG_ARGV[5]::integer, TG_ARGV[2], TG_ARGV[1], TG_ARGV[3], TG_ARGV[4]);
+  children text := format('SELECT count(${SCHEMA}.queue_for_embedding(%L, c.id, %s)) FROM (SELECT t.%3$I::text AS id FROM %7$I.%4$I t WHERE t.%5$I = ($1).%6$I ORDER BY t.%3$I::text COLLATE "C") c',
+    TG_ARGV[0], TG_ARGV[5]::integer, TG_ARGV[2], TG_ARGV[1], TG_ARGV[3], TG_ARGV[4], TG_TABLE_SCHEMA);
 BEGIN
   IF TG_OP = 'DELETE' THEN
     EXECUTE children USING OLD;
@@ -70,14 +78,15 @@ const FUNCTIONS = [
 // sequences and its functions: every grant to anyone else is revoked, PUBLIC's EXECUTE included,
 // whatever default privileges gave (Supabase grants all to anon, authenticated and service_role).
 // Row-level security with no policy refuses any role a grant might reach later; the owner is exempt.
-// The functions' search_path is fixed to the schema migrated into, so a caller's cannot redirect them.
+// The functions' search_path is pg_catalog's alone (see SCHEMA), so neither a caller's path nor what
+// a role defines in the migrated schema can redirect them.
 function privileges(tables: string[]): string[] {
   const regclasses = tables.map((t) => `${literal(t)}::regclass`).join(", ");
   return [
     ...tables.map((t) => `ALTER TABLE ${quote(t)} ENABLE ROW LEVEL SECURITY;`),
     `DO $$
 BEGIN
-${FUNCTIONS.map((f) => `  EXECUTE format('ALTER FUNCTION ${f} SET search_path = %I, pg_temp', current_schema());`).join("\n")}
+${FUNCTIONS.map((f) => `  ALTER FUNCTION ${f} SET search_path = pg_catalog, pg_temp;`).join("\n")}
 END $$;`,
     `DO $$
 DECLARE
@@ -103,6 +112,12 @@ BEGIN
 END $$;`,
   ];
 }
+
+/** Creates a function written with the SCHEMA marker, qualified with the schema being migrated. */
+const created = (definition: string) => `DO $create$
+BEGIN
+  EXECUTE replace($definition$${definition}$definition$, '${SCHEMA}', quote_ident(current_schema()));
+END $create$;`;
 
 const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
 const literal = (value: string) => `'${value.replace(/'/g, "''")}'`;
@@ -160,5 +175,5 @@ export function captureSql(registry: ContentType[]): string {
   const header = "-- Generated by `npm run db:triggers` from schema/registry.ts. Do not edit.\n";
   const tables = pipelineTables.map((table) => getTableName(table));
   const triggers = registry.flatMap((entry) => [...tableTriggers(entry), ...parentTriggers(registry, entry)]);
-  return header + [queueFunction, captureFunction, childrenFunction, ...triggers, ...privileges(tables)].join(BREAKPOINT);
+  return header + [...[queueFunction, captureFunction, childrenFunction].map(created), ...triggers, ...privileges(tables)].join(BREAKPOINT);
 }

@@ -27,52 +27,14 @@ export const ContentIdSchema = v.pipe(
 
 const ContentTypeName = v.pipe(v.string("must be a string"), v.regex(/^[a-z][a-z0-9_]{0,62}$/, "must be a content type name"));
 
-export const ItemSchema = v.object({ contentType: ContentTypeName, contentId: ContentIdSchema });
-
-/** What QStash delivers to process-webhook: one item or a list. */
-export const ProcessMessageSchema = v.union(
-  [
-    v.pipe(
-      ItemSchema,
-      v.transform((item) => [item]),
-    ),
-    v.pipe(
-      v.object({
-        items: v.pipe(
-          v.array(ItemSchema),
-          v.minLength(1, "must not be empty"),
-          v.maxLength(MAX_ITEMS, `must hold at most ${MAX_ITEMS} items`),
-        ),
-      }),
-      v.transform((m) => m.items),
-    ),
-  ],
-  "must be {contentType, contentId} or {items: [...]}",
-);
-
 /** The lanes a change may take (functions/qstash/lanes.ts); a doorbell names one. */
 export const LANE_NAMES = ["immediate", "queued", "database"] as const;
 
-/** A doorbell: "claim and process this lane's pending queue rows". */
+/** A doorbell, the one message process-webhook takes: "claim and process this lane's pending queue rows". */
 export const DoorbellSchema = v.object({
   doorbell: v.picklist(LANE_NAMES, `must be one of ${LANE_NAMES.join(", ")}`),
   /** The first batch's size, from the previous run (as the drain's chain passes it on). */
   batchSize: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(10_000))),
-});
-
-/** What QStash delivers to process-webhook: a doorbell, or items as before. */
-export const ProcessRequestSchema = v.union(
-  [DoorbellSchema, ProcessMessageSchema],
-  "must be {doorbell}, {contentType, contentId} or {items: [...]}",
-);
-
-/** QStash's failure callback body (the fields we read). */
-export const FailureCallbackSchema = v.object({
-  status: v.number(),
-  body: v.optional(v.string()),
-  retried: v.optional(v.number()),
-  sourceMessageId: v.optional(v.string()),
-  sourceBody: v.string("must be the base64 body of the failed message"),
 });
 
 const Row = v.record(v.string(), v.unknown());

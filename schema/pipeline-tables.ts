@@ -1,6 +1,19 @@
 // The pipeline's own tables. See ARCHITECTURE.md §2, "Tables".
 import { sql } from "drizzle-orm";
-import { bigserial, boolean, customType, index, integer, jsonb, pgTable, text, timestamp, uniqueIndex, vector } from "drizzle-orm/pg-core";
+import {
+  bigserial,
+  boolean,
+  customType,
+  date,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  text,
+  timestamp,
+  uniqueIndex,
+  vector,
+} from "drizzle-orm/pg-core";
 
 /** The vector column's size. Changing it needs a migration: see README "Changing model or dimensions". */
 export const VECTOR_DIMENSIONS = 1536;
@@ -114,5 +127,34 @@ export const signedCalls = pgTable("signed_calls", {
   createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
 });
 
+export const laneHolders = ["ringing", "serving"] as const;
+export type LaneHolder = (typeof laneHolders)[number];
+
+/**
+ * Per lane, whether something is already on its way (ARCHITECTURE.md §1, "Routing (doorbells)"): a
+ * doorbell rung and not yet answered ("ringing") or a run serving the lane ("serving"), until
+ * `held_until`; after it, the lane is idle and the next change rings. The lease frees a lane whose
+ * doorbell was lost or whose run died.
+ */
+export const laneStates = pgTable("lane_state", {
+  lane: text("lane").primaryKey(),
+  holder: text("holder").$type<LaneHolder>().notNull().default("ringing"),
+  heldUntil: timestamp("held_until", { withTimezone: true }).notNull(),
+  updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+});
+
+/**
+ * The QStash spend ledger, one row per UTC day (README "QStash plans"): every message the pipeline
+ * asked QStash to publish (deduplicated or not) and every delivery it received (`retried`: those that
+ * were QStash's retries), so the lanes stop publishing before the plan's daily limit.
+ */
+export const qstashSpend = pgTable("qstash_spend", {
+  day: date("day", { mode: "string" }).primaryKey(),
+  publishRequests: integer("publish_requests").notNull().default(0),
+  deliveries: integer("deliveries").notNull().default(0),
+  retried: integer("retried").notNull().default(0),
+  updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+});
+
 /** Every table of the pipeline: the change-capture migration keeps them to their owner. */
-export const pipelineTables = [embeddings, embeddingQueue, searchLog, jobRuns, signedCalls];
+export const pipelineTables = [embeddings, embeddingQueue, searchLog, jobRuns, signedCalls, laneStates, qstashSpend];

@@ -97,19 +97,19 @@ export function visibleWhere(registry: Registry, entry: ContentType): SQL | unde
 }
 
 // Defaults a privacy reviewer signs: no e-mail is embedded or shown; users are found by the admin
-// only; a profile is found by its bio but its snippet never shows it.
+// only; a profile's bio is neither embedded nor shown (createRegistry: what the search token may find
+// embeds nothing it may not see).
 export const defaultRegistry: ContentType[] = [
   contentType({
     type: "profile",
     table: profiles,
     idColumn: profiles.id,
     priority: 2,
-    embedded: [profiles.username, profiles.fullName, profiles.headline, profiles.bio, profiles.skills],
+    embedded: [profiles.username, profiles.fullName, profiles.headline, profiles.skills],
     format: (p) =>
       labelled([
         ["", p.fullName ?? p.username],
         ["Headline", p.headline],
-        ["Bio", p.bio],
         ["Skills", p.skills],
       ]),
     search: { public: true, snippet: [profiles.username, profiles.fullName, profiles.headline, profiles.skills] },
@@ -187,6 +187,14 @@ export function createRegistry(entries: ContentType[] = defaultRegistry): Regist
   for (const entry of entries) {
     if (!TEXT_CONFIG_NAME.test(textConfigOf(entry))) {
       throw new Error(`content type ${entry.type}: search.textConfig "${textConfigOf(entry)}" is not a text search configuration name`);
+    }
+    // Exact scores are an oracle: a search token that finds a row by a field it never sees can recover
+    // the field by guessing (a 4-digit PIN in 10,000 queries). A public type shows all it embeds.
+    const hidden = entry.search.public ? entry.embedded.filter((column) => !entry.search.snippet.includes(column)) : [];
+    if (hidden.length) {
+      throw new Error(
+        `content type ${entry.type}: the search token would find it by ${hidden.map((c) => c.name).join(", ")}, which its snippet does not show, and scores would tell what they hold; add them to search.snippet, stop embedding them, or make the type admin-only (search.public: false)`,
+      );
     }
     // A parent is another registered type, never the entry itself nor its descendant (the SQL nests).
     const seen = new Set([entry.type]);

@@ -4,12 +4,14 @@
 // embeddings table it loads first and builds the HNSW index after (scripts/lib/initial-load.ts).
 import { count } from "drizzle-orm";
 import { loadConfig } from "../functions/config";
+import { embedderLine } from "./lib/embedder-line";
 import { createEmbedder } from "../functions/embedders";
 import { createRegistry } from "../schema/registry";
 import { backfill, tableOf } from "./lib/backfill";
 import { openDatabase } from "./lib/database";
 import { drainBacklog } from "./lib/initial-load";
 import { runScript } from "./lib/run-script";
+import { restoreHnswIndex } from "../functions/db/hnsw-index";
 
 const args = process.argv.slice(2);
 const afterIndex = args.indexOf("--after");
@@ -40,6 +42,17 @@ await runScript(async () => {
   }
   if (args.includes("--drain")) {
     const deps = { db: connection.db, config, registry, embedder: createEmbedder(config) };
+    // Ctrl-C or a TERM mid-load: the index comes back before exiting (a second Ctrl-C leaves it to the
+    // next npm start, backfill or maintenance). Claimed items go back to the queue when their lease ends.
+    const interrupted = async (signal: string) => {
+      console.log(`\n${signal}: building the HNSW index before stopping (again to stop at once)…`);
+      await restoreHnswIndex(connection.db);
+      await connection.close();
+      process.exit(130);
+    };
+    process.once("SIGINT", interrupted);
+    process.once("SIGTERM", interrupted);
+    console.log(`Embedding with ${embedderLine(config)}.`);
     const load = await drainBacklog(deps, {
       copySession: connection.copySession,
       // The embedded database gets 512 MB; on a server, indexBuildSettings sizes it from the table and the server.

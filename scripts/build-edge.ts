@@ -20,6 +20,32 @@ const FORBIDDEN = /(^|\/)node_modules\/(@electric-sql\/pglite|pg|pg-[a-z-]+|post
 
 export type EdgeBundle = { name: string; path: string; code: string; bytes: number; gzipBytes: number };
 
+/**
+ * One self-contained ES module for an edge runtime (workerd, Netlify's Deno): esbuild resolves the `.js`
+ * specifiers of our `.ts` sources, which Deno does not, and inlines every package. Refuses Node-only code.
+ */
+export async function bundleForEdge(
+  stdin: { contents: string; resolveDir: string; sourcefile: string },
+  name: string,
+  options: { minify?: boolean; conditions?: string[] } = {},
+): Promise<string> {
+  const result = await esbuild.build({
+    stdin: { ...stdin, loader: "ts" },
+    bundle: true,
+    format: "esm",
+    platform: "browser",
+    target: "es2022",
+    minify: options.minify ?? true,
+    metafile: true,
+    write: false,
+    conditions: options.conditions ?? ["workerd", "worker", "edge-light", "browser"],
+    logLevel: "silent",
+  });
+  const forbidden = Object.keys(result.metafile.inputs).filter((input) => FORBIDDEN.test(input));
+  if (forbidden.length) throw new Error(`${name} bundles Node-only code: ${forbidden.join(", ")}`);
+  return result.outputFiles[0]!.text;
+}
+
 /** Every function on one app, bundled as the edge entries are: proof that all of functions/ stays edge-safe. */
 export const ALL_FUNCTIONS = "all-functions";
 
@@ -37,21 +63,7 @@ const handler = netlifyHandler(allFunctionsRouter);`
     : `import handler from "./netlify/edge-functions/${name}.ts";`
 }
 export default { fetch(request, env) { globalThis.Netlify ??= { env: { toObject: () => env } }; return handler(request); } };`;
-    const result = await esbuild.build({
-      stdin: { contents: entry, resolveDir: root, loader: "ts", sourcefile: `${name}.edge.ts` },
-      bundle: true,
-      format: "esm",
-      platform: "browser",
-      target: "es2022",
-      minify: true,
-      metafile: true,
-      write: false,
-      conditions: ["workerd", "worker", "edge-light", "browser"],
-      logLevel: "silent",
-    });
-    const forbidden = Object.keys(result.metafile.inputs).filter((input) => FORBIDDEN.test(input));
-    if (forbidden.length) throw new Error(`${name} bundles Node-only code: ${forbidden.join(", ")}`);
-    const code = result.outputFiles[0]!.text;
+    const code = await bundleForEdge({ contents: entry, resolveDir: root, sourcefile: `${name}.edge.ts` }, name);
     const path = `${outDir}/${name}.js`;
     writeFileSync(path, code);
     bundles.push({ name, path, code, bytes: Buffer.byteLength(code), gzipBytes: gzipSync(code).length });

@@ -17,7 +17,7 @@ const WITHOUT_IMPORT: Record<string, string> = {
   "@types/ws": "types",
   "@types/pg-copy-streams": "types",
 };
-const SOURCE_FOLDERS = ["api", "functions", "schema", "scripts", "tests", "testing", "bench", "netlify"];
+const SOURCE_FOLDERS = ["api", "functions", "functions-node", "schema", "scripts", "tests", "testing", "bench", "netlify"];
 const ROOT_FILES = ["drizzle.config.ts", "drizzle.sample.config.ts", "vitest.config.ts"];
 
 const files = (dir: string): string[] =>

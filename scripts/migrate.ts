@@ -2,6 +2,7 @@
 // PGlite by default). `--sample-tables` first creates the education platform's tables, for a trial on
 // an empty database; the embedded database always has them.
 import { loadConfig } from "../functions/config";
+import { requirePgvector } from "../functions/db/pgvector";
 import { openDatabase } from "./lib/database";
 import { runScript } from "./lib/run-script";
 
@@ -9,7 +10,7 @@ await runScript(async () => {
   const connection = await openDatabase(loadConfig(process.env), "npm run db:migrate");
   try {
     await connection.migrate(process.argv.includes("--sample-tables") ? { sampleTables: true } : undefined);
-    console.log(`Migrations applied (${connection.kind}).`);
+    console.log(`Migrations applied (${connection.kind}); ${(await requirePgvector(connection.db)).summary}.`);
   } finally {
     await connection.close();
   }

@@ -1,16 +1,24 @@
 // `npm start`: the whole pipeline on this machine, on the embedded defaults unless the environment
 // names real services (ARCHITECTURE.md §7).
 import { loadConfig } from "../functions/config";
+import { requirePgvector } from "../functions/db/pgvector";
 import { BASE_PATH, ENDPOINT_LIST, ROUTES } from "../functions/endpoints";
 import { openDatabase, START_COMMAND } from "./lib/database";
 import { startLocalStack } from "./lib/local-stack";
 import { servePglite } from "./lib/pg-server";
 import { runScript } from "./lib/run-script";
+import { embedderLine } from "./lib/embedder-line";
+import { checkEmbedderAnswers } from "./lib/embedder-check";
+import { restoreHnswIndex } from "../functions/db/hnsw-index";
 
 await runScript(async () => {
   const config = loadConfig(process.env);
   const connection = await openDatabase(config, START_COMMAND);
+  // The migrations refuse a pgvector too old for them; what a newer one would add is said below.
   await connection.migrate();
+  const pgvector = await requirePgvector(connection.db);
+  // A first load stopped by SIGKILL left the HNSW index dropped: search is back on it before serving.
+  if (await restoreHnswIndex(connection.db)) console.log("Built the HNSW index, which an interrupted first load had left dropped.");
   const pgServer = connection.pglite ? await servePglite(connection.pglite, config.local.pgPort) : undefined;
   // Scripts run beside the stack (backfill, db:migrate) find the folder's port here and use it.
   if (pgServer) connection.serveAt?.(pgServer.url);
@@ -21,6 +29,10 @@ await runScript(async () => {
     forwardNotifications: true,
     schedules: true,
     emulator: { log: (line) => console.log(`[qstash] ${line}`) },
+  });
+  await checkEmbedderAnswers(stack.deps.embedder).catch(async (error) => {
+    await stack.close();
+    throw error;
   });
   const api = `${stack.url}${BASE_PATH}`;
   const c = stack.config;
@@ -33,8 +45,9 @@ qstash-embeddings is running.
   Functions      ${api}/{${paths.join(",")}}
   Status page    ${api}/status   (user: anything, password: the admin token below)
   Database       ${pgServer ? `embedded PGlite in ${c.local.dataDir}, served at ${pgServer.url}` : `${connection.kind} (DATABASE_URL)`}
+  pgvector       ${pgvector.summary}
   QStash         ${stack.emulator ? `local emulator at ${stack.emulator.url}, token ${c.qstash.token}` : (c.qstash.url ?? "https://qstash.upstash.io")}
-  Embeddings     ${c.provider === "local" ? "local lexical embedder (offline; set OPENAI_API_KEY for semantic search)" : `${c.model} via ${c.openai.baseUrl ?? "OpenAI"}`}
+  Embeddings     ${embedderLine(c)}
 ${stack.reembedding ? `  Re-embedding   ${stack.reembedding} items were embedded with another model: queued behind live traffic\n` : ""}  Schedules      ${schedules} (UTC; doorbells ring at once, the drain's schedule is the safety net)
 ${process.env.WEBHOOK_SECRET ? "" : `  Webhook secret ${c.webhookSecret}   (random for this run; set WEBHOOK_SECRET to fix it)\n`}${process.env.ADMIN_TOKEN ? "" : `  Admin token    ${c.adminToken}   (random for this run; set ADMIN_TOKEN to fix it)\n`}${process.env.SEARCH_TOKEN ? "" : `  Search token   ${c.searchToken}   (random for this run; set SEARCH_TOKEN to fix it)\n`}
 Try it:

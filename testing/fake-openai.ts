@@ -19,7 +19,8 @@ export const fakeServerEmbedder = (server: { url: string }, options: Partial<Ope
     ...options,
   });
 
-export type Fault = { status: number; headers?: Record<string, string> };
+/** `echoInput`: the message quotes the first input, as some compatible servers' refusals do. */
+export type Fault = { status: number; headers?: Record<string, string>; echoInput?: boolean };
 
 export type FakeOpenAI = {
   url: string;
@@ -35,6 +36,8 @@ export type FakeOpenAI = {
   /** Called for each request: a fault to answer with, or nothing to answer normally. */
   chaos?: () => Fault | undefined;
   latencyMs: number;
+  /** A vector to answer for a text instead of the real one (a broken model's NaN, overflow or zeros). */
+  vectorFor?: (text: string) => number[] | undefined;
   /** Called with each answered request's input count: tests advance a fake clock by the time it "took". */
   onAnswer?: (inputs: number) => void;
   /** Requests that have arrived, answered or not. */
@@ -67,7 +70,9 @@ export async function startFakeOpenAI(
     const fault = state.alwaysFail ?? state.faults.shift() ?? state.chaos?.();
     if (fault) {
       res.writeHead(fault.status, { "content-type": "application/json", ...fault.headers });
-      res.end(JSON.stringify({ error: { message: `fake failure ${fault.status}`, type: "server_error" } }));
+      const first = Array.isArray(body.input) ? body.input[0] : body.input;
+      const message = fault.echoInput ? `Invalid input: "${first}" was refused` : `fake failure ${fault.status}`;
+      res.end(JSON.stringify({ error: { message, type: "server_error" } }));
       return;
     }
     if (req.headers.authorization !== "Bearer test-openai-key") {
@@ -133,7 +138,7 @@ export async function startFakeOpenAI(
     });
     const dimensions = body.dimensions ?? options.dimensions ?? 1536;
     const data = inputs.map((text, index) => {
-      const vector = embedLocally(text, dimensions);
+      const vector = state.vectorFor?.(text) ?? embedLocally(text, dimensions);
       const embedding =
         body.encoding_format === "base64" && options.encoding !== "ignores"
           ? Buffer.from(new Float32Array(vector).buffer).toString("base64")

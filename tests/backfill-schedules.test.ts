@@ -1,10 +1,13 @@
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { sql } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import type { Deps } from "../functions/deps";
+import { maintain } from "../functions/maintenance";
+import { startFakeOpenAI } from "../testing/fake-openai";
 import { loadConfig } from "../functions/config";
 import type { ChunkWriter } from "../functions/core/store";
 import type { Embedder } from "../functions/embedders/embedder";
@@ -14,9 +17,10 @@ import { createRegistry } from "../schema/registry";
 import { backfill } from "../scripts/lib/backfill";
 import { BACKGROUND_PRIORITY } from "../schema/registry";
 import { openPglite, type Connection } from "../scripts/lib/database";
-import { buildHnswIndex, drainBacklog, dropHnswIndex, indexBuildSettings, overlapBatchSize } from "../scripts/lib/initial-load";
+import { drainBacklog, overlapBatchSize } from "../scripts/lib/initial-load";
+import { buildHnswIndex, dropHnswIndex, indexBuildSettings } from "../functions/db/hnsw-index";
 import { rowsOf } from "../functions/db/database";
-import { firesPerDay, SCHEDULES, schedulesFrom, syncSchedules } from "../scripts/lib/schedules";
+import { firesPerDay, SCHEDULES, scheduleBill, schedulesFrom, syncSchedules } from "../scripts/lib/schedules";
 import { planLimits } from "../scripts/qstash-emulator/plans";
 import { startEmulator, type RunningEmulator } from "../scripts/qstash-emulator/http";
 import { watchCopies } from "./support/copy-spy";
@@ -80,6 +84,51 @@ describe("backfill --drain", () => {
     indexDuringLoad.length = 0;
     expect(await drainBacklog(deps, { copySession: connection.copySession })).toMatchObject({ done: 1, rebuiltIndex: false });
     expect(indexDuringLoad).toEqual([true]);
+  });
+
+  it("builds the index again when a stopped first load left it dropped: at the next load and in maintenance", async () => {
+    const db = connection.db;
+    const deps = { db, embedder: localEmbedder(1536), registry: createRegistry(), config: loadConfig({}) };
+    const hnswPresent = async () => (await db.$count(sql`pg_indexes`, sql`indexname = ${HNSW_INDEX}`)) === 1;
+    expect(await db.$count(embeddings)).toBeGreaterThan(0);
+    // What a SIGKILL mid-load leaves: vectors stored, the index still dropped.
+    await dropHnswIndex(db);
+    await db.insert(communityPost).values({ title: "After the crash" });
+    expect(await drainBacklog(deps, { copySession: connection.copySession })).toMatchObject({ done: 1, rebuiltIndex: true });
+    expect(await hnswPresent()).toBe(true);
+
+    await dropHnswIndex(db);
+    expect(await maintain(deps as unknown as Deps)).toMatchObject({ indexRebuilt: true });
+    expect(await hnswPresent()).toBe(true);
+    expect(await maintain(deps as unknown as Deps)).toMatchObject({ indexRebuilt: false });
+  });
+
+  it("refuses to replace another model's vectors with the local embedder's unless EMBEDDER=local asks for it", async () => {
+    const db = connection.db;
+    const [post] = await db.insert(communityPost).values({ title: "Embedded by OpenAI" }).returning();
+    await db.delete(embeddingQueue);
+    await db.insert(embeddings).values({
+      contentType: "post",
+      contentId: post!.id,
+      chunkIndex: 0,
+      chunkText: "Embedded by OpenAI",
+      contentHash: "h",
+      model: "text-embedding-3-small",
+      dimensions: 1536,
+      embedding: Array(1536).fill(0.01),
+    });
+    await backfill(db, createRegistry().byType("post")!);
+    const deps = (env: Record<string, string>) => ({
+      db,
+      embedder: localEmbedder(1536),
+      registry: createRegistry(),
+      config: loadConfig(env),
+    });
+    // A shell without OPENAI_API_KEY: the local embedder is only fallen back on.
+    await expect(drainBacklog(deps({}))).rejects.toThrow(/made by text-embedding-3-small.*OPENAI_API_KEY.*EMBEDDER=local/);
+    expect(await db.$count(embeddings, sql`model = 'text-embedding-3-small'`)).toBe(1);
+    expect(await drainBacklog(deps({ EMBEDDER: "local" }))).toMatchObject({ failed: 0, remaining: 0 });
+    expect(await db.$count(embeddings, sql`model = 'text-embedding-3-small'`)).toBe(0);
   });
 
   it("loads with two drain runs at once: one embeds a batch while the other writes its own", async () => {
@@ -232,6 +281,48 @@ describe("backfill --drain", () => {
     expect(await server()).toEqual(before);
   });
 
+  it("npm run backfill -- --drain stopped by Ctrl-C builds the HNSW index before it exits", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "qe-backfill-"));
+    // A slow embedding API, so that the load is still running when the signal comes.
+    const api = await startFakeOpenAI({ latencyMs: 1500 });
+    try {
+      const app = await openPglite(dir);
+      await app.migrate();
+      await app.db.insert(communityPost).values(Array.from({ length: 300 }, (_, i) => ({ title: `Interrupted post ${i}` })));
+      await app.db.delete(embeddingQueue);
+      await app.close();
+
+      // One process (no npx or tsx wrapper between), so that the signal reaches the script as a Ctrl-C does.
+      const child = spawn(process.execPath, ["--import", "tsx", "scripts/backfill.ts", "post", "--drain"], {
+        env: {
+          PATH: process.env.PATH,
+          HOME: process.env.HOME,
+          PGLITE_DATA_DIR: dir,
+          OPENAI_API_KEY: "test-openai-key",
+          OPENAI_BASE_URL: api.url,
+          DRAIN_BATCH_SIZE: "20",
+        },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let output = "";
+      child.stdout.on("data", (d) => (output += d));
+      child.stderr.on("data", (d) => (output += d));
+      const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+      await vi.waitFor(() => expect(api.received).toBeGreaterThan(0), { timeout: 90_000, interval: 100 });
+      child.kill("SIGINT");
+      expect(await exited, output).toBe(130);
+      expect(output).toContain("building the HNSW index before stopping");
+
+      const after = await openPglite(dir);
+      const present = await after.db.$count(sql`pg_indexes`, sql`indexname = ${HNSW_INDEX}`);
+      await after.close();
+      expect(present).toBe(1);
+    } finally {
+      await api.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 180_000);
+
   it("npm run backfill -- post --drain queues and embeds only that type", async () => {
     const dir = mkdtempSync(join(tmpdir(), "qe-backfill-"));
     try {
@@ -266,7 +357,7 @@ describe("schedules", () => {
     const view = (report: typeof first) => report.schedules.map((s) => [s.scheduleId, s.cron, s.destination]).sort();
     expect(view(second)).toEqual(view(first));
     expect(view(first)).toEqual([
-      ["embeddings-drain", "*/4 * * * *", "https://app.example.com/api/embeddings/drain"],
+      ["embeddings-drain", "*/5 * * * *", "https://app.example.com/api/embeddings/drain"],
       ["embeddings-maintenance", "0 2 * * *", "https://app.example.com/api/embeddings/maintenance"],
       ["embeddings-retry-failed", "0 3 * * 0", "https://app.example.com/api/embeddings/retry-failed"],
     ]);
@@ -276,6 +367,34 @@ describe("schedules", () => {
     // The default keeps the schedules within half the Free plan's 1,000 messages a day.
     expect(first.schedules.reduce((n, s) => n + firesPerDay(s.cron), 0)).toBeLessThanOrEqual(500);
   });
+
+  it("says a wrong token or an unreachable QStash for what it is, not as a plan's refusal, and claims nothing created", async () => {
+    const wrong = loadConfig({ QSTASH_TOKEN: "wrong-token", QSTASH_URL: emulator.url, SITE_URL: "https://app.example.com" });
+    await expect(syncSchedules(wrong, SCHEDULES)).rejects.toThrow(/QStash refused QSTASH_TOKEN \(401\)/);
+    const away = loadConfig({ QSTASH_TOKEN: "t", QSTASH_URL: "http://127.0.0.1:9", SITE_URL: "https://app.example.com" });
+    await expect(syncSchedules(away, SCHEDULES)).rejects.toThrow(/QStash is unreachable at QSTASH_URL http:\/\/127\.0\.0\.1:9/);
+  });
+
+  it("names DRAIN_CRON when it is not a cron", () => {
+    expect(() => schedulesFrom({ DRAIN_CRON: "every minute" })).toThrow(/DRAIN_CRON is not a cron: "every minute"/);
+  });
+
+  it("npm run schedules without QSTASH_TOKEN or SITE_URL says which, in one line, without a stack trace", async () => {
+    const run = (env: Record<string, string>) =>
+      promisify(execFile)(process.execPath, ["--import", "tsx", "scripts/schedules.ts"], {
+        env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
+      }).then(
+        () => ({ code: 0, stderr: "" }),
+        (error: { code: number; stderr: string }) => ({ code: error.code, stderr: error.stderr }),
+      );
+    const noToken = await run({ SITE_URL: "https://app.example.com" });
+    expect(noToken.code).toBe(1);
+    expect(noToken.stderr.trim()).toMatch(/^QSTASH_TOKEN is not set/);
+    expect(noToken.stderr).not.toMatch(/\n\s+at /);
+    const noSite = await run({ QSTASH_TOKEN: "t", QSTASH_URL: emulator.url });
+    expect(noSite.stderr.trim()).toMatch(/^SITE_URL is not set/);
+    expect(noSite.stderr).not.toMatch(/\n\s+at /);
+  }, 60_000);
 
   it("says what the plan refused and what it did instead, and creates everything else", async () => {
     const other = await startEmulator({
@@ -304,7 +423,7 @@ describe("schedules", () => {
         {
           what: "schedule embeddings-retry-failed (0 3 * * 0)",
           refused: expect.stringMatching(/^412 .*allows 2 active schedules/),
-          instead: "nothing: the other schedules were created",
+          instead: "nothing",
         },
       ]);
       expect(report.queues).toEqual([{ queueName: "embeddings-drain", parallelism: 1 }]);
@@ -316,6 +435,16 @@ describe("schedules", () => {
     } finally {
       await other.close();
     }
+  });
+
+  it("fits the drain to CHANGES_VIA and prints its messages a day and a month", () => {
+    expect(schedulesFrom({ CHANGES_VIA: "enqueue" }).map((s) => s.cron)).toEqual(["*/30 * * * *", "0 2 * * *", "0 3 * * 0"]);
+    expect(schedulesFrom({}).map((s) => s.cron)).toEqual(["*/5 * * * *", "0 2 * * *", "0 3 * * 0"]);
+    expect(schedulesFrom({ CHANGES_VIA: "enqueue", DRAIN_CRON: "*/10 * * * *" })[0]!.cron).toBe("*/10 * * * *");
+    const enqueue = scheduleBill({ CHANGES_VIA: "enqueue" });
+    expect(enqueue[0]).toMatch(/^CHANGES_VIA=enqueue: .*slow safety net/);
+    expect(enqueue.at(-1)).toMatch(/schedules in all\s+49\.1 messages\/day\s+1474\.3\/month/);
+    expect(scheduleBill({}).at(-1)).toMatch(/289\.1 messages\/day\s+8674\.3\/month/);
   });
 
   it("counts a cron's messages a day, CRON_TZ included", () => {

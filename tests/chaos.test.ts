@@ -143,7 +143,12 @@ describe(`chaos convergence (seed ${SEED}, ${OPS} operations by ${WORKERS} worke
     stack.emulator!.emulator.faults = {};
     stack.api.chaos = undefined;
     stack.api.latencyMs = 0;
-    const idle = () => waitFor(() => stack.emulator!.emulator.messages.size === 0, 180_000, "QStash to go idle");
+    // The batched lane's doorbell may be minutes away (its 4-minute window): the drains below stand in for it.
+    const idle = () => {
+      for (const m of stack.emulator!.emulator.messages.values())
+        if (m.body.includes('"doorbell":"database"') && m.notBefore > Date.now()) stack.emulator!.emulator.cancel(m.messageId);
+      return waitFor(() => stack.emulator!.emulator.messages.size === 0, 180_000, "QStash to go idle");
+    };
     await idle();
     for (let round = 0; round < 3; round++) {
       await retryFailed(stack.deps);

@@ -1,8 +1,11 @@
+import { neonConfig } from "@neondatabase/serverless";
 import { sql } from "drizzle-orm";
-import { describe, expect, it } from "vitest";
+import ws from "ws";
+import { afterEach, describe, expect, it } from "vitest";
 import { searchRouter } from "../functions/search";
 import { ConfigError, loadConfig } from "../functions/config";
 import { processItems } from "../functions/core/process";
+import { NEEDS_WEBSOCKET } from "../functions/db/neon";
 import { fetchHandler, MISSING_EMBEDDER } from "../functions/edge";
 import { localEmbedder } from "../functions/embedders/local";
 import { communityPost, embeddingQueue } from "../schema";
@@ -10,6 +13,7 @@ import { HNSW_INDEX } from "../schema/pipeline-tables";
 import { BACKGROUND_PRIORITY, createRegistry } from "../schema/registry";
 import { startLocalStack } from "../scripts/lib/local-stack";
 import { freshDatabase } from "./support/database";
+import { openDatabase } from "../scripts/lib/database";
 
 describe("configuration", () => {
   it("has defaults that need no account anywhere", () => {
@@ -118,7 +122,9 @@ describe("start-up against the database as it is", () => {
         posts.map((p) => ({ contentType: "post", contentId: p.id })),
       );
       await connection.db.delete(embeddingQueue);
-      const stack = await startLocalStack({ connection, env: {} });
+      // Without a key, the local embedder replaces other vectors only when asked for by name.
+      await expect(startLocalStack({ connection, env: {} })).rejects.toThrow(/EMBEDDER=local/);
+      const stack = await startLocalStack({ connection, env: { EMBEDDER: "local" } });
       await stack.close();
       expect(stack.reembedding).toBe(2);
       const queued = await connection.db.select().from(embeddingQueue);
@@ -142,8 +148,38 @@ describe("a deployed function", () => {
     expect(await response.json()).toEqual({ error: MISSING_EMBEDDER });
   });
 
+  // The platforms run Node 22, whose global WebSocket Neon's driver needs; this Node may be 20.
+  const nodeWebSocket = ws as unknown as typeof neonConfig.webSocketConstructor;
+  afterEach(() => {
+    neonConfig.webSocketConstructor = undefined;
+  });
+
   it("serves with EMBEDDER=local set on purpose", async () => {
+    neonConfig.webSocketConstructor = nodeWebSocket;
     const response = await ask(fetchHandler(searchRouter, { ...env, EMBEDDER: "local" }));
     expect(response.status).toBe(401); // on to the function, which wants its token
+  });
+
+  it("stops on a runtime without a WebSocket (Node.js 20), saying that Node.js 22 is needed, rather than answer 503s", async () => {
+    const global = globalThis as { WebSocket?: unknown };
+    const native = global.WebSocket;
+    delete global.WebSocket;
+    try {
+      await expect(ask(fetchHandler(searchRouter, { ...env, EMBEDDER: "local" }))).rejects.toThrow(NEEDS_WEBSOCKET);
+    } finally {
+      if (native) global.WebSocket = native;
+    }
+  });
+});
+
+describe("errors that name the variable", () => {
+  it("an unreachable DATABASE_URL is named, without its password", async () => {
+    const config = loadConfig({ DATABASE_URL: "postgres://app:db-pass-S3CRET@127.0.0.1:9/app" });
+    const failure = await openDatabase(config, "npm start").then(
+      () => undefined,
+      (error: Error) => error.message,
+    );
+    expect(failure).toMatch(/^DATABASE_URL: cannot reach postgres:\/\/redacted:redacted@127\.0\.0\.1:9\/app \(.*ECONNREFUSED/);
+    expect(failure).not.toContain("S3CRET");
   });
 });

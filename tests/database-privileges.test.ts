@@ -116,4 +116,38 @@ describe.skipIf(!onRealPostgres)(`database privileges with Supabase's roles and 
     expect(await as("authenticated", "DELETE FROM course WHERE id = $1", [id])).toBe("ok");
     expect(await queued(id)).toEqual([{ op: "delete" }]);
   });
+
+  // Before PostgreSQL 15 every role may create in `public`. An operator or function defined there with
+  // an exact match for the types the capture functions use would win over pg_catalog's and run with the
+  // owner's rights (SECURITY DEFINER): `integer * interval` and `to_jsonb(course)` have none there.
+  it("runs no operator or function a role defined in public inside the capture functions", async () => {
+    const setup = [
+      "GRANT CREATE ON SCHEMA public TO authenticated",
+      "SET ROLE authenticated",
+      "CREATE TABLE public.hijack_log (who text)",
+      "GRANT ALL ON public.hijack_log TO PUBLIC",
+      `CREATE FUNCTION public.hijack_multiply(integer, interval) RETURNS interval LANGUAGE plpgsql AS
+        'BEGIN INSERT INTO public.hijack_log VALUES (current_user); RETURN $1::float8 * $2; END'`,
+      "CREATE OPERATOR public.* (LEFTARG = integer, RIGHTARG = interval, FUNCTION = public.hijack_multiply)",
+      `CREATE FUNCTION public.to_jsonb(course) RETURNS jsonb LANGUAGE plpgsql AS
+        'BEGIN INSERT INTO public.hijack_log VALUES (current_user); RETURN pg_catalog.to_jsonb($1::record); END'`,
+      "RESET ROLE",
+    ];
+    for (const statement of setup) await client.query(statement);
+    try {
+      const id = (await client.query<{ id: string }>("SELECT gen_random_uuid()::text AS id")).rows[0]!.id;
+      expect(await as("authenticated", "INSERT INTO course (id, title) VALUES ($1, 'Hijack attempt')", [id])).toBe("ok");
+      expect(await as("authenticated", "DELETE FROM course WHERE id = $1", [id])).toBe("ok");
+      const { rows } = await client.query<{ who: string }>("SELECT who FROM public.hijack_log");
+      expect(rows).toEqual([]);
+      const queued = await client.query("SELECT op FROM embedding_queue WHERE content_id = $1 AND status = 'pending'", [id]);
+      expect(queued.rows).toEqual([{ op: "delete" }]);
+    } finally {
+      await client.query("DROP OPERATOR IF EXISTS public.* (integer, interval)");
+      await client.query("DROP FUNCTION IF EXISTS public.hijack_multiply(integer, interval)");
+      await client.query("DROP FUNCTION IF EXISTS public.to_jsonb(course)");
+      await client.query("DROP TABLE IF EXISTS public.hijack_log");
+      await client.query("REVOKE CREATE ON SCHEMA public FROM authenticated");
+    }
+  });
 });

@@ -67,7 +67,13 @@ beforeAll(async () => {
     const mf = new Miniflare({
       modules: [{ type: "ESModule", path: `${bundle.name}.js`, contents: bundle.code }],
       compatibilityDate: "2025-09-01",
-      bindings: { DATABASE_URL: relay.databaseUrl, EMBEDDING_QUEUE_STRATEGY: "database", EMBEDDER: "local", ...secrets },
+      bindings: {
+        DATABASE_URL: relay.databaseUrl,
+        DATABASE_WS_PROXY: relay.wsProxy,
+        EMBEDDING_QUEUE_STRATEGY: "database",
+        EMBEDDER: "local",
+        ...secrets,
+      },
     });
     await mf.ready;
     const [pid] = [...workerdChildren()].filter((p) => !before.has(p));

@@ -4,6 +4,7 @@
 // serves exactly the table's routes, through one body limit and the same JSON 404 as a single function.
 // A function added to the table without its entries fails here, naming the missing file.
 import { readdirSync, readFileSync } from "node:fs";
+import { neonConfig } from "@neondatabase/serverless";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createAllFunctions, createFunctionApp } from "../functions/app";
 import { loadConfig } from "../functions/config";
@@ -13,6 +14,8 @@ import { localEmbedder } from "../functions/embedders/local";
 import { type Auth, BASE_PATH, ENDPOINT_LIST, type Endpoint, ROUTES } from "../functions/endpoints";
 import { BODY_LIMIT, MAX_BODY_BYTES } from "../functions/lib/create-app";
 import { createRegistry } from "../schema/registry";
+import { NETLIFY_EDGE_DIR, PUBLISH_DIR } from "../scripts/build-netlify";
+import ws from "ws";
 
 type Handler = (request: Request) => Response | Promise<Response>;
 type Entry = { default: Handler | { fetch: Handler }; config?: { runtime?: string; path?: string | string[] } };
@@ -60,6 +63,8 @@ const call = (app: { fetch: Handler }, method: string, path: string, body?: stri
   app.fetch(new Request(`https://app.example.com${BASE_PATH}/${path}`, { method, body }));
 
 beforeAll(() => {
+  // The platforms run Node 22, whose global WebSocket Neon's driver needs; this Node may be 20.
+  neonConfig.webSocketConstructor ??= ws as unknown as typeof neonConfig.webSocketConstructor;
   Object.assign(process.env, ENV);
   (globalThis as { Netlify?: unknown }).Netlify = { env: { toObject: () => ENV } };
 });
@@ -91,6 +96,20 @@ describe("the Netlify entries", () => {
       expect([entry.config?.path ?? []].flat(), endpoint.name).toEqual(endpoint.routes.map((r) => `${BASE_PATH}/${r.path}`));
       if (endpoint.runtime.kind === "node") expect(endpoint.runtime.maxDuration).toBeLessThanOrEqual(NETLIFY_SYNC_LIMIT_S);
     }
+  });
+});
+
+describe("netlify.toml", () => {
+  const toml = readFileSync("netlify.toml", "utf8");
+  const setting = (key: string) => toml.match(new RegExp(`^\\s*${key} = "([^"]*)"`, "m"))?.[1];
+
+  it("builds the edge entries into the directory it hands Netlify's Deno bundler, and publishes no source", () => {
+    expect(setting("command")).toBe("npm run build:netlify");
+    expect(setting("edge_functions")).toBe(NETLIFY_EDGE_DIR);
+    expect(setting("publish")).toBe(PUBLISH_DIR);
+    expect(setting("directory")).toBe("netlify/functions");
+    // The Functions run on the build's Node.js: 22, for Neon's driver's WebSocket.
+    expect(setting("NODE_VERSION")).toBe("22");
   });
 });
 

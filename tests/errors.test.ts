@@ -1,7 +1,9 @@
 // Errors as a person reads them: the database's answer and the cause chain, never a query's data.
 import { DrizzleQueryError } from "drizzle-orm/errors";
 import { describe, expect, it } from "vitest";
+import { sql } from "drizzle-orm";
 import { errorMessage, MAX_ERROR_LENGTH, postgresCode } from "../functions/lib/errors";
+import { freshDatabase } from "./support/database";
 
 const pgError = (message: string, code: string, detail?: string) => Object.assign(new Error(message), { code, detail });
 const vector = Array.from({ length: 1536 }, (_, i) => Math.sin(i));
@@ -27,6 +29,24 @@ describe("errorMessage", () => {
       `Failing row contains (1, post, 7, [${vector.join(",")}]).`,
     );
     expect(errorMessage(error)).toBe('null value in column "model" violates not-null constraint (Postgres 23502)');
+  });
+
+  it("leaves out the value a database message quotes (pgvector's parse error quotes the whole vector)", async () => {
+    const connection = await freshDatabase();
+    try {
+      const literal = `[${vector.slice(0, 200).join(",")},oops]`;
+      const error = await connection.db.execute(sql`SELECT ${literal}::vector`).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      const message = errorMessage(error);
+      expect(message).toMatch(/vector/);
+      expect(message).toMatch(/Postgres 22P02/);
+      expect(message).not.toContain(String(vector[1]).slice(0, 8));
+      expect(message.length).toBeLessThan(200);
+    } finally {
+      await connection.close();
+    }
   });
 
   it("follows the cause chain and stays within its bound", () => {

@@ -126,12 +126,7 @@ function generator(seed: number) {
           table: { schema: "public", name: "community_post" },
         },
       ]),
-    "process-webhook": () => r.pick([{ contentType: "post", contentId: postId }, { items: [{ contentType: "post", contentId: postId }] }]),
-    "process-webhook/failed": () => ({
-      status: 500,
-      retried: 3,
-      sourceBody: Buffer.from(JSON.stringify({ contentType: "post", contentId: postId })).toString("base64"),
-    }),
+    "process-webhook": () => r.pick([{ doorbell: "immediate" }, { doorbell: "queued", batchSize: 10 }, { doorbell: "database" }]),
     drain: () => ({ budgetMs: 1000 }),
     search: () => ({ query: "target", types: ["post"], limit: 5, minScore: 0 }),
   };
@@ -171,7 +166,7 @@ function generator(seed: number) {
   return { payload };
 }
 
-const ENDPOINTS = ["enqueue", "process-webhook", "process-webhook/failed", "drain", "search"] as const;
+const ENDPOINTS = ["enqueue", "process-webhook", "drain", "search"] as const;
 const url = (endpoint: string) => `${SITE}/api/embeddings/${endpoint}`;
 
 async function send(endpoint: string, body: string) {

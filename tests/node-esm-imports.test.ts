@@ -4,7 +4,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 
-const ROOTS = ["api", "netlify", "functions", "schema"];
+const ROOTS = ["api", "netlify", "functions", "functions-node", "schema"];
 const RELATIVE_IMPORT = /(?:from|import)\s*\(?\s*["'](\.{1,2}\/[^"']*)["']/g;
 
 describe("imports the Node.js functions reach", () => {

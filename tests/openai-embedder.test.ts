@@ -4,7 +4,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { estimateTokens, packRequests } from "../functions/embedders/embedder";
 import { openaiEmbedder } from "../functions/embedders/openai";
 import { PermanentError, TransientError } from "../functions/lib/errors";
-import { type EncodingSupport, startFakeOpenAI, type FakeOpenAI } from "../testing/fake-openai";
+import { type EncodingSupport, fakeServerEmbedder, startFakeOpenAI, type FakeOpenAI } from "../testing/fake-openai";
+import { checkEmbedderAnswers } from "../scripts/lib/embedder-check";
 
 let api: FakeOpenAI;
 beforeAll(async () => {
@@ -173,5 +174,19 @@ describe("packRequests", () => {
       { start: 1, end: 2 },
       { start: 2, end: 3 },
     ]);
+  });
+});
+
+describe("npm start's check of the embedder", () => {
+  it("refuses a model that answers vectors of another size than the column, at start", async () => {
+    const api = await startFakeOpenAI({ dimensions: 768 });
+    try {
+      // A model that takes no `dimensions` (not text-embedding-3): the server answers its own 768.
+      const embedder = fakeServerEmbedder(api, { model: "nomic-embed-text" });
+      await expect(checkEmbedderAnswers(embedder)).rejects.toThrow(/cannot serve nomic-embed-text: .*768 dimensions.*1536/);
+      await expect(checkEmbedderAnswers(fakeServerEmbedder(api))).resolves.toBeUndefined();
+    } finally {
+      await api.close();
+    }
   });
 });

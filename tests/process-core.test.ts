@@ -3,7 +3,9 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { processItems, type ProcessDeps } from "../functions/core/process";
 import { openaiEmbedder } from "../functions/embedders/openai";
 import { embedLocally } from "../functions/embedders/local";
-import { TransientError } from "../functions/lib/errors";
+import { OutOfTimeError, TransientError } from "../functions/lib/errors";
+import { Budget } from "../functions/lib/budget";
+import { withBudget } from "../functions/embedders/embedder";
 import { pendingVersions, resolveSettled } from "../functions/queue";
 import { communityComment, communityPost, course, courseLesson, embeddingQueue, embeddings } from "../schema";
 import { createRegistry } from "../schema/registry";
@@ -28,6 +30,7 @@ afterAll(async () => {
   await Promise.all([connection.close(), api.close()]);
 });
 beforeEach(() => {
+  api.received = 0;
   api.requests.length = 0;
   api.faults.length = 0;
   api.alwaysFail = undefined;
@@ -250,6 +253,98 @@ describe("the processing core", () => {
       .from(embeddings)
       .where(and(eq(embeddings.contentType, "comment"), eq(embeddings.contentId, empty!.id)));
     expect(rows).toHaveLength(0);
+  });
+});
+
+describe("the vectors the API answers", () => {
+  afterAll(() => {
+    api.vectorFor = undefined;
+  });
+
+  it("fails only the item whose vector is NaN, beyond float32 or all zeros; the batch's others are stored, nothing retried", async () => {
+    const bad: Record<string, number[]> = {
+      "Broken overflow": Array.from({ length: 1536 }, (_, i) => (i === 7 ? 1e39 : 0.01)),
+      "Broken zeros": new Array(1536).fill(0),
+      "Broken nan": Array.from({ length: 1536 }, (_, i) => (i === 3 ? Number.NaN : 0.01)),
+    };
+    api.vectorFor = (text) => Object.entries(bad).find(([title]) => text.includes(title))?.[1];
+    const posts = await connection.db
+      .insert(communityPost)
+      .values(
+        ["Innocent one", "Broken overflow", "Innocent two", "Broken zeros", "Broken nan", "Innocent three"].map((title) => ({ title })),
+      )
+      .returning();
+    // NaN cannot travel as JSON: this model answers base64 float32s, as OpenAI's SDK asks by default.
+    const base64 = { ...deps, embedder: fakeServerEmbedder(api, { maxRetries: 2, encoding: "base64" }) };
+    const result = await processItems(
+      base64,
+      posts.map((p) => ({ contentType: "post", contentId: p.id })),
+    );
+    expect(api.requests).toHaveLength(1);
+    const byTitle = new Map(posts.map((p) => [p.id, p.title]));
+    expect(result.failed.map((f) => [byTitle.get(f.contentId), f.error])).toEqual([
+      ["Broken overflow", "the embedding API returned an unusable vector for chunk 0: a value beyond float32's range"],
+      ["Broken zeros", "the embedding API returned an unusable vector for chunk 0: all zeros"],
+      ["Broken nan", "the embedding API returned an unusable vector for chunk 0: a value that is not a number"],
+    ]);
+    expect(result.embedded).toBe(6);
+    for (const p of posts) expect((await stored(p.id)).length, p.title!).toBe(p.title!.startsWith("Innocent") ? 1 : 0);
+  });
+});
+
+describe("what a failure record may say", () => {
+  it("leaves out the row's text that an API's refusal echoes", async () => {
+    const secret = "A private post about my diagnosis and my home address at 12 Elm Street";
+    const [p] = await connection.db.insert(communityPost).values({ title: secret }).returning();
+    api.faults.push({ status: 400, echoInput: true });
+    const result = await processItems(deps, [{ contentType: "post", contentId: p!.id }]);
+    expect(result.failed).toEqual([
+      { contentType: "post", contentId: p!.id, error: 'embedding API answered 400: 400 Invalid input: "…" was refused' },
+    ]);
+  });
+});
+
+describe("limits on a row's size and a run's time", () => {
+  it("fails a row beyond the size limit with a record saying so, without embedding it; the rest are embedded", async () => {
+    const big = "A very long post. ".repeat(60_000); // about 1 MB
+    const posts = await connection.db
+      .insert(communityPost)
+      .values([{ title: "Small post" }, { title: "Huge post", body: big }])
+      .returning();
+    const limited = { ...deps, config: { process: { maxRowBytes: 500_000 } } };
+    const result = await processItems(
+      limited,
+      posts.map((p) => ({ contentType: "post", contentId: p.id })),
+    );
+    expect(result.failed).toEqual([
+      {
+        contentType: "post",
+        contentId: posts[1]!.id,
+        error: expect.stringMatching(/^post is 1,08\d,\d{3} bytes of text, over the limit of 500,000 a row \(EMBEDDING_MAX_ROW_BYTES\)$/),
+      },
+    ]);
+    expect(api.requests.reduce((n, r) => n + r.inputs, 0)).toBe(1);
+    expect(await stored(posts[1]!.id)).toEqual([]);
+    expect(await stored(posts[0]!.id)).toHaveLength(1);
+  });
+
+  it("keeps to the run's budget while chunking and hashing, not only in the API: out of time, it stops before embedding", async () => {
+    const posts = await connection.db
+      .insert(communityPost)
+      .values(Array.from({ length: 8 }, (_, i) => ({ title: `Budget post ${i}`, body: paragraph(`topic ${i}`, 40) })))
+      .returning();
+    // A held clock on which every look at it costs 10 s: the run's 50 s pass while it works.
+    let now = 0;
+    const clock = { now: () => (now += 10_000), sleep: async () => {} };
+    const budget = Budget.start(50_000, clock);
+    const run = { ...deps, embedder: withBudget(deps.embedder, budget) };
+    await expect(
+      processItems(
+        run,
+        posts.map((p) => ({ contentType: "post", contentId: p.id })),
+      ),
+    ).rejects.toBeInstanceOf(OutOfTimeError);
+    expect(api.received).toBe(0);
   });
 });
 

@@ -3,10 +3,11 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createFunctionApp } from "../functions/app";
 import { loadConfig } from "../functions/config";
 import type { Deps } from "../functions/deps";
-import { communityComment, communityPost, embeddingQueue, embeddings } from "../schema";
+import { communityComment, communityPost, embeddingQueue, embeddings, laneStates, qstashSpend } from "../schema";
 import { createRegistry } from "../schema/registry";
 import type { Connection } from "../scripts/lib/database";
 import { freshDatabase } from "./support/database";
+import { laneStatesNow } from "../functions/queue";
 import { fakeServerEmbedder, startFakeOpenAI, type FakeOpenAI } from "../testing/fake-openai";
 import { qstashToken } from "../testing/qstash-token";
 
@@ -20,7 +21,12 @@ let postId: string;
 
 beforeAll(async () => {
   [connection, api] = await Promise.all([freshDatabase(), startFakeOpenAI()]);
-  const config = loadConfig({ SITE_URL: SITE, QSTASH_CURRENT_SIGNING_KEY: keys.current, QSTASH_NEXT_SIGNING_KEY: keys.next });
+  const config = loadConfig({
+    SITE_URL: SITE,
+    QSTASH_CURRENT_SIGNING_KEY: keys.current,
+    QSTASH_NEXT_SIGNING_KEY: keys.next,
+    LANE_LINGER_MS: "0",
+  });
   const deps: Deps = {
     db: connection.db,
     config,
@@ -39,6 +45,8 @@ beforeEach(async () => {
   api.requests.length = 0;
   await connection.db.delete(embeddings);
   await connection.db.delete(embeddingQueue);
+  await connection.db.delete(laneStates);
+  await connection.db.delete(qstashSpend);
 });
 
 async function deliver(path: string, body: string, signature?: string | null, requestUrl = URL_OF(path)) {
@@ -49,12 +57,13 @@ async function deliver(path: string, body: string, signature?: string | null, re
 }
 
 describe("process-webhook", () => {
-  it("embeds the items of a signed delivery and answers with counts", async () => {
-    const body = JSON.stringify({ items: [{ contentType: "post", contentId: postId }] });
-    const response = await deliver("process-webhook", body);
-    expect(response.status).toBe(200);
-    expect(await response.json()).toEqual({ items: 1, embedded: 1, unchanged: 0, deleted: 0, superseded: 0, failed: 0 });
-    expect(await connection.db.$count(embeddings, eq(embeddings.contentId, postId))).toBe(1);
+  it("takes doorbells only: an item message is refused for good (489), naming the doorbell", async () => {
+    for (const body of [{ contentType: "post", contentId: postId }, { items: [{ contentType: "post", contentId: postId }] }]) {
+      const response = await deliver("process-webhook", JSON.stringify(body));
+      expect(response.status).toBe(489);
+      expect(((await response.json()) as { error: string }).error).toMatch(/doorbell/);
+    }
+    expect(await connection.db.$count(embeddings)).toBe(0);
   });
 
   it("answers a doorbell by claiming and processing only its lane's pending rows", async () => {
@@ -72,29 +81,24 @@ describe("process-webhook", () => {
     ]);
     expect(await connection.db.$count(embeddings, eq(embeddings.contentId, post!.id))).toBe(1);
     expect(await connection.db.$count(embeddings, eq(embeddings.contentId, comment!.id))).toBe(0);
-    // A failure callback for a doorbell records nothing: the rows are still queued.
-    const callback = JSON.stringify({
-      status: 500,
-      retried: 3,
-      sourceBody: Buffer.from(JSON.stringify({ doorbell: "database" })).toString("base64"),
-    });
-    expect(await (await deliver("process-webhook/failed", callback)).json()).toEqual({ recorded: 0 });
-    expect(await connection.db.$count(embeddingQueue, eq(embeddingQueue.status, "pending"))).toBe(1);
+    // The run let its lane go (nothing left in it), and the ledger booked the delivery.
+    expect(await laneStatesNow(connection.db)).toEqual([expect.objectContaining({ lane: "queued", held: false })]);
+    expect((await connection.db.select().from(qstashSpend))[0]).toMatchObject({ deliveries: 1, retried: 0 });
     expect((await deliver("process-webhook", JSON.stringify({ doorbell: "everything" }))).status).toBe(489);
   });
 
   it("accepts the next signing key (key rotation)", async () => {
-    const body = JSON.stringify({ contentType: "post", contentId: postId });
+    const body = JSON.stringify({ doorbell: "queued" });
     const response = await deliver("process-webhook", body, await qstashToken(keys.next, URL_OF("process-webhook"), body));
     expect(response.status).toBe(200);
   });
 
   const now = Math.floor(Date.now() / 1000);
-  const body = JSON.stringify({ contentType: "post", contentId: "00000000-0000-0000-0000-000000000000" });
+  const body = JSON.stringify({ doorbell: "queued" });
   const refused: [string, () => Promise<string | null>, string?][] = [
     ["a missing signature", async () => null],
     ["a forged signature (wrong key)", () => qstashToken("sig_someone_else", URL_OF("process-webhook"), body)],
-    ["a tampered body", () => qstashToken(keys.current, URL_OF("process-webhook"), body.replace("post", "course"))],
+    ["a tampered body", () => qstashToken(keys.current, URL_OF("process-webhook"), body.replace("queued", "immediate"))],
     ["a different url", () => qstashToken(keys.current, URL_OF("drain"), body)],
     [
       "an expired token",
@@ -114,38 +118,35 @@ describe("process-webhook", () => {
   });
 
   it("answers a signed body of the wrong shape with 489 and Upstash-NonRetryable-Error, naming what is wrong", async () => {
-    const wrong = JSON.stringify({ items: [{ contentType: "post", contentId: 1.5 }] });
-    const response = await deliver("process-webhook", wrong);
+    const response = await deliver("process-webhook", JSON.stringify({ doorbell: "queued", batchSize: 1.5 }));
     expect(response.status).toBe(489);
     expect(response.headers.get("upstash-nonretryable-error")).toBe("true");
-    expect(((await response.json()) as { error: string }).error).toMatch(/contentId|must be/);
-    // QStash's failure callback for a 489 records nothing: what could be recorded was, when it was answered.
-    const callback = JSON.stringify({
-      status: 489,
-      retried: 0,
-      sourceBody: Buffer.from(wrong).toString("base64"),
-      body: Buffer.from("x").toString("base64"),
-    });
-    expect(await (await deliver("process-webhook/failed", callback)).json()).toEqual({ recorded: 0 });
+    expect(((await response.json()) as { error: string }).error).toMatch(/batchSize/);
   });
 
-  it("answers 503 on a transient failure so QStash retries, and writes nothing", async () => {
+  it("puts the lane's rows back on a transient failure (the drain's error model) and lets the lane go", async () => {
     api.alwaysFail = { status: 500, headers: { "retry-after-ms": "1" } };
-    const body = JSON.stringify({ contentType: "post", contentId: postId });
-    const response = await deliver("process-webhook", body);
-    expect(response.status).toBe(503);
+    await connection.db.insert(embeddingQueue).values({ contentType: "post", contentId: postId, priority: 3 });
+    const response = await deliver("process-webhook", JSON.stringify({ doorbell: "queued" }));
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ retried: 1, stoppedBy: "transient-error" });
     expect(await connection.db.$count(embeddings)).toBe(0);
+    const [row] = await connection.db.select().from(embeddingQueue);
+    expect(row).toMatchObject({ status: "pending", attempts: 1 });
+    expect(await laneStatesNow(connection.db)).toEqual([expect.objectContaining({ lane: "queued", held: false })]);
   });
 
-  it("tells QStash the cause of an unexpected error, the Postgres code and message, never the query", async () => {
+  it("records the cause of a database error on the rows, the Postgres code and message, never the query", async () => {
     await connection.db.execute(sql`ALTER TABLE community_post RENAME TO community_post_away`);
     try {
-      const body = JSON.stringify({ contentType: "post", contentId: postId });
-      const response = await deliver("process-webhook", body);
-      expect(response.status).toBe(503);
-      const answer = (await response.json()) as { error: string; cause: string };
-      expect(answer.cause).toMatch(/relation "community_post" does not exist \(Postgres 42P01\)/);
-      expect(answer.cause).not.toMatch(/select|params/i);
+      await connection.db.insert(embeddingQueue).values({ contentType: "post", contentId: postId, priority: 3 });
+      const response = await deliver("process-webhook", JSON.stringify({ doorbell: "queued" }));
+      expect(response.status).toBe(200);
+      expect(await response.json()).toMatchObject({ stoppedBy: "transient-error" });
+      const [row] = await connection.db.select().from(embeddingQueue);
+      expect(row!.status).toBe("pending");
+      expect(row!.lastError).toMatch(/relation "community_post" does not exist \(Postgres 42P01\)/);
+      expect(row!.lastError).not.toMatch(/select|params/i);
     } finally {
       await connection.db.execute(sql`ALTER TABLE community_post_away RENAME TO community_post`);
     }
@@ -153,46 +154,11 @@ describe("process-webhook", () => {
 
   it("records a permanent failure as failed and answers 200 so QStash stops", async () => {
     api.alwaysFail = { status: 400 };
-    const body = JSON.stringify({ contentType: "post", contentId: postId });
-    const response = await deliver("process-webhook", body);
-    expect(response.status).toBe(200);
+    const ring = () => deliver("process-webhook", JSON.stringify({ doorbell: "queued" }));
+    await connection.db.insert(embeddingQueue).values({ contentType: "post", contentId: postId, priority: 3 });
+    expect((await ring()).status).toBe(200);
     const [row] = await connection.db.select().from(embeddingQueue);
     expect(row).toMatchObject({ contentType: "post", contentId: postId, status: "failed" });
     expect(row!.lastError).toMatch(/400/);
-    // A later success clears the failure.
-    api.alwaysFail = undefined;
-    await deliver("process-webhook", body);
-    const [after] = await connection.db.select().from(embeddingQueue);
-    expect(after!.status).toBe("done");
-  });
-
-  it.each([
-    [
-      "QStash's failure callback as a failed item",
-      { status: 502, retried: 3, maxRetries: 3, sourceMessageId: "msg_1", body: "bad gateway" },
-      "QStash gave up after 3 retries; last answer 502: bad gateway",
-    ],
-    [
-      "a failure callback whose answer holds a NUL",
-      { status: 500, retried: 3, body: "crash\u0000dump" },
-      "QStash gave up after 3 retries; last answer 500: crash\uFFFDdump",
-    ],
-  ] as const)("records %s", async (_what, answer, lastError) => {
-    await connection.db.delete(embeddingQueue);
-    const source = JSON.stringify({ contentType: "post", contentId: postId });
-    const callback = JSON.stringify({
-      ...answer,
-      body: Buffer.from(answer.body).toString("base64"),
-      sourceBody: Buffer.from(source).toString("base64"),
-    });
-    const response = await deliver("process-webhook/failed", callback);
-    expect(response.status).toBe(200);
-    const [row] = await connection.db.select().from(embeddingQueue);
-    expect(row).toMatchObject({ status: "failed", contentId: postId, lastError });
-  });
-
-  it("refuses an unsigned failure callback", async () => {
-    const response = await deliver("process-webhook/failed", "{}", null);
-    expect(response.status).toBe(401);
   });
 });

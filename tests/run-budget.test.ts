@@ -146,13 +146,14 @@ describe("a run that runs out of time", () => {
     expect(await drain(depsWith({ DRAIN_BUDGET_MS: "1500" }))).toMatchObject({ claimed: 3, done: 3 });
   });
 
-  it("process-webhook: answers 503 in time, so QStash delivers again", async () => {
+  it("process-webhook: a doorbell's run answers in time and puts its rows back at once", async () => {
     const [comment] = await connection.db.insert(communityComment).values({ body: "Slow delivery" }).returning();
     api.latencyMs = NEVER_MS;
     const app = createFunctionApp("process-webhook", depsWith({ PROCESS_BUDGET_MS: "1500" }));
-    const response = await signedPost(app, "process-webhook", { contentType: "comment", contentId: comment!.id });
-    expect(response.status).toBe(503);
-    expect(await response.json()).toMatchObject({ retry: true, error: expect.stringMatching(/budget/) });
+    const response = await signedPost(app, "process-webhook", { doorbell: "database" });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ claimed: 1, retried: 1, stoppedBy: "budget" });
     expect(await connection.db.$count(embeddings, eq(embeddings.contentId, comment!.id))).toBe(0);
+    expect(await connection.db.$count(embeddingQueue, sql`status = 'pending' AND run_after <= now()`)).toBe(1);
   });
 });

@@ -7,7 +7,7 @@ import { maintain } from "../functions/maintenance";
 import { claimBatch, MAX_RETRY_ROUNDS } from "../functions/queue";
 import { DRAIN_CHAIN } from "../functions/qstash/lanes";
 import { retryFailed } from "../functions/retry-failed";
-import { communityComment, communityPost, embeddingQueue, embeddings, jobRuns, searchLog } from "../schema";
+import { communityComment, communityPost, course, courseLesson, embeddingQueue, embeddings, jobRuns, searchLog } from "../schema";
 import { startTestStack, type TestStack } from "./support/stack";
 import { qstashToken } from "../testing/qstash-token";
 import { waitFor } from "./support/wait-for";
@@ -213,12 +213,44 @@ describe("maintenance", () => {
       staleModelItemsQueued: 1,
       expiredSignaturesDeleted: 0,
       textConfigsRealigned: 0,
+      indexRebuilt: false,
     });
     expect((await db.select().from(searchLog)).map((r) => r.query)).toEqual(["new"]);
     expect(await stack.embeddedChunks(gone!.id)).toBe(0);
     const pending = await db.select().from(embeddingQueue).where(eq(embeddingQueue.status, "pending"));
     // The released claim and the stale-model item are the same row: one pending row for it.
     expect(pending.map((r) => r.contentId)).toEqual([kept!.id]);
+  });
+});
+
+describe("maintenance reconciles embeddings with their rows and parents", () => {
+  it("removes the embeddings of rows hidden or deleted without the triggers, and of their children", async () => {
+    const db = stack.connection.db;
+    await db.delete(embeddingQueue);
+    const [hidden, deleted, kept] = await db
+      .insert(course)
+      .values([{ title: "Hidden past the triggers" }, { title: "Deleted past the triggers" }, { title: "Kept course" }])
+      .returning();
+    const lessons = await db
+      .insert(courseLesson)
+      .values([hidden!, deleted!, kept!].map((c) => ({ courseId: c.id, title: `A lesson of ${c.title}` })))
+      .returning();
+    for (let i = 0; i < 5 && (await db.$count(embeddingQueue, eq(embeddingQueue.status, "pending"))) > 0; i++) {
+      await drain(stack.deps, { budgetMs: 5000 });
+    }
+    const ids = [hidden!, deleted!, kept!, ...lessons].map((r) => r.id);
+    for (const id of ids) expect(await stack.embeddedChunks(id), id).toBe(1);
+    // What a replica session (or pg_restore, or a bulk tool) does: no trigger fires, nothing is queued.
+    await db.transaction(async (tx) => {
+      await tx.execute(sql`SET LOCAL session_replication_role = replica`);
+      await tx.update(course).set({ published: false }).where(eq(course.id, hidden!.id));
+      await tx.delete(course).where(eq(course.id, deleted!.id));
+    });
+    expect(await db.$count(embeddingQueue, eq(embeddingQueue.status, "pending"))).toBe(0);
+
+    const summary = await maintain(stack.deps);
+    expect(summary.orphanEmbeddingsDeleted).toBe(4);
+    expect(await Promise.all(ids.map((id) => stack.embeddedChunks(id)))).toEqual([0, 0, 1, 0, 0, 1]);
   });
 });
 

@@ -9,7 +9,7 @@ import { processItems } from "../functions/core/process";
 import type { Deps } from "../functions/deps";
 import { drain } from "../functions/drain";
 import { localEmbedder } from "../functions/embedders/local";
-import { course, courseLesson, embeddingQueue, embeddings, profiles, users } from "../schema";
+import { course, courseLesson, embeddingQueue, embeddings, profiles, searchLog, users } from "../schema";
 import { columnsOf, contentType, createRegistry, defaultRegistry } from "../schema/registry";
 import type { Connection } from "../scripts/lib/database";
 import { freshDatabase } from "./support/database";
@@ -49,6 +49,35 @@ describe("search is closed unless opened", () => {
     expect((await searchAs(deps, { query: "anything" })).status).toBe(200);
     expect((await searchAs(deps, { query: "anything" }, { authorization: "Bearer wrong" })).status).toBe(401);
     expect(() => loadConfig({ SEARCH_PUBLIC: "yes" })).toThrow(/SEARCH_PUBLIC must be true or false/);
+  });
+
+  it("SEARCH_PUBLIC=true has a rate limit: past it, anonymous searches get 429 and cost nothing; tokens still search", async () => {
+    const calls: string[][] = [];
+    const local = localEmbedder(1536);
+    const deps = {
+      ...depsWith({ SEARCH_PUBLIC: "true", SEARCH_TOKEN: "search-token-2", SEARCH_PUBLIC_PER_MINUTE: "5" }),
+      embedder: { ...local, embed: (texts: string[]) => (calls.push(texts), local.embed(texts)) },
+    };
+    await connection.db.delete(searchLog);
+    // Five searches in the last minute, whoever made them: the limit is reached.
+    await connection.db.insert(searchLog).values(Array.from({ length: 5 }, () => ({ query: "earlier", resultCount: 0, milliseconds: 1 })));
+    const refused = await searchAs(deps, { query: "one more" });
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get("retry-after")).toBe("60");
+    expect(((await refused.json()) as { error: string }).error).toMatch(/SEARCH_PUBLIC_PER_MINUTE/);
+    expect(calls).toEqual([]);
+    expect((await searchAs(deps, { query: "with the token" }, { authorization: "Bearer search-token-2" })).status).toBe(200);
+    // A minute later the window has moved on.
+    await connection.db.update(searchLog).set({ createdAt: new Date(Date.now() - 120_000) });
+    expect((await searchAs(deps, { query: "later" })).status).toBe(200);
+  });
+
+  it("keeps search_log small: a query is logged by its first 200 characters", async () => {
+    const deps = depsWith({ SEARCH_PUBLIC: "true" });
+    await connection.db.delete(searchLog);
+    expect((await searchAs(deps, { query: "x".repeat(2000) })).status).toBe(200);
+    const [row] = await connection.db.select().from(searchLog);
+    expect(row!.query).toHaveLength(200);
   });
 
   it("with SEARCH_TOKEN, needs it or the admin token", async () => {
@@ -107,23 +136,36 @@ describe("what may leave the database", () => {
     expect(found).toEqual([expect.objectContaining({ contentType: "auth_user", contentId: user!.id, snippet: "Ada Lovelace" })]);
   });
 
-  it("finds a profile by its bio but shows only the fields its snippet allows", async () => {
+  it("gives the search token no score to learn a hidden field from: a profile's bio is not embedded", async () => {
     const deps = depsWith(tokens);
-    const [profile] = await connection.db
+    const [plain, secret] = await connection.db
       .insert(profiles)
-      .values({
-        username: "grace",
-        fullName: "Grace Hopper",
-        headline: "Rear admiral",
-        bio: "Invented the first compiler; moth in relay number seventy",
-      })
+      .values([
+        { username: "grace1", fullName: "Grace Hopper", headline: "Rear admiral", bio: "Nothing to say" },
+        { username: "grace1", fullName: "Grace Hopper", headline: "Rear admiral", bio: "PIN 4711; diagnosed with asthma" },
+      ])
       .returning();
-    await processItems(deps, [{ contentType: "profile", contentId: profile!.id }]);
-    const [hit] = await hits(await searchAs(deps, { query: "compiler moth relay", types: ["profile"] }, publicSearch));
-    expect(hit).toMatchObject({ contentType: "profile", contentId: profile!.id });
-    expect(hit!.snippet).toContain("Grace Hopper");
-    expect(hit!.snippet).toContain("Rear admiral");
-    expect(hit!.snippet).not.toMatch(/compiler|moth|relay/);
+    await processItems(
+      deps,
+      [plain!, secret!].map((p) => ({ contentType: "profile", contentId: p.id })),
+    );
+    // Guessing at the hidden bio moves neither score: both profiles answer alike.
+    const found = await hits(await searchAs(deps, { query: "Grace Hopper PIN 4711 asthma", types: ["profile"] }, publicSearch));
+    const scores = new Map(found.map((h) => [h.contentId, h.score]));
+    expect(scores.get(secret!.id)).toBeDefined();
+    expect(scores.get(secret!.id)).toBe(scores.get(plain!.id));
+    for (const hit of found) expect(hit.snippet).not.toMatch(/4711|asthma/);
+  });
+
+  it("refuses a registry whose public type embeds a field its snippet does not show", () => {
+    const [profileEntry] = defaultRegistry;
+    const leaky = contentType({
+      ...profileEntry!,
+      embedded: [profiles.username, profiles.bio],
+      search: { public: true, snippet: [profiles.username] },
+    });
+    expect(() => createRegistry([leaky])).toThrow(/profile.*bio.*snippet/);
+    expect(() => createRegistry([{ ...leaky, search: { public: false, snippet: [profiles.username] } }])).not.toThrow();
   });
 });
 

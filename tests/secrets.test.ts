@@ -8,6 +8,8 @@ import type { Connection } from "../scripts/lib/database";
 import { startLocalStack, type LocalStack } from "../scripts/lib/local-stack";
 import { startEmulator, type RunningEmulator } from "../scripts/qstash-emulator/http";
 import { freshDatabase } from "./support/database";
+import { loadConfig } from "../functions/config";
+import { embedderLine } from "../scripts/lib/embedder-line";
 import { startFakeOpenAI, type FakeOpenAI } from "../testing/fake-openai";
 import { waitFor } from "./support/wait-for";
 
@@ -108,5 +110,16 @@ describe("secrets", () => {
     for (const [name, value] of [...Object.entries(SECRETS), ["database password", DB_PASSWORD]]) {
       expect(everything.includes(value!), `${name} leaked`).toBe(false);
     }
+  });
+});
+
+describe("what npm start and backfill print", () => {
+  it("names the embedder without the credentials OPENAI_BASE_URL may carry", () => {
+    const line = embedderLine(
+      loadConfig({ OPENAI_API_KEY: "k", OPENAI_BASE_URL: "https://proxy-user:proxy-S3CRET-9@llm.example.com/v1?api-key=key-S3CRET-10" }),
+    );
+    expect(line).toContain("text-embedding-3-small via https://");
+    expect(line).toContain("llm.example.com/v1");
+    expect(line).not.toMatch(/S3CRET/);
   });
 });

@@ -109,6 +109,42 @@ describe("status", () => {
     expect(html).toMatch(/id="throughput">1 items done · /);
   });
 
+  it("shows a failing embedding API at once with its cause, a drain whose every item failed as failed, and the re-embedding notice as text", async () => {
+    const db = connection.db;
+    await db.delete(embeddingQueue);
+    await db.delete(jobRuns);
+    const page = async () => (await createFunctionApp("status", deps).request("/api/embeddings/status", { headers: admin })).text();
+    // A drain that ran without throwing, but failed every item it took; items waiting on a dead API.
+    await db
+      .insert(jobRuns)
+      .values({ job: "drain", ok: true, summary: { claimed: 12, done: 0, failed: 12, retried: 0 }, startedAt: new Date() });
+    await db.insert(embeddingQueue).values([
+      {
+        contentType: "post",
+        contentId: "w1",
+        priority: 4,
+        status: "pending",
+        attempts: 1,
+        lastError: "embedding API unreachable: Connection error.",
+      },
+      { contentType: "post", contentId: "w2", priority: 4, status: "pending" },
+    ]);
+    await db.execute(sql`INSERT INTO embeddings (content_type, content_id, chunk_index, chunk_text, content_hash, model, dimensions, embedding)
+      VALUES ('post', 'old-model', 0, 'x', 'h', 'another-model', 1536, ${JSON.stringify(Array(1536).fill(0.01))}::vector)`);
+    try {
+      const html = await page();
+      expect(html).toContain('<p id="api" class="bad">Embedding API failing: embedding API unreachable: Connection error.');
+      expect(html).toContain("<tr><td>drain</td>");
+      expect(html).toMatch(/<td class="bad">all 12 items failed<\/td>/);
+      expect(html).toContain('<p id="reembedding">Re-embedding: 1 chunks are of another model</p>');
+      expect(html).not.toContain("&lt;p");
+    } finally {
+      await db.execute(sql`DELETE FROM embeddings WHERE content_id = 'old-model'`);
+      await db.delete(embeddingQueue);
+      await db.delete(jobRuns);
+    }
+  });
+
   it("sends security headers with the page, the admin JSON and their refusals", async () => {
     const app = createFunctionApp("status", deps);
     const answers = [

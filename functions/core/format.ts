@@ -3,6 +3,9 @@ import { errorMessage } from "../lib/errors.js";
 import type { FailedItem, Item } from "./item.js";
 import type { Loaded } from "./load.js";
 
+/** The default size limit of a row's text (EMBEDDING_MAX_ROW_BYTES): about 250,000 tokens. */
+export const MAX_ROW_BYTES = 1_000_000;
+
 export type Document = { item: Item; text: string };
 
 export function formatRows(found: Loaded["found"]): { documents: Document[]; empty: FailedItem[] } {

@@ -8,18 +8,20 @@ import { pendingVersions, resolveSettled } from "../queue/index.js";
 import { lockItems, retryConflicts } from "../db/conflicts.js";
 import { chunkText, DEFAULT_CHUNKING, type ChunkOptions } from "./chunk.js";
 import { embedChunks } from "./embed.js";
-import { formatRows } from "./format.js";
+import { type Document, formatRows, MAX_ROW_BYTES } from "./format.js";
 import { contentHash } from "./hash.js";
 import { type FailedItem, type Item, itemKey, uniqueItems } from "./item.js";
 import { loadRows } from "./load.js";
 import { type Chunk, chunkKey, type EmbeddedChunk, type EmbeddingWriter, storedHashes, storeEmbeddings } from "./store.js";
-import { PermanentError } from "../lib/errors.js";
+import { OutOfTimeError, PermanentError } from "../lib/errors.js";
 
 export type ProcessDeps = {
   db: Database;
   embedder: Embedder;
   registry: Registry;
   chunking?: ChunkOptions;
+  /** EMBEDDING_MAX_ROW_BYTES (config.ts): a row whose text is longer fails, unembedded. */
+  config?: { process: { maxRowBytes?: number } };
   /** Where and how new and changed embeddings are written: an upsert on `db` unless given (store.ts). */
   writer?: EmbeddingWriter;
 };
@@ -51,7 +53,13 @@ export async function processItems(deps: ProcessDeps, items: Item[]): Promise<Pr
 
   const chunks: Chunk[] = [];
   const chunkCounts: (Item & { count: number })[] = [];
+  // A row over the size limit fails before it costs any chunking, hashing or tokens; its stored
+  // embeddings, if any, stay as they were.
+  const oversized = oversizedRows(read.documents, deps.config?.process.maxRowBytes ?? MAX_ROW_BYTES);
+  read.documents = read.documents.filter((d) => !oversized.has(itemKey(d.item)));
   for (const { item, text } of read.documents) {
+    // Chunking and hashing take time too: the run stops here rather than outlive its budget.
+    if (embedder.budget?.left() === 0) throw new OutOfTimeError("no time left in this run to chunk and hash its rows");
     const texts = chunkText(text, deps.chunking ?? DEFAULT_CHUNKING);
     const textConfig = textConfigOf(registry.byType(item.contentType)!);
     chunkCounts.push({ ...item, count: texts.length });
@@ -77,8 +85,12 @@ export async function processItems(deps: ProcessDeps, items: Item[]): Promise<Pr
   );
   const changed = chunks.filter((chunk) => stored.get(chunkKey(chunk)) !== chunk.hash);
   let embedded: EmbeddedChunk[];
+  let unusable: Map<string, FailedItem>;
   try {
-    embedded = (await embedChunks(embedder, changed)).map((chunk) => ({ ...chunk, stored: stored.has(chunkKey(chunk)) }));
+    const result = await embedChunks(embedder, changed);
+    embedded = result.embedded.map((chunk) => ({ ...chunk, stored: stored.has(chunkKey(chunk)) }));
+    // An item with an unusable vector fails alone, none of its chunks stored; its batch goes on.
+    unusable = new Map(result.unusable.map((chunk) => [itemKey(chunk), { ...pick(chunk), error: chunk.error }]));
   } catch (error) {
     // Transient: thrown, the caller retries these items (their removals are done already).
     if (!(error instanceof PermanentError)) throw error;
@@ -89,19 +101,34 @@ export async function processItems(deps: ProcessDeps, items: Item[]): Promise<Pr
       unchanged: 0,
       deleted: read.gone.length,
       superseded: superseded.size,
-      failed: [...read.failed, ...read.empty, ...failed],
+      failed: [...read.failed, ...read.empty, ...oversized.values(), ...failed],
     };
   }
-  const documents = read.documents.map((d) => d.item);
-  for (const key of await storeCurrent(deps, documents, read.texts, embedded, chunkCounts, documents)) superseded.add(key);
+  const usable = <T extends Item>(item: T) => !unusable.has(itemKey(item));
+  const documents = read.documents.map((d) => d.item).filter(usable);
+  const counts = chunkCounts.filter(usable);
+  for (const key of await storeCurrent(deps, documents, read.texts, embedded.filter(usable), counts, documents)) superseded.add(key);
   return {
     items: unique.length,
     embedded: changed.length,
     unchanged: chunks.length - changed.length,
     deleted: read.gone.length,
     superseded: superseded.size,
-    failed: [...read.failed, ...read.empty],
+    failed: [...read.failed, ...read.empty, ...oversized.values(), ...unusable.values()],
   };
+}
+
+/** The documents whose UTF-8 text is over `limit` bytes, as failed items (cheap for short texts). */
+function oversizedRows(documents: Document[], limit: number): Map<string, FailedItem> {
+  const oversized = new Map<string, FailedItem>();
+  for (const { item, text } of documents) {
+    if (text.length * 3 <= limit) continue;
+    const bytes = new TextEncoder().encode(text).length;
+    if (bytes <= limit) continue;
+    const error = `${item.contentType} is ${bytes.toLocaleString("en-US")} bytes of text, over the limit of ${limit.toLocaleString("en-US")} a row (EMBEDDING_MAX_ROW_BYTES)`;
+    oversized.set(itemKey(item), { ...pick(item), error });
+  }
+  return oversized;
 }
 
 const pick = (item: Item): Item => ({ contentType: item.contentType, contentId: item.contentId });

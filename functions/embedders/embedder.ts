@@ -10,11 +10,14 @@ export type Embedder = {
    * rather than outlive `budget` (request timeouts, retries and rate-limit waits are cut to it).
    */
   embed(texts: string[], budget?: Budget): Promise<number[][]>;
+  /** The run's budget this embedder is bound to (withBudget): the core's other stages keep to it too. */
+  budget?: Budget;
 };
 
 /** The embedder as the processing core sees it during one run: every call bound to the run's budget. */
 export const withBudget = (embedder: Embedder, budget: Budget): Embedder => ({
   ...embedder,
+  budget,
   embed: (texts) => embedder.embed(texts, budget),
 });
 

@@ -4,7 +4,7 @@ import { shownUrl } from "../config.js";
 import OpenAI from "openai";
 import { type Budget, type Clock, systemClock } from "../lib/budget.js";
 import { decodeFloat32Base64 } from "../lib/base64.js";
-import { errorMessage, OutOfTimeError, PermanentError, redact, TransientError } from "../lib/errors.js";
+import { errorMessage, OutOfTimeError, PermanentError, redact, TransientError, withoutQuotedValues } from "../lib/errors.js";
 import { type BatchLimits, type Embedder, estimateTokens, mapLimited, OPENAI_LIMITS, packRequests } from "./embedder.js";
 import { TokenRateLimiter } from "./rate-limiter.js";
 import { backoffMs, MAX_RETRY_AFTER_MS, MIN_ATTEMPT_MS, retryAfterMs } from "./retry.js";
@@ -157,7 +157,8 @@ function classify(error: unknown): Error {
   if (error instanceof OpenAI.APIConnectionError) return new TransientError(`embedding API unreachable: ${error.message}`);
   if (error instanceof OpenAI.APIError) {
     const status = error.status ?? 0;
-    const message = `embedding API answered ${status || "an error"}: ${error.message}`;
+    // Some compatible servers echo the input they refused: the row's text must not reach last_error.
+    const message = `embedding API answered ${status || "an error"}: ${withoutQuotedValues(error.message).slice(0, 300)}`;
     return status === 408 || status === 409 || status === 429 || status >= 500 || status === 0
       ? new TransientError(message)
       : new PermanentError(message);

@@ -20,6 +20,7 @@ export const Status = {
   unauthorized: 401,
   notFound: 404,
   tooLarge: 413,
+  tooManyRequests: 429,
   serverError: 500,
   unavailable: 503,
 } as const satisfies Record<string, ContentfulStatusCode>;
@@ -56,6 +57,14 @@ export const BODY_LIMIT = bodyLimit({
   onError: (c) => c.json({ error: `body larger than ${MAX_BODY_BYTES} bytes` }, Status.tooLarge),
 });
 
+/** The error, or an error in its cause chain, that a retry can fix. */
+function transientCause(error: unknown): TransientError | undefined {
+  for (let current = error, depth = 0; current instanceof Error && depth < 5; current = current.cause, depth++) {
+    if (current instanceof TransientError) return current;
+  }
+  return undefined;
+}
+
 /** The shared app with these routers mounted under BASE_PATH. */
 export function createApp(...routers: Router[]) {
   const app = new Hono<AppEnv>();
@@ -65,8 +74,10 @@ export function createApp(...routers: Router[]) {
   app.onError((error, c) => {
     if (error instanceof BadRequestError) return c.json({ error: error.message }, Status.badRequest);
     if (error instanceof UnauthorizedError) return c.json({ error: error.message }, Status.unauthorized);
-    // QStash retries any non-2xx: 503 for what a retry can fix, 500 for the rest.
-    if (error instanceof TransientError) return c.json({ error: error.message, retry: true }, Status.unavailable);
+    // QStash retries any non-2xx: 503 for what a retry can fix, 500 for the rest. Drizzle wraps a
+    // driver's error (a database that cannot be reached) in its own: the cause says what happened.
+    const transient = transientCause(error);
+    if (transient) return c.json({ error: transient.message, retry: true }, Status.unavailable);
     if (error instanceof PermanentError || error instanceof ConfigError) return c.json({ error: error.message }, Status.serverError);
     // The cause (bounded, never a query's parameters) for the log, and for QStash, whose failure
     // callback records the answer where a person sees it; anyone else learns no internals.

@@ -40,7 +40,7 @@ export function errorMessage(error: unknown): string {
     // The database's answer first: PGlite's own error also carries the query and its parameters.
     const code = ownPostgresCode(current);
     if (code) {
-      parts.push(`${current.message} (Postgres ${code}${safeDetail((current as { detail?: unknown }).detail)})`);
+      parts.push(`${withoutQuotedValues(current.message)} (Postgres ${code}${safeDetail((current as { detail?: unknown }).detail)})`);
     } else if (isQueryError(current)) {
       if (current.cause === undefined) parts.push("database query failed");
     } else {
@@ -72,6 +72,16 @@ const isQueryError = (error: Error) => error.name === "DrizzleQueryError" || ("p
 /** A detail names the keys involved; a "Failing row contains (…)" detail would carry the row's vector. */
 const safeDetail = (detail: unknown) =>
   typeof detail === "string" && detail && !detail.startsWith("Failing row") ? `: ${detail.slice(0, 300)}` : "";
+
+/**
+ * A message with every long quoted value left out: a database's "invalid input syntax for type vector:
+ * "[…]"" quotes a whole vector, and an API may echo the text it was sent. Names (a constraint, a
+ * column) are short and stay. An unclosed double quote (a message cut short) is left out to its end;
+ * single quotes only in pairs, as an apostrophe is one.
+ */
+export function withoutQuotedValues(text: string): string {
+  return text.replace(/"[^"]{41,}("|$)/g, '"…$1').replace(/'[^']{41,}'/g, "'…'");
+}
 
 /** Replaces every occurrence of the given secrets, so an upstream message that echoes one is safe to show. */
 export function redact(text: string, secrets: (string | undefined)[]): string {

@@ -34,12 +34,11 @@ export function laneFor(priority: number): Lane {
 }
 
 /**
- * How long a lane gathers changes under one doorbell: every change in the same window shares the
- * window's deduplication id, so a burst rings once (the immediate lane also at once, its leading edge),
- * and the rung run reads the rows as they are then. A later change falls in a new window, so no change
- * waits for more than a window. The batched lane ("database") rings once a minute while changes come.
+ * How long a lane gathers changes under one doorbell, delivered at the window's end (the immediate lane
+ * rings at once): the changes that come meanwhile find the lane held and ring nothing. No change waits
+ * more than a window for its run; the batched lane's four minutes keep its five.
  */
-export const COALESCE_WINDOW_MS: Record<Lane, number> = { immediate: 500, queued: 2000, database: 60_000 };
+export const COALESCE_WINDOW_MS: Record<Lane, number> = { immediate: 500, queued: 2000, database: 240_000 };
 
 export function coalescingWindow(lane: Lane, now: number) {
   const width = COALESCE_WINDOW_MS[lane];

@@ -17,9 +17,9 @@ export type Message = {
   queueName?: string;
   /** Deliveries sharing the key run at most `parallelism` at once. */
   flowControl?: { key: string; parallelism: number };
-  /** Endpoint QStash calls after the last failed retry. */
-  failureEndpoint?: EndpointPath;
   retries?: number;
+  /** Upstash-Retry-Delay: milliseconds before a retry, an expression of `retried` (QStash's back-off otherwise). */
+  retryDelay?: string;
 };
 
 /** What QStash answered for one message of a batch: sent, or refused on its own. */
@@ -45,8 +45,8 @@ export function qstashPublisher(config: Config): Publisher | undefined {
     body: m.body,
     deduplicationId: m.deduplicationId,
     notBefore: m.deliverAt === undefined ? undefined : Math.ceil(m.deliverAt / 1000),
-    failureCallback: m.failureEndpoint && urlOf(m.failureEndpoint),
     retries: m.retries,
+    retryDelay: m.retryDelay,
     queueName: m.queueName,
     flowControl: m.flowControl,
   });

@@ -9,7 +9,8 @@
 //   (none) ──recordFailed──▶ failed          pending, failed ──resolveSettled──▶ done
 export { claimBatch, type Claimed, type PriorityRange, readyCount, releaseExpiredClaims } from "./claim.js";
 export { DONE_RETENTION_DAYS, deleteDoneRows } from "./prune.js";
-export { type QueuedItem, queueItems, queueOtherModels } from "./queue-items.js";
+export { type QueuedItem, queueItems, queueItemsThen, queueOtherModels } from "./queue-items.js";
+export { freeLanes, holdLanes, laneStatesNow, lockIdleLanes, releaseLane } from "./lane-state.js";
 export { recordFailed } from "./record-failed.js";
 export { type PendingVersion, pendingVersions, resolveSettled } from "./resolve-settled.js";
 export { failedCount, MAX_RETRY_ROUNDS, retryFailedRows } from "./retry.js";

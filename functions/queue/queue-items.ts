@@ -12,7 +12,21 @@ export type QueuedItem = Item & { priority: number; op: QueueOp };
 
 /** Queues items now, or, with `delayMs`, as a safety net the drain takes only if nothing settles them first. */
 export async function queueItems(db: Database, items: QueuedItem[], source: QueueSource, delayMs = 0): Promise<void> {
-  if (items.length === 0) return;
+  await queueItemsThen(db, items, source, async () => undefined, delayMs);
+}
+
+/**
+ * Queues items and, in the same transaction, runs `then` (enqueue claims the lanes to ring there: the
+ * rows and the claim commit together, ARCHITECTURE.md §5).
+ */
+export async function queueItemsThen<T>(
+  db: Database,
+  items: QueuedItem[],
+  source: QueueSource,
+  then: (tx: Database) => Promise<T>,
+  delayMs = 0,
+): Promise<T> {
+  if (items.length === 0) return then(db);
   // Sorted and once each: concurrent calls lock the pending rows in one order, so they never deadlock.
   // An item given twice keeps its last op and its highest priority, as queue_for_embedding's coalescing
   // would have made of the two calls.
@@ -25,10 +39,11 @@ export async function queueItems(db: Database, items: QueuedItem[], source: Queu
     sorted.map((i) => sql`(${i.contentType}::text, ${i.contentId}::text, ${i.priority}::int, ${i.op}::text)`),
     sql`, `,
   );
-  await yieldingWrite(db, (tx) =>
-    tx.execute(sql`SELECT queue_for_embedding(v.content_type, v.content_id, v.priority, v.op, ${source}::text, ${delayMs}::int)
-    FROM (VALUES ${values}) AS v(content_type, content_id, priority, op)`),
-  );
+  return yieldingWrite(db, async (tx) => {
+    await tx.execute(sql`SELECT queue_for_embedding(v.content_type, v.content_id, v.priority, v.op, ${source}::text, ${delayMs}::int)
+    FROM (VALUES ${values}) AS v(content_type, content_id, priority, op)`);
+    return then(tx);
+  });
 }
 
 /**

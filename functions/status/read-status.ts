@@ -1,10 +1,11 @@
 // The numbers behind GET queue and processor: read from the tables, never a secret.
-import { desc, eq, sql } from "drizzle-orm";
+import { and, desc, eq, gt, inArray, like, sql } from "drizzle-orm";
 import { embeddingQueue, jobRuns } from "../../schema/pipeline-tables.js";
 import { publicConfig } from "../config.js";
 import { rowsOf } from "../db/database.js";
 import type { Deps } from "../deps.js";
 import { errorMessage } from "../lib/errors.js";
+import { spendToday } from "../qstash/spend-ledger.js";
 
 export async function queueStatus(deps: Deps) {
   const { db } = deps;
@@ -27,6 +28,20 @@ export async function queueStatus(deps: Deps) {
     db.execute(sql`
     SELECT count(*)::int AS n FROM embeddings WHERE model <> ${deps.embedder.model} OR dimensions <> ${deps.embedder.dimensions}`),
   );
+  // The embedding API failing now, said at once with its cause: the newest API error on a row of the
+  // last 15 minutes (classify in embedders/openai.ts starts each with "embedding").
+  const [api] = await db
+    .select({ error: embeddingQueue.lastError, at: embeddingQueue.updatedAt })
+    .from(embeddingQueue)
+    .where(
+      and(
+        inArray(embeddingQueue.status, ["pending", "failed"]),
+        like(embeddingQueue.lastError, "embedding %"),
+        gt(embeddingQueue.updatedAt, sql`now() - interval '15 minutes'`),
+      ),
+    )
+    .orderBy(desc(embeddingQueue.updatedAt))
+    .limit(1);
   const recentErrors = await db
     .select({
       contentType: embeddingQueue.contentType,
@@ -49,6 +64,7 @@ export async function queueStatus(deps: Deps) {
     oldestPendingSeconds: ages?.oldest == null ? null : Math.round(ages.oldest),
     lastHour: { itemsDone: hour?.done ?? 0, itemsFailed: hour?.failed ?? 0, chunksEmbedded: hour?.embedded ?? 0 },
     chunksOfAnotherModel: other?.n ?? 0,
+    apiFailing: api ? { error: api.error!, at: api.at } : null,
     recentErrors,
   };
 }
@@ -71,5 +87,7 @@ export async function processorStatus(deps: Deps) {
   );
   // The embedder in use is the truth about model and size, whatever built it.
   const config = { ...publicConfig(deps.config), model: deps.embedder.model, dimensions: deps.embedder.dimensions };
-  return { config, database, qstash, lastRuns };
+  // Today's QStash spend against the plan: past the lanes' share their changes wait for the drain.
+  const spend = await spendToday(deps.db, deps.config, (deps.clock ?? Date).now()).catch(() => null);
+  return { config, database, qstash, spend, lastRuns };
 }

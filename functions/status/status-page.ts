@@ -1,6 +1,7 @@
 // The status page a person reads at a glance: depth per lane, throughput, failures.
 import { html } from "hono/html";
 import { LANE_PRIORITIES, LANES, type Lane, laneFor } from "../qstash/lanes.js";
+import type { SpendToday } from "../qstash/spend-ledger.js";
 import type { processorStatus, queueStatus } from "./read-status.js";
 
 /** Each lane as the page names it, with the priorities it takes (functions/qstash/lanes.ts). */
@@ -11,6 +12,25 @@ const label = (lane: Lane) => {
   return `${NAMES[lane]} (${range})`;
 };
 const when = (at: unknown) => `${new Date(at as string).toISOString().replace("T", " ").slice(0, 19)} UTC`;
+
+/** Today's QStash messages against the plan, and whether the lanes have fallen back to the drain until the day resets. */
+function spendLine(spend: SpendToday) {
+  const limit =
+    spend.dailyLimit === null ? "no daily limit" : `of ${spend.dailyLimit} a day (${spend.scheduleReserve} kept for the schedules)`;
+  return html`<p id="spend">QStash today: ${spend.publishRequests} published, ${spend.deliveries} delivered (${spend.retried} retries) ${limit}${
+    spend.lanesOnDrain
+      ? html` · <b class="bad">the lanes' share is spent: changes wait for the drain (at most five minutes) until the day resets at ${when(spend.resetsAt)}</b>`
+      : ""
+  }</p>`;
+}
+
+/** A run that threw failed; so did one that finished having failed every item it took. */
+function runResult(run: { ok: boolean; summary: unknown }): { ok: boolean; text: string } {
+  if (!run.ok) return { ok: false, text: "failed" };
+  const { done, failed } = (run.summary ?? {}) as { done?: number; failed?: number };
+  if (failed && !done) return { ok: false, text: `all ${failed} items failed` };
+  return { ok: true, text: failed ? `ok (${failed} items failed)` : "ok" };
+}
 
 export function statusPage(queue: Awaited<ReturnType<typeof queueStatus>>, processor: Awaited<ReturnType<typeof processorStatus>>) {
   const lanes = new Map<string, Record<string, number>>(LANES.map((lane) => [label(lane), {}]));
@@ -26,12 +46,14 @@ td,th{border:1px solid #ccc;padding:.3rem .7rem;text-align:left}.bad{color:#b000
 <p>Database <b class="${processor.database.reachable ? "good" : "bad"}">${processor.database.reachable ? "reachable" : "unreachable"}</b>
  · QStash <b class="${processor.qstash.reachable ? "good" : "bad"}">${processor.qstash.configured ? (processor.qstash.reachable ? "reachable" : "unreachable") : "not configured"}</b>
  · ${processor.config.provider} / ${processor.config.model} (${processor.config.dimensions} dimensions) · strategy ${processor.config.strategy}</p>
+${processor.spend ? spendLine(processor.spend) : ""}
+${queue.apiFailing ? html`<p id="api" class="bad">Embedding API failing: ${queue.apiFailing.error} (${when(queue.apiFailing.at)})</p>` : ""}
 <h2>Queue by lane</h2>
 <table id="lanes"><tr><th>Lane</th><th>Pending</th><th>Processing</th><th>Done</th><th>Failed</th></tr>
 ${[...lanes].map(([lane, counts]) => html`<tr><td>${lane}</td><td>${counts.pending ?? 0}</td><td>${counts.processing ?? 0}</td><td>${counts.done ?? 0}</td><td>${counts.failed ?? 0}</td></tr>`)}
 </table>
 <p>Oldest pending: <b id="oldest">${queue.oldestPendingSeconds == null ? "none" : `${queue.oldestPendingSeconds} s`}</b></p>
-${queue.chunksOfAnotherModel ? `<p id="reembedding">Re-embedding: ${queue.chunksOfAnotherModel} chunks are of another model</p>` : ""}
+${queue.chunksOfAnotherModel ? html`<p id="reembedding">Re-embedding: ${queue.chunksOfAnotherModel} chunks are of another model</p>` : ""}
 <h2>Last hour</h2>
 <p id="throughput">${queue.lastHour.itemsDone} items done · ${queue.lastHour.chunksEmbedded} chunks embedded · ${queue.lastHour.itemsFailed} failed</p>
 <h2>Recent failures</h2>
@@ -40,6 +62,9 @@ ${queue.recentErrors.map((e) => html`<tr><td>${e.contentType} ${e.contentId}</td
 </table>
 <h2>Scheduled runs</h2>
 <table id="runs"><tr><th>Job</th><th>Last run</th><th>Result</th></tr>
-${Object.entries(processor.lastRuns).map(([job, run]) => html`<tr><td>${job}</td><td>${when(run.finishedAt)}</td><td class="${run.ok ? "good" : "bad"}">${run.ok ? "ok" : "failed"}</td></tr>`)}
+${Object.entries(processor.lastRuns).map(([job, run]) => {
+  const result = runResult(run);
+  return html`<tr><td>${job}</td><td>${when(run.finishedAt)}</td><td class="${result.ok ? "good" : "bad"}">${result.text}</td></tr>`;
+})}
 </table></body></html>`;
 }

@@ -1,5 +1,5 @@
 // drain as a Netlify Function, synchronous: 60 s (functions/endpoints.ts).
-import { fetchHandler } from "../../functions/edge.js";
+import { fetchHandler } from "../../functions-node/fetch-handler.js";
 import { drainRouter } from "../../functions/drain.js";
 
 export default fetchHandler(drainRouter, process.env);

@@ -1,5 +1,5 @@
 // maintenance as a Netlify Function, synchronous: 60 s (functions/endpoints.ts).
-import { fetchHandler } from "../../functions/edge.js";
+import { fetchHandler } from "../../functions-node/fetch-handler.js";
 import { maintenanceRouter } from "../../functions/maintenance.js";
 
 export default fetchHandler(maintenanceRouter, process.env);

@@ -1,5 +1,5 @@
 // retry-failed as a Netlify Function, synchronous: 60 s (functions/endpoints.ts).
-import { fetchHandler } from "../../functions/edge.js";
+import { fetchHandler } from "../../functions-node/fetch-handler.js";
 import { retryFailedRouter } from "../../functions/retry-failed.js";
 
 export default fetchHandler(retryFailedRouter, process.env);

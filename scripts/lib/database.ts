@@ -1,5 +1,6 @@
-// Node-side database access: PGlite (embedded, with pgvector) when DATABASE_URL is unset, the Neon
-// serverless driver for a Neon URL, node-postgres for any other postgres:// URL. Never bundled for the edge.
+// Node-side database access: PGlite (embedded, with pgvector) when DATABASE_URL is unset, else the
+// Node.js functions' choice (functions-node/database.ts): the Neon serverless driver for a Neon URL,
+// node-postgres for any other postgres:// URL. Never bundled for the edge.
 import { PGlite } from "@electric-sql/pglite";
 import { vector } from "@electric-sql/pglite-pgvector";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
@@ -8,16 +9,18 @@ import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import { migrate as migrateNodePg } from "drizzle-orm/node-postgres/migrator";
 import { migrate as migrateNeon } from "drizzle-orm/neon-serverless/migrator";
 import { mkdirSync } from "node:fs";
-import { neonConfig } from "@neondatabase/serverless";
 import pg from "pg";
-import ws from "ws";
 import * as schema from "../../schema";
-import type { Config } from "../../functions/config";
+import { type Config, shownUrl } from "../../functions/config";
+import { errorMessage } from "../../functions/lib/errors";
+import { sql } from "drizzle-orm";
 import type { Database } from "../../functions/db/database";
-import { neonDatabase } from "../../functions/db/neon";
+import { isNeonHost } from "../../functions/db/connection-error";
+import { neonDatabaseInNode, nodePostgresPool } from "../../functions-node/database";
 import { applyMigrations, type MigrateOptions } from "./migrations";
 import { claimDataDir, currentOwner } from "./data-dir-owner";
 import { type CopySession, copySession } from "./copy-writer";
+import { listenOn } from "./notification-listener";
 import { tapWireNotifications } from "./wire-notifications";
 
 export const START_COMMAND = "npm start";
@@ -67,21 +70,7 @@ export function pgliteConnection(client: PGlite): Connection {
   };
 }
 
-export function isNeonUrl(url: string): boolean {
-  return /\.neon\.tech([:/]|$)/.test(`${new URL(url).hostname}/`);
-}
-
-/**
- * A node-postgres pool whose connections may drop without taking the process down. A dropped
- * connection fails its query (a transient error: the item is retried) and then emits an error of its
- * own, which node-postgres throws as uncaught unless the connection listens: so every one does.
- */
-export function nodePostgresPool(options: pg.PoolConfig): pg.Pool {
-  const pool = new pg.Pool(options);
-  pool.on("connect", (client) => client.on("error", (error) => console.warn(`[database] connection lost: ${error.message}`)));
-  pool.on("error", () => undefined); // an idle connection's drop, already logged by its own listener
-  return pool;
-}
+export { nodePostgresPool };
 
 /**
  * Opens the database the configuration names: DATABASE_URL, or the embedded one in its folder. The
@@ -115,10 +104,23 @@ export async function openDatabase(config: Config, command: string): Promise<Con
       },
     };
   }
-  if (isNeonUrl(url)) {
-    // Node 20 has no global WebSocket; the edge runtimes do.
-    neonConfig.webSocketConstructor ??= ws;
-    const { db, close } = neonDatabase(url);
+  return reachable(url, openServerDatabase(url));
+}
+
+/** The connection, once it answers; else an error that names DATABASE_URL (shown without credentials). */
+async function reachable(url: string, connection: Connection): Promise<Connection> {
+  try {
+    await connection.db.execute(sql`SELECT 1`);
+    return connection;
+  } catch (error) {
+    await connection.close().catch(() => undefined);
+    throw new Error(`DATABASE_URL: cannot reach ${shownUrl(url)} (${errorMessage(error)})`);
+  }
+}
+
+function openServerDatabase(url: string): Connection {
+  if (isNeonHost(url)) {
+    const { db, close } = neonDatabaseInNode(url);
     // A first load's COPY goes over TCP, as LISTEN does: node-postgres on the same URL, opened when first asked.
     let copyPool: pg.Pool | undefined;
     return {
@@ -153,32 +155,3 @@ export function postgresConnection(url: string, onClose?: () => Promise<void>): 
     },
   };
 }
-
-/**
- * LISTEN on a dedicated connection of its own (a pooled one would be handed to queries). Over TCP for
- * Neon too: a Node process can reach it directly. A dropped connection is reopened.
- */
-function listenOn(url: string): Connection["listen"] {
-  return async (channel, listener) => {
-    let client: pg.Client | undefined;
-    let stopped = false;
-    const connect = async () => {
-      const next = new pg.Client({ connectionString: url });
-      next.on("notification", (message) => message.channel === channel && listener(message.payload ?? ""));
-      next.on("error", (error) => {
-        console.warn(`[database] notification connection lost (${error.message}); reconnecting`);
-        if (!stopped) setTimeout(() => void connect().catch(() => undefined), 1000);
-      });
-      await next.connect();
-      await next.query(`LISTEN ${pgIdentifier(channel)}`);
-      client = next;
-    };
-    await connect();
-    return async () => {
-      stopped = true;
-      await client?.end();
-    };
-  };
-}
-
-const pgIdentifier = (name: string) => `"${name.replace(/"/g, '""')}"`;

@@ -5,14 +5,14 @@
 // drain runs work at once, as two scheduled runs may (each claims its own batches, SKIP LOCKED): while
 // one waits for the embedding API, the other writes, so neither the API nor the database sits idle.
 import { sql } from "drizzle-orm";
-import type { Database } from "../../functions/db/database";
 import type { Deps } from "../../functions/deps";
 import { drain, type DrainSummary } from "../../functions/drain";
-import { rowsOf } from "../../functions/db/database";
 import { errorMessage } from "../../functions/lib/errors";
 import { readyCount } from "../../functions/queue/index";
-import { embeddings, HNSW_INDEX } from "../../schema/pipeline-tables";
+import { embeddings } from "../../schema/pipeline-tables";
+import { buildHnswIndex, dropHnswIndex, hnswIndexUsable } from "../../functions/db/hnsw-index";
 import type { CopySession } from "./copy-writer";
+import { refuseUnaskedSwitch } from "./model-switch";
 
 export type InitialLoad = { done: number; failed: number; remaining: number; rebuiltIndex: boolean; indexSeconds: number };
 
@@ -39,7 +39,10 @@ export type InitialLoadOptions = {
 
 export async function drainBacklog(deps: Deps, options: InitialLoadOptions = {}): Promise<InitialLoad> {
   const { db } = deps;
-  const rebuiltIndex = (await db.$count(embeddings)) === 0;
+  await refuseUnaskedSwitch(db, deps.config, deps.embedder);
+  // An earlier load that was stopped (SIGKILL, a crash) may have left the index dropped: this one
+  // loads on without it and builds it at the end, as a first load does.
+  const rebuiltIndex = (await db.$count(embeddings)) === 0 || !(await hnswIndexUsable(db));
   if (rebuiltIndex) await dropHnswIndex(db);
   const result: InitialLoad = { done: 0, failed: 0, remaining: 0, rebuiltIndex, indexSeconds: 0 };
   const { drain: settings } = deps.config;
@@ -80,53 +83,4 @@ export async function drainBacklog(deps: Deps, options: InitialLoadOptions = {})
     }
   }
   return result;
-}
-
-export const dropHnswIndex = (db: Database) => db.execute(sql`DROP INDEX IF EXISTS ${sql.identifier(HNSW_INDEX)}`);
-
-/**
- * Builds the index schema/pipeline-tables.ts declares, with settings for this build only: those of
- * `indexBuildSettings`, or `maintenanceWorkMem` when given.
- */
-export async function buildHnswIndex(db: Database, maintenanceWorkMem?: string) {
-  await db.transaction(async (tx) => {
-    const settings = await indexBuildSettings(tx);
-    if (maintenanceWorkMem) settings.maintenance_work_mem = maintenanceWorkMem;
-    for (const [name, value] of Object.entries(settings)) await tx.execute(sql`SELECT set_config(${name}, ${value}, true)`);
-    await tx.execute(sql`CREATE INDEX IF NOT EXISTS ${sql.identifier(HNSW_INDEX)} ON embeddings USING hnsw (embedding vector_cosine_ops)`);
-  });
-}
-
-/** Bytes of pgvector's in-memory HNSW graph per element, besides its vector: neighbour lists (m 16), header. */
-const GRAPH_BYTES_PER_ELEMENT = 1024;
-/** Left of maintenance_work_mem for what is not the graph. */
-const BUILD_OVERHEAD_BYTES = 64 << 20;
-
-/**
- * Settings for an index build, from what the server allows, never fixed sizes:
- * - `maintenance_work_mem` large enough for the whole graph (pgvector builds fast while the graph
- *   fits; past it, it goes on inserting into the on-disk graph, several times slower), never below
- *   the server's own setting and at most a quarter of `effective_cache_size` (the memory the server
- *   is told it has);
- * - parallel workers as `max_parallel_workers` allows, at most one per CPU the server says it
- *   plans for, and taken however small the heap: the vectors live out of line (TOAST), so the heap
- *   size from which Postgres sizes the workers tells little of the build's work.
- */
-export async function indexBuildSettings(db: Database): Promise<Record<string, string>> {
-  const [row] = await rowsOf<{ rows: number; dims: number; current: number; cache: number; workers: number }>(
-    db.execute(sql`SELECT
-      (SELECT count(*) FROM embeddings)::float8 AS rows,
-      coalesce((SELECT vector_dims(embedding) FROM embeddings LIMIT 1), 0) AS dims,
-      pg_size_bytes(current_setting('maintenance_work_mem'))::float8 AS current,
-      pg_size_bytes(current_setting('effective_cache_size'))::float8 AS cache,
-      current_setting('max_parallel_maintenance_workers')::int AS workers`),
-  );
-  const { rows, dims, current, cache, workers } = row!;
-  const needed = rows * (4 * dims + 8 + GRAPH_BYTES_PER_ELEMENT) + BUILD_OVERHEAD_BYTES;
-  const memory = Math.max(current, Math.min(needed, cache / 4));
-  return {
-    maintenance_work_mem: `${Math.ceil(memory / 1024 / 1024)}MB`,
-    max_parallel_maintenance_workers: String(workers),
-    min_parallel_table_scan_size: "0",
-  };
 }

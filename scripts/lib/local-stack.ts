@@ -22,6 +22,9 @@ import type { EmulatorOptions } from "../qstash-emulator/emulator";
 import { isPlanName } from "../qstash-emulator/plans";
 import type { Backoff } from "../qstash-emulator/retry";
 import { listenOnFreePort } from "./listen";
+import { refuseUnaskedSwitch } from "./model-switch";
+import * as v from "valibot";
+import { DirectItemSchema } from "../../schema/messages";
 import { schedulesFrom, type SyncReport, syncSchedules } from "./schedules";
 
 export type LocalStackOptions = {
@@ -66,6 +69,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
   server.keepAliveTimeout = 60_000;
   const url = `http://127.0.0.1:${await listenOnFreePort(server, options.port ?? 0)}`;
   env.SITE_URL ??= url;
+  // Forwarded notifications call enqueue: every change rings its lane, and the drain is the safety net.
+  if (options.forwardNotifications) env.CHANGES_VIA ??= "enqueue";
 
   let emulator: RunningEmulator | undefined;
   // The emulator stands in unless a real QStash is named: a token with no URL, or a URL elsewhere.
@@ -110,6 +115,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     server.close();
     throw error;
   });
+  await refuseUnaskedSwitch(deps.db, config, deps.embedder).catch(async (error) => {
+    await emulator?.close();
+    server.close();
+    throw error;
+  });
   // A switch of embedder is handled now, not at the next maintenance run.
   const reembedding = await queueOtherModels(deps.db, deps.embedder);
   const app = createAllFunctions(deps);
@@ -132,8 +142,12 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const flush = () => {
       while (waiting.length) void post(waiting.splice(0, MAX_ITEMS));
     };
+    // Anyone may NOTIFY the channel: a payload that is not a change is dropped, so it neither throws
+    // in the database's listener nor makes enqueue refuse the batch of real changes it would join.
     const forward = (payload: string) => {
-      if (waiting.push(JSON.parse(payload)) === 1) setTimeout(flush, 0);
+      const item = parsedChange(payload);
+      if (!item) return console.warn("[local] ignored a notification that is not a change (the drain takes real ones anyway)");
+      if (waiting.push(item) === 1) setTimeout(flush, 0);
     };
     stopForwarding.push(await options.connection.listen(NOTIFY_CHANNEL, forward));
   }
@@ -154,4 +168,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       });
     },
   };
+}
+
+/** A captured change's notification as enqueue takes it, or undefined when it is not one. */
+function parsedChange(payload: string): unknown {
+  try {
+    const parsed = v.safeParse(DirectItemSchema, JSON.parse(payload));
+    return parsed.success ? parsed.output : undefined;
+  } catch {
+    return undefined;
+  }
 }

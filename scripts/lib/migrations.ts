@@ -5,6 +5,7 @@ import { getTableName, sql } from "drizzle-orm";
 import { fileURLToPath } from "node:url";
 import type { Database } from "../../functions/db/database";
 import { rowsOf } from "../../functions/db/database";
+import { requirePgvector } from "../../functions/db/pgvector";
 import { defaultRegistry } from "../../schema/registry";
 
 export const migrationsFolder = fileURLToPath(new URL("../../drizzle", import.meta.url));
@@ -14,6 +15,8 @@ type Migrator = (db: never, config: { migrationsFolder: string; migrationsTable?
 export type MigrateOptions = { sampleTables?: boolean };
 
 export async function applyMigrations(db: Database, migrator: Migrator, options: MigrateOptions) {
+  // Before anything is created: a pgvector too old for the HNSW index stops here, saying what to do.
+  await requirePgvector(db);
   if (options.sampleTables) {
     await migrator(db as never, { migrationsFolder: sampleTablesFolder, migrationsTable: "__drizzle_sample_tables" });
   }

@@ -4,24 +4,70 @@ import { Client, QstashError } from "@upstash/qstash";
 import type { Config } from "../../functions/config";
 import { ENDPOINT_LIST, type EndpointPath, endpointUrl } from "../../functions/endpoints";
 import { QUEUES } from "../../functions/qstash/lanes";
+import { type ChangesVia, cronOf, DRAIN_CRONS, firesPerDay } from "../../functions/qstash/schedules";
 import { cronJob } from "../qstash-emulator/emulator";
+import { errorMessage } from "../../functions/lib/errors";
 import { planLimits, type PlanLimits } from "../qstash-emulator/plans";
 
 export type ScheduleSpec = { scheduleId: string; endpoint: EndpointPath; cron: string };
 
-/** The schedules of functions/endpoints.ts, each cron replaced where `env` sets its variable (DRAIN_CRON). */
+/**
+ * The schedules of functions/endpoints.ts as `env` deploys them: the drain's cron fitted to CHANGES_VIA
+ * (enqueue: a slow safety net; triggers, the default: every five minutes), or DRAIN_CRON.
+ */
 export function schedulesFrom(env: Record<string, string | undefined> = {}): ScheduleSpec[] {
-  return ENDPOINT_LIST.flatMap(({ schedule, routes }) =>
-    schedule
-      ? [
-          {
-            scheduleId: schedule.scheduleId,
-            endpoint: routes[0]!.path,
-            cron: (schedule.cronVariable && env[schedule.cronVariable]) || schedule.cron,
-          },
-        ]
-      : [],
-  );
+  const changesVia: ChangesVia = env.CHANGES_VIA === "enqueue" ? "enqueue" : "triggers";
+  return ENDPOINT_LIST.flatMap(({ schedule, routes }) => {
+    if (!schedule) return [];
+    const given = schedule.cronVariable && env[schedule.cronVariable];
+    if (given) checkCron(schedule.cronVariable!, given);
+    return [{ scheduleId: schedule.scheduleId, endpoint: routes[0]!.path, cron: cronOf(schedule, changesVia, given) }];
+  });
+}
+
+/** Throws, naming the variable, when its value is not a cron QStash would take. */
+function checkCron(variable: string, cron: string) {
+  try {
+    cronJob(cron, () => {}).stop();
+  } catch (error) {
+    throw new Error(`${variable} is not a cron: "${cron}" (${errorMessage(error)}); e.g. "*/4 * * * *" for every 4 minutes`);
+  }
+}
+
+/** Aborts the sync on what no plan explains: a refused token, or no QStash at the address. */
+function fatal(error: unknown, url: string | undefined): Error | undefined {
+  if (error instanceof QstashError && (error.status === 401 || error.status === 403)) {
+    return new Error(`QStash refused QSTASH_TOKEN (${error.status}): copy the token from the Upstash console; nothing was created`);
+  }
+  if (!(error instanceof QstashError)) {
+    return new Error(
+      `QStash is unreachable at ${url ? `QSTASH_URL ${url}` : "https://qstash.upstash.io"} (${errorMessage(error)}); nothing was created`,
+    );
+  }
+  return undefined;
+}
+
+/** What `npm run schedules` prints: the drain's choice, and each schedule's messages a day and a month. */
+export function scheduleBill(
+  env: Record<string, string | undefined>,
+  schedules: { scheduleId: string; cron: string }[] = schedulesFrom(env),
+): string[] {
+  const changesVia: ChangesVia = env.CHANGES_VIA === "enqueue" ? "enqueue" : "triggers";
+  const why =
+    changesVia === "enqueue"
+      ? "CHANGES_VIA=enqueue: every change rings its lane; the drain is a slow safety net for lost doorbells"
+      : "CHANGES_VIA=triggers (default): only the triggers see changes; the drain every five minutes keeps the batched promise";
+  const round = (n: number) => String(Math.round(n * 10) / 10);
+  const lines = [env.DRAIN_CRON ? `DRAIN_CRON=${env.DRAIN_CRON} (over the fitted ${DRAIN_CRONS[changesVia]}); ${why}` : why];
+  for (const s of schedules) {
+    const day = firesPerDay(s.cron);
+    lines.push(
+      `${s.scheduleId.padEnd(26)} ${s.cron.padEnd(14)} ${round(day).padStart(6)} messages/day ${round(day * 30).padStart(7)}/month`,
+    );
+  }
+  const total = schedules.reduce((n, s) => n + firesPerDay(s.cron), 0);
+  lines.push(`${"schedules in all".padEnd(41)} ${round(total).padStart(6)} messages/day ${round(total * 30).padStart(7)}/month`);
+  return lines;
 }
 
 export const SCHEDULES = schedulesFrom();
@@ -42,25 +88,8 @@ const SLOWER_CRONS = [
   "0 * * * *",
 ];
 
-const fires = new Map<string, number>();
-
-/** How many times a cron fires in a day: over a day from a fixed Monday, UTC; over a week if it names days. */
-export function firesPerDay(cron: string): number {
-  const known = fires.get(cron);
-  if (known !== undefined) return known;
-  const [, , dayOfMonth, month, dayOfWeek] = cron
-    .replace(/^CRON_TZ=\S+\s+/, "")
-    .trim()
-    .split(/\s+/);
-  const days = dayOfMonth === "*" && month === "*" && dayOfWeek === "*" ? 1 : 7;
-  const job = cronJob(cron, () => {});
-  const start = new Date("2026-01-05T00:00:00Z").getTime();
-  let count = 0;
-  for (let at = job.nextRun(new Date(start - 1)); at && at.getTime() < start + days * 86_400_000; at = job.nextRun(at)) count++;
-  job.stop();
-  fires.set(cron, count / days);
-  return count / days;
-}
+/** How many times a cron fires in a day (functions/qstash/schedules.ts: one count for the ledger and for this). */
+export { firesPerDay };
 
 const perDay = (n: number) => `${Math.round(n * 10) / 10} a day`;
 
@@ -106,6 +135,8 @@ export async function syncSchedules(config: Config, schedules: ScheduleSpec[], l
         report.queues.push({ queueName: q.queueName, parallelism });
         break;
       } catch (error) {
+        const abort = fatal(error, config.qstash.url);
+        if (abort) throw abort;
         const last = parallelism === tries.at(-1);
         report.adjustments.push({
           what: `queue ${q.queueName} at parallelism ${parallelism}`,
@@ -128,11 +159,9 @@ export async function syncSchedules(config: Config, schedules: ScheduleSpec[], l
       });
       report.schedules.push({ scheduleId: s.scheduleId, cron: s.cron, destination });
     } catch (error) {
-      report.adjustments.push({
-        what: `schedule ${s.scheduleId} (${s.cron})`,
-        refused: refusal(error),
-        instead: "nothing: the other schedules were created",
-      });
+      const abort = fatal(error, config.qstash.url);
+      if (abort) throw abort;
+      report.adjustments.push({ what: `schedule ${s.scheduleId} (${s.cron})`, refused: refusal(error), instead: "nothing" });
     }
   }
   return report;
