@@ -16,15 +16,33 @@ let name: string;
 let url: string;
 let admin: pg.Client;
 
-const listeners = async () =>
+/** The backends listening on our database, by pid. */
+const listenerPids = async () =>
   (
-    await admin.query<{ n: number }>(
-      "SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND query ILIKE 'LISTEN%' AND pid <> pg_backend_pid()",
+    await admin.query<{ pid: number }>(
+      "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND query ILIKE 'LISTEN%' AND pid <> pg_backend_pid()",
       [name],
     )
-  ).rows[0]!.n;
-const dropListeners = () =>
-  admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND query ILIKE 'LISTEN%'", [name]);
+  ).rows.map((r) => r.pid);
+const listeners = async () => (await listenerPids()).length;
+/** Terminates the listening backends; resolves to their pids (a terminated one is listed a moment longer). */
+const dropListeners = async () =>
+  (
+    await admin.query<{ pid: number }>(
+      "SELECT pid, pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND query ILIKE 'LISTEN%'",
+      [name],
+    )
+  ).rows.map((r) => r.pid);
+/** One listener, and not one of those dropped: a new connection has run its LISTEN. */
+const relistened = (dropped: number[]) =>
+  vi.waitFor(
+    async () => {
+      const pids = await listenerPids();
+      expect(pids).toHaveLength(1);
+      expect(dropped).not.toContain(pids[0]);
+    },
+    { timeout: 20_000, interval: 100 },
+  );
 
 describe.skipIf(!onRealPostgres)(`the notification listener ${POSTGRES_ONLY}`, () => {
   beforeAll(async () => {
@@ -52,20 +70,19 @@ describe.skipIf(!onRealPostgres)(`the notification listener ${POSTGRES_ONLY}`, (
         await client.end();
       };
       for (let drop = 1; drop <= 5; drop++) {
-        await dropListeners();
-        await vi.waitFor(async () => expect(await listeners()).toBe(1), { timeout: 20_000, interval: 100 });
+        await relistened(await dropListeners());
         await notify(`after drop ${drop}`);
         await vi.waitFor(() => expect(heard).toContain(`after drop ${drop}`), { timeout: 20_000, interval: 50 });
       }
       // Reconnects fail while the database refuses connections (superusers too): they go on until it takes them.
       await admin.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS false`);
-      await dropListeners();
+      const dropped = await dropListeners();
       await vi.waitFor(() => expect(warn.mock.calls.filter(([m]) => String(m).includes("reconnect failed")).length).toBeGreaterThan(2), {
         timeout: 20_000,
         interval: 50,
       });
       await admin.query(`ALTER DATABASE ${name} ALLOW_CONNECTIONS true`);
-      await vi.waitFor(async () => expect(await listeners()).toBe(1), { timeout: 20_000, interval: 100 });
+      await relistened(dropped);
       await notify("after refusals");
       await vi.waitFor(() => expect(heard).toContain("after refusals"), { timeout: 20_000, interval: 50 });
       expect(await listeners()).toBe(1);
