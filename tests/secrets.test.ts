@@ -58,9 +58,12 @@ beforeAll(async () => {
   });
 });
 afterAll(async () => {
-  vi.restoreAllMocks();
+  // Deliveries first, then the stack, while the console is still captured: a doorbell delivered during
+  // teardown logs after vitest has closed the file's output otherwise.
+  await emulator.close();
   await stack.close();
-  await Promise.all([emulator.close(), connection.close(), api.close()]);
+  await Promise.all([connection.close(), api.close()]);
+  vi.restoreAllMocks();
 });
 
 describe("secrets", () => {
