@@ -1,7 +1,7 @@
 // The lane state (functions/queue/lane-state.ts): an enqueue rings only a lane it finds idle, and a run
 // letting its lane go and an enqueue that finds it held never both leave a change unrung. On real
 // PostgreSQL the two race in separate sessions; on PGlite they interleave in one.
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import pg from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../functions/config";
@@ -116,6 +116,21 @@ describe.skipIf(!onRealPostgres)(`lane state under a held lock ${POSTGRES_ONLY}`
     expect(settled).toBe(false);
     await session.query("COMMIT");
     expect(await release).toBe(false);
+  });
+
+  it("a release in a transaction begun before an enqueue still counts the enqueue's rows and keeps serving", async () => {
+    const [id] = await newPosts(1);
+    await holdLanes(connection.db, [{ lane: "queued", leaseMs: 60_000 }], "serving");
+    // The release's transaction starts first (its now() is earlier than the enqueue's), the enqueue
+    // commits, finding the lane held, then the release locks and counts: the row must keep it serving.
+    const released = await connection.db.transaction(async (tx) => {
+      await tx.execute(sql`SELECT now()`);
+      await new Promise((r) => setTimeout(r, 20));
+      await routeChanges(deps, [changeOf(id!)]);
+      return releaseLane(tx as unknown as typeof connection.db, "queued", QUEUED);
+    });
+    expect(await published()).toBe(0);
+    expect(released).toBe(false);
   });
 
   it("a release under way makes the enqueue wait, then find the lane idle and ring", async () => {

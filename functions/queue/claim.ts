@@ -12,9 +12,12 @@ export type Claimed = { id: number; contentType: string; contentId: string; atte
 /** Priorities to claim from, both ends included (a lane's, for its doorbell); every one when not given. */
 export type PriorityRange = { min: number; max: number };
 
+// The statement's start, not the transaction's (now()): a run letting its lane go counts, after waiting
+// for the lane's lock, the rows an enqueue committed meanwhile, whose run_after is that enqueue's now(),
+// later than the run's transaction start (functions/queue/lane-state.ts).
 const claimable = (
   range?: PriorityRange,
-) => sql`((status = 'pending' AND run_after <= now()) OR (status = 'processing' AND locked_until < now()))
+) => sql`((status = 'pending' AND run_after <= statement_timestamp()) OR (status = 'processing' AND locked_until < statement_timestamp()))
   ${range ? sql`AND priority BETWEEN ${range.min} AND ${range.max}` : sql``}`;
 
 export async function claimBatch(db: Database, size: number, leaseMs: number, range?: PriorityRange): Promise<Claimed[]> {
