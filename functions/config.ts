@@ -2,9 +2,11 @@
 import * as v from "valibot";
 import { VECTOR_DIMENSIONS } from "../schema/pipeline-tables.js";
 import { isNeonHost } from "./db/connection-error.js";
+import { ConfigError } from "./lib/errors.js";
+import { shownUrl } from "./lib/shown-url.js";
 import { LOCAL_MODEL } from "./embedders/local.js";
 import { MAX_ROW_BYTES } from "./core/format.js";
-import { type ChangesVia, DRAIN_CRONS } from "./qstash/schedules.js";
+import { type ChangesVia, DRAIN_CRONS } from "./endpoints.js";
 
 /**
  * QStash's daily message limit per plan (https://upstash.com/docs/qstash/overall/pricing): what the
@@ -146,11 +148,6 @@ export function encodingFor(baseUrl: string | undefined): "float" | "base64" {
   return !baseUrl || new URL(baseUrl).hostname === "api.openai.com" ? "base64" : "float";
 }
 
-/** Says which variable is wrong and what it should be; start-up stops with it. */
-export class ConfigError extends Error {
-  override name = "ConfigError";
-}
-
 /** Parses the environment into a Config, or throws a ConfigError naming each bad variable. */
 export function loadConfig(env: Record<string, string | undefined>): Config {
   // An empty variable means unset, as in most .env tooling.
@@ -209,17 +206,6 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     local: { port: e.PORT, pgPort: e.PGPORT, dataDir: e.PGLITE_DATA_DIR },
   };
-}
-
-/** A URL as it is safe to show: a user name, password or query value in it may be a credential. */
-export function shownUrl(text: string | undefined): string | null {
-  if (!text) return null;
-  const url = new URL(text);
-  if (!url.username && !url.password && !url.search) return text;
-  if (url.username) url.username = "redacted";
-  if (url.password) url.password = "redacted";
-  for (const key of new Set(url.searchParams.keys())) url.searchParams.set(key, "redacted");
-  return url.toString();
 }
 
 /** The configuration as it is safe to show: no secret, only whether each is set. */

@@ -4,14 +4,14 @@
 import * as v from "valibot";
 import { processItems } from "./core/process.js";
 import type { Deps } from "./deps.js";
-import { requireQStashSignature } from "./lib/auth.js";
-import { createRouter, type Router, Status } from "./lib/create-app.js";
+import { requireQStashSignature } from "./http/auth.js";
+import { createRouter, type Router, Status } from "./http/create-app.js";
 import { startRun } from "./lib/budget.js";
 import { errorMessage, OutOfTimeError, PermanentError, TransientError } from "./lib/errors.js";
 import { parseBody } from "./lib/validate.js";
 import { withBudget } from "./embedders/embedder.js";
 import { nextBatchSize, type Pace } from "./drain/batch-size.js";
-import { recordRun } from "./lib/job-runs.js";
+import { recordRun } from "./db/job-runs.js";
 import {
   backoffMs,
   type Claimed,
@@ -25,7 +25,7 @@ import {
   settleDone,
   settleFailed,
 } from "./queue/index.js";
-import { itemKey } from "./core/item.js";
+import { itemKey } from "./lib/item.js";
 import { deduplicationId } from "./qstash/deduplication-id.js";
 import { doorbellAfter, FALLBACK_LANE } from "./qstash/doorbells.js";
 import type { Message } from "./qstash/publisher.js";

@@ -8,7 +8,7 @@ import { type Config, loadConfig } from "./config.js";
 import { databaseHost, isNeonHost } from "./db/connection-error.js";
 import { neonDatabase, type OpenedDatabase } from "./db/neon.js";
 import { createEmbedder } from "./embedders/index.js";
-import { createApp, type RouterFactory } from "./lib/create-app.js";
+import { createApp, type RouterFactory } from "./http/create-app.js";
 import { qstashPublisher } from "./qstash/publisher.js";
 
 export const MISSING_EMBEDDER =

@@ -1,19 +1,10 @@
-// Every function the pipeline deploys, in one table (ARCHITECTURE.md §3): its routes under BASE_PATH, who
-// may call it, where it runs, its QStash schedule, and the router that serves it. The local app
-// (app.ts), the edge build, the schedules and tests/endpoints.test.ts (every Vercel and Netlify entry
-// agrees with it) read it. Code bundled for the edge names an endpoint by EndpointPath, a type: importing
-// this table would put every function in every bundle.
-import { drainRouter } from "./drain.js";
-import { enqueueRouter } from "./enqueue.js";
-import type { RouterFactory } from "./lib/create-app.js";
-import { maintenanceRouter } from "./maintenance.js";
-import { processWebhookRouter } from "./process-webhook.js";
-import { DRAIN_SCHEDULE, MAINTENANCE_SCHEDULE, RETRY_FAILED_SCHEDULE, type Schedule } from "./qstash/schedules.js";
-import { retryFailedRouter } from "./retry-failed.js";
-import { searchRouter } from "./search.js";
-import { statusRouter } from "./status.js";
+// Every function the pipeline deploys, in one table of data (ARCHITECTURE.md §3): its routes under
+// BASE_PATH, who may call it, where it runs and its QStash schedule. It imports nothing, so every layer,
+// script and test may read it; which router serves each name is functions/routers.ts, read by the app.
+// tests/endpoints.test.ts proves every Vercel and Netlify entry agrees with it.
 
-export { BASE_PATH, endpointUrl } from "./lib/endpoint-url.js";
+/** Where the functions answer: the same paths locally, on Vercel and on Netlify. */
+export const BASE_PATH = "/api/embeddings";
 
 /** Who may call: the app's webhook secret, QStash's signature, the search token (or anyone, when public), the admin token. */
 export type Auth = "webhook-secret" | "qstash-signature" | "search-token" | "admin-token";
@@ -27,51 +18,57 @@ export type Runtime = { kind: "edge" } | { kind: "node"; maxDuration: number };
 
 export type Route = { method: "GET" | "POST"; path: string };
 
-export type { Schedule };
+/**
+ * The drain's cron, fitted to how changes arrive (CHANGES_VIA): where `enqueue` is called, every change
+ * rings its lane and the drain is a slow safety net for lost doorbells (48 a day); where only the
+ * triggers see changes, the drain is the only route, and every five minutes keeps the batched promise
+ * (288 a day).
+ */
+export const DRAIN_CRONS = { enqueue: "*/30 * * * *", triggers: "*/5 * * * *" } as const;
 
-export type Endpoint = { routes: readonly Route[]; auth: Auth; runtime: Runtime; schedule?: Schedule; router: RouterFactory };
+export type ChangesVia = keyof typeof DRAIN_CRONS;
+
+/**
+ * A QStash schedule: a fixed id (creating it again updates it), a cron, the variable that may replace the
+ * cron, and (the drain) the cron fitted to each CHANGES_VIA. What they cost: functions/qstash/schedules.ts.
+ */
+export type Schedule = { scheduleId: string; cron: string; cronVariable?: string; fitted?: Readonly<Record<ChangesVia, string>> };
+
+export type Endpoint = { routes: readonly Route[]; auth: Auth; runtime: Runtime; schedule?: Schedule };
 
 const EDGE = { kind: "edge" } as const;
 /** Each run's budget (DRAIN_BUDGET_MS, PROCESS_BUDGET_MS) stays 10 s under it. */
 const NODE = { kind: "node", maxDuration: 60 } as const;
 
 export const ENDPOINTS = {
-  enqueue: { routes: [{ method: "POST", path: "enqueue" }], auth: "webhook-secret", runtime: EDGE, router: enqueueRouter },
+  enqueue: { routes: [{ method: "POST", path: "enqueue" }], auth: "webhook-secret", runtime: EDGE },
   // Node.js: a doorbell's run answers after its batches, and decoding and writing vectors can take more
   // than 50 ms of CPU.
-  "process-webhook": {
-    routes: [{ method: "POST", path: "process-webhook" }],
-    auth: "qstash-signature",
-    runtime: NODE,
-    router: processWebhookRouter,
-  },
+  "process-webhook": { routes: [{ method: "POST", path: "process-webhook" }], auth: "qstash-signature", runtime: NODE },
   // Node.js: a drain answers after its batches (DRAIN_BUDGET_MS). Its cron follows CHANGES_VIA
-  // (functions/qstash/schedules.ts): a slow safety net where enqueue is called, every five minutes where
-  // only the triggers see changes.
+  // (DRAIN_CRONS): a slow safety net where enqueue is called, every five minutes where only the
+  // triggers see changes.
   drain: {
     routes: [{ method: "POST", path: "drain" }],
     auth: "qstash-signature",
     runtime: NODE,
-    schedule: DRAIN_SCHEDULE,
-    router: drainRouter,
+    schedule: { scheduleId: "embeddings-drain", cron: DRAIN_CRONS.triggers, cronVariable: "DRAIN_CRON", fitted: DRAIN_CRONS },
   },
   // Node.js: its deletes and ANALYZE grow with the tables.
   maintenance: {
     routes: [{ method: "POST", path: "maintenance" }],
     auth: "qstash-signature",
     runtime: NODE,
-    schedule: MAINTENANCE_SCHEDULE,
-    router: maintenanceRouter,
+    schedule: { scheduleId: "embeddings-maintenance", cron: "0 2 * * *" },
   },
   // Node.js: it requeues every failed row at once, which grows with the failures.
   "retry-failed": {
     routes: [{ method: "POST", path: "retry-failed" }],
     auth: "qstash-signature",
     runtime: NODE,
-    schedule: RETRY_FAILED_SCHEDULE,
-    router: retryFailedRouter,
+    schedule: { scheduleId: "embeddings-retry-failed", cron: "0 3 * * 0" },
   },
-  search: { routes: [{ method: "POST", path: "search" }], auth: "search-token", runtime: EDGE, router: searchRouter },
+  search: { routes: [{ method: "POST", path: "search" }], auth: "search-token", runtime: EDGE },
   status: {
     routes: [
       { method: "GET", path: "queue" },
@@ -80,7 +77,6 @@ export const ENDPOINTS = {
     ],
     auth: "admin-token",
     runtime: EDGE,
-    router: statusRouter,
   },
 } as const satisfies Record<string, Endpoint>;
 
@@ -95,3 +91,6 @@ export const ENDPOINT_LIST = Object.entries(ENDPOINTS).map(([name, endpoint]) =>
 
 /** Every route with the endpoint that serves it. */
 export const ROUTES = ENDPOINT_LIST.flatMap((endpoint) => endpoint.routes.map((route) => ({ ...route, endpoint })));
+
+/** A function's address on a site, e.g. for QStash to deliver to. */
+export const endpointUrl = (siteUrl: string, path: EndpointPath) => `${siteUrl}${BASE_PATH}/${path}`;

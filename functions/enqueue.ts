@@ -2,8 +2,8 @@
 import type { Deps } from "./deps.js";
 import { parseChanges } from "./enqueue/changes.js";
 import { routeChanges } from "./enqueue/route-changes.js";
-import { requireSecret } from "./lib/auth.js";
-import { createRouter, type Router, Status } from "./lib/create-app.js";
+import { requireSecret } from "./http/auth.js";
+import { createRouter, type Router, Status } from "./http/create-app.js";
 import { parseJson } from "./lib/validate.js";
 
 export function enqueueRouter(deps: Deps): Router {

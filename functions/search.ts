@@ -4,12 +4,12 @@ import { inArray, sql } from "drizzle-orm";
 import { SearchRequestSchema } from "../schema/messages.js";
 import { searchLog } from "../schema/pipeline-tables.js";
 import { columnsOf, idKey, labelled, type Registry } from "../schema/registry.js";
-import { groupBy } from "./core/item.js";
+import { groupBy } from "./lib/item.js";
 import { rowsOf, type Database } from "./db/database.js";
 import { pgvectorHasSql } from "./db/pgvector.js";
 import type { Deps } from "./deps.js";
-import { requireSearchAccess, type SearchScope } from "./lib/auth.js";
-import { createRouter, type Router, Status } from "./lib/create-app.js";
+import { requireSearchAccess } from "./http/auth.js";
+import { createRouter, type Router, type SearchScope, Status } from "./http/create-app.js";
 import type { Embedder } from "./embedders/embedder.js";
 import { LOCAL_MODEL, localEmbedder } from "./embedders/local.js";
 import { type Budget, startRun } from "./lib/budget.js";
@@ -17,7 +17,7 @@ import { BadRequestError, OutOfTimeError } from "./lib/errors.js";
 import { parseBody } from "./lib/validate.js";
 import { rankByMode } from "./search/modes.js";
 import { type SearchHit, type SearchRequest, snippet } from "./search/types.js";
-import { limitAnonymousSearches } from "./lib/search-rate-limit.js";
+import { limitAnonymousSearches } from "./http/search-rate-limit.js";
 
 /** Enough of a query to see what people look for, and a log row of bounded size. */
 const LOGGED_QUERY_CHARACTERS = 200;

@@ -1,7 +1,7 @@
 // GET queue, processor (JSON) and status (HTML) for operators, behind ADMIN_TOKEN.
 import type { Deps } from "./deps.js";
-import { requireSecret } from "./lib/auth.js";
-import { createRouter, type Router, Status } from "./lib/create-app.js";
+import { requireSecret } from "./http/auth.js";
+import { createRouter, type Router, Status } from "./http/create-app.js";
 import { processorStatus, queueStatus } from "./status/read-status.js";
 import { statusPage } from "./status/status-page.js";
 

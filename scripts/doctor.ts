@@ -1,8 +1,8 @@
 // `npm run doctor`: given a deployment's environment, checks each thing that breaks one, one line each
 // with the fix (the checks live in scripts/lib/doctor/). Exits 1 when any fails. Tests call `main`.
 import { fileURLToPath } from "node:url";
-import { ConfigError, loadConfig } from "../functions/config";
-import { errorMessage } from "../functions/lib/errors";
+import { loadConfig } from "../functions/config";
+import { ConfigError, errorMessage } from "../functions/lib/errors";
 import {
   checkDatabase,
   checkEdgeDatabase,

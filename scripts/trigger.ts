@@ -1,7 +1,8 @@
 // `npm run trigger -- drain|maintenance|retry-failed`: runs a scheduled function now, through QStash
 // as its schedule would (signed, retried): the local emulator, or the real QStash of a deployment.
 // Reads QSTASH_TOKEN, QSTASH_URL and SITE_URL, which `npm start` prints.
-import { ConfigError, loadConfig } from "../functions/config";
+import { loadConfig } from "../functions/config";
+import { ConfigError } from "../functions/lib/errors";
 import { type EndpointPath, endpointUrl } from "../functions/endpoints";
 import { qstashPublisher } from "../functions/qstash/publisher";
 import { runScript } from "./lib/run-script";

@@ -12,7 +12,8 @@ import type { Database } from "../functions/db/database";
 import type { Deps } from "../functions/deps";
 import { localEmbedder } from "../functions/embedders/local";
 import { type Auth, BASE_PATH, ENDPOINT_LIST, type Endpoint, ROUTES } from "../functions/endpoints";
-import { BODY_LIMIT, MAX_BODY_BYTES } from "../functions/lib/create-app";
+import { BODY_LIMIT, MAX_BODY_BYTES } from "../functions/http/create-app";
+import { ROUTERS } from "../functions/routers";
 import { createRegistry } from "../schema/registry";
 import { NETLIFY_EDGE_DIR, PUBLISH_DIR } from "../scripts/build-netlify";
 import ws from "ws";
@@ -170,7 +171,7 @@ describe("the shared app", () => {
     expect(app.routes.filter((r) => r.handler === BODY_LIMIT)).toHaveLength(1);
     // The routers bring no app-wide middleware of their own: only per-route guards.
     for (const endpoint of ENDPOINT_LIST) {
-      const wide = endpoint.router(deps).routes.filter((r) => r.method === "ALL" && /^\/?\*?$|\/\*$/.test(r.path));
+      const wide = ROUTERS[endpoint.name](deps).routes.filter((r) => r.method === "ALL" && /^\/?\*?$|\/\*$/.test(r.path));
       expect(wide, endpoint.name).toEqual([]);
     }
   });

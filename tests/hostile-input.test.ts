@@ -7,7 +7,7 @@ import { createAllFunctions } from "../functions/app";
 import { loadConfig } from "../functions/config";
 import type { Deps } from "../functions/deps";
 import { localEmbedder } from "../functions/embedders/local";
-import { MAX_BODY_BYTES } from "../functions/lib/create-app";
+import { MAX_BODY_BYTES } from "../functions/http/create-app";
 import { communityPost } from "../schema";
 import { createRegistry } from "../schema/registry";
 import type { Connection } from "../scripts/lib/database";

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../functions/config";
 import type { Deps } from "../functions/deps";
-import { createApp } from "../functions/lib/create-app";
+import { createApp } from "../functions/http/create-app";
 import { RESERVE_MS } from "../functions/lib/budget";
 import { searchRouter } from "../functions/search";
 import { createRegistry } from "../schema/registry";

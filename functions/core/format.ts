@@ -1,6 +1,6 @@
 // Stage 2: a row becomes the text to embed, by its registry entry.
 import { errorMessage } from "../lib/errors.js";
-import type { FailedItem, Item } from "./item.js";
+import type { FailedItem, Item } from "../lib/item.js";
 import type { Loaded } from "./load.js";
 
 /** The default size limit of a row's text (EMBEDDING_MAX_ROW_BYTES): about 250,000 tokens. */

@@ -2,7 +2,7 @@
 import { and, inArray } from "drizzle-orm";
 import { columnsOf, idKey, idPattern, visibleWhere, type ContentType, type Registry } from "../../schema/registry.js";
 import type { Database } from "../db/database.js";
-import { groupBy, type FailedItem, type Item } from "./item.js";
+import { groupBy, type FailedItem, type Item } from "../lib/item.js";
 
 export type Loaded = {
   /** Rows that exist and are searchable (their filter, their parent's). */

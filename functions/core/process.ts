@@ -10,7 +10,7 @@ import { chunkText, DEFAULT_CHUNKING, type ChunkOptions } from "./chunk.js";
 import { embedChunks } from "./embed.js";
 import { type Document, formatRows, MAX_ROW_BYTES } from "./format.js";
 import { contentHash } from "./hash.js";
-import { type FailedItem, type Item, itemKey, uniqueItems } from "./item.js";
+import { type FailedItem, type Item, itemKey, uniqueItems } from "../lib/item.js";
 import { loadRows } from "./load.js";
 import { type Chunk, chunkKey, type EmbeddedChunk, type EmbeddingWriter, storedHashes, storeEmbeddings } from "./store.js";
 import { OutOfTimeError, PermanentError } from "../lib/errors.js";

@@ -4,7 +4,7 @@ import { and, eq, inArray, sql } from "drizzle-orm";
 import { embeddings } from "../../schema/pipeline-tables.js";
 import type { Database } from "../db/database.js";
 import { float32Vector } from "../db/float32.js";
-import { compareItems, groupBy, type Item } from "./item.js";
+import { compareItems, groupBy, type Item } from "../lib/item.js";
 
 /** `textConfig`: its type's text search configuration (registry `search.textConfig`), stored beside it. */
 export type Chunk = Item & { chunkIndex: number; text: string; hash: string; textConfig: string };

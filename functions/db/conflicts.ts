@@ -1,9 +1,9 @@
 // Concurrency on a real PostgreSQL (ARCHITECTURE.md, "Concurrency"): writers of the same items take
 // per-item locks in one global order, and what still meets another session's locks is retried.
 import { sql } from "drizzle-orm";
-import type { Item } from "../core/item.js";
-import { itemKey } from "../core/item.js";
 import { postgresCode } from "../lib/errors.js";
+import { fnv1a } from "../lib/fnv1a.js";
+import { type Item, itemKey } from "../lib/item.js";
 import type { Database } from "./database.js";
 
 /** Advisory locks of the pipeline: (namespace, bucket). Apps using one-key advisory locks never collide. */
@@ -24,13 +24,6 @@ export async function lockItems(tx: Database, items: Item[]): Promise<void> {
     sql`, `,
   );
   await tx.execute(sql`SELECT count(pg_advisory_xact_lock(${LOCK_NAMESPACE}::int, v.bucket)) FROM (VALUES ${values}) AS v(bucket)`);
-}
-
-/** FNV-1a, 32 bits: a stable, edge-safe hash of an item's key. */
-function fnv1a(text: string): number {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
-  return hash >>> 0;
 }
 
 /** deadlock_detected, serialization_failure, lock_not_available: the work is sound, its timing lost. */

@@ -1,7 +1,7 @@
 // The configured dimensions against the database as it is: a mismatch would fail every write and
 // every search, so start-up says so instead.
 import { sql } from "drizzle-orm";
-import { ConfigError } from "../config.js";
+import { ConfigError } from "../lib/errors.js";
 import { rowsOf, type Database } from "./database.js";
 
 /** Throws a ConfigError when the embeddings column holds vectors of another size than `dimensions`. */

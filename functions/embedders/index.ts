@@ -1,12 +1,19 @@
-import type { Config } from "../config.js";
 import type { Embedder } from "./embedder.js";
 import { localEmbedder } from "./local.js";
 import { openaiEmbedder } from "./openai.js";
 
 export type { Embedder } from "./embedder.js";
 
+/** What choosing an embedder takes: a part of the configuration (functions/config.ts), which embedders sit below. */
+export type EmbedderSettings = {
+  provider: "openai" | "local";
+  model: string;
+  dimensions: number;
+  openai: { apiKey?: string; baseUrl?: string; tokensPerMinute?: number; encoding?: "float" | "base64" };
+};
+
 /** OpenAI (or a compatible server) when OPENAI_API_KEY is set, the local lexical embedder otherwise. */
-export function createEmbedder(config: Config): Embedder {
+export function createEmbedder(config: EmbedderSettings): Embedder {
   if (config.provider === "local") return localEmbedder(config.dimensions, config.model);
   return openaiEmbedder({
     apiKey: config.openai.apiKey!,

@@ -1,5 +1,6 @@
 // A deterministic, offline embedder: hashed words, word pairs and character trigrams projected onto
 // the configured dimensions. Lexical, not semantic: a query finds documents that share its words.
+import { fnv1a } from "../lib/fnv1a.js";
 import type { Embedder } from "./embedder.js";
 
 const STOPWORDS = new Set(
@@ -7,16 +8,6 @@ const STOPWORDS = new Set(
     " ",
   ),
 );
-
-/** FNV-1a, 32 bits: fast, stable across runtimes. */
-function hash(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
-}
 
 function features(text: string): Map<string, number> {
   const words = (
@@ -43,7 +34,7 @@ export function embedLocally(text: string, dimensions: number): number[] {
   const vector = new Array<number>(dimensions).fill(0);
   const found = features(text);
   for (const [feature, weight] of found.size ? found : NO_WORDS) {
-    const h = hash(feature);
+    const h = fnv1a(feature);
     // Sub-linear term frequency, and a sign bit so collisions cancel rather than pile up.
     vector[h % dimensions]! += (h & 0x80000000 ? -1 : 1) * Math.log1p(weight);
   }

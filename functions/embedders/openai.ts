@@ -1,6 +1,6 @@
 // Embeddings from OpenAI or any OpenAI-compatible server (Ollama, vLLM, …) through the official SDK.
 // Transient failures (408/409/429/5xx, timeouts, lost connections) are retried within the run's budget.
-import { shownUrl } from "../config.js";
+import { shownUrl } from "../lib/shown-url.js";
 import OpenAI from "openai";
 import { type Budget, type Clock, systemClock } from "../lib/budget.js";
 import { decodeFloat32Base64 } from "../lib/base64.js";

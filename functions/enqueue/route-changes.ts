@@ -4,7 +4,7 @@
 // rows, and rings; every other finds it held and publishes nothing. A doorbell QStash refuses loses
 // nothing: the lane is let go, and the row waits for the next ring or the drain.
 import type { Deps } from "../deps.js";
-import { uniqueItems } from "../core/item.js";
+import { uniqueItems } from "../lib/item.js";
 import type { Database } from "../db/database.js";
 import { doorbellFor, FALLBACK_LANE, fallbackDrainCall, ringLeaseMs } from "../qstash/doorbells.js";
 import { laneFor, type Lane } from "../qstash/lanes.js";

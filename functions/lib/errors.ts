@@ -100,3 +100,8 @@ export class OutOfTimeError extends TransientError {
     this.retryAfterMs = retryAfterMs;
   }
 }
+
+/** Says which variable is wrong and what it should be; start-up stops with it. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}

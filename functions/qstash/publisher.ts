@@ -2,7 +2,7 @@
 import { Client } from "@upstash/qstash";
 import type { Config } from "../config.js";
 import type { EndpointPath } from "../endpoints.js";
-import { endpointUrl } from "../lib/endpoint-url.js";
+import { endpointUrl } from "../endpoints.js";
 import { errorMessage, redact, TransientError } from "../lib/errors.js";
 import { DRAIN_CHAIN } from "./lanes.js";
 

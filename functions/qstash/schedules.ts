@@ -1,33 +1,10 @@
-// The pipeline's QStash schedules and what they cost a day (README "QStash plans"). Edge-safe: the spend
-// ledger reserves their messages, and functions/endpoints.ts names them per endpoint.
+// What the pipeline's QStash schedules (the endpoint table's) cost a day (README "QStash plans").
+// Edge-safe: the spend ledger reserves their messages.
 import type { Config } from "../config.js";
+import { type ChangesVia, ENDPOINT_LIST, type Schedule } from "../endpoints.js";
 
-/**
- * A QStash schedule: a fixed id (creating it again updates it), a cron, the variable that may replace the
- * cron, and (the drain) the cron fitted to each CHANGES_VIA.
- */
-export type Schedule = { scheduleId: string; cron: string; cronVariable?: string; fitted?: Readonly<Record<ChangesVia, string>> };
-
-/**
- * The drain's cron, fitted to how changes arrive (CHANGES_VIA): where `enqueue` is called, every change
- * rings its lane and the drain is a slow safety net for lost doorbells (48 a day); where only the
- * triggers see changes, the drain is the only route, and every five minutes keeps the batched promise
- * (288 a day).
- */
-export const DRAIN_CRONS = { enqueue: "*/30 * * * *", triggers: "*/5 * * * *" } as const;
-
-export type ChangesVia = keyof typeof DRAIN_CRONS;
-
-export const MAINTENANCE_SCHEDULE: Schedule = { scheduleId: "embeddings-maintenance", cron: "0 2 * * *" };
-export const RETRY_FAILED_SCHEDULE: Schedule = { scheduleId: "embeddings-retry-failed", cron: "0 3 * * 0" };
-export const DRAIN_SCHEDULE: Schedule = {
-  scheduleId: "embeddings-drain",
-  cron: DRAIN_CRONS.triggers,
-  cronVariable: "DRAIN_CRON",
-  fitted: DRAIN_CRONS,
-};
-
-export const SCHEDULE_LIST = [DRAIN_SCHEDULE, MAINTENANCE_SCHEDULE, RETRY_FAILED_SCHEDULE];
+/** The table's schedules, in its order. */
+export const SCHEDULE_LIST: Schedule[] = ENDPOINT_LIST.flatMap((endpoint) => (endpoint.schedule ? [endpoint.schedule] : []));
 
 /** A schedule's cron in a deployment: its variable (DRAIN_CRON) if set, else the one fitted to CHANGES_VIA. */
 export const cronOf = (schedule: Schedule, changesVia: ChangesVia, variable?: string) =>

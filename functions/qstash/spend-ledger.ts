@@ -9,7 +9,6 @@ import { qstashSpend } from "../../schema/pipeline-tables.js";
 import type { Config } from "../config.js";
 import { type Database, rowsOf } from "../db/database.js";
 import type { Clock } from "../lib/budget.js";
-import type { AppEnv } from "../lib/create-app.js";
 import { scheduleCost } from "./schedules.js";
 
 /**
@@ -75,7 +74,7 @@ export async function bookDelivery(db: Database, retried: boolean, now: number):
 }
 
 /** Books each verified QStash delivery of a route (after requireQStashSignature); Upstash-Retried says a retry. */
-export function deliveryBooked(db: Database, clock?: Clock): MiddlewareHandler<AppEnv> {
+export function deliveryBooked(db: Database, clock?: Clock): MiddlewareHandler {
   return async (c, next) => {
     await bookDelivery(db, Number(c.req.header("upstash-retried") ?? 0) > 0, (clock ?? Date).now());
     await next();

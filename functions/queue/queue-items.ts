@@ -5,7 +5,7 @@ import type { QueueOp, QueueSource } from "../../schema/pipeline-tables.js";
 import { BACKGROUND_PRIORITY } from "../../schema/registry.js";
 import { type Database, rowsOf } from "../db/database.js";
 import type { Embedder } from "../embedders/embedder.js";
-import { compareItems, itemKey, uniqueItems, type Item } from "../core/item.js";
+import { compareItems, itemKey, uniqueItems, type Item } from "../lib/item.js";
 import { yieldingWrite } from "../db/conflicts.js";
 
 export type QueuedItem = Item & { priority: number; op: QueueOp };

@@ -4,7 +4,7 @@ import { sql } from "drizzle-orm";
 import { DEFAULT_PRIORITY, embeddingQueue, type QueueSource } from "../../schema/pipeline-tables.js";
 import type { Registry } from "../../schema/registry.js";
 import type { Database } from "../db/database.js";
-import { compareItems, uniqueItems, type FailedItem } from "../core/item.js";
+import { compareItems, uniqueItems, type FailedItem } from "../lib/item.js";
 import { retryConflicts } from "../db/conflicts.js";
 import { MAX_ERROR_LENGTH } from "../lib/errors.js";
 

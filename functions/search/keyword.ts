@@ -2,7 +2,7 @@
 // text and its type's configuration, GIN-indexed: drizzle/0005_text_search.sql), ranked by ts_rank_cd.
 import { type SQL, sql } from "drizzle-orm";
 import { textConfigOf, type Registry } from "../../schema/registry.js";
-import { groupBy } from "../core/item.js";
+import { groupBy } from "../lib/item.js";
 import { type Database, rowsOf } from "../db/database.js";
 import { type SearchHit, type SearchRequest, snippet } from "./types.js";
 

@@ -2,8 +2,7 @@
 // than the column (768 against vector(1536)) would otherwise fail every item of the next drain and
 // every search. An API that cannot be reached now is only warned about: the queue waits for it.
 import type { Embedder } from "../../functions/embedders/embedder";
-import { errorMessage, PermanentError } from "../../functions/lib/errors";
-import { ConfigError } from "../../functions/config";
+import { ConfigError, errorMessage, PermanentError } from "../../functions/lib/errors";
 
 /** Throws a ConfigError when the embedder answers vectors of another size, or refuses for good. */
 export async function checkEmbedderAnswers(embedder: Embedder): Promise<void> {

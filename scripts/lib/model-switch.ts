@@ -2,7 +2,8 @@
 // a database embedded with OpenAI, it would quietly replace every vector with its lexical ones: so a
 // switch to it must be asked for by name (EMBEDDER=local).
 import { ne } from "drizzle-orm";
-import { ConfigError, type Config } from "../../functions/config";
+import type { Config } from "../../functions/config";
+import { ConfigError } from "../../functions/lib/errors";
 import type { Database } from "../../functions/db/database";
 import type { Embedder } from "../../functions/embedders/embedder";
 import { LOCAL_MODEL } from "../../functions/embedders/local";

@@ -2,9 +2,9 @@
 // updates rather than adds; a refusal of one is reported with what was done instead, never a stop.
 import { Client, QstashError } from "@upstash/qstash";
 import type { Config } from "../../functions/config";
-import { ENDPOINT_LIST, type EndpointPath, endpointUrl } from "../../functions/endpoints";
+import { type ChangesVia, DRAIN_CRONS, ENDPOINT_LIST, type EndpointPath, endpointUrl } from "../../functions/endpoints";
 import { QUEUES } from "../../functions/qstash/lanes";
-import { type ChangesVia, cronOf, DRAIN_CRONS, firesPerDay } from "../../functions/qstash/schedules";
+import { cronOf, firesPerDay } from "../../functions/qstash/schedules";
 import { cronJob } from "../qstash-emulator/emulator";
 import { errorMessage } from "../../functions/lib/errors";
 import { planLimits, type PlanLimits } from "../qstash-emulator/plans";

@@ -3,9 +3,9 @@ import { Receiver } from "@upstash/qstash";
 import type { MiddlewareHandler } from "hono";
 import { timingSafeEqual } from "hono/utils/buffer";
 import type { Config } from "../config.js";
-import { decodeBase64Text } from "./base64.js";
-import type { AppEnv } from "./create-app.js";
-import { UnauthorizedError } from "./errors.js";
+import { decodeBase64Text } from "../lib/base64.js";
+import type { AppEnv, SearchScope, SignedDelivery } from "./create-app.js";
+import { UnauthorizedError } from "../lib/errors.js";
 
 function presentedSecret(authorization: string | undefined, headerSecret: string | undefined): string | undefined {
   if (headerSecret) return headerSecret;
@@ -31,12 +31,6 @@ export function requireSecret(secret: string | undefined, name: string): Middlew
     await next();
   };
 }
-
-/**
- * Who is searching: the admin finds every content type, the search token the public ones, and anyone
- * (`anonymous`, with SEARCH_PUBLIC=true) the public ones too, within a rate limit.
- */
-export type SearchScope = "admin" | "public" | "anonymous";
 
 /**
  * Search is closed unless opened: `Bearer $SEARCH_TOKEN` searches the public types, `Bearer $ADMIN_TOKEN`
@@ -93,9 +87,6 @@ export function requireQStashSignature(config: Config): MiddlewareHandler<AppEnv
     await next();
   };
 }
-
-/** What a verified signature says of its delivery: its id (the JWT's jti) and when it expires. */
-export type SignedDelivery = { id: string; expiresAt: number };
 
 /**
  * QStash signs with HS256 and a 5-minute `exp`, and names each token with a `jti`

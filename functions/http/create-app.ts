@@ -4,11 +4,9 @@
 import { Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import { BadRequestError, errorMessage, PermanentError, TransientError, UnauthorizedError } from "./errors.js";
-import { ConfigError } from "../config.js";
 import type { Deps } from "../deps.js";
-import type { SearchScope, SignedDelivery } from "./auth.js";
-import { BASE_PATH } from "./endpoint-url.js";
+import { BASE_PATH } from "../endpoints.js";
+import { BadRequestError, ConfigError, errorMessage, PermanentError, TransientError, UnauthorizedError } from "../lib/errors.js";
 
 /** Largest body any function accepts; larger ones get 413 before they are read. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -24,6 +22,15 @@ export const Status = {
   serverError: 500,
   unavailable: 503,
 } as const satisfies Record<string, ContentfulStatusCode>;
+
+/**
+ * Who is searching: the admin finds every content type, the search token the public ones, and anyone
+ * (`anonymous`, with SEARCH_PUBLIC=true) the public ones too, within a rate limit (auth.ts).
+ */
+export type SearchScope = "admin" | "public" | "anonymous";
+
+/** What a verified signature says of its delivery: its id (the JWT's jti) and when it expires. */
+export type SignedDelivery = { id: string; expiresAt: number };
 
 /** `caller` is set once a request's signature is verified: only QStash is told an error's cause. */
 export type AppEnv = { Variables: { rawBody: string; caller?: "qstash"; searchScope: SearchScope; signature: SignedDelivery } };
