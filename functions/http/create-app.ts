@@ -86,8 +86,8 @@ export function createApp(...routers: Router[]) {
     const transient = transientCause(error);
     if (transient) return c.json({ error: transient.message, retry: true }, Status.unavailable);
     if (error instanceof PermanentError || error instanceof ConfigError) return c.json({ error: error.message }, Status.serverError);
-    // The cause (bounded, never a query's parameters) for the log, and for QStash, whose failure
-    // callback records the answer where a person sees it; anyone else learns no internals.
+    // The cause (bounded, never a query's parameters) for the log, and for QStash, whose logs keep the
+    // answer where a person sees it; anyone else learns no internals.
     const cause = `${error instanceof Error ? error.name : "error"}: ${errorMessage(error)}`;
     console.error(`[${new URL(c.req.url).pathname}] ${cause}`);
     return c.json({ error: "internal error", ...(c.get("caller") === "qstash" ? { cause } : {}), retry: true }, Status.unavailable);

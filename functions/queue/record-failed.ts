@@ -1,5 +1,6 @@
 // Failed items as a person sees them: one `failed` row per item in embedding_queue, with the error.
-// Recorded where a delivery's items were refused for good (process-webhook and its failure callback).
+// For items refused for good before any row of theirs was claimed. No function records them so today
+// (the item messages and their failure callback are gone: the drain settles claimed rows, settle.ts).
 import { sql } from "drizzle-orm";
 import { DEFAULT_PRIORITY, embeddingQueue, type QueueSource } from "../../schema/pipeline-tables.js";
 import type { Registry } from "../../schema/registry.js";
