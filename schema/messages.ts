@@ -25,7 +25,13 @@ export const ContentIdSchema = v.pipe(
   v.transform(String),
 );
 
-const ContentTypeName = v.pipe(v.string("must be a string"), v.regex(/^[a-z][a-z0-9_]{0,62}$/, "must be a content type name"));
+/**
+ * A content type's name: a lower-case letter, then lower-case letters, digits or `_`, 63 characters at
+ * most (a Postgres identifier's length: it names the type's triggers). The registry refuses any other.
+ */
+export const CONTENT_TYPE_NAME = /^[a-z][a-z0-9_]{0,62}$/;
+
+const ContentTypeName = v.pipe(v.string("must be a string"), v.regex(CONTENT_TYPE_NAME, "must be a content type name"));
 
 /** The lanes a change may take (functions/qstash/lanes.ts); a doorbell names one. */
 export const LANE_NAMES = ["immediate", "queued", "database"] as const;

@@ -3,6 +3,7 @@
 // search. Trigger SQL is generated from this list.
 import { and, eq, getTableColumns, getTableName, sql, type SQL } from "drizzle-orm";
 import type { AnyPgColumn, PgTable } from "drizzle-orm/pg-core";
+import { CONTENT_TYPE_NAME } from "./messages.js";
 import { communityComment, communityPost, course, courseLesson, profiles, users } from "./source-tables.js";
 
 /** Backfills and re-embedding: behind every live lane (priorities 1–5), so they never delay a change. */
@@ -185,6 +186,17 @@ export function createRegistry(entries: ContentType[] = defaultRegistry): Regist
   const types = new Map(entries.map((e) => [e.type, e]));
   const tables = new Map(entries.map((e) => [getTableName(e.table), e]));
   for (const entry of entries) {
+    // enqueue and search accept only such names (schema/messages.ts): a type named otherwise could be
+    // captured by its triggers but never named by a webhook, a backfill or a search.
+    if (!CONTENT_TYPE_NAME.test(entry.type)) {
+      const suggestion = entry.type.toLowerCase().replace(/[^a-z0-9_]+/g, "_").replace(/^[^a-z]+/, "").slice(0, 63) || "post";
+      throw new Error(
+        `content type "${entry.type}": a name is a lower-case letter, then lower-case letters, digits or _, 63 characters at most (e.g. "${suggestion}")`,
+      );
+    }
+    if (entries.filter((e) => e.type === entry.type).length > 1) {
+      throw new Error(`content type "${entry.type}" is registered twice: each type has one entry`);
+    }
     if (!TEXT_CONFIG_NAME.test(textConfigOf(entry))) {
       throw new Error(`content type ${entry.type}: search.textConfig "${textConfigOf(entry)}" is not a text search configuration name`);
     }
