@@ -189,7 +189,12 @@ export function createRegistry(entries: ContentType[] = defaultRegistry): Regist
     // enqueue and search accept only such names (schema/messages.ts): a type named otherwise could be
     // captured by its triggers but never named by a webhook, a backfill or a search.
     if (!CONTENT_TYPE_NAME.test(entry.type)) {
-      const suggestion = entry.type.toLowerCase().replace(/[^a-z0-9_]+/g, "_").replace(/^[^a-z]+/, "").slice(0, 63) || "post";
+      const suggestion =
+        entry.type
+          .toLowerCase()
+          .replace(/[^a-z0-9_]+/g, "_")
+          .replace(/^[^a-z]+/, "")
+          .slice(0, 63) || "post";
       throw new Error(
         `content type "${entry.type}": a name is a lower-case letter, then lower-case letters, digits or _, 63 characters at most (e.g. "${suggestion}")`,
       );
