@@ -96,6 +96,9 @@ const EnvSchema = v.object({
   LANE_LINGER_MS: integer(2000, 0, 30_000),
 });
 
+/** Every variable the configuration reads (.env.example lists each, tests/env-example.test.ts). */
+export const ENV_VARIABLES = Object.keys(EnvSchema.entries);
+
 export type Config = {
   databaseUrl?: string;
   /** Set: edge functions reach a database that is not Neon through this WebSocket proxy. */
