@@ -24,8 +24,10 @@ export type ContentType<T extends PgTable = PgTable> = {
    * A row is searchable only while its parent row (of another content type, named by `foreignKey`)
    * exists and is searchable itself. A change to the parent's visibility queues its children at the
    * parent's priority (the generated triggers), so they leave search as fast as it does.
+   * `optional`: a row whose foreign key is null has no parent and is searchable on its own (a comment
+   * not under any post); one that names a parent that is gone or hidden is not, either way.
    */
-  parent?: { type: string; foreignKey: AnyPgColumn };
+  parent?: { type: string; foreignKey: AnyPgColumn; optional?: boolean };
   priority: number;
   /** The row as text, from the embedded fields only. */
   format: (row: T["$inferSelect"]) => string;
@@ -88,11 +90,12 @@ export function visibleWhere(registry: Registry, entry: ContentType): SQL | unde
   if (!entry.parent) return entry.filter?.where;
   const parent = registry.byType(entry.parent.type)!;
   const parentVisible = visibleWhere(registry, parent);
+  const parentSearchable = sql`EXISTS (SELECT 1 FROM ${parent.table} WHERE ${parent.idColumn} = ${entry.parent.foreignKey}${
+    parentVisible ? sql` AND ${parentVisible}` : sql``
+  })`;
   return and(
     entry.filter?.where,
-    sql`EXISTS (SELECT 1 FROM ${parent.table} WHERE ${parent.idColumn} = ${entry.parent.foreignKey}${
-      parentVisible ? sql` AND ${parentVisible}` : sql``
-    })`,
+    entry.parent.optional ? sql`(${entry.parent.foreignKey} IS NULL OR ${parentSearchable})` : parentSearchable,
   );
 }
 
@@ -106,6 +109,8 @@ export const defaultRegistry: ContentType[] = [
     idColumn: profiles.id,
     priority: 2,
     embedded: [profiles.username, profiles.fullName, profiles.headline, profiles.skills],
+    // A deleted user's profile leaves search with the user.
+    parent: { type: "auth_user", foreignKey: profiles.userId, optional: true },
     format: (p) =>
       labelled([
         ["", p.fullName ?? p.username],
@@ -169,6 +174,8 @@ export const defaultRegistry: ContentType[] = [
     idColumn: communityComment.id,
     priority: 5,
     embedded: [communityComment.body],
+    // A deleted post's comments leave search with it.
+    parent: { type: "post", foreignKey: communityComment.postId, optional: true },
     format: (c) => c.body,
     search: { public: true, snippet: [communityComment.body] },
   }),

@@ -1,0 +1,108 @@
+// Search follows the rows as they are: children leave with a deleted parent (through the queue, and
+// through maintenance when no trigger saw it), a hidden row comes back without paying for its
+// embeddings again, and rows written past the triggers are found and queued by maintenance.
+import { and, eq, sql } from "drizzle-orm";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { loadConfig } from "../functions/config";
+import type { Deps } from "../functions/deps";
+import { drain } from "../functions/drain";
+import { localEmbedder } from "../functions/embedders/local";
+import { maintain } from "../functions/maintenance";
+import { communityComment, communityPost, embeddingQueue, embeddings, profiles, users } from "../schema";
+import { createRegistry, defaultRegistry } from "../schema/registry";
+import type { Connection } from "../scripts/lib/database";
+import { type FakeOpenAI, startFakeOpenAI } from "../testing/fake-openai";
+import { freshDatabase } from "./support/database";
+
+let connection: Connection;
+let api: FakeOpenAI;
+beforeAll(async () => {
+  [connection, api] = await Promise.all([freshDatabase(), startFakeOpenAI()]);
+});
+afterAll(async () => {
+  await Promise.all([connection.close(), api.close()]);
+});
+beforeEach(async () => {
+  await connection.db.delete(embeddingQueue);
+  await connection.db.delete(embeddings);
+});
+
+const deps = (embedder: Deps["embedder"] = localEmbedder(1536)): Deps => ({
+  db: connection.db,
+  config: loadConfig({}),
+  registry: createRegistry(),
+  embedder,
+});
+const chunksOf = (contentType: string, id: string) =>
+  connection.db.$count(embeddings, and(eq(embeddings.contentType, contentType), eq(embeddings.contentId, id)));
+const pending = async () =>
+  (await connection.db.select().from(embeddingQueue).where(eq(embeddingQueue.status, "pending"))).map(
+    (row) => [row.contentType, row.contentId, row.priority] as const,
+  );
+/** Drains until nothing is pending (a few runs at most). */
+const drainAll = async (d: Deps = deps()) => {
+  for (let i = 0; i < 10 && (await connection.db.$count(embeddingQueue, eq(embeddingQueue.status, "pending"))) > 0; i++) {
+    await drain(d, { budgetMs: 10_000 });
+  }
+};
+const priorityOf = (type: string) => defaultRegistry.find((e) => e.type === type)!.priority;
+
+describe("children leave search with their parent", () => {
+  it("deleting a post queues its comments at the post's priority, and deleting a user queues the user's profiles; the drain takes them out", async () => {
+    const [post, otherPost] = await connection.db
+      .insert(communityPost)
+      .values([{ title: "Doomed post" }, { title: "Kept post" }])
+      .returning();
+    const [user] = await connection.db.insert(users).values({ email: "gone@example.com", fullName: "Gone User" }).returning();
+    const comments = await connection.db
+      .insert(communityComment)
+      .values([
+        { postId: post!.id, body: "A comment on the doomed post" },
+        { postId: otherPost!.id, body: "A comment on the kept post" },
+        { postId: null, body: "A comment under no post" },
+      ])
+      .returning();
+    const [profile, standalone] = await connection.db
+      .insert(profiles)
+      .values([
+        { userId: user!.id, username: "gone_user", headline: "Leaves with the user" },
+        { userId: null, username: "no_user", headline: "Has no user" },
+      ])
+      .returning();
+    await drainAll();
+    expect(await Promise.all(comments.map((c) => chunksOf("comment", c.id)))).toEqual([1, 1, 1]);
+    expect([await chunksOf("profile", profile!.id), await chunksOf("profile", standalone!.id)]).toEqual([1, 1]);
+
+    await connection.db.delete(communityPost).where(eq(communityPost.id, post!.id));
+    await connection.db.delete(users).where(eq(users.id, user!.id));
+    expect((await pending()).filter(([type]) => type !== "post" && type !== "auth_user")).toEqual(
+      expect.arrayContaining([
+        ["comment", comments[0]!.id, priorityOf("post")],
+        ["profile", profile!.id, priorityOf("auth_user")],
+      ]),
+    );
+    await drainAll();
+    expect(await Promise.all(comments.map((c) => chunksOf("comment", c.id)))).toEqual([0, 1, 1]);
+    expect([await chunksOf("profile", profile!.id), await chunksOf("profile", standalone!.id)]).toEqual([0, 1]);
+  });
+
+  it("maintenance removes the chunks of comments and profiles whose parent went past the triggers", async () => {
+    const [post] = await connection.db.insert(communityPost).values({ title: "Restored away" }).returning();
+    const [user] = await connection.db.insert(users).values({ email: "replica@example.com" }).returning();
+    const [comment] = await connection.db
+      .insert(communityComment)
+      .values({ postId: post!.id, body: "Orphaned by a replica session" })
+      .returning();
+    const [profile] = await connection.db.insert(profiles).values({ userId: user!.id, username: "orphaned_profile" }).returning();
+    await drainAll();
+    expect([await chunksOf("comment", comment!.id), await chunksOf("profile", profile!.id)]).toEqual([1, 1]);
+    await connection.db.transaction(async (tx) => {
+      await tx.execute(sql`SET LOCAL session_replication_role = replica`);
+      await tx.delete(communityPost).where(eq(communityPost.id, post!.id));
+      await tx.delete(users).where(eq(users.id, user!.id));
+    });
+    expect(await pending()).toEqual([]);
+    await maintain(deps());
+    expect([await chunksOf("comment", comment!.id), await chunksOf("profile", profile!.id)]).toEqual([0, 0]);
+  });
+});
