@@ -85,18 +85,19 @@ export function visibilityFields(entry: ContentType): AnyPgColumn[] {
   return [...(entry.filter?.fields ?? []), ...(entry.parent ? [entry.parent.foreignKey] : [])];
 }
 
-/** What a row of `entry` must meet to be searchable: its filter, and an existing, searchable parent. */
-export function visibleWhere(registry: Registry, entry: ContentType): SQL | undefined {
-  if (!entry.parent) return entry.filter?.where;
+/**
+ * What a row of `entry` must meet to be searchable: its filter, and an existing, searchable parent.
+ * With `filters` false, only that its parents exist (a row that does is hidden, not gone).
+ */
+export function visibleWhere(registry: Registry, entry: ContentType, filters = true): SQL | undefined {
+  const own = filters ? entry.filter?.where : undefined;
+  if (!entry.parent) return own;
   const parent = registry.byType(entry.parent.type)!;
-  const parentVisible = visibleWhere(registry, parent);
+  const parentVisible = visibleWhere(registry, parent, filters);
   const parentSearchable = sql`EXISTS (SELECT 1 FROM ${parent.table} WHERE ${parent.idColumn} = ${entry.parent.foreignKey}${
     parentVisible ? sql` AND ${parentVisible}` : sql``
   })`;
-  return and(
-    entry.filter?.where,
-    entry.parent.optional ? sql`(${entry.parent.foreignKey} IS NULL OR ${parentSearchable})` : parentSearchable,
-  );
+  return and(own, entry.parent.optional ? sql`(${entry.parent.foreignKey} IS NULL OR ${parentSearchable})` : parentSearchable);
 }
 
 // Defaults a privacy reviewer signs: no e-mail is embedded or shown; users are found by the admin

@@ -8,10 +8,20 @@ import type { Deps } from "../functions/deps";
 import { drain } from "../functions/drain";
 import { localEmbedder } from "../functions/embedders/local";
 import { maintain } from "../functions/maintenance";
-import { communityComment, communityPost, embeddingQueue, embeddings, profiles, users } from "../schema";
+import {
+  communityComment,
+  communityPost,
+  course,
+  courseLesson,
+  embeddingQueue,
+  embeddings,
+  hiddenEmbeddings,
+  profiles,
+  users,
+} from "../schema";
 import { createRegistry, defaultRegistry } from "../schema/registry";
 import type { Connection } from "../scripts/lib/database";
-import { type FakeOpenAI, startFakeOpenAI } from "../testing/fake-openai";
+import { type FakeOpenAI, fakeServerEmbedder, startFakeOpenAI } from "../testing/fake-openai";
 import { freshDatabase } from "./support/database";
 
 let connection: Connection;
@@ -25,6 +35,7 @@ afterAll(async () => {
 beforeEach(async () => {
   await connection.db.delete(embeddingQueue);
   await connection.db.delete(embeddings);
+  await connection.db.delete(hiddenEmbeddings);
 });
 
 const deps = (embedder: Deps["embedder"] = localEmbedder(1536)): Deps => ({
@@ -104,5 +115,60 @@ describe("children leave search with their parent", () => {
     expect(await pending()).toEqual([]);
     await maintain(deps());
     expect([await chunksOf("comment", comment!.id), await chunksOf("profile", profile!.id)]).toEqual([0, 0]);
+  });
+});
+
+describe("hiding and showing pays for no embedding of unchanged text", () => {
+  const inputs = () => api.requests.reduce((sum, r) => sum + r.inputs, 0);
+
+  it("unpublishing and publishing a course takes it and its lessons out of search and back with no embedding call; only text edited while hidden is embedded", async () => {
+    const openai = deps(fakeServerEmbedder(api));
+    const [c] = await connection.db
+      .insert(course)
+      .values({ title: "Hidden and shown", description: "A course that comes and goes" })
+      .returning();
+    const lessons = await connection.db
+      .insert(courseLesson)
+      .values([1, 2, 3].map((n) => ({ courseId: c!.id, title: `Lesson ${n}`, content: `What lesson ${n} teaches` })))
+      .returning();
+    const ids = [c!.id, ...lessons.map((l) => l.id)];
+    const chunks = () => Promise.all([chunksOf("course", c!.id), ...lessons.map((l) => chunksOf("lesson", l.id))]);
+    await drainAll(openai);
+    expect(await chunks()).toEqual([1, 1, 1, 1]);
+    const before = inputs();
+    expect(before).toBeGreaterThanOrEqual(4);
+
+    for (let round = 0; round < 2; round++) {
+      await connection.db.update(course).set({ published: false }).where(eq(course.id, c!.id));
+      await drainAll(openai);
+      expect(await chunks()).toEqual([0, 0, 0, 0]);
+      await connection.db.update(course).set({ published: true }).where(eq(course.id, c!.id));
+      await drainAll(openai);
+      expect(await chunks()).toEqual([1, 1, 1, 1]);
+    }
+    expect(inputs()).toBe(before);
+    expect(await connection.db.$count(hiddenEmbeddings)).toBe(0);
+
+    // Edited while hidden: the old text's vector is not kept, and showing it embeds that lesson alone.
+    await connection.db.update(course).set({ published: false }).where(eq(course.id, c!.id));
+    await drainAll(openai);
+    expect(await connection.db.$count(hiddenEmbeddings)).toBe(4);
+    await connection.db.update(courseLesson).set({ content: "New text, written while hidden" }).where(eq(courseLesson.id, lessons[0]!.id));
+    await drainAll(openai);
+    expect(await connection.db.$count(hiddenEmbeddings, eq(hiddenEmbeddings.contentId, lessons[0]!.id))).toBe(0);
+    await connection.db.update(course).set({ published: true }).where(eq(course.id, c!.id));
+    await drainAll(openai);
+    expect(await chunks()).toEqual([1, 1, 1, 1]);
+    expect(inputs()).toBe(before + 1);
+    const [edited] = await connection.db.select().from(embeddings).where(eq(embeddings.contentId, lessons[0]!.id));
+    expect(edited!.chunkText).toMatch(/New text, written while hidden/);
+
+    // Deleted while hidden: nothing of it is kept.
+    await connection.db.update(course).set({ published: false }).where(eq(course.id, c!.id));
+    await drainAll(openai);
+    await connection.db.delete(course).where(eq(course.id, c!.id));
+    await drainAll(openai);
+    expect(await connection.db.$count(hiddenEmbeddings)).toBe(0);
+    expect(await Promise.all(ids.map((id) => connection.db.$count(embeddings, eq(embeddings.contentId, id))))).toEqual([0, 0, 0, 0]);
   });
 });
