@@ -7,6 +7,7 @@ import { loadConfig } from "../functions/config";
 import type { Deps } from "../functions/deps";
 import { drain } from "../functions/drain";
 import { localEmbedder } from "../functions/embedders/local";
+import { recordRun } from "../functions/lib/job-runs";
 import { maintain } from "../functions/maintenance";
 import {
   communityComment,
@@ -16,13 +17,15 @@ import {
   embeddingQueue,
   embeddings,
   hiddenEmbeddings,
+  jobRuns,
   profiles,
   users,
 } from "../schema";
-import { createRegistry, defaultRegistry } from "../schema/registry";
+import { BACKGROUND_PRIORITY, createRegistry, defaultRegistry } from "../schema/registry";
 import type { Connection } from "../scripts/lib/database";
 import { type FakeOpenAI, fakeServerEmbedder, startFakeOpenAI } from "../testing/fake-openai";
 import { freshDatabase } from "./support/database";
+import { FakeClock } from "./support/fake-clock";
 
 let connection: Connection;
 let api: FakeOpenAI;
@@ -170,5 +173,89 @@ describe("hiding and showing pays for no embedding of unchanged text", () => {
     await drainAll(openai);
     expect(await connection.db.$count(hiddenEmbeddings)).toBe(0);
     expect(await Promise.all(ids.map((id) => connection.db.$count(embeddings, eq(embeddings.contentId, id))))).toEqual([0, 0, 0, 0]);
+  });
+});
+
+describe("maintenance finds rows written past the triggers", () => {
+  /** Writes as a replica session, pg_restore or COPY with triggers off do: no trigger fires. */
+  const pastTheTriggers = (write: (tx: Connection["db"]) => Promise<unknown>) =>
+    connection.db.transaction(async (tx) => {
+      await tx.execute(sql`SET LOCAL session_replication_role = replica`);
+      await write(tx as unknown as Connection["db"]);
+    });
+  beforeEach(async () => {
+    await pastTheTriggers(async (tx) => {
+      for (const table of [communityComment, communityPost, courseLesson, course, profiles, users]) await tx.delete(table);
+    });
+    await connection.db.delete(jobRuns);
+  });
+  const maintenance = (d: Deps, driftRows?: number) => recordRun(connection.db, "maintenance", () => maintain(d, { driftRows }));
+
+  it("queues at backfill priority each searchable row whose text no longer matches its embeddings, or that has none; nothing else", async () => {
+    const [kept, edited] = await connection.db
+      .insert(communityPost)
+      .values([{ title: "Untouched post" }, { title: "Edited past the triggers" }])
+      .returning();
+    const [failing] = await connection.db.insert(communityPost).values({ title: "Fails for good" }).returning();
+    await drainAll();
+    await connection.db
+      .insert(embeddingQueue)
+      .values({ contentType: "post", contentId: failing!.id, status: "failed", lastError: "refused" });
+    await connection.db.delete(embeddings).where(eq(embeddings.contentId, failing!.id));
+    let inserted = "";
+    await pastTheTriggers(async (tx) => {
+      await tx.update(communityPost).set({ body: "A body no trigger saw" }).where(eq(communityPost.id, edited!.id));
+      inserted = (await tx.insert(communityPost).values({ title: "Restored from a dump" }).returning())[0]!.id;
+      await tx.insert(course).values({ title: "A draft nobody may find", published: false });
+    });
+    expect(await pending()).toEqual([]);
+
+    const summary = await maintain(deps());
+    // Four searchable posts checked; the draft course is not searchable, so not checked.
+    expect(summary).toMatchObject({ driftRowsChecked: 4, driftedRowsQueued: 2, driftCursor: null });
+    const queued = await connection.db.select().from(embeddingQueue).where(eq(embeddingQueue.status, "pending"));
+    expect(queued.map((r) => [r.contentId, r.priority, r.source]).sort()).toEqual(
+      [
+        [edited!.id, BACKGROUND_PRIORITY, "backfill"],
+        [inserted, BACKGROUND_PRIORITY, "backfill"],
+      ].sort(),
+    );
+    await drainAll();
+    const [stored] = await connection.db.select().from(embeddings).where(eq(embeddings.contentId, edited!.id));
+    expect(stored!.chunkText).toMatch(/A body no trigger saw/);
+    expect(await chunksOf("post", inserted)).toBe(1);
+    expect(await chunksOf("post", kept!.id)).toBe(1);
+    // Converged: the next sweep finds nothing.
+    expect((await maintain(deps())).driftedRowsQueued).toBe(0);
+  });
+
+  it("checks a bounded slice per run and goes on where the last run stopped, until every row is checked once", async () => {
+    await pastTheTriggers((tx) =>
+      tx.insert(communityComment).values(Array.from({ length: 7 }, (_, i) => ({ body: `Copied in without triggers ${i}` }))),
+    );
+    await pastTheTriggers((tx) => tx.insert(communityPost).values([{ title: "Copied post one" }, { title: "Copied post two" }]));
+    const runs = [];
+    for (let i = 0; i < 4; i++) runs.push(await maintenance(deps(), 3));
+    expect(runs.map((r) => r.driftRowsChecked)).toEqual([3, 3, 3, 0]);
+    // A full last slice cannot know it was the last: the run after it finds the end.
+    expect(runs.map((r) => r.driftCursor === null)).toEqual([false, false, false, true]);
+    const queued = await pending();
+    expect(queued).toHaveLength(9);
+    expect(new Set(queued.map(([, id]) => id)).size).toBe(9);
+    expect(queued.every(([, , priority]) => priority === BACKGROUND_PRIORITY)).toBe(true);
+  });
+
+  it("stops its sweep when its time is spent, and says where the next run goes on", async () => {
+    await pastTheTriggers((tx) => tx.insert(communityPost).values({ title: "Found by the next run" }));
+    // Each reading of this clock is 15 s later: the sweep's 20 s are spent after its first batch.
+    const clock = new FakeClock();
+    clock.now = () => (clock.time += 15_000);
+    const first = await maintenance({ ...deps(), clock });
+    expect(first.driftCursor).not.toBeNull();
+    expect(first.driftedRowsQueued).toBe(0);
+    let next = first;
+    for (let i = 0; i < 10 && next.driftCursor !== null; i++) next = await maintenance({ ...deps(), clock });
+    expect(next.driftCursor).toBeNull();
+    expect((await pending()).map(([type]) => type)).toEqual(["post"]);
   });
 });

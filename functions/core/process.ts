@@ -130,7 +130,7 @@ export async function processItems(deps: ProcessDeps, items: Item[]): Promise<Pr
 }
 
 /** The documents' chunks, hashed, and each document's chunk count. Checks the run's budget as it goes. */
-async function chunkDocuments(deps: ProcessDeps, documents: Document[]) {
+export async function chunkDocuments(deps: ProcessDeps, documents: Document[]) {
   const { embedder, registry } = deps;
   const chunks: Chunk[] = [];
   const chunkCounts: (Item & { count: number })[] = [];
