@@ -37,7 +37,7 @@ export async function findDrifted(
   from: DriftCursor | null,
   { limit = DRIFT_ROWS_PER_RUN, budget }: { limit?: number; budget?: Budget } = {},
 ): Promise<DriftSweep> {
-  const { db, registry } = deps;
+  const { registry } = deps;
   const entries = registry.entries;
   let index = Math.max(
     0,
