@@ -1,22 +1,28 @@
 // POST /api/embeddings/maintenance (QStash schedule, daily 02:00): keeps the tables small and true.
-import { and, eq, lt, notExists, notInArray, sql } from "drizzle-orm";
-import { visibleWhere } from "../schema/registry.js";
-import { embeddings, searchLog, signedCalls } from "../schema/pipeline-tables.js";
+import { and, desc, eq, lt, ne, notExists, notInArray, or, sql } from "drizzle-orm";
+import { BACKGROUND_PRIORITY, visibleWhere } from "../schema/registry.js";
+import { embeddings, hiddenEmbeddings, jobRuns, searchLog, signedCalls } from "../schema/pipeline-tables.js";
+import { type DriftCursor, findDrifted } from "./core/drift.js";
 import { restoreHnswIndex } from "./db/hnsw-index.js";
 import type { Deps } from "./deps.js";
 import { requireQStashSignature } from "./http/auth.js";
 import { createRouter, type Router, Status } from "./http/create-app.js";
 import { oncePerSignature } from "./http/replay-guard.js";
+import { Budget } from "./lib/budget.js";
 import { recordRun } from "./db/job-runs.js";
 import { deliveryBooked } from "./qstash/spend-ledger.js";
-import { deleteDoneRows, queueOtherModels, releaseExpiredClaims } from "./queue/index.js";
+import { deleteDoneRows, queueItems, queueOtherModels, releaseExpiredClaims } from "./queue/index.js";
 import { realignTextConfigs } from "./search/text-config.js";
 
 export const SEARCH_LOG_RETENTION_DAYS = 30;
 
 const daysAgo = (days: number) => sql`now() - ${days} * interval '1 day'`;
 
-export async function maintain(deps: Deps) {
+/** The time the sweep for rows written past the triggers may take in one run (it stops between batches). */
+export const DRIFT_SWEEP_MS = 20_000;
+
+/** `driftRows`: rows the sweep checks in this run at most (DRIFT_ROWS_PER_RUN unless given). */
+export async function maintain(deps: Deps, options: { driftRows?: number } = {}) {
   const { db, registry } = deps;
   const searchLogs = await db
     .delete(searchLog)
@@ -27,6 +33,7 @@ export async function maintain(deps: Deps) {
   // A signature past its expiry cannot be replayed: its record is no longer needed.
   const signatures = await db.delete(signedCalls).where(lt(signedCalls.expiresAt, sql`now()`)).returning({ id: signedCalls.signatureId });
 
+  let hiddenDeleted = 0;
   // Embeddings whose content type is no longer registered.
   let orphans = (
     await db
@@ -51,8 +58,44 @@ export async function maintain(deps: Deps) {
       .where(and(eq(embeddings.contentType, entry.type), notExists(searchable)))
       .returning({ id: embeddings.id });
     orphans += deleted.length;
+    // Kept vectors of hidden rows (hidden_embeddings) go once the row or a parent is gone.
+    const exists = db
+      .select({ one: sql`1` })
+      .from(entry.table)
+      .where(and(sql`${entry.idColumn}::text = ${hiddenEmbeddings.contentId}`, visibleWhere(registry, entry, false)));
+    hiddenDeleted += (
+      await db
+        .delete(hiddenEmbeddings)
+        .where(and(eq(hiddenEmbeddings.contentType, entry.type), notExists(exists)))
+        .returning({ id: hiddenEmbeddings.contentId })
+    ).length;
   }
+  // And those of another model, or of a type no longer registered: their hashes can never match.
+  hiddenDeleted += (
+    await db
+      .delete(hiddenEmbeddings)
+      .where(
+        or(
+          ne(hiddenEmbeddings.model, deps.embedder.model),
+          notInArray(
+            hiddenEmbeddings.contentType,
+            registry.entries.map((e) => e.type),
+          ),
+        ),
+      )
+      .returning({ id: hiddenEmbeddings.contentId })
+  ).length;
   const stale = await queueOtherModels(db, deps.embedder);
+  // Rows changed or inserted past the triggers: found by their hashes, a slice per run, queued behind live traffic.
+  const sweep = await findDrifted(deps, await lastDriftCursor(deps), {
+    limit: options.driftRows,
+    budget: Budget.start(DRIFT_SWEEP_MS, deps.clock),
+  });
+  await queueItems(
+    db,
+    sweep.drifted.map((item) => ({ ...item, priority: BACKGROUND_PRIORITY, op: "upsert" as const })),
+    "backfill",
+  );
   const textConfigsRealigned = await realignTextConfigs(db, registry);
   // A first load that was killed leaves the HNSW index dropped: search would scan every row for good.
   const indexRebuilt = await restoreHnswIndex(db);
@@ -67,7 +110,23 @@ export async function maintain(deps: Deps) {
     expiredSignaturesDeleted: signatures.length,
     textConfigsRealigned,
     indexRebuilt,
+    hiddenEmbeddingsDeleted: hiddenDeleted,
+    driftRowsChecked: sweep.checked,
+    driftedRowsQueued: sweep.drifted.length,
+    driftCursor: sweep.next,
   };
+}
+
+/** Where the last maintenance run's sweep stopped (its summary keeps it): this run goes on from there. */
+async function lastDriftCursor(deps: Deps): Promise<DriftCursor | null> {
+  const [last] = await deps.db
+    .select({ summary: jobRuns.summary })
+    .from(jobRuns)
+    .where(and(eq(jobRuns.job, "maintenance"), eq(jobRuns.ok, true)))
+    .orderBy(desc(jobRuns.finishedAt), desc(jobRuns.id))
+    .limit(1);
+  const cursor = last?.summary.driftCursor as DriftCursor | null | undefined;
+  return cursor && typeof cursor.type === "string" && (cursor.afterId === null || typeof cursor.afterId === "string") ? cursor : null;
 }
 
 export function maintenanceRouter(deps: Deps): Router {

@@ -9,6 +9,7 @@ import {
   integer,
   jsonb,
   pgTable,
+  primaryKey,
   text,
   timestamp,
   uniqueIndex,
@@ -26,6 +27,11 @@ export const TEXT_SEARCH_INDEX = "embeddings_text_search_gin";
 
 /** A text search configuration by name ('english', 'simple', …); its binary form is an OID. */
 const regconfig = customType<{ data: string }>({ dataType: () => "regconfig" });
+/** A pgvector vector without a fixed size, read as numbers from its `[…]` text. */
+const anyVector = customType<{ data: number[]; driverData: string }>({
+  dataType: () => "vector",
+  fromDriver: (value) => JSON.parse(value) as number[],
+});
 const tsvector = customType<{ data: string }>({ dataType: () => "tsvector" });
 
 export const embeddings = pgTable(
@@ -56,6 +62,27 @@ export const embeddings = pgTable(
     index(HNSW_INDEX).using("hnsw", t.embedding.op("vector_cosine_ops")),
     index(TEXT_SEARCH_INDEX).using("gin", t.textSearch),
   ],
+);
+
+/**
+ * The chunks of rows that exist but are hidden (filtered out, or under a hidden parent), moved out of
+ * `embeddings` so search never sees them, and moved back without an embedding call when the row is
+ * shown again with the same text (the content hash decides). Dropped when the row is gone or its text
+ * changes (functions/core/hidden.ts).
+ */
+export const hiddenEmbeddings = pgTable(
+  "hidden_embeddings",
+  {
+    contentType: text("content_type").notNull(),
+    contentId: text("content_id").notNull(),
+    chunkIndex: integer("chunk_index").notNull(),
+    contentHash: text("content_hash").notNull(),
+    model: text("model").notNull(),
+    /** Of any size: a model or dimension change needs no migration here (its hashes never match). */
+    embedding: anyVector("embedding").notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.contentType, t.contentId, t.chunkIndex] })],
 );
 
 export const queueStatuses = ["pending", "processing", "done", "failed"] as const;
@@ -157,4 +184,4 @@ export const qstashSpend = pgTable("qstash_spend", {
 });
 
 /** Every table of the pipeline: the change-capture migration keeps them to their owner. */
-export const pipelineTables = [embeddings, embeddingQueue, searchLog, jobRuns, signedCalls, laneStates, qstashSpend];
+export const pipelineTables = [embeddings, hiddenEmbeddings, embeddingQueue, searchLog, jobRuns, signedCalls, laneStates, qstashSpend];

@@ -25,8 +25,10 @@ export type ContentType<T extends PgTable = PgTable> = {
    * A row is searchable only while its parent row (of another content type, named by `foreignKey`)
    * exists and is searchable itself. A change to the parent's visibility queues its children at the
    * parent's priority (the generated triggers), so they leave search as fast as it does.
+   * `optional`: a row whose foreign key is null has no parent and is searchable on its own (a comment
+   * not under any post); one that names a parent that is gone or hidden is not, either way.
    */
-  parent?: { type: string; foreignKey: AnyPgColumn };
+  parent?: { type: string; foreignKey: AnyPgColumn; optional?: boolean };
   priority: number;
   /** The row as text, from the embedded fields only. */
   format: (row: T["$inferSelect"]) => string;
@@ -84,17 +86,19 @@ export function visibilityFields(entry: ContentType): AnyPgColumn[] {
   return [...(entry.filter?.fields ?? []), ...(entry.parent ? [entry.parent.foreignKey] : [])];
 }
 
-/** What a row of `entry` must meet to be searchable: its filter, and an existing, searchable parent. */
-export function visibleWhere(registry: Registry, entry: ContentType): SQL | undefined {
-  if (!entry.parent) return entry.filter?.where;
+/**
+ * What a row of `entry` must meet to be searchable: its filter, and an existing, searchable parent.
+ * With `filters` false, only that its parents exist (a row that does is hidden, not gone).
+ */
+export function visibleWhere(registry: Registry, entry: ContentType, filters = true): SQL | undefined {
+  const own = filters ? entry.filter?.where : undefined;
+  if (!entry.parent) return own;
   const parent = registry.byType(entry.parent.type)!;
-  const parentVisible = visibleWhere(registry, parent);
-  return and(
-    entry.filter?.where,
-    sql`EXISTS (SELECT 1 FROM ${parent.table} WHERE ${parent.idColumn} = ${entry.parent.foreignKey}${
-      parentVisible ? sql` AND ${parentVisible}` : sql``
-    })`,
-  );
+  const parentVisible = visibleWhere(registry, parent, filters);
+  const parentSearchable = sql`EXISTS (SELECT 1 FROM ${parent.table} WHERE ${parent.idColumn} = ${entry.parent.foreignKey}${
+    parentVisible ? sql` AND ${parentVisible}` : sql``
+  })`;
+  return and(own, entry.parent.optional ? sql`(${entry.parent.foreignKey} IS NULL OR ${parentSearchable})` : parentSearchable);
 }
 
 // Defaults a privacy reviewer signs: no e-mail is embedded or shown; users are found by the admin
@@ -107,6 +111,8 @@ export const defaultRegistry: ContentType[] = [
     idColumn: profiles.id,
     priority: 2,
     embedded: [profiles.username, profiles.fullName, profiles.headline, profiles.skills],
+    // A deleted user's profile leaves search with the user.
+    parent: { type: "auth_user", foreignKey: profiles.userId, optional: true },
     format: (p) =>
       labelled([
         ["", p.fullName ?? p.username],
@@ -170,6 +176,8 @@ export const defaultRegistry: ContentType[] = [
     idColumn: communityComment.id,
     priority: 5,
     embedded: [communityComment.body],
+    // A deleted post's comments leave search with it.
+    parent: { type: "post", foreignKey: communityComment.postId, optional: true },
     format: (c) => c.body,
     search: { public: true, snippet: [communityComment.body] },
   }),

@@ -164,6 +164,7 @@ describe("what may leave the database", () => {
     const [profileEntry] = defaultRegistry;
     const leaky = contentType({
       ...profileEntry!,
+      parent: undefined,
       embedded: [profiles.username, profiles.bio],
       search: { public: true, snippet: [profiles.username] },
     });

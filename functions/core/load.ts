@@ -9,11 +9,13 @@ export type Loaded = {
   found: { item: Item; entry: ContentType; row: Record<string, unknown> }[];
   /** Rows that are gone or filtered out: their embeddings go. */
   gone: Item[];
+  /** Of `gone`, when asked for: the rows that exist, as do their parents, but are hidden (a filter). */
+  hidden: Loaded["found"];
   failed: FailedItem[];
 };
 
-export async function loadRows(db: Database, registry: Registry, items: Item[]): Promise<Loaded> {
-  const loaded: Loaded = { found: [], gone: [], failed: [] };
+export async function loadRows(db: Database, registry: Registry, items: Item[], withHidden = false): Promise<Loaded> {
+  const loaded: Loaded = { found: [], gone: [], hidden: [], failed: [] };
   const valid: { item: Item; entry: ContentType }[] = [];
   for (const item of items) {
     const entry = registry.byType(item.contentType);
@@ -31,10 +33,28 @@ export async function loadRows(db: Database, registry: Registry, items: Item[]):
       .where(and(inArray(entry.idColumn, ids), visibleWhere(registry, entry)))) as Record<string, unknown>[];
     const key = idKey(entry);
     const byId = new Map(rows.map((row) => [String(row[key]), row]));
+    const gone: Item[] = [];
     for (const item of group) {
       const row = byId.get(item.contentId);
       if (row) loaded.found.push({ item, entry, row });
-      else loaded.gone.push(item);
+      else gone.push(item);
+    }
+    loaded.gone.push(...gone);
+    if (withHidden && gone.length && visibleWhere(registry, entry)) {
+      const rows = (await db
+        .select(columnsOf(entry, entry.embedded))
+        .from(entry.table)
+        .where(
+          and(
+            inArray(
+              entry.idColumn,
+              gone.map((item) => item.contentId),
+            ),
+            visibleWhere(registry, entry, false),
+          ),
+        )) as Record<string, unknown>[];
+      const hidden = new Map(rows.map((row) => [String(row[key]), row]));
+      for (const item of gone) if (hidden.has(item.contentId)) loaded.hidden.push({ item, entry, row: hidden.get(item.contentId)! });
     }
   }
   return loaded;

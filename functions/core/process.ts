@@ -11,6 +11,7 @@ import { embedChunks } from "./embed.js";
 import { type Document, formatRows, MAX_ROW_BYTES } from "./format.js";
 import { contentHash } from "./hash.js";
 import { type FailedItem, type Item, itemKey, uniqueItems } from "../lib/item.js";
+import { dropHidden, hiddenVectors, hideChunks } from "./hidden.js";
 import { loadRows } from "./load.js";
 import { type Chunk, chunkKey, type EmbeddedChunk, type EmbeddingWriter, storedHashes, storeEmbeddings } from "./store.js";
 import { OutOfTimeError, PermanentError } from "../lib/errors.js";
@@ -49,24 +50,27 @@ export async function processItems(deps: ProcessDeps, items: Item[]): Promise<Pr
       return entry ? { ...item, contentId: normalizeId(entry, item.contentId) } : item;
     }),
   );
-  const read = await readTexts(db, registry, unique);
+  const read = await readTexts(db, registry, unique, true);
 
-  const chunks: Chunk[] = [];
-  const chunkCounts: (Item & { count: number })[] = [];
   // A row over the size limit fails before it costs any chunking, hashing or tokens; its stored
   // embeddings, if any, stay as they were.
-  const oversized = oversizedRows(read.documents, deps.config?.process.maxRowBytes ?? MAX_ROW_BYTES);
+  const maxRowBytes = deps.config?.process.maxRowBytes ?? MAX_ROW_BYTES;
+  const oversized = oversizedRows(read.documents, maxRowBytes);
   read.documents = read.documents.filter((d) => !oversized.has(itemKey(d.item)));
-  for (const { item, text } of read.documents) {
-    // Chunking and hashing take time too: the run stops here rather than outlive its budget.
-    if (embedder.budget?.left() === 0) throw new OutOfTimeError("no time left in this run to chunk and hash its rows");
-    const texts = chunkText(text, deps.chunking ?? DEFAULT_CHUNKING);
-    const textConfig = textConfigOf(registry.byType(item.contentType)!);
-    chunkCounts.push({ ...item, count: texts.length });
-    for (const [chunkIndex, chunk] of texts.entries()) {
-      chunks.push({ ...item, chunkIndex, text: chunk, hash: await contentHash(chunk, embedder.model, embedder.dimensions), textConfig });
-    }
-  }
+  const { chunks, chunkCounts } = await chunkDocuments(deps, read.documents);
+  // A hidden row's vectors are kept aside for as long as its text is what they were made from: its
+  // current chunks say which (one over the size limit keeps none).
+  const hiddenDocuments = formatRows(read.hidden).documents;
+  const hiddenTooLarge = oversizedRows(hiddenDocuments, maxRowBytes);
+  const hidden = {
+    items: read.hidden.map((h) => pick(h.item)),
+    chunks: (
+      await chunkDocuments(
+        deps,
+        hiddenDocuments.filter((d) => !hiddenTooLarge.has(itemKey(d.item))),
+      )
+    ).chunks,
+  };
   // Removals first, in their own transaction: a deleted or hidden row leaves search whatever the
   // embedding API does next (a permanent error fails only the rows it was embedding).
   const removals = [...read.gone, ...read.empty].map(pick);
@@ -77,6 +81,7 @@ export async function processItems(deps: ProcessDeps, items: Item[]): Promise<Pr
     [],
     removals.map((item) => ({ ...item, count: 0 })),
     read.gone,
+    hidden,
   );
 
   const stored = await storedHashes(
@@ -84,11 +89,17 @@ export async function processItems(deps: ProcessDeps, items: Item[]): Promise<Pr
     read.documents.map((d) => d.item),
   );
   const changed = chunks.filter((chunk) => stored.get(chunkKey(chunk)) !== chunk.hash);
+  // A row shown again with the text it was hidden with: its kept vectors, no embedding call.
+  const kept = changed.length ? await hiddenVectors(db, changed) : new Map<string, number[]>();
+  const restored = changed
+    .filter((chunk) => kept.has(chunkKey(chunk)))
+    .map((chunk) => ({ ...chunk, embedding: kept.get(chunkKey(chunk))! }));
+  const toEmbed = changed.filter((chunk) => !kept.has(chunkKey(chunk)));
   let embedded: EmbeddedChunk[];
   let unusable: Map<string, FailedItem>;
   try {
-    const result = await embedChunks(embedder, changed);
-    embedded = result.embedded.map((chunk) => ({ ...chunk, stored: stored.has(chunkKey(chunk)) }));
+    const result = await embedChunks(embedder, toEmbed);
+    embedded = [...result.embedded, ...restored].map((chunk) => ({ ...chunk, stored: stored.has(chunkKey(chunk)) }));
     // An item with an unusable vector fails alone, none of its chunks stored; its batch goes on.
     unusable = new Map(result.unusable.map((chunk) => [itemKey(chunk), { ...pick(chunk), error: chunk.error }]));
   } catch (error) {
@@ -110,12 +121,30 @@ export async function processItems(deps: ProcessDeps, items: Item[]): Promise<Pr
   for (const key of await storeCurrent(deps, documents, read.texts, embedded.filter(usable), counts, documents)) superseded.add(key);
   return {
     items: unique.length,
-    embedded: changed.length,
-    unchanged: chunks.length - changed.length,
+    embedded: toEmbed.length,
+    unchanged: chunks.length - toEmbed.length,
     deleted: read.gone.length,
     superseded: superseded.size,
     failed: [...read.failed, ...read.empty, ...oversized.values(), ...unusable.values()],
   };
+}
+
+/** The documents' chunks, hashed, and each document's chunk count. Checks the run's budget as it goes. */
+export async function chunkDocuments(deps: ProcessDeps, documents: Document[]) {
+  const { embedder, registry } = deps;
+  const chunks: Chunk[] = [];
+  const chunkCounts: (Item & { count: number })[] = [];
+  for (const { item, text } of documents) {
+    // Chunking and hashing take time too: the run stops here rather than outlive its budget.
+    if (embedder.budget?.left() === 0) throw new OutOfTimeError("no time left in this run to chunk and hash its rows");
+    const texts = chunkText(text, deps.chunking ?? DEFAULT_CHUNKING);
+    const textConfig = textConfigOf(registry.byType(item.contentType)!);
+    chunkCounts.push({ ...item, count: texts.length });
+    for (const [chunkIndex, chunk] of texts.entries()) {
+      chunks.push({ ...item, chunkIndex, text: chunk, hash: await contentHash(chunk, embedder.model, embedder.dimensions), textConfig });
+    }
+  }
+  return { chunks, chunkCounts };
 }
 
 /** The documents whose UTF-8 text is over `limit` bytes, as failed items (cheap for short texts). */
@@ -138,7 +167,8 @@ const pick = (item: Item): Item => ({ contentType: item.contentType, contentId: 
  * (so no other writer of them is between its own check and write), keeps only items whose text is
  * still what was read (`texts`); a row changed since then has a newer delivery coming, which writes it.
  * The queue rows are read first, so that the texts read after them hold every change they stand for.
- * Returns the keys of the items left to that newer delivery.
+ * Returns the keys of the items left to that newer delivery. `hidden`: of the items, those whose row
+ * exists but is hidden, with their current chunks (hidden.ts); the others' kept vectors are dropped.
  */
 async function storeCurrent(
   deps: ProcessDeps,
@@ -147,6 +177,7 @@ async function storeCurrent(
   embedded: EmbeddedChunk[],
   chunkCounts: (Item & { count: number })[],
   settled: Item[],
+  hidden: { items: Item[]; chunks: Chunk[] } = { items: [], chunks: [] },
 ): Promise<Set<string>> {
   if (items.length === 0) return new Set();
   const { embedder, registry, writer } = deps;
@@ -157,6 +188,12 @@ async function storeCurrent(
       const now = await readTexts(tx, registry, items);
       const stale = new Set(items.filter((item) => now.texts.get(itemKey(item)) !== texts.get(itemKey(item))).map(itemKey));
       const current = (item: Item) => !stale.has(itemKey(item));
+      const hiddenKeys = new Set(hidden.items.map(itemKey));
+      await hideChunks(tx, hidden.items.filter(current), hidden.chunks.filter(current));
+      await dropHidden(
+        tx,
+        items.filter((item) => current(item) && !hiddenKeys.has(itemKey(item))),
+      );
       await storeEmbeddings(tx, embedded.filter(current), chunkCounts.filter(current), embedder, writer?.write);
       await resolveSettled(tx, settled.filter(current), seen);
       return stale;
@@ -165,10 +202,10 @@ async function storeCurrent(
 }
 
 /** Loads and formats the items' rows; `texts` maps each item to its text, "" when it has none. */
-async function readTexts(db: Database, registry: Registry, items: Item[]) {
-  const loaded = await loadRows(db, registry, items);
+async function readTexts(db: Database, registry: Registry, items: Item[], withHidden = false) {
+  const loaded = await loadRows(db, registry, items, withHidden);
   const { documents, empty } = formatRows(loaded.found);
   const texts = new Map<string, string>(items.map((item) => [itemKey(item), ""]));
   for (const { item, text } of documents) texts.set(itemKey(item), text);
-  return { documents, empty, gone: loaded.gone, failed: loaded.failed, texts };
+  return { documents, empty, gone: loaded.gone, hidden: loaded.hidden, failed: loaded.failed, texts };
 }
