@@ -9,10 +9,11 @@ import { lockItems, retryConflicts } from "../db/conflicts.js";
 import { chunkText, DEFAULT_CHUNKING, type ChunkOptions } from "./chunk.js";
 import { embedChunks } from "./embed.js";
 import { type Document, formatRows, MAX_ROW_BYTES } from "./format.js";
+import { filtersSignature } from "./filters.js";
 import { contentHash } from "./hash.js";
 import { type FailedItem, type Item, itemKey, uniqueItems } from "./item.js";
 import { loadRows } from "./load.js";
-import { type Chunk, chunkKey, type EmbeddedChunk, type EmbeddingWriter, storedHashes, storeEmbeddings } from "./store.js";
+import { type Chunk, type ChunkCount, chunkKey, type EmbeddedChunk, type EmbeddingWriter, storedHashes, storeEmbeddings } from "./store.js";
 import { OutOfTimeError, PermanentError } from "../lib/errors.js";
 
 export type ProcessDeps = {
@@ -52,19 +53,26 @@ export async function processItems(deps: ProcessDeps, items: Item[]): Promise<Pr
   const read = await readTexts(db, registry, unique);
 
   const chunks: Chunk[] = [];
-  const chunkCounts: (Item & { count: number })[] = [];
+  const chunkCounts: ChunkCount[] = [];
   // A row over the size limit fails before it costs any chunking, hashing or tokens; its stored
   // embeddings, if any, stay as they were.
   const oversized = oversizedRows(read.documents, deps.config?.process.maxRowBytes ?? MAX_ROW_BYTES);
   read.documents = read.documents.filter((d) => !oversized.has(itemKey(d.item)));
-  for (const { item, text } of read.documents) {
+  for (const { item, text, filters } of read.documents) {
     // Chunking and hashing take time too: the run stops here rather than outlive its budget.
     if (embedder.budget?.left() === 0) throw new OutOfTimeError("no time left in this run to chunk and hash its rows");
     const texts = chunkText(text, deps.chunking ?? DEFAULT_CHUNKING);
     const textConfig = textConfigOf(registry.byType(item.contentType)!);
-    chunkCounts.push({ ...item, count: texts.length });
+    chunkCounts.push({ ...item, count: texts.length, filters });
     for (const [chunkIndex, chunk] of texts.entries()) {
-      chunks.push({ ...item, chunkIndex, text: chunk, hash: await contentHash(chunk, embedder.model, embedder.dimensions), textConfig });
+      chunks.push({
+        ...item,
+        chunkIndex,
+        text: chunk,
+        hash: await contentHash(chunk, embedder.model, embedder.dimensions),
+        textConfig,
+        filters,
+      });
     }
   }
   // Removals first, in their own transaction: a deleted or hidden row leaves search whatever the
@@ -145,7 +153,7 @@ async function storeCurrent(
   items: Item[],
   texts: Map<string, string>,
   embedded: EmbeddedChunk[],
-  chunkCounts: (Item & { count: number })[],
+  chunkCounts: ChunkCount[],
   settled: Item[],
 ): Promise<Set<string>> {
   if (items.length === 0) return new Set();
@@ -164,11 +172,14 @@ async function storeCurrent(
   );
 }
 
-/** Loads and formats the items' rows; `texts` maps each item to its text, "" when it has none. */
+/**
+ * Loads and formats the items' rows; `texts` maps each item to its text and search filters, "" when it
+ * has none (a change to either, while the batch embeds, leaves the write to that change's delivery).
+ */
 async function readTexts(db: Database, registry: Registry, items: Item[]) {
   const loaded = await loadRows(db, registry, items);
   const { documents, empty } = formatRows(loaded.found);
   const texts = new Map<string, string>(items.map((item) => [itemKey(item), ""]));
-  for (const { item, text } of documents) texts.set(itemKey(item), text);
+  for (const { item, text, filters } of documents) texts.set(itemKey(item), `${text}\u0000${filtersSignature(filters)}`);
   return { documents, empty, gone: loaded.gone, failed: loaded.failed, texts };
 }
