@@ -43,7 +43,7 @@ export function resolveFilters(
     } else {
       if (typeof value === "object" && !Array.isArray(value))
         throw new BadRequestError(`filters.${name}: a range is only for a date field`);
-      filters.equal.push([name, (Array.isArray(value) ? value : [value]).map((one) => valueOf(name, kind, one))]);
+      filters.equal.push([name, (Array.isArray(value) ? value : [value]).map((one) => filterValue(name, kind, one))]);
     }
   }
   return { types: entries.map((entry) => entry.type), filters };
@@ -53,7 +53,7 @@ const fieldOf = (entry: ContentType, name: string): FilterKind | undefined => fi
 
 const isoOf = (date: string | undefined) => (date === undefined ? undefined : new Date(date).toISOString());
 
-function valueOf(name: string, kind: FilterKind, value: FilterValue): FilterValue {
+function filterValue(name: string, kind: FilterKind, value: FilterValue): FilterValue {
   if (kind === "number" && typeof value !== "number") throw new BadRequestError(`filters.${name}: must be a number`);
   if (kind === "boolean" && typeof value !== "boolean") throw new BadRequestError(`filters.${name}: must be true or false`);
   if (kind === "text" && typeof value !== "string") throw new BadRequestError(`filters.${name}: must be a string`);
