@@ -1,4 +1,4 @@
-// `npm run bench [throughput] [insert] [index] [latency] [doorbells] [webhooks] [day] [ratelimit] [search] [memory] [hnsw] [bundles]`: runs the benchmarks (all by
+// `npm run bench [throughput] [insert] [index] [latency] [doorbells] [webhooks] [day] [ratelimit] [search] [labelled] [memory] [hnsw] [bundles]`: runs the benchmarks (all by
 // default) and prints their figures. Sizes: BENCH_DRAIN_SIZES (1000,5000,20000), BENCH_SEARCH_SIZES
 // (10000,50000; on PostgreSQL 10000,100000), BENCH_MEMORY_SIZES (500,5000). On the PostgreSQL server
 // BENCH_DATABASE_URL names when set (a fresh database per benchmark, the doorbells' too), PGlite otherwise. See BENCHMARKS.md.
@@ -11,6 +11,7 @@ import { profileRows } from "./drain-profile";
 import { drainThroughput } from "./drain-throughput";
 import { hnswVariants } from "./hnsw-variants";
 import { indexBuild } from "./index-build";
+import { labelledSearch } from "./labelled-search";
 import { laneLatency } from "./lane-latency";
 import { rateLimit } from "./rate-limit";
 import { searchLatency } from "./search-latency";
@@ -20,7 +21,7 @@ import { webhookDay, webhookDriver } from "./webhook-driver";
 const wanted = new Set(
   process.argv.slice(2).length
     ? process.argv.slice(2)
-    : ["throughput", "latency", "doorbells", "webhooks", "day", "ratelimit", "search", "memory", "hnsw", "bundles"],
+    : ["throughput", "latency", "doorbells", "webhooks", "day", "ratelimit", "search", "labelled", "memory", "hnsw", "bundles"],
 );
 const sizes = (name: string, fallback: string) => (process.env[name] ?? fallback).split(",").map(Number);
 const round = (x: number, digits = 1) => Number(x.toFixed(digits));
@@ -230,6 +231,11 @@ if (wanted.has("search")) {
   console.table(modes);
   console.log(`Filtered vector search, recall@10 against an exact scan of the same rows (${benchDatabaseLabel}):`);
   console.table(recall);
+}
+if (wanted.has("labelled")) {
+  const r = await labelledSearch();
+  console.log(`Relevant rows in the top 10 of the labelled set (bench/labelled-set.ts), ${r.model}, ${benchDatabaseLabel}:`);
+  console.table(r.rows);
 }
 if (wanted.has("memory")) {
   const rows = [];
