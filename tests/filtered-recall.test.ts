@@ -10,6 +10,7 @@ import { rowsOf } from "../functions/db/database";
 import type { Deps } from "../functions/deps";
 import { embedLocally, localEmbedder } from "../functions/embedders/local";
 import { search } from "../functions/search";
+import { configGroups, KEYWORD_RANK_LIMIT, keywordChunks } from "../functions/search/keyword";
 import { communityPost } from "../schema";
 import { createRegistry, defaultRegistry } from "../schema/registry";
 import type { Connection } from "../scripts/lib/database";
@@ -135,6 +136,32 @@ describe("keyword and hybrid search under a filter", () => {
       // The vector half, with no floor, finds every row of the type.
       if (mode === "hybrid") expect(answer.results).toHaveLength(Math.min(10, SHARES[type]));
     }
+  });
+});
+
+describe("the keyword half's rank limit", () => {
+  const ranked = async (query: string, rankLimit: number) =>
+    rowsOf<{ content_id: string }>(
+      connection.db.execute(keywordChunks(query, configGroups(registry, undefined), 40, undefined, rankLimit)),
+    ).then((rows) => rows.map((row) => row.content_id));
+
+  it("ranks only the newest matches of a query of common words, and every match of a rarer one", async () => {
+    const [row] = await rowsOf<{ chunk_text: string }>(connection.db.execute(sql`SELECT chunk_text FROM embeddings LIMIT 1`));
+    const common = row!.chunk_text.split(/\W+/).slice(0, 2).join(" ");
+    const newest = await rowsOf<{ content_id: string }>(
+      connection.db.execute(
+        sql`SELECT content_id FROM embeddings WHERE text_search @@ websearch_to_tsquery('english', ${common}) ORDER BY id DESC LIMIT 50`,
+      ),
+    );
+    expect(newest).toHaveLength(50);
+    const capped = await ranked(common, 50);
+    expect(capped).toHaveLength(40);
+    const allowed = new Set(newest.map((r) => r.content_id));
+    for (const id of capped) expect(allowed.has(id)).toBe(true);
+    // Under the limit the ranking is over every match: the same as with no limit.
+    const rare = row!.chunk_text.slice(0, 60);
+    expect(await ranked(rare, KEYWORD_RANK_LIMIT)).toEqual(await ranked(rare, 1e9));
+    expect(await ranked(common, 1e9)).not.toEqual(capped);
   });
 });
 
