@@ -189,12 +189,14 @@ export async function applySearchSettings(
             ][])
           : []),
       ];
-  for (const [name, value] of settings) {
-    // pgvector before 0.8 has no iterative scans: it refuses the setting once loaded, or leaves a
-    // placeholder that does nothing. The server is asked in the same statement, so no round trip more.
-    const supported = name.startsWith("hnsw.") && name !== "hnsw.ef_search" ? pgvectorHasSql("iterativeScan") : sql`true`;
-    await tx.execute(sql`SELECT set_config(${name}, ${value}, true) WHERE ${supported}`);
-  }
+  // One statement, one round trip. pgvector before 0.8 has no iterative scans: it refuses those
+  // settings once loaded, or leaves a placeholder that does nothing; CASE asks the server first.
+  const calls = settings.map(([name, value]) =>
+    name.startsWith("hnsw.") && name !== "hnsw.ef_search"
+      ? sql`CASE WHEN ${pgvectorHasSql("iterativeScan")} THEN set_config(${name}, ${value}, true) END`
+      : sql`set_config(${name}, ${value}, true)`,
+  );
+  await tx.execute(sql`SELECT ${sql.join(calls, sql`, `)}`);
 }
 
 /** How many chunks meet the conditions, counting no further than `upTo`, and the table's rows as the planner last counted them. */
