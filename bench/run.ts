@@ -1,4 +1,4 @@
-// `npm run bench [throughput] [insert] [index] [latency] [doorbells] [webhooks] [day] [ratelimit] [search] [memory] [hnsw] [bundles]`: runs the benchmarks (all by
+// `npm run bench [throughput] [insert] [index] [latency] [doorbells] [webhooks] [day] [ratelimit] [search] [labelled] [memory] [hnsw] [bundles]`: runs the benchmarks (all by
 // default) and prints their figures. Sizes: BENCH_DRAIN_SIZES (1000,5000,20000), BENCH_SEARCH_SIZES
 // (10000,50000; on PostgreSQL 10000,100000), BENCH_MEMORY_SIZES (500,5000). On the PostgreSQL server
 // BENCH_DATABASE_URL names when set (a fresh database per benchmark, the doorbells' too), PGlite otherwise. See BENCHMARKS.md.
@@ -11,6 +11,7 @@ import { profileRows } from "./drain-profile";
 import { drainThroughput } from "./drain-throughput";
 import { hnswVariants } from "./hnsw-variants";
 import { indexBuild } from "./index-build";
+import { labelledSearch } from "./labelled-search";
 import { laneLatency } from "./lane-latency";
 import { rateLimit } from "./rate-limit";
 import { searchLatency } from "./search-latency";
@@ -20,7 +21,7 @@ import { webhookDay, webhookDriver } from "./webhook-driver";
 const wanted = new Set(
   process.argv.slice(2).length
     ? process.argv.slice(2)
-    : ["throughput", "latency", "doorbells", "webhooks", "day", "ratelimit", "search", "memory", "hnsw", "bundles"],
+    : ["throughput", "latency", "doorbells", "webhooks", "day", "ratelimit", "search", "labelled", "memory", "hnsw", "bundles"],
 );
 const sizes = (name: string, fallback: string) => (process.env[name] ?? fallback).split(",").map(Number);
 const round = (x: number, digits = 1) => Number(x.toFixed(digits));
@@ -180,6 +181,7 @@ if (wanted.has("ratelimit")) {
 if (wanted.has("search")) {
   const rows = [];
   const modes = [];
+  const recall = [];
   for (const n of sizes("BENCH_SEARCH_SIZES", benchServerUrl ? "10000,100000" : "10000,50000")) {
     const r = await searchLatency(n);
     console.log(JSON.stringify(r));
@@ -211,11 +213,29 @@ if (wanted.has("search")) {
         "query embedding p50 ms": round(r.embedQueryMs.p50, 2),
       })),
     );
+    console.log(
+      `(${n} chunks: two-word keyword statement with every match ranked, as before the rank limit: execution p50 / p95 ${round(r.uncappedTwoWordsExecutionMs.p50)} / ${round(r.uncappedTwoWordsExecutionMs.p95)} ms)`,
+    );
+    recall.push(
+      ...r.filteredRecall.map((f) => ({
+        chunks: n,
+        "filter keeps": `${f.share} (${f.rows} rows)`,
+        "recall@10 mean (min)": `${f.recallAt10.toFixed(3)} (${f.minRecall.toFixed(2)})`,
+        "e2e p50 / p95 ms": `${round(f.ms.p50)} / ${round(f.ms.p95)}`,
+      })),
+    );
   }
   console.log(`Search, top 10 (${benchDatabaseLabel}):`);
   console.table(rows);
   console.log(`Keyword and hybrid search, top 10 (${benchDatabaseLabel}):`);
   console.table(modes);
+  console.log(`Filtered vector search, recall@10 against an exact scan of the same rows (${benchDatabaseLabel}):`);
+  console.table(recall);
+}
+if (wanted.has("labelled")) {
+  const r = await labelledSearch();
+  console.log(`Relevant rows in the top 10 of the labelled set (bench/labelled-set.ts), ${r.model}, ${benchDatabaseLabel}:`);
+  console.table(r.rows);
 }
 if (wanted.has("memory")) {
   const rows = [];

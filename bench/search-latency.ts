@@ -3,6 +3,8 @@
 // waits for it (one round trip); "execution" the server's own time for it (EXPLAIN ANALYZE). On BENCH_DATABASE_URL's PostgreSQL, or PGlite when unset.
 // The keyword half's statement likewise, and keyword and hybrid search end to end, for the same
 // 60-character queries (their words ANDed: ~9 words) and for two-word queries (far more matches to rank).
+// Filtered recall: search filters keeping 0.01%, 0.1%, 1%, 10% and 100% of the rows (`{"k4": true}` …),
+// recall@10 of `search` (mode vector) against an exact scan of the same rows, and its latency.
 import { sql } from "drizzle-orm";
 import { loadConfig } from "../functions/config";
 import type { Deps } from "../functions/deps";
@@ -12,7 +14,8 @@ import { applySearchSettings, nearestChunks, search } from "../functions/search"
 import { configGroups, keywordChunks } from "../functions/search/keyword";
 import type { SearchMode } from "../schema/messages";
 import { HNSW_INDEX } from "../schema";
-import { createRegistry } from "../schema/registry";
+import { course, FILTER_DATE_INDEX, FILTERS_INDEX, TEXT_SEARCH_INDEX } from "../schema";
+import { createRegistry, defaultRegistry } from "../schema/registry";
 import { buildHnswIndex, dropHnswIndex } from "../functions/db/hnsw-index";
 import { benchServerUrl, copyText, openBenchDatabase } from "./bench-database";
 import { percentile, realisticText, seededRandom } from "./corpus";
@@ -23,9 +26,20 @@ export async function searchLatency(n: number, queries = 100) {
   const random = seededRandom(n + 1);
   const embedder = localEmbedder(1536);
   try {
-    // Load without the index, then build it: the fast way to reach n vectors (see BENCHMARKS.md).
+    // Load without the indexes, then build them: the fast way to reach n vectors (see BENCHMARKS.md).
     await dropHnswIndex(db);
-    const columns = ["content_type", "content_id", "chunk_index", "chunk_text", "content_hash", "model", "dimensions", "embedding"];
+    for (const index of [TEXT_SEARCH_INDEX, FILTERS_INDEX, FILTER_DATE_INDEX]) await db.execute(sql.raw(`DROP INDEX IF EXISTS ${index}`));
+    const columns = [
+      "content_type",
+      "content_id",
+      "chunk_index",
+      "chunk_text",
+      "content_hash",
+      "model",
+      "dimensions",
+      "embedding",
+      "filters",
+    ];
     for (let i = 0; i < n; i += 5000) {
       const lines = Array.from({ length: Math.min(5000, n - i) }, (_, j) => {
         const text = realisticText(random);
@@ -38,6 +52,7 @@ export async function searchLatency(n: number, queries = 100) {
           embedder.model,
           1536,
           JSON.stringify(embedLocally(text, 1536)),
+          filtersOf(i + j),
         ];
         return row.map(copyText).join("\t");
       });
@@ -52,13 +67,18 @@ export async function searchLatency(n: number, queries = 100) {
       console.log(`(${n} vectors: index built at the server's defaults in ${defaultIndexSeconds.toFixed(1)} s)`);
       await dropHnswIndex(db);
     }
+    const textStarted = performance.now();
+    await db.execute(sql.raw(`CREATE INDEX ${TEXT_SEARCH_INDEX} ON embeddings USING gin (text_search)`));
+    await db.execute(sql.raw(`CREATE INDEX ${FILTERS_INDEX} ON embeddings USING gin (filters jsonb_path_ops)`));
+    await db.execute(sql.raw(`CREATE INDEX ${FILTER_DATE_INDEX} ON embeddings (filter_date)`));
+    console.log(`(${n} chunks: full-text and filter indexes built in ${((performance.now() - textStarted) / 1000).toFixed(1)} s)`);
     const indexStarted = performance.now();
     await buildHnswIndex(db, benchServerUrl ? undefined : "512MB");
     const indexSeconds = (performance.now() - indexStarted) / 1000;
     console.log(`(${n} vectors: index built by buildHnswIndex in ${indexSeconds.toFixed(1)} s)`);
     await db.execute(sql`ANALYZE embeddings`); // as the daily maintenance does
 
-    const deps: Deps = { db, embedder, registry: createRegistry(), config: loadConfig({}) };
+    const deps: Deps = { db, embedder, registry: benchRegistry, config: loadConfig({}) };
     const database: number[] = [];
     const execution: number[] = [];
     const endToEnd: number[] = [];
@@ -111,6 +131,16 @@ export async function searchLatency(n: number, queries = 100) {
       await timed(hybridTwoWords, searchIn("hybrid", pair));
     }
     const p = (values: number[]) => ({ p50: percentile(values, 50), p95: percentile(values, 95) });
+    const filteredRecall = await measureFilteredRecall(deps, n, Number(process.env.BENCH_RECALL_QUERIES ?? 30), random);
+    // The keyword statement before its rank limit: every match of a two-word query ranked.
+    const uncapped: number[] = [];
+    for (let q = 0; q < 20; q++) {
+      const pair = realisticText(random).split(/\W+/).slice(2, 4).join(" ");
+      const plan = await rowsOf<{ "QUERY PLAN": [{ "Execution Time": number }] }>(
+        db.execute(sql`EXPLAIN (ANALYZE, FORMAT JSON) ${keywordChunks(pair, groups, 40, undefined, 1e9)}`),
+      );
+      uncapped.push(plan[0]!["QUERY PLAN"][0]["Execution Time"]);
+    }
     const keywordFigures = (k: typeof keyword) => ({
       statementMs: p(k.statement),
       executionMs: p(k.execution),
@@ -135,6 +165,8 @@ export async function searchLatency(n: number, queries = 100) {
       keywordTwoWords: keywordFigures(twoWords),
       hybridMs: p(hybrid),
       hybridTwoWordsMs: p(hybridTwoWords),
+      uncappedTwoWordsExecutionMs: p(uncapped),
+      filteredRecall,
     };
   } finally {
     await connection.close();
@@ -145,4 +177,65 @@ export async function searchLatency(n: number, queries = 100) {
 function matchedRows(plan: Record<string, unknown>): number {
   const own = plan["Relation Name"] === "embeddings" ? Number(plan["Actual Rows"] ?? 0) * Number(plan["Actual Loops"] ?? 1) : 0;
   return own + ((plan.Plans as Record<string, unknown>[] | undefined) ?? []).reduce((sum, child) => sum + matchedRows(child), 0);
+}
+
+/** The filter shares measured, by the key whose rows they keep: row i has k4 when i is a multiple of 10,000, … */
+export const FILTER_SHARES = [
+  ["0.01%", "k4", 10_000],
+  ["0.1%", "k3", 1000],
+  ["1%", "k2", 100],
+  ["10%", "k1", 10],
+  ["100%", undefined, 1],
+] as const;
+
+const filtersOf = (i: number) =>
+  JSON.stringify(Object.fromEntries(FILTER_SHARES.filter(([, key, every]) => key && i % every === 0).map(([, key]) => [key, true])));
+
+/** The default registry, with the filter keys declared on the benchmark's two types (booleans: the columns name their kind). */
+const benchRegistry = createRegistry(
+  defaultRegistry.map((entry) =>
+    entry.type === "post" || entry.type === "course"
+      ? {
+          ...entry,
+          search: { ...entry.search, filters: { k1: course.published, k2: course.published, k3: course.published, k4: course.published } },
+        }
+      : entry,
+  ),
+);
+
+/** Recall@10 of filtered vector search against the exact top 10 of the same rows, and its end-to-end latency, per share. */
+async function measureFilteredRecall(deps: Deps, n: number, queries: number, random: () => number) {
+  const results = [];
+  for (const [share, key] of FILTER_SHARES) {
+    const recalls: number[] = [];
+    const times: number[] = [];
+    for (let q = 0; q < queries; q++) {
+      const query = realisticText(random).slice(0, 60);
+      const started = performance.now();
+      const answer = await search(
+        deps,
+        { query, limit: 10, minScore: -1, mode: "vector", ...(key ? { filters: { [key]: true } } : {}) },
+        "admin",
+      );
+      times.push(performance.now() - started);
+      const vector = JSON.stringify(embedLocally(query, 1536));
+      const exact = await deps.db.transaction(async (tx) => {
+        await tx.execute(sql`SET LOCAL enable_indexscan = off`);
+        return rowsOf<{ content_type: string; content_id: string }>(
+          tx.execute(sql`SELECT content_type, content_id FROM embeddings ${key ? sql`WHERE filters @> ${JSON.stringify({ [key]: true })}::jsonb` : sql``}
+            ORDER BY embedding <=> ${vector}::vector LIMIT 10`),
+        );
+      });
+      const found = new Set(answer.results.map((hit) => `${hit.contentType}/${hit.contentId}`));
+      recalls.push(exact.filter((row) => found.has(`${row.content_type}/${row.content_id}`)).length / Math.max(1, exact.length));
+    }
+    results.push({
+      share,
+      rows: key ? Math.ceil(n / FILTER_SHARES.find(([s]) => s === share)![2]) : n,
+      recallAt10: recalls.reduce((a, b) => a + b, 0) / recalls.length,
+      minRecall: Math.min(...recalls),
+      ms: { p50: percentile(times, 50), p95: percentile(times, 95) },
+    });
+  }
+  return results;
 }

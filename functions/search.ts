@@ -1,6 +1,6 @@
 // POST /api/embeddings/search: the best matching chunk of each source row, by cosine similarity
 // through the HNSW index, by full text, or both fused (functions/search/modes.ts), logged to search_log.
-import { inArray, sql } from "drizzle-orm";
+import { inArray, type SQL, sql } from "drizzle-orm";
 import { SearchRequestSchema } from "../schema/messages.js";
 import { searchLog } from "../schema/pipeline-tables.js";
 import { columnsOf, idKey, labelled, type Registry } from "../schema/registry.js";
@@ -18,22 +18,28 @@ import { parseBody } from "./lib/validate.js";
 import { rankByMode } from "./search/modes.js";
 import { type SearchHit, type SearchRequest, snippet } from "./search/types.js";
 import { limitAnonymousSearches } from "./http/search-rate-limit.js";
+import { resolveFilters, type SearchFilters, scopeConditions } from "./search/filters.js";
+import type { FilterRequest } from "../schema/messages.js";
 
 /** Enough of a query to see what people look for, and a log row of bounded size. */
 const LOGGED_QUERY_CHARACTERS = 200;
 
 export type { SearchHit, SearchRequest } from "./search/types.js";
 
+/** A search as asked: its filters as the request names them (resolved against the registry by `search`). */
+export type SearchBody = Omit<SearchRequest, "filters"> & { filters?: Record<string, FilterRequest> };
+
 /** The best chunk of each matching row that `scope` may find, best first, with what its type lets a snippet show. */
-export async function search(deps: Deps, request: SearchRequest, scope: SearchScope) {
+export async function search(deps: Deps, request: SearchBody, scope: SearchScope) {
   const started = Date.now();
   // The query's embedding is cut to search's budget, under the edge's first-byte limit (README "Deploy").
   const { work } = startRun(deps.config.search.budgetMs, deps.clock);
-  const types = searchableTypes(deps.registry, scope, request.types);
+  const scoped = searchableTypes(deps.registry, scope, request.types);
+  const { types, filters } = resolveFilters(deps.registry, scoped, request.filters, !!request.types);
   const { hits: results, otherModels } =
     types?.length === 0
       ? { hits: [], otherModels: [] }
-      : await rankByMode(deps.db, deps.registry, { ...request, types }, (scoped) => nearest(deps, scoped, work));
+      : await rankByMode(deps.db, deps.registry, { ...request, types, filters }, (within) => nearest(deps, within, work));
   await restrictSnippets(deps, results);
   const milliseconds = Date.now() - started;
   await deps.db.insert(searchLog).values({
@@ -92,9 +98,9 @@ async function nearestOf(deps: Deps, embedder: Embedder, request: SearchRequest,
   // Several chunks of one row may lead; fetch extra candidates so `limit` distinct rows remain.
   const candidates = request.limit * 4;
   const rows = await deps.db.transaction(async (tx) => {
-    await applySearchSettings(tx, request.types, candidates, deps.config.search.exactLimit);
+    await applySearchSettings(tx, request.types, candidates, deps.config.search.exactLimit, request.filters);
     return rowsOf<{ content_type: string; content_id: string; chunk_index: number; chunk_text: string; model: string; distance: number }>(
-      tx.execute(nearestChunks(vector!, request.types, candidates, model)),
+      tx.execute(nearestChunks(vector!, request.types, candidates, model, request.filters)),
     );
   });
   const hitsByKey = new Map<string, SearchHit>();
@@ -149,12 +155,23 @@ async function restrictSnippets(deps: Deps, hits: SearchHit[]) {
  *   another index or a scan, then sort, so sequential scans and sorts are off (the HNSW scan returns
  *   rows in order); iterative scans find filtered rows past the first ef_search candidates (pgvector
  *   0.8 or later; before it, a filtered search may find fewer rows than asked: README "Supabase").
- * - Exactly, when a type filter matches at most `exactLimit` chunks: an iterative scan gives up after
- *   hnsw.max_scan_tuples (20,000) rows, which a rare type may not be among. With index scans off (HNSW
- *   has no bitmap scan) the matching rows are read through the btree and sorted by distance.
+ * - Exactly, when the types and filters match at most `exactLimit` chunks (counted through their
+ *   indexes, no further than that): an iterative scan gives up after hnsw.max_scan_tuples rows, which
+ *   rare rows may not be among. With index scans off (HNSW has no bitmap scan) the matching rows are
+ *   read through the btree and GIN indexes (a bitmap) and sorted by distance.
+ * - A filter broader than that keeps more than `exactLimit` of the table's rows: the iterative scan may
+ *   read up to 4 × candidates ÷ that share, so it meets `candidates` matches well before it stops.
  */
-export async function applySearchSettings(tx: Database, types: string[] | undefined, candidates: number, exactLimit: number) {
-  const exact = !!types?.length && (await matchingChunks(tx, types, exactLimit + 1)) <= exactLimit;
+export async function applySearchSettings(
+  tx: Database,
+  types: string[] | undefined,
+  candidates: number,
+  exactLimit: number,
+  filters?: SearchFilters,
+) {
+  const conditions = scopeConditions(types, filters);
+  const counted = conditions.length ? await matchingChunks(tx, conditions, exactLimit + 1) : undefined;
+  const exact = counted !== undefined && counted.matching <= exactLimit;
   const settings: [string, string][] = exact
     ? [
         ["enable_seqscan", "off"],
@@ -165,41 +182,36 @@ export async function applySearchSettings(tx: Database, types: string[] | undefi
         ["enable_sort", "off"],
         ["hnsw.iterative_scan", "relaxed_order"],
         ["hnsw.ef_search", String(Math.max(40, Math.min(candidates, 1000)))],
+        ...(counted
+          ? ([["hnsw.max_scan_tuples", String(Math.max(20_000, Math.ceil((4 * candidates * counted.rows) / counted.matching)))]] as [
+              string,
+              string,
+            ][])
+          : []),
       ];
-  for (const [name, value] of settings) {
-    // pgvector before 0.8 has no iterative scans: it refuses the setting once loaded, or leaves a
-    // placeholder that does nothing. The server is asked in the same statement, so no round trip more.
-    const supported = name === "hnsw.iterative_scan" ? pgvectorHasSql("iterativeScan") : sql`true`;
-    await tx.execute(sql`SELECT set_config(${name}, ${value}, true) WHERE ${supported}`);
-  }
-}
-
-/** How many chunks the types have, counting no further than `upTo`. */
-async function matchingChunks(db: Database, types: string[], upTo: number) {
-  const [row] = await rowsOf<{ n: number }>(
-    db.execute(sql`SELECT count(*)::int AS n FROM
-    (SELECT 1 FROM embeddings WHERE content_type IN (${sql.join(
-      types.map((t) => sql`${t}`),
-      sql`, `,
-    )}) LIMIT ${upTo}) AS matching`),
+  // One statement, one round trip. pgvector before 0.8 has no iterative scans: it refuses those
+  // settings once loaded, or leaves a placeholder that does nothing; CASE asks the server first.
+  const calls = settings.map(([name, value]) =>
+    name.startsWith("hnsw.") && name !== "hnsw.ef_search"
+      ? sql`CASE WHEN ${pgvectorHasSql("iterativeScan")} THEN set_config(${name}, ${value}, true) END`
+      : sql`set_config(${name}, ${value}, true)`,
   );
-  return row?.n ?? 0;
+  await tx.execute(sql`SELECT ${sql.join(calls, sql`, `)}`);
 }
 
-/** The nearest chunks by cosine distance, optionally of some content types, or one model, only. */
-export function nearestChunks(vector: number[], types: string[] | undefined, candidates: number, model?: string) {
+/** How many chunks meet the conditions, counting no further than `upTo`, and the table's rows as the planner last counted them. */
+async function matchingChunks(db: Database, conditions: SQL[], upTo: number) {
+  const [row] = await rowsOf<{ matching: number; rows: number }>(
+    db.execute(sql`SELECT (SELECT count(*)::int FROM (SELECT 1 FROM embeddings WHERE ${sql.join(conditions, sql` AND `)} LIMIT ${upTo}) AS m) AS matching,
+      (SELECT greatest(reltuples, 0)::float8 FROM pg_catalog.pg_class WHERE oid = 'embeddings'::regclass) AS rows`),
+  );
+  return { matching: row?.matching ?? 0, rows: Math.max(Number(row?.rows ?? 0), row?.matching ?? 0) };
+}
+
+/** The nearest chunks by cosine distance, optionally of some content types, filters, or one model, only. */
+export function nearestChunks(vector: number[], types: string[] | undefined, candidates: number, model?: string, within?: SearchFilters) {
   const literal = JSON.stringify(vector);
-  const filters = [
-    ...(types?.length
-      ? [
-          sql`content_type IN (${sql.join(
-            types.map((t) => sql`${t}`),
-            sql`, `,
-          )})`,
-        ]
-      : []),
-    ...(model ? [sql`model = ${model}`] : []),
-  ];
+  const filters = [...scopeConditions(types, within), ...(model ? [sql`model = ${model}`] : [])];
   return sql`SELECT content_type, content_id, chunk_index, chunk_text, model, embedding <=> ${literal}::vector AS distance
     FROM embeddings
     ${filters.length ? sql`WHERE ${sql.join(filters, sql` AND `)}` : sql``}

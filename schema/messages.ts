@@ -88,6 +88,38 @@ const FusionSchema = v.pipe(
   v.check((f) => f.vector > 0 || f.keyword > 0, "one weight at least must be above 0"),
 );
 
+const FilterScalar = v.union(
+  [
+    v.pipe(v.string(), v.maxLength(200, "is too long"), v.regex(NO_CONTROL_CHARACTERS, "must not contain control characters")),
+    v.number(),
+    v.boolean(),
+  ],
+  "must be a string, number or boolean, a list of them, or a date range {from, to}",
+);
+/** ISO 8601 date or date-time ("2026-01-31", "2026-01-31T12:00:00Z"), a real one. */
+const IsoDate = v.pipe(
+  v.string("must be an ISO 8601 date"),
+  v.regex(/^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?)?$/, "must be an ISO 8601 date"),
+  v.check((text) => !Number.isNaN(Date.parse(text)), "must be an ISO 8601 date"),
+);
+
+/**
+ * A search filter's value: one value or any of several (equality), or a date range, `from` included
+ * and `to` not. Which fields a type may be filtered by is its registry entry's `search.filters`.
+ */
+export const FilterSchema = v.union(
+  [
+    FilterScalar,
+    v.pipe(v.array(FilterScalar), v.minLength(1, "must list one value at least"), v.maxLength(100, "must list at most 100 values")),
+    v.pipe(
+      v.strictObject({ from: v.optional(IsoDate), to: v.optional(IsoDate) }),
+      v.check((range) => range.from !== undefined || range.to !== undefined, "a date range needs from, to or both"),
+    ),
+  ],
+  "must be a string, number or boolean, a list of them, or a date range {from, to}",
+);
+export type FilterRequest = v.InferOutput<typeof FilterSchema>;
+
 export const SearchRequestSchema = v.object({
   query: v.pipe(
     v.string("must be a string"),
@@ -101,4 +133,10 @@ export const SearchRequestSchema = v.object({
   minScore: v.optional(v.pipe(v.number(), v.minValue(-1), v.maxValue(1)), 0),
   mode: v.optional(v.picklist(SEARCH_MODES, `must be one of ${SEARCH_MODES.map((m) => `"${m}"`).join(", ")}`), "hybrid"),
   fusion: v.optional(FusionSchema, {}),
+  filters: v.optional(
+    v.pipe(
+      v.record(v.pipe(v.string(), v.regex(/^[A-Za-z][A-Za-z0-9_]{0,62}$/, "must be a filter name")), FilterSchema),
+      v.check((filters) => Object.keys(filters).length <= 10, "at most 10 filters"),
+    ),
+  ),
 });

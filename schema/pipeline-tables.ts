@@ -25,6 +25,15 @@ export const HNSW_INDEX = "embeddings_embedding_hnsw";
 /** The full-text index over chunk text (hybrid and keyword search, functions/search/keyword.ts). */
 export const TEXT_SEARCH_INDEX = "embeddings_text_search_gin";
 
+/** Equality filters on any key (search `filters`: `filters @> {"key": value}`). */
+export const FILTERS_INDEX = "embeddings_filters_gin";
+
+/** Date-range filters. */
+export const FILTER_DATE_INDEX = "embeddings_filter_date";
+
+/** A stored filter value: the column's value as JSON (uuids and text as strings). */
+export type FilterValue = string | number | boolean;
+
 /** A text search configuration by name ('english', 'simple', …); its binary form is an OID. */
 const regconfig = customType<{ data: string }>({ dataType: () => "regconfig" });
 /** A pgvector vector without a fixed size, read as numbers from its `[…]` text. */
@@ -53,6 +62,13 @@ export const embeddings = pgTable(
      * sends it, so it never disagrees with the text). to_tsvector(regconfig, text) is immutable.
      */
     textSearch: tsvector("text_search").notNull().generatedAlwaysAs(sql`to_tsvector(text_config, chunk_text)`),
+    /**
+     * The row's filter fields (registry `search.filters`) but its date, by name: `{"courseId": "…"}`,
+     * written with the vector. One GIN index (jsonb_path_ops) serves equality on every key of every type.
+     */
+    filters: jsonb("filters").$type<Record<string, FilterValue>>().notNull().default({}),
+    /** The row's date filter field (registry `search.filters`, a date or timestamp column), for ranges. */
+    filterDate: timestamp("filter_date", { withTimezone: true }),
     metadata: jsonb("metadata").$type<Record<string, unknown>>().notNull().default({}),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
@@ -61,6 +77,8 @@ export const embeddings = pgTable(
     uniqueIndex("embeddings_chunk_key").on(t.contentType, t.contentId, t.chunkIndex),
     index(HNSW_INDEX).using("hnsw", t.embedding.op("vector_cosine_ops")),
     index(TEXT_SEARCH_INDEX).using("gin", t.textSearch),
+    index(FILTERS_INDEX).using("gin", sql`${t.filters} jsonb_path_ops`),
+    index(FILTER_DATE_INDEX).on(t.filterDate),
   ],
 );
 

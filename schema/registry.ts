@@ -46,8 +46,36 @@ export type ContentType<T extends PgTable = PgTable> = {
      * search): stemming and stop words of a language, or 'simple' (words as they are). DEFAULT_TEXT_CONFIG unless set.
      */
     textConfig?: string;
+    /**
+     * Fields a search may filter by (`filters` in the request), by the name the request uses: stored
+     * with each chunk and indexed (ARCHITECTURE.md §9). A date or timestamp column is filtered by range
+     * (one a type at most); any other by equal values. A filter tells whether a row has that value, so
+     * a public type's filters are fields its searchers may know.
+     */
+    filters?: Record<string, AnyPgColumn>;
   };
 };
+
+/** How a filter field is matched: a date by range, anything else by equal values (JSON of its type). */
+export type FilterKind = "date" | "number" | "boolean" | "text";
+
+export type FilterField = { name: string; column: AnyPgColumn; kind: FilterKind };
+
+/** The kind of filter a column makes, from its SQL type. */
+export function filterKindOf(column: AnyPgColumn): FilterKind {
+  const sqlType = column.getSQLType();
+  if (/^(timestamp|date)/.test(sqlType)) return "date";
+  if (/^(smallint|integer|bigint|serial|bigserial|smallserial|real|double|numeric)/.test(sqlType)) return "number";
+  if (sqlType === "boolean") return "boolean";
+  return "text";
+}
+
+/** The entry's filter fields, by name. */
+export const filterFieldsOf = (entry: ContentType): FilterField[] =>
+  Object.entries(entry.search.filters ?? {}).map(([name, column]) => ({ name, column, kind: filterKindOf(column) }));
+
+/** A filter's name: what a request names it by, and its key in the stored JSON. */
+const FILTER_NAME = /^[A-Za-z][A-Za-z0-9_]{0,62}$/;
 
 /**
  * 'english': the sample content is English prose and queries are natural language; stemming lets
@@ -76,9 +104,9 @@ export function labelled(parts: [label: string, value: string | string[] | null 
     .join("\n");
 }
 
-/** The fields each change of the entry's rows is captured for: embedded, filter and parent fields. */
+/** The fields each change of the entry's rows is captured for: embedded, visibility, parent and search filter fields. */
 export function capturedFields(entry: ContentType): AnyPgColumn[] {
-  return [...new Set([...entry.embedded, ...visibilityFields(entry)])];
+  return [...new Set([...entry.embedded, ...visibilityFields(entry), ...Object.values(entry.search.filters ?? {})])];
 }
 
 /** The fields that decide whether a row is searchable at all: a change to them may show or hide its children. */
@@ -149,6 +177,7 @@ export const defaultRegistry: ContentType[] = [
     search: {
       public: true,
       snippet: [course.title, course.description, course.category, course.tags, course.requirements, course.learningObjectives],
+      filters: { category: course.category, createdAt: course.createdAt },
     },
   }),
   contentType({
@@ -159,7 +188,11 @@ export const defaultRegistry: ContentType[] = [
     embedded: [courseLesson.title, courseLesson.content],
     parent: { type: "course", foreignKey: courseLesson.courseId },
     format: (l) => [l.title, l.content].filter(Boolean).join("\n\n"),
-    search: { public: true, snippet: [courseLesson.title, courseLesson.content] },
+    search: {
+      public: true,
+      snippet: [courseLesson.title, courseLesson.content],
+      filters: { courseId: courseLesson.courseId, createdAt: courseLesson.createdAt },
+    },
   }),
   contentType({
     type: "post",
@@ -168,7 +201,11 @@ export const defaultRegistry: ContentType[] = [
     priority: 4,
     embedded: [communityPost.title, communityPost.body],
     format: (p) => [p.title, p.body].filter(Boolean).join("\n\n"),
-    search: { public: true, snippet: [communityPost.title, communityPost.body] },
+    search: {
+      public: true,
+      snippet: [communityPost.title, communityPost.body],
+      filters: { authorId: communityPost.authorId, createdAt: communityPost.createdAt },
+    },
   }),
   contentType({
     type: "comment",
@@ -179,7 +216,11 @@ export const defaultRegistry: ContentType[] = [
     // A deleted post's comments leave search with it.
     parent: { type: "post", foreignKey: communityComment.postId, optional: true },
     format: (c) => c.body,
-    search: { public: true, snippet: [communityComment.body] },
+    search: {
+      public: true,
+      snippet: [communityComment.body],
+      filters: { postId: communityComment.postId, authorId: communityComment.authorId, createdAt: communityComment.createdAt },
+    },
   }),
 ];
 
@@ -220,6 +261,13 @@ export function createRegistry(entries: ContentType[] = defaultRegistry): Regist
       throw new Error(
         `content type ${entry.type}: the search token would find it by ${hidden.map((c) => c.name).join(", ")}, which its snippet does not show, and scores would tell what they hold; add them to search.snippet, stop embedding them, or make the type admin-only (search.public: false)`,
       );
+    }
+    const filters = filterFieldsOf(entry);
+    const badName = filters.find((f) => !FILTER_NAME.test(f.name));
+    if (badName)
+      throw new Error(`content type ${entry.type}: search filter name "${badName.name}" must be letters, digits and _ (a letter first)`);
+    if (filters.filter((f) => f.kind === "date").length > 1) {
+      throw new Error(`content type ${entry.type}: search.filters has more than one date field; a type may filter by one date range`);
     }
     // A parent is another registered type, never the entry itself nor its descendant (the SQL nests).
     const seen = new Set([entry.type]);

@@ -2,6 +2,7 @@
 // queued. Maintenance sweeps the searchable rows in id order, a bounded slice per run from where the
 // last run stopped, and finds each one whose text no longer matches its stored chunks' hashes, or that
 // has none: those are queued at backfill priority, so they cost live traffic nothing.
+import { NO_FILTERS } from "./filters.js";
 import { and, eq, gt, inArray, type SQL } from "drizzle-orm";
 import { embeddingQueue } from "../../schema/pipeline-tables.js";
 import { type ContentType, columnsOf, idKey, visibleWhere } from "../../schema/registry.js";
@@ -72,7 +73,8 @@ async function readBatch(deps: ProcessDeps, entry: ContentType, afterId: string 
     .orderBy(entry.idColumn)
     .limit(size)) as Record<string, unknown>[];
   const key = idKey(entry);
-  return rows.map((row) => ({ item: { contentType: entry.type, contentId: String(row[key]) }, entry, row }));
+  // Drift is judged on the text's chunks; a filter-only change is the triggers' to queue.
+  return rows.map((row) => ({ item: { contentType: entry.type, contentId: String(row[key]) }, entry, row, filters: NO_FILTERS }));
 }
 
 /** The rows (of one content type) whose stored chunks are not exactly the chunks their text makes now. */

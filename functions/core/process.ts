@@ -9,11 +9,12 @@ import { lockItems, retryConflicts } from "../db/conflicts.js";
 import { chunkText, DEFAULT_CHUNKING, type ChunkOptions } from "./chunk.js";
 import { embedChunks } from "./embed.js";
 import { type Document, formatRows, MAX_ROW_BYTES } from "./format.js";
+import { filtersSignature } from "./filters.js";
 import { contentHash } from "./hash.js";
 import { type FailedItem, type Item, itemKey, uniqueItems } from "../lib/item.js";
 import { dropHidden, hiddenVectors, hideChunks } from "./hidden.js";
 import { loadRows } from "./load.js";
-import { type Chunk, chunkKey, type EmbeddedChunk, type EmbeddingWriter, storedHashes, storeEmbeddings } from "./store.js";
+import { type Chunk, type ChunkCount, chunkKey, type EmbeddedChunk, type EmbeddingWriter, storedHashes, storeEmbeddings } from "./store.js";
 import { OutOfTimeError, PermanentError } from "../lib/errors.js";
 
 export type ProcessDeps = {
@@ -133,15 +134,16 @@ export async function processItems(deps: ProcessDeps, items: Item[]): Promise<Pr
 export async function chunkDocuments(deps: ProcessDeps, documents: Document[]) {
   const { embedder, registry } = deps;
   const chunks: Chunk[] = [];
-  const chunkCounts: (Item & { count: number })[] = [];
-  for (const { item, text } of documents) {
+  const chunkCounts: ChunkCount[] = [];
+  for (const { item, text, filters } of documents) {
     // Chunking and hashing take time too: the run stops here rather than outlive its budget.
     if (embedder.budget?.left() === 0) throw new OutOfTimeError("no time left in this run to chunk and hash its rows");
     const texts = chunkText(text, deps.chunking ?? DEFAULT_CHUNKING);
     const textConfig = textConfigOf(registry.byType(item.contentType)!);
-    chunkCounts.push({ ...item, count: texts.length });
+    chunkCounts.push({ ...item, count: texts.length, filters });
     for (const [chunkIndex, chunk] of texts.entries()) {
-      chunks.push({ ...item, chunkIndex, text: chunk, hash: await contentHash(chunk, embedder.model, embedder.dimensions), textConfig });
+      const hash = await contentHash(chunk, embedder.model, embedder.dimensions);
+      chunks.push({ ...item, chunkIndex, text: chunk, hash, textConfig, filters });
     }
   }
   return { chunks, chunkCounts };
@@ -175,7 +177,7 @@ async function storeCurrent(
   items: Item[],
   texts: Map<string, string>,
   embedded: EmbeddedChunk[],
-  chunkCounts: (Item & { count: number })[],
+  chunkCounts: ChunkCount[],
   settled: Item[],
   hidden: { items: Item[]; chunks: Chunk[] } = { items: [], chunks: [] },
 ): Promise<Set<string>> {
@@ -201,11 +203,14 @@ async function storeCurrent(
   );
 }
 
-/** Loads and formats the items' rows; `texts` maps each item to its text, "" when it has none. */
+/**
+ * Loads and formats the items' rows; `texts` maps each item to its text and search filters, "" when it
+ * has none (a change to either, while the batch embeds, leaves the write to that change's delivery).
+ */
 async function readTexts(db: Database, registry: Registry, items: Item[], withHidden = false) {
   const loaded = await loadRows(db, registry, items, withHidden);
   const { documents, empty } = formatRows(loaded.found);
   const texts = new Map<string, string>(items.map((item) => [itemKey(item), ""]));
-  for (const { item, text } of documents) texts.set(itemKey(item), text);
+  for (const { item, text, filters } of documents) texts.set(itemKey(item), `${text}\u0000${filtersSignature(filters)}`);
   return { documents, empty, gone: loaded.gone, hidden: loaded.hidden, failed: loaded.failed, texts };
 }

@@ -5,9 +5,15 @@ import { embeddings } from "../../schema/pipeline-tables.js";
 import type { Database } from "../db/database.js";
 import { float32Vector } from "../db/float32.js";
 import { compareItems, groupBy, type Item } from "../lib/item.js";
+import { type ChunkFilters, NO_FILTERS } from "./filters.js";
 
-/** `textConfig`: its type's text search configuration (registry `search.textConfig`), stored beside it. */
-export type Chunk = Item & { chunkIndex: number; text: string; hash: string; textConfig: string };
+/**
+ * `textConfig`: its type's text search configuration (registry `search.textConfig`); `filters`: its row's
+ * search filter fields (filters.ts); both stored beside it.
+ */
+export type Chunk = Item & { chunkIndex: number; text: string; hash: string; textConfig: string; filters?: ChunkFilters };
+/** How many chunks an item has now (0: none, its embeddings go), and its search filters when it has some. */
+export type ChunkCount = Item & { count: number; filters?: ChunkFilters };
 /** `stored`: a row of this key was stored when the batch was read (so writing it updates). */
 export type EmbeddedChunk = Chunk & { embedding: number[]; stored?: boolean };
 
@@ -53,7 +59,7 @@ export type EmbeddingWriter = { db: Database; write: ChunkWriter };
 export async function storeEmbeddings(
   tx: Database,
   changed: EmbeddedChunk[],
-  chunkCounts: (Item & { count: number })[],
+  chunkCounts: ChunkCount[],
   model: EmbeddingModel,
   write: ChunkWriter = upsertChunks,
 ): Promise<{ deletedChunks: number }> {
@@ -61,6 +67,10 @@ export async function storeEmbeddings(
   const sorted = [...changed].sort((a, b) => compareItems(a, b) || a.chunkIndex - b.chunkIndex);
   for (let i = 0; i < sorted.length; i += INSERT_BATCH) await write(tx, sorted.slice(i, i + INSERT_BATCH), model);
   if (chunkCounts.length === 0) return { deletedChunks: 0 };
+  await refilter(
+    tx,
+    chunkCounts.filter((c) => c.count > 0 && c.filters),
+  );
   const counts = sql.join(
     chunkCounts.map((c) => sql`(${c.contentType}::text, ${c.contentId}::text, ${c.count}::int)`),
     sql`, `,
@@ -85,8 +95,8 @@ export async function storeEmbeddings(
  */
 export const upsertChunks: ChunkWriter = async (tx, rows, model) => {
   await tx.execute(sql`INSERT INTO ${embeddings}
-      (content_type, content_id, chunk_index, chunk_text, content_hash, model, dimensions, embedding, text_config)
-    SELECT r.content_type, r.content_id, r.chunk_index, r.chunk_text, r.content_hash, ${model.model}::text, ${model.dimensions}::int, r.embedding, r.text_config
+      (content_type, content_id, chunk_index, chunk_text, content_hash, model, dimensions, embedding, text_config, filters, filter_date)
+    SELECT r.content_type, r.content_id, r.chunk_index, r.chunk_text, r.content_hash, ${model.model}::text, ${model.dimensions}::int, r.embedding, r.text_config, r.filters, r.filter_date
     FROM unnest(
       ${arrayLiteral(rows.map((r) => r.contentType))}::text[],
       ${arrayLiteral(rows.map((r) => r.contentId))}::text[],
@@ -94,8 +104,10 @@ export const upsertChunks: ChunkWriter = async (tx, rows, model) => {
       ${arrayLiteral(rows.map((r) => r.text))}::text[],
       ${arrayLiteral(rows.map((r) => r.hash))}::text[],
       ${arrayLiteral(rows.map((r) => vectorText(r.embedding)))}::vector[],
-      ${arrayLiteral(rows.map((r) => r.textConfig))}::regconfig[]
-    ) WITH ORDINALITY AS r(content_type, content_id, chunk_index, chunk_text, content_hash, embedding, text_config, n)
+      ${arrayLiteral(rows.map((r) => r.textConfig))}::regconfig[],
+      ${arrayLiteral(rows.map((r) => JSON.stringify((r.filters ?? NO_FILTERS).values)))}::jsonb[],
+      ${nullableArrayLiteral(rows.map((r) => (r.filters ?? NO_FILTERS).date))}::timestamptz[]
+    ) WITH ORDINALITY AS r(content_type, content_id, chunk_index, chunk_text, content_hash, embedding, text_config, filters, filter_date, n)
     ORDER BY r.n
     ON CONFLICT (content_type, content_id, chunk_index) DO UPDATE SET
       chunk_text = excluded.chunk_text,
@@ -104,8 +116,32 @@ export const upsertChunks: ChunkWriter = async (tx, rows, model) => {
       dimensions = excluded.dimensions,
       embedding = excluded.embedding,
       text_config = excluded.text_config,
+      filters = excluded.filters,
+      filter_date = excluded.filter_date,
       updated_at = now()`);
 };
+
+/**
+ * Sets the stored search filters of the items' chunks that differ from the row's (a lesson moved to
+ * another course: its text, so its vectors, unchanged). In key order; rows already right are not touched.
+ */
+async function refilter(tx: Database, items: ChunkCount[]) {
+  if (items.length === 0) return;
+  const sorted = [...items].sort(compareItems);
+  await tx.execute(sql`UPDATE ${embeddings} AS e SET filters = r.filters, filter_date = r.filter_date
+    FROM unnest(
+      ${arrayLiteral(sorted.map((r) => r.contentType))}::text[],
+      ${arrayLiteral(sorted.map((r) => r.contentId))}::text[],
+      ${arrayLiteral(sorted.map((r) => JSON.stringify((r.filters ?? NO_FILTERS).values)))}::jsonb[],
+      ${nullableArrayLiteral(sorted.map((r) => (r.filters ?? NO_FILTERS).date))}::timestamptz[]
+    ) AS r(content_type, content_id, filters, filter_date)
+    WHERE e.content_type = r.content_type AND e.content_id = r.content_id
+      AND (e.filters, e.filter_date) IS DISTINCT FROM (r.filters, r.filter_date)`);
+}
+
+/** A Postgres array literal of these strings, NULL where null. */
+const nullableArrayLiteral = (values: (string | null)[]) =>
+  `{${values.map((v) => (v === null ? "NULL" : `"${v.replace(/["\\]/g, "\\$&")}"`)).join(",")}}`;
 
 /** A Postgres array literal of these strings: each quoted, `"` and `\\` escaped (no NULLs). */
 export const arrayLiteral = (values: string[]) => `{${values.map((v) => `"${v.replace(/["\\]/g, "\\$&")}"`).join(",")}}`;

@@ -4,7 +4,16 @@ import { type SQL, sql } from "drizzle-orm";
 import { textConfigOf, type Registry } from "../../schema/registry.js";
 import { groupBy } from "../lib/item.js";
 import { type Database, rowsOf } from "../db/database.js";
+import { type SearchFilters, scopeConditions } from "./filters.js";
 import { type SearchHit, type SearchRequest, snippet } from "./types.js";
+
+/**
+ * Matching chunks ranked a query at most. ts_rank_cd reads each match's positions (~7 µs a chunk):
+ * ranking every match of a query of common words costs in proportion to the table (BENCHMARKS.md §5).
+ * Past this many matches, the newest are ranked (a backward scan of the primary key stops at them,
+ * as the planner judges from the words' statistics); up to it, the ranking is exact.
+ */
+export const KEYWORD_RANK_LIMIT = 1000;
 
 /** Types searched with one text search configuration; `types` undefined: every row (one configuration for all types). */
 export type ConfigGroup = { config: string; types?: string[] };
@@ -25,17 +34,19 @@ export function configGroups(registry: Registry, types: string[] | undefined): C
  * input: words are ANDed, "quoted phrases" and -exclusions work, stop words alone match nothing.
  * Normalization 32 puts the rank in [0, 1). Ties go in key order, so the answer is the same each time.
  */
-export function keywordChunks(query: string, groups: ConfigGroup[], candidates: number): SQL {
+export function keywordChunks(
+  query: string,
+  groups: ConfigGroup[],
+  candidates: number,
+  filters?: SearchFilters,
+  rankLimit = KEYWORD_RANK_LIMIT,
+): SQL {
   const parts = groups.map(({ config, types }) => {
     const tsquery = sql`websearch_to_tsquery(${config}::regconfig, ${query})`;
-    const typeFilter = types
-      ? sql` AND content_type IN (${sql.join(
-          types.map((t) => sql`${t}`),
-          sql`, `,
-        )})`
-      : sql``;
+    const conditions = [sql`text_search @@ ${tsquery}`, ...scopeConditions(types, filters)];
     return sql`(SELECT content_type, content_id, chunk_index, chunk_text, ts_rank_cd(text_search, ${tsquery}, 32) AS rank
-      FROM embeddings WHERE text_search @@ ${tsquery}${typeFilter}
+      FROM (SELECT content_type, content_id, chunk_index, chunk_text, text_search FROM embeddings
+        WHERE ${sql.join(conditions, sql` AND `)} ORDER BY id DESC LIMIT ${rankLimit}) AS matched
       ORDER BY rank DESC, content_type, content_id, chunk_index LIMIT ${candidates})`;
   });
   return sql`SELECT * FROM (${sql.join(parts, sql` UNION ALL `)}) AS matches
@@ -46,7 +57,7 @@ export function keywordChunks(query: string, groups: ConfigGroup[], candidates: 
 export async function keywordRanking(db: Database, registry: Registry, request: SearchRequest): Promise<SearchHit[]> {
   // Several chunks of one row may lead; fetch extra candidates so `limit` distinct rows remain.
   const rows = await rowsOf<{ content_type: string; content_id: string; chunk_index: number; chunk_text: string; rank: number }>(
-    db.execute(keywordChunks(request.query, configGroups(registry, request.types), request.limit * 4)),
+    db.execute(keywordChunks(request.query, configGroups(registry, request.types), request.limit * 4, request.filters)),
   );
   const hits = new Map<string, SearchHit>();
   for (const row of rows) {

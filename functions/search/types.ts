@@ -1,5 +1,6 @@
 // What a search asks and what it finds, shared by the router (functions/search.ts) and its halves.
 import type { SearchMode } from "../../schema/messages.js";
+import type { SearchFilters } from "./filters.js";
 
 /**
  * `score`: the mode's own (cosine similarity, full-text rank, or the fused score); a hybrid hit also
@@ -25,6 +26,8 @@ export type SearchRequest = {
   minScore: number;
   mode?: SearchMode;
   fusion?: Fusion;
+  /** The request's filters, resolved against the registry (filters.ts); both halves apply them. */
+  filters?: SearchFilters;
 };
 
 /** One half's answer: its hits best first, and the models it met that it could not compare with. */

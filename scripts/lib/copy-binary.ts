@@ -2,14 +2,34 @@
 // header-extension length; then per row its field count and each field as length + bytes, big-endian;
 // then -1. pgvector's binary form of a vector (its `vector_recv`): int16 dimensions, int16 0, then each
 // value a float4. So the vectors go as the float32s they are: nothing printed, nothing parsed. An
-// OID-based type (regconfig) goes as its uint32 OID (`oidrecv`).
+// OID-based type (regconfig) goes as its uint32 OID (`oidrecv`). jsonb is a version byte (1) and its
+// text (`jsonb_recv`); timestamptz an int8 of microseconds since 2000-01-01 UTC; NULL a length of -1.
 
-export type CopyField = { text: string } | { int4: number } | { oid: number } | { vector: ArrayLike<number> };
+export type CopyField =
+  | { text: string }
+  | { int4: number }
+  | { oid: number }
+  | { vector: ArrayLike<number> }
+  | { jsonb: string }
+  | { timestamptz: string | null };
+
+/** 2000-01-01T00:00:00Z in Unix milliseconds: PostgreSQL's epoch. */
+const POSTGRES_EPOCH_MS = 946_684_800_000;
 
 const SIGNATURE = Buffer.from("PGCOPY\n\xff\r\n\0", "latin1");
 
 const fieldBytes = (field: CopyField) =>
-  "text" in field ? Buffer.byteLength(field.text) : "int4" in field || "oid" in field ? 4 : 4 + 4 * field.vector.length;
+  "text" in field
+    ? Buffer.byteLength(field.text)
+    : "jsonb" in field
+      ? 1 + Buffer.byteLength(field.jsonb)
+      : "timestamptz" in field
+        ? field.timestamptz === null
+          ? -1
+          : 8
+        : "int4" in field || "oid" in field
+          ? 4
+          : 4 + 4 * field.vector.length;
 
 /** Refuses what the format would silently wrap (an int4 past 2^31, a vector past int16's width), as the upsert's cast refuses it. */
 function check(field: CopyField) {
@@ -31,7 +51,7 @@ export function copyBinary(rows: CopyField[][]): Buffer {
     for (const field of row) {
       check(field);
       lengths.push(fieldBytes(field));
-      size += 4 + lengths.at(-1)!;
+      size += 4 + Math.max(0, lengths.at(-1)!);
     }
   }
   const buffer = Buffer.allocUnsafe(size);
@@ -48,7 +68,14 @@ export function copyBinary(rows: CopyField[][]): Buffer {
       view.setInt32(at, lengths[n++]!);
       at += 4;
       if ("text" in field) at += buffer.write(field.text, at, "utf8");
-      else if ("int4" in field) {
+      else if ("jsonb" in field) {
+        view.setUint8(at, 1);
+        at += 1 + buffer.write(field.jsonb, at + 1, "utf8");
+      } else if ("timestamptz" in field) {
+        if (field.timestamptz === null) continue;
+        view.setBigInt64(at, BigInt(Date.parse(field.timestamptz) - POSTGRES_EPOCH_MS) * 1000n);
+        at += 8;
+      } else if ("int4" in field) {
         view.setInt32(at, field.int4);
         at += 4;
       } else if ("oid" in field) {

@@ -11,6 +11,7 @@ import { from as copyFrom } from "pg-copy-streams";
 import * as schema from "../../schema";
 import { type Database, rowsOf } from "../../functions/db/database";
 import { type ChunkWriter, type EmbeddedChunk, type EmbeddingModel, type EmbeddingWriter, upsertChunks } from "../../functions/core/store";
+import { NO_FILTERS } from "../../functions/core/filters";
 import { postgresCode } from "../../functions/lib/errors";
 import { type CopyField, copyBinary } from "./copy-binary";
 
@@ -28,6 +29,8 @@ export const EMBEDDING_COLUMNS = [
   "dimensions",
   "embedding",
   "text_config",
+  "filters",
+  "filter_date",
 ];
 
 const COPY_EMBEDDINGS = `COPY embeddings (${EMBEDDING_COLUMNS.join(", ")}) FROM STDIN (FORMAT binary)`;
@@ -46,6 +49,8 @@ export const embeddingFields = (row: EmbeddedChunk, model: EmbeddingModel, textC
   { int4: model.dimensions },
   { vector: row.embedding },
   { oid: textConfigOid(row.textConfig) },
+  { jsonb: JSON.stringify((row.filters ?? NO_FILTERS).values) },
+  { timestamptz: (row.filters ?? NO_FILTERS).date },
 ];
 
 /** The OIDs of these text search configurations, looked up on `tx` once each and kept in `known`. */
