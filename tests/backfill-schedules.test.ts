@@ -5,7 +5,6 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import type { Deps } from "../functions/deps";
 import { maintain } from "../functions/maintenance";
 import { startFakeOpenAI } from "../testing/fake-openai";
 import { loadConfig } from "../functions/config";
@@ -25,6 +24,7 @@ import { planLimits } from "../scripts/qstash-emulator/plans";
 import { startEmulator, type RunningEmulator } from "../scripts/qstash-emulator/http";
 import { watchCopies } from "./support/copy-spy";
 import { freshDatabase, onRealPostgres, POSTGRES_ONLY } from "./support/database";
+import { testDeps } from "./support/deps";
 
 let connection: Connection;
 let emulator: RunningEmulator;
@@ -70,7 +70,7 @@ describe("backfill --drain", () => {
     const indexDuringLoad: boolean[] = [];
     const local = localEmbedder(1536);
     const embedder: Embedder = { ...local, embed: async (texts) => (indexDuringLoad.push(await hnswPresent()), local.embed(texts)) };
-    const deps = { db, embedder, registry: createRegistry(), config: loadConfig({ DRAIN_BATCH_SIZE: "15" }) };
+    const deps = testDeps(db, { embedder, env: { DRAIN_BATCH_SIZE: "15" } });
 
     // On PostgreSQL each run writes by binary COPY, on a connection of its own (PGlite has none: the upsert).
     const load = await drainBacklog(deps, { maintenanceWorkMem: "64MB", copySession: connection.copySession });
@@ -88,7 +88,7 @@ describe("backfill --drain", () => {
 
   it("builds the index again when a stopped first load left it dropped: at the next load and in maintenance", async () => {
     const db = connection.db;
-    const deps = { db, embedder: localEmbedder(1536), registry: createRegistry(), config: loadConfig({}) };
+    const deps = testDeps(db);
     const hnswPresent = async () => (await db.$count(sql`pg_indexes`, sql`indexname = ${HNSW_INDEX}`)) === 1;
     expect(await db.$count(embeddings)).toBeGreaterThan(0);
     // What a SIGKILL mid-load leaves: vectors stored, the index still dropped.
@@ -98,9 +98,9 @@ describe("backfill --drain", () => {
     expect(await hnswPresent()).toBe(true);
 
     await dropHnswIndex(db);
-    expect(await maintain(deps as unknown as Deps)).toMatchObject({ indexRebuilt: true });
+    expect(await maintain(deps)).toMatchObject({ indexRebuilt: true });
     expect(await hnswPresent()).toBe(true);
-    expect(await maintain(deps as unknown as Deps)).toMatchObject({ indexRebuilt: false });
+    expect(await maintain(deps)).toMatchObject({ indexRebuilt: false });
   });
 
   it("refuses to replace another model's vectors with the local embedder's unless EMBEDDER=local asks for it", async () => {
@@ -118,12 +118,7 @@ describe("backfill --drain", () => {
       embedding: Array(1536).fill(0.01),
     });
     await backfill(db, createRegistry().byType("post")!);
-    const deps = (env: Record<string, string>) => ({
-      db,
-      embedder: localEmbedder(1536),
-      registry: createRegistry(),
-      config: loadConfig(env),
-    });
+    const deps = (env: Record<string, string>) => testDeps(db, { env });
     // A shell without OPENAI_API_KEY: the local embedder is only fallen back on.
     await expect(drainBacklog(deps({}))).rejects.toThrow(/made by text-embedding-3-small.*OPENAI_API_KEY.*EMBEDDER=local/);
     expect(await db.$count(embeddings, sql`model = 'text-embedding-3-small'`)).toBe(1);

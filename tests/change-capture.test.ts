@@ -190,7 +190,7 @@ describe("change capture", () => {
 describe.skipIf(onRealPostgres)(`the embedded database served on a port ${PGLITE_ONLY}`, () => {
   it("gives a client no notification it did not LISTEN for, while the stack still hears every change", async () => {
     const connection = await freshDatabase();
-    const server = await servePglite(connection.pglite!, 15_472);
+    const server = await servePglite(connection.pglite!, 0);
     const heard: string[] = [];
     const unlisten = await connection.listen("embedding_queue", (payload) => heard.push(payload));
     const psql = new pg.Client({ connectionString: server.url });

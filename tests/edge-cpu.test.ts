@@ -17,7 +17,7 @@ import { createRegistry } from "../schema/registry";
 import { buildEdgeBundles } from "../scripts/build-edge";
 import type { Connection } from "../scripts/lib/database";
 import { freshDatabase } from "./support/database";
-import { type NeonRelay, startNeonRelay } from "./support/neon-relay";
+import { type NeonRelay, startNeonRelay } from "../testing/neon-relay";
 
 const NETLIFY_EDGE_CPU_MS = 50;
 const TICK_MS = 1000 / Number(execSync("getconf CLK_TCK").toString().trim());

@@ -3,7 +3,6 @@
 // the filter matches at most SEARCH_EXACT_LIMIT chunks, exactly the exact scan's top 10.
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfig } from "../functions/config";
 import { rowsOf } from "../functions/db/database";
 import type { Deps } from "../functions/deps";
 import { embedLocally, localEmbedder } from "../functions/embedders/local";
@@ -12,6 +11,7 @@ import { createRegistry, defaultRegistry } from "../schema/registry";
 import type { Connection } from "../scripts/lib/database";
 import { realisticText, seededRandom } from "../bench/corpus";
 import { freshDatabase } from "./support/database";
+import { testDeps } from "./support/deps";
 
 const ROWS = 2000;
 /** Types by how many of the rows they hold: 0.05%, 1%, 10% and the rest. */
@@ -60,12 +60,8 @@ async function exactTop(query: string, types: string[] | undefined) {
   });
 }
 
-const depsWith = (exactLimit: number): Deps => ({
-  db: connection.db,
-  registry,
-  embedder,
-  config: loadConfig({ SEARCH_EXACT_LIMIT: String(exactLimit) }),
-});
+const depsWith = (exactLimit: number): Deps =>
+  testDeps(connection.db, { registry, embedder, env: { SEARCH_EXACT_LIMIT: String(exactLimit) } });
 const FILTERS = [
   ["0.05%", ["rare"]],
   ["1%", ["few"]],

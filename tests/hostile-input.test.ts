@@ -5,13 +5,11 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAllFunctions } from "../functions/app";
 import { loadConfig } from "../functions/config";
-import type { Deps } from "../functions/deps";
-import { localEmbedder } from "../functions/embedders/local";
 import { MAX_BODY_BYTES } from "../functions/lib/create-app";
 import { communityPost } from "../schema";
-import { createRegistry } from "../schema/registry";
 import type { Connection } from "../scripts/lib/database";
 import { freshDatabase } from "./support/database";
+import { testDeps } from "./support/deps";
 import { fingerprint } from "./support/fingerprint";
 import { qstashToken } from "../testing/qstash-token";
 import { seededRandom } from "../testing/random";
@@ -33,8 +31,7 @@ beforeAll(async () => {
     WEBHOOK_SECRET: "hostile-webhook",
     SEARCH_TOKEN: "hostile-search",
   });
-  const deps: Deps = { db: connection.db, config, registry: createRegistry(), embedder: localEmbedder(1536) };
-  app = createAllFunctions(deps);
+  app = createAllFunctions(testDeps(connection.db, { config }));
   const [post] = await connection.db.insert(communityPost).values({ title: "Target" }).returning();
   postId = post!.id;
 });
