@@ -1,21 +1,16 @@
-import { execFile, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { promisify } from "node:util";
 import { sql } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { maintain } from "../functions/maintenance";
-import { startFakeOpenAI } from "../testing/fake-openai";
+import { main as runSchedules } from "../scripts/schedules";
 import { loadConfig } from "../functions/config";
 import type { ChunkWriter } from "../functions/core/store";
 import type { Embedder } from "../functions/embedders/embedder";
 import { localEmbedder } from "../functions/embedders/local";
-import { communityComment, communityPost, embeddingQueue, embeddings, HNSW_INDEX } from "../schema";
+import { communityPost, embeddingQueue, embeddings, HNSW_INDEX } from "../schema";
 import { createRegistry } from "../schema/registry";
 import { backfill } from "../scripts/lib/backfill";
 import { BACKGROUND_PRIORITY } from "../schema/registry";
-import { openPglite, type Connection } from "../scripts/lib/database";
+import type { Connection } from "../scripts/lib/database";
 import { drainBacklog, overlapBatchSize } from "../scripts/lib/initial-load";
 import { buildHnswIndex, dropHnswIndex, indexBuildSettings } from "../functions/db/hnsw-index";
 import { rowsOf } from "../functions/db/database";
@@ -275,72 +270,6 @@ describe("backfill --drain", () => {
     expect(await db.$count(sql`pg_indexes`, sql`indexname = ${HNSW_INDEX}`)).toBe(1);
     expect(await server()).toEqual(before);
   });
-
-  it("npm run backfill -- --drain stopped by Ctrl-C builds the HNSW index before it exits", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "qe-backfill-"));
-    // A slow embedding API, so that the load is still running when the signal comes.
-    const api = await startFakeOpenAI({ latencyMs: 1500 });
-    try {
-      const app = await openPglite(dir);
-      await app.migrate();
-      await app.db.insert(communityPost).values(Array.from({ length: 300 }, (_, i) => ({ title: `Interrupted post ${i}` })));
-      await app.db.delete(embeddingQueue);
-      await app.close();
-
-      // One process (no npx or tsx wrapper between), so that the signal reaches the script as a Ctrl-C does.
-      const child = spawn(process.execPath, ["--import", "tsx", "scripts/backfill.ts", "post", "--drain"], {
-        env: {
-          PATH: process.env.PATH,
-          HOME: process.env.HOME,
-          PGLITE_DATA_DIR: dir,
-          OPENAI_API_KEY: "test-openai-key",
-          OPENAI_BASE_URL: api.url,
-          DRAIN_BATCH_SIZE: "20",
-        },
-        stdio: ["ignore", "pipe", "pipe"],
-      });
-      let output = "";
-      child.stdout.on("data", (d) => (output += d));
-      child.stderr.on("data", (d) => (output += d));
-      const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-      await vi.waitFor(() => expect(api.received).toBeGreaterThan(0), { timeout: 90_000, interval: 100 });
-      child.kill("SIGINT");
-      expect(await exited, output).toBe(130);
-      expect(output).toContain("building the HNSW index before stopping");
-
-      const after = await openPglite(dir);
-      const present = await after.db.$count(sql`pg_indexes`, sql`indexname = ${HNSW_INDEX}`);
-      await after.close();
-      expect(present).toBe(1);
-    } finally {
-      await api.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
-  }, 180_000);
-
-  it("npm run backfill -- post --drain queues and embeds only that type", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "qe-backfill-"));
-    try {
-      const app = await openPglite(dir);
-      await app.migrate();
-      await app.db.insert(communityPost).values({ title: "A post from before" });
-      await app.db.insert(communityComment).values({ body: "A comment from before" });
-      await app.db.delete(embeddingQueue); // rows that predate the pipeline
-      await app.close();
-
-      const { stdout } = await promisify(execFile)("npm", ["run", "backfill", "--", "post", "--drain"], {
-        env: { PATH: process.env.PATH, HOME: process.env.HOME, PGLITE_DATA_DIR: dir },
-      });
-      expect(stdout).toContain("Done: 1 embedded, 0 failed");
-
-      const after = await openPglite(dir);
-      const stored = await after.db.select({ type: embeddings.contentType }).from(embeddings);
-      await after.close();
-      expect(stored).toEqual([{ type: "post" }]);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  }, 120_000); // a child process and a file-backed database: slow on a busy machine, not wrong
 });
 
 describe("schedules", () => {
@@ -374,22 +303,11 @@ describe("schedules", () => {
     expect(() => schedulesFrom({ DRAIN_CRON: "every minute" })).toThrow(/DRAIN_CRON is not a cron: "every minute"/);
   });
 
-  it("npm run schedules without QSTASH_TOKEN or SITE_URL says which, in one line, without a stack trace", async () => {
-    const run = (env: Record<string, string>) =>
-      promisify(execFile)(process.execPath, ["--import", "tsx", "scripts/schedules.ts"], {
-        env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-      }).then(
-        () => ({ code: 0, stderr: "" }),
-        (error: { code: number; stderr: string }) => ({ code: error.code, stderr: error.stderr }),
-      );
-    const noToken = await run({ SITE_URL: "https://app.example.com" });
-    expect(noToken.code).toBe(1);
-    expect(noToken.stderr.trim()).toMatch(/^QSTASH_TOKEN is not set/);
-    expect(noToken.stderr).not.toMatch(/\n\s+at /);
-    const noSite = await run({ QSTASH_TOKEN: "t", QSTASH_URL: emulator.url });
-    expect(noSite.stderr.trim()).toMatch(/^SITE_URL is not set/);
-    expect(noSite.stderr).not.toMatch(/\n\s+at /);
-  }, 60_000);
+  it("npm run schedules without QSTASH_TOKEN or SITE_URL says which, in one sentence", async () => {
+    // scripts/schedules.ts's main, in process (tests/e2e/scripts.test.ts runs the script itself).
+    await expect(runSchedules({ SITE_URL: "https://app.example.com" })).rejects.toThrow(/^QSTASH_TOKEN is not set/);
+    await expect(runSchedules({ QSTASH_TOKEN: "t", QSTASH_URL: emulator.url })).rejects.toThrow(/^SITE_URL is not set/);
+  });
 
   it("says what the plan refused and what it did instead, and creates everything else", async () => {
     const other = await startEmulator({

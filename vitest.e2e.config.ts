@@ -1,0 +1,13 @@
+import { defineConfig } from "vitest/config";
+import { shared } from "./vitest.config";
+
+// `npm run test:e2e`: what must run a process of its own or start from nothing — `npm start`, the
+// scripts' exit codes and Ctrl-C, one owner per data folder, Chromium, workerd's CPU, migrations from
+// scratch — and the full set of hostile payloads (250 an endpoint; `npm test` sends a sample).
+export default defineConfig({
+  test: {
+    ...shared,
+    include: ["tests/e2e/**/*.test.ts", "tests/hostile-input.test.ts"],
+    env: { HOSTILE_COUNT: "250" },
+  },
+});
