@@ -63,5 +63,5 @@ describe.skipIf(onRealPostgres)(`the embedded database's folder ${PGLITE_ONLY}`,
     } finally {
       await reopened.close();
     }
-  }, 240_000);
+  });
 });

@@ -75,5 +75,5 @@ describe("npm start", () => {
     expect(hit).toMatchObject({ contentType: "course" });
     expect(hit.snippet).toContain("Marine biology field course");
     await waitFor(() => /\[qstash\] POST \S+\/process-webhook → 200/.test(started.output), 5000, "the delivery to be logged");
-  }, 240_000);
+  });
 });

@@ -29,7 +29,7 @@ describe("migrations from scratch", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  }, 120_000);
+  });
 
   it("attach to an application's own tables without touching their shape or rows", async () => {
     const app = await openPglite();
@@ -50,5 +50,5 @@ describe("migrations from scratch", () => {
     } finally {
       await app.close();
     }
-  }, 120_000);
+  });
 });

@@ -52,7 +52,7 @@ describe("npm run backfill", () => {
       await api.close();
       rmSync(dir, { recursive: true, force: true });
     }
-  }, 180_000);
+  });
 
   it("-- post --drain queues and embeds only that type", async () => {
     const dir = await databaseFolder(async (app) => {
@@ -71,7 +71,7 @@ describe("npm run backfill", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
-  }, 120_000); // a child process and a file-backed database: slow on a busy machine, not wrong
+  });
 });
 
 describe("npm run schedules", () => {
@@ -88,5 +88,5 @@ describe("npm run schedules", () => {
     } finally {
       await emulator.close();
     }
-  }, 60_000);
+  });
 });
