@@ -24,7 +24,7 @@ export function benchParts(wanted: Set<string>, database = process.env.BENCH_DAT
     /** What will run, and how long it took last time, as one line. */
     summary: () =>
       `Parts: ${[...wanted].map((name) => `${name} (${before(name)})`).join(", ")}.` +
-      (known.length === wanted.size ? ` About ${seconds(known.reduce((sum, name) => sum + last[name]!, 0))} in all.\n` : "\n"),
+      (known.length === wanted.size ? ` About ${seconds(known.reduce((sum, name) => sum + last[name]!, 0))} in all.` : ""),
     async part(name: string, run: () => Promise<void>) {
       if (!wanted.has(name)) return;
       console.log(`\n== ${name} (${before(name)})`);
