@@ -10,6 +10,7 @@ export default defineConfig({
     // Processes and file-backed databases from nothing: minutes each on a busy 2-core machine. A bound
     // here only fails a test that would hang (no test times the code).
     testTimeout: 300_000,
+    hookTimeout: 300_000,
     include: ["tests/e2e/**/*.test.ts", "tests/hostile-input.test.ts"],
     env: { HOSTILE_COUNT: "250" },
   },

@@ -81,7 +81,7 @@ beforeAll(async () => {
     const [pid] = [...workerdChildren()].filter((p) => !before.has(p));
     workers.set(bundle.name, { mf, pid: pid! });
   }
-}, 120_000);
+});
 afterAll(async () => {
   await Promise.all([...workers.values()].map((w) => w.mf.dispose()));
   await relay?.close();
