@@ -146,7 +146,7 @@ describe("backfill --drain", () => {
         return local.embed(texts);
       },
     };
-    const load = await drainBacklog({ db, embedder, registry: createRegistry(), config: loadConfig({ DRAIN_BATCH_SIZE: "10" }) });
+    const load = await drainBacklog(testDeps(db, { embedder, env: { DRAIN_BATCH_SIZE: "10" } }));
     expect(load).toMatchObject({ done: 30, failed: 0, remaining: 0 });
     expect(mostInFlight).toBe(2);
     expect(await db.$count(embeddings)).toBe(30);
@@ -161,7 +161,7 @@ describe("backfill --drain", () => {
     const local = localEmbedder(1536);
     const sizes: number[] = [];
     const embedder: Embedder = { ...local, embed: async (texts) => (sizes.push(texts.length), local.embed(texts)) };
-    const deps = { db, embedder, registry: createRegistry(), config: loadConfig({ DRAIN_BATCH_SIZE: "1000" }) };
+    const deps = testDeps(db, { embedder, env: { DRAIN_BATCH_SIZE: "1000" } });
     expect(await drainBacklog(deps, { copySession: connection.copySession })).toMatchObject({ done: 400, remaining: 0 });
     expect(sizes).toEqual([100, 100, 100, 100]);
     expect(overlapBatchSize(400, 1000)).toBe(100);
@@ -194,7 +194,7 @@ describe("backfill --drain", () => {
         embedding: old!,
       })),
     );
-    const deps = { db, embedder: local, registry: createRegistry(), config: loadConfig({ DRAIN_BATCH_SIZE: "10" }) };
+    const deps = testDeps(db, { embedder: local, env: { DRAIN_BATCH_SIZE: "10" } });
     const copied = await watchCopies(() => drainBacklog(deps, { copySession: connection.copySession }));
     expect(copied.result).toMatchObject({ done: 30, failed: 0, remaining: 0 });
     // The 25 new keys went by COPY (binary: their vectors are in its bytes), the five stored ones by the upsert.
@@ -228,7 +228,7 @@ describe("backfill --drain", () => {
         };
         return { ...session, writer: { ...session.writer, write } };
       };
-      const deps = { db, embedder: localEmbedder(1536), registry: createRegistry(), config: loadConfig({ DRAIN_BATCH_SIZE: "10" }) };
+      const deps = testDeps(db, { env: { DRAIN_BATCH_SIZE: "10" } });
       const load = await drainBacklog(deps, { copySession, maintenanceWorkMem: "64MB" });
       expect(dropped).toBeGreaterThan(1);
       expect(load).toMatchObject({ failed: 0, rebuiltIndex: true });
