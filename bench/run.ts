@@ -2,11 +2,12 @@
 // default) and prints their figures. Sizes: BENCH_DRAIN_SIZES (1000,5000,20000), BENCH_SEARCH_SIZES
 // (10000,50000; on PostgreSQL 10000,100000), BENCH_MEMORY_SIZES (500,5000). On the PostgreSQL server
 // BENCH_DATABASE_URL names when set (a fresh database per benchmark, the doorbells' too), PGlite otherwise. See BENCHMARKS.md.
-import { cpus } from "node:os";
+import { cpus, loadavg } from "node:os";
 import { buildEdgeBundles } from "../scripts/build-edge";
 import { doorbells } from "./doorbells";
 import { drainMemory } from "./drain-memory";
 import { benchDatabaseLabel, benchServerUrl } from "./bench-database";
+import { benchParts } from "./parts";
 import { profileRows } from "./drain-profile";
 import { drainThroughput } from "./drain-throughput";
 import { hnswVariants } from "./hnsw-variants";
@@ -18,22 +19,29 @@ import { searchLatency } from "./search-latency";
 import { statementBuilding } from "./statement-building";
 import { webhookDay, webhookDriver } from "./webhook-driver";
 
-const wanted = new Set(
-  process.argv.slice(2).length
-    ? process.argv.slice(2)
-    : ["throughput", "latency", "doorbells", "webhooks", "day", "ratelimit", "search", "labelled", "memory", "hnsw", "bundles"],
-);
+const DEFAULT_PARTS = ["throughput", "latency", "doorbells", "webhooks", "day", "ratelimit", "search", "labelled", "memory", "hnsw", "bundles"];
+const PARTS = [...DEFAULT_PARTS, "insert", "index"];
+const wanted = new Set(process.argv.slice(2).length ? process.argv.slice(2) : DEFAULT_PARTS);
+const unknown = [...wanted].filter((name) => !PARTS.includes(name));
+if (unknown.length) {
+  console.error(`No benchmark named ${unknown.join(", ")}. The parts: ${PARTS.join(", ")}.`);
+  process.exit(1);
+}
 const sizes = (name: string, fallback: string) => (process.env[name] ?? fallback).split(",").map(Number);
 const round = (x: number, digits = 1) => Number(x.toFixed(digits));
-console.log(`qstash-embeddings benchmarks — ${new Date().toISOString()} — ${cpus().length} cores, Node ${process.version}\n`);
+const { part, summary } = benchParts(wanted);
+console.log(
+  `qstash-embeddings benchmarks — ${new Date().toISOString()} — ${cpus().length} cores, Node ${process.version}, load ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ")}`,
+);
+console.log(summary());
 
-if (wanted.has("throughput")) {
+await part("throughput", async () => {
   const results = [];
   for (const n of sizes("BENCH_DRAIN_SIZES", "1000,5000,20000")) {
     results.push(await drainThroughput(n));
-    console.log(
-      `(done: ${n} items; the tables follow after the last size)\n${JSON.stringify(results.at(-1), (_, v) => (v instanceof Map ? Object.fromEntries(v) : v))}`,
-    );
+    console.log(`  (done: ${n} items; the tables follow after the last size)`);
   }
   console.log(`Drain against the limits (${benchDatabaseLabel}, 50 ms API, rows per second; ratios measured in the same run):`);
   console.table(
@@ -75,19 +83,18 @@ if (wanted.has("throughput")) {
     console.log(`Where the steady-state drain's time goes (HNSW index in place), ${r.n} items:`);
     console.table(profileRows(r.steadyProfile, r.n));
   }
-}
-if (wanted.has("insert")) {
+});
+await part("insert", async () => {
   console.log(
     `Writing 1,000 dense embeddings: the drain's INSERT before and now, COPY as text and binary (${benchDatabaseLabel}, same rows, same run):`,
   );
   console.table(await statementBuilding(1000, Number(process.env.BENCH_INSERT_ROUNDS ?? 5)));
-}
-if (wanted.has("index")) {
+});
+await part("index", async () => {
   for (const n of sizes("BENCH_INDEX_SIZES", "20000")) {
     const r = await indexBuild(n);
-    console.log(
-      `HNSW index build of ${n} vectors (${benchDatabaseLabel}): server ${JSON.stringify(r.server)}, tuned ${JSON.stringify(r.tuned)}`,
-    );
+    console.log(`HNSW index build of ${n} vectors (${benchDatabaseLabel}), the server's settings and the build's tuned ones:`);
+    console.table({ server: r.server, tuned: r.tuned });
     console.table({
       [n]: {
         "defaults s (first / again)": `${round(r.defaultsSeconds[0]!)} / ${round(r.defaultsSeconds[1]!)}`,
@@ -98,15 +105,15 @@ if (wanted.has("index")) {
       },
     });
   }
-}
-if (wanted.has("latency")) {
+});
+await part("latency", async () => {
   const r = await laneLatency();
   console.log("Change → searchable (local stack, 50 ms API), ms:");
   const ms = (x: { p50: number; p95: number }) => ({ "p50 ms": round(x.p50, 0), "p95 ms": round(x.p95, 0) });
   console.table({ "immediate (p1–2)": ms(r.immediate), "queued (p3–4)": ms(r.queued), "batched (p5+)": ms(r.batched) });
   console.log(`  (batched: its doorbell at the minute's end plus one run; a drain of 50 items took ${round(r.batched.drainOf50Ms, 0)} ms)`);
-}
-if (wanted.has("doorbells")) {
+});
+await part("doorbells", async () => {
   const server = process.env.BENCH_DATABASE_URL;
   const r = await doorbells(server);
   const ms = (x: { p50: number; p95: number; max: number }) => ({
@@ -124,8 +131,8 @@ if (wanted.has("doorbells")) {
   console.log(
     `  idle day (schedules only, arithmetic): ${round(r.idleDay.triggersOnly)} messages with the default drain cron, ${round(r.idleDay.withDoorbells)} with DRAIN_CRON="*/10 * * * *"`,
   );
-}
-if (wanted.has("webhooks")) {
+});
+await part("webhooks", async () => {
   const server = process.env.BENCH_DATABASE_URL;
   const r = await webhookDriver(
     Number(process.env.BENCH_BURST_ROWS ?? 1000),
@@ -152,21 +159,23 @@ if (wanted.has("webhooks")) {
     "max ms": round(x.max, 0),
   });
   console.log(
-    `  ${b.rows} rows in ${b.seconds} s, each its own enqueue call: ${b.messages} messages published (${JSON.stringify(b.byLane)}), ${b.deliveries} deliveries; ${b.searchable} searchable, the last ${round(b.allWithinMs / 1000)} s after its change`,
+    `  ${b.rows} rows in ${b.seconds} s, each its own enqueue call: ${b.messages} messages published (${Object.entries(b.byLane)
+      .map(([lane, n]) => `${lane}: ${n}`)
+      .join(", ")}), ${b.deliveries} deliveries; ${b.searchable} searchable, the last ${round(b.allWithinMs / 1000)} s after its change`,
   );
   console.table({ "courses (p2)": ms(b.courses), "posts (p4)": ms(b.posts), "comments (p5)": ms(b.comments) });
   console.log(
     `  idle day (schedules only): ${round(r.idleDay.enqueueCalled)} messages where enqueue is called, ${round(r.idleDay.triggersOnly)} trigger-only`,
   );
-}
-if (wanted.has("day")) {
+});
+await part("day", async () => {
   const r = await webhookDay(Number(process.env.BENCH_DAY_CHANGES ?? 1000), process.env.BENCH_DATABASE_URL);
   console.log(
     `A day of isolated course changes, evenly spread (shifted clock; per-row webhook driver; ${process.env.BENCH_DATABASE_URL ? "PostgreSQL" : "PGlite"}, Free plan):`,
   );
-  console.log(`  ${JSON.stringify(r)}`);
-}
-if (wanted.has("ratelimit")) {
+  console.table({ [`${r.changes} changes`]: r });
+});
+await part("ratelimit", async () => {
   const r = await rateLimit(Number(process.env.BENCH_TPM ?? 150_000), Number(process.env.BENCH_RATE_SECONDS ?? 120));
   console.log(`Rate limit (${r.tokensPerMinute} tokens/min enforced with 429s, learnt from headers, ${round(r.seconds, 0)} s):`);
   console.table({
@@ -177,14 +186,14 @@ if (wanted.has("ratelimit")) {
       "failed items": r.failedItems,
     },
   });
-}
-if (wanted.has("search")) {
+});
+await part("search", async () => {
   const rows = [];
   const modes = [];
   const recall = [];
   for (const n of sizes("BENCH_SEARCH_SIZES", benchServerUrl ? "10000,100000" : "10000,50000")) {
     const r = await searchLatency(n);
-    console.log(JSON.stringify(r));
+    console.log(`  (done: ${n} vectors; the tables follow after the last size)`);
     rows.push({
       vectors: n,
       "index build s (server defaults)": `${round(r.indexBuildSeconds)} (${r.defaultIndexSeconds === undefined ? "not run" : round(r.defaultIndexSeconds)})`,
@@ -231,13 +240,13 @@ if (wanted.has("search")) {
   console.table(modes);
   console.log(`Filtered vector search, recall@10 against an exact scan of the same rows (${benchDatabaseLabel}):`);
   console.table(recall);
-}
-if (wanted.has("labelled")) {
+});
+await part("labelled", async () => {
   const r = await labelledSearch();
   console.log(`Relevant rows in the top 10 of the labelled set (bench/labelled-set.ts), ${r.model}, ${benchDatabaseLabel}:`);
   console.table(r.rows);
-}
-if (wanted.has("memory")) {
+});
+await part("memory", async () => {
   const rows = [];
   for (const n of sizes("BENCH_MEMORY_SIZES", "500,5000")) rows.push(await drainMemory(n));
   console.log("Drain memory as the backlog grows (the drain in its own process, the database across the wire):");
@@ -251,14 +260,14 @@ if (wanted.has("memory")) {
       "retained after first / last batch MB": `${r.retainedFirstRunMb} / ${r.retainedLastRunMb}`,
     })),
   );
-}
-if (wanted.has("hnsw")) {
+});
+await part("hnsw", async () => {
   const rows = await hnswVariants(Number(process.env.BENCH_HNSW_SIZE ?? 500));
   console.log("PGlite HNSW inserts, what helps:");
   console.table(rows.map((r) => ({ variant: r.variant, seconds: round(r.seconds, 2) })));
-}
-if (wanted.has("bundles")) {
+});
+await part("bundles", async () => {
   const bundles = await buildEdgeBundles();
   console.log("Edge bundles:");
   console.table(bundles.map((b) => ({ function: b.name, "raw KB": round(b.bytes / 1024), "gzip KB": round(b.gzipBytes / 1024) })));
-}
+});

@@ -11,7 +11,7 @@ const root = fileURLToPath(new URL("..", import.meta.url));
 
 /**
  * The functions that stay on the edge (functions/endpoints.ts): short requests, well under 50 ms of CPU
- * (tests/edge-cpu.test.ts). Each is a Netlify entry in netlify/edge-functions/; Vercel's (api/, runtime
+ * (tests/e2e/edge-cpu.test.ts). Each is a Netlify entry in netlify/edge-functions/; Vercel's (api/, runtime
  * "edge") share the routers. The rest run on Node.js (netlify/functions/, api/ with maxDuration).
  */
 export const EDGE_FUNCTIONS: EndpointName[] = ENDPOINT_LIST.filter((e) => e.runtime.kind === "edge").map((e) => e.name);

@@ -5,17 +5,21 @@
 import { loadConfig } from "../functions/config";
 import { isPlanName, planLimits } from "./qstash-emulator/plans";
 import { scheduleBill, schedulesFrom, syncSchedules } from "./lib/schedules";
-import { runScript } from "./lib/run-script";
+import { runScript, startedAsScript } from "./lib/run-script";
 
-await runScript(async () => {
-  const plan = process.env.QSTASH_PLAN ?? "free";
+/** Prints the plan's choice, each schedule and queue, and what the plan refused; throws for a wrong setting. */
+export async function main(env: Record<string, string | undefined>, log = console.log, warn = console.warn) {
+  const plan = env.QSTASH_PLAN ?? "free";
   if (!isPlanName(plan)) throw new Error(`QSTASH_PLAN must be free, payg or fixed1m, not "${plan}"`);
-  const config = loadConfig(process.env);
-  const report = await syncSchedules(config, schedulesFrom(process.env), planLimits(plan));
-  for (const line of scheduleBill(process.env, report.schedules)) console.log(line);
-  for (const s of report.schedules) console.log(`${s.scheduleId} → ${s.destination}`);
-  for (const q of report.queues) console.log(`queue ${q.queueName} parallelism ${q.parallelism}`);
-  for (const a of report.adjustments) console.warn(`${plan} plan refused ${a.what}: ${a.refused}; instead: ${a.instead}`);
-  console.log(`${report.schedules.length} schedules and ${report.queues.length} queues created or up to date.`);
-  if (report.adjustments.some((a) => a.instead.startsWith("nothing"))) process.exitCode = 1;
-});
+  const config = loadConfig(env);
+  const report = await syncSchedules(config, schedulesFrom(env), planLimits(plan));
+  for (const line of scheduleBill(env, report.schedules)) log(line);
+  for (const s of report.schedules) log(`${s.scheduleId} → ${s.destination}`);
+  for (const q of report.queues) log(`queue ${q.queueName} parallelism ${q.parallelism}`);
+  for (const a of report.adjustments) warn(`${plan} plan refused ${a.what}: ${a.refused}; instead: ${a.instead}`);
+  log(`${report.schedules.length} schedules and ${report.queues.length} queues created or up to date.`);
+  /** 1 when the plan left something out altogether: the exit code `npm run schedules` ends with. */
+  return report.adjustments.some((a) => a.instead.startsWith("nothing")) ? 1 : 0;
+}
+
+if (startedAsScript(import.meta.url)) await runScript(async () => void (process.exitCode = await main(process.env)));

@@ -5,19 +5,22 @@ import { loadConfig } from "../functions/config";
 import { ConfigError } from "../functions/lib/errors";
 import { type EndpointPath, endpointUrl } from "../functions/endpoints";
 import { qstashPublisher } from "../functions/qstash/publisher";
-import { runScript } from "./lib/run-script";
+import { runScript, startedAsScript } from "./lib/run-script";
 import { SCHEDULES } from "./lib/schedules";
 
-await runScript(async () => {
+/** `args` as after `npm run trigger --`; prints where to see the run, throws a ConfigError for what is missing. */
+export async function main(args: string[], env: Record<string, string | undefined>, log = console.log) {
   const names: string[] = SCHEDULES.map((s) => s.endpoint);
-  const endpoint = process.argv[2] as EndpointPath | undefined;
+  const endpoint = args[0] as EndpointPath | undefined;
   if (!endpoint || !names.includes(endpoint)) throw new ConfigError(`Usage: npm run trigger -- ${names.join("|")}`);
-  const config = loadConfig(process.env);
+  const config = loadConfig(env);
   const publisher = qstashPublisher(config);
   if (!publisher || !config.siteUrl) {
     throw new ConfigError("Set QSTASH_TOKEN, QSTASH_URL (for the local emulator) and SITE_URL: `npm start` prints them.");
   }
   const [sent] = await publisher.publish([{ endpoint, body: {} }]);
   if (sent && "error" in sent) throw new Error(`QStash refused the call: ${sent.error}`);
-  console.log(`Asked QStash to call ${endpointUrl(config.siteUrl, endpoint)}; its job run appears at ${endpointUrl("", "processor")}.`);
-});
+  log(`Asked QStash to call ${endpointUrl(config.siteUrl, endpoint)}; its job run appears at ${endpointUrl("", "processor")}.`);
+}
+
+if (startedAsScript(import.meta.url)) await runScript(() => main(process.argv.slice(2), process.env));

@@ -12,9 +12,9 @@ import { communityComment, embeddings } from "../schema";
 import type { Connection } from "../scripts/lib/database";
 import { servePglite } from "../scripts/lib/pg-server";
 import { type FakeOpenAI, startFakeOpenAI } from "../testing/fake-openai";
-import { qstashToken } from "../testing/qstash-token";
+import { signedRequest } from "../testing/qstash-token";
 import { freshDatabase, testPoolerUrl } from "./support/database";
-import { type NeonRelay, startNeonRelay } from "./support/neon-relay";
+import { type NeonRelay, startNeonRelay } from "../testing/neon-relay";
 
 const SITE = "https://any-postgres.example.com";
 const KEY = "sig_any_postgres";
@@ -27,7 +27,7 @@ let api: FakeOpenAI;
 beforeAll(async () => {
   [connection, api] = await Promise.all([freshDatabase(), startFakeOpenAI()]);
   if (connection.pglite) {
-    const served = await servePglite(connection.pglite, 15_700 + Math.floor(Math.random() * 200));
+    const served = await servePglite(connection.pglite, 0);
     plainUrl = served.url;
     stopServed = () => served.stop();
   } else plainUrl = connection.url!;
@@ -87,11 +87,7 @@ describe("the Node.js entries on a plain PostgreSQL (not Neon)", () => {
         .insert(communityComment)
         .values({ body: `Plain Postgres via ${entry.name}` })
         .returning();
-      const body = JSON.stringify({ doorbell: "database" });
-      const url = `${SITE}/api/embeddings/process-webhook`;
-      const response = await handler(
-        new Request(url, { method: "POST", headers: { "upstash-signature": await qstashToken(KEY, url, body) }, body }),
-      );
+      const response = await handler(await signedRequest(`${SITE}/api/embeddings/process-webhook`, { doorbell: "database" }, KEY));
       expect(await response.json()).toMatchObject({ claimed: 1, done: 1, embedded: 1 });
       expect(await connection.db.$count(embeddings, eq(embeddings.contentId, comment!.id))).toBe(1);
     });

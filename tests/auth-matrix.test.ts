@@ -4,12 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAllFunctions } from "../functions/app";
 import { type Auth, ROUTES } from "../functions/endpoints";
 import { loadConfig } from "../functions/config";
-import type { Deps } from "../functions/deps";
-import { localEmbedder } from "../functions/embedders/local";
 import { communityPost } from "../schema";
-import { createRegistry } from "../schema/registry";
 import type { Connection } from "../scripts/lib/database";
 import { freshDatabase } from "./support/database";
+import { testDeps } from "./support/deps";
 import { fingerprint } from "./support/fingerprint";
 import { qstashToken } from "../testing/qstash-token";
 
@@ -29,8 +27,7 @@ beforeAll(async () => {
     ADMIN_TOKEN: "matrix-admin",
     SEARCH_TOKEN: "matrix-search",
   });
-  const deps: Deps = { db: connection.db, config, registry: createRegistry(), embedder: localEmbedder(1536) };
-  app = createAllFunctions(deps);
+  app = createAllFunctions(testDeps(connection.db, { config }));
   await connection.db.insert(communityPost).values({ title: "Matrix" });
   body = {
     "process-webhook": JSON.stringify({ doorbell: "queued" }),

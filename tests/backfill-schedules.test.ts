@@ -1,22 +1,16 @@
-import { execFile, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { promisify } from "node:util";
 import { sql } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import type { Deps } from "../functions/deps";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { maintain } from "../functions/maintenance";
-import { startFakeOpenAI } from "../testing/fake-openai";
+import { main as runSchedules } from "../scripts/schedules";
 import { loadConfig } from "../functions/config";
 import type { ChunkWriter } from "../functions/core/store";
 import type { Embedder } from "../functions/embedders/embedder";
 import { localEmbedder } from "../functions/embedders/local";
-import { communityComment, communityPost, embeddingQueue, embeddings, HNSW_INDEX } from "../schema";
+import { communityPost, embeddingQueue, embeddings, HNSW_INDEX } from "../schema";
 import { createRegistry } from "../schema/registry";
 import { backfill } from "../scripts/lib/backfill";
 import { BACKGROUND_PRIORITY } from "../schema/registry";
-import { openPglite, type Connection } from "../scripts/lib/database";
+import type { Connection } from "../scripts/lib/database";
 import { drainBacklog, overlapBatchSize } from "../scripts/lib/initial-load";
 import { buildHnswIndex, dropHnswIndex, indexBuildSettings } from "../functions/db/hnsw-index";
 import { rowsOf } from "../functions/db/database";
@@ -25,6 +19,7 @@ import { planLimits } from "../scripts/qstash-emulator/plans";
 import { startEmulator, type RunningEmulator } from "../scripts/qstash-emulator/http";
 import { watchCopies } from "./support/copy-spy";
 import { freshDatabase, onRealPostgres, POSTGRES_ONLY } from "./support/database";
+import { testDeps } from "./support/deps";
 
 let connection: Connection;
 let emulator: RunningEmulator;
@@ -70,7 +65,7 @@ describe("backfill --drain", () => {
     const indexDuringLoad: boolean[] = [];
     const local = localEmbedder(1536);
     const embedder: Embedder = { ...local, embed: async (texts) => (indexDuringLoad.push(await hnswPresent()), local.embed(texts)) };
-    const deps = { db, embedder, registry: createRegistry(), config: loadConfig({ DRAIN_BATCH_SIZE: "15" }) };
+    const deps = testDeps(db, { embedder, env: { DRAIN_BATCH_SIZE: "15" } });
 
     // On PostgreSQL each run writes by binary COPY, on a connection of its own (PGlite has none: the upsert).
     const load = await drainBacklog(deps, { maintenanceWorkMem: "64MB", copySession: connection.copySession });
@@ -88,7 +83,7 @@ describe("backfill --drain", () => {
 
   it("builds the index again when a stopped first load left it dropped: at the next load and in maintenance", async () => {
     const db = connection.db;
-    const deps = { db, embedder: localEmbedder(1536), registry: createRegistry(), config: loadConfig({}) };
+    const deps = testDeps(db);
     const hnswPresent = async () => (await db.$count(sql`pg_indexes`, sql`indexname = ${HNSW_INDEX}`)) === 1;
     expect(await db.$count(embeddings)).toBeGreaterThan(0);
     // What a SIGKILL mid-load leaves: vectors stored, the index still dropped.
@@ -98,9 +93,9 @@ describe("backfill --drain", () => {
     expect(await hnswPresent()).toBe(true);
 
     await dropHnswIndex(db);
-    expect(await maintain(deps as unknown as Deps)).toMatchObject({ indexRebuilt: true });
+    expect(await maintain(deps)).toMatchObject({ indexRebuilt: true });
     expect(await hnswPresent()).toBe(true);
-    expect(await maintain(deps as unknown as Deps)).toMatchObject({ indexRebuilt: false });
+    expect(await maintain(deps)).toMatchObject({ indexRebuilt: false });
   });
 
   it("refuses to replace another model's vectors with the local embedder's unless EMBEDDER=local asks for it", async () => {
@@ -118,12 +113,7 @@ describe("backfill --drain", () => {
       embedding: Array(1536).fill(0.01),
     });
     await backfill(db, createRegistry().byType("post")!);
-    const deps = (env: Record<string, string>) => ({
-      db,
-      embedder: localEmbedder(1536),
-      registry: createRegistry(),
-      config: loadConfig(env),
-    });
+    const deps = (env: Record<string, string>) => testDeps(db, { env });
     // A shell without OPENAI_API_KEY: the local embedder is only fallen back on.
     await expect(drainBacklog(deps({}))).rejects.toThrow(/made by text-embedding-3-small.*OPENAI_API_KEY.*EMBEDDER=local/);
     expect(await db.$count(embeddings, sql`model = 'text-embedding-3-small'`)).toBe(1);
@@ -156,7 +146,7 @@ describe("backfill --drain", () => {
         return local.embed(texts);
       },
     };
-    const load = await drainBacklog({ db, embedder, registry: createRegistry(), config: loadConfig({ DRAIN_BATCH_SIZE: "10" }) });
+    const load = await drainBacklog(testDeps(db, { embedder, env: { DRAIN_BATCH_SIZE: "10" } }));
     expect(load).toMatchObject({ done: 30, failed: 0, remaining: 0 });
     expect(mostInFlight).toBe(2);
     expect(await db.$count(embeddings)).toBe(30);
@@ -171,7 +161,7 @@ describe("backfill --drain", () => {
     const local = localEmbedder(1536);
     const sizes: number[] = [];
     const embedder: Embedder = { ...local, embed: async (texts) => (sizes.push(texts.length), local.embed(texts)) };
-    const deps = { db, embedder, registry: createRegistry(), config: loadConfig({ DRAIN_BATCH_SIZE: "1000" }) };
+    const deps = testDeps(db, { embedder, env: { DRAIN_BATCH_SIZE: "1000" } });
     expect(await drainBacklog(deps, { copySession: connection.copySession })).toMatchObject({ done: 400, remaining: 0 });
     expect(sizes).toEqual([100, 100, 100, 100]);
     expect(overlapBatchSize(400, 1000)).toBe(100);
@@ -204,7 +194,7 @@ describe("backfill --drain", () => {
         embedding: old!,
       })),
     );
-    const deps = { db, embedder: local, registry: createRegistry(), config: loadConfig({ DRAIN_BATCH_SIZE: "10" }) };
+    const deps = testDeps(db, { embedder: local, env: { DRAIN_BATCH_SIZE: "10" } });
     const copied = await watchCopies(() => drainBacklog(deps, { copySession: connection.copySession }));
     expect(copied.result).toMatchObject({ done: 30, failed: 0, remaining: 0 });
     // The 25 new keys went by COPY (binary: their vectors are in its bytes), the five stored ones by the upsert.
@@ -238,7 +228,7 @@ describe("backfill --drain", () => {
         };
         return { ...session, writer: { ...session.writer, write } };
       };
-      const deps = { db, embedder: localEmbedder(1536), registry: createRegistry(), config: loadConfig({ DRAIN_BATCH_SIZE: "10" }) };
+      const deps = testDeps(db, { env: { DRAIN_BATCH_SIZE: "10" } });
       const load = await drainBacklog(deps, { copySession, maintenanceWorkMem: "64MB" });
       expect(dropped).toBeGreaterThan(1);
       expect(load).toMatchObject({ failed: 0, rebuiltIndex: true });
@@ -280,72 +270,6 @@ describe("backfill --drain", () => {
     expect(await db.$count(sql`pg_indexes`, sql`indexname = ${HNSW_INDEX}`)).toBe(1);
     expect(await server()).toEqual(before);
   });
-
-  it("npm run backfill -- --drain stopped by Ctrl-C builds the HNSW index before it exits", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "qe-backfill-"));
-    // A slow embedding API, so that the load is still running when the signal comes.
-    const api = await startFakeOpenAI({ latencyMs: 1500 });
-    try {
-      const app = await openPglite(dir);
-      await app.migrate();
-      await app.db.insert(communityPost).values(Array.from({ length: 300 }, (_, i) => ({ title: `Interrupted post ${i}` })));
-      await app.db.delete(embeddingQueue);
-      await app.close();
-
-      // One process (no npx or tsx wrapper between), so that the signal reaches the script as a Ctrl-C does.
-      const child = spawn(process.execPath, ["--import", "tsx", "scripts/backfill.ts", "post", "--drain"], {
-        env: {
-          PATH: process.env.PATH,
-          HOME: process.env.HOME,
-          PGLITE_DATA_DIR: dir,
-          OPENAI_API_KEY: "test-openai-key",
-          OPENAI_BASE_URL: api.url,
-          DRAIN_BATCH_SIZE: "20",
-        },
-        stdio: ["ignore", "pipe", "pipe"],
-      });
-      let output = "";
-      child.stdout.on("data", (d) => (output += d));
-      child.stderr.on("data", (d) => (output += d));
-      const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-      await vi.waitFor(() => expect(api.received).toBeGreaterThan(0), { timeout: 90_000, interval: 100 });
-      child.kill("SIGINT");
-      expect(await exited, output).toBe(130);
-      expect(output).toContain("building the HNSW index before stopping");
-
-      const after = await openPglite(dir);
-      const present = await after.db.$count(sql`pg_indexes`, sql`indexname = ${HNSW_INDEX}`);
-      await after.close();
-      expect(present).toBe(1);
-    } finally {
-      await api.close();
-      rmSync(dir, { recursive: true, force: true });
-    }
-  }, 180_000);
-
-  it("npm run backfill -- post --drain queues and embeds only that type", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "qe-backfill-"));
-    try {
-      const app = await openPglite(dir);
-      await app.migrate();
-      await app.db.insert(communityPost).values({ title: "A post from before" });
-      await app.db.insert(communityComment).values({ body: "A comment from before" });
-      await app.db.delete(embeddingQueue); // rows that predate the pipeline
-      await app.close();
-
-      const { stdout } = await promisify(execFile)("npm", ["run", "backfill", "--", "post", "--drain"], {
-        env: { PATH: process.env.PATH, HOME: process.env.HOME, PGLITE_DATA_DIR: dir },
-      });
-      expect(stdout).toContain("Done: 1 embedded, 0 failed");
-
-      const after = await openPglite(dir);
-      const stored = await after.db.select({ type: embeddings.contentType }).from(embeddings);
-      await after.close();
-      expect(stored).toEqual([{ type: "post" }]);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
-    }
-  }, 120_000); // a child process and a file-backed database: slow on a busy machine, not wrong
 });
 
 describe("schedules", () => {
@@ -379,22 +303,11 @@ describe("schedules", () => {
     expect(() => schedulesFrom({ DRAIN_CRON: "every minute" })).toThrow(/DRAIN_CRON is not a cron: "every minute"/);
   });
 
-  it("npm run schedules without QSTASH_TOKEN or SITE_URL says which, in one line, without a stack trace", async () => {
-    const run = (env: Record<string, string>) =>
-      promisify(execFile)(process.execPath, ["--import", "tsx", "scripts/schedules.ts"], {
-        env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-      }).then(
-        () => ({ code: 0, stderr: "" }),
-        (error: { code: number; stderr: string }) => ({ code: error.code, stderr: error.stderr }),
-      );
-    const noToken = await run({ SITE_URL: "https://app.example.com" });
-    expect(noToken.code).toBe(1);
-    expect(noToken.stderr.trim()).toMatch(/^QSTASH_TOKEN is not set/);
-    expect(noToken.stderr).not.toMatch(/\n\s+at /);
-    const noSite = await run({ QSTASH_TOKEN: "t", QSTASH_URL: emulator.url });
-    expect(noSite.stderr.trim()).toMatch(/^SITE_URL is not set/);
-    expect(noSite.stderr).not.toMatch(/\n\s+at /);
-  }, 60_000);
+  it("npm run schedules without QSTASH_TOKEN or SITE_URL says which, in one sentence", async () => {
+    // scripts/schedules.ts's main, in process (tests/e2e/scripts.test.ts runs the script itself).
+    await expect(runSchedules({ SITE_URL: "https://app.example.com" })).rejects.toThrow(/^QSTASH_TOKEN is not set/);
+    await expect(runSchedules({ QSTASH_TOKEN: "t", QSTASH_URL: emulator.url })).rejects.toThrow(/^SITE_URL is not set/);
+  });
 
   it("says what the plan refused and what it did instead, and creates everything else", async () => {
     const other = await startEmulator({

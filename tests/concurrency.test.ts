@@ -14,11 +14,11 @@ import { queueItems } from "../functions/queue/queue-items";
 import { returnToPending, settleFailed } from "../functions/queue/settle";
 import { retryFailed } from "../functions/retry-failed";
 import { communityComment, communityPost, embeddingQueue, embeddings } from "../schema";
-import { createRegistry } from "../schema/registry";
 import type { Connection } from "../scripts/lib/database";
 import { freshDatabase, onRealPostgres, POSTGRES_ONLY } from "./support/database";
+import { testDeps } from "./support/deps";
 import { fakeServerEmbedder, startFakeOpenAI, type FakeOpenAI } from "../testing/fake-openai";
-import { qstashToken } from "../testing/qstash-token";
+import { signedRequest } from "../testing/qstash-token";
 import { seededRandom } from "../testing/random";
 import { waitFor } from "./support/wait-for";
 
@@ -52,12 +52,7 @@ describe.skipIf(!onRealPostgres)(`concurrency ${POSTGRES_ONLY}`, { timeout: 180_
       DRAIN_BUDGET_MS: "60000",
       LANE_LINGER_MS: "0",
     });
-    deps = {
-      db: connection.db,
-      config,
-      registry: createRegistry(),
-      embedder: fakeServerEmbedder(api),
-    };
+    deps = testDeps(connection.db, { config, embedder: fakeServerEmbedder(api) });
     app = new pg.Pool({ connectionString: connection.url, max: 8 });
   });
   afterAll(async () => {
@@ -92,14 +87,8 @@ describe.skipIf(!onRealPostgres)(`concurrency ${POSTGRES_ONLY}`, { timeout: 180_
         `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
       )
     ).rows[0]!.n;
-  const signedDelivery = async (body: string) => {
-    const url = `${SITE}/api/embeddings/process-webhook`;
-    return createFunctionApp("process-webhook", deps).request(url, {
-      method: "POST",
-      body,
-      headers: { "content-type": "application/json", "upstash-signature": await qstashToken(KEY, url, body) },
-    });
-  };
+  const signedDelivery = async (body: string) =>
+    createFunctionApp("process-webhook", deps).request(await signedRequest(`${SITE}/api/embeddings/process-webhook`, body, KEY));
 
   it("never overwrites an edit committed between another delivery's check and its write (deterministic)", async () => {
     const [id] = await posts(1, "Gated");

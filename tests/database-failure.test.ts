@@ -18,20 +18,20 @@ let embedded: Connection;
 let server: Awaited<ReturnType<typeof servePglite>>;
 let pool: pg.Pool;
 let stack: TestStack;
-const PORT = 15_532;
 
 /** Cuts every connection and refuses new ones for `ms`, then serves the same database again. */
 async function dropDatabaseFor(ms: number) {
+  const { port } = server;
   await server.stop();
   await new Promise((resolve) => setTimeout(resolve, ms));
-  server = await servePglite(embedded.pglite!, PORT);
+  server = await servePglite(embedded.pglite!, port);
 }
 
 // pglite-socket lets the test cut every connection and serve the same data again.
 describe.skipIf(onRealPostgres)(`the database dropping during processing ${PGLITE_ONLY}`, () => {
   beforeAll(async () => {
     embedded = await freshDatabase();
-    server = await servePglite(embedded.pglite!, PORT);
+    server = await servePglite(embedded.pglite!, 0); // a free port, kept across the drops
     pool = nodePostgresPool({ connectionString: server.url, max: 4, connectionTimeoutMillis: 2000 });
     const db = drizzle({ client: pool, schema }) as unknown as Database;
     stack = await startTestStack({

@@ -12,7 +12,7 @@ import { schedulesFrom, syncSchedules } from "../scripts/lib/schedules";
 import { servePglite } from "../scripts/lib/pg-server";
 import { defaultRegistry } from "../schema/registry";
 import { freshDatabase, onRealPostgres, POSTGRES_ONLY } from "./support/database";
-import { type NeonRelay, startNeonRelay } from "./support/neon-relay";
+import { type NeonRelay, startNeonRelay } from "../testing/neon-relay";
 import { startTestStack, type TestStack } from "./support/stack";
 
 let stack: TestStack;
@@ -25,7 +25,7 @@ beforeAll(async () => {
   const connection = await freshDatabase();
   stack = await startTestStack({ connection, schedules: true });
   if (connection.pglite) {
-    const served = await servePglite(connection.pglite, 15_900 + Math.floor(Math.random() * 90));
+    const served = await servePglite(connection.pglite, 0);
     pgUrl = served.url;
     stopServed = () => served.stop();
   } else pgUrl = connection.url!;

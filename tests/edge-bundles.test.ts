@@ -5,7 +5,9 @@ import { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ALL_FUNCTIONS, buildEdgeBundles, EDGE_FUNCTIONS, type EdgeBundle } from "../scripts/build-edge";
 import { ROUTES } from "../functions/endpoints";
+import { tempFolder } from "./support/temp-folder";
 
+const bundleDir = tempFolder("edge-bundles");
 let bundles: EdgeBundle[];
 const workers = new Map<string, Miniflare>();
 const env = {
@@ -20,7 +22,7 @@ const env = {
 };
 
 beforeAll(async () => {
-  bundles = await buildEdgeBundles(`${process.cwd()}/.data/edge-test`);
+  bundles = await buildEdgeBundles(bundleDir);
   for (const bundle of bundles) {
     workers.set(
       bundle.name,

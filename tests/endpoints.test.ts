@@ -7,15 +7,12 @@ import { readdirSync, readFileSync } from "node:fs";
 import { neonConfig } from "@neondatabase/serverless";
 import { beforeAll, describe, expect, it } from "vitest";
 import { createAllFunctions, createFunctionApp } from "../functions/app";
-import { loadConfig } from "../functions/config";
 import type { Database } from "../functions/db/database";
-import type { Deps } from "../functions/deps";
-import { localEmbedder } from "../functions/embedders/local";
 import { type Auth, BASE_PATH, ENDPOINT_LIST, type Endpoint, ROUTES } from "../functions/endpoints";
 import { BODY_LIMIT, MAX_BODY_BYTES } from "../functions/http/create-app";
 import { ROUTERS } from "../functions/routers";
-import { createRegistry } from "../schema/registry";
 import { NETLIFY_EDGE_DIR, PUBLISH_DIR } from "../scripts/build-netlify";
+import { testDeps } from "./support/deps";
 import ws from "ws";
 
 type Handler = (request: Request) => Response | Promise<Response>;
@@ -53,13 +50,8 @@ const ENV = {
   QSTASH_CURRENT_SIGNING_KEY: "sig_entries_current",
   QSTASH_NEXT_SIGNING_KEY: "sig_entries_next",
 };
-const deps: Deps = {
-  // Nothing here reaches the database: every call is refused or unknown first.
-  db: {} as Database,
-  config: loadConfig(ENV),
-  registry: createRegistry(),
-  embedder: localEmbedder(1536),
-};
+// Nothing here reaches the database: every call is refused or unknown first.
+const deps = testDeps({} as Database, { env: ENV });
 const call = (app: { fetch: Handler }, method: string, path: string, body?: string) =>
   app.fetch(new Request(`https://app.example.com${BASE_PATH}/${path}`, { method, body }));
 

@@ -5,7 +5,6 @@
 // one row, 0.05%, is the rarest; BENCHMARKS.md measures 0.01% at 100,000 chunks.)
 import { type SQL, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfig } from "../functions/config";
 import { rowsOf } from "../functions/db/database";
 import type { Deps } from "../functions/deps";
 import { embedLocally, localEmbedder } from "../functions/embedders/local";
@@ -16,6 +15,7 @@ import { createRegistry, defaultRegistry } from "../schema/registry";
 import type { Connection } from "../scripts/lib/database";
 import { realisticText, seededRandom } from "../bench/corpus";
 import { freshDatabase } from "./support/database";
+import { testDeps } from "./support/deps";
 
 const ROWS = 2000;
 /** Types by how many of the rows they hold: 0.05%, 1%, 10% and the rest. */
@@ -84,12 +84,8 @@ async function exactTop(query: string, types: string[] | undefined, where?: SQL)
   });
 }
 
-const depsWith = (exactLimit: number): Deps => ({
-  db: connection.db,
-  registry,
-  embedder,
-  config: loadConfig({ SEARCH_EXACT_LIMIT: String(exactLimit) }),
-});
+const depsWith = (exactLimit: number): Deps =>
+  testDeps(connection.db, { registry, embedder, env: { SEARCH_EXACT_LIMIT: String(exactLimit) } });
 const FILTERS = [
   ["0.05%", ["rare"]],
   ["1%", ["few"]],

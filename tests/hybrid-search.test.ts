@@ -3,11 +3,10 @@
 import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createFunctionApp } from "../functions/app";
-import { loadConfig } from "../functions/config";
 import { processItems } from "../functions/core/process";
 import { rowsOf } from "../functions/db/database";
 import type { Deps } from "../functions/deps";
-import { embedLocally, localEmbedder } from "../functions/embedders/local";
+import { embedLocally } from "../functions/embedders/local";
 import { maintain } from "../functions/maintenance";
 import { fusionDepth } from "../functions/search/modes";
 import { realignTextConfigs } from "../functions/search/text-config";
@@ -16,6 +15,7 @@ import { communityPost, course, courseLesson, embeddings, profiles, TEXT_SEARCH_
 import { createRegistry, defaultRegistry } from "../schema/registry";
 import type { Connection } from "../scripts/lib/database";
 import { freshDatabase } from "./support/database";
+import { testDeps } from "./support/deps";
 
 const TOKENS = { SEARCH_TOKEN: "search-token-h", ADMIN_TOKEN: "admin-token-h" };
 const publicSearch = { authorization: `Bearer ${TOKENS.SEARCH_TOKEN}` };
@@ -29,7 +29,7 @@ let connection: Connection;
 let deps: Deps;
 beforeAll(async () => {
   connection = await freshDatabase();
-  deps = { db: connection.db, config: loadConfig(TOKENS), registry, embedder: localEmbedder(1536) };
+  deps = testDeps(connection.db, { env: TOKENS, registry });
 });
 afterAll(() => connection.close());
 

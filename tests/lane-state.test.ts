@@ -11,40 +11,31 @@ import { LANE_PRIORITIES } from "../functions/qstash/lanes";
 import { qstashPublisher } from "../functions/qstash/publisher";
 import { holdLanes, readyCount, releaseLane } from "../functions/queue";
 import { communityPost, embeddingQueue, laneStates, qstashSpend } from "../schema";
-import { createRegistry } from "../schema/registry";
-import type { Connection } from "../scripts/lib/database";
 import { type RunningEmulator, startEmulator } from "../scripts/qstash-emulator/http";
-import { freshDatabase, onRealPostgres, POSTGRES_ONLY } from "./support/database";
-import { fakeServerEmbedder, startFakeOpenAI, type FakeOpenAI } from "../testing/fake-openai";
+import { onRealPostgres, POSTGRES_ONLY } from "./support/database";
+import { emptyTables, useDatabaseAndApi } from "./support/fixtures";
+import { testDeps } from "./support/deps";
+import { fakeServerEmbedder } from "../testing/fake-openai";
 
-let connection: Connection;
-let api: FakeOpenAI;
+const t = useDatabaseAndApi();
 let emulator: RunningEmulator;
 let deps: Deps;
 const QUEUED = LANE_PRIORITIES.queued;
 
 beforeAll(async () => {
-  [connection, api] = await Promise.all([freshDatabase(), startFakeOpenAI()]);
   emulator = await startEmulator({ token: "lane-token", currentSigningKey: "sig_a", nextSigningKey: "sig_b", defaultRetries: 0 });
   // Nothing is delivered: these tests look at what was rung, not at the runs.
   emulator.emulator.faults = { failDelivery: () => true };
   const config = loadConfig({ SITE_URL: "http://127.0.0.1:9", QSTASH_TOKEN: "lane-token", QSTASH_URL: emulator.url });
-  deps = { db: connection.db, config, registry: createRegistry(), embedder: fakeServerEmbedder(api), publisher: qstashPublisher(config) };
+  deps = testDeps(t.connection.db, { config, embedder: fakeServerEmbedder(t.api), publisher: qstashPublisher(config) });
 });
-afterAll(async () => {
-  await emulator.close();
-  await Promise.all([connection.close(), api.close()]);
-});
-beforeEach(async () => {
-  await connection.db.delete(embeddingQueue);
-  await connection.db.delete(laneStates);
-  await connection.db.delete(qstashSpend);
-});
+afterAll(() => emulator.close());
+beforeEach(() => emptyTables(t.connection.db, embeddingQueue, laneStates, qstashSpend));
 
-const published = async () => (await connection.db.select().from(qstashSpend))[0]?.publishRequests ?? 0;
+const published = async () => (await t.connection.db.select().from(qstashSpend))[0]?.publishRequests ?? 0;
 const newPosts = async (n: number) =>
   (
-    await connection.db
+    await t.connection.db
       .insert(communityPost)
       .values(Array.from({ length: n }, (_, i) => ({ title: `Lane post ${i}` })))
       .returning()
@@ -56,18 +47,18 @@ describe("lane state", () => {
     const ids = await newPosts(5);
     for (const id of ids) await routeChanges(deps, [changeOf(id)]);
     expect(await published()).toBe(1);
-    const [lane] = await connection.db.select().from(laneStates).where(eq(laneStates.lane, "queued"));
+    const [lane] = await t.connection.db.select().from(laneStates).where(eq(laneStates.lane, "queued"));
     expect(lane).toMatchObject({ holder: "ringing" });
   });
 
   it("a run lets its lane go only when none of the lane's rows is ready", async () => {
     const [id] = await newPosts(1);
-    await holdLanes(connection.db, [{ lane: "queued", leaseMs: 60_000 }], "serving");
+    await holdLanes(t.connection.db, [{ lane: "queued", leaseMs: 60_000 }], "serving");
     await routeChanges(deps, [changeOf(id!)]);
     expect(await published()).toBe(0);
-    expect(await releaseLane(connection.db, "queued", QUEUED)).toBe(false);
-    await connection.db.update(embeddingQueue).set({ status: "done" });
-    expect(await releaseLane(connection.db, "queued", QUEUED)).toBe(true);
+    expect(await releaseLane(t.connection.db, "queued", QUEUED)).toBe(false);
+    await t.connection.db.update(embeddingQueue).set({ status: "done" });
+    expect(await releaseLane(t.connection.db, "queued", QUEUED)).toBe(true);
     await routeChanges(deps, [changeOf(id!)]);
     expect(await published()).toBe(1);
   });
@@ -76,19 +67,19 @@ describe("lane state", () => {
     const rounds = onRealPostgres ? 60 : 15;
     const ids = await newPosts(rounds);
     for (const id of ids) {
-      await connection.db.delete(embeddingQueue);
-      await connection.db.delete(qstashSpend);
-      await holdLanes(connection.db, [{ lane: "queued", leaseMs: 60_000 }], "serving");
+      await t.connection.db.delete(embeddingQueue);
+      await t.connection.db.delete(qstashSpend);
+      await holdLanes(t.connection.db, [{ lane: "queued", leaseMs: 60_000 }], "serving");
       // Started together; on a real server the enqueue's transaction and the release's race.
       const jitter = () => new Promise((r) => setTimeout(r, Math.random() * 3));
       const [, released] = await Promise.all([
         jitter().then(() => routeChanges(deps, [changeOf(id)])),
-        jitter().then(() => releaseLane(connection.db, "queued", QUEUED)),
+        jitter().then(() => releaseLane(t.connection.db, "queued", QUEUED)),
       ]);
       const rang = (await published()) === 1;
       // Released: the enqueue found the lane idle and rang. Kept: the run serves the row, nothing rung.
       expect({ released, rang }).toEqual({ released, rang: released });
-      expect(await readyCount(connection.db, QUEUED)).toBe(1);
+      expect(await readyCount(t.connection.db, QUEUED)).toBe(1);
     }
   });
 });
@@ -96,20 +87,20 @@ describe("lane state", () => {
 describe.skipIf(!onRealPostgres)(`lane state under a held lock ${POSTGRES_ONLY}`, () => {
   let session: pg.Client;
   beforeAll(async () => {
-    session = new pg.Client({ connectionString: connection.url });
+    session = new pg.Client({ connectionString: t.connection.url });
     await session.connect();
   });
   afterAll(() => session.end());
 
   it("an enqueue whose rows are not yet committed makes the run's release wait, then keep serving", async () => {
     const [id] = await newPosts(1);
-    await holdLanes(connection.db, [{ lane: "queued", leaseMs: 60_000 }], "serving");
+    await holdLanes(t.connection.db, [{ lane: "queued", leaseMs: 60_000 }], "serving");
     // The enqueue's transaction, held open after its queue write and its lock of the lane.
     await session.query("BEGIN");
     await session.query("SELECT queue_for_embedding('post', $1, 3, 'upsert', 'webhook', 0)", [id]);
     await session.query("SELECT lane FROM lane_state WHERE lane = 'queued' FOR UPDATE");
     let settled = false;
-    const release = releaseLane(connection.db, "queued", QUEUED).finally(() => {
+    const release = releaseLane(t.connection.db, "queued", QUEUED).finally(() => {
       settled = true;
     });
     await new Promise((r) => setTimeout(r, 300));
@@ -120,14 +111,14 @@ describe.skipIf(!onRealPostgres)(`lane state under a held lock ${POSTGRES_ONLY}`
 
   it("a release in a transaction begun before an enqueue still counts the enqueue's rows and keeps serving", async () => {
     const [id] = await newPosts(1);
-    await holdLanes(connection.db, [{ lane: "queued", leaseMs: 60_000 }], "serving");
+    await holdLanes(t.connection.db, [{ lane: "queued", leaseMs: 60_000 }], "serving");
     // The release's transaction starts first (its now() is earlier than the enqueue's), the enqueue
     // commits, finding the lane held, then the release locks and counts: the row must keep it serving.
-    const released = await connection.db.transaction(async (tx) => {
+    const released = await t.connection.db.transaction(async (tx) => {
       await tx.execute(sql`SELECT now()`);
       await new Promise((r) => setTimeout(r, 20));
       await routeChanges(deps, [changeOf(id!)]);
-      return releaseLane(tx as unknown as typeof connection.db, "queued", QUEUED);
+      return releaseLane(tx as unknown as typeof t.connection.db, "queued", QUEUED);
     });
     expect(await published()).toBe(0);
     expect(released).toBe(false);
@@ -135,7 +126,7 @@ describe.skipIf(!onRealPostgres)(`lane state under a held lock ${POSTGRES_ONLY}`
 
   it("a release under way makes the enqueue wait, then find the lane idle and ring", async () => {
     const [id] = await newPosts(1);
-    await holdLanes(connection.db, [{ lane: "queued", leaseMs: 60_000 }], "serving");
+    await holdLanes(t.connection.db, [{ lane: "queued", leaseMs: 60_000 }], "serving");
     // The run's release, holding the lane's lock with none of its rows ready, then letting it go.
     await session.query("BEGIN");
     await session.query("SELECT lane FROM lane_state WHERE lane = 'queued' FOR UPDATE");
@@ -145,7 +136,7 @@ describe.skipIf(!onRealPostgres)(`lane state under a held lock ${POSTGRES_ONLY}`
     await session.query("COMMIT");
     await enqueue;
     expect(await published()).toBe(1);
-    const [lane] = await connection.db.select().from(laneStates).where(eq(laneStates.lane, "queued"));
+    const [lane] = await t.connection.db.select().from(laneStates).where(eq(laneStates.lane, "queued"));
     expect(lane).toMatchObject({ holder: "ringing" });
     expect(lane!.heldUntil.getTime()).toBeGreaterThan(Date.now());
   });

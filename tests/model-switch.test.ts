@@ -1,16 +1,15 @@
 // A switch of embedder is handled, not discovered: while rows still have vectors of the old model,
 // search answers from them (with the old model's query vector where it is at hand) and says so.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfig } from "../functions/config";
 import { processItems } from "../functions/core/process";
 import type { Deps } from "../functions/deps";
 import { localEmbedder } from "../functions/embedders/local";
 import { search } from "../functions/search";
 import { queueStatus } from "../functions/status/read-status";
 import { communityPost } from "../schema";
-import { createRegistry } from "../schema/registry";
 import type { Connection } from "../scripts/lib/database";
 import { freshDatabase } from "./support/database";
+import { testDeps } from "./support/deps";
 import { fakeServerEmbedder, startFakeOpenAI, type FakeOpenAI } from "../testing/fake-openai";
 
 let connection: Connection;
@@ -19,12 +18,7 @@ let deps: Deps;
 let oldPost: string;
 beforeAll(async () => {
   [connection, api] = await Promise.all([freshDatabase(), startFakeOpenAI()]);
-  deps = {
-    db: connection.db,
-    config: loadConfig({}),
-    registry: createRegistry(),
-    embedder: fakeServerEmbedder(api),
-  };
+  deps = testDeps(connection.db, { embedder: fakeServerEmbedder(api) });
   // Embedded before the switch, by the local embedder.
   const [post] = await connection.db
     .insert(communityPost)

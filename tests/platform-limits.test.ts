@@ -11,8 +11,8 @@ import { communityComment, embeddingQueue, jobRuns } from "../schema";
 import type { Connection } from "../scripts/lib/database";
 import { freshDatabase } from "./support/database";
 import { type FakeOpenAI, startFakeOpenAI } from "../testing/fake-openai";
-import { type NeonRelay, startNeonRelay } from "./support/neon-relay";
-import { qstashToken } from "../testing/qstash-token";
+import { type NeonRelay, startNeonRelay } from "../testing/neon-relay";
+import { signedRequest } from "../testing/qstash-token";
 
 type Handler = (request: Request) => Response | Promise<Response>;
 const vercelJson = JSON.parse(readFileSync("vercel.json", "utf8")) as { functions: Record<string, { maxDuration: number }> };
@@ -65,13 +65,7 @@ beforeEach(async () => {
 
 /** Calls a function as its platform would: past `limitMs` the platform would have stopped it. */
 async function callWithin(handler: Handler, path: string, body: unknown, limitMs: number) {
-  const text = JSON.stringify(body);
-  const url = `${SITE}/api/embeddings/${path}`;
-  const request = new Request(url, {
-    method: "POST",
-    headers: { "content-type": "application/json", "upstash-signature": await qstashToken(KEY, url, text) },
-    body: text,
-  });
+  const request = await signedRequest(`${SITE}/api/embeddings/${path}`, body, KEY);
   let timer: NodeJS.Timeout | undefined;
   const limit = new Promise<never>(
     (_, reject) => (timer = setTimeout(() => reject(new Error(`${path} ran past the platform's ${limitMs} ms`)), limitMs)),

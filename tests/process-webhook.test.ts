@@ -2,11 +2,10 @@ import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createFunctionApp } from "../functions/app";
 import { loadConfig } from "../functions/config";
-import type { Deps } from "../functions/deps";
 import { communityComment, communityPost, embeddingQueue, embeddings, laneStates, qstashSpend } from "../schema";
-import { createRegistry } from "../schema/registry";
 import type { Connection } from "../scripts/lib/database";
 import { freshDatabase } from "./support/database";
+import { testDeps } from "./support/deps";
 import { laneStatesNow } from "../functions/queue";
 import { fakeServerEmbedder, startFakeOpenAI, type FakeOpenAI } from "../testing/fake-openai";
 import { qstashToken } from "../testing/qstash-token";
@@ -27,13 +26,7 @@ beforeAll(async () => {
     QSTASH_NEXT_SIGNING_KEY: keys.next,
     LANE_LINGER_MS: "0",
   });
-  const deps: Deps = {
-    db: connection.db,
-    config,
-    registry: createRegistry(),
-    embedder: fakeServerEmbedder(api),
-  };
-  app = createFunctionApp("process-webhook", deps);
+  app = createFunctionApp("process-webhook", testDeps(connection.db, { config, embedder: fakeServerEmbedder(api) }));
   const [post] = await connection.db.insert(communityPost).values({ title: "Signed delivery" }).returning();
   postId = post!.id;
 });

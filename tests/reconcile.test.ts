@@ -25,7 +25,7 @@ import { BACKGROUND_PRIORITY, createRegistry, defaultRegistry } from "../schema/
 import type { Connection } from "../scripts/lib/database";
 import { type FakeOpenAI, fakeServerEmbedder, startFakeOpenAI } from "../testing/fake-openai";
 import { freshDatabase } from "./support/database";
-import { FakeClock } from "./support/fake-clock";
+import { FakeClock } from "../testing/fake-clock";
 
 let connection: Connection;
 let api: FakeOpenAI;

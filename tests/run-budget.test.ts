@@ -2,7 +2,7 @@
 // to the time left. Timing is on a fake clock, or against a server far slower (30 s) than the budget
 // (1.5 s) with a generous bound (15 s), so that nothing here depends on the machine's speed.
 import { eq, sql } from "drizzle-orm";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { createFunctionApp } from "../functions/app";
 import { loadConfig } from "../functions/config";
 import type { Deps } from "../functions/deps";
@@ -12,67 +12,59 @@ import { Budget } from "../functions/lib/budget";
 import { OutOfTimeError, TransientError } from "../functions/lib/errors";
 import { nextBatchSize } from "../functions/drain/batch-size";
 import { communityComment, embeddingQueue, embeddings, jobRuns } from "../schema";
-import { createRegistry } from "../schema/registry";
-import type { Connection } from "../scripts/lib/database";
-import { freshDatabase } from "./support/database";
-import { FakeClock } from "./support/fake-clock";
-import { type FakeOpenAI, startFakeOpenAI } from "../testing/fake-openai";
-import { qstashToken } from "../testing/qstash-token";
+import { useDatabaseAndApi } from "./support/fixtures";
+import { testDeps } from "./support/deps";
+import { FakeClock } from "../testing/fake-clock";
+import { signedRequest } from "../testing/qstash-token";
 
 const SITE = "https://embeddings.example.com";
 const KEY = "sig_budget_key";
 /** Past vitest's 120 s test timeout: a run that waited for such an API would fail its test. */
 const NEVER_MS = 600_000;
-let connection: Connection;
-let api: FakeOpenAI;
+const t = useDatabaseAndApi();
 
-beforeAll(async () => {
-  [connection, api] = await Promise.all([freshDatabase(), startFakeOpenAI()]);
-});
-afterAll(async () => {
-  await Promise.all([connection.close(), api.close()]);
-});
 beforeEach(async () => {
-  Object.assign(api, { latencyMs: 0, onAnswer: undefined, faults: [] });
-  api.requests.length = 0;
-  await connection.db.delete(embeddingQueue);
-  await connection.db.delete(jobRuns);
+  Object.assign(t.api, { latencyMs: 0, onAnswer: undefined, faults: [] });
+  t.api.requests.length = 0;
+  await t.connection.db.delete(embeddingQueue);
+  await t.connection.db.delete(jobRuns);
 });
 
 const embedderOn = (clock?: FakeClock) =>
-  openaiEmbedder({ apiKey: "test-openai-key", baseURL: api.url, model: "text-embedding-3-small", dimensions: 1536, maxRetries: 3, clock });
+  openaiEmbedder({
+    apiKey: "test-openai-key",
+    baseURL: t.api.url,
+    model: "text-embedding-3-small",
+    dimensions: 1536,
+    maxRetries: 3,
+    clock,
+  });
 
 function depsWith(env: Record<string, string>, clock?: FakeClock): Deps {
   const config = loadConfig({ SITE_URL: SITE, QSTASH_CURRENT_SIGNING_KEY: KEY, QSTASH_NEXT_SIGNING_KEY: "sig_other", ...env });
-  return { db: connection.db, config, registry: createRegistry(), embedder: embedderOn(clock), clock };
+  return testDeps(t.connection.db, { config, embedder: embedderOn(clock), clock });
 }
 
-async function signedPost(app: { request: (url: string, init: RequestInit) => Response | Promise<Response> }, path: string, body: unknown) {
-  const text = JSON.stringify(body);
-  const url = `${SITE}/api/embeddings/${path}`;
-  return app.request(url, {
-    method: "POST",
-    headers: { "content-type": "application/json", "upstash-signature": await qstashToken(KEY, url, text) },
-    body: text,
-  });
+async function signedPost(app: { request: (request: Request) => Response | Promise<Response> }, path: string, body: unknown) {
+  return app.request(await signedRequest(`${SITE}/api/embeddings/${path}`, body, KEY));
 }
 
 const comments = (n: number) =>
-  connection.db.insert(communityComment).values(Array.from({ length: n }, (_, i) => ({ body: `Budgeted comment ${i}` })));
+  t.connection.db.insert(communityComment).values(Array.from({ length: n }, (_, i) => ({ body: `Budgeted comment ${i}` })));
 
 describe("retries within the budget", () => {
   it("honours a retry-after up to the cap, waiting on the run's clock", async () => {
     const clock = new FakeClock();
-    api.faults = [{ status: 429, headers: { "retry-after": "5" } }];
+    t.api.faults = [{ status: 429, headers: { "retry-after": "5" } }];
     const vectors = await embedderOn(clock).embed(["a"], Budget.start(60_000, clock));
     expect(vectors).toHaveLength(1);
     expect(clock.time - 1_000_000).toBe(5000);
-    expect(api.requests).toHaveLength(1);
+    expect(t.api.requests).toHaveLength(1);
   });
 
   it("does not wait out a retry-after past the cap: the work goes back with the server's wait", async () => {
     const clock = new FakeClock();
-    api.faults = [{ status: 429, headers: { "retry-after": "3600" } }];
+    t.api.faults = [{ status: 429, headers: { "retry-after": "3600" } }];
     const error = await embedderOn(clock)
       .embed(["a"])
       .catch((e) => e);
@@ -85,7 +77,7 @@ describe("retries within the budget", () => {
 
   it("stops with OutOfTimeError rather than wait past the budget", async () => {
     const clock = new FakeClock();
-    api.faults = [{ status: 503, headers: { "retry-after-ms": "5000" } }];
+    t.api.faults = [{ status: 503, headers: { "retry-after-ms": "5000" } }];
     const error = await embedderOn(clock)
       .embed(["a"], Budget.start(3000, clock))
       .catch((e) => e);
@@ -96,7 +88,7 @@ describe("retries within the budget", () => {
 
   it("cuts a request's timeout to the time left (a server 20x slower than the budget)", async () => {
     // An API that would answer long after the test's own timeout: an answer at all proves the cut.
-    api.latencyMs = NEVER_MS;
+    t.api.latencyMs = NEVER_MS;
     const error = await embedderOn()
       .embed(["a"], Budget.start(1500))
       .catch((e) => e);
@@ -119,10 +111,10 @@ describe("the drain's batches", () => {
     await comments(50);
     const clock = new FakeClock();
     // Each answered request "takes" 200 ms per input on the run's clock.
-    api.onAnswer = (inputs) => (clock.time += 200 * inputs);
+    t.api.onAnswer = (inputs) => (clock.time += 200 * inputs);
     const summary = await drain(depsWith({ DRAIN_BATCH_SIZE: "1000" }, clock), { budgetMs: 10_000, batchSize: 10 });
     // 10 s less 2 s kept back: 10 items (2 s), then the 6 s left hold 30 more.
-    expect(api.requests.map((r) => r.inputs)).toEqual([10, 30]);
+    expect(t.api.requests.map((r) => r.inputs)).toEqual([10, 30]);
     expect(summary).toMatchObject({ batches: 2, done: 40, stoppedBy: "budget", remaining: 10, nextBatchSize: 40 });
     expect(clock.time - 1_000_000).toBeLessThanOrEqual(10_000);
   });
@@ -131,29 +123,29 @@ describe("the drain's batches", () => {
 describe("a run that runs out of time", () => {
   it("drain: answers in time, leaves the rest claimable at once, and records its job run", async () => {
     await comments(3);
-    api.latencyMs = NEVER_MS;
+    t.api.latencyMs = NEVER_MS;
     const app = createFunctionApp("drain", depsWith({ DRAIN_BUDGET_MS: "1500" }));
     const response = await signedPost(app, "drain", {});
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({ claimed: 3, retried: 3, stoppedBy: "budget", nextBatchSize: 1 });
-    const rows = await connection.db.select().from(embeddingQueue);
+    const rows = await t.connection.db.select().from(embeddingQueue);
     expect(rows.map((r) => r.status)).toEqual(["pending", "pending", "pending"]);
-    expect(await connection.db.$count(embeddingQueue, sql`run_after <= now()`)).toBe(3);
-    const [run] = await connection.db.select().from(jobRuns).where(eq(jobRuns.job, "drain"));
+    expect(await t.connection.db.$count(embeddingQueue, sql`run_after <= now()`)).toBe(3);
+    const [run] = await t.connection.db.select().from(jobRuns).where(eq(jobRuns.job, "drain"));
     expect(run).toMatchObject({ ok: true, summary: { stoppedBy: "budget", retried: 3 } });
     // Not waiting out the lease: the next run takes them at once.
-    api.latencyMs = 0;
+    t.api.latencyMs = 0;
     expect(await drain(depsWith({ DRAIN_BUDGET_MS: "1500" }))).toMatchObject({ claimed: 3, done: 3 });
   });
 
   it("process-webhook: a doorbell's run answers in time and puts its rows back at once", async () => {
-    const [comment] = await connection.db.insert(communityComment).values({ body: "Slow delivery" }).returning();
-    api.latencyMs = NEVER_MS;
+    const [comment] = await t.connection.db.insert(communityComment).values({ body: "Slow delivery" }).returning();
+    t.api.latencyMs = NEVER_MS;
     const app = createFunctionApp("process-webhook", depsWith({ PROCESS_BUDGET_MS: "1500" }));
     const response = await signedPost(app, "process-webhook", { doorbell: "database" });
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({ claimed: 1, retried: 1, stoppedBy: "budget" });
-    expect(await connection.db.$count(embeddings, eq(embeddings.contentId, comment!.id))).toBe(0);
-    expect(await connection.db.$count(embeddingQueue, sql`status = 'pending' AND run_after <= now()`)).toBe(1);
+    expect(await t.connection.db.$count(embeddings, eq(embeddings.contentId, comment!.id))).toBe(0);
+    expect(await t.connection.db.$count(embeddingQueue, sql`status = 'pending' AND run_after <= now()`)).toBe(1);
   });
 });

@@ -11,7 +11,7 @@ import { communityComment, communityPost, course, courseLesson, embeddingQueue, 
 import { startTestStack, type TestStack } from "./support/stack";
 import { qstashToken } from "../testing/qstash-token";
 import { waitFor } from "./support/wait-for";
-import { FakeClock } from "./support/fake-clock";
+import { FakeClock } from "../testing/fake-clock";
 
 let stack: TestStack;
 const BUDGET_MS = 1000;

@@ -13,6 +13,7 @@ import { course, courseLesson, embeddingQueue, embeddings, profiles, searchLog, 
 import { columnsOf, contentType, createRegistry, defaultRegistry } from "../schema/registry";
 import type { Connection } from "../scripts/lib/database";
 import { freshDatabase } from "./support/database";
+import { testDeps } from "./support/deps";
 
 let connection: Connection;
 beforeAll(async () => {
@@ -20,12 +21,7 @@ beforeAll(async () => {
 });
 afterAll(() => connection.close());
 
-const depsWith = (env: Record<string, string>): Deps => ({
-  db: connection.db,
-  config: loadConfig(env),
-  registry: createRegistry(),
-  embedder: localEmbedder(1536),
-});
+const depsWith = (env: Record<string, string>): Deps => testDeps(connection.db, { env });
 const searchAs = (deps: Deps, body: unknown, headers: Record<string, string> = {}) =>
   createFunctionApp("search", deps).request("/api/embeddings/search", {
     method: "POST",

@@ -2,45 +2,31 @@
 // retries fit search's budget (SEARCH_BUDGET_MS), which fits under the edge's first-byte limit; an
 // embedding API too slow for it gets a clear 503, never the platform's timeout. Time is on a clock the
 // test holds: the fake API moves it by the time each answer "takes".
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../functions/config";
-import type { Deps } from "../functions/deps";
 import { createApp } from "../functions/http/create-app";
 import { RESERVE_MS } from "../functions/lib/budget";
 import { searchRouter } from "../functions/search";
-import { createRegistry } from "../schema/registry";
-import type { Connection } from "../scripts/lib/database";
-import { type FakeOpenAI, fakeServerEmbedder, startFakeOpenAI } from "../testing/fake-openai";
-import { freshDatabase } from "./support/database";
-import { FakeClock } from "./support/fake-clock";
+import { fakeServerEmbedder } from "../testing/fake-openai";
+import { useDatabaseAndApi } from "./support/fixtures";
+import { testDeps } from "./support/deps";
+import { FakeClock } from "../testing/fake-clock";
 
 /** First-byte limits of the edge runtimes search is served from (README "Deploy"). */
 const VERCEL_EDGE_FIRST_BYTE_MS = 25_000;
 const NETLIFY_EDGE_FIRST_BYTE_MS = 40_000;
 const TOKEN = "search-budget-token";
-let connection: Connection;
-let api: FakeOpenAI;
+const t = useDatabaseAndApi();
 
-beforeAll(async () => {
-  [connection, api] = await Promise.all([freshDatabase(), startFakeOpenAI()]);
-});
-afterAll(async () => {
-  await Promise.all([connection.close(), api.close()]);
-});
 beforeEach(() => {
-  Object.assign(api, { latencyMs: 0, chaos: undefined, faults: [] });
+  Object.assign(t.api, { latencyMs: 0, chaos: undefined, faults: [] });
 });
 
 function searchApp(env: Record<string, string>, clock?: FakeClock) {
-  const config = loadConfig({ SEARCH_TOKEN: TOKEN, OPENAI_API_KEY: "test-openai-key", OPENAI_BASE_URL: api.url, ...env });
-  const deps: Deps = {
-    db: connection.db,
-    config,
-    registry: createRegistry(),
-    embedder: fakeServerEmbedder(api, { maxRetries: 4, clock }),
-    clock,
-  };
-  return createApp(searchRouter(deps));
+  const config = loadConfig({ SEARCH_TOKEN: TOKEN, OPENAI_API_KEY: "test-openai-key", OPENAI_BASE_URL: t.api.url, ...env });
+  return createApp(
+    searchRouter(testDeps(t.connection.db, { config, embedder: fakeServerEmbedder(t.api, { maxRetries: 4, clock }), clock })),
+  );
 }
 
 const searchFor = (app: ReturnType<typeof searchApp>, query: string) =>
@@ -62,7 +48,7 @@ describe("search's time bound", () => {
     const start = clock.time;
     // Each answer "takes" 5 s on the test's clock, and fails: a retry must fit in what is left.
     const starts: number[] = [];
-    api.chaos = () => {
+    t.api.chaos = () => {
       starts.push(clock.time - start);
       clock.time += 5000;
       return { status: 503 };
@@ -80,7 +66,7 @@ describe("search's time bound", () => {
   });
 
   it("cuts a request to an API that does not answer at the budget (503, not the platform's timeout)", async () => {
-    api.latencyMs = 120_000;
+    t.api.latencyMs = 120_000;
     const response = await searchFor(searchApp({ SEARCH_BUDGET_MS: "1500" }), "never answered");
     expect(response.status).toBe(503);
     expect(((await response.json()) as { error: string }).error).toMatch(/did not answer the query within search's budget.*1500 ms/);

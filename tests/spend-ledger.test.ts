@@ -9,15 +9,13 @@ import { qstashPublisher } from "../functions/qstash/publisher";
 import { firesPerDay } from "../functions/qstash/schedules";
 import { bookPublish, spendCeiling, spendToday } from "../functions/qstash/spend-ledger";
 import { communityPost, course, embeddingQueue, laneStates, qstashSpend } from "../schema";
-import { createRegistry } from "../schema/registry";
-import type { Connection } from "../scripts/lib/database";
 import { type RunningEmulator, startEmulator } from "../scripts/qstash-emulator/http";
-import { freshDatabase } from "./support/database";
-import { fakeServerEmbedder, startFakeOpenAI, type FakeOpenAI } from "../testing/fake-openai";
-import { qstashToken } from "../testing/qstash-token";
+import { emptyTables, useDatabaseAndApi } from "./support/fixtures";
+import { testDeps } from "./support/deps";
+import { fakeServerEmbedder } from "../testing/fake-openai";
+import { signedRequest } from "../testing/qstash-token";
 
-let connection: Connection;
-let api: FakeOpenAI;
+const t = useDatabaseAndApi();
 let emulator: RunningEmulator;
 let deps: Deps;
 const SITE = "http://127.0.0.1:9";
@@ -28,23 +26,15 @@ const DAY = new Date(NOON).toISOString().slice(0, 10);
 const NEXT_DAY = new Date(NOON + 86_400_000).toISOString().slice(0, 10);
 
 beforeAll(async () => {
-  [connection, api] = await Promise.all([freshDatabase(), startFakeOpenAI()]);
   emulator = await startEmulator({ token: "ledger-token", currentSigningKey: "sig_l", nextSigningKey: "sig_m", defaultRetries: 0 });
   emulator.emulator.faults = { failDelivery: () => true };
   const config = loadConfig({ ...env, QSTASH_URL: emulator.url, QSTASH_CURRENT_SIGNING_KEY: "sig_l", QSTASH_NEXT_SIGNING_KEY: "sig_m" });
-  deps = { db: connection.db, config, registry: createRegistry(), embedder: fakeServerEmbedder(api), publisher: qstashPublisher(config) };
+  deps = testDeps(t.connection.db, { config, embedder: fakeServerEmbedder(t.api), publisher: qstashPublisher(config) });
 });
-afterAll(async () => {
-  await emulator.close();
-  await Promise.all([connection.close(), api.close()]);
-});
-beforeEach(async () => {
-  await connection.db.delete(embeddingQueue);
-  await connection.db.delete(laneStates);
-  await connection.db.delete(qstashSpend);
-});
+afterAll(() => emulator.close());
+beforeEach(() => emptyTables(t.connection.db, embeddingQueue, laneStates, qstashSpend));
 
-const spentOn = async () => (await connection.db.select().from(qstashSpend))[0];
+const spentOn = async () => (await t.connection.db.select().from(qstashSpend))[0];
 
 describe("spend ledger", () => {
   it("keeps the schedules' messages and the rest of the day's fallback out of the lanes' share (Free plan)", () => {
@@ -66,20 +56,20 @@ describe("spend ledger", () => {
   it("books publishes atomically and refuses the one past the ceiling", async () => {
     const config = loadConfig({ ...env, QSTASH_DAILY_LIMIT: "70" }); // 70 - 50 - 10 = 10 for our own
     expect(spendCeiling(config, "fallback", NOON)).toBe(10);
-    const answers = await Promise.all(Array.from({ length: 14 }, () => bookPublish(connection.db, config, 1, "fallback", NOON)));
+    const answers = await Promise.all(Array.from({ length: 14 }, () => bookPublish(t.connection.db, config, 1, "fallback", NOON)));
     expect(answers.filter(Boolean)).toHaveLength(10);
     expect((await spentOn())!.publishRequests).toBe(10);
     // The next UTC day starts from zero.
-    expect(await bookPublish(connection.db, config, 1, "fallback", NOON + 86_400_000)).toBe(true);
+    expect(await bookPublish(t.connection.db, config, 1, "fallback", NOON + 86_400_000)).toBe(true);
   });
 
   it("past the lanes' share, changes fall back to one drain call per five minutes, and the status page says so", async () => {
-    const [c1, c2] = await connection.db
+    const [c1, c2] = await t.connection.db
       .insert(course)
       .values([{ title: "Spent one" }, { title: "Spent two" }])
       .returning();
-    const [post] = await connection.db.insert(communityPost).values({ title: "Spent post" }).returning();
-    await connection.db.insert(qstashSpend).values({ day: DAY, publishRequests: spendCeiling(deps.config, "lane", NOON) });
+    const [post] = await t.connection.db.insert(communityPost).values({ title: "Spent post" }).returning();
+    await t.connection.db.insert(qstashSpend).values({ day: DAY, publishRequests: spendCeiling(deps.config, "lane", NOON) });
     const first = await routeChanges(deps, [{ contentType: "course", contentId: c1!.id, priority: 1, op: "upsert" }], NOON);
     expect(first).toEqual([{ contentType: "course", contentId: c1!.id, lane: "database", fallback: true }]);
     const queued = [...emulator.emulator.messages.values()].filter((m) => m.url.endsWith("/drain"));
@@ -92,7 +82,7 @@ describe("spend ledger", () => {
     expect((await spentOn())!.publishRequests).toBe(before);
     for (const m of queued) emulator.emulator.cancel(m.messageId);
 
-    const spend = await spendToday(connection.db, deps.config, NOON);
+    const spend = await spendToday(t.connection.db, deps.config, NOON);
     expect(spend).toMatchObject({ lanesOnDrain: true, resetsAt: `${NEXT_DAY}T00:00:00.000Z`, dailyLimit: 1000, scheduleReserve: 50 });
     const app = createFunctionApp("status", { ...deps, clock: { now: () => NOON, sleep: async () => {} } });
     const page = await (await app.request("/api/embeddings/status", { headers: { authorization: "Bearer ledger-admin" } })).text();
@@ -107,13 +97,8 @@ describe("spend ledger", () => {
     });
     const url = `${SITE}/api/embeddings/process-webhook`;
     for (const retried of ["0", "1"]) {
-      const body = JSON.stringify({ doorbell: "queued" });
-      const headers = {
-        "content-type": "application/json",
-        "upstash-signature": await qstashToken("k", url, body),
-        "upstash-retried": retried,
-      };
-      expect((await app.request(url, { method: "POST", body, headers })).status).toBe(200);
+      const request = await signedRequest(url, { doorbell: "queued" }, "k", { headers: { "upstash-retried": retried } });
+      expect((await app.request(request)).status).toBe(200);
     }
     expect(await spentOn()).toMatchObject({ deliveries: 2, retried: 1 });
   });

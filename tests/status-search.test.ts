@@ -4,13 +4,13 @@ import { createFunctionApp } from "../functions/app";
 import { loadConfig } from "../functions/config";
 import { processItems } from "../functions/core/process";
 import type { Deps } from "../functions/deps";
-import { embedLocally, localEmbedder } from "../functions/embedders/local";
+import { embedLocally } from "../functions/embedders/local";
 import { rowsOf } from "../functions/db/database";
 import { applySearchSettings, nearestChunks } from "../functions/search";
 import { communityPost, course, courseLesson, embeddingQueue, HNSW_INDEX, jobRuns, searchLog } from "../schema";
-import { createRegistry } from "../schema/registry";
 import type { Connection } from "../scripts/lib/database";
 import { freshDatabase } from "./support/database";
+import { testDeps } from "./support/deps";
 
 const SECRETS = {
   ADMIN_TOKEN: "admin-secret-value-1",
@@ -30,7 +30,7 @@ beforeAll(async () => {
   connection = await freshDatabase();
   // Known secret values in the configuration; the functions run on the local embedder and PGlite.
   const config = loadConfig({ ...SECRETS, QSTASH_URL: "http://127.0.0.1:9", SITE_URL: "http://127.0.0.1:3000" });
-  deps = { db: connection.db, config, registry: createRegistry(), embedder: localEmbedder(1536) };
+  deps = testDeps(connection.db, { config });
 });
 afterAll(() => connection.close());
 

@@ -15,7 +15,7 @@ import { copyChunkWriter } from "../scripts/lib/copy-writer";
 import type { Connection } from "../scripts/lib/database";
 import { watchCopies } from "./support/copy-spy";
 import { freshDatabase, onRealPostgres, POSTGRES_ONLY } from "./support/database";
-import { startNeonRelay } from "./support/neon-relay";
+import { startNeonRelay } from "../testing/neon-relay";
 
 let connection: Connection;
 beforeAll(async () => {

@@ -26,7 +26,7 @@ let server: { url: string; port: number; stop(): Promise<unknown> };
 beforeAll(async () => {
   connection = await freshDatabase();
   server = connection.pglite
-    ? await servePglite(connection.pglite, 15432)
+    ? await servePglite(connection.pglite, 0)
     : { url: connection.url!, port: Number(new URL(connection.url!).port), stop: async () => undefined };
 });
 afterAll(async () => {

@@ -10,9 +10,9 @@ import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NEEDS_WEBSOCKET } from "../../functions/db/neon";
 import { BASE_PATH, ENDPOINT_LIST } from "../../functions/endpoints";
-import { type Connection, openPglite } from "../../scripts/lib/database";
 import { NETLIFY_EDGE_DIR, PUBLISH_DIR } from "../../scripts/build-netlify";
-import { type NeonRelay, startNeonRelay } from "../support/neon-relay";
+import { startRelayedPglite } from "../../testing/neon-relay";
+import { deployEnv } from "./support/deploy-env";
 import { type DeployTools, deployTools } from "./support/deploy-tools";
 import { callInDeno, type EdgeRequest } from "./support/deno";
 import { copyProject, type ProjectCopy } from "./support/project-copy";
@@ -22,23 +22,12 @@ const SUPPORT = `${import.meta.dirname}/support`;
 const NODE_FUNCTIONS = ENDPOINT_LIST.filter((e) => e.runtime.kind === "node");
 const EDGE_FUNCTIONS = ENDPOINT_LIST.filter((e) => e.runtime.kind === "edge");
 const SITE = "https://qstash-embeddings.netlify.app";
-/** A Neon URL, as a deploy has: the edge's WebSockets to it go to the local relay instead. */
-const ENV = {
-  DATABASE_URL: "postgres://app:secret@ep-deploy-test.eu-central-1.aws.neon.tech/neondb",
-  EMBEDDER: "local",
-  WEBHOOK_SECRET: "netlify-webhook-secret",
-  ADMIN_TOKEN: "netlify-admin-token",
-  SEARCH_TOKEN: "netlify-search-token",
-  QSTASH_CURRENT_SIGNING_KEY: "sig_netlify_current",
-  QSTASH_NEXT_SIGNING_KEY: "sig_netlify_next",
-  SITE_URL: SITE,
-};
+const ENV = deployEnv("netlify", SITE);
 
 let tools: DeployTools;
 let project: ProjectCopy;
 let buildLog: string;
-let connection: Connection;
-let relay: NeonRelay;
+let relay: Awaited<ReturnType<typeof startRelayedPglite>>;
 
 beforeAll(async () => {
   tools = deployTools();
@@ -71,14 +60,11 @@ beforeAll(async () => {
   });
   buildLog = stdout + stderr;
 
-  connection = await openPglite();
-  await connection.migrate();
-  relay = await startNeonRelay(connection);
+  relay = await startRelayedPglite();
 }, 900_000);
 
 afterAll(async () => {
   await relay?.close();
-  await connection?.close();
   project?.remove();
 });
 

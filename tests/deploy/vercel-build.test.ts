@@ -12,8 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NEEDS_WEBSOCKET } from "../../functions/db/neon";
 import { BASE_PATH, ROUTES } from "../../functions/endpoints";
 import { bundleForEdge } from "../../scripts/build-edge";
-import { type Connection, openPglite } from "../../scripts/lib/database";
-import { type NeonRelay, startNeonRelay } from "../support/neon-relay";
+import { startRelayedPglite } from "../../testing/neon-relay";
+import { deployEnv } from "./support/deploy-env";
 import { type DeployTools, deployTools } from "./support/deploy-tools";
 import { callInDeno } from "./support/deno";
 import { copyProject, type ProjectCopy } from "./support/project-copy";
@@ -30,17 +30,7 @@ const SIGNED_NODE = routesOn("node")
   .filter((r) => r.endpoint.auth === "qstash-signature")
   .map((r) => r.path);
 const SITE = "https://qstash-embeddings.vercel.app";
-/** A Neon URL, as a deploy has: the edge's WebSockets to it go to the local relay instead. */
-const ENV = {
-  DATABASE_URL: "postgres://app:secret@ep-deploy-test.eu-central-1.aws.neon.tech/neondb",
-  EMBEDDER: "local",
-  WEBHOOK_SECRET: "vercel-webhook-secret",
-  ADMIN_TOKEN: "vercel-admin-token",
-  SEARCH_TOKEN: "vercel-search-token",
-  QSTASH_CURRENT_SIGNING_KEY: "sig_vercel_current",
-  QSTASH_NEXT_SIGNING_KEY: "sig_vercel_next",
-  SITE_URL: SITE,
-};
+const ENV = deployEnv("vercel", SITE);
 const vercelJson = JSON.parse(readFileSync("vercel.json", "utf8")) as {
   regions: string[];
   functions: Record<string, { maxDuration: number }>;
@@ -55,8 +45,7 @@ const VERCEL_EDGE_CONDITIONS = ["edge-light", "browser", "module", "import", "re
 let tools: DeployTools;
 let project: ProjectCopy;
 let output: string;
-let connection: Connection;
-let relay: NeonRelay;
+let relay: Awaited<ReturnType<typeof startRelayedPglite>>;
 const vcConfig = (endpoint: string) => JSON.parse(readFileSync(`${output}/${endpoint}.func/.vc-config.json`, "utf8"));
 
 beforeAll(async () => {
@@ -79,14 +68,11 @@ beforeAll(async () => {
     timeout: 580_000,
     maxBuffer: 16 * 1024 * 1024,
   });
-  connection = await openPglite();
-  await connection.migrate();
-  relay = await startNeonRelay(connection);
+  relay = await startRelayedPglite();
 }, 900_000);
 
 afterAll(async () => {
   await relay?.close();
-  await connection?.close();
   project?.remove();
 });
 

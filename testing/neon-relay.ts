@@ -4,8 +4,8 @@
 import { type AddressInfo, connect, type Socket } from "node:net";
 import { neonConfig } from "@neondatabase/serverless";
 import { WebSocket, WebSocketServer } from "ws";
-import type { Connection } from "../../scripts/lib/database";
-import { servePglite } from "../../scripts/lib/pg-server";
+import { type Connection, openPglite } from "../scripts/lib/database";
+import { servePglite } from "../scripts/lib/pg-server";
 
 export type NeonRelay = {
   /** A DATABASE_URL for the functions (the relay decides where it really goes). */
@@ -22,9 +22,7 @@ export type NeonRelay = {
 /** Serves `connection` on a PostgreSQL port if it is the embedded one, and relays Neon's WebSockets to it. */
 export async function startNeonRelay(connection: Connection): Promise<NeonRelay> {
   // An edge function opens a connection per request: more, over a file, than the default of 100.
-  const served = connection.pglite
-    ? await servePglite(connection.pglite, 15_600 + Math.floor(Math.random() * 300), "127.0.0.1", 1000)
-    : undefined;
+  const served = connection.pglite ? await servePglite(connection.pglite, 0, "127.0.0.1", 1000) : undefined;
   const target = new URL(served?.url ?? connection.url!);
   const wss = new WebSocketServer({ port: 0, host: "127.0.0.1" });
   await new Promise((resolve) => wss.once("listening", resolve));
@@ -96,4 +94,18 @@ function withoutPipelinedPassword() {
     return Buffer.concat([out, release()]);
   };
   return Object.assign(filter, { serverSpoke: release });
+}
+
+/** A new migrated PGlite behind a relay, for tests run without the suite's fresh databases (tests/deploy/). */
+export async function startRelayedPglite() {
+  const connection = await openPglite();
+  await connection.migrate();
+  const relay = await startNeonRelay(connection);
+  return Object.assign(relay, {
+    connection,
+    close: async () => {
+      await relay.close();
+      await connection.close();
+    },
+  });
 }

@@ -1,14 +1,17 @@
 // The status page as a person sees it, in a real headless Chromium (Debian's; .ci/run installs it).
 import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { communityComment, embeddingQueue } from "../schema";
-import { startTestStack, type TestStack } from "./support/stack";
+import { communityComment, embeddingQueue } from "../../schema";
+import { startTestStack, type TestStack } from "../support/stack";
+import { tempFolder } from "../support/temp-folder";
 
 const CHROMIUM = "/usr/bin/chromium";
 const hasChromium = existsSync(CHROMIUM);
 if (!hasChromium && process.env.CI) throw new Error(`${CHROMIUM} is missing: .ci/run installs Debian's chromium`);
 
+const screenshots = tempFolder("status-page");
 let stack: TestStack;
 beforeAll(async () => {
   if (hasChromium) stack = await startTestStack();
@@ -50,7 +53,8 @@ describe.skipIf(!hasChromium)(`the status page in Chromium${SKIPPED}`, () => {
       expect(await page.locator("#oldest").innerText()).toMatch(/^\d+ s$/);
       expect(await page.locator("#failures").innerText()).toContain("embedding API answered 400: input too long");
       expect(await page.locator("#throughput").innerText()).toMatch(/items done/);
-      await page.screenshot({ path: ".data/status-page.png", fullPage: true });
+      // The full page renders to an image (in a temporary folder, never the checkout).
+      await page.screenshot({ path: join(screenshots, "status-page.png"), fullPage: true });
     } finally {
       await browser.close();
     }

@@ -9,18 +9,20 @@ import { randomUUID } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
 import { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { loadConfig } from "../functions/config";
-import { processItems } from "../functions/core/process";
-import { localEmbedder } from "../functions/embedders/local";
-import { communityPost } from "../schema";
-import { createRegistry } from "../schema/registry";
-import { buildEdgeBundles } from "../scripts/build-edge";
-import type { Connection } from "../scripts/lib/database";
-import { freshDatabase } from "./support/database";
-import { type NeonRelay, startNeonRelay } from "./support/neon-relay";
+import { loadConfig } from "../../functions/config";
+import { processItems } from "../../functions/core/process";
+import { localEmbedder } from "../../functions/embedders/local";
+import { communityPost } from "../../schema";
+import { createRegistry } from "../../schema/registry";
+import { buildEdgeBundles } from "../../scripts/build-edge";
+import type { Connection } from "../../scripts/lib/database";
+import { freshDatabase } from "../support/database";
+import { tempFolder } from "../support/temp-folder";
+import { type NeonRelay, startNeonRelay } from "../../testing/neon-relay";
 
 const NETLIFY_EDGE_CPU_MS = 50;
 const TICK_MS = 1000 / Number(execSync("getconf CLK_TCK").toString().trim());
+const bundleDir = tempFolder("edge-cpu");
 let connection: Connection;
 let relay: NeonRelay;
 const workers = new Map<string, { mf: Miniflare; pid: number }>();
@@ -61,7 +63,7 @@ beforeAll(async () => {
     { db: connection.db, registry: createRegistry(), embedder: localEmbedder(config.dimensions, config.model) },
     posts.map((p) => ({ contentType: "post", contentId: p.id })),
   );
-  const bundles = await buildEdgeBundles(`${process.cwd()}/.data/edge-cpu-test`, relay.bundlePrelude);
+  const bundles = await buildEdgeBundles(bundleDir, relay.bundlePrelude);
   for (const bundle of bundles.filter((b) => ["enqueue", "search", "status"].includes(b.name))) {
     const before = workerdChildren();
     const mf = new Miniflare({
@@ -79,7 +81,7 @@ beforeAll(async () => {
     const [pid] = [...workerdChildren()].filter((p) => !before.has(p));
     workers.set(bundle.name, { mf, pid: pid! });
   }
-}, 120_000);
+});
 afterAll(async () => {
   await Promise.all([...workers.values()].map((w) => w.mf.dispose()));
   await relay?.close();

@@ -1,29 +1,27 @@
 // `npm start` on a fresh machine: no environment, the embedded defaults, a row inserted through SQL
 // over the PostgreSQL port is searchable seconds later. On a real PostgreSQL (TEST_DATABASE_URL), the
 // same with DATABASE_URL: the stack listens for the triggers' notifications on that database.
-import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
-import type { Connection } from "../scripts/lib/database";
-import { freshDatabase, onRealPostgres } from "./support/database";
-import { waitFor } from "./support/wait-for";
+import type { Connection } from "../../scripts/lib/database";
+import { freshDatabase, onRealPostgres } from "../support/database";
+import { launch, type Launched, stopLaunched } from "../support/launch";
+import { waitFor } from "../support/wait-for";
 
-let child: ChildProcess | undefined;
+let child: Launched | undefined;
 let connection: Connection | undefined;
 const home = mkdtempSync(join(tmpdir(), "qe-start-"));
 // The default's shape on a fresh clone: neither `.data` nor `.data/pglite` exists yet.
 const dataDir = join(home, ".data", "pglite");
 afterAll(async () => {
-  child?.kill("SIGTERM");
-  // Its database is dropped next: let the stack close its connections first (a few seconds at most).
-  await new Promise((resolve) => {
-    if (!child || child.exitCode !== null) return resolve(undefined);
-    child.once("exit", resolve);
-    setTimeout(resolve, 5000);
-  });
+  // Its database is dropped next: let the stack close its connections first (a few seconds at most),
+  // then kill whatever of npm's process group is left.
+  child?.signal("SIGTERM");
+  if (child) await Promise.race([child.exited, new Promise((resolve) => setTimeout(resolve, 5000))]);
+  await stopLaunched();
   await connection?.close();
   rmSync(home, { recursive: true, force: true });
 });
@@ -33,19 +31,19 @@ describe("npm start", () => {
     ? "with DATABASE_URL forwards the triggers' notifications: a row inserted through SQL is searchable in seconds"
     : "comes up with no environment and makes a row inserted through SQL searchable";
   it(name, async () => {
-    let output = "";
-    // Only where to keep the data, so this test never touches a developer's .data/.
+    // Only where to keep the data, so this test never touches a developer's .data/, and ports the
+    // system chooses, so that two runs on one machine never collide.
     const env: Record<string, string | undefined> = {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
       PGLITE_DATA_DIR: dataDir,
+      PORT: "0",
+      PGPORT: "0",
       QSTASH_EMULATOR_BACKOFF: "fast",
     };
     if (onRealPostgres) env.DATABASE_URL = (connection = await freshDatabase()).url;
-    child = spawn("npm", ["start"], { env, stdio: ["ignore", "pipe", "pipe"] });
-    child.stdout!.on("data", (data) => (output += data));
-    child.stderr!.on("data", (data) => (output += data));
-    await waitFor(() => output.includes("is running") || child!.exitCode !== null, 120_000, "npm start to come up");
+    child = launch("npm", ["start"], env);
+    const started = child;
+    await waitFor(() => started.output.includes("is running") || started.code !== undefined, 120_000, "npm start to come up");
+    const output = started.output;
     expect(output, "npm start exited").toContain("is running");
     const api = output.match(/Functions\s+(http:\/\/\S+\/api\/embeddings)/)![1]!;
     const database = connection?.url ?? output.match(/served at (postgres:\/\/\S+)/)![1]!;
@@ -76,6 +74,6 @@ describe("npm start", () => {
     );
     expect(hit).toMatchObject({ contentType: "course" });
     expect(hit.snippet).toContain("Marine biology field course");
-    await waitFor(() => /\[qstash\] POST \S+\/process-webhook → 200/.test(output), 5000, "the delivery to be logged");
-  }, 240_000);
+    await waitFor(() => /\[qstash\] POST \S+\/process-webhook → 200/.test(started.output), 5000, "the delivery to be logged");
+  });
 });
