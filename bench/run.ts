@@ -19,7 +19,19 @@ import { searchLatency } from "./search-latency";
 import { statementBuilding } from "./statement-building";
 import { webhookDay, webhookDriver } from "./webhook-driver";
 
-const DEFAULT_PARTS = ["throughput", "latency", "doorbells", "webhooks", "day", "ratelimit", "search", "labelled", "memory", "hnsw", "bundles"];
+const DEFAULT_PARTS = [
+  "throughput",
+  "latency",
+  "doorbells",
+  "webhooks",
+  "day",
+  "ratelimit",
+  "search",
+  "labelled",
+  "memory",
+  "hnsw",
+  "bundles",
+];
 const PARTS = [...DEFAULT_PARTS, "insert", "index"];
 const wanted = new Set(process.argv.slice(2).length ? process.argv.slice(2) : DEFAULT_PARTS);
 const unknown = [...wanted].filter((name) => !PARTS.includes(name));

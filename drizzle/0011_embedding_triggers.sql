@@ -78,7 +78,7 @@ CREATE TRIGGER "course_embedding_capture" AFTER INSERT OR DELETE ON "course" FOR
 --> statement-breakpoint
 DROP TRIGGER IF EXISTS "course_embedding_capture_update" ON "course";
 --> statement-breakpoint
-CREATE TRIGGER "course_embedding_capture_update" AFTER UPDATE ON "course" FOR EACH ROW WHEN (OLD."title" IS DISTINCT FROM NEW."title" OR OLD."description" IS DISTINCT FROM NEW."description" OR OLD."category" IS DISTINCT FROM NEW."category" OR OLD."tags" IS DISTINCT FROM NEW."tags" OR OLD."requirements" IS DISTINCT FROM NEW."requirements" OR OLD."learning_objectives" IS DISTINCT FROM NEW."learning_objectives" OR OLD."published" IS DISTINCT FROM NEW."published") EXECUTE FUNCTION capture_embedding_change('course', '2', 'id');
+CREATE TRIGGER "course_embedding_capture_update" AFTER UPDATE ON "course" FOR EACH ROW WHEN (OLD."title" IS DISTINCT FROM NEW."title" OR OLD."description" IS DISTINCT FROM NEW."description" OR OLD."category" IS DISTINCT FROM NEW."category" OR OLD."tags" IS DISTINCT FROM NEW."tags" OR OLD."requirements" IS DISTINCT FROM NEW."requirements" OR OLD."learning_objectives" IS DISTINCT FROM NEW."learning_objectives" OR OLD."published" IS DISTINCT FROM NEW."published" OR OLD."created_at" IS DISTINCT FROM NEW."created_at") EXECUTE FUNCTION capture_embedding_change('course', '2', 'id');
 --> statement-breakpoint
 DROP TRIGGER IF EXISTS "course_lesson_embedding_capture" ON "course_lesson";
 --> statement-breakpoint
@@ -86,7 +86,7 @@ CREATE TRIGGER "course_lesson_embedding_capture" AFTER INSERT OR DELETE ON "cour
 --> statement-breakpoint
 DROP TRIGGER IF EXISTS "course_lesson_embedding_capture_update" ON "course_lesson";
 --> statement-breakpoint
-CREATE TRIGGER "course_lesson_embedding_capture_update" AFTER UPDATE ON "course_lesson" FOR EACH ROW WHEN (OLD."title" IS DISTINCT FROM NEW."title" OR OLD."content" IS DISTINCT FROM NEW."content" OR OLD."course_id" IS DISTINCT FROM NEW."course_id") EXECUTE FUNCTION capture_embedding_change('lesson', '3', 'id');
+CREATE TRIGGER "course_lesson_embedding_capture_update" AFTER UPDATE ON "course_lesson" FOR EACH ROW WHEN (OLD."title" IS DISTINCT FROM NEW."title" OR OLD."content" IS DISTINCT FROM NEW."content" OR OLD."course_id" IS DISTINCT FROM NEW."course_id" OR OLD."created_at" IS DISTINCT FROM NEW."created_at") EXECUTE FUNCTION capture_embedding_change('lesson', '3', 'id');
 --> statement-breakpoint
 DROP TRIGGER IF EXISTS "course_embedding_children_lesson" ON "course";
 --> statement-breakpoint
@@ -102,7 +102,7 @@ CREATE TRIGGER "community_post_embedding_capture" AFTER INSERT OR DELETE ON "com
 --> statement-breakpoint
 DROP TRIGGER IF EXISTS "community_post_embedding_capture_update" ON "community_post";
 --> statement-breakpoint
-CREATE TRIGGER "community_post_embedding_capture_update" AFTER UPDATE ON "community_post" FOR EACH ROW WHEN (OLD."title" IS DISTINCT FROM NEW."title" OR OLD."body" IS DISTINCT FROM NEW."body") EXECUTE FUNCTION capture_embedding_change('post', '4', 'id');
+CREATE TRIGGER "community_post_embedding_capture_update" AFTER UPDATE ON "community_post" FOR EACH ROW WHEN (OLD."title" IS DISTINCT FROM NEW."title" OR OLD."body" IS DISTINCT FROM NEW."body" OR OLD."author_id" IS DISTINCT FROM NEW."author_id" OR OLD."created_at" IS DISTINCT FROM NEW."created_at") EXECUTE FUNCTION capture_embedding_change('post', '4', 'id');
 --> statement-breakpoint
 DROP TRIGGER IF EXISTS "community_comment_embedding_capture" ON "community_comment";
 --> statement-breakpoint
@@ -110,7 +110,7 @@ CREATE TRIGGER "community_comment_embedding_capture" AFTER INSERT OR DELETE ON "
 --> statement-breakpoint
 DROP TRIGGER IF EXISTS "community_comment_embedding_capture_update" ON "community_comment";
 --> statement-breakpoint
-CREATE TRIGGER "community_comment_embedding_capture_update" AFTER UPDATE ON "community_comment" FOR EACH ROW WHEN (OLD."body" IS DISTINCT FROM NEW."body" OR OLD."post_id" IS DISTINCT FROM NEW."post_id") EXECUTE FUNCTION capture_embedding_change('comment', '5', 'id');
+CREATE TRIGGER "community_comment_embedding_capture_update" AFTER UPDATE ON "community_comment" FOR EACH ROW WHEN (OLD."body" IS DISTINCT FROM NEW."body" OR OLD."post_id" IS DISTINCT FROM NEW."post_id" OR OLD."author_id" IS DISTINCT FROM NEW."author_id" OR OLD."created_at" IS DISTINCT FROM NEW."created_at") EXECUTE FUNCTION capture_embedding_change('comment', '5', 'id');
 --> statement-breakpoint
 DROP TRIGGER IF EXISTS "community_post_embedding_children_comment" ON "community_post";
 --> statement-breakpoint
