@@ -1,9 +1,9 @@
-// ARCHITECTURE.md §10, "Tests by module", is complete and true: a newcomer finds a module's tests there.
+// ARCHITECTURE.md §12, "Tests by module", is complete and true: a newcomer finds a module's tests there.
 import { existsSync, readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { importsOf, sourcesIn } from "./support/module-graph";
 
-const section = readFileSync("ARCHITECTURE.md", "utf8").split("## 10. Tests by module")[1] ?? "";
+const section = readFileSync("ARCHITECTURE.md", "utf8").split("## 12. Tests by module")[1] ?? "";
 const rows = new Map(
   [...section.matchAll(/^\| `(functions\/[^`]+)` \| (.+) \|$/gm)].map(([, module, cell]) => [
     module!,
