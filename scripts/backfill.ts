@@ -66,7 +66,7 @@ await runScript(async () => {
     );
   } else {
     console.log(
-      "Done. The drain embeds the queued rows (on its schedule, every 4 minutes by default, and again while a backlog remains); --drain embeds them now.",
+      "Done. The drain embeds the queued rows (on its schedule, which `npm run schedules` prints, and again while a backlog remains); --drain embeds them now.",
     );
   }
   await connection.close();
