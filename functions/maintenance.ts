@@ -11,6 +11,8 @@ import { recordRun } from "./lib/job-runs.js";
 import { deliveryBooked } from "./qstash/spend-ledger.js";
 import { deleteDoneRows, queueOtherModels, releaseExpiredClaims } from "./queue/index.js";
 import { realignTextConfigs } from "./search/text-config.js";
+import { maintainSets } from "./sets/maintain.js";
+import { embedderFor, readSets } from "./sets/sets.js";
 
 export const SEARCH_LOG_RETENTION_DAYS = 30;
 
@@ -52,7 +54,11 @@ export async function maintain(deps: Deps) {
       .returning({ id: embeddings.id });
     orphans += deleted.length;
   }
-  const stale = await queueOtherModels(db, deps.embedder);
+  // Model switches: the serving set's model is the one switched to, when there was a switch.
+  const sets = await readSets(db);
+  const serving = sets.serving ? embedderFor(deps, sets.serving) : deps.embedder;
+  const stale = serving ? await queueOtherModels(db, serving) : 0;
+  const modelSets = await maintainSets(db, deps, deps.config.sets.rollbackDays);
   const textConfigsRealigned = await realignTextConfigs(db, registry);
   // A first load that was killed leaves the HNSW index dropped: search would scan every row for good.
   const indexRebuilt = await restoreHnswIndex(db);
@@ -67,6 +73,7 @@ export async function maintain(deps: Deps) {
     expiredSignaturesDeleted: signatures.length,
     textConfigsRealigned,
     indexRebuilt,
+    ...modelSets,
   };
 }
 
