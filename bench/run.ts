@@ -1,4 +1,4 @@
-// `npm run bench [throughput] [insert] [index] [latency] [doorbells] [webhooks] [day] [ratelimit] [search] [memory] [hnsw] [bundles]`: runs the benchmarks (all by
+// `npm run bench [throughput] [insert] [index] [latency] [doorbells] [webhooks] [day] [ratelimit] [search] [memory] [hnsw] [bundles] [halfvec] [switch]`: runs the benchmarks (all by
 // default) and prints their figures. Sizes: BENCH_DRAIN_SIZES (1000,5000,20000), BENCH_SEARCH_SIZES
 // (10000,50000; on PostgreSQL 10000,100000), BENCH_MEMORY_SIZES (500,5000). On the PostgreSQL server
 // BENCH_DATABASE_URL names when set (a fresh database per benchmark, the doorbells' too), PGlite otherwise. See BENCHMARKS.md.
@@ -10,6 +10,7 @@ import { benchDatabaseLabel, benchServerUrl } from "./bench-database";
 import { profileRows } from "./drain-profile";
 import { drainThroughput } from "./drain-throughput";
 import { hnswVariants } from "./hnsw-variants";
+import { halfvecBench, switchBench } from "./model-switch";
 import { indexBuild } from "./index-build";
 import { laneLatency } from "./lane-latency";
 import { rateLimit } from "./rate-limit";
@@ -20,11 +21,46 @@ import { webhookDay, webhookDriver } from "./webhook-driver";
 const wanted = new Set(
   process.argv.slice(2).length
     ? process.argv.slice(2)
-    : ["throughput", "latency", "doorbells", "webhooks", "day", "ratelimit", "search", "memory", "hnsw", "bundles"],
+    : ["throughput", "latency", "doorbells", "webhooks", "day", "ratelimit", "search", "memory", "hnsw", "bundles", "halfvec", "switch"],
 );
 const sizes = (name: string, fallback: string) => (process.env[name] ?? fallback).split(",").map(Number);
 const round = (x: number, digits = 1) => Number(x.toFixed(digits));
 console.log(`qstash-embeddings benchmarks — ${new Date().toISOString()} — ${cpus().length} cores, Node ${process.version}\n`);
+
+// Issue 24: halfvec against float32, and searches throughout a model switch (bench/model-switch.ts).
+if (wanted.has("halfvec")) {
+  for (const n of sizes("BENCH_HALFVEC_SIZES", "20000")) {
+    const r = await halfvecBench(n);
+    console.log(
+      `halfvec against float32, ${n} rows of 1536 dimensions (${benchDatabaseLabel}, ${r.copied} copied in ${round(r.shadowSeconds)} s, switch ${round(r.switchMs)} ms):`,
+    );
+    console.table(
+      [
+        ["float32 (vector)", r.float32, "-"],
+        ["halfvec", r.halfvec, round(r.halfvec.exactRecall, 4)],
+      ].map(([name, x, exact]) => {
+        const s = x as typeof r.float32;
+        return {
+          storage: name,
+          "table MB (with TOAST)": round(s.heapMB),
+          "HNSW MB": round(s.hnswMB),
+          "table + indexes MB": round(s.totalMB),
+          "share of float32": round(s.totalMB / r.float32.totalMB, 3),
+          "search recall@10 vs float32 exact (min)": `${round(s.recall, 4)} (${s.minRecall})`,
+          "exact scan recall@10": exact,
+          "search p50 / p95 ms": `${round(s.p50)} / ${round(s.p95)}`,
+        };
+      }),
+    );
+  }
+}
+if (wanted.has("switch")) {
+  const r = await switchBench(Number(process.env.BENCH_SWITCH_SIZE ?? 20000));
+  console.log(
+    `A model switch of ${r.n} rows (${benchDatabaseLabel}): shadow filled in ${round(r.fillSeconds)} s; switch ${round(r.switchMs)} ms, rollback ${round(r.rollbackMs)} ms, switch again ${round(r.switchAgainMs)} ms; ${r.errors.length} searches failed${r.errors.length ? `: ${r.errors.slice(0, 3).join("; ")}` : ""}`,
+  );
+  console.table(r.phases);
+}
 
 if (wanted.has("throughput")) {
   const results = [];

@@ -20,6 +20,7 @@ import { modelCommand } from "../scripts/lib/model-command";
 import type { Connection } from "../scripts/lib/database";
 import { freshDatabase } from "./support/database";
 import { rowsOf } from "../functions/db/database";
+import { dropHnswIndex, restoreHnswIndex } from "../functions/db/hnsw-index";
 
 const TOPICS = [
   "Tide pools and kelp forests",
@@ -124,6 +125,16 @@ describe("a model switch with no gap", () => {
     );
     expect(indexes.map((i) => i.name)).toContain("embeddings_embedding_hnsw");
     expect(await statusPage()).toMatch(/local-lexical-v1 \(1536 dimensions, vector\) kept for rollback until \S+ \(100% current\)/);
+  });
+
+  it("rebuilds a dropped HNSW index of a halfvec serving set with halfvec's operator class", async () => {
+    await dropHnswIndex(connection.db);
+    expect(await restoreHnswIndex(connection.db)).toBe(true);
+    const [index] = await rowsOf<{ definition: string }>(
+      connection.db.execute(sql`SELECT indexdef AS definition FROM pg_indexes WHERE indexname = 'embeddings_embedding_hnsw'`),
+    );
+    expect(index?.definition).toContain("halfvec_cosine_ops");
+    expect((await find("sea otters kelp")).results[0]?.contentId).toBe(posts[0]);
   });
 
   it("keeps the set switched from current, so a rollback serves no stale row, and rolls back in one call", async () => {

@@ -5,6 +5,7 @@ import { sql } from "drizzle-orm";
 import { SHADOW_TABLE, type VectorStorage } from "../../schema/pipeline-tables.js";
 import { type Database, rowsOf } from "../db/database.js";
 import { queueShadowMissing } from "../queue/index.js";
+import { servingColumn } from "../db/vector-column.js";
 import { BadRequestError } from "../lib/errors.js";
 import { describeSet, type EmbeddingSet, readSets, type Sets } from "./sets.js";
 
@@ -15,15 +16,6 @@ export const MAX_INDEXED_DIMENSIONS: Record<VectorStorage, number> = { vector: 2
 export const SHADOW_SUFFIX = "_shadow";
 
 export type ShadowRequest = { model: string; dimensions: number; storage: VectorStorage };
-
-/** The serving table's vector column: its type ('vector' or 'halfvec') and size. */
-export async function servingColumn(db: Database, table = "embeddings"): Promise<{ storage: VectorStorage; dimensions: number }> {
-  const [row] = await rowsOf<{ type: string; size: number }>(
-    db.execute(sql`SELECT t.typname AS type, a.atttypmod AS size FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
-      WHERE a.attrelid = to_regclass(${table}) AND a.attname = 'embedding' AND NOT a.attisdropped`),
-  );
-  return { storage: row?.type === "halfvec" ? "halfvec" : "vector", dimensions: row?.size ?? 0 };
-}
 
 /**
  * Creates the shadow set for `wanted` and records both sets (the serving one as `embeddings` holds it),

@@ -65,7 +65,7 @@ export async function modelCommand(db: Database, config: Config, args: string[])
       return [
         `serving ${describeSet(result.serving)} (${command} took ${ms} ms)`,
         `${describeSet(result.retired)} is kept for rollback for ${config.sets.rollbackDays} days (EMBEDDING_ROLLBACK_DAYS), then maintenance drops it`,
-        `set EMBEDDING_MODEL=${result.serving.model} EMBEDDING_DIMENSIONS=${result.serving.dimensions} where the functions run, and EMBEDDING_SHADOW_MODEL=${result.retired.model} EMBEDDING_SHADOW_DIMENSIONS=${result.retired.dimensions} while a rollback may be wanted`,
+        "the functions read which set serves from the database: keep both models configured where they run (EMBEDDING_MODEL and EMBEDDING_SHADOW_MODEL) while a rollback may be wanted, and the serving one after",
       ].join("\n");
     }
     case "drop-shadow":
