@@ -148,6 +148,18 @@ describe("a model switch with no gap", () => {
     expect(await columnType("embeddings")).toBe("halfvec(384)");
   });
 
+  it("answers every search made while it switches and rolls back, each from one model's vectors", async () => {
+    const searches = Array.from({ length: 12 }, (_, i) => find(i % 2 ? "sea otters kelp" : "orbital mechanics"));
+    await switchSets(connection.db, "rollback");
+    await switchSets(connection.db, "switch");
+    const answers = await Promise.all([...searches, ...Array.from({ length: 4 }, () => find("sea otters kelp"))]);
+    for (const [i, answer] of answers.entries()) {
+      expect(answer.results[0]?.contentId).toBe(i % 2 || i >= 12 ? posts[0] : posts[4]);
+      expect(answer.reembedding).toBeUndefined();
+    }
+    expect(await columnType("embeddings")).toBe("halfvec(384)");
+  });
+
   it("never writes a set with another model's vectors: a deployment without the serving model's embedder waits, saying what to set", async () => {
     const withoutIt = { ...deps, shadowEmbedder: undefined };
     await expect(processItems(withoutIt, [{ contentType: "post", contentId: posts[1]! }])).rejects.toThrow(
