@@ -7,9 +7,14 @@ import { queueShadowMissing } from "../queue/index.js";
 import { dropShadow } from "./shadow.js";
 import { type Embedders, readSets, shadowWriter } from "./sets.js";
 
-export async function maintainSets(db: Database, embedders: Embedders, rollbackDays: number) {
+/** Nothing to say (an empty summary) when there is no shadow set. */
+export async function maintainSets(
+  db: Database,
+  embedders: Embedders,
+  rollbackDays: number,
+): Promise<{ retiredSetDropped?: boolean; shadowItemsQueued?: number }> {
   const sets = await readSets(db);
-  if (!sets.shadow) return { retiredSetDropped: false, shadowItemsQueued: 0 };
+  if (!sets.shadow) return {};
   if (sets.shadow.retiredAt) {
     const [row] = await rowsOf<{ over: boolean }>(
       db.execute(sql`SELECT retired_at <= now() - ${rollbackDays} * interval '1 day' AS over FROM embedding_sets WHERE role = 'shadow'`),
