@@ -1,4 +1,4 @@
-// `npm run bench [throughput] [insert] [index] [latency] [doorbells] [webhooks] [day] [ratelimit] [search] [labelled] [memory] [hnsw] [bundles]`: runs the benchmarks (all by
+// `npm run bench [throughput] [insert] [index] [latency] [doorbells] [webhooks] [day] [ratelimit] [search] [labelled] [memory] [hnsw] [bundles] [halfvec] [switch]`: runs the benchmarks (all by
 // default) and prints their figures. Sizes: BENCH_DRAIN_SIZES (1000,5000,20000), BENCH_SEARCH_SIZES
 // (10000,50000; on PostgreSQL 10000,100000), BENCH_MEMORY_SIZES (500,5000). On the PostgreSQL server
 // BENCH_DATABASE_URL names when set (a fresh database per benchmark, the doorbells' too), PGlite otherwise. See BENCHMARKS.md.
@@ -11,6 +11,7 @@ import { benchParts } from "./parts";
 import { profileRows } from "./drain-profile";
 import { drainThroughput } from "./drain-throughput";
 import { hnswVariants } from "./hnsw-variants";
+import { halfvecBench, switchBench } from "./model-switch";
 import { indexBuild } from "./index-build";
 import { labelledSearch } from "./labelled-search";
 import { laneLatency } from "./lane-latency";
@@ -31,6 +32,8 @@ const DEFAULT_PARTS = [
   "memory",
   "hnsw",
   "bundles",
+  "halfvec",
+  "switch",
 ];
 const PARTS = [...DEFAULT_PARTS, "insert", "index"];
 const wanted = new Set(process.argv.slice(2).length ? process.argv.slice(2) : DEFAULT_PARTS);
@@ -49,6 +52,40 @@ console.log(
 );
 console.log(summary());
 
+// Issue 24: halfvec against float32, and searches throughout a model switch (bench/model-switch.ts).
+await part("halfvec", async () => {
+  for (const n of sizes("BENCH_HALFVEC_SIZES", "20000")) {
+    const r = await halfvecBench(n);
+    console.log(
+      `halfvec against float32, ${n} rows of 1536 dimensions (${benchDatabaseLabel}, ${r.copied} copied in ${round(r.shadowSeconds)} s, switch ${round(r.switchMs)} ms):`,
+    );
+    console.table(
+      [
+        ["float32 (vector)", r.float32, "-"],
+        ["halfvec", r.halfvec, round(r.halfvec.exactRecall, 4)],
+      ].map(([name, x, exact]) => {
+        const s = x as typeof r.float32;
+        return {
+          storage: name,
+          "table MB (with TOAST)": round(s.heapMB),
+          "HNSW MB": round(s.hnswMB),
+          "table + indexes MB": round(s.totalMB),
+          "share of float32": round(s.totalMB / r.float32.totalMB, 3),
+          "search recall@10 vs float32 exact (min)": `${round(s.recall, 4)} (${s.minRecall})`,
+          "exact scan recall@10": exact,
+          "search p50 / p95 ms": `${round(s.p50)} / ${round(s.p95)}`,
+        };
+      }),
+    );
+  }
+});
+await part("switch", async () => {
+  const r = await switchBench(Number(process.env.BENCH_SWITCH_SIZE ?? 20000));
+  console.log(
+    `A model switch of ${r.n} rows (${benchDatabaseLabel}): shadow filled in ${round(r.fillSeconds)} s; switch ${round(r.switchMs)} ms, rollback ${round(r.rollbackMs)} ms, switch again ${round(r.switchAgainMs)} ms; ${r.errors.length} searches failed${r.errors.length ? `: ${r.errors.slice(0, 3).join("; ")}` : ""}`,
+  );
+  console.table(r.phases);
+});
 await part("throughput", async () => {
   const results = [];
   for (const n of sizes("BENCH_DRAIN_SIZES", "1000,5000,20000")) {

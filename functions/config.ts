@@ -1,6 +1,9 @@
 // The environment, parsed once with Valibot (README "Configuration"). Nothing else reads process.env.
 import * as v from "valibot";
 import { VECTOR_DIMENSIONS } from "../schema/pipeline-tables.js";
+
+/** pgvector's HNSW index takes `halfvec` of up to 4,000 dimensions (`vector`: 2,000). */
+export const MAX_HALFVEC_DIMENSIONS = 4000;
 import { isNeonHost } from "./db/connection-error.js";
 import { ConfigError } from "./lib/errors.js";
 import { shownUrl } from "./lib/shown-url.js";
@@ -76,6 +79,24 @@ const EnvSchema = v.object({
       `must be ${VECTOR_DIMENSIONS}, the size of the vector column (to change both, see README "Changing model or dimensions")`,
     ),
   ),
+  /** A model (and size) embedded alongside the serving one, for a switch with no gap (README "Switching models"). */
+  EMBEDDING_SHADOW_MODEL: v.optional(v.pipe(v.string(), v.trim(), v.minLength(1))),
+  EMBEDDING_SHADOW_DIMENSIONS: v.optional(
+    v.pipe(
+      v.string(),
+      v.regex(/^\d+$/, `must be a whole number between 1 and ${MAX_HALFVEC_DIMENSIONS}`),
+      v.transform(Number),
+      v.minValue(1, "must be at least 1"),
+      v.maxValue(
+        MAX_HALFVEC_DIMENSIONS,
+        `must be at most ${MAX_HALFVEC_DIMENSIONS} (pgvector indexes halfvec up to ${MAX_HALFVEC_DIMENSIONS} dimensions)`,
+      ),
+    ),
+  ),
+  /** How a new shadow set stores its vectors: float32 `vector` or 16-bit `halfvec` (pgvector 0.7). */
+  EMBEDDING_STORAGE: v.optional(v.picklist(["vector", "halfvec"], "must be vector or halfvec"), "vector"),
+  /** Days a switched-from set is kept (and written) so a rollback is one statement; maintenance drops it after. */
+  EMBEDDING_ROLLBACK_DAYS: integer(7, 0, 365),
   EMBEDDING_ENCODING: v.optional(v.picklist(["float", "base64"], "must be float or base64")),
   EMBEDDING_TPM: v.optional(v.pipe(v.string(), v.regex(/^\d+$/, "must be a whole number of tokens per minute"), v.transform(Number))),
   WEBHOOK_SECRET: optionalText,
@@ -124,6 +145,10 @@ export type Config = {
   embedderChosen: boolean;
   model: string;
   dimensions: number;
+  /** The shadow's model and size (EMBEDDING_SHADOW_MODEL / _DIMENSIONS), when one is being embedded. */
+  shadow?: { model: string; dimensions: number };
+  /** `storage`: a new shadow set's (EMBEDDING_STORAGE); `rollbackDays`: how long a switched-from set is kept. */
+  sets: { storage: "vector" | "halfvec"; rollbackDays: number };
   webhookSecret?: string;
   adminToken?: string;
   searchToken?: string;
@@ -171,6 +196,16 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       `Invalid configuration: EMBEDDING_MODEL names ${e.EMBEDDING_MODEL}, but without OPENAI_API_KEY the local embedder (${LOCAL_MODEL}) is used; set OPENAI_API_KEY, or unset EMBEDDING_MODEL`,
     );
   }
+  const model = provider === "local" ? LOCAL_MODEL : e.EMBEDDING_MODEL;
+  const shadow =
+    e.EMBEDDING_SHADOW_MODEL || e.EMBEDDING_SHADOW_DIMENSIONS
+      ? { model: e.EMBEDDING_SHADOW_MODEL ?? model, dimensions: e.EMBEDDING_SHADOW_DIMENSIONS ?? e.EMBEDDING_DIMENSIONS }
+      : undefined;
+  if (provider === "local" && shadow && shadow.model !== LOCAL_MODEL) {
+    throw new ConfigError(
+      `Invalid configuration: EMBEDDING_SHADOW_MODEL names ${shadow.model}, but without OPENAI_API_KEY only the local embedder (${LOCAL_MODEL}) is at hand`,
+    );
+  }
   return {
     databaseUrl: e.DATABASE_URL,
     databaseWsProxy: e.DATABASE_WS_PROXY,
@@ -194,8 +229,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
     provider,
     embedderChosen: Boolean(e.EMBEDDER || e.OPENAI_API_KEY),
-    model: provider === "local" ? LOCAL_MODEL : e.EMBEDDING_MODEL,
+    model,
     dimensions: e.EMBEDDING_DIMENSIONS,
+    shadow,
+    sets: { storage: e.EMBEDDING_STORAGE, rollbackDays: e.EMBEDDING_ROLLBACK_DAYS },
     webhookSecret: e.WEBHOOK_SECRET,
     adminToken: e.ADMIN_TOKEN,
     searchToken: e.SEARCH_TOKEN,

@@ -11,6 +11,8 @@ import type { Publisher } from "./qstash/publisher.js";
 export type Deps = {
   db: Database;
   embedder: Embedder;
+  /** The shadow model's embedder (EMBEDDING_SHADOW_MODEL), during a model switch (functions/sets/). */
+  shadowEmbedder?: Embedder;
   /** Absent when QStash is not configured: work then goes through the database queue. */
   publisher?: Publisher;
   config: Config;

@@ -7,7 +7,7 @@ import { createRegistry } from "../schema/registry.js";
 import { type Config, loadConfig } from "./config.js";
 import { databaseHost, isNeonHost } from "./db/connection-error.js";
 import { neonDatabase, type OpenedDatabase } from "./db/neon.js";
-import { createEmbedder } from "./embedders/index.js";
+import { createEmbedder, createShadowEmbedder } from "./embedders/index.js";
 import { createApp, type RouterFactory } from "./http/create-app.js";
 import { qstashPublisher } from "./qstash/publisher.js";
 
@@ -37,7 +37,13 @@ export const edgeDatabase: DatabaseOpener = (url, config) => {
  */
 export function fetchHandler(router: RouterFactory, env: Record<string, string | undefined>, openDatabase: DatabaseOpener = edgeDatabase) {
   const config = loadConfig(env);
-  const shared = { config, registry: createRegistry(), embedder: createEmbedder(config), publisher: qstashPublisher(config) };
+  const shared = {
+    config,
+    registry: createRegistry(),
+    embedder: createEmbedder(config),
+    shadowEmbedder: createShadowEmbedder(config),
+    publisher: qstashPublisher(config),
+  };
   return async (request: Request): Promise<Response> => {
     // A deploy that forgot its key would serve lexical search silently: it says so instead.
     if (config.provider === "local" && !config.embedderChosen) {

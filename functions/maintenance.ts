@@ -13,6 +13,8 @@ import { recordRun } from "./db/job-runs.js";
 import { deliveryBooked } from "./qstash/spend-ledger.js";
 import { deleteDoneRows, queueItems, queueOtherModels, releaseExpiredClaims } from "./queue/index.js";
 import { realignTextConfigs } from "./search/text-config.js";
+import { maintainSets } from "./sets/maintain.js";
+import { embedderFor, readSets } from "./sets/sets.js";
 
 export const SEARCH_LOG_RETENTION_DAYS = 30;
 
@@ -70,13 +72,18 @@ export async function maintain(deps: Deps, options: { driftRows?: number } = {})
         .returning({ id: hiddenEmbeddings.contentId })
     ).length;
   }
+  // Model switches: the serving set's model is the one switched to, when there was a switch.
+  const sets = await readSets(db);
+  const serving = sets.serving ? embedderFor(deps, sets.serving) : deps.embedder;
+  const stale = serving ? await queueOtherModels(db, serving) : 0;
+  const modelSets = await maintainSets(db, deps, deps.config.sets.rollbackDays);
   // And those of another model, or of a type no longer registered: their hashes can never match.
   hiddenDeleted += (
     await db
       .delete(hiddenEmbeddings)
       .where(
         or(
-          ne(hiddenEmbeddings.model, deps.embedder.model),
+          ne(hiddenEmbeddings.model, (serving ?? deps.embedder).model),
           notInArray(
             hiddenEmbeddings.contentType,
             registry.entries.map((e) => e.type),
@@ -85,12 +92,15 @@ export async function maintain(deps: Deps, options: { driftRows?: number } = {})
       )
       .returning({ id: hiddenEmbeddings.contentId })
   ).length;
-  const stale = await queueOtherModels(db, deps.embedder);
   // Rows changed or inserted past the triggers: found by their hashes, a slice per run, queued behind live traffic.
-  const sweep = await findDrifted(deps, await lastDriftCursor(deps), {
-    limit: options.driftRows,
-    budget: Budget.start(DRIFT_SWEEP_MS, deps.clock),
-  });
+  // Hashed with the serving set's model (after a switch, not necessarily the configured one); none at
+  // hand, no sweep this run.
+  const sweep = serving
+    ? await findDrifted({ ...deps, embedder: serving }, await lastDriftCursor(deps), {
+        limit: options.driftRows,
+        budget: Budget.start(DRIFT_SWEEP_MS, deps.clock),
+      })
+    : { checked: 0, drifted: [], next: await lastDriftCursor(deps) };
   await queueItems(
     db,
     sweep.drifted.map((item) => ({ ...item, priority: BACKGROUND_PRIORITY, op: "upsert" as const })),
@@ -114,6 +124,7 @@ export async function maintain(deps: Deps, options: { driftRows?: number } = {})
     driftRowsChecked: sweep.checked,
     driftedRowsQueued: sweep.drifted.length,
     driftCursor: sweep.next,
+    ...modelSets,
   };
 }
 

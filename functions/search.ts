@@ -2,7 +2,7 @@
 // through the HNSW index, by full text, or both fused (functions/search/modes.ts), logged to search_log.
 import { inArray, type SQL, sql } from "drizzle-orm";
 import { SearchRequestSchema } from "../schema/messages.js";
-import { searchLog } from "../schema/pipeline-tables.js";
+import { searchLog, type VectorStorage } from "../schema/pipeline-tables.js";
 import { columnsOf, idKey, labelled, type Registry } from "../schema/registry.js";
 import { groupBy } from "./lib/item.js";
 import { rowsOf, type Database } from "./db/database.js";
@@ -13,7 +13,8 @@ import { createRouter, type Router, type SearchScope, Status } from "./http/crea
 import type { Embedder } from "./embedders/embedder.js";
 import { LOCAL_MODEL, localEmbedder } from "./embedders/local.js";
 import { type Budget, startRun } from "./lib/budget.js";
-import { BadRequestError, OutOfTimeError } from "./lib/errors.js";
+import { BadRequestError, OutOfTimeError, TransientError } from "./lib/errors.js";
+import { readSets, servingEmbedder } from "./sets/sets.js";
 import { parseBody } from "./lib/validate.js";
 import { rankByMode } from "./search/modes.js";
 import { type SearchHit, type SearchRequest, snippet } from "./search/types.js";
@@ -75,7 +76,7 @@ function searchableTypes(registry: Registry, scope: SearchScope, requested: stri
  * model's own query vector where it is at hand (the local embedder always is), and named.
  */
 async function nearest(deps: Deps, request: SearchRequest, budget: Budget): Promise<{ hits: SearchHit[]; otherModels: string[] }> {
-  const current = await nearestOf(deps, deps.embedder, request, budget);
+  const current = await nearestOf(deps, servingEmbedder(deps, await readSets(deps.db)), request, budget);
   const best = current.hitsByKey;
   for (const model of current.otherModels) {
     const embedder = embedderAtHand(model, deps.embedder.dimensions);
@@ -87,22 +88,28 @@ async function nearest(deps: Deps, request: SearchRequest, budget: Budget): Prom
 
 const embedderAtHand = (model: string, dimensions: number) => (model === LOCAL_MODEL ? localEmbedder(dimensions) : undefined);
 
-async function nearestOf(deps: Deps, embedder: Embedder, request: SearchRequest, budget: Budget, model?: string) {
-  const [vector] = await embedder.embed([request.query], budget).catch((error: unknown) => {
-    if (!(error instanceof OutOfTimeError)) throw error;
-    throw new OutOfTimeError(
-      `the embedding API did not answer the query within search's budget (SEARCH_BUDGET_MS, ${deps.config.search.budgetMs} ms, under the platform's first-byte limit): ${error.message}; try again`,
-      error.retryAfterMs,
-    );
-  });
-  // Several chunks of one row may lead; fetch extra candidates so `limit` distinct rows remain.
-  const candidates = request.limit * 4;
-  const rows = await deps.db.transaction(async (tx) => {
-    await applySearchSettings(tx, request.types, candidates, deps.config.search.exactLimit, request.filters);
-    return rowsOf<{ content_type: string; content_id: string; chunk_index: number; chunk_text: string; model: string; distance: number }>(
-      tx.execute(nearestChunks(vector!, request.types, candidates, model, request.filters)),
-    );
-  });
+async function nearestOf(deps: Deps, first: Embedder, request: SearchRequest, budget: Budget, model?: string) {
+  let embedder = first;
+  let rows: NearestRow[] | undefined;
+  // A model switch may commit while the query is embedded: the set is read again, FOR SHARE, in the
+  // transaction that reads the vectors (functions/sets/switch.ts), and a query embedded with the model
+  // just switched from is embedded again with the new one. A second switch meanwhile is not waited for.
+  for (let attempt = 0; !rows && attempt < 3; attempt++) {
+    const vector = await embedQuery(deps, embedder, request, budget);
+    rows = await deps.db.transaction(async (tx) => {
+      const sets = await readSets(tx, true);
+      const serving = model ? embedder : servingEmbedder(deps, sets);
+      if (serving !== embedder) {
+        embedder = serving;
+        return undefined;
+      }
+      await applySearchSettings(tx, request.types, candidates(request), deps.config.search.exactLimit, request.filters);
+      return rowsOf<NearestRow>(
+        tx.execute(nearestChunks(vector, request.types, candidates(request), model, request.filters, sets.serving?.storage)),
+      );
+    });
+  }
+  if (!rows) throw new TransientError("the embedding model was switched twice during this search; try again");
   const hitsByKey = new Map<string, SearchHit>();
   const otherModels = new Set<string>();
   for (const row of rows) {
@@ -120,6 +127,22 @@ async function nearestOf(deps: Deps, embedder: Embedder, request: SearchRequest,
     });
   }
   return { hitsByKey, otherModels: [...otherModels].sort() };
+}
+
+type NearestRow = { content_type: string; content_id: string; chunk_index: number; chunk_text: string; model: string; distance: number };
+
+/** Several chunks of one row may lead; fetch extra candidates so `limit` distinct rows remain. */
+const candidates = (request: SearchRequest) => request.limit * 4;
+
+async function embedQuery(deps: Deps, embedder: Embedder, request: SearchRequest, budget: Budget): Promise<number[]> {
+  const [vector] = await embedder.embed([request.query], budget).catch((error: unknown) => {
+    if (!(error instanceof OutOfTimeError)) throw error;
+    throw new OutOfTimeError(
+      `the embedding API did not answer the query within search's budget (SEARCH_BUDGET_MS, ${deps.config.search.budgetMs} ms, under the platform's first-byte limit): ${error.message}; try again`,
+      error.retryAfterMs,
+    );
+  });
+  return vector!;
 }
 
 /**
@@ -208,14 +231,26 @@ async function matchingChunks(db: Database, conditions: SQL[], upTo: number) {
   return { matching: row?.matching ?? 0, rows: Math.max(Number(row?.rows ?? 0), row?.matching ?? 0) };
 }
 
-/** The nearest chunks by cosine distance, optionally of some content types, filters, or one model, only. */
-export function nearestChunks(vector: number[], types: string[] | undefined, candidates: number, model?: string, within?: SearchFilters) {
+/**
+ * The nearest chunks by cosine distance, optionally of some content types, filters, or one model, only.
+ * The query vector is cast to the serving column's type (`storage`, halfvec after such a switch), so
+ * the operator is the one its HNSW index serves.
+ */
+export function nearestChunks(
+  vector: number[],
+  types: string[] | undefined,
+  candidates: number,
+  model?: string,
+  within?: SearchFilters,
+  storage: VectorStorage = "vector",
+) {
   const literal = JSON.stringify(vector);
+  const type = sql.raw(storage === "halfvec" ? "halfvec" : "vector");
   const filters = [...scopeConditions(types, within), ...(model ? [sql`model = ${model}`] : [])];
-  return sql`SELECT content_type, content_id, chunk_index, chunk_text, model, embedding <=> ${literal}::vector AS distance
+  return sql`SELECT content_type, content_id, chunk_index, chunk_text, model, embedding <=> ${literal}::${type} AS distance
     FROM embeddings
     ${filters.length ? sql`WHERE ${sql.join(filters, sql` AND `)}` : sql``}
-    ORDER BY embedding <=> ${literal}::vector
+    ORDER BY embedding <=> ${literal}::${type}
     LIMIT ${candidates}`;
 }
 

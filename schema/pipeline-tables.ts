@@ -201,5 +201,41 @@ export const qstashSpend = pgTable("qstash_spend", {
   updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
 });
 
+export const vectorStorages = ["vector", "halfvec"] as const;
+export type VectorStorage = (typeof vectorStorages)[number];
+export const setRoles = ["serving", "shadow"] as const;
+export type SetRole = (typeof setRoles)[number];
+
+/** The table of the shadow set (functions/sets/): a model or storage embedded alongside the serving one. */
+export const SHADOW_TABLE = "embeddings_shadow";
+
+/**
+ * The embedding sets, once a shadow was ever made (`npm run model`, ARCHITECTURE.md §10): `serving` is
+ * what `embeddings` holds and search answers from, `shadow` what `embeddings_shadow` holds (a model
+ * being filled, or, with `retired_at`, the one a switch left, kept for rollback until maintenance
+ * drops it). No rows: `embeddings` serves the configured model, as before any switch. A switch swaps
+ * the two rows' contents in the transaction that swaps the tables, so a search that reads its row
+ * FOR SHARE always embeds its query with the model of the table it reads.
+ */
+export const embeddingSets = pgTable("embedding_sets", {
+  role: text("role").$type<SetRole>().primaryKey(),
+  model: text("model").notNull(),
+  dimensions: integer("dimensions").notNull(),
+  storage: text("storage").$type<VectorStorage>().notNull().default("vector"),
+  /** When this set stopped serving (a shadow kept for rollback); null for a set never switched to. */
+  retiredAt: timestamp("retired_at", { withTimezone: true }),
+  updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+});
+
 /** Every table of the pipeline: the change-capture migration keeps them to their owner. */
-export const pipelineTables = [embeddings, hiddenEmbeddings, embeddingQueue, searchLog, jobRuns, signedCalls, laneStates, qstashSpend];
+export const pipelineTables = [
+  embeddings,
+  hiddenEmbeddings,
+  embeddingQueue,
+  searchLog,
+  jobRuns,
+  signedCalls,
+  laneStates,
+  qstashSpend,
+  embeddingSets,
+];

@@ -5,7 +5,7 @@
 import { count } from "drizzle-orm";
 import { loadConfig } from "../functions/config";
 import { embedderLine } from "./lib/embedder-line";
-import { createEmbedder } from "../functions/embedders";
+import { createEmbedder, createShadowEmbedder } from "../functions/embedders";
 import { createRegistry } from "../schema/registry";
 import { backfill, tableOf } from "./lib/backfill";
 import { openDatabase } from "./lib/database";
@@ -41,7 +41,7 @@ await runScript(async () => {
     process.stdout.write(`\r${entry!.type.padEnd(10)} ${bar(queued)}  queued from ${tableOf(entry!)}${" ".repeat(30)}\n`);
   }
   if (args.includes("--drain")) {
-    const deps = { db: connection.db, config, registry, embedder: createEmbedder(config) };
+    const deps = { db: connection.db, config, registry, embedder: createEmbedder(config), shadowEmbedder: createShadowEmbedder(config) };
     // Ctrl-C or a TERM mid-load: the index comes back before exiting (a second Ctrl-C leaves it to the
     // next npm start, backfill or maintenance). Claimed items go back to the queue when their lease ends.
     const interrupted = async (signal: string) => {

@@ -43,6 +43,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ["functions/db/"],
   ["functions/embedders/"],
   ["functions/queue/"],
+  ["functions/sets/"],
   ["functions/core/"],
   ["functions/config.ts"],
   ["functions/qstash/"],

@@ -64,6 +64,14 @@ describe("configuration", () => {
     [{ QSTASH_URL: "::", OPENAI_BASE_URL: "nope" }, /QSTASH_URL must be a URL.*OPENAI_BASE_URL must be a URL/],
     // Each passed validation once and then broke every delivery.
     [{ EMBEDDING_DIMENSIONS: "512" }, /EMBEDDING_DIMENSIONS must be 1536, the size of the vector column/],
+    // A model switch's shadow (issue 24): pgvector indexes halfvec up to 4,000 dimensions.
+    [{ EMBEDDING_SHADOW_DIMENSIONS: "5000" }, /EMBEDDING_SHADOW_DIMENSIONS must be at most 4000 \(pgvector indexes halfvec/],
+    [{ EMBEDDING_STORAGE: "float16" }, /EMBEDDING_STORAGE must be vector or halfvec/],
+    [{ EMBEDDING_ROLLBACK_DAYS: "-1" }, /EMBEDDING_ROLLBACK_DAYS must be a whole number/],
+    [
+      { EMBEDDING_SHADOW_MODEL: "text-embedding-3-large" },
+      /EMBEDDING_SHADOW_MODEL names text-embedding-3-large, but without OPENAI_API_KEY/,
+    ],
     [{ OPENAI_BASE_URL: "localhost:3190" }, /OPENAI_BASE_URL must be an http:\/\/ or https:\/\/ URL/],
     [
       { EMBEDDING_MODEL: "text-embedding-3-small" },

@@ -3,7 +3,8 @@
 // duplicate and out-of-order deliveries converge.
 import { normalizeId, type Registry, textConfigOf } from "../../schema/registry.js";
 import type { Database } from "../db/database.js";
-import type { Embedder } from "../embedders/embedder.js";
+import { type Embedder, withBudget } from "../embedders/embedder.js";
+import { readSets, servingEmbedder, shadowWriter } from "../sets/sets.js";
 import { pendingVersions, resolveSettled } from "../queue/index.js";
 import { lockItems, retryConflicts } from "../db/conflicts.js";
 import { chunkText, DEFAULT_CHUNKING, type ChunkOptions } from "./chunk.js";
@@ -14,7 +15,16 @@ import { contentHash } from "./hash.js";
 import { type FailedItem, type Item, itemKey, uniqueItems } from "../lib/item.js";
 import { dropHidden, hiddenVectors, hideChunks } from "./hidden.js";
 import { loadRows } from "./load.js";
-import { type Chunk, type ChunkCount, chunkKey, type EmbeddedChunk, type EmbeddingWriter, storedHashes, storeEmbeddings } from "./store.js";
+import {
+  type Chunk,
+  type ChunkCount,
+  chunkKey,
+  type EmbeddedChunk,
+  type EmbeddingWriter,
+  SERVING_TABLE,
+  storedHashes,
+  storeEmbeddings,
+} from "./store.js";
 import { OutOfTimeError, PermanentError } from "../lib/errors.js";
 
 export type ProcessDeps = {
@@ -26,7 +36,12 @@ export type ProcessDeps = {
   config?: { process: { maxRowBytes?: number } };
   /** Where and how new and changed embeddings are written: an upsert on `db` unless given (store.ts). */
   writer?: EmbeddingWriter;
+  /** The shadow model's embedder (EMBEDDING_SHADOW_MODEL): the shadow set is written with it (functions/sets/). */
+  shadowEmbedder?: Embedder;
 };
+
+/** One set's pass: which table, and whether it settles the queue rows (only the serving set's does). */
+type SetPass = { table: string; settle: boolean };
 
 export type ProcessResult = {
   items: number;
@@ -40,10 +55,37 @@ export type ProcessResult = {
   superseded: number;
   /** Items a retry cannot fix; the caller records them. */
   failed: FailedItem[];
+  /** Items the shadow set could not embed (left out of its coverage, not recorded as failed). */
+  shadowFailed?: number;
 };
 
-/** Brings the embeddings of these items up to date. Throws TransientError when a retry may help. */
+/**
+ * Brings the embeddings of these items up to date in every set: the shadow's first (when there is one
+ * and its embedder is at hand), then the serving set's, which settles the queue rows. So an item is
+ * settled only once both are written: a transient failure of either retries both (the serving pass
+ * costs nothing where its chunks are unchanged). A shadow's permanent failures are not the item's:
+ * they leave a gap in its coverage, which the switch refuses (`npm run model -- status` says how much).
+ * Throws TransientError when a retry may help.
+ */
 export async function processItems(deps: ProcessDeps, items: Item[]): Promise<ProcessResult> {
+  const sets = await readSets(deps.db);
+  const budget = deps.embedder.budget;
+  const bound = (e: Embedder) => (budget && !e.budget ? withBudget(e, budget) : e);
+  const shadow = shadowWriter({ embedder: deps.embedder, shadowEmbedder: deps.shadowEmbedder }, sets);
+  let shadowFailed = 0;
+  if (shadow) {
+    const result = await processSet({ ...deps, embedder: bound(shadow.embedder), writer: undefined }, items, {
+      table: shadow.table,
+      settle: false,
+    });
+    shadowFailed = result.failed.length;
+  }
+  const serving = bound(servingEmbedder({ embedder: deps.embedder, shadowEmbedder: deps.shadowEmbedder }, sets));
+  const result = await processSet({ ...deps, embedder: serving }, items, { table: SERVING_TABLE, settle: true });
+  return shadowFailed ? { ...result, shadowFailed } : result;
+}
+
+async function processSet(deps: ProcessDeps, items: Item[], pass: SetPass): Promise<ProcessResult> {
   const { db, embedder, registry } = deps;
   const unique = uniqueItems(
     items.map((item) => {
@@ -77,6 +119,7 @@ export async function processItems(deps: ProcessDeps, items: Item[]): Promise<Pr
   const removals = [...read.gone, ...read.empty].map(pick);
   const superseded = await storeCurrent(
     deps,
+    pass,
     removals,
     read.texts,
     [],
@@ -88,10 +131,11 @@ export async function processItems(deps: ProcessDeps, items: Item[]): Promise<Pr
   const stored = await storedHashes(
     db,
     read.documents.map((d) => d.item),
+    pass.table,
   );
   const changed = chunks.filter((chunk) => stored.get(chunkKey(chunk)) !== chunk.hash);
   // A row shown again with the text it was hidden with: its kept vectors, no embedding call.
-  const kept = changed.length ? await hiddenVectors(db, changed) : new Map<string, number[]>();
+  const kept = pass.settle && changed.length ? await hiddenVectors(db, changed) : new Map<string, number[]>();
   const restored = changed
     .filter((chunk) => kept.has(chunkKey(chunk)))
     .map((chunk) => ({ ...chunk, embedding: kept.get(chunkKey(chunk))! }));
@@ -119,7 +163,7 @@ export async function processItems(deps: ProcessDeps, items: Item[]): Promise<Pr
   const usable = <T extends Item>(item: T) => !unusable.has(itemKey(item));
   const documents = read.documents.map((d) => d.item).filter(usable);
   const counts = chunkCounts.filter(usable);
-  for (const key of await storeCurrent(deps, documents, read.texts, embedded.filter(usable), counts, documents)) superseded.add(key);
+  for (const key of await storeCurrent(deps, pass, documents, read.texts, embedded.filter(usable), counts, documents)) superseded.add(key);
   return {
     items: unique.length,
     embedded: toEmbed.length,
@@ -174,6 +218,7 @@ const pick = (item: Item): Item => ({ contentType: item.contentType, contentId: 
  */
 async function storeCurrent(
   deps: ProcessDeps,
+  pass: SetPass,
   items: Item[],
   texts: Map<string, string>,
   embedded: EmbeddedChunk[],
@@ -190,14 +235,17 @@ async function storeCurrent(
       const now = await readTexts(tx, registry, items);
       const stale = new Set(items.filter((item) => now.texts.get(itemKey(item)) !== texts.get(itemKey(item))).map(itemKey));
       const current = (item: Item) => !stale.has(itemKey(item));
-      const hiddenKeys = new Set(hidden.items.map(itemKey));
-      await hideChunks(tx, hidden.items.filter(current), hidden.chunks.filter(current));
-      await dropHidden(
-        tx,
-        items.filter((item) => current(item) && !hiddenKeys.has(itemKey(item))),
-      );
-      await storeEmbeddings(tx, embedded.filter(current), chunkCounts.filter(current), embedder, writer?.write);
-      await resolveSettled(tx, settled.filter(current), seen);
+      // Kept vectors are the serving model's: only the serving set's pass hides, drops or restores them.
+      if (pass.settle) {
+        const hiddenKeys = new Set(hidden.items.map(itemKey));
+        await hideChunks(tx, hidden.items.filter(current), hidden.chunks.filter(current));
+        await dropHidden(
+          tx,
+          items.filter((item) => current(item) && !hiddenKeys.has(itemKey(item))),
+        );
+      }
+      await storeEmbeddings(tx, embedded.filter(current), chunkCounts.filter(current), embedder, writer?.write, pass.table);
+      if (pass.settle) await resolveSettled(tx, settled.filter(current), seen);
       return stale;
     }),
   );

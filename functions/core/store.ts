@@ -2,7 +2,7 @@
 // then delete chunk indexes past each item's new count (a count of 0 deletes the item's embeddings).
 import { and, eq, inArray, sql } from "drizzle-orm";
 import { embeddings } from "../../schema/pipeline-tables.js";
-import type { Database } from "../db/database.js";
+import { type Database, rowsOf } from "../db/database.js";
 import { float32Vector } from "../db/float32.js";
 import { compareItems, groupBy, type Item } from "../lib/item.js";
 import { type ChunkFilters, NO_FILTERS } from "./filters.js";
@@ -20,23 +20,38 @@ export type EmbeddedChunk = Chunk & { embedding: number[]; stored?: boolean };
 /** Rows per INSERT: a drain batch's in one statement. */
 const INSERT_BATCH = 1000;
 
+/**
+ * Where a set's chunks live: `embeddings` (the serving set) or the shadow's table (functions/sets/),
+ * which has the same columns.
+ */
+export const SERVING_TABLE = "embeddings";
+
 /** The stored hash of every chunk of these items, keyed by item key and chunk index. */
-export async function storedHashes(db: Database, items: Item[]): Promise<Map<string, string>> {
+export async function storedHashes(db: Database, items: Item[], table = SERVING_TABLE): Promise<Map<string, string>> {
   const hashes = new Map<string, string>();
   const byType = groupBy(items, (item) => item.contentType);
   for (const [contentType, group] of byType) {
-    const rows = await db
-      .select({ id: embeddings.contentId, index: embeddings.chunkIndex, hash: embeddings.contentHash })
-      .from(embeddings)
-      .where(
-        and(
-          eq(embeddings.contentType, contentType),
-          inArray(
-            embeddings.contentId,
-            group.map((i) => i.contentId),
-          ),
-        ),
-      );
+    const rows =
+      table === SERVING_TABLE
+        ? await db
+            .select({ id: embeddings.contentId, index: embeddings.chunkIndex, hash: embeddings.contentHash })
+            .from(embeddings)
+            .where(
+              and(
+                eq(embeddings.contentType, contentType),
+                inArray(
+                  embeddings.contentId,
+                  group.map((i) => i.contentId),
+                ),
+              ),
+            )
+        : await rowsOf<{ id: string; index: number; hash: string }>(
+            db.execute(sql`SELECT content_id AS id, chunk_index AS index, content_hash AS hash FROM ${sql.identifier(table)}
+              WHERE content_type = ${contentType} AND content_id IN (${sql.join(
+                group.map((i) => sql`${i.contentId}`),
+                sql`, `,
+              )})`),
+          );
     for (const row of rows) hashes.set(chunkKey({ contentType, contentId: row.id, chunkIndex: row.index }), row.hash);
   }
   return hashes;
@@ -50,7 +65,7 @@ export type EmbeddingModel = { model: string; dimensions: number };
  * Writes these rows, new or changed, inside the caller's transaction and in the given order, as an
  * upsert does. `upsertChunks` unless a Node script hands in another (scripts/lib/copy-writer.ts).
  */
-export type ChunkWriter = (tx: Database, rows: EmbeddedChunk[], model: EmbeddingModel) => Promise<void>;
+export type ChunkWriter = (tx: Database, rows: EmbeddedChunk[], model: EmbeddingModel, table?: string) => Promise<void>;
 
 /** Where a batch's write transaction runs (`db`) and how its rows go (`write`), when not the upsert on the pipeline's own handle. */
 export type EmbeddingWriter = { db: Database; write: ChunkWriter };
@@ -62,26 +77,29 @@ export async function storeEmbeddings(
   chunkCounts: ChunkCount[],
   model: EmbeddingModel,
   write: ChunkWriter = upsertChunks,
+  table = SERVING_TABLE,
 ): Promise<{ deletedChunks: number }> {
   // In key order, like every writer's: rows locked in one global order never wait on each other in a cycle.
   const sorted = [...changed].sort((a, b) => compareItems(a, b) || a.chunkIndex - b.chunkIndex);
-  for (let i = 0; i < sorted.length; i += INSERT_BATCH) await write(tx, sorted.slice(i, i + INSERT_BATCH), model);
+  for (let i = 0; i < sorted.length; i += INSERT_BATCH) await write(tx, sorted.slice(i, i + INSERT_BATCH), model, table);
   if (chunkCounts.length === 0) return { deletedChunks: 0 };
   await refilter(
     tx,
     chunkCounts.filter((c) => c.count > 0 && c.filters),
+    table,
   );
   const counts = sql.join(
     chunkCounts.map((c) => sql`(${c.contentType}::text, ${c.contentId}::text, ${c.count}::int)`),
     sql`, `,
   );
-  const deleted = await tx
-    .delete(embeddings)
-    .where(sql`(${embeddings.contentType}, ${embeddings.contentId}, ${embeddings.chunkIndex}) IN (
-      SELECT e.content_type, e.content_id, e.chunk_index FROM embeddings e
+  const t = sql.identifier(table);
+  const deleted = await rowsOf<{ id: number }>(
+    tx.execute(sql`DELETE FROM ${t} WHERE (content_type, content_id, chunk_index) IN (
+      SELECT e.content_type, e.content_id, e.chunk_index FROM ${t} e
       JOIN (VALUES ${counts}) AS kept(content_type, content_id, count)
-        ON e.content_type = kept.content_type AND e.content_id = kept.content_id AND e.chunk_index >= kept.count)`)
-    .returning({ id: embeddings.id });
+        ON e.content_type = kept.content_type AND e.content_id = kept.content_id AND e.chunk_index >= kept.count)
+      RETURNING id`),
+  );
   return { deletedChunks: deleted.length };
 }
 
@@ -93,8 +111,9 @@ export async function storeEmbeddings(
  * statement. The same on every driver (plain text parameters). `WITH ORDINALITY … ORDER BY` keeps the
  * rows in the given order, so they are inserted, and their keys locked, in that order.
  */
-export const upsertChunks: ChunkWriter = async (tx, rows, model) => {
-  await tx.execute(sql`INSERT INTO ${embeddings}
+export const upsertChunks: ChunkWriter = async (tx, rows, model, table = SERVING_TABLE) => {
+  // The vectors go as vector[]: a halfvec column takes them by pgvector's assignment cast.
+  await tx.execute(sql`INSERT INTO ${sql.identifier(table)}
       (content_type, content_id, chunk_index, chunk_text, content_hash, model, dimensions, embedding, text_config, filters, filter_date)
     SELECT r.content_type, r.content_id, r.chunk_index, r.chunk_text, r.content_hash, ${model.model}::text, ${model.dimensions}::int, r.embedding, r.text_config, r.filters, r.filter_date
     FROM unnest(
@@ -125,10 +144,10 @@ export const upsertChunks: ChunkWriter = async (tx, rows, model) => {
  * Sets the stored search filters of the items' chunks that differ from the row's (a lesson moved to
  * another course: its text, so its vectors, unchanged). In key order; rows already right are not touched.
  */
-async function refilter(tx: Database, items: ChunkCount[]) {
+async function refilter(tx: Database, items: ChunkCount[], table: string) {
   if (items.length === 0) return;
   const sorted = [...items].sort(compareItems);
-  await tx.execute(sql`UPDATE ${embeddings} AS e SET filters = r.filters, filter_date = r.filter_date
+  await tx.execute(sql`UPDATE ${sql.identifier(table)} AS e SET filters = r.filters, filter_date = r.filter_date
     FROM unnest(
       ${arrayLiteral(sorted.map((r) => r.contentType))}::text[],
       ${arrayLiteral(sorted.map((r) => r.contentId))}::text[],

@@ -4,6 +4,7 @@
 import { sql } from "drizzle-orm";
 import { HNSW_INDEX } from "../../schema/pipeline-tables.js";
 import { type Database, rowsOf } from "./database.js";
+import { servingColumn } from "./vector-column.js";
 
 /** Whether the index exists and is valid (a failed concurrent build leaves it invalid). */
 export async function hnswIndexUsable(db: Database): Promise<boolean> {
@@ -33,7 +34,9 @@ export async function buildHnswIndex(db: Database, maintenanceWorkMem?: string) 
     const settings = await indexBuildSettings(tx);
     if (maintenanceWorkMem) settings.maintenance_work_mem = maintenanceWorkMem;
     for (const [name, value] of Object.entries(settings)) await tx.execute(sql`SELECT set_config(${name}, ${value}, true)`);
-    await tx.execute(sql`CREATE INDEX IF NOT EXISTS ${sql.identifier(HNSW_INDEX)} ON embeddings USING hnsw (embedding vector_cosine_ops)`);
+    // The operator class of the column's type: halfvec after a switch to it (functions/sets/).
+    const opclass = sql.raw(`${(await servingColumn(tx)).storage}_cosine_ops`);
+    await tx.execute(sql`CREATE INDEX IF NOT EXISTS ${sql.identifier(HNSW_INDEX)} ON embeddings USING hnsw (embedding ${opclass})`);
   });
 }
 

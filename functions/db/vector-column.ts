@@ -2,6 +2,7 @@
 // every search, so start-up says so instead.
 import { sql } from "drizzle-orm";
 import { ConfigError } from "../lib/errors.js";
+import type { VectorStorage } from "../../schema/pipeline-tables.js";
 import { rowsOf, type Database } from "./database.js";
 
 /** Throws a ConfigError when the embeddings column holds vectors of another size than `dimensions`. */
@@ -16,4 +17,13 @@ export async function checkVectorColumn(db: Database, dimensions: number): Promi
         `every write and search would fail. Make them match (README "Changing model or dimensions").`,
     );
   }
+}
+
+/** The serving table's vector column: its type ('vector' or 'halfvec') and size. */
+export async function servingColumn(db: Database, table = "embeddings"): Promise<{ storage: VectorStorage; dimensions: number }> {
+  const [row] = await rowsOf<{ type: string; size: number }>(
+    db.execute(sql`SELECT t.typname AS type, a.atttypmod AS size FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+      WHERE a.attrelid = to_regclass(${table}) AND a.attname = 'embedding' AND NOT a.attisdropped`),
+  );
+  return { storage: row?.type === "halfvec" ? "halfvec" : "vector", dimensions: row?.size ?? 0 };
 }

@@ -13,6 +13,13 @@ export type EmbedderSettings = {
 };
 
 /** OpenAI (or a compatible server) when OPENAI_API_KEY is set, the local lexical embedder otherwise. */
+/** The shadow's embedder (settings.shadow), on the same provider; undefined when no shadow is configured. */
+export function createShadowEmbedder(config: EmbedderSettings & { shadow?: { model: string; dimensions: number } }): Embedder | undefined {
+  const { shadow } = config;
+  if (!shadow || (shadow.model === config.model && shadow.dimensions === config.dimensions)) return undefined;
+  return createEmbedder({ ...config, ...shadow });
+}
+
 export function createEmbedder(config: EmbedderSettings): Embedder {
   if (config.provider === "local") return localEmbedder(config.dimensions, config.model);
   return openaiEmbedder({

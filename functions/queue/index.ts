@@ -2,14 +2,14 @@
 // the functions writes a queue row's status; the triggers' SQL function (schema/capture-sql.ts) is the
 // other writer, and queue-items.ts calls that same function, so coalescing lives in one place.
 //
-//   (none) ──queueItems / queueOtherModels / trigger──▶ pending ◀──────────────────┐
+//   (none) ──queueItems / queueOtherModels / queueShadowMissing / trigger──▶ pending ◀──────────────────┐
 //   pending ──claimBatch──▶ processing ──settleDone──▶ done ──deleteDoneRows──▶ (none)
 //   processing ──returnToPending (transient; releaseExpiredClaims)─────────────────┘
 //   processing ──settleFailed──▶ failed ──retryFailedRows──▶ pending
 //   (none) ──recordFailed──▶ failed          pending, failed ──resolveSettled──▶ done
 export { claimBatch, type Claimed, type PriorityRange, readyCount, releaseExpiredClaims } from "./claim.js";
 export { DONE_RETENTION_DAYS, deleteDoneRows } from "./prune.js";
-export { type QueuedItem, queueItems, queueItemsThen, queueOtherModels } from "./queue-items.js";
+export { type QueuedItem, queueItems, queueItemsThen, queueOtherModels, queueShadowMissing } from "./queue-items.js";
 export { freeLanes, holdLanes, laneStatesNow, lockIdleLanes, releaseLane } from "./lane-state.js";
 export { recordFailed } from "./record-failed.js";
 export { type PendingVersion, pendingVersions, resolveSettled } from "./resolve-settled.js";

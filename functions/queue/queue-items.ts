@@ -1,7 +1,7 @@
 // Writes items to embedding_queue through queue_for_embedding, the same SQL function the triggers
 // use, so coalescing (one pending row per item) lives in one place.
 import { sql } from "drizzle-orm";
-import type { QueueOp, QueueSource } from "../../schema/pipeline-tables.js";
+import { type QueueOp, type QueueSource, SHADOW_TABLE } from "../../schema/pipeline-tables.js";
 import { BACKGROUND_PRIORITY } from "../../schema/registry.js";
 import { type Database, rowsOf } from "../db/database.js";
 import type { Embedder } from "../embedders/embedder.js";
@@ -58,6 +58,24 @@ export async function queueOtherModels(db: Database, embedder: Pick<Embedder, "m
       SELECT DISTINCT content_type, content_id FROM embeddings WHERE model <> ${embedder.model} OR dimensions <> ${embedder.dimensions}
       ORDER BY content_type, content_id)
     SELECT count(queue_for_embedding(s.content_type, s.content_id, ${BACKGROUND_PRIORITY}, 'upsert', 'backfill'))::int AS n FROM stale s`),
+    ),
+  );
+  return row?.n ?? 0;
+}
+
+/**
+ * Queues, at backfill priority, every item of the serving set the shadow set (functions/sets/) lacks or
+ * holds with other text. Returns how many.
+ */
+export async function queueShadowMissing(db: Database): Promise<number> {
+  const [row] = await yieldingWrite(db, (tx) =>
+    rowsOf<{ n: number }>(
+      tx.execute(sql`WITH missing AS (
+      SELECT DISTINCT e.content_type, e.content_id FROM embeddings e
+      WHERE NOT EXISTS (SELECT 1 FROM ${sql.identifier(SHADOW_TABLE)} s
+        WHERE s.content_type = e.content_type AND s.content_id = e.content_id AND s.chunk_index = e.chunk_index AND s.chunk_text = e.chunk_text)
+      ORDER BY e.content_type, e.content_id)
+    SELECT count(queue_for_embedding(m.content_type, m.content_id, ${BACKGROUND_PRIORITY}, 'upsert', 'backfill'))::int AS n FROM missing m`),
     ),
   );
   return row?.n ?? 0;

@@ -6,6 +6,8 @@ import { rowsOf } from "../db/database.js";
 import type { Deps } from "../deps.js";
 import { errorMessage } from "../lib/errors.js";
 import { spendToday } from "../qstash/spend-ledger.js";
+import { modelSwitchStatus } from "./model-switch.js";
+import { readSets } from "../sets/sets.js";
 
 export async function queueStatus(deps: Deps) {
   const { db } = deps;
@@ -23,10 +25,12 @@ export async function queueStatus(deps: Deps) {
            (SELECT count(*)::int FROM embedding_queue WHERE status = 'failed' AND updated_at > now() - interval '1 hour') AS failed,
            (SELECT count(*)::int FROM embeddings WHERE updated_at > now() - interval '1 hour') AS embedded`),
   );
-  // Chunks a switch of embedder has yet to re-embed (they are queued behind live traffic).
+  // Chunks a switch of embedder has yet to re-embed (they are queued behind live traffic); after a
+  // model switch (functions/sets/), the serving set's model is the one switched to.
+  const serving = (await readSets(db)).serving ?? deps.embedder;
   const [other] = await rowsOf<{ n: number }>(
     db.execute(sql`
-    SELECT count(*)::int AS n FROM embeddings WHERE model <> ${deps.embedder.model} OR dimensions <> ${deps.embedder.dimensions}`),
+    SELECT count(*)::int AS n FROM embeddings WHERE model <> ${serving.model} OR dimensions <> ${serving.dimensions}`),
   );
   // The embedding API failing now, said at once with its cause: the newest API error on a row of the
   // last 15 minutes (classify in embedders/openai.ts starts each with "embedding").
@@ -64,6 +68,7 @@ export async function queueStatus(deps: Deps) {
     oldestPendingSeconds: ages?.oldest == null ? null : Math.round(ages.oldest),
     lastHour: { itemsDone: hour?.done ?? 0, itemsFailed: hour?.failed ?? 0, chunksEmbedded: hour?.embedded ?? 0 },
     chunksOfAnotherModel: other?.n ?? 0,
+    modelSwitch: await modelSwitchStatus(db, deps, deps.config),
     apiFailing: api ? { error: api.error!, at: api.at } : null,
     recentErrors,
   };

@@ -3,6 +3,7 @@ import { html } from "hono/html";
 import { LANE_PRIORITIES, LANES, type Lane, laneFor } from "../qstash/lanes.js";
 import type { SpendToday } from "../qstash/spend-ledger.js";
 import type { processorStatus, queueStatus } from "./read-status.js";
+import { modelSwitchLine } from "./model-switch.js";
 
 /** Each lane as the page names it, with the priorities it takes (functions/qstash/lanes.ts). */
 const NAMES: Record<Lane, string> = { immediate: "immediate", queued: "queued", database: "batched" };
@@ -53,6 +54,7 @@ ${queue.apiFailing ? html`<p id="api" class="bad">Embedding API failing: ${queue
 ${[...lanes].map(([lane, counts]) => html`<tr><td>${lane}</td><td>${counts.pending ?? 0}</td><td>${counts.processing ?? 0}</td><td>${counts.done ?? 0}</td><td>${counts.failed ?? 0}</td></tr>`)}
 </table>
 <p>Oldest pending: <b id="oldest">${queue.oldestPendingSeconds == null ? "none" : `${queue.oldestPendingSeconds} s`}</b></p>
+${modelSwitchLine(queue.modelSwitch)}
 ${queue.chunksOfAnotherModel ? html`<p id="reembedding">Re-embedding: ${queue.chunksOfAnotherModel} chunks are of another model</p>` : ""}
 <h2>Last hour</h2>
 <p id="throughput">${queue.lastHour.itemsDone} items done · ${queue.lastHour.chunksEmbedded} chunks embedded · ${queue.lastHour.itemsFailed} failed</p>

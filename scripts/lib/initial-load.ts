@@ -13,6 +13,7 @@ import { embeddings } from "../../schema/pipeline-tables";
 import { buildHnswIndex, dropHnswIndex, hnswIndexUsable } from "../../functions/db/hnsw-index";
 import type { CopySession } from "./copy-writer";
 import { refuseUnaskedSwitch } from "./model-switch";
+import { servingColumn } from "../../functions/db/vector-column";
 
 export type InitialLoad = { done: number; failed: number; remaining: number; rebuiltIndex: boolean; indexSeconds: number };
 
@@ -47,12 +48,14 @@ export async function drainBacklog(deps: Deps, options: InitialLoadOptions = {})
   const result: InitialLoad = { done: 0, failed: 0, remaining: 0, rebuiltIndex, indexSeconds: 0 };
   const { drain: settings } = deps.config;
   const config = { ...deps.config, drain: { ...settings, batchSize: overlapBatchSize(await readyCount(db), settings.batchSize) } };
+  // The binary COPY writes pgvector's `vector` format: a halfvec column (after a switch to it) takes the upsert.
+  const copySession = (await servingColumn(db)).storage === "vector" ? options.copySession : undefined;
   try {
     // Settled, not all: the index is built only once both runs have stopped writing.
     const runs = await Promise.allSettled(
       Array.from({ length: CONCURRENT_RUNS }, async () => {
         // No connection to spare (a server's limit, say): this run writes by the upsert instead.
-        const session = await options.copySession?.().catch((error) => {
+        const session = await copySession?.().catch((error) => {
           console.warn(`[backfill] no connection of its own for COPY (${errorMessage(error)}); writing by the upsert`);
           return undefined;
         });

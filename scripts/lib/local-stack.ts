@@ -8,7 +8,7 @@ import { endpointUrl } from "../../functions/endpoints";
 import { loadConfig, type Config } from "../../functions/config";
 import type { Deps } from "../../functions/deps";
 import { checkVectorColumn } from "../../functions/db/vector-column";
-import { createEmbedder } from "../../functions/embedders";
+import { createEmbedder, createShadowEmbedder } from "../../functions/embedders";
 import { queueOtherModels } from "../../functions/queue";
 import type { Embedder } from "../../functions/embedders/embedder";
 import { QUEUES } from "../../functions/qstash/lanes";
@@ -23,6 +23,7 @@ import { isPlanName } from "../qstash-emulator/plans";
 import type { Backoff } from "../qstash-emulator/retry";
 import { listenOnFreePort } from "./listen";
 import { refuseUnaskedSwitch } from "./model-switch";
+import { readSets, servingEmbedder } from "../../functions/sets/sets";
 import * as v from "valibot";
 import { DirectItemSchema } from "../../schema/messages";
 import { schedulesFrom, type SyncReport, syncSchedules } from "./schedules";
@@ -108,20 +109,29 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     config,
     registry: createRegistry(),
     embedder: options.embedder ?? createEmbedder(config),
+    shadowEmbedder: options.embedder ? undefined : createShadowEmbedder(config),
     publisher: qstashPublisher(config),
   };
-  await checkVectorColumn(deps.db, deps.embedder.dimensions).catch(async (error) => {
+  // After a model switch (npm run model), the serving set is the one switched to: its embedder is checked.
+  const serving = await readSets(deps.db)
+    .then((sets) => servingEmbedder(deps, sets))
+    .catch(async (error) => {
+      await emulator?.close();
+      server.close();
+      throw error;
+    });
+  await checkVectorColumn(deps.db, serving.dimensions).catch(async (error) => {
     await emulator?.close();
     server.close();
     throw error;
   });
-  await refuseUnaskedSwitch(deps.db, config, deps.embedder).catch(async (error) => {
+  await refuseUnaskedSwitch(deps.db, config, serving).catch(async (error) => {
     await emulator?.close();
     server.close();
     throw error;
   });
   // A switch of embedder is handled now, not at the next maintenance run.
-  const reembedding = await queueOtherModels(deps.db, deps.embedder);
+  const reembedding = await queueOtherModels(deps.db, serving);
   const app = createAllFunctions(deps);
   handler = (request) => app.fetch(request);
 

@@ -134,6 +134,8 @@ ALTER TABLE "lane_state" ENABLE ROW LEVEL SECURITY;
 --> statement-breakpoint
 ALTER TABLE "qstash_spend" ENABLE ROW LEVEL SECURITY;
 --> statement-breakpoint
+ALTER TABLE "embedding_sets" ENABLE ROW LEVEL SECURITY;
+--> statement-breakpoint
 DO $$
 BEGIN
   ALTER FUNCTION queue_for_embedding(text, text, integer, text, text, integer) SET search_path = pg_catalog, pg_temp;
@@ -148,11 +150,11 @@ BEGIN
   FOR target IN
     WITH objects AS (
       SELECT 'TABLE ' || c.oid::regclass AS name, coalesce(c.relacl, acldefault('r', c.relowner)) AS acl, c.relowner AS owner
-        FROM pg_class c WHERE c.oid IN ('embeddings'::regclass, 'hidden_embeddings'::regclass, 'embedding_queue'::regclass, 'search_log'::regclass, 'job_runs'::regclass, 'signed_calls'::regclass, 'lane_state'::regclass, 'qstash_spend'::regclass)
+        FROM pg_class c WHERE c.oid IN ('embeddings'::regclass, 'hidden_embeddings'::regclass, 'embedding_queue'::regclass, 'search_log'::regclass, 'job_runs'::regclass, 'signed_calls'::regclass, 'lane_state'::regclass, 'qstash_spend'::regclass, 'embedding_sets'::regclass)
       UNION ALL
       SELECT 'SEQUENCE ' || s.oid::regclass, coalesce(s.relacl, acldefault('s', s.relowner)), s.relowner
         FROM pg_class s JOIN pg_depend d ON d.classid = 'pg_class'::regclass AND d.objid = s.oid AND d.refclassid = 'pg_class'::regclass
-        WHERE s.relkind = 'S' AND d.refobjid IN ('embeddings'::regclass, 'hidden_embeddings'::regclass, 'embedding_queue'::regclass, 'search_log'::regclass, 'job_runs'::regclass, 'signed_calls'::regclass, 'lane_state'::regclass, 'qstash_spend'::regclass)
+        WHERE s.relkind = 'S' AND d.refobjid IN ('embeddings'::regclass, 'hidden_embeddings'::regclass, 'embedding_queue'::regclass, 'search_log'::regclass, 'job_runs'::regclass, 'signed_calls'::regclass, 'lane_state'::regclass, 'qstash_spend'::regclass, 'embedding_sets'::regclass)
       UNION ALL
       SELECT 'FUNCTION ' || p.oid::regprocedure, coalesce(p.proacl, acldefault('f', p.proowner)), p.proowner
         FROM pg_proc p WHERE p.oid IN ('queue_for_embedding(text, text, integer, text, text, integer)'::regprocedure, 'capture_embedding_change()'::regprocedure, 'capture_embedding_children()'::regprocedure)
