@@ -101,10 +101,12 @@ export async function startRelayedPglite() {
   const connection = await openPglite();
   await connection.migrate();
   const relay = await startNeonRelay(connection);
+  // The relay's own close, taken before it is replaced (calling relay.close inside would call itself).
+  const closeRelay = relay.close.bind(relay);
   return Object.assign(relay, {
     connection,
     close: async () => {
-      await relay.close();
+      await closeRelay();
       await connection.close();
     },
   });
