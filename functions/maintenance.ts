@@ -3,6 +3,8 @@ import { and, eq, lt, notExists, notInArray, sql } from "drizzle-orm";
 import { visibleWhere } from "../schema/registry.js";
 import { embeddings, searchLog, signedCalls } from "../schema/pipeline-tables.js";
 import { restoreHnswIndex } from "./db/hnsw-index.js";
+import { pruneBudget } from "./cost/budget.js";
+import { pruneSpend } from "./cost/ledger.js";
 import type { Deps } from "./deps.js";
 import { requireQStashSignature } from "./lib/auth.js";
 import { createRouter, type Router, Status } from "./lib/create-app.js";
@@ -53,6 +55,9 @@ export async function maintain(deps: Deps) {
     orphans += deleted.length;
   }
   const stale = await queueOtherModels(db, deps.embedder);
+  // The cost ledger keeps SPEND_RETENTION_DAYS of days; the budget only its recent periods.
+  const spendRowsDeleted = await pruneSpend(db, deps.config.cost.retentionDays, (deps.clock ?? Date).now());
+  const budgetPeriodsDeleted = await pruneBudget(db);
   const textConfigsRealigned = await realignTextConfigs(db, registry);
   // A first load that was killed leaves the HNSW index dropped: search would scan every row for good.
   const indexRebuilt = await restoreHnswIndex(db);
@@ -67,6 +72,8 @@ export async function maintain(deps: Deps) {
     expiredSignaturesDeleted: signatures.length,
     textConfigsRealigned,
     indexRebuilt,
+    spendRowsDeleted,
+    budgetPeriodsDeleted,
   };
 }
 

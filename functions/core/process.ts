@@ -10,7 +10,10 @@ import { chunkText, DEFAULT_CHUNKING, type ChunkOptions } from "./chunk.js";
 import { embedChunks } from "./embed.js";
 import { type Document, formatRows, MAX_ROW_BYTES } from "./format.js";
 import { contentHash } from "./hash.js";
-import { type FailedItem, type Item, itemKey, uniqueItems } from "./item.js";
+import { type FailedItem, groupBy, type Item, itemKey, uniqueItems } from "./item.js";
+import { DEFAULT_PRIORITY } from "../../schema/pipeline-tables.js";
+import type { Meter } from "../cost/meter.js";
+import { type Lane, laneFor } from "../qstash/lanes.js";
 import { loadRows } from "./load.js";
 import { type Chunk, chunkKey, type EmbeddedChunk, type EmbeddingWriter, storedHashes, storeEmbeddings } from "./store.js";
 import { OutOfTimeError, PermanentError } from "../lib/errors.js";
@@ -24,7 +27,12 @@ export type ProcessDeps = {
   config?: { process: { maxRowBytes?: number } };
   /** Where and how new and changed embeddings are written: an upsert on `db` unless given (store.ts). */
   writer?: EmbeddingWriter;
+  /** Books each API request's usage, by lane, within the budget (functions/cost/meter.ts); nothing when absent. */
+  meter?: (lane: Lane) => Meter;
 };
+
+/** An item with its queue row's priority, which names the lane its tokens are booked to. */
+export type PrioritizedItem = Item & { priority?: number };
 
 export type ProcessResult = {
   items: number;
@@ -41,7 +49,7 @@ export type ProcessResult = {
 };
 
 /** Brings the embeddings of these items up to date. Throws TransientError when a retry may help. */
-export async function processItems(deps: ProcessDeps, items: Item[]): Promise<ProcessResult> {
+export async function processItems(deps: ProcessDeps, items: PrioritizedItem[]): Promise<ProcessResult> {
   const { db, embedder, registry } = deps;
   const unique = uniqueItems(
     items.map((item) => {
@@ -87,7 +95,7 @@ export async function processItems(deps: ProcessDeps, items: Item[]): Promise<Pr
   let embedded: EmbeddedChunk[];
   let unusable: Map<string, FailedItem>;
   try {
-    const result = await embedChunks(embedder, changed);
+    const result = await embedByLane(deps, changed, unique);
     embedded = result.embedded.map((chunk) => ({ ...chunk, stored: stored.has(chunkKey(chunk)) }));
     // An item with an unusable vector fails alone, none of its chunks stored; its batch goes on.
     unusable = new Map(result.unusable.map((chunk) => [itemKey(chunk), { ...pick(chunk), error: chunk.error }]));
@@ -116,6 +124,22 @@ export async function processItems(deps: ProcessDeps, items: Item[]): Promise<Pr
     superseded: superseded.size,
     failed: [...read.failed, ...read.empty, ...oversized.values(), ...unusable.values()],
   };
+}
+
+/**
+ * Embeds the chunks one lane at a time, each lane's requests booked to it (the budget gives the lanes
+ * different shares); without a meter, all at once.
+ */
+async function embedByLane(deps: ProcessDeps, chunks: Chunk[], items: PrioritizedItem[]) {
+  if (!deps.meter) return embedChunks(deps.embedder, chunks);
+  const lanes = new Map(items.map((item) => [itemKey(item), laneFor(item.priority ?? DEFAULT_PRIORITY)]));
+  const result: Awaited<ReturnType<typeof embedChunks>> = { embedded: [], unusable: [] };
+  for (const [lane, group] of groupBy(chunks, (chunk) => lanes.get(itemKey(chunk)) ?? laneFor(DEFAULT_PRIORITY))) {
+    const part = await embedChunks(deps.embedder, group, deps.meter(lane));
+    result.embedded.push(...part.embedded);
+    result.unusable.push(...part.unusable);
+  }
+  return result;
 }
 
 /** The documents whose UTF-8 text is over `limit` bytes, as failed items (cheap for short texts). */

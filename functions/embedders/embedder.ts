@@ -1,4 +1,5 @@
 // What every embedding provider offers, and the request packing they share.
+import type { Meter } from "../cost/meter.js";
 import type { Budget } from "../lib/budget.js";
 
 export type Embedder = {
@@ -7,9 +8,11 @@ export type Embedder = {
   dimensions: number;
   /**
    * Returns one vector per text, in order. Throws TransientError or PermanentError, and OutOfTimeError
-   * rather than outlive `budget` (request timeouts, retries and rate-limit waits are cut to it).
+   * rather than outlive `budget` (request timeouts, retries and rate-limit waits are cut to it). With a
+   * `meter`, each API request reserves its estimate before it is sent and books its usage after
+   * (functions/cost/meter.ts); a request the budget refuses throws BudgetSpentError.
    */
-  embed(texts: string[], budget?: Budget): Promise<number[][]>;
+  embed(texts: string[], budget?: Budget, meter?: Meter): Promise<number[][]>;
   /** The run's budget this embedder is bound to (withBudget): the core's other stages keep to it too. */
   budget?: Budget;
 };
@@ -18,7 +21,7 @@ export type Embedder = {
 export const withBudget = (embedder: Embedder, budget: Budget): Embedder => ({
   ...embedder,
   budget,
-  embed: (texts) => embedder.embed(texts, budget),
+  embed: (texts, _budget, meter) => embedder.embed(texts, budget, meter),
 });
 
 export type BatchLimits = { maxInputs: number; maxTokens: number };
