@@ -7,6 +7,7 @@ import { drainRouter } from "./drain.js";
 import { enqueueRouter } from "./enqueue.js";
 import type { RouterFactory } from "./lib/create-app.js";
 import { maintenanceRouter } from "./maintenance.js";
+import { pausesRouter } from "./pauses.js";
 import { processWebhookRouter } from "./process-webhook.js";
 import { DRAIN_SCHEDULE, MAINTENANCE_SCHEDULE, RETRY_FAILED_SCHEDULE, type Schedule } from "./qstash/schedules.js";
 import { retryFailedRouter } from "./retry-failed.js";
@@ -81,6 +82,16 @@ export const ENDPOINTS = {
     auth: "admin-token",
     runtime: EDGE,
     router: statusRouter,
+  },
+  // Pause and resume a lane or content type (functions/pauses.ts).
+  pauses: {
+    routes: [
+      { method: "POST", path: "pause" },
+      { method: "POST", path: "resume" },
+    ],
+    auth: "admin-token",
+    runtime: EDGE,
+    router: pausesRouter,
   },
 } as const satisfies Record<string, Endpoint>;
 

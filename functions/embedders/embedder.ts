@@ -58,16 +58,28 @@ export function packRequests(texts: string[], limits: BatchLimits): { start: num
   return requests;
 }
 
-/** Runs `task` over `items` with at most `limit` in flight, keeping the results in order. */
+/**
+ * Runs `task` over `items` with at most `limit` in flight, keeping the results in order. After a failure
+ * no task starts, and the ones in flight finish before it is thrown: nothing runs (or books its cost,
+ * functions/cost/meter.ts) after the caller has moved on.
+ */
 export async function mapLimited<T, R>(items: T[], limit: number, task: (item: T) => Promise<R>): Promise<R[]> {
   const results: R[] = new Array(items.length);
   let next = 0;
+  let failed = false;
   const worker = async () => {
-    while (next < items.length) {
+    while (!failed && next < items.length) {
       const index = next++;
-      results[index] = await task(items[index]!);
+      try {
+        results[index] = await task(items[index]!);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  const settled = await Promise.allSettled(Array.from({ length: Math.min(limit, items.length) }, worker));
+  const rejected = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
+  if (rejected) throw rejected.reason;
   return results;
 }
