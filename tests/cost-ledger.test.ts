@@ -23,7 +23,8 @@ import {
   laneStates,
   pipelinePauses,
 } from "../schema";
-import { createRegistry } from "../schema/registry";
+import { BACKGROUND_PRIORITY, createRegistry } from "../schema/registry";
+import { queueItems, readGate } from "../functions/queue";
 import type { Connection } from "../scripts/lib/database";
 import { estimateBackfill } from "../scripts/lib/estimate";
 import { sampleCourses, sampleLessons, samplePosts } from "../scripts/lib/sample-data";
@@ -150,7 +151,6 @@ describe("budget", () => {
     expect(account!.tokens).toBe(served);
     expect(served).toBeLessThanOrEqual(cap + largest);
     expect(account!.reservedTokens).toBe(0);
-    // The batched lane (posts, backfills) stops at 80% of the cap: its spend stays under that share.
     const byLane = await spendByDay(connection.db, deps.config, utcDay(Date.now() - 86_400_000), utcDay(Date.now() + 86_400_000));
     expect(totalOf(byLane).tokens).toBe(served);
     // Nothing failed for want of budget, and no attempt was counted against the rows left waiting.
@@ -172,6 +172,40 @@ describe("budget", () => {
     const done = await drainAll(raised);
     expect(done.remaining).toBe(0);
     expect(await connection.db.$count(embeddingQueue, eq(embeddingQueue.status, "pending"))).toBe(0);
+  });
+
+  it("closes the batched lane (backfills) first, the queued lane next, the immediate lane last", async () => {
+    const deps = depsWith({ EMBEDDING_BUDGET_TOKENS: "1000" });
+    const now = Date.now();
+    const closedAt = async (tokens: number) => {
+      await connection.db
+        .insert(embeddingBudget)
+        .values({ period: utcDay(now), tokens })
+        .onConflictDoUpdate({ target: embeddingBudget.period, set: { tokens } });
+      return (await readGate(connection.db, deps.config, now)).closedLanes;
+    };
+    expect(await closedAt(799)).toEqual([]);
+    expect(await closedAt(800)).toEqual(["database"]);
+    expect(await closedAt(900)).toEqual(["queued", "database"]);
+    expect(await closedAt(1000)).toEqual(["immediate", "queued", "database"]);
+
+    // At 85%: a backfill's rows wait while a course edit (the immediate lane) is still embedded.
+    await closedAt(850);
+    const [c1, c2] = await connection.db
+      .insert(course)
+      .values([{ title: "Backfilled course" }, { title: "Edited course" }])
+      .returning();
+    await connection.db.delete(embeddingQueue);
+    await queueItems(
+      connection.db,
+      [{ contentType: "course", contentId: String(c1!.id), priority: BACKGROUND_PRIORITY, op: "upsert" }],
+      "backfill",
+    );
+    await queueItems(connection.db, [{ contentType: "course", contentId: String(c2!.id), priority: 2, op: "upsert" }], "webhook");
+    const summary = await drain(deps, { budgetMs: 60_000 });
+    expect(summary.done).toBe(1);
+    const [waiting] = await connection.db.select().from(embeddingQueue).where(eq(embeddingQueue.status, "pending"));
+    expect(waiting).toMatchObject({ contentId: String(c1!.id), priority: BACKGROUND_PRIORITY, attempts: 0 });
   });
 });
 

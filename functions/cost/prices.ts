@@ -2,8 +2,8 @@
 import type { SpendPath } from "../../schema/pipeline-tables.js";
 
 /**
- * OpenAI's list prices for its embedding models (https://openai.com/api/pricing, December 2026), USD per
- * 1M tokens. EMBEDDING_PRICES sets others, or overrides these (a discount, another provider).
+ * OpenAI's list prices for its embedding models (https://openai.com/api/pricing, as published when this
+ * was written: check them), USD per 1M tokens. EMBEDDING_PRICES sets others, or overrides these (a discount, another provider).
  */
 export const DEFAULT_PRICES: Record<string, number> = {
   "text-embedding-3-small": 0.02,
