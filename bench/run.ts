@@ -1,9 +1,10 @@
-// `npm run bench [throughput] [insert] [index] [latency] [doorbells] [webhooks] [day] [ratelimit] [search] [memory] [hnsw] [bundles]`: runs the benchmarks (all by
+// `npm run bench [throughput] [insert] [index] [latency] [doorbells] [webhooks] [day] [ratelimit] [search] [memory] [hnsw] [bundles] [cost]`: runs the benchmarks (all by
 // default) and prints their figures. Sizes: BENCH_DRAIN_SIZES (1000,5000,20000), BENCH_SEARCH_SIZES
 // (10000,50000; on PostgreSQL 10000,100000), BENCH_MEMORY_SIZES (500,5000). On the PostgreSQL server
 // BENCH_DATABASE_URL names when set (a fresh database per benchmark, the doorbells' too), PGlite otherwise. See BENCHMARKS.md.
 import { cpus } from "node:os";
 import { buildEdgeBundles } from "../scripts/build-edge";
+import { costLedger } from "./cost";
 import { doorbells } from "./doorbells";
 import { drainMemory } from "./drain-memory";
 import { benchDatabaseLabel, benchServerUrl } from "./bench-database";
@@ -20,11 +21,33 @@ import { webhookDay, webhookDriver } from "./webhook-driver";
 const wanted = new Set(
   process.argv.slice(2).length
     ? process.argv.slice(2)
-    : ["throughput", "latency", "doorbells", "webhooks", "day", "ratelimit", "search", "memory", "hnsw", "bundles"],
+    : ["throughput", "latency", "doorbells", "webhooks", "day", "ratelimit", "search", "memory", "hnsw", "bundles", "cost"],
 );
 const sizes = (name: string, fallback: string) => (process.env[name] ?? fallback).split(",").map(Number);
 const round = (x: number, digits = 1) => Number(x.toFixed(digits));
 console.log(`qstash-embeddings benchmarks — ${new Date().toISOString()} — ${cpus().length} cores, Node ${process.version}\n`);
+
+if (wanted.has("cost")) {
+  const results = [];
+  for (const n of sizes("BENCH_COST_SIZES", "2000")) results.push(await costLedger(n));
+  console.log(`Cost ledger, estimate and budget (${benchDatabaseLabel}, fake OpenAI; tokens):`);
+  console.table(
+    results.map((r) => ({
+      posts: r.n,
+      estimate: r.estimateTokens,
+      ledger: r.ledgerTokens,
+      served: r.servedTokens,
+      "ledger vs served %": round(r.ledgerVsServedPct, 2),
+      "estimate vs ledger %": round(r.estimateVsLedgerPct, 2),
+      "ledger $": round(r.ledgerUsd, 6),
+      cap: r.cap,
+      "spent under cap": r.cappedSpent,
+      "largest request": r.largestRequest,
+      "left waiting": r.pendingAfterCap,
+      failed: r.failedAfterCap,
+    })),
+  );
+}
 
 if (wanted.has("throughput")) {
   const results = [];
