@@ -6,7 +6,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createFunctionApp } from "../functions/app";
 import { loadConfig } from "../functions/config";
 import { reserveBudget } from "../functions/cost/budget";
-import { spendByDay, totalOf } from "../functions/cost/ledger";
+import { dailyCost, spendByDay, totalOf } from "../functions/cost/ledger";
 import type { Deps } from "../functions/deps";
 import { drain } from "../functions/drain";
 import { routeChanges } from "../functions/enqueue/route-changes";
@@ -109,6 +109,8 @@ describe("cost ledger", () => {
 
     expect(Math.abs(estimate.tokens - booked.tokens)).toBeLessThanOrEqual(booked.tokens * 0.05);
     expect(estimate.usd).toBeCloseTo(booked.usd, 6);
+    const [day] = await dailyCost(connection.db, deps.config, utcDay(Date.now()), utcDay(Date.now()));
+    expect(day).toMatchObject({ tokens: booked.tokens, requests: booked.requests, qstashMessages: 0 });
     // Everything is current now: a second backfill would send nothing.
     expect((await estimateBackfill(deps, registry.entries)).chunksToEmbed).toBe(0);
   });

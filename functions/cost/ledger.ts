@@ -2,7 +2,7 @@
 // embedding API's requests, inputs and tokens (its own usage.prompt_tokens). Small and bounded: a row
 // per day and combination, old days pruned by maintenance (SPEND_RETENTION_DAYS).
 import { and, gte, lt, sql } from "drizzle-orm";
-import { embeddingSpend, type SpendPath } from "../../schema/pipeline-tables.js";
+import { embeddingSpend, qstashSpend, type SpendPath } from "../../schema/pipeline-tables.js";
 import type { Config } from "../config.js";
 import type { Database } from "../db/database.js";
 import { utcDay } from "../qstash/spend-ledger.js";
@@ -64,6 +64,28 @@ export function totalOf(rows: SpendRow[]): Usage & { usd: number } {
     }),
     { tokens: 0, requests: 0, inputs: 0, usd: 0 },
   );
+}
+
+export type DailyCost = Usage & {
+  day: string;
+  usd: number;
+  /** QStash messages billed that day: publish requests and retried deliveries (functions/qstash/spend-ledger.ts). */
+  qstashMessages: number;
+};
+
+/** Per UTC day from `fromDay` through `toDay`, every day present: embedding spend summed and QStash's messages, for charts. */
+export async function dailyCost(db: Database, config: Config, fromDay: string, toDay: string): Promise<DailyCost[]> {
+  const rows = await spendByDay(db, config, fromDay, toDay);
+  const messages = await db
+    .select()
+    .from(qstashSpend)
+    .where(and(gte(qstashSpend.day, fromDay), lt(qstashSpend.day, nextDay(toDay))));
+  const days: DailyCost[] = [];
+  for (let day = fromDay; day <= toDay; day = nextDay(day)) {
+    const q = messages.find((m) => m.day === day);
+    days.push({ day, ...totalOf(rows.filter((r) => r.day === day)), qstashMessages: (q?.publishRequests ?? 0) + (q?.retried ?? 0) });
+  }
+  return days;
 }
 
 /** Deletes ledger days older than the retention (maintenance); how many rows. */
