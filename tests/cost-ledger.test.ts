@@ -6,7 +6,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createFunctionApp } from "../functions/app";
 import { loadConfig } from "../functions/config";
 import { reserveBudget } from "../functions/cost/budget";
-import { dailyCost, spendByDay, totalOf } from "../functions/cost/ledger";
+import { bookSpend, dailyCost, pruneSpend, spendByDay, totalOf } from "../functions/cost/ledger";
 import type { Deps } from "../functions/deps";
 import { drain } from "../functions/drain";
 import { routeChanges } from "../functions/enqueue/route-changes";
@@ -113,6 +113,18 @@ describe("cost ledger", () => {
     expect(day).toMatchObject({ tokens: booked.tokens, requests: booked.requests, qstashMessages: 0 });
     // Everything is current now: a second backfill would send nothing.
     expect((await estimateBackfill(deps, registry.entries)).chunksToEmbed).toBe(0);
+  });
+
+  it("stays bounded: one row per day and combination, days past the retention pruned", async () => {
+    const now = Date.now();
+    const key = { model: "text-embedding-3-small", lane: "queued", path: "live" as const };
+    for (let n = 0; n < 3; n++) await bookSpend(connection.db, key, { tokens: 10, requests: 1, inputs: 2 }, now);
+    await bookSpend(connection.db, key, { tokens: 5, requests: 1, inputs: 1 }, now - 40 * 86_400_000);
+    expect(await connection.db.$count(embeddingSpend)).toBe(2);
+    const [today] = await spendByDay(connection.db, depsWith().config, utcDay(now), utcDay(now));
+    expect(today).toMatchObject({ tokens: 30, requests: 3, inputs: 6 });
+    expect(await pruneSpend(connection.db, 30, now)).toBe(1);
+    expect(await connection.db.$count(embeddingSpend)).toBe(1);
   });
 
   it("takes prices from EMBEDDING_PRICES and refuses a malformed one", () => {

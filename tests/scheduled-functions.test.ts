@@ -214,6 +214,9 @@ describe("maintenance", () => {
       expiredSignaturesDeleted: 0,
       textConfigsRealigned: 0,
       indexRebuilt: false,
+      // The cost ledger's days past SPEND_RETENTION_DAYS (this file's runs book on its clock), old budget periods.
+      spendRowsDeleted: expect.any(Number),
+      budgetPeriodsDeleted: 0,
     });
     expect((await db.select().from(searchLog)).map((r) => r.query)).toEqual(["new"]);
     expect(await stack.embeddedChunks(gone!.id)).toBe(0);
