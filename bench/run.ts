@@ -1,9 +1,10 @@
-// `npm run bench [throughput] [insert] [index] [latency] [doorbells] [webhooks] [day] [ratelimit] [search] [labelled] [memory] [hnsw] [bundles] [halfvec] [switch]`: runs the benchmarks (all by
+// `npm run bench [throughput] [insert] [index] [latency] [doorbells] [webhooks] [day] [ratelimit] [search] [labelled] [memory] [hnsw] [bundles] [halfvec] [switch] [cost]`: runs the benchmarks (all by
 // default) and prints their figures. Sizes: BENCH_DRAIN_SIZES (1000,5000,20000), BENCH_SEARCH_SIZES
 // (10000,50000; on PostgreSQL 10000,100000), BENCH_MEMORY_SIZES (500,5000). On the PostgreSQL server
 // BENCH_DATABASE_URL names when set (a fresh database per benchmark, the doorbells' too), PGlite otherwise. See BENCHMARKS.md.
 import { cpus, loadavg } from "node:os";
 import { buildEdgeBundles } from "../scripts/build-edge";
+import { costLedger } from "./cost";
 import { doorbells } from "./doorbells";
 import { drainMemory } from "./drain-memory";
 import { benchDatabaseLabel, benchServerUrl } from "./bench-database";
@@ -34,6 +35,7 @@ const DEFAULT_PARTS = [
   "bundles",
   "halfvec",
   "switch",
+  "cost",
 ];
 const PARTS = [...DEFAULT_PARTS, "insert", "index"];
 const wanted = new Set(process.argv.slice(2).length ? process.argv.slice(2) : DEFAULT_PARTS);
@@ -85,6 +87,27 @@ await part("switch", async () => {
     `A model switch of ${r.n} rows (${benchDatabaseLabel}): shadow filled in ${round(r.fillSeconds)} s; switch ${round(r.switchMs)} ms, rollback ${round(r.rollbackMs)} ms, switch again ${round(r.switchAgainMs)} ms; ${r.errors.length} searches failed${r.errors.length ? `: ${r.errors.slice(0, 3).join("; ")}` : ""}`,
   );
   console.table(r.phases);
+});
+await part("cost", async () => {
+  const results = [];
+  for (const n of sizes("BENCH_COST_SIZES", "2000")) results.push(await costLedger(n));
+  console.log(`Cost ledger, estimate and budget (${benchDatabaseLabel}, fake OpenAI; tokens):`);
+  console.table(
+    results.map((r) => ({
+      posts: r.n,
+      estimate: r.estimateTokens,
+      ledger: r.ledgerTokens,
+      served: r.servedTokens,
+      "ledger vs served %": round(r.ledgerVsServedPct, 2),
+      "estimate vs ledger %": round(r.estimateVsLedgerPct, 2),
+      "ledger $": round(r.ledgerUsd, 6),
+      cap: r.cap,
+      "spent under cap": r.cappedSpent,
+      "largest request": r.largestRequest,
+      "left waiting": r.pendingAfterCap,
+      failed: r.failedAfterCap,
+    })),
+  );
 });
 await part("throughput", async () => {
   const results = [];

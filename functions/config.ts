@@ -10,6 +10,7 @@ import { shownUrl } from "./lib/shown-url.js";
 import { LOCAL_MODEL } from "./embedders/local.js";
 import { MAX_ROW_BYTES } from "./core/format.js";
 import { type ChangesVia, DRAIN_CRONS } from "./endpoints.js";
+import { parsePrices } from "./cost/prices.js";
 
 /**
  * QStash's daily message limit per plan (https://upstash.com/docs/qstash/overall/pricing): what the
@@ -115,6 +116,13 @@ const EnvSchema = v.object({
   PROCESS_BUDGET_MS: integer(50_000, 100, 800_000),
   EMBEDDING_MAX_ROW_BYTES: integer(MAX_ROW_BYTES, 1, 100_000_000),
   LANE_LINGER_MS: integer(2000, 0, 30_000),
+  EMBEDDING_PRICES: v.optional(v.pipe(v.string(), v.trim())),
+  EMBEDDING_BUDGET_TOKENS: v.optional(v.pipe(v.string(), v.regex(/^\d+$/, "must be a whole number of tokens"), v.transform(Number))),
+  EMBEDDING_BUDGET_USD: v.optional(
+    v.pipe(v.string(), v.regex(/^\d+(\.\d+)?$/, "must be an amount of US dollars, e.g. 5 or 2.50"), v.transform(Number)),
+  ),
+  EMBEDDING_BUDGET_PERIOD: v.optional(v.picklist(["day", "month"], "must be day or month"), "day"),
+  SPEND_RETENTION_DAYS: integer(400, 1, 10_000),
 });
 
 /** Every variable the configuration reads (.env.example lists each, tests/env-example.test.ts). */
@@ -164,6 +172,15 @@ export type Config = {
    */
   search: { exactLimit: number; public: boolean; budgetMs: number; publicPerMinute: number };
   local: { port: number; pgPort: number; dataDir: string };
+  /**
+   * The cost ledger and budget (functions/cost/): USD per 1M tokens by model (EMBEDDING_PRICES over
+   * OpenAI's list prices); a cap on tokens and/or dollars per UTC day or month; ledger days kept.
+   */
+  cost: {
+    prices: Record<string, number>;
+    budget: { tokens?: number; usd?: number; period: "day" | "month" };
+    retentionDays: number;
+  };
 };
 
 /**
@@ -186,6 +203,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     throw new ConfigError(`Invalid configuration: ${problems.join("; ")}`);
   }
   const e = result.output;
+  let prices: Record<string, number>;
+  try {
+    prices = parsePrices(e.EMBEDDING_PRICES);
+  } catch (error) {
+    throw new ConfigError(`Invalid configuration: EMBEDDING_PRICES ${(error as Error).message}`);
+  }
   const provider = e.EMBEDDER ?? (e.OPENAI_API_KEY ? "openai" : "local");
   if (provider === "openai" && !e.OPENAI_API_KEY)
     throw new ConfigError("Invalid configuration: EMBEDDER is openai but OPENAI_API_KEY is not set");
@@ -245,6 +268,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       publicPerMinute: e.SEARCH_PUBLIC_PER_MINUTE,
     },
     local: { port: e.PORT, pgPort: e.PGPORT, dataDir: e.PGLITE_DATA_DIR },
+    cost: {
+      prices,
+      budget: { tokens: e.EMBEDDING_BUDGET_TOKENS, usd: e.EMBEDDING_BUDGET_USD, period: e.EMBEDDING_BUDGET_PERIOD },
+      retentionDays: e.SPEND_RETENTION_DAYS,
+    },
   };
 }
 
@@ -277,5 +305,6 @@ export function publicConfig(config: Config) {
     process: config.process,
     searchPublic: config.search.public,
     searchPublicPerMinute: config.search.publicPerMinute,
+    budget: config.cost.budget,
   };
 }

@@ -21,10 +21,16 @@ import {
   MAX_ATTEMPTS,
   readyCount,
   releaseLane,
+  OPEN_GATE,
+  readGate,
   returnToPending,
   settleDone,
   settleFailed,
+  type Gate,
+  unclaim,
 } from "./queue/index.js";
+import { BudgetSpentError } from "./cost/budget.js";
+import { spendMeter } from "./cost/meter.js";
 import { itemKey } from "./lib/item.js";
 import { deduplicationId } from "./qstash/deduplication-id.js";
 import { doorbellAfter, FALLBACK_LANE } from "./qstash/doorbells.js";
@@ -50,7 +56,8 @@ export type DrainSummary = {
   embedded: number;
   remaining: number;
   chained: boolean;
-  stoppedBy: "empty" | "budget" | "transient-error";
+  /** "paused": the embedding budget refused a request (functions/cost/budget.ts); the batch went back unclaimed. */
+  stoppedBy: "empty" | "budget" | "transient-error" | "paused";
   /** The batch a whole run's budget holds at this run's slowest rate (half the batch it ran out on). */
   nextBatchSize?: number;
 };
@@ -69,11 +76,11 @@ export type DrainOptions = {
  * A lane's run, once its lane is empty, waits up to LANE_LINGER_MS (within its budget) for more rows
  * before letting the lane go: a burst's rows then join the run under way instead of ringing anew.
  */
-async function lingerForRows(deps: Deps, range: { min: number; max: number }, left: () => number): Promise<boolean> {
+async function lingerForRows(deps: Deps, range: { min: number; max: number }, gate: Gate, left: () => number): Promise<boolean> {
   const clock = deps.clock ?? { sleep: (ms: number) => new Promise((r) => setTimeout(r, ms)) };
   for (let waited = 0; waited < deps.config.process.lingerMs && left() > LINGER_POLL_MS; waited += LINGER_POLL_MS) {
     await clock.sleep(LINGER_POLL_MS);
-    if ((await readyCount(deps.db, range)) > 0) return true;
+    if ((await readyCount(deps.db, range, gate)) > 0) return true;
   }
   return false;
 }
@@ -87,6 +94,9 @@ export async function drain(deps: Deps, options: DrainOptions = {}): Promise<Dra
   const started = clock.now();
   const maxSize = deps.config.drain.batchSize;
   const embedder = withBudget(deps.embedder, work);
+  // Every request is booked in the cost ledger by lane, within the budget (functions/cost/).
+  const meter = (lane: Lane, model: string) => spendMeter(deps.db, deps.config, { model, lane, path: "live" }, clock);
+  let gate = OPEN_GATE;
   const summary: DrainSummary = {
     batches: 0,
     claimed: 0,
@@ -110,13 +120,15 @@ export async function drain(deps: Deps, options: DrainOptions = {}): Promise<Dra
     const size = nextBatchSize(work.left(), pace, maxSize, options.batchSize);
     if (size === 0) break;
     const batchStarted = clock.now();
+    // Paused lanes and types, and lanes past their budget share, are not claimed (functions/queue/gate.ts).
+    gate = await readGate(deps.db, deps.config, batchStarted);
     // The lease outlives this run's budget, so only a run that died loses its claim.
-    const batch = await claimBatch(deps.db, size, Math.max(2 * budgetMs, 1000), range);
+    const batch = await claimBatch(deps.db, size, Math.max(2 * budgetMs, 1000), range, gate);
     if (batch.length === 0) {
       // A lane's run serves while rows keep coming, then lets the lane go unless rows came meanwhile.
       if (options.lane && range) {
-        if (await lingerForRows(deps, range, () => work.left())) continue;
-        if (!(await releaseLane(deps.db, options.lane, range))) continue;
+        if (await lingerForRows(deps, range, gate, () => work.left())) continue;
+        if (!(await releaseLane(deps.db, options.lane, range, gate))) continue;
         released = true;
       }
       summary.stoppedBy = "empty";
@@ -125,7 +137,7 @@ export async function drain(deps: Deps, options: DrainOptions = {}): Promise<Dra
     summary.batches++;
     summary.claimed += batch.length;
     try {
-      const result = await processItems({ ...deps, embedder }, batch);
+      const result = await processItems({ ...deps, embedder, meter }, batch);
       const failedKeys = new Map(result.failed.map((f) => [itemKey(f), f.error]));
       const failed = batch.filter((row) => failedKeys.has(itemKey(row)));
       await settleFailed(
@@ -140,6 +152,16 @@ export async function drain(deps: Deps, options: DrainOptions = {}): Promise<Dra
       summary.failed += failed.length;
       summary.embedded += result.embedded;
     } catch (error) {
+      // The budget refused a request: the batch waits, its attempt not counted, until the gate opens.
+      if (error instanceof BudgetSpentError) {
+        await unclaim(
+          deps.db,
+          batch.map((row) => row.id),
+        );
+        summary.claimed -= batch.length;
+        summary.stoppedBy = "paused";
+        break;
+      }
       if (error instanceof PermanentError) {
         await settleFailed(
           deps.db,
@@ -175,7 +197,7 @@ export async function drain(deps: Deps, options: DrainOptions = {}): Promise<Dra
     };
   }
   if (pace) summary.nextBatchSize ??= Math.max(1, Math.min(maxSize, Math.floor(workMs / pace.slowestMsPerItem)));
-  summary.remaining = await readyCount(deps.db, range);
+  summary.remaining = await readyCount(deps.db, range, gate);
   // One message hands a lane over (or the drain's backlog on); past the day's spend, the schedule takes it.
   const passOn = async () => {
     if (!deps.publisher || !(await bookPublish(deps.db, deps.config, 1, "fallback", clock.now()))) return false;
@@ -198,8 +220,8 @@ export async function drain(deps: Deps, options: DrainOptions = {}): Promise<Dra
   if (options.lane && range && !released && !summary.chained) {
     // Out of budget as the lane emptied: let it go under its lock (§5), or pass on the rows that came
     // meanwhile. After an error, or with no message to spare, the lane is idle: the next change rings.
-    const failed = summary.stoppedBy === "transient-error";
-    const ready = !failed && !(await releaseLane(deps.db, options.lane, range));
+    const failed = summary.stoppedBy === "transient-error" || summary.stoppedBy === "paused";
+    const ready = !failed && !(await releaseLane(deps.db, options.lane, range, gate));
     if (ready) summary.chained = await passOn();
     if (failed || (ready && !summary.chained)) await freeLanes(deps.db, [options.lane]);
   }

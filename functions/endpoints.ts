@@ -78,6 +78,15 @@ export const ENDPOINTS = {
     auth: "admin-token",
     runtime: EDGE,
   },
+  // Pause and resume a lane or content type (functions/pauses.ts).
+  pauses: {
+    routes: [
+      { method: "POST", path: "pause" },
+      { method: "POST", path: "resume" },
+    ],
+    auth: "admin-token",
+    runtime: EDGE,
+  },
 } as const satisfies Record<string, Endpoint>;
 
 export type EndpointName = keyof typeof ENDPOINTS;

@@ -4,6 +4,8 @@ import { BACKGROUND_PRIORITY, visibleWhere } from "../schema/registry.js";
 import { embeddings, hiddenEmbeddings, jobRuns, searchLog, signedCalls } from "../schema/pipeline-tables.js";
 import { type DriftCursor, findDrifted } from "./core/drift.js";
 import { restoreHnswIndex } from "./db/hnsw-index.js";
+import { pruneBudget } from "./cost/budget.js";
+import { pruneSpend } from "./cost/ledger.js";
 import type { Deps } from "./deps.js";
 import { requireQStashSignature } from "./http/auth.js";
 import { createRouter, type Router, Status } from "./http/create-app.js";
@@ -106,6 +108,9 @@ export async function maintain(deps: Deps, options: { driftRows?: number } = {})
     sweep.drifted.map((item) => ({ ...item, priority: BACKGROUND_PRIORITY, op: "upsert" as const })),
     "backfill",
   );
+  // The cost ledger keeps SPEND_RETENTION_DAYS of days; the budget only its recent periods.
+  const spendRowsDeleted = await pruneSpend(db, deps.config.cost.retentionDays, (deps.clock ?? Date).now());
+  const budgetPeriodsDeleted = await pruneBudget(db);
   const textConfigsRealigned = await realignTextConfigs(db, registry);
   // A first load that was killed leaves the HNSW index dropped: search would scan every row for good.
   const indexRebuilt = await restoreHnswIndex(db);
@@ -124,6 +129,8 @@ export async function maintain(deps: Deps, options: { driftRows?: number } = {})
     driftRowsChecked: sweep.checked,
     driftedRowsQueued: sweep.drifted.length,
     driftCursor: sweep.next,
+    spendRowsDeleted,
+    budgetPeriodsDeleted,
     ...modelSets,
   };
 }

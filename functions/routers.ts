@@ -6,6 +6,7 @@ import { enqueueRouter } from "./enqueue.js";
 import type { EndpointName } from "./endpoints.js";
 import type { RouterFactory } from "./http/create-app.js";
 import { maintenanceRouter } from "./maintenance.js";
+import { pausesRouter } from "./pauses.js";
 import { processWebhookRouter } from "./process-webhook.js";
 import { retryFailedRouter } from "./retry-failed.js";
 import { searchRouter } from "./search.js";
@@ -19,4 +20,5 @@ export const ROUTERS: Readonly<Record<EndpointName, RouterFactory>> = {
   "retry-failed": retryFailedRouter,
   search: searchRouter,
   status: statusRouter,
+  pauses: pausesRouter,
 };

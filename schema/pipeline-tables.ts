@@ -1,8 +1,10 @@
 // The pipeline's own tables. See ARCHITECTURE.md §2, "Tables".
 import { sql } from "drizzle-orm";
 import {
+  bigint,
   bigserial,
   boolean,
+  doublePrecision,
   customType,
   date,
   index,
@@ -210,7 +212,7 @@ export type SetRole = (typeof setRoles)[number];
 export const SHADOW_TABLE = "embeddings_shadow";
 
 /**
- * The embedding sets, once a shadow was ever made (`npm run model`, ARCHITECTURE.md §10): `serving` is
+ * The embedding sets, once a shadow was ever made (`npm run model`, ARCHITECTURE.md §13): `serving` is
  * what `embeddings` holds and search answers from, `shadow` what `embeddings_shadow` holds (a model
  * being filled, or, with `retired_at`, the one a switch left, kept for rollback until maintenance
  * drops it). No rows: `embeddings` serves the configured model, as before any switch. A switch swaps
@@ -227,6 +229,62 @@ export const embeddingSets = pgTable("embedding_sets", {
   updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
 });
 
+export const spendPaths = ["live", "batch"] as const;
+/** How an embedding was bought: a live request, or (later) OpenAI's Batch API at its own price. */
+export type SpendPath = (typeof spendPaths)[number];
+
+/**
+ * The cost ledger (functions/cost/ledger.ts), one row per UTC day, model, lane and path: what the
+ * embedding API was asked (`requests`, `inputs`) and answered it used (`tokens`, its usage.prompt_tokens).
+ * Money is tokens × the model's price (EMBEDDING_PRICES), at read time. Maintenance prunes old days.
+ */
+export const embeddingSpend = pgTable(
+  "embedding_spend",
+  {
+    day: date("day", { mode: "string" }).notNull(),
+    model: text("model").notNull(),
+    lane: text("lane").notNull(),
+    path: text("path").$type<SpendPath>().notNull().default("live"),
+    tokens: bigint("tokens", { mode: "number" }).notNull().default(0),
+    requests: integer("requests").notNull().default(0),
+    inputs: integer("inputs").notNull().default(0),
+    updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.day, t.model, t.lane, t.path] })],
+);
+
+/**
+ * The budget's account, one row per period ("2026-12-03" for a daily cap, "2026-12" for a monthly one):
+ * tokens and dollars spent, and those reserved by requests in flight (functions/cost/budget.ts). A request
+ * reserves its estimate before it is sent and settles its usage after, so concurrent runs never pass the cap.
+ */
+export const embeddingBudget = pgTable("embedding_budget", {
+  period: text("period").primaryKey(),
+  tokens: bigint("tokens", { mode: "number" }).notNull().default(0),
+  usd: doublePrecision("usd").notNull().default(0),
+  reservedTokens: bigint("reserved_tokens", { mode: "number" }).notNull().default(0),
+  reservedUsd: doublePrecision("reserved_usd").notNull().default(0),
+  updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+});
+
+export const pauseKinds = ["lane", "type"] as const;
+export type PauseKind = (typeof pauseKinds)[number];
+
+/**
+ * Lanes and content types an operator paused (functions/queue/pauses.ts): their rows wait, unclaimed and
+ * unrung, until resumed. A row here is a pause; resuming deletes it.
+ */
+export const pipelinePauses = pgTable(
+  "pipeline_pauses",
+  {
+    kind: text("kind").$type<PauseKind>().notNull(),
+    name: text("name").notNull(),
+    reason: text("reason"),
+    pausedAt: timestamp("paused_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.kind, t.name] })],
+);
+
 /** Every table of the pipeline: the change-capture migration keeps them to their owner. */
 export const pipelineTables = [
   embeddings,
@@ -238,4 +296,7 @@ export const pipelineTables = [
   laneStates,
   qstashSpend,
   embeddingSets,
+  embeddingSpend,
+  embeddingBudget,
+  pipelinePauses,
 ];

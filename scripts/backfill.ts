@@ -1,13 +1,16 @@
-// `npm run backfill [type] [--after id] [--drain]`: queues every existing row for embedding, with
+// `npm run backfill [type] [--after id] [--drain] [--estimate]`: queues every existing row for embedding, with
 // progress. Interrupted? Run it again with the --after id it last printed; queuing twice is harmless.
 // --drain embeds the backlog here and now instead of leaving it to the scheduled drain; into an empty
 // embeddings table it loads first and builds the HNSW index after (scripts/lib/initial-load.ts).
+// --estimate queues and spends nothing: it says what the backfill would cost (scripts/lib/estimate.ts).
 import { count } from "drizzle-orm";
 import { loadConfig } from "../functions/config";
 import { embedderLine } from "./lib/embedder-line";
 import { createEmbedder, createShadowEmbedder } from "../functions/embedders";
 import { createRegistry } from "../schema/registry";
 import { backfill, tableOf } from "./lib/backfill";
+import { estimateBackfill, formatEstimate } from "./lib/estimate";
+import type { ContentType } from "../schema/registry";
 import { openDatabase } from "./lib/database";
 import { drainBacklog } from "./lib/initial-load";
 import { runScript } from "./lib/run-script";
@@ -27,6 +30,13 @@ if (entries.some((e) => !e)) {
 await runScript(async () => {
   const config = loadConfig(process.env);
   const connection = await openDatabase(config, "npm run backfill");
+  if (args.includes("--estimate")) {
+    const embedder = createEmbedder(config);
+    const estimate = await estimateBackfill({ db: connection.db, registry, embedder, config }, entries as ContentType[]);
+    console.log(formatEstimate(estimate));
+    await connection.close();
+    return;
+  }
   for (const entry of entries) {
     const [{ total } = { total: 0 }] = await connection.db.select({ total: count() }).from(entry!.table);
     const bar = (done: number) => {

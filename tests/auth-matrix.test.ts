@@ -114,6 +114,9 @@ describe("secrets on the app-facing functions", () => {
   const bodies: Record<string, string> = {
     enqueue: JSON.stringify({ contentType: "post", contentId: "00000000-0000-0000-0000-000000000000" }),
     search: JSON.stringify({ query: "matrix" }),
+    // Resumed at once: the fingerprint's tables are left as they were.
+    pause: JSON.stringify({ lane: "database" }),
+    resume: JSON.stringify({ lane: "database" }),
   };
   const cases = ROUTES.filter((r) => r.endpoint.auth !== "qstash-signature").map((r): [string, string, string, string] => [
     r.path,

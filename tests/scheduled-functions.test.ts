@@ -97,11 +97,12 @@ describe("drain", () => {
 
   it("loses nothing when a run dies mid-batch: its claim expires and the next run finishes", async () => {
     const [post] = await stack.connection.db.insert(communityPost).values({ title: "Claimed by a run that died" }).returning();
-    const claimed = await claimBatch(stack.connection.db, 10, 300);
+    // A lease of 2 s: the next drain reads the claim gate first, and on a busy machine 300 ms ran out before it claimed.
+    const claimed = await claimBatch(stack.connection.db, 10, 2000);
     expect(claimed.map((c) => c.contentId)).toEqual([post!.id]);
     // The run "dies" here. Until the lease ends, no other run takes the row.
     expect((await drain(stack.deps, { budgetMs: 20_000 })).claimed).toBe(0);
-    await new Promise((r) => setTimeout(r, 350));
+    await new Promise((r) => setTimeout(r, 2050));
     // Budgets cut a run's requests: a generous one, as this run is about the lease, not the budget.
     const summary = await drain(stack.deps, { budgetMs: 20_000 });
     expect(summary).toMatchObject({ claimed: 1, done: 1 });
@@ -219,6 +220,9 @@ describe("maintenance", () => {
       driftRowsChecked: 0,
       driftedRowsQueued: 0,
       driftCursor: { type: "profile", afterId: null },
+      // The cost ledger's days past SPEND_RETENTION_DAYS (this file's runs book on its clock), old budget periods.
+      spendRowsDeleted: expect.any(Number),
+      budgetPeriodsDeleted: 0,
     });
     expect((await db.select().from(searchLog)).map((r) => r.query)).toEqual(["new"]);
     expect(await stack.embeddedChunks(gone!.id)).toBe(0);

@@ -1,4 +1,5 @@
 // Stage 5: vectors for the chunks that changed, in as few API requests as the provider allows.
+import type { Meter } from "../cost/meter.js";
 import type { Embedder } from "../embedders/embedder.js";
 import type { Chunk, EmbeddedChunk } from "./store.js";
 
@@ -8,9 +9,17 @@ export type UnusableChunk = Chunk & { error: string };
  * Embeds the chunks and checks every vector: one a column of float32s cannot hold usefully (NaN,
  * infinite, beyond float32's range, all zeros) fails its own chunk, not the batch it came in.
  */
-export async function embedChunks(embedder: Embedder, chunks: Chunk[]): Promise<{ embedded: EmbeddedChunk[]; unusable: UnusableChunk[] }> {
+export async function embedChunks(
+  embedder: Embedder,
+  chunks: Chunk[],
+  meter?: Meter,
+): Promise<{ embedded: EmbeddedChunk[]; unusable: UnusableChunk[] }> {
   if (chunks.length === 0) return { embedded: [], unusable: [] };
-  const vectors = await embedder.embed(chunks.map((c) => c.text));
+  const vectors = await embedder.embed(
+    chunks.map((c) => c.text),
+    undefined,
+    meter,
+  );
   const embedded: EmbeddedChunk[] = [];
   const unusable: UnusableChunk[] = [];
   chunks.forEach((chunk, i) => {

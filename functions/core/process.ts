@@ -12,8 +12,11 @@ import { embedChunks } from "./embed.js";
 import { type Document, formatRows, MAX_ROW_BYTES } from "./format.js";
 import { filtersSignature } from "./filters.js";
 import { contentHash } from "./hash.js";
-import { type FailedItem, type Item, itemKey, uniqueItems } from "../lib/item.js";
+import { type FailedItem, groupBy, type Item, itemKey, uniqueItems } from "../lib/item.js";
 import { dropHidden, hiddenVectors, hideChunks } from "./hidden.js";
+import { DEFAULT_PRIORITY } from "../../schema/pipeline-tables.js";
+import type { Meter } from "../cost/meter.js";
+import { type Lane, laneFor } from "../qstash/lanes.js";
 import { loadRows } from "./load.js";
 import {
   type Chunk,
@@ -38,7 +41,15 @@ export type ProcessDeps = {
   writer?: EmbeddingWriter;
   /** The shadow model's embedder (EMBEDDING_SHADOW_MODEL): the shadow set is written with it (functions/sets/). */
   shadowEmbedder?: Embedder;
+  /**
+   * Books each API request's usage to its lane and model, within the budget (functions/cost/meter.ts);
+   * nothing when absent.
+   */
+  meter?: (lane: Lane, model: string) => Meter;
 };
+
+/** An item with its queue row's priority, which names the lane its tokens are booked to. */
+export type PrioritizedItem = Item & { priority?: number };
 
 /** One set's pass: which table, and whether it settles the queue rows (only the serving set's does). */
 type SetPass = { table: string; settle: boolean };
@@ -67,7 +78,7 @@ export type ProcessResult = {
  * they leave a gap in its coverage, which the switch refuses (`npm run model -- status` says how much).
  * Throws TransientError when a retry may help.
  */
-export async function processItems(deps: ProcessDeps, items: Item[]): Promise<ProcessResult> {
+export async function processItems(deps: ProcessDeps, items: PrioritizedItem[]): Promise<ProcessResult> {
   const sets = await readSets(deps.db);
   const budget = deps.embedder.budget;
   const bound = (e: Embedder) => (budget && !e.budget ? withBudget(e, budget) : e);
@@ -85,8 +96,8 @@ export async function processItems(deps: ProcessDeps, items: Item[]): Promise<Pr
   return shadowFailed ? { ...result, shadowFailed } : result;
 }
 
-async function processSet(deps: ProcessDeps, items: Item[], pass: SetPass): Promise<ProcessResult> {
-  const { db, embedder, registry } = deps;
+async function processSet(deps: ProcessDeps, items: PrioritizedItem[], pass: SetPass): Promise<ProcessResult> {
+  const { db, registry } = deps;
   const unique = uniqueItems(
     items.map((item) => {
       const entry = registry.byType(item.contentType);
@@ -143,7 +154,7 @@ async function processSet(deps: ProcessDeps, items: Item[], pass: SetPass): Prom
   let embedded: EmbeddedChunk[];
   let unusable: Map<string, FailedItem>;
   try {
-    const result = await embedChunks(embedder, toEmbed);
+    const result = await embedByLane(deps, toEmbed, unique);
     embedded = [...result.embedded, ...restored].map((chunk) => ({ ...chunk, stored: stored.has(chunkKey(chunk)) }));
     // An item with an unusable vector fails alone, none of its chunks stored; its batch goes on.
     unusable = new Map(result.unusable.map((chunk) => [itemKey(chunk), { ...pick(chunk), error: chunk.error }]));
@@ -191,6 +202,22 @@ export async function chunkDocuments(deps: ProcessDeps, documents: Document[]) {
     }
   }
   return { chunks, chunkCounts };
+}
+
+/**
+ * Embeds the chunks one lane at a time, each lane's requests booked to it (the budget gives the lanes
+ * different shares); without a meter, all at once.
+ */
+async function embedByLane(deps: ProcessDeps, chunks: Chunk[], items: PrioritizedItem[]) {
+  if (!deps.meter) return embedChunks(deps.embedder, chunks);
+  const lanes = new Map(items.map((item) => [itemKey(item), laneFor(item.priority ?? DEFAULT_PRIORITY)]));
+  const result: Awaited<ReturnType<typeof embedChunks>> = { embedded: [], unusable: [] };
+  for (const [lane, group] of groupBy(chunks, (chunk) => lanes.get(itemKey(chunk)) ?? laneFor(DEFAULT_PRIORITY))) {
+    const part = await embedChunks(deps.embedder, group, deps.meter(lane, deps.embedder.model));
+    result.embedded.push(...part.embedded);
+    result.unusable.push(...part.unusable);
+  }
+  return result;
 }
 
 /** The documents whose UTF-8 text is over `limit` bytes, as failed items (cheap for short texts). */

@@ -1,4 +1,5 @@
 // What every embedding provider offers, and the request packing they share.
+import type { Meter } from "../cost/meter.js";
 import type { Budget } from "../lib/budget.js";
 
 export type Embedder = {
@@ -7,9 +8,11 @@ export type Embedder = {
   dimensions: number;
   /**
    * Returns one vector per text, in order. Throws TransientError or PermanentError, and OutOfTimeError
-   * rather than outlive `budget` (request timeouts, retries and rate-limit waits are cut to it).
+   * rather than outlive `budget` (request timeouts, retries and rate-limit waits are cut to it). With a
+   * `meter`, each API request reserves its estimate before it is sent and books its usage after
+   * (functions/cost/meter.ts); a request the budget refuses throws BudgetSpentError.
    */
-  embed(texts: string[], budget?: Budget): Promise<number[][]>;
+  embed(texts: string[], budget?: Budget, meter?: Meter): Promise<number[][]>;
   /** The run's budget this embedder is bound to (withBudget): the core's other stages keep to it too. */
   budget?: Budget;
 };
@@ -18,7 +21,7 @@ export type Embedder = {
 export const withBudget = (embedder: Embedder, budget: Budget): Embedder => ({
   ...embedder,
   budget,
-  embed: (texts) => embedder.embed(texts, budget),
+  embed: (texts, _budget, meter) => embedder.embed(texts, budget, meter),
 });
 
 export type BatchLimits = { maxInputs: number; maxTokens: number };
@@ -55,16 +58,28 @@ export function packRequests(texts: string[], limits: BatchLimits): { start: num
   return requests;
 }
 
-/** Runs `task` over `items` with at most `limit` in flight, keeping the results in order. */
+/**
+ * Runs `task` over `items` with at most `limit` in flight, keeping the results in order. After a failure
+ * no task starts, and the ones in flight finish before it is thrown: nothing runs (or books its cost,
+ * functions/cost/meter.ts) after the caller has moved on.
+ */
 export async function mapLimited<T, R>(items: T[], limit: number, task: (item: T) => Promise<R>): Promise<R[]> {
   const results: R[] = new Array(items.length);
   let next = 0;
+  let failed = false;
   const worker = async () => {
-    while (next < items.length) {
+    while (!failed && next < items.length) {
       const index = next++;
-      results[index] = await task(items[index]!);
+      try {
+        results[index] = await task(items[index]!);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  const settled = await Promise.allSettled(Array.from({ length: Math.min(limit, items.length) }, worker));
+  const rejected = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
+  if (rejected) throw rejected.reason;
   return results;
 }

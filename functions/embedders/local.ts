@@ -45,6 +45,19 @@ export function embedLocally(text: string, dimensions: number): number[] {
 /** The local lexical embedder's one model name. */
 export const LOCAL_MODEL = "local-lexical-v1";
 
+/**
+ * Runs in the function and calls no API: it books one request and its inputs per call, and zero tokens
+ * (no tokenizer is asked, and nothing is billed), so a token budget never stops it.
+ */
 export function localEmbedder(dimensions: number, model = LOCAL_MODEL): Embedder {
-  return { model, dimensions, embed: async (texts) => texts.map((text) => embedLocally(text, dimensions)) };
+  return {
+    model,
+    dimensions,
+    async embed(texts, _budget, meter) {
+      const ticket = await meter?.reserve(0);
+      const vectors = texts.map((text) => embedLocally(text, dimensions));
+      await ticket?.settle({ tokens: 0, inputs: texts.length });
+      return vectors;
+    },
+  };
 }

@@ -5,6 +5,7 @@ import OpenAI from "openai";
 import { type Budget, type Clock, systemClock } from "../lib/budget.js";
 import { decodeFloat32Base64 } from "../lib/base64.js";
 import { errorMessage, OutOfTimeError, PermanentError, redact, TransientError, withoutQuotedValues } from "../lib/errors.js";
+import type { Meter } from "../cost/meter.js";
 import { type BatchLimits, type Embedder, estimateTokens, mapLimited, OPENAI_LIMITS, packRequests } from "./embedder.js";
 import { TokenRateLimiter } from "./rate-limiter.js";
 import { backoffMs, MAX_RETRY_AFTER_MS, MIN_ATTEMPT_MS, retryAfterMs } from "./retry.js";
@@ -122,8 +123,19 @@ export function openaiEmbedder(options: OpenAIEmbedderOptions): Embedder {
     }
   }
 
-  async function request(input: string[], budget: Budget | undefined): Promise<number[][]> {
-    const response = await attemptWithRetries(input, budget);
+  async function request(input: string[], budget: Budget | undefined, meter: Meter | undefined): Promise<number[][]> {
+    // Reserved before the request is sent (refused: nothing is sent), settled with the API's own count.
+    const ticket = await meter?.reserve(input.reduce((sum, text) => sum + estimateTokens(text), 0));
+    let response: Awaited<ReturnType<typeof attemptWithRetries>>;
+    try {
+      response = await attemptWithRetries(input, budget);
+    } catch (error) {
+      await ticket?.release();
+      throw error;
+    }
+    // A compatible server that reports no usage is booked at the estimate (deliberately high).
+    const tokens = response.usage?.prompt_tokens ?? input.reduce((sum, text) => sum + estimateTokens(text), 0);
+    await ticket?.settle({ tokens, inputs: input.length });
     const vectors = [...response.data].sort((a, b) => a.index - b.index).map((d) => vectorOf(d.embedding));
     if (vectors.length !== input.length) {
       throw new TransientError(`embedding API returned ${vectors.length} vectors for ${input.length} inputs`);
@@ -144,9 +156,9 @@ export function openaiEmbedder(options: OpenAIEmbedderOptions): Embedder {
   return {
     model: options.model,
     dimensions: options.dimensions,
-    async embed(texts, budget) {
+    async embed(texts, budget, meter) {
       const requests = packRequests(texts, limits);
-      const parts = await mapLimited(requests, options.concurrency ?? 4, (r) => request(texts.slice(r.start, r.end), budget));
+      const parts = await mapLimited(requests, options.concurrency ?? 4, (r) => request(texts.slice(r.start, r.end), budget, meter));
       return parts.flat();
     },
   };

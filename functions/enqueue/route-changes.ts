@@ -10,10 +10,11 @@ import { doorbellFor, FALLBACK_LANE, fallbackDrainCall, ringLeaseMs } from "../q
 import { laneFor, type Lane } from "../qstash/lanes.js";
 import type { Message } from "../qstash/publisher.js";
 import { bookPublish } from "../qstash/spend-ledger.js";
-import { freeLanes, holdLanes, lockIdleLanes, queueItemsThen } from "../queue/index.js";
+import { freeLanes, gateLets, holdLanes, lockIdleLanes, OPEN_GATE, queueItemsThen, readGate } from "../queue/index.js";
 import type { Change } from "./changes.js";
 
-export type Routed = { contentType: string; contentId: string; lane: Lane | "skipped"; fallback?: boolean };
+/** `paused`: queued, but its lane or type is closed (functions/queue/gate.ts), so nothing rang for it. */
+export type Routed = { contentType: string; contentId: string; lane: Lane | "skipped"; fallback?: boolean; paused?: boolean };
 
 type Ring = { lane: string; message: Message; leaseMs: number };
 
@@ -68,7 +69,10 @@ export async function routeChanges(deps: Deps, changes: Change[], now = Date.now
   const unique = uniqueItems(changes);
   const toQueue = unique.filter((c) => !c.unchanged);
   const ringing = deps.config.strategy !== "database" && deps.publisher !== undefined;
-  const lanes = [...new Set(toQueue.map((c) => laneFor(c.priority)))];
+  // A paused lane or type, or a lane past its budget share, rings nothing: its rows wait for the gate.
+  const gate = ringing && toQueue.length ? await readGate(deps.db, deps.config, now) : OPEN_GATE;
+  const lets = (c: { contentType: string; priority: number }) => gateLets(gate, laneFor(c.priority), c.contentType);
+  const lanes = [...new Set(toQueue.filter(lets).map((c) => laneFor(c.priority)))];
   // The rows and the lanes' claims commit together: a doorbell delivered at once finds the rows, and a
   // run letting its lane go sees them (functions/queue/lane-state.ts).
   const { rings, onDrain } = await queueItemsThen(deps.db, toQueue, "webhook", (tx) =>
@@ -80,6 +84,7 @@ export async function routeChanges(deps: Deps, changes: Change[], now = Date.now
     if (c.unchanged) return { ...pick, lane: "skipped" };
     const lane = laneFor(c.priority);
     if (!ringing) return { ...pick, lane: "database" };
+    if (!lets(c)) return { ...pick, lane, paused: true };
     return refused.has(lane) || onDrain.has(lane) ? { ...pick, lane: "database", fallback: true } : { ...pick, lane };
   });
 }

@@ -5,9 +5,10 @@ import { and, eq, lt, sql } from "drizzle-orm";
 import { embeddingQueue } from "../../schema/pipeline-tables.js";
 import type { Database } from "../db/database.js";
 import { rowsOf } from "../db/database.js";
+import { type Gate, passesGate } from "./gate.js";
 import { returnToPending } from "./settle.js";
 
-export type Claimed = { id: number; contentType: string; contentId: string; attempts: number };
+export type Claimed = { id: number; contentType: string; contentId: string; attempts: number; priority: number };
 
 /** Priorities to claim from, both ends included (a lane's, for its doorbell); every one when not given. */
 export type PriorityRange = { min: number; max: number };
@@ -15,12 +16,14 @@ export type PriorityRange = { min: number; max: number };
 // The statement's start, not the transaction's (now()): a run letting its lane go counts, after waiting
 // for the lane's lock, the rows an enqueue committed meanwhile, whose run_after is that enqueue's now(),
 // later than the run's transaction start (functions/queue/lane-state.ts).
+// The gate (gate.ts) keeps paused lanes and types and lanes past their budget share out of both.
 const claimable = (
   range?: PriorityRange,
+  gate?: Gate,
 ) => sql`((status = 'pending' AND run_after <= statement_timestamp()) OR (status = 'processing' AND locked_until < statement_timestamp()))
-  ${range ? sql`AND priority BETWEEN ${range.min} AND ${range.max}` : sql``}`;
+  ${range ? sql`AND priority BETWEEN ${range.min} AND ${range.max}` : sql``} AND ${passesGate(gate)}`;
 
-export async function claimBatch(db: Database, size: number, leaseMs: number, range?: PriorityRange): Promise<Claimed[]> {
+export async function claimBatch(db: Database, size: number, leaseMs: number, range?: PriorityRange, gate?: Gate): Promise<Claimed[]> {
   return rowsOf<Claimed>(
     db.execute(sql`
     UPDATE embedding_queue q
@@ -28,19 +31,19 @@ export async function claimBatch(db: Database, size: number, leaseMs: number, ra
         attempts = q.attempts + 1, updated_at = now()
     WHERE q.id IN (
       SELECT id FROM embedding_queue
-      WHERE ${claimable(range)}
+      WHERE ${claimable(range, gate)}
       ORDER BY priority, created_at
       LIMIT ${size}
       FOR UPDATE SKIP LOCKED)
-    RETURNING q.id::int AS "id", q.content_type AS "contentType", q.content_id AS "contentId", q.attempts AS "attempts"`),
+    RETURNING q.id::int AS "id", q.content_type AS "contentType", q.content_id AS "contentId", q.attempts AS "attempts", q.priority AS "priority"`),
   );
 }
 
 /** Items the drain (or a lane's doorbell) could take now. */
-export async function readyCount(db: Database, range?: PriorityRange): Promise<number> {
+export async function readyCount(db: Database, range?: PriorityRange, gate?: Gate): Promise<number> {
   const [row] = await rowsOf<{ n: number }>(
     db.execute(sql`
-    SELECT count(*)::int AS n FROM embedding_queue WHERE ${claimable(range)}`),
+    SELECT count(*)::int AS n FROM embedding_queue WHERE ${claimable(range, gate)}`),
   );
   return row?.n ?? 0;
 }

@@ -8,6 +8,7 @@ import { inArray, sql } from "drizzle-orm";
 import { laneStates, type LaneHolder } from "../../schema/pipeline-tables.js";
 import { type Database, rowsOf } from "../db/database.js";
 import { type PriorityRange, readyCount } from "./claim.js";
+import type { Gate } from "./gate.js";
 
 /**
  * Locks the lanes' rows (in name order, so two writers never wait in a cycle) and answers those idle.
@@ -55,11 +56,11 @@ export async function freeLanes(db: Database, lanes: string[]): Promise<void> {
  * A run that found its lane empty lets it go, unless rows came meanwhile (true: released, the lane is
  * idle; false: rows are ready, keep serving). The count runs after the lock, on a fresh snapshot.
  */
-export async function releaseLane(db: Database, lane: string, range: PriorityRange): Promise<boolean> {
+export async function releaseLane(db: Database, lane: string, range: PriorityRange, gate?: Gate): Promise<boolean> {
   return db.transaction(async (t) => {
     const tx = t as unknown as Database;
     await lockIdleLanes(tx, [lane]);
-    if ((await readyCount(tx, range)) > 0) return false;
+    if ((await readyCount(tx, range, gate)) > 0) return false;
     await freeLanes(tx, [lane]);
     return true;
   });

@@ -67,3 +67,19 @@ export async function returnToPending(db: Database, rows: { id: number; delayMs:
     ),
   );
 }
+
+/**
+ * Gives back claims that never reached the API (the budget refused them, functions/cost/budget.ts): the
+ * rows go back in line at once with the attempt not counted, so a spent budget never fails an item.
+ */
+export async function unclaim(db: Database, ids: number[]) {
+  if (ids.length === 0) return;
+  await db
+    .update(embeddingQueue)
+    .set({ attempts: sql`greatest(0, ${embeddingQueue.attempts} - 1)` })
+    .where(and(inArray(embeddingQueue.id, ids), eq(embeddingQueue.status, "processing")));
+  await returnToPending(
+    db,
+    ids.map((id) => ({ id, delayMs: 0 })),
+  );
+}

@@ -8,6 +8,7 @@ import { errorMessage } from "../lib/errors.js";
 import { spendToday } from "../qstash/spend-ledger.js";
 import { modelSwitchStatus } from "./model-switch.js";
 import { readSets } from "../sets/sets.js";
+import { costStatus } from "./cost-status.js";
 
 export async function queueStatus(deps: Deps) {
   const { db } = deps;
@@ -94,5 +95,6 @@ export async function processorStatus(deps: Deps) {
   const config = { ...publicConfig(deps.config), model: deps.embedder.model, dimensions: deps.embedder.dimensions };
   // Today's QStash spend against the plan: past the lanes' share their changes wait for the drain.
   const spend = await spendToday(deps.db, deps.config, (deps.clock ?? Date).now()).catch(() => null);
-  return { config, database, qstash, spend, lastRuns };
+  const cost = await costStatus(deps, (deps.clock ?? Date).now()).catch(() => null);
+  return { config, database, qstash, spend, cost, lastRuns };
 }

@@ -4,6 +4,7 @@ import { LANE_PRIORITIES, LANES, type Lane, laneFor } from "../qstash/lanes.js";
 import type { SpendToday } from "../qstash/spend-ledger.js";
 import type { processorStatus, queueStatus } from "./read-status.js";
 import { modelSwitchLine } from "./model-switch.js";
+import { costLine } from "./cost-status.js";
 
 /** Each lane as the page names it, with the priorities it takes (functions/qstash/lanes.ts). */
 const NAMES: Record<Lane, string> = { immediate: "immediate", queued: "queued", database: "batched" };
@@ -48,6 +49,7 @@ td,th{border:1px solid #ccc;padding:.3rem .7rem;text-align:left}.bad{color:#b000
  · QStash <b class="${processor.qstash.reachable ? "good" : "bad"}">${processor.qstash.configured ? (processor.qstash.reachable ? "reachable" : "unreachable") : "not configured"}</b>
  · ${processor.config.provider} / ${processor.config.model} (${processor.config.dimensions} dimensions) · strategy ${processor.config.strategy}</p>
 ${processor.spend ? spendLine(processor.spend) : ""}
+${processor.cost ? costLine(processor.cost) : ""}
 ${queue.apiFailing ? html`<p id="api" class="bad">Embedding API failing: ${queue.apiFailing.error} (${when(queue.apiFailing.at)})</p>` : ""}
 <h2>Queue by lane</h2>
 <table id="lanes"><tr><th>Lane</th><th>Pending</th><th>Processing</th><th>Done</th><th>Failed</th></tr>
