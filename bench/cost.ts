@@ -7,7 +7,7 @@ import { loadConfig } from "../functions/config";
 import { totalOf, spendByDay } from "../functions/cost/ledger";
 import type { Deps } from "../functions/deps";
 import { drain } from "../functions/drain";
-import { utcDay } from "../functions/qstash/spend-ledger";
+import { utcDay } from "../functions/lib/utc-day";
 import { communityPost, embeddingBudget, embeddingQueue, embeddings, embeddingSpend } from "../schema";
 import { createRegistry } from "../schema/registry";
 import { backfill } from "../scripts/lib/backfill";

@@ -11,6 +11,7 @@ import { LOCAL_MODEL } from "./embedders/local.js";
 import { MAX_ROW_BYTES } from "./core/format.js";
 import { type ChangesVia, DRAIN_CRONS } from "./endpoints.js";
 import { parsePrices } from "./cost/prices.js";
+import type { CostSettings } from "./cost/settings.js";
 
 /**
  * QStash's daily message limit per plan (https://upstash.com/docs/qstash/overall/pricing): what the
@@ -172,15 +173,8 @@ export type Config = {
    */
   search: { exactLimit: number; public: boolean; budgetMs: number; publicPerMinute: number };
   local: { port: number; pgPort: number; dataDir: string };
-  /**
-   * The cost ledger and budget (functions/cost/): USD per 1M tokens by model (EMBEDDING_PRICES over
-   * OpenAI's list prices); a cap on tokens and/or dollars per UTC day or month; ledger days kept.
-   */
-  cost: {
-    prices: Record<string, number>;
-    budget: { tokens?: number; usd?: number; period: "day" | "month" };
-    retentionDays: number;
-  };
+  /** The cost ledger and budget (functions/cost/settings.ts). */
+  cost: CostSettings["cost"];
 };
 
 /**

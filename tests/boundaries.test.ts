@@ -42,6 +42,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ["functions/endpoints.ts"],
   ["functions/db/"],
   ["functions/embedders/"],
+  ["functions/cost/"],
   ["functions/queue/"],
   ["functions/sets/"],
   ["functions/core/"],

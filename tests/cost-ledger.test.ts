@@ -11,7 +11,7 @@ import type { Deps } from "../functions/deps";
 import { drain } from "../functions/drain";
 import { routeChanges } from "../functions/enqueue/route-changes";
 import { qstashPublisher } from "../functions/qstash/publisher";
-import { utcDay } from "../functions/qstash/spend-ledger";
+import { utcDay } from "../functions/lib/utc-day";
 import {
   communityPost,
   course,

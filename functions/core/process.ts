@@ -15,8 +15,8 @@ import { contentHash } from "./hash.js";
 import { type FailedItem, groupBy, type Item, itemKey, uniqueItems } from "../lib/item.js";
 import { dropHidden, hiddenVectors, hideChunks } from "./hidden.js";
 import { DEFAULT_PRIORITY } from "../../schema/pipeline-tables.js";
-import type { Meter } from "../cost/meter.js";
-import { type Lane, laneFor } from "../qstash/lanes.js";
+import type { Meter } from "../embedders/embedder.js";
+import { type Lane, laneFor } from "../lib/lanes.js";
 import { loadRows } from "./load.js";
 import {
   type Chunk,

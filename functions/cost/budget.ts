@@ -5,11 +5,11 @@
 // backfill and the batched lane stop first and the immediate lane last.
 import { lt, sql } from "drizzle-orm";
 import { embeddingBudget } from "../../schema/pipeline-tables.js";
-import type { Config } from "../config.js";
+import type { CostSettings } from "./settings.js";
 import { type Database, rowsOf } from "../db/database.js";
 import { TransientError } from "../lib/errors.js";
-import { LANES, type Lane } from "../qstash/lanes.js";
-import { utcDay } from "../qstash/spend-ledger.js";
+import { LANES, type Lane } from "../lib/lanes.js";
+import { utcDay } from "../lib/utc-day.js";
 
 /**
  * The share of the cap each lane may spend up to: the batched lane (5+, backfills at 9) stops at 80%,
@@ -25,15 +25,15 @@ export class BudgetSpentError extends TransientError {
 export type Amount = { tokens: number; usd: number };
 
 /** The budget's period containing `now`: "YYYY-MM-DD" (day) or "YYYY-MM" (month), UTC. */
-export const periodOf = (config: Config, now: number) => (config.cost.budget.period === "month" ? utcDay(now).slice(0, 7) : utcDay(now));
+export const periodOf = (config: CostSettings, now: number) => (config.cost.budget.period === "month" ? utcDay(now).slice(0, 7) : utcDay(now));
 
-export const hasCap = (config: Config) => config.cost.budget.tokens !== undefined || config.cost.budget.usd !== undefined;
+export const hasCap = (config: CostSettings) => config.cost.budget.tokens !== undefined || config.cost.budget.usd !== undefined;
 
 /**
  * Reserves `amount` within `lane`'s share of the cap; answers the period it was booked in, or throws
  * BudgetSpentError. Without a cap, reserves nothing (undefined).
  */
-export async function reserveBudget(db: Database, config: Config, lane: Lane, amount: Amount, now: number): Promise<string | undefined> {
+export async function reserveBudget(db: Database, config: CostSettings, lane: Lane, amount: Amount, now: number): Promise<string | undefined> {
   if (!hasCap(config)) return undefined;
   const { tokens: capTokens, usd: capUsd } = config.cost.budget;
   const period = periodOf(config, now);
@@ -73,7 +73,7 @@ export type BudgetState = {
 };
 
 /** The current period's account, or null without a cap. */
-export async function budgetState(db: Database, config: Config, now: number): Promise<BudgetState | null> {
+export async function budgetState(db: Database, config: CostSettings, now: number): Promise<BudgetState | null> {
   if (!hasCap(config)) return null;
   const period = periodOf(config, now);
   const [row] = await db.select().from(embeddingBudget).where(sql`${embeddingBudget.period} = ${period}`);

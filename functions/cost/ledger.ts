@@ -3,9 +3,9 @@
 // per day and combination, old days pruned by maintenance (SPEND_RETENTION_DAYS).
 import { and, gte, lt, sql } from "drizzle-orm";
 import { embeddingSpend, qstashSpend, type SpendPath } from "../../schema/pipeline-tables.js";
-import type { Config } from "../config.js";
+import type { CostSettings } from "./settings.js";
 import type { Database } from "../db/database.js";
-import { utcDay } from "../qstash/spend-ledger.js";
+import { utcDay } from "../lib/utc-day.js";
 import { pricePerMillion, usdOf } from "./prices.js";
 
 export type SpendKey = { model: string; lane: string; path: SpendPath };
@@ -38,7 +38,7 @@ export type SpendRow = SpendKey &
  * The ledger's rows for the UTC days from `fromDay` through `toDay` (YYYY-MM-DD), oldest first, each with
  * its money at today's price: what the status page and its charts read.
  */
-export async function spendByDay(db: Database, config: Config, fromDay: string, toDay: string): Promise<SpendRow[]> {
+export async function spendByDay(db: Database, config: CostSettings, fromDay: string, toDay: string): Promise<SpendRow[]> {
   const rows = await db
     .select()
     .from(embeddingSpend)
@@ -74,7 +74,7 @@ export type DailyCost = Usage & {
 };
 
 /** Per UTC day from `fromDay` through `toDay`, every day present: embedding spend summed and QStash's messages, for charts. */
-export async function dailyCost(db: Database, config: Config, fromDay: string, toDay: string): Promise<DailyCost[]> {
+export async function dailyCost(db: Database, config: CostSettings, fromDay: string, toDay: string): Promise<DailyCost[]> {
   const rows = await spendByDay(db, config, fromDay, toDay);
   const messages = await db
     .select()

@@ -1,6 +1,19 @@
 // What every embedding provider offers, and the request packing they share.
-import type { Meter } from "../cost/meter.js";
 import type { Budget } from "../lib/budget.js";
+
+/**
+ * What an embedder calls around each API request, when it is handed one (functions/cost/meter.ts books
+ * it in the cost ledger within the budget).
+ */
+export type Ticket = {
+  /** The request was answered: `tokens` as its usage says, for `inputs` texts. */
+  settle(usage: { tokens: number; inputs: number }): Promise<void>;
+  /** The request failed: nothing was spent. */
+  release(): Promise<void>;
+};
+
+/** Throws BudgetSpentError (functions/cost/budget.ts) when the request does not fit the lane's share of the budget. */
+export type Meter = { reserve(estimatedTokens: number): Promise<Ticket> };
 
 export type Embedder = {
   /** Stored with each vector, so a change of model re-embeds (it is part of the hash). */

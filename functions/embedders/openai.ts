@@ -5,7 +5,7 @@ import OpenAI from "openai";
 import { type Budget, type Clock, systemClock } from "../lib/budget.js";
 import { decodeFloat32Base64 } from "../lib/base64.js";
 import { errorMessage, OutOfTimeError, PermanentError, redact, TransientError, withoutQuotedValues } from "../lib/errors.js";
-import type { Meter } from "../cost/meter.js";
+import type { Meter } from "../embedders/embedder.js";
 import { type BatchLimits, type Embedder, estimateTokens, mapLimited, OPENAI_LIMITS, packRequests } from "./embedder.js";
 import { TokenRateLimiter } from "./rate-limiter.js";
 import { backoffMs, MAX_RETRY_AFTER_MS, MIN_ATTEMPT_MS, retryAfterMs } from "./retry.js";

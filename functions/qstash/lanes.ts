@@ -1,8 +1,8 @@
-// Priority decides the lane (ARCHITECTURE.md §1, "Routing (doorbells)").
+// How QStash carries each lane (ARCHITECTURE.md §1, "Routing (doorbells)"); which priorities make a lane
+// is functions/lib/lanes.ts.
+import { LANE_PRIORITIES, LANES, type Lane, laneFor } from "../lib/lanes.js";
 
-import type { LANE_NAMES } from "../../schema/messages.js";
-
-export type Lane = (typeof LANE_NAMES)[number];
+export { LANE_PRIORITIES, LANES, type Lane, laneFor };
 
 /**
  * The 3–4 lane's bound on deliveries at once: a flow-control key on publish, not a queue, because an
@@ -20,18 +20,6 @@ export const DRAIN_CHAIN = { queueName: "embeddings-drain", parallelism: 2 };
 /** The QStash queues the pipeline uses, as `npm run schedules` and the local stack create them. */
 export const QUEUES = [DRAIN_CHAIN];
 
-/** The priorities each lane takes: a doorbell claims only its lane's queue rows. */
-export const LANE_PRIORITIES: Record<Lane, { min: number; max: number }> = {
-  immediate: { min: -2_147_483_648, max: 2 },
-  queued: { min: 3, max: 4 },
-  database: { min: 5, max: 2_147_483_647 },
-};
-
-export const LANES = Object.keys(LANE_PRIORITIES) as Lane[];
-
-export function laneFor(priority: number): Lane {
-  return LANES.find((lane) => priority <= LANE_PRIORITIES[lane].max)!;
-}
 
 /**
  * How long a lane gathers changes under one doorbell, delivered at the window's end (the immediate lane

@@ -9,6 +9,7 @@ import { qstashSpend } from "../../schema/pipeline-tables.js";
 import type { Config } from "../config.js";
 import { type Database, rowsOf } from "../db/database.js";
 import type { Clock } from "../lib/budget.js";
+import { utcDay } from "../lib/utc-day.js";
 import { scheduleCost } from "./schedules.js";
 
 /**
@@ -25,7 +26,6 @@ export const FALLBACK_WINDOW_MS = 5 * 60_000;
 const SPARE = 10;
 
 const DAY_MS = 86_400_000;
-export const utcDay = (now: number) => new Date(now).toISOString().slice(0, 10);
 /** When the UTC day of `now` ends: Upstash's daily limit resets then. */
 export const dayResetsAt = (now: number) => new Date((Math.floor(now / DAY_MS) + 1) * DAY_MS);
 

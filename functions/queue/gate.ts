@@ -3,10 +3,10 @@
 // operator paused it or its share of the budget is spent; a type when an operator paused it. Closed rows
 // keep their place in the queue: nothing is lost, and they are taken once the gate opens.
 import { sql, type SQL } from "drizzle-orm";
-import type { Config } from "../config.js";
+import type { CostSettings } from "../cost/settings.js";
 import { budgetState } from "../cost/budget.js";
 import type { Database } from "../db/database.js";
-import { LANE_PRIORITIES, LANES, type Lane } from "../qstash/lanes.js";
+import { LANE_PRIORITIES, LANES, type Lane } from "../lib/lanes.js";
 import { listPauses } from "./pauses.js";
 
 export type Gate = {
@@ -19,7 +19,7 @@ export type Gate = {
 export const OPEN_GATE: Gate = { closedLanes: [], closedTypes: [], why: {} };
 
 /** The gate now: the operator's pauses and the budget's closed lanes. */
-export async function readGate(db: Database, config: Config, now: number): Promise<Gate> {
+export async function readGate(db: Database, config: CostSettings, now: number): Promise<Gate> {
   const [pauses, budget] = await Promise.all([listPauses(db), budgetState(db, config, now)]);
   const why: Gate["why"] = {};
   for (const lane of budget?.closedLanes ?? []) why[lane] = "budget";

@@ -5,7 +5,7 @@ import { type BudgetState, budgetState } from "../cost/budget.js";
 import { type SpendRow, spendByDay, totalOf } from "../cost/ledger.js";
 import type { Deps } from "../deps.js";
 import { listPauses, type Pause } from "../queue/pauses.js";
-import { utcDay } from "../qstash/spend-ledger.js";
+import { utcDay } from "../lib/utc-day.js";
 
 export type CostStatus = {
   day: string;
