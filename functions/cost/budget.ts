@@ -25,7 +25,8 @@ export class BudgetSpentError extends TransientError {
 export type Amount = { tokens: number; usd: number };
 
 /** The budget's period containing `now`: "YYYY-MM-DD" (day) or "YYYY-MM" (month), UTC. */
-export const periodOf = (config: CostSettings, now: number) => (config.cost.budget.period === "month" ? utcDay(now).slice(0, 7) : utcDay(now));
+export const periodOf = (config: CostSettings, now: number) =>
+  config.cost.budget.period === "month" ? utcDay(now).slice(0, 7) : utcDay(now);
 
 export const hasCap = (config: CostSettings) => config.cost.budget.tokens !== undefined || config.cost.budget.usd !== undefined;
 
@@ -33,7 +34,13 @@ export const hasCap = (config: CostSettings) => config.cost.budget.tokens !== un
  * Reserves `amount` within `lane`'s share of the cap; answers the period it was booked in, or throws
  * BudgetSpentError. Without a cap, reserves nothing (undefined).
  */
-export async function reserveBudget(db: Database, config: CostSettings, lane: Lane, amount: Amount, now: number): Promise<string | undefined> {
+export async function reserveBudget(
+  db: Database,
+  config: CostSettings,
+  lane: Lane,
+  amount: Amount,
+  now: number,
+): Promise<string | undefined> {
   if (!hasCap(config)) return undefined;
   const { tokens: capTokens, usd: capUsd } = config.cost.budget;
   const period = periodOf(config, now);

@@ -20,7 +20,6 @@ export const DRAIN_CHAIN = { queueName: "embeddings-drain", parallelism: 2 };
 /** The QStash queues the pipeline uses, as `npm run schedules` and the local stack create them. */
 export const QUEUES = [DRAIN_CHAIN];
 
-
 /**
  * How long a lane gathers changes under one doorbell, delivered at the window's end (the immediate lane
  * rings at once): the changes that come meanwhile find the lane held and ring nothing. No change waits
