@@ -6,20 +6,17 @@ import { rowsOf } from "../db/database.js";
 import type { Deps } from "../deps.js";
 import { errorMessage } from "../lib/errors.js";
 import { spendToday } from "../qstash/spend-ledger.js";
+import { oldestByLane } from "./lane-ages.js";
+import { queueCounts } from "./queue-counts.js";
 
 export async function queueStatus(deps: Deps) {
   const { db } = deps;
-  const depth = await rowsOf<{ status: string; priority: number; count: number }>(
+  // Exact at any size, without reading the queue (queue-counts.ts); the oldest by index probes (lane-ages.ts).
+  const depth = await queueCounts(db);
+  const oldest = Object.values(await oldestByLane(db, depth, ["pending"])).filter((at): at is number => at !== null);
+  const [hour] = await rowsOf<{ done: number; failed: number; embedded: number; now: number }>(
     db.execute(sql`
-    SELECT status, priority, count(*)::int AS count FROM embedding_queue GROUP BY status, priority ORDER BY status, priority`),
-  );
-  const [ages] = await rowsOf<{ oldest: number | null }>(
-    db.execute(sql`
-    SELECT extract(epoch FROM now() - min(created_at))::float AS oldest FROM embedding_queue WHERE status = 'pending'`),
-  );
-  const [hour] = await rowsOf<{ done: number; failed: number; embedded: number }>(
-    db.execute(sql`
-    SELECT (SELECT count(*)::int FROM embedding_queue WHERE status = 'done' AND updated_at > now() - interval '1 hour') AS done,
+    SELECT extract(epoch FROM now())::float8 * 1000 AS now, (SELECT count(*)::int FROM embedding_queue WHERE status = 'done' AND updated_at > now() - interval '1 hour') AS done,
            (SELECT count(*)::int FROM embedding_queue WHERE status = 'failed' AND updated_at > now() - interval '1 hour') AS failed,
            (SELECT count(*)::int FROM embeddings WHERE updated_at > now() - interval '1 hour') AS embedded`),
   );
@@ -61,7 +58,7 @@ export async function queueStatus(deps: Deps) {
   return {
     totals,
     byStatusAndPriority: depth,
-    oldestPendingSeconds: ages?.oldest == null ? null : Math.round(ages.oldest),
+    oldestPendingSeconds: oldest.length === 0 ? null : Math.max(0, Math.round((hour!.now - Math.min(...oldest)) / 1000)),
     lastHour: { itemsDone: hour?.done ?? 0, itemsFailed: hour?.failed ?? 0, chunksEmbedded: hour?.embedded ?? 0 },
     chunksOfAnotherModel: other?.n ?? 0,
     apiFailing: api ? { error: api.error!, at: api.at } : null,
