@@ -1,0 +1,207 @@
+// The status page's trends (ARCHITECTURE.md §10): the last 24 hours and 7 days per lane, from a small
+// rollup of five-minute buckets (status_rollup) filled from the rows the pipeline already writes:
+// settled queue rows (kept DONE_RETENTION_DAYS) give items done and failed and their change → searchable
+// latency; the exact counts give the backlog, sampled whenever the rollup runs; qstash_spend gives the
+// QStash messages a day. Adding a daily series (tokens, money from the cost ledger): one function of
+// the DailySeriesSource shape, listed in DAILY_SOURCES below.
+import { and, gte, lt, sql } from "drizzle-orm";
+import { qstashSpend, statusRollup } from "../../schema/pipeline-tables.js";
+import { BACKGROUND_PRIORITY } from "../../schema/registry.js";
+import type { Config } from "../config.js";
+import { type Database, rowsOf } from "../db/database.js";
+import { LANE_PRIORITIES, LANES, type Lane, laneFor } from "../qstash/lanes.js";
+import { utcDay } from "../qstash/spend-ledger.js";
+import { queueCounts } from "./queue-counts.js";
+
+export const BUCKET_MS = 5 * 60_000;
+export const ROLLUP_RETENTION_DAYS = 8;
+const DAY_MS = 86_400_000;
+/** The rollup is re-run by a reader only when the last run is older than this. */
+const FRESH_MS = 60_000;
+
+/**
+ * Upper bounds (ms) of the latency histogram's bins, the last open: about 1.5× apart, so a percentile read
+ * from it (interpolated in its bin) is within a bin's width of the true one. Histograms add up, so any
+ * span of buckets has its exact histogram and its p50 and p95 from it.
+ */
+export const LATENCY_BINS = [
+  250, 500, 750, 1_000, 1_500, 2_000, 3_000, 5_000, 7_500, 10_000, 15_000, 20_000, 30_000, 45_000, 60_000, 90_000, 120_000, 180_000,
+  300_000, 450_000, 600_000, 900_000, 1_800_000, 3_600_000, 7_200_000, 21_600_000, 86_400_000,
+];
+
+/** A lane's priorities in SQL (functions/qstash/lanes.ts), so the rollup groups as laneFor does. */
+const laneCase = sql.raw(`CASE ${LANES.map((lane) => `WHEN priority <= ${LANE_PRIORITIES[lane].max} THEN '${lane}'`).join(" ")} END`);
+
+/**
+ * Fills the rollup from the last bucket it holds (and the one before: a transaction that settled late
+ * may have stamped an earlier time) up to `now`, or the last 7 days the first time; samples the backlog
+ * into the current bucket. Skipped when run within FRESH_MS unless `force`. Rows are written in key
+ * order, so concurrent runs never deadlock. How many rows it wrote.
+ */
+export async function rollUp(db: Database, now: number, force = false): Promise<number> {
+  const [last] = await rowsOf<{ bucket: number | null; rolled: number | null }>(
+    db.execute(sql`SELECT extract(epoch FROM max(bucket))::float8 * 1000 AS bucket, extract(epoch FROM max(rolled_at))::float8 * 1000 AS rolled
+      FROM status_rollup`),
+  );
+  if (!force && last?.rolled != null && now - last.rolled < FRESH_MS && now >= last.rolled) return 0;
+  const from = last?.bucket != null ? Math.max(last.bucket - BUCKET_MS, now - 7 * DAY_MS) : now - 7 * DAY_MS;
+  const start = new Date(Math.floor(from / BUCKET_MS) * BUCKET_MS);
+  const end = new Date(now);
+  const bins = sql.raw(`ARRAY[${LATENCY_BINS.join(",")}]::float8[]`);
+  const settled = await rowsOf<{ bucket: number; lane: Lane; status: string; bin: number | null; n: number }>(
+    db.execute(sql`
+    SELECT extract(epoch FROM date_bin('5 minutes', updated_at, TIMESTAMPTZ 'epoch'))::float8 * 1000 AS bucket, ${laneCase} AS lane, status,
+      CASE WHEN status = 'done' AND priority < ${BACKGROUND_PRIORITY}
+        THEN width_bucket(extract(epoch FROM updated_at - created_at)::float8 * 1000, ${bins}) END AS bin,
+      count(*)::int AS n
+    FROM embedding_queue
+    WHERE status IN ('done', 'failed') AND updated_at >= ${start.toISOString()}::timestamptz AND updated_at < ${end.toISOString()}::timestamptz
+    GROUP BY 1, 2, 3, 4`),
+  );
+  type Row = { done: number; failed: number; latency: number[]; backlog: number | null };
+  const rows = new Map<string, Row>();
+  const row = (bucket: number, lane: Lane) => {
+    const key = `${new Date(bucket).toISOString()}|${lane}`;
+    let r = rows.get(key);
+    if (!r) rows.set(key, (r = { done: 0, failed: 0, latency: new Array(LATENCY_BINS.length + 1).fill(0), backlog: null }));
+    return r;
+  };
+  for (const s of settled) {
+    const r = row(s.bucket, s.lane);
+    if (s.status === "failed") r.failed += s.n;
+    else {
+      r.done += s.n;
+      if (s.bin != null) r.latency[s.bin]! += s.n;
+    }
+  }
+  // The backlog now (pending and processing), exact, into the current bucket of every lane.
+  const current = Math.floor(now / BUCKET_MS) * BUCKET_MS;
+  for (const lane of LANES) row(current, lane).backlog = 0;
+  for (const c of await queueCounts(db)) {
+    if (c.status === "pending" || c.status === "processing") row(current, laneFor(c.priority)).backlog! += c.count;
+  }
+  const values = [...rows]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([key, r]) => {
+      const [bucket, lane] = key.split("|") as [string, Lane];
+      return { bucket: new Date(bucket), lane, done: r.done, failed: r.failed, latency: r.latency, backlog: r.backlog, rolledAt: end };
+    });
+  await db
+    .insert(statusRollup)
+    .values(values)
+    .onConflictDoUpdate({
+      target: [statusRollup.bucket, statusRollup.lane],
+      set: {
+        done: sql`excluded.done`,
+        failed: sql`excluded.failed`,
+        latency: sql`excluded.latency`,
+        backlog: sql`coalesce(excluded.backlog, ${statusRollup.backlog})`,
+        rolledAt: sql`excluded.rolled_at`,
+      },
+    });
+  return values.length;
+}
+
+/** Deletes rollup rows past ROLLUP_RETENTION_DAYS (maintenance); how many. */
+export async function pruneTrends(db: Database, now: number): Promise<number> {
+  const cutoff = new Date(now - ROLLUP_RETENTION_DAYS * DAY_MS);
+  return (await db.delete(statusRollup).where(lt(statusRollup.bucket, cutoff)).returning({ lane: statusRollup.lane })).length;
+}
+
+/** The latency below which `share` of the histogram's items fall, interpolated in its bin (ms); null when empty. */
+export function percentile(histogram: number[], share: number): number | null {
+  const total = histogram.reduce((a, b) => a + b, 0);
+  if (total === 0) return null;
+  const rank = share * total;
+  let seen = 0;
+  for (let i = 0; i < histogram.length; i++) {
+    const n = histogram[i]!;
+    if (n > 0 && seen + n >= rank) {
+      const low = i === 0 ? 0 : LATENCY_BINS[i - 1]!;
+      const high = LATENCY_BINS[i] ?? low * 1.5;
+      return Math.round(low + ((rank - seen) / n) * (high - low));
+    }
+    seen += n;
+  }
+  return LATENCY_BINS.at(-1)!;
+}
+
+/** One lane's points over a span, oldest first (null: nothing known in that step). */
+export type LaneSeries = { backlog: (number | null)[]; done: number[]; failed: number[]; p50: (number | null)[]; p95: (number | null)[] };
+export type Span = { name: "24h" | "7d"; stepMs: number; from: number; steps: number; lanes: Record<Lane, LaneSeries> };
+/** A series by UTC day (the last 7), with the limit it is held to, if any. */
+export type DailySeries = { id: string; title: string; unit: string; days: string[]; values: number[]; limit: number | null };
+export type Trends = { spans: Span[]; daily: DailySeries[] };
+
+/** A daily series from the database: add tokens or money here (the cost ledger's), one function each. */
+export type DailySeriesSource = (db: Database, config: Config, days: string[]) => Promise<DailySeries>;
+
+/** QStash messages a day (publish requests and QStash's retries, as the ledger books them) against the plan's limit. */
+const qstashMessages: DailySeriesSource = async (db, config, days) => {
+  const rows = await db
+    .select()
+    .from(qstashSpend)
+    .where(and(gte(qstashSpend.day, days[0]!), sql`${qstashSpend.day} <= ${days.at(-1)!}`));
+  const byDay = new Map(rows.map((r) => [r.day, r.publishRequests + r.retried]));
+  return {
+    id: "qstash-messages",
+    title: "QStash messages a day",
+    unit: "messages",
+    days,
+    values: days.map((d) => byDay.get(d) ?? 0),
+    limit: Number.isFinite(config.qstash.dailyLimit) ? config.qstash.dailyLimit : null,
+  };
+};
+
+export const DAILY_SOURCES: DailySeriesSource[] = [qstashMessages];
+
+const SPANS = [
+  { name: "24h", stepMs: 15 * 60_000, steps: 96 },
+  { name: "7d", stepMs: 2 * 3_600_000, steps: 84 },
+] as const;
+
+/** The trends as the page draws them: rolls up first (unless fresh), then reads 7 days of buckets. */
+export async function readTrends(db: Database, config: Config, now: number): Promise<Trends> {
+  await rollUp(db, now);
+  const since = new Date(Math.floor(now / BUCKET_MS) * BUCKET_MS - 7 * DAY_MS);
+  const rows = await db.select().from(statusRollup).where(gte(statusRollup.bucket, since));
+  const spans = SPANS.map(({ name, stepMs, steps }) => {
+    const end = Math.floor(now / stepMs) * stepMs + stepMs;
+    const from = end - steps * stepMs;
+    const lanes = Object.fromEntries(
+      LANES.map((lane) => {
+        const histograms = Array.from({ length: steps }, () => new Array<number>(LATENCY_BINS.length + 1).fill(0));
+        const series: LaneSeries = {
+          backlog: new Array(steps).fill(null),
+          done: new Array(steps).fill(0),
+          failed: new Array(steps).fill(0),
+          p50: [],
+          p95: [],
+        };
+        const sampledAt = new Array<number>(steps).fill(-1);
+        for (const r of rows) {
+          const at = r.bucket.getTime();
+          const i = Math.floor((at - from) / stepMs);
+          if (r.lane !== lane || i < 0 || i >= steps) continue;
+          series.done[i]! += r.done;
+          series.failed[i]! += r.failed;
+          r.latency.forEach((n, bin) => {
+            histograms[i]![bin]! += n;
+          });
+          // The step's backlog is its latest sample.
+          if (r.backlog != null && at > sampledAt[i]!) {
+            sampledAt[i] = at;
+            series.backlog[i] = r.backlog;
+          }
+        }
+        series.p50 = histograms.map((h) => percentile(h, 0.5));
+        series.p95 = histograms.map((h) => percentile(h, 0.95));
+        return [lane, series];
+      }),
+    ) as Record<Lane, LaneSeries>;
+    return { name, stepMs, from, steps, lanes };
+  });
+  const days = Array.from({ length: 7 }, (_, i) => utcDay(now - (6 - i) * DAY_MS));
+  const daily = await Promise.all(DAILY_SOURCES.map((source) => source(db, config, days)));
+  return { spans, daily };
+}
