@@ -92,6 +92,18 @@ const EnvSchema = v.object({
   PROCESS_BUDGET_MS: integer(50_000, 100, 800_000),
   EMBEDDING_MAX_ROW_BYTES: integer(MAX_ROW_BYTES, 1, 100_000_000),
   LANE_LINGER_MS: integer(2000, 0, 30_000),
+  // Alerts (functions/status/alerts.ts, README "Alerts"): a Slack-compatible webhook, a secret.
+  ALERT_WEBHOOK_URL: url("a Slack-compatible incoming webhook"),
+  ALERT_CRON: v.optional(
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.regex(/^(CRON_TZ=\S+\s+)?\S+(\s+\S+){4}$/, "must be a cron of 5 fields (QStash's resolution is a minute)"),
+    ),
+  ),
+  ALERT_AFTER_SECONDS: integer(45, 0, 86_400),
+  ALERT_FAILURES: integer(10, 1, 1_000_000),
+  ALERT_QSTASH_PERCENT: integer(90, 1, 100),
 });
 
 export type Config = {
@@ -134,6 +146,12 @@ export type Config = {
    */
   search: { exactLimit: number; public: boolean; budgetMs: number; publicPerMinute: number };
   local: { port: number; pgPort: number; dataDir: string };
+  /**
+   * Alerts: where to post (absent: none evaluated, no schedule), the check's cron (ALERT_CRON, else
+   * alertCron's fit to the plan), how long a lane must be late before it alerts, how many items failing
+   * in ten minutes is a spike, and the share of QStash's day that is "nearly spent".
+   */
+  alerts: { webhookUrl?: string; cron?: string; afterMs: number; failures: number; qstashPercent: number };
 };
 
 /**
@@ -208,6 +226,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       publicPerMinute: e.SEARCH_PUBLIC_PER_MINUTE,
     },
     local: { port: e.PORT, pgPort: e.PGPORT, dataDir: e.PGLITE_DATA_DIR },
+    alerts: {
+      webhookUrl: e.ALERT_WEBHOOK_URL,
+      cron: e.ALERT_CRON,
+      afterMs: e.ALERT_AFTER_SECONDS * 1000,
+      failures: e.ALERT_FAILURES,
+      qstashPercent: e.ALERT_QSTASH_PERCENT,
+    },
   };
 }
 
@@ -246,6 +271,7 @@ export function publicConfig(config: Config) {
       WEBHOOK_SECRET: !!config.webhookSecret,
       ADMIN_TOKEN: !!config.adminToken,
       SEARCH_TOKEN: !!config.searchToken,
+      ALERT_WEBHOOK_URL: !!config.alerts.webhookUrl,
     },
     drain: config.drain,
     process: config.process,

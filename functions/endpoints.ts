@@ -3,12 +3,13 @@
 // (app.ts), the edge build, the schedules and tests/endpoints.test.ts (every Vercel and Netlify entry
 // agrees with it) read it. Code bundled for the edge names an endpoint by EndpointPath, a type: importing
 // this table would put every function in every bundle.
+import { alertsRouter } from "./alerts.js";
 import { drainRouter } from "./drain.js";
 import { enqueueRouter } from "./enqueue.js";
 import type { RouterFactory } from "./lib/create-app.js";
 import { maintenanceRouter } from "./maintenance.js";
 import { processWebhookRouter } from "./process-webhook.js";
-import { DRAIN_SCHEDULE, MAINTENANCE_SCHEDULE, RETRY_FAILED_SCHEDULE, type Schedule } from "./qstash/schedules.js";
+import { ALERTS_SCHEDULE, DRAIN_SCHEDULE, MAINTENANCE_SCHEDULE, RETRY_FAILED_SCHEDULE, type Schedule } from "./qstash/schedules.js";
 import { retryFailedRouter } from "./retry-failed.js";
 import { searchRouter } from "./search.js";
 import { statusRouter } from "./status.js";
@@ -70,6 +71,14 @@ export const ENDPOINTS = {
     runtime: NODE,
     schedule: RETRY_FAILED_SCHEDULE,
     router: retryFailedRouter,
+  },
+  // Node.js, as maintenance: any Postgres, no WebSocket proxy. Scheduled only where ALERT_WEBHOOK_URL is set.
+  alerts: {
+    routes: [{ method: "POST", path: "alerts" }],
+    auth: "qstash-signature",
+    runtime: NODE,
+    schedule: ALERTS_SCHEDULE,
+    router: alertsRouter,
   },
   search: { routes: [{ method: "POST", path: "search" }], auth: "search-token", runtime: EDGE, router: searchRouter },
   status: {

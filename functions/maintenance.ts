@@ -11,6 +11,8 @@ import { recordRun } from "./lib/job-runs.js";
 import { deliveryBooked } from "./qstash/spend-ledger.js";
 import { deleteDoneRows, queueOtherModels, releaseExpiredClaims } from "./queue/index.js";
 import { realignTextConfigs } from "./search/text-config.js";
+import { foldQueueCounts } from "./status/queue-counts.js";
+import { pruneTrends } from "./status/trends.js";
 
 export const SEARCH_LOG_RETENTION_DAYS = 30;
 
@@ -58,6 +60,9 @@ export async function maintain(deps: Deps) {
   const indexRebuilt = await restoreHnswIndex(db);
   // Fresh statistics keep the planner on the HNSW index for filtered searches (PGlite has no autovacuum).
   await db.execute(sql`ANALYZE embeddings`);
+  // The status page's rollup kept bounded, its counts' deltas folded (functions/status/).
+  const trendRowsDeleted = await pruneTrends(db, (deps.clock ?? Date).now());
+  await foldQueueCounts(db);
   return {
     searchLogsDeleted: searchLogs.length,
     doneRowsDeleted: doneRows,
@@ -67,6 +72,7 @@ export async function maintain(deps: Deps) {
     expiredSignaturesDeleted: signatures.length,
     textConfigsRealigned,
     indexRebuilt,
+    trendRowsDeleted,
   };
 }
 

@@ -36,6 +36,7 @@ beforeAll(async () => {
     "process-webhook": JSON.stringify({ doorbell: "queued" }),
     drain: "{}",
     maintenance: "{}",
+    alerts: "{}",
     "retry-failed": "{}",
   };
 });

@@ -6,7 +6,14 @@ import type { Config } from "../config.js";
  * A QStash schedule: a fixed id (creating it again updates it), a cron, the variable that may replace the
  * cron, and (the drain) the cron fitted to each CHANGES_VIA.
  */
-export type Schedule = { scheduleId: string; cron: string; cronVariable?: string; fitted?: Readonly<Record<ChangesVia, string>> };
+export type Schedule = {
+  scheduleId: string;
+  cron: string;
+  cronVariable?: string;
+  fitted?: Readonly<Record<ChangesVia, string>>;
+  /** A variable that must be set for the schedule to exist (the alerts' webhook). */
+  requires?: string;
+};
 
 /**
  * The drain's cron, fitted to how changes arrive (CHANGES_VIA): where `enqueue` is called, every change
@@ -27,15 +34,40 @@ export const DRAIN_SCHEDULE: Schedule = {
   fitted: DRAIN_CRONS,
 };
 
-export const SCHEDULE_LIST = [DRAIN_SCHEDULE, MAINTENANCE_SCHEDULE, RETRY_FAILED_SCHEDULE];
+/**
+ * The alert check (functions/alerts.ts), only where ALERT_WEBHOOK_URL is set. Every minute keeps the
+ * alerts within two minutes of a broken promise, but costs 1,440 messages a day: more than the Free plan's
+ * 1,000, where it runs every ten minutes (144) unless ALERT_CRON says otherwise (alertCron).
+ */
+export const ALERTS_SCHEDULE: Schedule = {
+  scheduleId: "embeddings-alerts",
+  cron: "* * * * *",
+  cronVariable: "ALERT_CRON",
+  requires: "ALERT_WEBHOOK_URL",
+};
+/** Below this many messages a day, the alert check runs every ten minutes unless ALERT_CRON says otherwise. */
+export const ALERT_EVERY_MINUTE_FROM = 20_000;
+export const alertCron = (dailyLimit: number, given?: string) =>
+  given || (dailyLimit >= ALERT_EVERY_MINUTE_FROM ? ALERTS_SCHEDULE.cron : "*/10 * * * *");
+
+export const SCHEDULE_LIST = [DRAIN_SCHEDULE, MAINTENANCE_SCHEDULE, RETRY_FAILED_SCHEDULE, ALERTS_SCHEDULE];
 
 /** A schedule's cron in a deployment: its variable (DRAIN_CRON) if set, else the one fitted to CHANGES_VIA. */
 export const cronOf = (schedule: Schedule, changesVia: ChangesVia, variable?: string) =>
   variable || schedule.fitted?.[changesVia] || schedule.cron;
 
-/** The schedules as this deployment runs them. */
-export function deployedSchedules(config: Pick<Config, "changesVia" | "drainCron">): Schedule[] {
-  return SCHEDULE_LIST.map((s) => ({ ...s, cron: cronOf(s, config.changesVia, s.cronVariable ? config.drainCron : undefined) }));
+/** The schedules as this deployment runs them (the alerts' only with a webhook). */
+export function deployedSchedules(
+  config: Pick<Config, "changesVia" | "drainCron"> & {
+    alerts?: Pick<Config["alerts"], "webhookUrl" | "cron">;
+    qstash?: { dailyLimit: number };
+  },
+): Schedule[] {
+  return SCHEDULE_LIST.filter((s) => !s.requires || config.alerts?.webhookUrl).map((s) =>
+    s === ALERTS_SCHEDULE
+      ? { ...s, cron: alertCron(config.qstash?.dailyLimit ?? 0, config.alerts?.cron) }
+      : { ...s, cron: cronOf(s, config.changesVia, s.cronVariable ? config.drainCron : undefined) },
+  );
 }
 
 const fires = new Map<string, number>();
@@ -83,5 +115,5 @@ export function firesPerDay(cron: string): number {
 }
 
 /** Messages a day the schedules cost (one delivery each fire). */
-export const scheduleCost = (config: Pick<Config, "changesVia" | "drainCron">) =>
+export const scheduleCost = (config: Parameters<typeof deployedSchedules>[0]) =>
   deployedSchedules(config).reduce((sum, s) => sum + firesPerDay(s.cron), 0);
