@@ -79,7 +79,7 @@ describe("alerts", () => {
     const fired = checks.find((c) => c.sent.includes("lane-late:immediate"));
     expect(fired, JSON.stringify(checks)).toBeDefined();
     expect(fired!.at).toBeLessThanOrEqual(120_000);
-    await waitFor(() => received.length === 1, "the alert's delivery");
+    await waitFor(() => received.length === 1, 30_000, "the alert's delivery");
     expect(received[0]!.text).toMatch(
       /^:rotating_light: Embeddings alert: immediate lane late: the oldest change in the immediate lane has waited/,
     );
@@ -93,6 +93,7 @@ describe("alerts", () => {
     await stack.trigger("drain");
     await waitFor(
       async () => (await db.select().from(embeddingQueue).where(eq(embeddingQueue.contentId, created!.id)))[0]?.status === "done",
+      30_000,
       "the drain to serve the stalled change",
     );
     clock.time += 60_000;
@@ -100,7 +101,7 @@ describe("alerts", () => {
     expect(after.sent).toEqual(["lane-late:immediate"]);
     expect(after.firing).not.toContain("lane-late:immediate");
     expect(clock.now() - fixedAt).toBeLessThanOrEqual(120_000);
-    await waitFor(() => received.length === 2, "the recovery's delivery");
+    await waitFor(() => received.length === 2, 30_000, "the recovery's delivery");
     expect(received[1]!.text).toMatch(/^:white_check_mark: Embeddings recovered: immediate lane late/);
     clock.time += 60_000;
     expect((await check(clock)).sent).toEqual([]);
@@ -143,7 +144,7 @@ describe("alerts", () => {
     expect((await run()).sent).toEqual([]);
     clock.time += 60_000;
     expect((await run()).sent.sort()).toEqual(["failures", "hnsw-index", "qstash-day"]);
-    await waitFor(() => received.length === 3, "three alerts");
+    await waitFor(() => received.length === 3, 30_000, "three alerts");
     expect(received.map((r) => r.text).join("\n")).toMatch(/HNSW index missing/);
 
     await restoreHnswIndex(db);
@@ -151,7 +152,7 @@ describe("alerts", () => {
     await db.update(qstashSpend).set({ publishRequests: 100 });
     clock.time += 60_000;
     expect((await run()).sent.sort()).toEqual(["failures", "hnsw-index", "qstash-day"]);
-    await waitFor(() => received.length === 6, "three recoveries");
+    await waitFor(() => received.length === 6, 30_000, "three recoveries");
     expect(received.slice(3).every((r) => r.text.startsWith(":white_check_mark:"))).toBe(true);
   });
 });
