@@ -1,3 +1,4 @@
+// `npm run bench [status]` loads 1,000,000 queue rows and times the status page (not in the default set).
 // `npm run bench [throughput] [insert] [index] [latency] [doorbells] [webhooks] [day] [ratelimit] [search] [memory] [hnsw] [bundles]`: runs the benchmarks (all by
 // default) and prints their figures. Sizes: BENCH_DRAIN_SIZES (1000,5000,20000), BENCH_SEARCH_SIZES
 // (10000,50000; on PostgreSQL 10000,100000), BENCH_MEMORY_SIZES (500,5000). On the PostgreSQL server
@@ -15,6 +16,7 @@ import { laneLatency } from "./lane-latency";
 import { rateLimit } from "./rate-limit";
 import { searchLatency } from "./search-latency";
 import { statementBuilding } from "./statement-building";
+import { statusPageAtSize } from "./status-page";
 import { webhookDay, webhookDriver } from "./webhook-driver";
 
 const wanted = new Set(
@@ -237,6 +239,21 @@ if (wanted.has("hnsw")) {
   console.log("PGlite HNSW inserts, what helps:");
   console.table(rows.map((r) => ({ variant: r.variant, seconds: round(r.seconds, 2) })));
 }
+// Not in the default set: it loads 1,000,000 rows (BENCH_STATUS_ROWS), best on BENCH_DATABASE_URL.
+if (wanted.has("status")) {
+  const r = await statusPageAtSize(Number(process.env.BENCH_STATUS_ROWS ?? 1_000_000));
+  console.log(
+    `Status page at ${r.rows} queue rows (${r.backlog} a backlog), 30 days of history, ${benchDatabaseLabel} (loaded in ${r.loadSeconds} s):`,
+  );
+  console.table([
+    { read: "exact counts (queue_counts)", "p50 ms": r.counts.p50, "p95 ms": r.counts.p95 },
+    { read: "GET queue (JSON, with trends)", "p50 ms": r.queueJson.p50, "p95 ms": r.queueJson.p95 },
+    { read: "GET status (HTML, with charts)", "p50 ms": r.statusHtml.p50, "p95 ms": r.statusHtml.p95 },
+    { read: "for contrast: count(*) of the queue, once", "p50 ms": r.countStarMs, "p95 ms": "-" },
+    { read: "the first read after deploy (rolls up 7 days), once", "p50 ms": r.firstReadMs, "p95 ms": "-" },
+  ]);
+}
+
 if (wanted.has("bundles")) {
   const bundles = await buildEdgeBundles();
   console.log("Edge bundles:");

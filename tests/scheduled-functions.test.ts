@@ -214,6 +214,7 @@ describe("maintenance", () => {
       expiredSignaturesDeleted: 0,
       textConfigsRealigned: 0,
       indexRebuilt: false,
+      trendRowsDeleted: 0,
     });
     expect((await db.select().from(searchLog)).map((r) => r.query)).toEqual(["new"]);
     expect(await stack.embeddedChunks(gone!.id)).toBe(0);

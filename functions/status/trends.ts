@@ -39,9 +39,10 @@ const laneCase = sql.raw(`CASE ${LANES.map((lane) => `WHEN priority <= ${LANE_PR
  * order, so concurrent runs never deadlock. How many rows it wrote.
  */
 export async function rollUp(db: Database, now: number, force = false): Promise<number> {
+  // The newest bucket (the primary key's first column: one index probe) says when the rollup last ran.
   const [last] = await rowsOf<{ bucket: number | null; rolled: number | null }>(
-    db.execute(sql`SELECT extract(epoch FROM max(bucket))::float8 * 1000 AS bucket, extract(epoch FROM max(rolled_at))::float8 * 1000 AS rolled
-      FROM status_rollup`),
+    db.execute(sql`SELECT extract(epoch FROM bucket)::float8 * 1000 AS bucket, extract(epoch FROM rolled_at)::float8 * 1000 AS rolled
+      FROM status_rollup ORDER BY bucket DESC LIMIT 1`),
   );
   if (!force && last?.rolled != null && now - last.rolled < FRESH_MS && now >= last.rolled) return 0;
   const from = last?.bucket != null ? Math.max(last.bucket - BUCKET_MS, now - 7 * DAY_MS) : now - 7 * DAY_MS;
@@ -160,47 +161,52 @@ const SPANS = [
   { name: "7d", stepMs: 2 * 3_600_000, steps: 84 },
 ] as const;
 
-/** The trends as the page draws them: rolls up first (unless fresh), then reads 7 days of buckets. */
+/**
+ * The trends as the page draws them: rolls up first (unless fresh), then sums the buckets into each
+ * span's steps in SQL (only non-empty histogram bins leave the database: a few hundred rows).
+ */
 export async function readTrends(db: Database, config: Config, now: number): Promise<Trends> {
   await rollUp(db, now);
-  const since = new Date(Math.floor(now / BUCKET_MS) * BUCKET_MS - 7 * DAY_MS);
-  const rows = await db.select().from(statusRollup).where(gte(statusRollup.bucket, since));
-  const spans = SPANS.map(({ name, stepMs, steps }) => {
-    const end = Math.floor(now / stepMs) * stepMs + stepMs;
-    const from = end - steps * stepMs;
-    const lanes = Object.fromEntries(
-      LANES.map((lane) => {
-        const histograms = Array.from({ length: steps }, () => new Array<number>(LATENCY_BINS.length + 1).fill(0));
-        const series: LaneSeries = {
-          backlog: new Array(steps).fill(null),
-          done: new Array(steps).fill(0),
-          failed: new Array(steps).fill(0),
-          p50: [],
-          p95: [],
-        };
-        const sampledAt = new Array<number>(steps).fill(-1);
-        for (const r of rows) {
-          const at = r.bucket.getTime();
-          const i = Math.floor((at - from) / stepMs);
-          if (r.lane !== lane || i < 0 || i >= steps) continue;
-          series.done[i]! += r.done;
-          series.failed[i]! += r.failed;
-          r.latency.forEach((n, bin) => {
-            histograms[i]![bin]! += n;
-          });
-          // The step's backlog is its latest sample.
-          if (r.backlog != null && at > sampledAt[i]!) {
-            sampledAt[i] = at;
-            series.backlog[i] = r.backlog;
+  const spans = await Promise.all(
+    SPANS.map(async ({ name, stepMs, steps }) => {
+      const end = Math.floor(now / stepMs) * stepMs + stepMs;
+      const from = end - steps * stepMs;
+      const step = sql`floor((extract(epoch FROM bucket) * 1000 - ${from}) / ${stepMs})::int`;
+      const range = sql`bucket >= ${new Date(from).toISOString()}::timestamptz AND bucket < ${new Date(end).toISOString()}::timestamptz`;
+      const totals = await rowsOf<{ i: number; lane: Lane; done: number; failed: number; backlog: number | null }>(
+        db.execute(sql`SELECT ${step} AS i, lane, sum(done)::int AS done, sum(failed)::int AS failed,
+          (array_agg(backlog ORDER BY bucket DESC) FILTER (WHERE backlog IS NOT NULL))[1] AS backlog
+          FROM status_rollup WHERE ${range} GROUP BY 1, 2`),
+      );
+      const bins = await rowsOf<{ i: number; lane: Lane; bin: number; n: number }>(
+        db.execute(sql`SELECT ${step} AS i, lane, h.bin::int - 1 AS bin, sum(h.n)::int AS n
+          FROM status_rollup, unnest(latency) WITH ORDINALITY AS h(n, bin) WHERE ${range} AND h.n > 0 GROUP BY 1, 2, 3`),
+      );
+      const lanes = Object.fromEntries(
+        LANES.map((lane) => {
+          const histograms = Array.from({ length: steps }, () => new Array<number>(LATENCY_BINS.length + 1).fill(0));
+          const series: LaneSeries = {
+            backlog: new Array(steps).fill(null),
+            done: new Array(steps).fill(0),
+            failed: new Array(steps).fill(0),
+            p50: [],
+            p95: [],
+          };
+          for (const t of totals) {
+            if (t.lane !== lane || t.i < 0 || t.i >= steps) continue;
+            series.done[t.i] = t.done;
+            series.failed[t.i] = t.failed;
+            series.backlog[t.i] = t.backlog;
           }
-        }
-        series.p50 = histograms.map((h) => percentile(h, 0.5));
-        series.p95 = histograms.map((h) => percentile(h, 0.95));
-        return [lane, series];
-      }),
-    ) as Record<Lane, LaneSeries>;
-    return { name, stepMs, from, steps, lanes };
-  });
+          for (const b of bins) if (b.lane === lane && b.i >= 0 && b.i < steps) histograms[b.i]![b.bin]! += b.n;
+          series.p50 = histograms.map((h) => percentile(h, 0.5));
+          series.p95 = histograms.map((h) => percentile(h, 0.95));
+          return [lane, series];
+        }),
+      ) as Record<Lane, LaneSeries>;
+      return { name, stepMs, from, steps, lanes };
+    }),
+  );
   const days = Array.from({ length: 7 }, (_, i) => utcDay(now - (6 - i) * DAY_MS));
   const daily = await Promise.all(DAILY_SOURCES.map((source) => source(db, config, days)));
   return { spans, daily };
