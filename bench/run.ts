@@ -249,6 +249,9 @@ if (wanted.has("status")) {
     { read: "exact counts (queue_counts)", "p50 ms": r.counts.p50, "p95 ms": r.counts.p95 },
     { read: "GET queue (JSON, with trends)", "p50 ms": r.queueJson.p50, "p95 ms": r.queueJson.p95 },
     { read: "GET status (HTML, with charts)", "p50 ms": r.statusHtml.p50, "p95 ms": r.statusHtml.p95 },
+    { read: "  its part: queueStatus (counts, ages, last hour, errors)", "p50 ms": r.parts.queue.p50, "p95 ms": r.parts.queue.p95 },
+    { read: "  its part: processorStatus (database, runs, spend)", "p50 ms": r.parts.processor.p50, "p95 ms": r.parts.processor.p95 },
+    { read: "  its part: readTrends (rollup check, 24 h and 7 d)", "p50 ms": r.parts.trends.p50, "p95 ms": r.parts.trends.p95 },
     { read: "for contrast: count(*) of the queue, once", "p50 ms": r.countStarMs, "p95 ms": "-" },
     { read: "the first read after deploy (rolls up 7 days), once", "p50 ms": r.firstReadMs, "p95 ms": "-" },
   ]);

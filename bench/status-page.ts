@@ -8,6 +8,8 @@ import { loadConfig } from "../functions/config";
 import type { Deps } from "../functions/deps";
 import { localEmbedder } from "../functions/embedders/local";
 import { queueCounts } from "../functions/status/queue-counts";
+import { processorStatus, queueStatus } from "../functions/status/read-status";
+import { readTrends } from "../functions/status/trends";
 import { createRegistry } from "../schema/registry";
 import { openBenchDatabase } from "./bench-database";
 
@@ -84,6 +86,12 @@ export async function statusPageAtSize(rows = 1_000_000, runs = 40) {
       counts: await timed(runs * 2, () => queueCounts(db.db)),
       queueJson: await timed(runs, () => get("queue")),
       statusHtml: await timed(runs, () => get("status")),
+      // Where a page's time goes: the three reads the page is composed of.
+      parts: {
+        queue: await timed(runs / 2, () => queueStatus(deps)),
+        processor: await timed(runs / 2, () => processorStatus(deps)),
+        trends: await timed(runs / 2, () => readTrends(db.db, config, Date.now())),
+      },
     };
   } finally {
     await db.close();

@@ -9,6 +9,14 @@ import { spendToday } from "../qstash/spend-ledger.js";
 import { oldestByLane } from "./lane-ages.js";
 import { queueCounts } from "./queue-counts.js";
 
+/**
+ * Rows settled in the last hour, through the partial index embedding_queue_settled_at. The ORDER BY and
+ * its (never reached) LIMIT keep the planner on the index: counted plainly, a backlog touched within the
+ * hour makes it expect most of the table and scan all of it (600 ms at 1,000,000 rows; BENCHMARKS.md).
+ */
+const SETTLED_LAST_HOUR = sql`SELECT status FROM embedding_queue WHERE status IN ('done', 'failed') AND updated_at > now() - interval '1 hour'
+  ORDER BY updated_at DESC LIMIT 10000000`;
+
 export async function queueStatus(deps: Deps) {
   const { db } = deps;
   // Exact at any size, without reading the queue (queue-counts.ts); the oldest by index probes (lane-ages.ts).
@@ -16,8 +24,9 @@ export async function queueStatus(deps: Deps) {
   const oldest = Object.values(await oldestByLane(db, depth, ["pending"])).filter((at): at is number => at !== null);
   const [hour] = await rowsOf<{ done: number; failed: number; embedded: number; now: number }>(
     db.execute(sql`
-    SELECT extract(epoch FROM now())::float8 * 1000 AS now, (SELECT count(*)::int FROM embedding_queue WHERE status = 'done' AND updated_at > now() - interval '1 hour') AS done,
-           (SELECT count(*)::int FROM embedding_queue WHERE status = 'failed' AND updated_at > now() - interval '1 hour') AS failed,
+    WITH settled AS (${SETTLED_LAST_HOUR})
+    SELECT extract(epoch FROM now())::float8 * 1000 AS now, (SELECT count(*)::int FROM settled WHERE status = 'done') AS done,
+           (SELECT count(*)::int FROM settled WHERE status = 'failed') AS failed,
            (SELECT count(*)::int FROM embeddings WHERE updated_at > now() - interval '1 hour') AS embedded`),
   );
   // Chunks a switch of embedder has yet to re-embed (they are queued behind live traffic).

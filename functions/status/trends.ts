@@ -55,8 +55,10 @@ export async function rollUp(db: Database, now: number, force = false): Promise<
       CASE WHEN status = 'done' AND priority < ${BACKGROUND_PRIORITY}
         THEN width_bucket(extract(epoch FROM updated_at - created_at)::float8 * 1000, ${bins}) END AS bin,
       count(*)::int AS n
-    FROM embedding_queue
-    WHERE status IN ('done', 'failed') AND updated_at >= ${start.toISOString()}::timestamptz AND updated_at < ${end.toISOString()}::timestamptz
+    -- Ordered (and a LIMIT never reached) so the planner keeps to the settled rows' index (read-status.ts).
+    FROM (SELECT status, priority, created_at, updated_at FROM embedding_queue
+      WHERE status IN ('done', 'failed') AND updated_at >= ${start.toISOString()}::timestamptz AND updated_at < ${end.toISOString()}::timestamptz
+      ORDER BY updated_at LIMIT 10000000) settled
     GROUP BY 1, 2, 3, 4`),
   );
   type Row = { done: number; failed: number; latency: number[]; backlog: number | null };
