@@ -171,16 +171,3 @@ async function deliver(deps: Deps, message: AlertMessage, now: number): Promise<
     return false;
   }
 }
-
-/** The alert states for the status page: which fire, since when. */
-export async function alertsNow(db: Database) {
-  return (await db.select().from(alertState).where(eq(alertState.firing, true))).map((s) => ({
-    key: s.key,
-    since: s.since,
-    firedAt: s.firedAt,
-    detail: s.detail,
-  }));
-}
-
-/** Whether alerts are on here (a webhook is set). */
-export const alertsConfigured = (config: Config) => Boolean(config.alerts.webhookUrl);
