@@ -1,3 +1,4 @@
+// `npm run bench [status]` loads 1,000,000 queue rows and times the status page (not in the default set).
 // `npm run bench [throughput] [insert] [index] [latency] [doorbells] [webhooks] [day] [ratelimit] [search] [labelled] [memory] [hnsw] [bundles] [halfvec] [switch] [cost]`: runs the benchmarks (all by
 // default) and prints their figures. Sizes: BENCH_DRAIN_SIZES (1000,5000,20000), BENCH_SEARCH_SIZES
 // (10000,50000; on PostgreSQL 10000,100000), BENCH_MEMORY_SIZES (500,5000). On the PostgreSQL server
@@ -19,6 +20,7 @@ import { laneLatency } from "./lane-latency";
 import { rateLimit } from "./rate-limit";
 import { searchLatency } from "./search-latency";
 import { statementBuilding } from "./statement-building";
+import { statusPageAtSize } from "./status-page";
 import { webhookDay, webhookDriver } from "./webhook-driver";
 
 const DEFAULT_PARTS = [
@@ -37,7 +39,7 @@ const DEFAULT_PARTS = [
   "switch",
   "cost",
 ];
-const PARTS = [...DEFAULT_PARTS, "insert", "index"];
+const PARTS = [...DEFAULT_PARTS, "insert", "index", "status"];
 const wanted = new Set(process.argv.slice(2).length ? process.argv.slice(2) : DEFAULT_PARTS);
 const unknown = [...wanted].filter((name) => !PARTS.includes(name));
 if (unknown.length) {
@@ -337,6 +339,23 @@ await part("hnsw", async () => {
   const rows = await hnswVariants(Number(process.env.BENCH_HNSW_SIZE ?? 500));
   console.log("PGlite HNSW inserts, what helps:");
   console.table(rows.map((r) => ({ variant: r.variant, seconds: round(r.seconds, 2) })));
+});
+// Not in the default set: it loads 1,000,000 rows (BENCH_STATUS_ROWS), best on BENCH_DATABASE_URL.
+await part("status", async () => {
+  const r = await statusPageAtSize(Number(process.env.BENCH_STATUS_ROWS ?? 1_000_000));
+  console.log(
+    `Status page at ${r.rows} queue rows (${r.backlog} a backlog), 30 days of history, ${benchDatabaseLabel} (loaded in ${r.loadSeconds} s):`,
+  );
+  console.table([
+    { read: "exact counts (queue_counts)", "p50 ms": r.counts.p50, "p95 ms": r.counts.p95 },
+    { read: "GET queue (JSON, with trends)", "p50 ms": r.queueJson.p50, "p95 ms": r.queueJson.p95 },
+    { read: "GET status (HTML, with charts)", "p50 ms": r.statusHtml.p50, "p95 ms": r.statusHtml.p95 },
+    { read: "  its part: queueStatus (counts, ages, last hour, errors)", "p50 ms": r.parts.queue.p50, "p95 ms": r.parts.queue.p95 },
+    { read: "  its part: processorStatus (database, runs, spend)", "p50 ms": r.parts.processor.p50, "p95 ms": r.parts.processor.p95 },
+    { read: "  its part: readTrends (rollup check, 24 h and 7 d)", "p50 ms": r.parts.trends.p50, "p95 ms": r.parts.trends.p95 },
+    { read: "for contrast: count(*) of the queue, once", "p50 ms": r.countStarMs, "p95 ms": "-" },
+    { read: "the first read after deploy (rolls up 7 days), once", "p50 ms": r.firstReadMs, "p95 ms": "-" },
+  ]);
 });
 await part("bundles", async () => {
   const bundles = await buildEdgeBundles();

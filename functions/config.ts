@@ -124,6 +124,18 @@ const EnvSchema = v.object({
   ),
   EMBEDDING_BUDGET_PERIOD: v.optional(v.picklist(["day", "month"], "must be day or month"), "day"),
   SPEND_RETENTION_DAYS: integer(400, 1, 10_000),
+  // Alerts (functions/status/alerts.ts, README "Alerts"): a Slack-compatible webhook, a secret.
+  ALERT_WEBHOOK_URL: url("a Slack-compatible incoming webhook"),
+  ALERT_CRON: v.optional(
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.regex(/^(CRON_TZ=\S+\s+)?\S+(\s+\S+){4}$/, "must be a cron of 5 fields (QStash's resolution is a minute)"),
+    ),
+  ),
+  ALERT_AFTER_SECONDS: integer(45, 0, 86_400),
+  ALERT_FAILURES: integer(10, 1, 1_000_000),
+  ALERT_QSTASH_PERCENT: integer(90, 1, 100),
 });
 
 /** Every variable the configuration reads (.env.example lists each, tests/env-example.test.ts). */
@@ -175,6 +187,12 @@ export type Config = {
   local: { port: number; pgPort: number; dataDir: string };
   /** The cost ledger and budget (functions/cost/settings.ts). */
   cost: CostSettings["cost"];
+  /**
+   * Alerts: where to post (absent: none evaluated, no schedule), the check's cron (ALERT_CRON, else
+   * alertCron's fit to the plan), how long a lane must be late before it alerts, how many items failing
+   * in ten minutes is a spike, and the share of QStash's day that is "nearly spent".
+   */
+  alerts: { webhookUrl?: string; cron?: string; afterMs: number; failures: number; qstashPercent: number };
 };
 
 /**
@@ -267,6 +285,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       budget: { tokens: e.EMBEDDING_BUDGET_TOKENS, usd: e.EMBEDDING_BUDGET_USD, period: e.EMBEDDING_BUDGET_PERIOD },
       retentionDays: e.SPEND_RETENTION_DAYS,
     },
+    alerts: {
+      webhookUrl: e.ALERT_WEBHOOK_URL,
+      cron: e.ALERT_CRON,
+      afterMs: e.ALERT_AFTER_SECONDS * 1000,
+      failures: e.ALERT_FAILURES,
+      qstashPercent: e.ALERT_QSTASH_PERCENT,
+    },
   };
 }
 
@@ -294,6 +319,7 @@ export function publicConfig(config: Config) {
       WEBHOOK_SECRET: !!config.webhookSecret,
       ADMIN_TOKEN: !!config.adminToken,
       SEARCH_TOKEN: !!config.searchToken,
+      ALERT_WEBHOOK_URL: !!config.alerts.webhookUrl,
     },
     drain: config.drain,
     process: config.process,

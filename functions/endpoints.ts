@@ -32,7 +32,14 @@ export type ChangesVia = keyof typeof DRAIN_CRONS;
  * A QStash schedule: a fixed id (creating it again updates it), a cron, the variable that may replace the
  * cron, and (the drain) the cron fitted to each CHANGES_VIA. What they cost: functions/qstash/schedules.ts.
  */
-export type Schedule = { scheduleId: string; cron: string; cronVariable?: string; fitted?: Readonly<Record<ChangesVia, string>> };
+export type Schedule = {
+  scheduleId: string;
+  cron: string;
+  cronVariable?: string;
+  fitted?: Readonly<Record<ChangesVia, string>>;
+  /** A variable that must be set for the schedule to exist (the alerts' webhook). */
+  requires?: string;
+};
 
 export type Endpoint = { routes: readonly Route[]; auth: Auth; runtime: Runtime; schedule?: Schedule };
 
@@ -67,6 +74,14 @@ export const ENDPOINTS = {
     auth: "qstash-signature",
     runtime: NODE,
     schedule: { scheduleId: "embeddings-retry-failed", cron: "0 3 * * 0" },
+  },
+  // Node.js, as maintenance: any Postgres, no WebSocket proxy. Scheduled only where ALERT_WEBHOOK_URL is
+  // set; every minute, or every ten below 20,000 messages a day (alertCron, functions/qstash/schedules.ts).
+  alerts: {
+    routes: [{ method: "POST", path: "alerts" }],
+    auth: "qstash-signature",
+    runtime: NODE,
+    schedule: { scheduleId: "embeddings-alerts", cron: "* * * * *", cronVariable: "ALERT_CRON", requires: "ALERT_WEBHOOK_URL" },
   },
   search: { routes: [{ method: "POST", path: "search" }], auth: "search-token", runtime: EDGE },
   status: {

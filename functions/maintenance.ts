@@ -17,6 +17,8 @@ import { deleteDoneRows, queueItems, queueOtherModels, releaseExpiredClaims } fr
 import { realignTextConfigs } from "./search/text-config.js";
 import { maintainSets } from "./sets/maintain.js";
 import { embedderFor, readSets } from "./sets/sets.js";
+import { foldQueueCounts } from "./status/queue-counts.js";
+import { pruneTrends } from "./status/trends.js";
 
 export const SEARCH_LOG_RETENTION_DAYS = 30;
 
@@ -116,6 +118,9 @@ export async function maintain(deps: Deps, options: { driftRows?: number } = {})
   const indexRebuilt = await restoreHnswIndex(db);
   // Fresh statistics keep the planner on the HNSW index for filtered searches (PGlite has no autovacuum).
   await db.execute(sql`ANALYZE embeddings`);
+  // The status page's rollup kept bounded, its counts' deltas folded (functions/status/).
+  const trendRowsDeleted = await pruneTrends(db, (deps.clock ?? Date).now());
+  await foldQueueCounts(db);
   return {
     searchLogsDeleted: searchLogs.length,
     doneRowsDeleted: doneRows,
@@ -131,6 +136,7 @@ export async function maintain(deps: Deps, options: { driftRows?: number } = {})
     driftCursor: sweep.next,
     spendRowsDeleted,
     budgetPeriodsDeleted,
+    trendRowsDeleted,
     ...modelSets,
   };
 }

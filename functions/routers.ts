@@ -1,6 +1,7 @@
 // Which router serves each endpoint of the table (functions/endpoints.ts): the app that hosts every
 // function reads it (app.ts). Each deployed entry (api/, netlify/) imports its one router itself, so no
 // bundle holds every function.
+import { alertsRouter } from "./alerts.js";
 import { drainRouter } from "./drain.js";
 import { enqueueRouter } from "./enqueue.js";
 import type { EndpointName } from "./endpoints.js";
@@ -18,6 +19,7 @@ export const ROUTERS: Readonly<Record<EndpointName, RouterFactory>> = {
   drain: drainRouter,
   maintenance: maintenanceRouter,
   "retry-failed": retryFailedRouter,
+  alerts: alertsRouter,
   search: searchRouter,
   status: statusRouter,
   pauses: pausesRouter,

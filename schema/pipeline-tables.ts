@@ -137,6 +137,11 @@ export const embeddingQueue = pgTable(
     uniqueIndex("embedding_queue_one_pending").on(t.contentType, t.contentId).where(sql`status = 'pending'`),
     uniqueIndex("embedding_queue_one_failed").on(t.contentType, t.contentId).where(sql`status = 'failed'`),
     index("embedding_queue_claim").on(t.status, t.priority, t.runAfter),
+    // The status page and the alerts (functions/status/): the oldest unfinished change per priority, and
+    // the rows settled in a window, each read through its own small index at any queue size.
+    index("embedding_queue_unfinished_age").on(t.priority, t.createdAt).where(sql`status IN ('pending', 'processing')`),
+    index("embedding_queue_settled_at").on(t.updatedAt).where(sql`status IN ('done', 'failed')`),
+    index("embedding_queue_errors").on(t.updatedAt).where(sql`last_error IS NOT NULL`),
   ],
 );
 
@@ -284,6 +289,53 @@ export const pipelinePauses = pgTable(
   },
   (t) => [primaryKey({ columns: [t.kind, t.name] })],
 );
+
+/**
+ * Exact queue counts at any size (functions/status/queue-counts.ts): per status and priority, rows of
+ * deltas that statement triggers on embedding_queue append in the writing transaction (drizzle/ custom
+ * migration "queue_counts"); the sum is the count. Appends never contend; readers fold them together.
+ */
+export const queueCounts = pgTable("queue_counts", {
+  status: text("status").notNull(),
+  priority: integer("priority").notNull(),
+  n: bigint("n", { mode: "number" }).notNull(),
+});
+
+/**
+ * The status page's trends (functions/status/trends.ts), one row per five minutes and lane: items done
+ * and failed in it, their change → searchable latency as a histogram (LATENCY_BINS), and the backlog as
+ * last sampled in it. Kept ROLLUP_RETENTION_DAYS by maintenance.
+ */
+export const statusRollup = pgTable(
+  "status_rollup",
+  {
+    bucket: timestamp("bucket", { withTimezone: true }).notNull(),
+    lane: text("lane").notNull(),
+    done: integer("done").notNull().default(0),
+    failed: integer("failed").notNull().default(0),
+    latency: integer("latency").array().notNull().default(sql`'{}'::integer[]`),
+    backlog: integer("backlog"),
+    rolledAt: timestamp("rolled_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.bucket, t.lane] })],
+);
+
+/**
+ * Alerts (functions/status/alerts.ts), one row per condition (e.g. "lane-late:immediate"): since when it
+ * holds, whether it fired, and whether the webhook has been handed its message (fired or cleared).
+ */
+export const alertState = pgTable("alert_state", {
+  key: text("key").primaryKey(),
+  /** When the condition was first seen holding without a break; null while it does not hold. */
+  since: timestamp("since", { withTimezone: true }),
+  firing: boolean("firing").notNull().default(false),
+  /** When it last fired: with `firing`, the deduplication id of its two messages. */
+  firedAt: timestamp("fired_at", { withTimezone: true }),
+  /** Whether the message of the current state (fired, or cleared) is with QStash. */
+  notified: boolean("notified").notNull().default(true),
+  detail: text("detail").notNull().default(""),
+  updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+});
 
 /** Every table of the pipeline: the change-capture migration keeps them to their owner. */
 export const pipelineTables = [

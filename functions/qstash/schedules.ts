@@ -1,18 +1,38 @@
 // What the pipeline's QStash schedules (the endpoint table's) cost a day (README "QStash plans").
 // Edge-safe: the spend ledger reserves their messages.
 import type { Config } from "../config.js";
-import { type ChangesVia, ENDPOINT_LIST, type Schedule } from "../endpoints.js";
+import { type ChangesVia, ENDPOINT_LIST, ENDPOINTS, type Schedule } from "../endpoints.js";
 
 /** The table's schedules, in its order. */
 export const SCHEDULE_LIST: Schedule[] = ENDPOINT_LIST.flatMap((endpoint) => (endpoint.schedule ? [endpoint.schedule] : []));
+
+/**
+ * The alert check (functions/alerts.ts), only where ALERT_WEBHOOK_URL is set. Every minute keeps the
+ * alerts within two minutes of a broken promise, but costs 1,440 messages a day: more than the Free plan's
+ * 1,000, where it runs every ten minutes (144) unless ALERT_CRON says otherwise.
+ */
+export const ALERTS_SCHEDULE: Schedule = ENDPOINTS.alerts.schedule;
+/** Below this many messages a day, the alert check runs every ten minutes unless ALERT_CRON says otherwise. */
+export const ALERT_EVERY_MINUTE_FROM = 20_000;
+export const alertCron = (dailyLimit: number, given?: string) =>
+  given || (dailyLimit >= ALERT_EVERY_MINUTE_FROM ? ALERTS_SCHEDULE.cron : "*/10 * * * *");
 
 /** A schedule's cron in a deployment: its variable (DRAIN_CRON) if set, else the one fitted to CHANGES_VIA. */
 export const cronOf = (schedule: Schedule, changesVia: ChangesVia, variable?: string) =>
   variable || schedule.fitted?.[changesVia] || schedule.cron;
 
-/** The schedules as this deployment runs them. */
-export function deployedSchedules(config: Pick<Config, "changesVia" | "drainCron">): Schedule[] {
-  return SCHEDULE_LIST.map((s) => ({ ...s, cron: cronOf(s, config.changesVia, s.cronVariable ? config.drainCron : undefined) }));
+/** The schedules as this deployment runs them (the alerts' only with a webhook). */
+export function deployedSchedules(
+  config: Pick<Config, "changesVia" | "drainCron"> & {
+    alerts?: Pick<Config["alerts"], "webhookUrl" | "cron">;
+    qstash?: { dailyLimit: number };
+  },
+): Schedule[] {
+  return SCHEDULE_LIST.filter((s) => !s.requires || config.alerts?.webhookUrl).map((s) =>
+    s.scheduleId === ALERTS_SCHEDULE.scheduleId
+      ? { ...s, cron: alertCron(config.qstash?.dailyLimit ?? 0, config.alerts?.cron) }
+      : { ...s, cron: cronOf(s, config.changesVia, s.cronVariable ? config.drainCron : undefined) },
+  );
 }
 
 const fires = new Map<string, number>();
@@ -60,5 +80,5 @@ export function firesPerDay(cron: string): number {
 }
 
 /** Messages a day the schedules cost (one delivery each fire). */
-export const scheduleCost = (config: Pick<Config, "changesVia" | "drainCron">) =>
+export const scheduleCost = (config: Parameters<typeof deployedSchedules>[0]) =>
   deployedSchedules(config).reduce((sum, s) => sum + firesPerDay(s.cron), 0);

@@ -9,21 +9,27 @@ import { spendToday } from "../qstash/spend-ledger.js";
 import { modelSwitchStatus } from "./model-switch.js";
 import { readSets } from "../sets/sets.js";
 import { costStatus } from "./cost-status.js";
+import { oldestByLane } from "./lane-ages.js";
+import { queueCounts } from "./queue-counts.js";
+
+/**
+ * Rows settled in the last hour, through the partial index embedding_queue_settled_at. The ORDER BY and
+ * its (never reached) LIMIT keep the planner on the index: counted plainly, a backlog touched within the
+ * hour makes it expect most of the table and scan all of it (600 ms at 1,000,000 rows; BENCHMARKS.md).
+ */
+const SETTLED_LAST_HOUR = sql`SELECT status FROM embedding_queue WHERE status IN ('done', 'failed') AND updated_at > now() - interval '1 hour'
+  ORDER BY updated_at DESC LIMIT 10000000`;
 
 export async function queueStatus(deps: Deps) {
   const { db } = deps;
-  const depth = await rowsOf<{ status: string; priority: number; count: number }>(
+  // Exact at any size, without reading the queue (queue-counts.ts); the oldest by index probes (lane-ages.ts).
+  const depth = await queueCounts(db);
+  const oldest = Object.values(await oldestByLane(db, depth, ["pending"])).filter((at): at is number => at !== null);
+  const [hour] = await rowsOf<{ done: number; failed: number; embedded: number; now: number }>(
     db.execute(sql`
-    SELECT status, priority, count(*)::int AS count FROM embedding_queue GROUP BY status, priority ORDER BY status, priority`),
-  );
-  const [ages] = await rowsOf<{ oldest: number | null }>(
-    db.execute(sql`
-    SELECT extract(epoch FROM now() - min(created_at))::float AS oldest FROM embedding_queue WHERE status = 'pending'`),
-  );
-  const [hour] = await rowsOf<{ done: number; failed: number; embedded: number }>(
-    db.execute(sql`
-    SELECT (SELECT count(*)::int FROM embedding_queue WHERE status = 'done' AND updated_at > now() - interval '1 hour') AS done,
-           (SELECT count(*)::int FROM embedding_queue WHERE status = 'failed' AND updated_at > now() - interval '1 hour') AS failed,
+    WITH settled AS (${SETTLED_LAST_HOUR})
+    SELECT extract(epoch FROM now())::float8 * 1000 AS now, (SELECT count(*)::int FROM settled WHERE status = 'done') AS done,
+           (SELECT count(*)::int FROM settled WHERE status = 'failed') AS failed,
            (SELECT count(*)::int FROM embeddings WHERE updated_at > now() - interval '1 hour') AS embedded`),
   );
   // Chunks a switch of embedder has yet to re-embed (they are queued behind live traffic); after a
@@ -66,7 +72,7 @@ export async function queueStatus(deps: Deps) {
   return {
     totals,
     byStatusAndPriority: depth,
-    oldestPendingSeconds: ages?.oldest == null ? null : Math.round(ages.oldest),
+    oldestPendingSeconds: oldest.length === 0 ? null : Math.max(0, Math.round((hour!.now - Math.min(...oldest)) / 1000)),
     lastHour: { itemsDone: hour?.done ?? 0, itemsFailed: hour?.failed ?? 0, chunksEmbedded: hour?.embedded ?? 0 },
     chunksOfAnotherModel: other?.n ?? 0,
     modelSwitch: await modelSwitchStatus(db, deps, deps.config),

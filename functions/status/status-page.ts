@@ -5,6 +5,8 @@ import type { SpendToday } from "../qstash/spend-ledger.js";
 import type { processorStatus, queueStatus } from "./read-status.js";
 import { modelSwitchLine } from "./model-switch.js";
 import { costLine } from "./cost-status.js";
+import type { Trends } from "./trends.js";
+import { TRENDS_CSS, trendsSection } from "./trends-section.js";
 
 /** Each lane as the page names it, with the priorities it takes (functions/qstash/lanes.ts). */
 const NAMES: Record<Lane, string> = { immediate: "immediate", queued: "queued", database: "batched" };
@@ -34,16 +36,20 @@ function runResult(run: { ok: boolean; summary: unknown }): { ok: boolean; text:
   return { ok: true, text: failed ? `ok (${failed} items failed)` : "ok" };
 }
 
-export function statusPage(queue: Awaited<ReturnType<typeof queueStatus>>, processor: Awaited<ReturnType<typeof processorStatus>>) {
+export function statusPage(
+  queue: Awaited<ReturnType<typeof queueStatus>>,
+  processor: Awaited<ReturnType<typeof processorStatus>>,
+  trends?: Trends,
+) {
   const lanes = new Map<string, Record<string, number>>(LANES.map((lane) => [label(lane), {}]));
   for (const row of queue.byStatusAndPriority) {
     const counts = lanes.get(label(laneFor(row.priority)))!;
     counts[row.status] = (counts[row.status] ?? 0) + row.count;
   }
   return html`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Embeddings status</title>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Embeddings status</title>
 <style>body{font:15px system-ui,sans-serif;margin:2rem;color:#222}table{border-collapse:collapse;margin:.5rem 0 1.5rem}
-td,th{border:1px solid #ccc;padding:.3rem .7rem;text-align:left}.bad{color:#b00020}.good{color:#1b7f3b}</style></head>
+td,th{border:1px solid #ccc;padding:.3rem .7rem;text-align:left}.bad{color:#b00020}.good{color:#1b7f3b}${TRENDS_CSS}</style></head>
 <body><h1>Embeddings pipeline</h1>
 <p>Database <b class="${processor.database.reachable ? "good" : "bad"}">${processor.database.reachable ? "reachable" : "unreachable"}</b>
  · QStash <b class="${processor.qstash.reachable ? "good" : "bad"}">${processor.qstash.configured ? (processor.qstash.reachable ? "reachable" : "unreachable") : "not configured"}</b>
@@ -60,6 +66,7 @@ ${modelSwitchLine(queue.modelSwitch)}
 ${queue.chunksOfAnotherModel ? html`<p id="reembedding">Re-embedding: ${queue.chunksOfAnotherModel} chunks are of another model</p>` : ""}
 <h2>Last hour</h2>
 <p id="throughput">${queue.lastHour.itemsDone} items done · ${queue.lastHour.chunksEmbedded} chunks embedded · ${queue.lastHour.itemsFailed} failed</p>
+${trends ? trendsSection(trends) : ""}
 <h2>Recent failures</h2>
 <table id="failures"><tr><th>Item</th><th>Error</th><th>Attempts</th><th>When</th></tr>
 ${queue.recentErrors.map((e) => html`<tr><td>${e.contentType} ${e.contentId}</td><td class="bad">${e.error}</td><td>${e.attempts}</td><td>${when(e.at)}</td></tr>`)}

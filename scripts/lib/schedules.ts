@@ -1,10 +1,10 @@
 // The pipeline's QStash schedules and queues, fitted to the plan: with fixed ids, so creating them again
 // updates rather than adds; a refusal of one is reported with what was done instead, never a stop.
 import { Client, QstashError } from "@upstash/qstash";
-import type { Config } from "../../functions/config";
+import { type Config, PLAN_DAILY_LIMITS, type PlanName } from "../../functions/config";
 import { type ChangesVia, DRAIN_CRONS, ENDPOINT_LIST, type EndpointPath, endpointUrl } from "../../functions/endpoints";
 import { QUEUES } from "../../functions/qstash/lanes";
-import { cronOf, firesPerDay } from "../../functions/qstash/schedules";
+import { ALERTS_SCHEDULE, alertCron, cronOf, firesPerDay } from "../../functions/qstash/schedules";
 import { cronJob } from "../qstash-emulator/emulator";
 import { errorMessage } from "../../functions/lib/errors";
 import { planLimits, type PlanLimits } from "../qstash-emulator/plans";
@@ -18,10 +18,19 @@ export type ScheduleSpec = { scheduleId: string; endpoint: EndpointPath; cron: s
 export function schedulesFrom(env: Record<string, string | undefined> = {}): ScheduleSpec[] {
   const changesVia: ChangesVia = env.CHANGES_VIA === "enqueue" ? "enqueue" : "triggers";
   return ENDPOINT_LIST.flatMap(({ schedule, routes }) => {
-    if (!schedule) return [];
+    if (!schedule || (schedule.requires && !env[schedule.requires])) return [];
     const given = schedule.cronVariable && env[schedule.cronVariable];
     if (given) checkCron(schedule.cronVariable!, given);
-    return [{ scheduleId: schedule.scheduleId, endpoint: routes[0]!.path, cron: cronOf(schedule, changesVia, given) }];
+    const cron =
+      schedule.scheduleId === ALERTS_SCHEDULE.scheduleId
+        ? alertCron(
+            env.QSTASH_DAILY_LIMIT
+              ? Number(env.QSTASH_DAILY_LIMIT)
+              : (PLAN_DAILY_LIMITS[env.QSTASH_PLAN as PlanName] ?? PLAN_DAILY_LIMITS.free),
+            given || undefined,
+          )
+        : cronOf(schedule, changesVia, given);
+    return [{ scheduleId: schedule.scheduleId, endpoint: routes[0]!.path, cron }];
   });
 }
 
