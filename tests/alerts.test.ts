@@ -12,7 +12,7 @@ import { endpointUrl } from "../functions/endpoints";
 import { dropHnswIndex, restoreHnswIndex } from "../functions/db/hnsw-index";
 import { utcDay } from "../functions/lib/utc-day";
 import { course } from "../schema";
-import { alertState, embeddingQueue, qstashSpend } from "../schema/pipeline-tables";
+import { alertState, embeddingBudget, embeddingQueue, qstashSpend } from "../schema/pipeline-tables";
 import { qstashToken } from "../testing/qstash-token";
 import { FakeClock } from "../testing/fake-clock";
 import { startTestStack, type TestStack } from "./support/stack";
@@ -110,7 +110,7 @@ describe("alerts", () => {
     expect(received).toHaveLength(2);
   }, 240_000);
 
-  it("fires and clears a missing HNSW index, a failure spike and a QStash day nearly spent", async () => {
+  it("fires and clears a missing HNSW index, a failure spike, a QStash day and a budget nearly spent", async () => {
     const { db } = stack.connection;
     await db.delete(alertState);
     received.length = 0;
@@ -126,8 +126,17 @@ describe("alerts", () => {
         updatedAt: new Date(clock.now()),
       })),
     );
-    // payg has no daily limit: a day's limit given outright, 95% of it spent.
-    const limited = { ...stack.deps, config: { ...stack.config, qstash: { ...stack.config.qstash, dailyLimit: 10_000 } } };
+    // payg has no daily limit: a day's limit given outright, 95% of it spent; a daily budget of 1,000
+    // tokens, 850 spent (the batched lane's 80% share closed).
+    const limited = {
+      ...stack.deps,
+      config: {
+        ...stack.config,
+        qstash: { ...stack.config.qstash, dailyLimit: 10_000 },
+        cost: { ...stack.config.cost, budget: { tokens: 1_000, period: "day" as const } },
+      },
+    };
+    await db.insert(embeddingBudget).values({ period: utcDay(clock.now()), tokens: 850 });
     await db
       .insert(qstashSpend)
       .values({ day: utcDay(clock.now()), publishRequests: 9_500 })
@@ -144,16 +153,20 @@ describe("alerts", () => {
     };
     expect((await run()).sent).toEqual([]);
     clock.time += 60_000;
-    expect((await run()).sent.sort()).toEqual(["failures", "hnsw-index", "qstash-day"]);
-    await waitFor(() => received.length === 3, 30_000, "three alerts");
+    expect((await run()).sent.sort()).toEqual(["budget", "failures", "hnsw-index", "qstash-day"]);
+    await waitFor(() => received.length === 4, 30_000, "four alerts");
     expect(received.map((r) => r.text).join("\n")).toMatch(/HNSW index missing/);
+    expect(received.map((r) => r.text).join("\n")).toMatch(
+      /embedding budget nearly spent: 850 of 1000 tokens spent this day; paused until .*: the database lane/,
+    );
 
     await restoreHnswIndex(db);
     await db.update(embeddingQueue).set({ updatedAt: sql`now() - interval '1 hour'` }).where(eq(embeddingQueue.status, "failed"));
     await db.update(qstashSpend).set({ publishRequests: 100 });
+    await db.update(embeddingBudget).set({ tokens: 100 });
     clock.time += 60_000;
-    expect((await run()).sent.sort()).toEqual(["failures", "hnsw-index", "qstash-day"]);
-    await waitFor(() => received.length === 6, 30_000, "three recoveries");
-    expect(received.slice(3).every((r) => r.text.startsWith(":white_check_mark:"))).toBe(true);
+    expect((await run()).sent.sort()).toEqual(["budget", "failures", "hnsw-index", "qstash-day"]);
+    await waitFor(() => received.length === 8, 30_000, "four recoveries");
+    expect(received.slice(4).every((r) => r.text.startsWith(":white_check_mark:"))).toBe(true);
   });
 });

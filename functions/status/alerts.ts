@@ -15,6 +15,7 @@ import { errorMessage, redact } from "../lib/errors.js";
 import { deduplicationId } from "../qstash/deduplication-id.js";
 import { LANES, type Lane } from "../qstash/lanes.js";
 import { bookPublish, spendToday } from "../qstash/spend-ledger.js";
+import { budgetState } from "../cost/budget.js";
 import { seconds } from "./charts.js";
 import { oldestByLane } from "./lane-ages.js";
 import { queueCounts } from "./queue-counts.js";
@@ -70,6 +71,23 @@ export async function conditions(db: Database, config: Config, now: number): Pro
       title: "QStash day nearly spent",
       holding: spent >= (spend.dailyLimit * config.alerts.qstashPercent) / 100,
       detail: `${spent} of ${spend.dailyLimit} QStash messages spent today (alert at ${config.alerts.qstashPercent}%); the day resets at ${spend.resetsAt}`,
+    });
+  }
+  // The budget nearly spent: the first lane's share closed (the batched lane's, at 80% of the cap).
+  const budget = await budgetState(db, config, now);
+  if (budget) {
+    const of = (spent: number, cap: number | null, unit: string) => (cap === null ? [] : [`${spent} of ${cap} ${unit}`]);
+    const spent = [
+      ...of(budget.spent.tokens, budget.cap.tokens, "tokens"),
+      ...of(Number(budget.spent.usd.toFixed(4)), budget.cap.usd, "USD"),
+    ].join(" and ");
+    found.push({
+      key: "budget",
+      title: "embedding budget nearly spent",
+      holding: budget.closedLanes.length > 0,
+      detail: budget.closedLanes.length
+        ? `${spent} spent this ${budget.cap.period}; paused until ${budget.resetsAt}: the ${budget.closedLanes.join(", ")} lane(s)`
+        : `${spent} spent this ${budget.cap.period}`,
     });
   }
   const indexed = await hnswIndexUsable(db);
