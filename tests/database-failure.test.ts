@@ -44,8 +44,9 @@ describe.skipIf(onRealPostgres)(`the database dropping during processing ${PGLIT
       },
       // A doorbell's run leases its rows for twice its budget; QStash's retry comes later than that (as the
       // real one's 12 s, 2.5 min… back-off outlasts a 20 s budget's 40 s lease), so it can take them again.
-      env: { PROCESS_BUDGET_MS: "1000" },
-      emulator: { backoff: () => 2500 },
+      // 4 s: a run on a busy machine still embeds within it.
+      env: { PROCESS_BUDGET_MS: "4000" },
+      emulator: { backoff: () => 9000 },
     });
     stack.api.latencyMs = 300;
   });
@@ -64,7 +65,7 @@ describe.skipIf(onRealPostgres)(`the database dropping during processing ${PGLIT
     // Once the delivery waits on the 300 ms embedding call, cut the database under it.
     await waitFor(() => stack.api.received > received, 5000, "the delivery to reach the embedding API");
     await dropDatabaseFor(500);
-    await waitFor(() => embedded.db.$count(embeddings, eq(embeddings.contentId, row!.id)), 10_000, "the retried delivery");
+    await waitFor(() => embedded.db.$count(embeddings, eq(embeddings.contentId, row!.id)), 120_000, "the retried delivery");
     const deliveries = () => stack.emulator!.emulator.deliveries.filter((d) => d.url.endsWith("/process-webhook"));
     await waitFor(() => deliveries().at(-1)?.status === 200, 3000, "the successful delivery to be recorded");
     expect(deliveries().some((d) => d.status === 503)).toBe(true);
