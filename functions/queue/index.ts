@@ -7,7 +7,7 @@
 //   processing ──returnToPending (transient; releaseExpiredClaims)─────────────────┘
 //   processing ──settleFailed──▶ failed ──retryFailedRows──▶ pending
 //   (none) ──recordFailed──▶ failed          pending, failed ──resolveSettled──▶ done
-export { claimBatch, type Claimed, type PriorityRange, readyCount, releaseExpiredClaims } from "./claim.js";
+export { BATCH_RETURNED, claimBatch, type Claimed, type PriorityRange, readyCount, releaseExpiredClaims } from "./claim.js";
 export { DONE_RETENTION_DAYS, deleteDoneRows } from "./prune.js";
 export { type QueuedItem, queueItems, queueItemsThen, queueOtherModels, queueShadowMissing } from "./queue-items.js";
 export { freeLanes, holdLanes, laneStatesNow, lockIdleLanes, releaseLane } from "./lane-state.js";
