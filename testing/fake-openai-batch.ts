@@ -221,7 +221,7 @@ export function fakeBatchApi(
       } else if (req.method === "POST" && path === "/batches") {
         const body = JSON.parse(raw.toString("utf8")) as { input_file_id?: string; endpoint?: string; completion_window?: string };
         const file = body.input_file_id ? api.files.get(body.input_file_id) : undefined;
-        if (!file || file.purpose !== "batch" || body.endpoint !== "/v1/embeddings" || body.completion_window !== "24h") {
+        if (file?.purpose !== "batch" || body.endpoint !== "/v1/embeddings" || body.completion_window !== "24h") {
           send(400, {
             error: {
               message: "input_file_id must be a file of purpose batch; endpoint /v1/embeddings; completion_window 24h",
