@@ -26,7 +26,8 @@ export async function batchApiBench(n: number) {
     config: loadConfig({ OPENAI_API_KEY: "test-openai-key", OPENAI_BASE_URL: api.url, EMBEDDING_BATCH_API: "true" }),
     embedder: fakeServerEmbedder(api),
   };
-  const ledger = async () => totalOf(await spendByDay(database.db, deps.config, utcDay(Date.now() - 86_400_000), utcDay(Date.now() + 86_400_000)));
+  const ledger = async () =>
+    totalOf(await spendByDay(database.db, deps.config, utcDay(Date.now() - 86_400_000), utcDay(Date.now() + 86_400_000)));
   const drainAll = async () => {
     for (let runs = 0; runs < 1000; runs++) if ((await drain(deps, { budgetMs: 60_000 })).stoppedBy !== "budget") return;
   };

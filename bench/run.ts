@@ -118,8 +118,20 @@ await part("batch", async () => {
     `A ${r.n}-post backfill, live and through the Batch API path (${benchDatabaseLabel}, fake OpenAI; ${r.batch.batches} batches, ${r.batch.runs} runs of the batches function):`,
   );
   console.table({
-    live: { tokens: r.live.tokens, inputs: r.live.inputs, "USD (ledger)": r.live.usd, "chunks stored": r.live.stored, seconds: round(r.live.seconds) },
-    batch: { tokens: r.batch.tokens, inputs: r.batch.inputs, "USD (ledger)": r.batch.usd, "chunks stored": r.batch.stored, seconds: round(r.batch.seconds) },
+    live: {
+      tokens: r.live.tokens,
+      inputs: r.live.inputs,
+      "USD (ledger)": r.live.usd,
+      "chunks stored": r.live.stored,
+      seconds: round(r.live.seconds),
+    },
+    batch: {
+      tokens: r.batch.tokens,
+      inputs: r.batch.inputs,
+      "USD (ledger)": r.batch.usd,
+      "chunks stored": r.batch.stored,
+      seconds: round(r.batch.seconds),
+    },
   });
   console.log(
     `  batch / live money: ${r.ratio} (tokens ${r.batch.tokens === r.live.tokens ? "equal" : `differ by ${r.batch.tokens - r.live.tokens}`}); the fake billed ${r.fakeBatchTokens} batch tokens; live after the batches: ${r.liveAfterBatches.tokens} tokens`,

@@ -8,6 +8,7 @@ import { and, eq, inArray, sql } from "drizzle-orm";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createFunctionApp } from "../functions/app";
 import { runBatches } from "../functions/batches";
+import { pruneBatches } from "../functions/batch/settle";
 import { BATCH_LEASE_MS } from "../functions/batch/submit";
 import { type BatchResults, readLine, requestLines } from "../functions/embedders/batch-api";
 import { loadConfig } from "../functions/config";
@@ -446,5 +447,9 @@ describe("the Batch API path", () => {
       await connection.db.$count(embeddingBatches, and(eq(embeddingBatches.id, batch!.id), eq(embeddingBatches.state, "settled"))),
     ).toBe(1);
     expect(deps.config.batch.enabled).toBe(true);
+    // Maintenance deletes settled batches a month old.
+    expect(await pruneBatches(connection.db)).toBe(0);
+    await connection.db.update(embeddingBatches).set({ settledAt: new Date(Date.now() - 31 * 86_400_000) });
+    expect(await pruneBatches(connection.db)).toBe(1);
   });
 });

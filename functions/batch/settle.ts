@@ -167,3 +167,12 @@ async function storeRows(deps: Deps, batch: Batch, results: BatchResults, why: s
 
 const reservedOf = (batch: Batch) => ({ tokens: batch.reservedTokens, usd: batch.reservedUsd });
 const emptyResults = (): BatchResults => ({ answers: new Map(), failed: new Map() });
+
+/** Deletes settled batches over 30 days old (maintenance): their rows are long stored or given back. */
+export async function pruneBatches(db: Deps["db"]): Promise<number> {
+  const deleted = await db
+    .delete(embeddingBatches)
+    .where(and(eq(embeddingBatches.state, "settled"), lt(embeddingBatches.settledAt, sql`now() - interval '30 days'`)))
+    .returning({ id: embeddingBatches.id });
+  return deleted.length;
+}
