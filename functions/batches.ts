@@ -3,7 +3,7 @@
 // with (functions/batch/settle.ts), then sends the backfill backlog's next batch when it is big enough
 // (functions/batch/submit.ts). No process waits for a batch: each run polls once and answers.
 import { pollBatches } from "./batch/settle.js";
-import { submitBatch } from "./batch/submit.js";
+import { type Submitted, submitBatch } from "./batch/submit.js";
 import type { Deps } from "./deps.js";
 import { recordRun } from "./db/job-runs.js";
 import { type BatchApi, openaiBatchApi } from "./embedders/batch-api.js";
@@ -21,13 +21,24 @@ export function batchApiOf(deps: Deps): BatchApi | undefined {
   return openaiBatchApi({ apiKey: openai.apiKey, baseURL: openai.baseUrl, encoding: openai.encoding });
 }
 
-/** One run: poll every open batch (even with the path turned off since: they still settle), then maybe send one. */
+/** Batches one run may send: a large backlog goes out in a few runs, not one batch per ten minutes. */
+const MAX_SUBMITS_PER_RUN = 10;
+
+/**
+ * One run: poll every open batch (even with the path turned off since: they still settle), then send
+ * batches while the backlog is big enough and half the run's time is left.
+ */
 export async function runBatches(deps: Deps) {
   const api = batchApiOf(deps);
-  if (!api) return { polled: [], submitted: null, note: "no OpenAI embedder: the Batch API path needs OPENAI_API_KEY" };
-  const { work } = startRun(deps.config.drain.budgetMs, deps.clock);
+  if (!api) return { polled: [], submitted: [], note: "no OpenAI embedder: the Batch API path needs OPENAI_API_KEY" };
+  const { work, workMs } = startRun(deps.config.drain.budgetMs, deps.clock);
   const polled = await pollBatches(deps, api, work);
-  const submitted = work.left() > 0 ? await submitBatch(deps, api, work.clock.now()) : null;
+  const submitted: Submitted[] = [];
+  while (submitted.length < MAX_SUBMITS_PER_RUN && work.left() > workMs / 2) {
+    const sent = await submitBatch(deps, api, work.clock.now());
+    if (!sent) break;
+    submitted.push(sent);
+  }
   return { polled, submitted };
 }
 

@@ -281,17 +281,21 @@ describe("request and answer lines", () => {
 describe("the Batch API path", () => {
   it("is off unless EMBEDDING_BATCH_API=true, and waits for EMBEDDING_BATCH_MIN_ITEMS", async () => {
     await backfill(12);
-    expect((await runBatches(depsWith({ EMBEDDING_BATCH_API: "false" }))).submitted).toBeNull();
-    expect((await runBatches(depsWith({ EMBEDDING_BATCH_MIN_ITEMS: "13" }))).submitted).toBeNull();
+    expect((await runBatches(depsWith({ EMBEDDING_BATCH_API: "false" }))).submitted).toEqual([]);
+    expect((await runBatches(depsWith({ EMBEDDING_BATCH_MIN_ITEMS: "13" }))).submitted).toEqual([]);
     expect(api.batch.batches.size).toBe(0);
     expect(await queueStatuses()).toEqual({ pending: 12 });
+    // While the backlog is big enough for a batch, the live drain leaves it to the Batch API; below, it takes it.
+    expect(await drain(depsWith(), { budgetMs: 10_000 })).toMatchObject({ claimed: 0, remaining: 0 });
+    expect(await drain(depsWith({ EMBEDDING_BATCH_MIN_ITEMS: "13" }), { budgetMs: 10_000 })).toMatchObject({ done: 12 });
+    expect(api.batch.batches.size).toBe(0);
   });
 
   it("round trip: backfill rows → batch → poll → stored, booked on the batch path at half the live price", async () => {
     const deps = depsWith();
     const ids = await backfill(40);
     const first = await scheduledRun(deps);
-    expect(first.submitted).toMatchObject({ rows: 40, inputs: 40 });
+    expect(first.submitted).toEqual([expect.objectContaining({ rows: 40, inputs: 40 })]);
     // The rows are the batch's: the live drain neither takes nor counts them while it runs.
     expect(await queueStatuses()).toEqual({ processing: 40 });
     const [lease] = await connection.db.select({ until: embeddingQueue.lockedUntil }).from(embeddingQueue).limit(1);
@@ -307,7 +311,7 @@ describe("the Batch API path", () => {
     api.batch.finish();
     const settled = await scheduledRun(deps);
     expect(settled.polled).toEqual([expect.objectContaining({ status: "completed", stored: 40, returned: 0, failed: 0, left: 0 })]);
-    expect(settled.submitted).toBeNull();
+    expect(settled.submitted).toEqual([]);
     expect(await queueStatuses()).toEqual({ done: 40 });
     expect(await connection.db.$count(embeddings, inArray(embeddings.contentId, ids))).toBe(40);
     expect(await connection.db.$count(embeddingBatchRows)).toBe(0);
@@ -328,10 +332,22 @@ describe("the Batch API path", () => {
     expect(totalOf(await ledger(deps)).tokens).toBe(api.batch.tokens);
   });
 
+  it("sends a large backlog as several batches of EMBEDDING_BATCH_MAX_INPUTS, and leaves a remainder under the threshold to the drain", async () => {
+    const deps = depsWith({ EMBEDDING_BATCH_MAX_INPUTS: "10" });
+    await backfill(25);
+    const run = await runBatches(deps);
+    expect(run.submitted.map((s) => s.inputs)).toEqual([10, 10]);
+    expect(await queueStatuses()).toEqual({ processing: 20, pending: 5 });
+    expect(await drain(deps, { budgetMs: 10_000 })).toMatchObject({ done: 5 });
+    api.batch.finish();
+    expect((await runBatches(deps)).polled.map((p) => p.stored)).toEqual([10, 10]);
+    expect(await queueStatuses()).toEqual({ done: 25 });
+  });
+
   it("an item edited while its batch runs keeps its new text: the stale vector is never stored, the live lane embeds the edit", async () => {
     const deps = depsWith();
     const ids = await backfill(15);
-    expect((await runBatches(deps)).submitted).toMatchObject({ rows: 15 });
+    expect((await runBatches(deps)).submitted).toEqual([expect.objectContaining({ rows: 15 })]);
     const edited = ids[3]!;
     await connection.db
       .update(communityPost)
@@ -363,7 +379,7 @@ describe("the Batch API path", () => {
     const settled = await runBatches(deps);
     expect(settled.polled).toEqual([expect.objectContaining({ status: "expired", stored: 10, returned: 10 })]);
     // Given back, they are the live lanes': never sent to a batch again.
-    expect(settled.submitted).toBeNull();
+    expect(settled.submitted).toEqual([]);
     expect(await queueStatuses()).toEqual({ done: 10, pending: 10 });
     const back = await connection.db.select().from(embeddingQueue).where(eq(embeddingQueue.status, "pending"));
     expect(back.every((r) => r.lastError === "Batch API: the batch expired" && r.priority === BACKGROUND_PRIORITY)).toBe(true);

@@ -36,7 +36,8 @@ export async function submitBatch(deps: Deps, api: BatchApi, now: number): Promi
   const sets = await readSets(db);
   if (shadowWriter(deps, sets)) return null;
   const embedder = servingEmbedder(deps, sets);
-  const gate = await readGate(db, config, now);
+  // The backlog the gate holds for the Batch API is what this takes.
+  const gate = { ...(await readGate(db, config, now)), heldForBatchApi: false };
   if ((await readyCount(db, BATCH_PRIORITIES, gate, true)) < config.batch.minItems) return null;
   const maxInputs = Math.min(config.batch.maxInputs, MAX_BATCH_INPUTS);
 

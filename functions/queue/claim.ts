@@ -5,7 +5,7 @@ import { and, eq, lt, sql } from "drizzle-orm";
 import { embeddingQueue } from "../../schema/pipeline-tables.js";
 import type { Database } from "../db/database.js";
 import { rowsOf } from "../db/database.js";
-import { type Gate, passesGate } from "./gate.js";
+import { batchApiRows, type Gate, passesGate } from "./gate.js";
 import { returnToPending } from "./settle.js";
 
 export type Claimed = { id: number; contentType: string; contentId: string; attempts: number; priority: number };
@@ -23,13 +23,7 @@ const claimable = (
   forBatchApi = false,
 ) => sql`((status = 'pending' AND run_after <= statement_timestamp()) OR (status = 'processing' AND locked_until < statement_timestamp()))
   ${range ? sql`AND priority BETWEEN ${range.min} AND ${range.max}` : sql``} AND ${passesGate(gate)}
-  ${forBatchApi ? sql`AND (last_error IS NULL OR left(last_error, ${BATCH_RETURNED.length}) <> ${BATCH_RETURNED})` : sql``}`;
-
-/**
- * The start of last_error on a row a Batch API batch gave back (expired, failed, unanswered: functions/batch/):
- * such a row is the live lanes', never sent to a batch again.
- */
-export const BATCH_RETURNED = "Batch API: ";
+  ${forBatchApi ? sql`AND ${batchApiRows}` : sql``}`;
 
 /** `forBatchApi`: for a Batch API batch, which takes no row a batch gave back. */
 export async function claimBatch(

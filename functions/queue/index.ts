@@ -7,7 +7,7 @@
 //   processing ──returnToPending (transient; releaseExpiredClaims)─────────────────┘
 //   processing ──settleFailed──▶ failed ──retryFailedRows──▶ pending
 //   (none) ──recordFailed──▶ failed          pending, failed ──resolveSettled──▶ done
-export { BATCH_RETURNED, claimBatch, type Claimed, type PriorityRange, readyCount, releaseExpiredClaims } from "./claim.js";
+export { claimBatch, type Claimed, type PriorityRange, readyCount, releaseExpiredClaims } from "./claim.js";
 export { DONE_RETENTION_DAYS, deleteDoneRows } from "./prune.js";
 export { type QueuedItem, queueItems, queueItemsThen, queueOtherModels, queueShadowMissing } from "./queue-items.js";
 export { freeLanes, holdLanes, laneStatesNow, lockIdleLanes, releaseLane } from "./lane-state.js";
@@ -15,5 +15,5 @@ export { recordFailed } from "./record-failed.js";
 export { type PendingVersion, pendingVersions, resolveSettled } from "./resolve-settled.js";
 export { failedCount, MAX_RETRY_ROUNDS, retryFailedRows } from "./retry.js";
 export { backoffMs, MAX_ATTEMPTS, returnToPending, settleDone, settleFailed, unclaim } from "./settle.js";
-export { type Gate, gateLets, OPEN_GATE, passesGate, readGate } from "./gate.js";
+export { BATCH_RETURNED, type Gate, gateLets, OPEN_GATE, passesGate, readGate } from "./gate.js";
 export { listPauses, type Pause, pause, resume } from "./pauses.js";
