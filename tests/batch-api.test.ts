@@ -406,6 +406,18 @@ describe("the Batch API path", () => {
     expect(await connection.db.$count(embeddingSpend)).toBe(0);
   });
 
+  it("sends nothing past the budget: a batch whose estimate does not fit is not sent, its rows wait with no attempt counted", async () => {
+    const deps = depsWith({ EMBEDDING_BUDGET_TOKENS: "100" });
+    await backfill(12);
+    expect((await runBatches(deps)).submitted).toEqual([]);
+    expect(api.batch.batches.size).toBe(0);
+    const rows = await connection.db.select().from(embeddingQueue);
+    expect(rows.map((r) => [r.status, r.attempts])).toEqual(Array.from({ length: 12 }, () => ["pending", 0]));
+    expect(
+      await connection.db.select({ state: embeddingBatches.state, lastError: embeddingBatches.lastError }).from(embeddingBatches),
+    ).toEqual([{ state: "settled", lastError: expect.stringMatching(/budget is spent/) }]);
+  });
+
   it("a partial output: lines in the error file go back to the live lanes, the others are stored", async () => {
     const deps = depsWith();
     const ids = await backfill(12);

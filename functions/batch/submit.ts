@@ -63,8 +63,9 @@ export async function submitBatch(deps: Deps, api: BatchApi, now: number): Promi
     await db.delete(embeddingBatchRows).where(inArray(embeddingBatchRows.queueId, ids));
     await unclaim(db, ids);
   };
+  // Gives back the rows still held (those with nothing to send went back already) and closes the batch.
   const abandon = async (error?: string) => {
-    await giveBack(claimed);
+    await giveBack(kept);
     await db
       .update(embeddingBatches)
       .set({ state: "settled", lastError: error ?? null, settledAt: sql`now()`, updatedAt: sql`now()` })
