@@ -5,6 +5,7 @@
 // BENCH_DATABASE_URL names when set (a fresh database per benchmark, the doorbells' too), PGlite otherwise. See BENCHMARKS.md.
 import { cpus, loadavg } from "node:os";
 import { buildEdgeBundles } from "../scripts/build-edge";
+import { batchApiBench } from "./batch-api";
 import { costLedger } from "./cost";
 import { doorbells } from "./doorbells";
 import { drainMemory } from "./drain-memory";
@@ -39,7 +40,7 @@ const DEFAULT_PARTS = [
   "switch",
   "cost",
 ];
-const PARTS = [...DEFAULT_PARTS, "insert", "index", "status"];
+const PARTS = [...DEFAULT_PARTS, "insert", "index", "status", "batch"];
 const wanted = new Set(process.argv.slice(2).length ? process.argv.slice(2) : DEFAULT_PARTS);
 const unknown = [...wanted].filter((name) => !PARTS.includes(name));
 if (unknown.length) {
@@ -109,6 +110,31 @@ await part("cost", async () => {
       "left waiting": r.pendingAfterCap,
       failed: r.failedAfterCap,
     })),
+  );
+});
+await part("batch", async () => {
+  const r = await batchApiBench(Number(process.env.BENCH_BATCH_SIZE ?? 20000));
+  console.log(
+    `A ${r.n}-post backfill, live and through the Batch API path (${benchDatabaseLabel}, fake OpenAI; ${r.batch.batches} batches, ${r.batch.runs} runs of the batches function):`,
+  );
+  console.table({
+    live: {
+      tokens: r.live.tokens,
+      inputs: r.live.inputs,
+      "USD (ledger)": r.live.usd,
+      "chunks stored": r.live.stored,
+      seconds: round(r.live.seconds),
+    },
+    batch: {
+      tokens: r.batch.tokens,
+      inputs: r.batch.inputs,
+      "USD (ledger)": r.batch.usd,
+      "chunks stored": r.batch.stored,
+      seconds: round(r.batch.seconds),
+    },
+  });
+  console.log(
+    `  batch / live money: ${r.ratio} (tokens ${r.batch.tokens === r.live.tokens ? "equal" : `differ by ${r.batch.tokens - r.live.tokens}`}); the fake billed ${r.fakeBatchTokens} batch tokens; live after the batches: ${r.liveAfterBatches.tokens} tokens`,
   );
 });
 await part("throughput", async () => {

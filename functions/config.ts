@@ -124,6 +124,10 @@ const EnvSchema = v.object({
   ),
   EMBEDDING_BUDGET_PERIOD: v.optional(v.picklist(["day", "month"], "must be day or month"), "day"),
   SPEND_RETENTION_DAYS: integer(400, 1, 10_000),
+  // The Batch API path for backfills (functions/batch/, README "Batch API"): off unless set to true.
+  EMBEDDING_BATCH_API: v.optional(v.picklist(["true", "false"], "must be true or false"), "false"),
+  EMBEDDING_BATCH_MIN_ITEMS: integer(1000, 1, 10_000_000),
+  EMBEDDING_BATCH_MAX_INPUTS: integer(10_000, 1, 50_000),
   // Alerts (functions/status/alerts.ts, README "Alerts"): a Slack-compatible webhook, a secret.
   ALERT_WEBHOOK_URL: url("a Slack-compatible incoming webhook"),
   ALERT_CRON: v.optional(
@@ -193,6 +197,11 @@ export type Config = {
    * in ten minutes is a spike, and the share of QStash's day that is "nearly spent".
    */
   alerts: { webhookUrl?: string; cron?: string; afterMs: number; failures: number; qstashPercent: number };
+  /**
+   * OpenAI's Batch API for backfill-priority rows (functions/batch/): on or off (its schedule exists only
+   * when on), the backlog at which a batch is worth sending, and the distinct chunks one batch holds.
+   */
+  batch: { enabled: boolean; minItems: number; maxInputs: number };
 };
 
 /**
@@ -292,6 +301,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       failures: e.ALERT_FAILURES,
       qstashPercent: e.ALERT_QSTASH_PERCENT,
     },
+    batch: { enabled: e.EMBEDDING_BATCH_API === "true", minItems: e.EMBEDDING_BATCH_MIN_ITEMS, maxInputs: e.EMBEDDING_BATCH_MAX_INPUTS },
   };
 }
 
@@ -326,5 +336,6 @@ export function publicConfig(config: Config) {
     searchPublic: config.search.public,
     searchPublicPerMinute: config.search.publicPerMinute,
     budget: config.cost.budget,
+    batch: config.batch,
   };
 }

@@ -5,6 +5,7 @@ import type { Config } from "./config.js";
 import type { Clock } from "./lib/budget.js";
 import type { EmbeddingWriter } from "./core/store.js";
 import type { Database } from "./db/database.js";
+import type { BatchApi } from "./embedders/batch-api.js";
 import type { Embedder } from "./embedders/embedder.js";
 import type { Publisher } from "./qstash/publisher.js";
 
@@ -21,4 +22,6 @@ export type Deps = {
   clock?: Clock;
   /** Where and how embeddings are written: an upsert on `db` unless a Node script hands in COPY (scripts/lib/copy-writer.ts). */
   writer?: EmbeddingWriter;
+  /** OpenAI's Batch API (functions/batches.ts): built from the configuration unless handed in. */
+  batchApi?: BatchApi;
 };

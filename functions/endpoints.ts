@@ -37,7 +37,7 @@ export type Schedule = {
   cron: string;
   cronVariable?: string;
   fitted?: Readonly<Record<ChangesVia, string>>;
-  /** A variable that must be set for the schedule to exist (the alerts' webhook). */
+  /** A variable that must be set (not "false") for the schedule to exist: the alerts' webhook, the Batch API's switch. */
   requires?: string;
 };
 
@@ -82,6 +82,14 @@ export const ENDPOINTS = {
     auth: "qstash-signature",
     runtime: NODE,
     schedule: { scheduleId: "embeddings-alerts", cron: "* * * * *", cronVariable: "ALERT_CRON", requires: "ALERT_WEBHOOK_URL" },
+  },
+  // Node.js: it reads a batch's output file and stores its vectors. Scheduled only where
+  // EMBEDDING_BATCH_API=true; every ten minutes (OpenAI's batches take minutes to hours).
+  batches: {
+    routes: [{ method: "POST", path: "batches" }],
+    auth: "qstash-signature",
+    runtime: NODE,
+    schedule: { scheduleId: "embeddings-batches", cron: "*/10 * * * *", requires: "EMBEDDING_BATCH_API" },
   },
   search: { routes: [{ method: "POST", path: "search" }], auth: "search-token", runtime: EDGE },
   status: {

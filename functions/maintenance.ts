@@ -4,6 +4,7 @@ import { BACKGROUND_PRIORITY, visibleWhere } from "../schema/registry.js";
 import { embeddings, hiddenEmbeddings, jobRuns, searchLog, signedCalls } from "../schema/pipeline-tables.js";
 import { type DriftCursor, findDrifted } from "./core/drift.js";
 import { restoreHnswIndex } from "./db/hnsw-index.js";
+import { pruneBatches } from "./batch/settle.js";
 import { pruneBudget } from "./cost/budget.js";
 import { pruneSpend } from "./cost/ledger.js";
 import type { Deps } from "./deps.js";
@@ -113,6 +114,7 @@ export async function maintain(deps: Deps, options: { driftRows?: number } = {})
   // The cost ledger keeps SPEND_RETENTION_DAYS of days; the budget only its recent periods.
   const spendRowsDeleted = await pruneSpend(db, deps.config.cost.retentionDays, (deps.clock ?? Date).now());
   const budgetPeriodsDeleted = await pruneBudget(db);
+  const settledBatchesDeleted = await pruneBatches(db);
   const textConfigsRealigned = await realignTextConfigs(db, registry);
   // A first load that was killed leaves the HNSW index dropped: search would scan every row for good.
   const indexRebuilt = await restoreHnswIndex(db);
@@ -136,6 +138,7 @@ export async function maintain(deps: Deps, options: { driftRows?: number } = {})
     driftCursor: sweep.next,
     spendRowsDeleted,
     budgetPeriodsDeleted,
+    settledBatchesDeleted,
     trendRowsDeleted,
     ...modelSets,
   };

@@ -2,6 +2,7 @@
 // function reads it (app.ts). Each deployed entry (api/, netlify/) imports its one router itself, so no
 // bundle holds every function.
 import { alertsRouter } from "./alerts.js";
+import { batchesRouter } from "./batches.js";
 import { drainRouter } from "./drain.js";
 import { enqueueRouter } from "./enqueue.js";
 import type { EndpointName } from "./endpoints.js";
@@ -20,6 +21,7 @@ export const ROUTERS: Readonly<Record<EndpointName, RouterFactory>> = {
   maintenance: maintenanceRouter,
   "retry-failed": retryFailedRouter,
   alerts: alertsRouter,
+  batches: batchesRouter,
   search: searchRouter,
   status: statusRouter,
   pauses: pausesRouter,

@@ -337,6 +337,61 @@ export const alertState = pgTable("alert_state", {
   updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
 });
 
+export const batchStates = ["preparing", "submitted", "settling", "settled"] as const;
+/**
+ * Ours, not OpenAI's: "preparing" while its file is written and sent (a run that dies here leaves it to
+ * the next poll, which gives its rows back), "submitted" while OpenAI works on it, "settling" once
+ * OpenAI is done and its results are being stored, "settled" when every row is stored or given back.
+ */
+export type BatchState = (typeof batchStates)[number];
+
+/**
+ * Batches sent to OpenAI's Batch API (functions/batch/, ARCHITECTURE.md §14 "Batch API"): the provider's
+ * ids and last status, the model the vectors are for, and the budget reserved for it until it settles.
+ */
+export const embeddingBatches = pgTable("embedding_batches", {
+  id: bigserial("id", { mode: "number" }).primaryKey(),
+  state: text("state").$type<BatchState>().notNull().default("preparing"),
+  providerBatchId: text("provider_batch_id"),
+  inputFileId: text("input_file_id"),
+  /** OpenAI's status when last polled (validating … completed, failed, expired, cancelled). */
+  providerStatus: text("provider_status"),
+  model: text("model").notNull(),
+  dimensions: integer("dimensions").notNull(),
+  /** Distinct chunk texts sent (one request line each, its custom_id the chunk's hash). */
+  inputs: integer("inputs").notNull().default(0),
+  /** The budget period its estimate is reserved in, and how much (released or spent when it settles). */
+  budgetPeriod: text("budget_period"),
+  reservedTokens: bigint("reserved_tokens", { mode: "number" }).notNull().default(0),
+  reservedUsd: doublePrecision("reserved_usd").notNull().default(0),
+  /** Tokens OpenAI reported for its answered lines, booked on the ledger's batch path. */
+  tokens: bigint("tokens", { mode: "number" }),
+  lastError: text("last_error"),
+  /** Its queue rows' lease: the live drain leaves them alone until then (the 24 h window and a margin). */
+  leaseUntil: timestamp("lease_until", { withTimezone: true }).notNull(),
+  createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  updatedAt: timestamp("updated_at", { withTimezone: true }).notNull().defaultNow(),
+  settledAt: timestamp("settled_at", { withTimezone: true }),
+});
+
+/**
+ * The queue rows a batch holds (claimed, `processing` under the batch's lease): a row leaves this table
+ * when its item is stored or given back to the live lanes, so what is left is what the batch still owes.
+ */
+export const embeddingBatchRows = pgTable(
+  "embedding_batch_rows",
+  {
+    batchId: bigint("batch_id", { mode: "number" })
+      .notNull()
+      .references(() => embeddingBatches.id, { onDelete: "cascade" }),
+    queueId: bigint("queue_id", { mode: "number" }).notNull(),
+    contentType: text("content_type").notNull(),
+    contentId: text("content_id").notNull(),
+    priority: integer("priority").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.batchId, t.queueId] })],
+);
+
 /** Every table of the pipeline: the change-capture migration keeps them to their owner. */
 export const pipelineTables = [
   embeddings,
@@ -351,4 +406,6 @@ export const pipelineTables = [
   embeddingSpend,
   embeddingBudget,
   pipelinePauses,
+  embeddingBatches,
+  embeddingBatchRows,
 ];

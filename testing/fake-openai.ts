@@ -7,6 +7,7 @@ import type { AddressInfo } from "node:net";
 import { estimateTokens } from "../functions/embedders/embedder";
 import { embedLocally } from "../functions/embedders/local";
 import { openaiEmbedder, type OpenAIEmbedderOptions } from "../functions/embedders/openai";
+import { type FakeBatchApi, fakeBatchApi } from "./fake-openai-batch";
 
 /** The official client's embedder pointed at a fake server, with the key it accepts. */
 export const fakeServerEmbedder = (server: { url: string }, options: Partial<OpenAIEmbedderOptions> = {}) =>
@@ -42,6 +43,8 @@ export type FakeOpenAI = {
   onAnswer?: (inputs: number) => void;
   /** Requests that have arrived, answered or not. */
   received: number;
+  /** Its Batch API (/v1/files, /v1/batches: testing/fake-openai-batch.ts). */
+  batch: FakeBatchApi;
   close(): Promise<void>;
 };
 
@@ -58,7 +61,10 @@ export async function startFakeOpenAI(
 ): Promise<FakeOpenAI> {
   const state = { requests: [], faults: [], latencyMs: options.latencyMs ?? 0, received: 0, rateLimited: 0 } as unknown as FakeOpenAI;
   const bucket = { available: NaN, at: Date.now() };
+  const batch = fakeBatchApi((text, dimensions) => state.vectorFor?.(text) ?? embedLocally(text, dimensions), options.dimensions ?? 1536);
+  state.batch = batch;
   const server: Server = createServer(async (req, res) => {
+    if (await batch.handle(req, res)) return;
     state.received++;
     const body = JSON.parse(await readBody(req)) as {
       input: string | string[];

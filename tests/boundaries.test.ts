@@ -50,7 +50,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ["functions/qstash/"],
   ["functions/deps.ts"],
   ["functions/http/"],
-  ["functions/enqueue/", "functions/drain/", "functions/search/", "functions/status/"],
+  ["functions/enqueue/", "functions/drain/", "functions/search/", "functions/status/", "functions/batch/"],
   ["functions/*.ts"],
   ["functions/routers.ts", "functions/app.ts", "functions/edge.ts"],
   ["functions-node/"],

@@ -224,6 +224,7 @@ describe("maintenance", () => {
       // The cost ledger's days past SPEND_RETENTION_DAYS (this file's runs book on its clock), old budget periods.
       spendRowsDeleted: expect.any(Number),
       budgetPeriodsDeleted: 0,
+      settledBatchesDeleted: 0,
       trendRowsDeleted: 0,
     });
     expect((await db.select().from(searchLog)).map((r) => r.query)).toEqual(["new"]);

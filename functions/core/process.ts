@@ -8,7 +8,7 @@ import { readSets, servingEmbedder, shadowWriter } from "../sets/sets.js";
 import { pendingVersions, resolveSettled } from "../queue/index.js";
 import { lockItems, retryConflicts } from "../db/conflicts.js";
 import { chunkText, DEFAULT_CHUNKING, type ChunkOptions } from "./chunk.js";
-import { embedChunks } from "./embed.js";
+import { embedChunks, vectorFault } from "./embed.js";
 import { type Document, formatRows, MAX_ROW_BYTES } from "./format.js";
 import { filtersSignature } from "./filters.js";
 import { contentHash } from "./hash.js";
@@ -46,6 +46,12 @@ export type ProcessDeps = {
    * nothing when absent.
    */
   meter?: (lane: Lane, model: string) => Meter;
+  /**
+   * Vectors made already, by chunk hash (a Batch API batch's answers, functions/batch/): the serving set's
+   * changed chunks come from here, with no request; an item needing a chunk not here (its text changed
+   * since the batch was sent) is left out, `deferred`, for the live lanes.
+   */
+  prepared?: (hash: string) => number[] | undefined;
 };
 
 /** An item with its queue row's priority, which names the lane its tokens are booked to. */
@@ -68,6 +74,8 @@ export type ProcessResult = {
   failed: FailedItem[];
   /** Items the shadow set could not embed (left out of its coverage, not recorded as failed). */
   shadowFailed?: number;
+  /** With `prepared`: items left unwritten and unsettled, whose chunks were not among the vectors given. */
+  deferred?: Item[];
 };
 
 /**
@@ -85,7 +93,7 @@ export async function processItems(deps: ProcessDeps, items: PrioritizedItem[]):
   const shadow = shadowWriter({ embedder: deps.embedder, shadowEmbedder: deps.shadowEmbedder }, sets);
   let shadowFailed = 0;
   if (shadow) {
-    const result = await processSet({ ...deps, embedder: bound(shadow.embedder), writer: undefined }, items, {
+    const result = await processSet({ ...deps, embedder: bound(shadow.embedder), writer: undefined, prepared: undefined }, items, {
       table: shadow.table,
       settle: false,
     });
@@ -150,11 +158,15 @@ async function processSet(deps: ProcessDeps, items: PrioritizedItem[], pass: Set
   const restored = changed
     .filter((chunk) => kept.has(chunkKey(chunk)))
     .map((chunk) => ({ ...chunk, embedding: kept.get(chunkKey(chunk))! }));
-  const toEmbed = changed.filter((chunk) => !kept.has(chunkKey(chunk)));
+  let toEmbed = changed.filter((chunk) => !kept.has(chunkKey(chunk)));
+  const { given, deferred } = takePrepared(deps, toEmbed);
+  if (deps.prepared) toEmbed = [];
   let embedded: EmbeddedChunk[];
   let unusable: Map<string, FailedItem>;
   try {
     const result = await embedByLane(deps, toEmbed, unique);
+    result.embedded.push(...given.embedded);
+    result.unusable.push(...given.unusable);
     embedded = [...result.embedded, ...restored].map((chunk) => ({ ...chunk, stored: stored.has(chunkKey(chunk)) }));
     // An item with an unusable vector fails alone, none of its chunks stored; its batch goes on.
     unusable = new Map(result.unusable.map((chunk) => [itemKey(chunk), { ...pick(chunk), error: chunk.error }]));
@@ -171,7 +183,7 @@ async function processSet(deps: ProcessDeps, items: PrioritizedItem[], pass: Set
       failed: [...read.failed, ...read.empty, ...oversized.values(), ...failed],
     };
   }
-  const usable = <T extends Item>(item: T) => !unusable.has(itemKey(item));
+  const usable = <T extends Item>(item: T) => !unusable.has(itemKey(item)) && !deferred.has(itemKey(item));
   const documents = read.documents.map((d) => d.item).filter(usable);
   const counts = chunkCounts.filter(usable);
   for (const key of await storeCurrent(deps, pass, documents, read.texts, embedded.filter(usable), counts, documents)) superseded.add(key);
@@ -182,7 +194,26 @@ async function processSet(deps: ProcessDeps, items: PrioritizedItem[], pass: Set
     deleted: read.gone.length,
     superseded: superseded.size,
     failed: [...read.failed, ...read.empty, ...oversized.values(), ...unusable.values()],
+    ...(deps.prepared ? { deferred: [...deferred.values()] } : {}),
   };
+}
+
+/** The chunks `deps.prepared` holds vectors for, checked as embedChunks checks; the items of the others. */
+function takePrepared(deps: ProcessDeps, chunks: Chunk[]) {
+  const given: Awaited<ReturnType<typeof embedChunks>> = { embedded: [], unusable: [] };
+  const deferred = new Map<string, Item>();
+  if (!deps.prepared) return { given, deferred };
+  for (const chunk of chunks) {
+    const vector = deps.prepared(chunk.hash);
+    if (!vector) deferred.set(itemKey(chunk), pick(chunk));
+    else {
+      const fault = vectorFault(vector);
+      if (fault)
+        given.unusable.push({ ...chunk, error: `the Batch API returned an unusable vector for chunk ${chunk.chunkIndex}: ${fault}` });
+      else given.embedded.push({ ...chunk, embedding: vector });
+    }
+  }
+  return { given, deferred };
 }
 
 /** The documents' chunks, hashed, and each document's chunk count. Checks the run's budget as it goes. */

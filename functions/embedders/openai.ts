@@ -49,7 +49,7 @@ function vectorOf(embedding: unknown): number[] {
 }
 
 /** Only the text-embedding-3 family accepts `dimensions`; other servers may reject it. */
-const acceptsDimensions = (model: string) => /^text-embedding-3/.test(model);
+export const acceptsDimensions = (model: string) => /^text-embedding-3/.test(model);
 
 export function openaiEmbedder(options: OpenAIEmbedderOptions): Embedder {
   // Retries are ours (retry.ts says why); the timeout is set per attempt.
@@ -165,7 +165,7 @@ export function openaiEmbedder(options: OpenAIEmbedderOptions): Embedder {
 }
 
 /** Tells errors a retry can fix from those it cannot. */
-function classify(error: unknown): Error {
+export function classify(error: unknown): Error {
   if (error instanceof OpenAI.APIConnectionError) return new TransientError(`embedding API unreachable: ${error.message}`);
   if (error instanceof OpenAI.APIError) {
     const status = error.status ?? 0;

@@ -21,14 +21,17 @@ export const alertCron = (dailyLimit: number, given?: string) =>
 export const cronOf = (schedule: Schedule, changesVia: ChangesVia, variable?: string) =>
   variable || schedule.fitted?.[changesVia] || schedule.cron;
 
-/** The schedules as this deployment runs them (the alerts' only with a webhook). */
+/** The schedules as this deployment runs them (the alerts' only with a webhook, the batches' only with the Batch API on). */
 export function deployedSchedules(
   config: Pick<Config, "changesVia" | "drainCron"> & {
     alerts?: Pick<Config["alerts"], "webhookUrl" | "cron">;
     qstash?: { dailyLimit: number };
+    batch?: Pick<Config["batch"], "enabled">;
   },
 ): Schedule[] {
-  return SCHEDULE_LIST.filter((s) => !s.requires || config.alerts?.webhookUrl).map((s) =>
+  const wanted = (s: Schedule) =>
+    s.requires === "EMBEDDING_BATCH_API" ? !!config.batch?.enabled : !s.requires || !!config.alerts?.webhookUrl;
+  return SCHEDULE_LIST.filter(wanted).map((s) =>
     s.scheduleId === ALERTS_SCHEDULE.scheduleId
       ? { ...s, cron: alertCron(config.qstash?.dailyLimit ?? 0, config.alerts?.cron) }
       : { ...s, cron: cronOf(s, config.changesVia, s.cronVariable ? config.drainCron : undefined) },

@@ -5,7 +5,7 @@ import { and, eq, lt, sql } from "drizzle-orm";
 import { embeddingQueue } from "../../schema/pipeline-tables.js";
 import type { Database } from "../db/database.js";
 import { rowsOf } from "../db/database.js";
-import { type Gate, passesGate } from "./gate.js";
+import { batchApiRows, type Gate, passesGate } from "./gate.js";
 import { returnToPending } from "./settle.js";
 
 export type Claimed = { id: number; contentType: string; contentId: string; attempts: number; priority: number };
@@ -20,10 +20,20 @@ export type PriorityRange = { min: number; max: number };
 const claimable = (
   range?: PriorityRange,
   gate?: Gate,
+  forBatchApi = false,
 ) => sql`((status = 'pending' AND run_after <= statement_timestamp()) OR (status = 'processing' AND locked_until < statement_timestamp()))
-  ${range ? sql`AND priority BETWEEN ${range.min} AND ${range.max}` : sql``} AND ${passesGate(gate)}`;
+  ${range ? sql`AND priority BETWEEN ${range.min} AND ${range.max}` : sql``} AND ${passesGate(gate)}
+  ${forBatchApi ? sql`AND ${batchApiRows}` : sql``}`;
 
-export async function claimBatch(db: Database, size: number, leaseMs: number, range?: PriorityRange, gate?: Gate): Promise<Claimed[]> {
+/** `forBatchApi`: for a Batch API batch, which takes no row a batch gave back. */
+export async function claimBatch(
+  db: Database,
+  size: number,
+  leaseMs: number,
+  range?: PriorityRange,
+  gate?: Gate,
+  forBatchApi = false,
+): Promise<Claimed[]> {
   return rowsOf<Claimed>(
     db.execute(sql`
     UPDATE embedding_queue q
@@ -31,7 +41,7 @@ export async function claimBatch(db: Database, size: number, leaseMs: number, ra
         attempts = q.attempts + 1, updated_at = now()
     WHERE q.id IN (
       SELECT id FROM embedding_queue
-      WHERE ${claimable(range, gate)}
+      WHERE ${claimable(range, gate, forBatchApi)}
       ORDER BY priority, created_at
       LIMIT ${size}
       FOR UPDATE SKIP LOCKED)
@@ -40,10 +50,10 @@ export async function claimBatch(db: Database, size: number, leaseMs: number, ra
 }
 
 /** Items the drain (or a lane's doorbell) could take now. */
-export async function readyCount(db: Database, range?: PriorityRange, gate?: Gate): Promise<number> {
+export async function readyCount(db: Database, range?: PriorityRange, gate?: Gate, forBatchApi = false): Promise<number> {
   const [row] = await rowsOf<{ n: number }>(
     db.execute(sql`
-    SELECT count(*)::int AS n FROM embedding_queue WHERE ${claimable(range, gate)}`),
+    SELECT count(*)::int AS n FROM embedding_queue WHERE ${claimable(range, gate, forBatchApi)}`),
   );
   return row?.n ?? 0;
 }

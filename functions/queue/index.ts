@@ -15,5 +15,5 @@ export { recordFailed } from "./record-failed.js";
 export { type PendingVersion, pendingVersions, resolveSettled } from "./resolve-settled.js";
 export { failedCount, MAX_RETRY_ROUNDS, retryFailedRows } from "./retry.js";
 export { backoffMs, MAX_ATTEMPTS, returnToPending, settleDone, settleFailed, unclaim } from "./settle.js";
-export { type Gate, gateLets, OPEN_GATE, passesGate, readGate } from "./gate.js";
+export { BATCH_RETURNED, type Gate, gateLets, OPEN_GATE, passesGate, readGate } from "./gate.js";
 export { listPauses, type Pause, pause, resume } from "./pauses.js";

@@ -18,7 +18,7 @@ export type ScheduleSpec = { scheduleId: string; endpoint: EndpointPath; cron: s
 export function schedulesFrom(env: Record<string, string | undefined> = {}): ScheduleSpec[] {
   const changesVia: ChangesVia = env.CHANGES_VIA === "enqueue" ? "enqueue" : "triggers";
   return ENDPOINT_LIST.flatMap(({ schedule, routes }) => {
-    if (!schedule || (schedule.requires && !env[schedule.requires])) return [];
+    if (!schedule || (schedule.requires && (!env[schedule.requires] || env[schedule.requires] === "false"))) return [];
     const given = schedule.cronVariable && env[schedule.cronVariable];
     if (given) checkCron(schedule.cronVariable!, given);
     const cron =
