@@ -1,4 +1,4 @@
-// `npm run bench [throughput] [insert] [index] [latency] [doorbells] [webhooks] [day] [ratelimit] [search] [labelled] [memory] [hnsw] [bundles] [halfvec] [switch]`: runs the benchmarks (all by
+// `npm run bench [throughput] [insert] [index] [latency] [doorbells] [webhooks] [day] [ratelimit] [search] [labelled] [memory] [hnsw] [bundles] [halfvec] [switch] [efsearch]`: runs the benchmarks (all by
 // default) and prints their figures. Sizes: BENCH_DRAIN_SIZES (1000,5000,20000), BENCH_SEARCH_SIZES
 // (10000,50000; on PostgreSQL 10000,100000), BENCH_MEMORY_SIZES (500,5000). On the PostgreSQL server
 // BENCH_DATABASE_URL names when set (a fresh database per benchmark, the doorbells' too), PGlite otherwise. See BENCHMARKS.md.
@@ -6,6 +6,7 @@ import { cpus, loadavg } from "node:os";
 import { buildEdgeBundles } from "../scripts/build-edge";
 import { doorbells } from "./doorbells";
 import { drainMemory } from "./drain-memory";
+import { efSearchSweep } from "./ef-search";
 import { benchDatabaseLabel, benchServerUrl } from "./bench-database";
 import { benchParts } from "./parts";
 import { profileRows } from "./drain-profile";
@@ -35,7 +36,7 @@ const DEFAULT_PARTS = [
   "halfvec",
   "switch",
 ];
-const PARTS = [...DEFAULT_PARTS, "insert", "index"];
+const PARTS = [...DEFAULT_PARTS, "insert", "index", "efsearch"];
 const wanted = new Set(process.argv.slice(2).length ? process.argv.slice(2) : DEFAULT_PARTS);
 const unknown = [...wanted].filter((name) => !PARTS.includes(name));
 if (unknown.length) {
@@ -85,6 +86,11 @@ await part("switch", async () => {
     `A model switch of ${r.n} rows (${benchDatabaseLabel}): shadow filled in ${round(r.fillSeconds)} s; switch ${round(r.switchMs)} ms, rollback ${round(r.rollbackMs)} ms, switch again ${round(r.switchAgainMs)} ms; ${r.errors.length} searches failed${r.errors.length ? `: ${r.errors.slice(0, 3).join("; ")}` : ""}`,
   );
   console.table(r.phases);
+  console.log(
+    `Writes during the switches: ${r.writes.batches} batches of 100 rows written, ${r.writes.retried.length} failed (to retry)${r.writes.retried.length ? `: ${r.writes.retried.slice(0, 3).join("; ")}` : ""}`,
+  );
+  console.log("What sessions waiting for a lock waited behind, during each switch:");
+  for (const [name, seen] of Object.entries(r.waits)) console.log(`  ${name}: ${seen.length ? seen.join(" | ") : "nothing seen"}`);
 });
 await part("throughput", async () => {
   const results = [];
@@ -289,6 +295,21 @@ await part("search", async () => {
   console.table(modes);
   console.log(`Filtered vector search, recall@10 against an exact scan of the same rows (${benchDatabaseLabel}):`);
   console.table(recall);
+});
+await part("efsearch", async () => {
+  const n = Number(process.env.BENCH_EF_SEARCH_SIZE ?? 100000);
+  const rows = await efSearchSweep(n, sizes("BENCH_EF_SEARCH_VALUES", "40,60,80,100,150,200"));
+  console.log(
+    `Unfiltered HNSW recall@10 against an exact scan by hnsw.ef_search, ${n} chunks of the clustered corpus (${benchDatabaseLabel}):`,
+  );
+  console.table(
+    rows.map((r) => ({
+      ef_search: r.efSearch,
+      "recall@10 mean (min)": `${r.recall.toFixed(3)} (${r.minRecall.toFixed(2)})`,
+      "queries under 0.98": r.below,
+      "execution p50 / p95 ms": `${round(r.executionMs.p50, 2)} / ${round(r.executionMs.p95, 2)}`,
+    })),
+  );
 });
 await part("labelled", async () => {
   const r = await labelledSearch();
