@@ -173,6 +173,14 @@ async function restrictSnippets(deps: Deps, hits: SearchHit[]) {
 }
 
 /**
+ * The HNSW scan's candidate list, at least. pgvector's default (40) lets the greedy descent settle in the
+ * wrong cluster now and then: on clustered vectors (100,000 chunks, `npm run bench -- efsearch`,
+ * BENCHMARKS.md §5) 4 queries in 100 had recall@10 under 0.98 at 40, two of them 0; from 80 to 400,
+ * one (0.9), for ~0.4 ms more a query at 100. 100 leaves a margin for real embeddings.
+ */
+const MIN_EF_SEARCH = 100;
+
+/**
  * Sets up one search transaction, which decides how it is served.
  * - Through the HNSW index: a WHERE clause makes the planner guess few rows and read them all through
  *   another index or a scan, then sort, so sequential scans and sorts are off (the HNSW scan returns
@@ -204,7 +212,7 @@ export async function applySearchSettings(
         ["enable_seqscan", "off"],
         ["enable_sort", "off"],
         ["hnsw.iterative_scan", "relaxed_order"],
-        ["hnsw.ef_search", String(Math.max(40, Math.min(candidates, 1000)))],
+        ["hnsw.ef_search", String(Math.max(MIN_EF_SEARCH, Math.min(candidates, 1000)))],
         ...(counted
           ? ([["hnsw.max_scan_tuples", String(Math.max(20_000, Math.ceil((4 * candidates * counted.rows) / counted.matching)))]] as [
               string,
