@@ -18,7 +18,7 @@ import { rowsOf } from "../functions/db/database";
 import { search } from "../functions/search";
 import { createShadow } from "../functions/sets/shadow";
 import { readSets } from "../functions/sets/sets";
-import { switchSets } from "../functions/sets/switch";
+import { prepareSwitch, switchSets } from "../functions/sets/switch";
 import { SHADOW_TABLE } from "../schema/pipeline-tables";
 import { createRegistry } from "../schema/registry";
 import { openBenchDatabase, copyText, type BenchDatabase } from "./bench-database";
@@ -199,6 +199,7 @@ export async function switchBench(n: number) {
     await db.db.execute(sql`ANALYZE ${sql.identifier(SHADOW_TABLE)}`);
     exactB = await exactTopK(db, SHADOW_TABLE, bQueries, "halfvec");
     const blockers = new Map<string, Set<string>>();
+    const vacuums: number[] = [];
     const timed = async (direction: "switch" | "rollback", after: string) => {
       phase = `${direction}ing`;
       // What any session waiting for a lock meanwhile waits behind (the switch, or searches behind it).
@@ -215,6 +216,10 @@ export async function switchBench(n: number) {
           await new Promise((resolve) => setTimeout(resolve, 25));
         }
       })();
+      // As `npm run model -- switch` does: the set about to serve vacuumed first, outside the switch.
+      const prepared = performance.now();
+      await prepareSwitch(db.db);
+      vacuums.push(performance.now() - prepared);
       const started = performance.now();
       await switchSets(db.db, direction);
       phase = after;
@@ -248,7 +253,8 @@ export async function switchBench(n: number) {
           writes.batches++;
         } catch (error) {
           // A switch committed between the sets' read and the write: the pipeline's run is retried.
-          writes.retried.push(`${phase}: ${(error as Error).message.slice(0, 120)}`);
+          const cause = ((error as Error).cause as Error | undefined) ?? (error as Error);
+          writes.retried.push(`${phase}: ${cause.message.slice(0, 120)}`);
         }
       }
     })();
@@ -281,7 +287,7 @@ export async function switchBench(n: number) {
       ),
     }));
     const waits = Object.fromEntries([...blockers].map(([name, seen]) => [name, [...seen]]));
-    return { n, fillSeconds, switchMs, rollbackMs, switchAgainMs, errors, phases, waits, writes };
+    return { n, fillSeconds, switchMs, rollbackMs, switchAgainMs, vacuums, errors, phases, waits, writes };
   } finally {
     await db.close();
   }

@@ -83,7 +83,7 @@ await part("halfvec", async () => {
 await part("switch", async () => {
   const r = await switchBench(Number(process.env.BENCH_SWITCH_SIZE ?? 20000));
   console.log(
-    `A model switch of ${r.n} rows (${benchDatabaseLabel}): shadow filled in ${round(r.fillSeconds)} s; switch ${round(r.switchMs)} ms, rollback ${round(r.rollbackMs)} ms, switch again ${round(r.switchAgainMs)} ms; ${r.errors.length} searches failed${r.errors.length ? `: ${r.errors.slice(0, 3).join("; ")}` : ""}`,
+    `A model switch of ${r.n} rows (${benchDatabaseLabel}): shadow filled in ${round(r.fillSeconds)} s; switch ${round(r.switchMs)} ms, rollback ${round(r.rollbackMs)} ms, switch again ${round(r.switchAgainMs)} ms (each after VACUUM (ANALYZE) of the set about to serve: ${r.vacuums.map((ms) => round(ms)).join(", ")} ms); ${r.errors.length} searches failed${r.errors.length ? `: ${r.errors.slice(0, 3).join("; ")}` : ""}`,
   );
   console.table(r.phases);
   console.log(

@@ -74,6 +74,20 @@ export async function switchSets(db: Database, direction: "switch" | "rollback")
   });
 }
 
+/**
+ * Before a switch or rollback, outside its transaction: VACUUM (ANALYZE) of the set about to serve. A
+ * shadow just filled is what autovacuum takes up next, and the switch's locks wait for an autovacuum
+ * until the server cancels it (deadlock_timeout, 1 s: the first switch of BENCHMARKS.md §9 did); and
+ * search's planner gets that table's statistics. Nothing waits for it: it locks out only other vacuums
+ * and DDL. Returns false when there is no shadow table.
+ */
+export async function prepareSwitch(db: Database): Promise<boolean> {
+  const [row] = await rowsOf<{ exists: boolean }>(db.execute(sql`SELECT to_regclass(${SHADOW_TABLE}) IS NOT NULL AS exists`));
+  if (!row?.exists) return false;
+  await db.execute(sql`VACUUM (ANALYZE) ${sql.identifier(SHADOW_TABLE)}`);
+  return true;
+}
+
 /** A lock statement whose timeout says what held it, as a transient error (try again). */
 async function lockOrExplain(tx: Database, statement: ReturnType<typeof sql>, holder: string) {
   try {
