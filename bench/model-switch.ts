@@ -6,10 +6,8 @@
 //   the pipeline's upsert, then switch, rollback, switch, with searches (search() itself, mode vector)
 //   running throughout: errors, and recall@10 of each answer against an exact scan of the model that
 //   served it.
-// The vectors are not the local embedder's (its texts share 70 words, so every row is about as far
-// from a query as any other: BENCHMARKS.md §5): each row is a point of a 48-dimensional latent space,
-// and a model is a fixed random projection of it to its size plus noise, as real embeddings have low
-// intrinsic dimension. Model B is another projection of the same points: another model of the same texts.
+// The vectors are bench/clustered.ts's (topics in a latent space, a model a projection of it), not the
+// local embedder's. Model B is another projection of the same points: another model of the same texts.
 import { sql } from "drizzle-orm";
 import { upsertChunks } from "../functions/core/store";
 import type { Deps } from "../functions/deps";
@@ -19,47 +17,16 @@ import { buildHnswIndex, dropHnswIndex } from "../functions/db/hnsw-index";
 import { rowsOf } from "../functions/db/database";
 import { search } from "../functions/search";
 import { createShadow } from "../functions/sets/shadow";
-import { switchSets } from "../functions/sets/switch";
+import { readSets } from "../functions/sets/sets";
+import { prepareSwitch, switchSets } from "../functions/sets/switch";
 import { SHADOW_TABLE } from "../schema/pipeline-tables";
 import { createRegistry } from "../schema/registry";
 import { openBenchDatabase, copyText, type BenchDatabase } from "./bench-database";
-import { percentile, seededRandom } from "./corpus";
+import { latentPoints, projection } from "./clustered";
+import { percentile } from "./corpus";
 
-const LATENT = 48;
 const QUERIES = 100;
 const K = 10;
-
-/** A model: latent point → its vector (normalised), by a fixed projection and per-row noise. */
-function projection(dimensions: number, seed: number) {
-  const random = seededRandom(seed);
-  const gaussian = () => Math.sqrt(-2 * Math.log(random() || 1e-12)) * Math.cos(2 * Math.PI * random());
-  const matrix = Float64Array.from({ length: dimensions * LATENT }, gaussian);
-  return (z: Float64Array, noiseSeed: number) => {
-    const noise = seededRandom(noiseSeed);
-    const v = new Array<number>(dimensions);
-    let norm = 0;
-    for (let d = 0; d < dimensions; d++) {
-      let x = 0;
-      for (let l = 0; l < LATENT; l++) x += matrix[d * LATENT + l]! * z[l]!;
-      x += 2 * Math.sqrt(-2 * Math.log(noise() || 1e-12)) * Math.cos(2 * Math.PI * noise());
-      v[d] = x;
-      norm += x * x;
-    }
-    norm = Math.sqrt(norm);
-    return v.map((x) => Number((x / norm).toFixed(6)));
-  };
-}
-
-function latentPoints(n: number, seed: number): Float64Array[] {
-  const random = seededRandom(seed);
-  const gaussian = () => Math.sqrt(-2 * Math.log(random() || 1e-12)) * Math.cos(2 * Math.PI * random());
-  // Clustered, as texts about the same things are: 200 topics.
-  const topics = Array.from({ length: 200 }, () => Float64Array.from({ length: LATENT }, gaussian));
-  return Array.from({ length: n }, () => {
-    const topic = topics[Math.floor(random() * topics.length)]!;
-    return Float64Array.from(topic, (t) => t + 0.6 * gaussian());
-  });
-}
 
 const id = (i: number) => `00000000-0000-4000-8000-${i.toString(16).padStart(12, "0")}`;
 const text = (i: number) => `bench row ${i}`;
@@ -231,21 +198,73 @@ export async function switchBench(n: number) {
     const fillSeconds = (performance.now() - fillStarted) / 1000;
     await db.db.execute(sql`ANALYZE ${sql.identifier(SHADOW_TABLE)}`);
     exactB = await exactTopK(db, SHADOW_TABLE, bQueries, "halfvec");
+    const blockers = new Map<string, Set<string>>();
+    const vacuums: number[] = [];
     const timed = async (direction: "switch" | "rollback", after: string) => {
       phase = `${direction}ing`;
+      // What any session waiting for a lock meanwhile waits behind (the switch, or searches behind it).
+      const seen = new Set<string>();
+      let switching = true;
+      const watch = (async () => {
+        while (switching) {
+          const rows = await db.query<{ waiter: string; blocker: string }>(
+            `SELECT DISTINCT left(w.query, 40) AS waiter, b.backend_type || ': ' || left(b.query, 40) AS blocker
+              FROM pg_stat_activity w, unnest(pg_blocking_pids(w.pid)) AS bp JOIN pg_stat_activity b ON b.pid = bp
+              WHERE w.datname = current_database() AND w.wait_event_type = 'Lock'`,
+          );
+          for (const r of rows) seen.add(`${r.waiter} ⟵ ${r.blocker}`);
+          await new Promise((resolve) => setTimeout(resolve, 25));
+        }
+      })();
+      // As `npm run model -- switch` does: the set about to serve vacuumed first, outside the switch.
+      const prepared = performance.now();
+      await prepareSwitch(db.db);
+      vacuums.push(performance.now() - prepared);
       const started = performance.now();
       await switchSets(db.db, direction);
       phase = after;
       const ms = performance.now() - started;
+      switching = false;
+      await watch;
+      blockers.set(`${direction} → ${after}`, seen);
       await new Promise((resolve) => setTimeout(resolve, 3000));
       return ms;
     };
+    // The pipeline's writes go on meanwhile: batches of 100 rows rewritten into the serving set with
+    // its model's vectors, each in its own transaction (as processItems does, the sets read first).
+    let writing = true;
+    const writes = { batches: 0, retried: [] as string[] };
+    const writer = (async () => {
+      for (let i = 0; writing; i = (i + 100) % n) {
+        try {
+          await db.db.transaction(async (tx) => {
+            const byB = (await readSets(tx)).serving?.model === "bench-b";
+            const rows = (byB ? bRows : aRows).slice(i, i + 100).map((embedding, j) => ({
+              contentType: "post",
+              contentId: id(i + j),
+              chunkIndex: 0,
+              text: text(i + j),
+              hash: `${byB ? "b" : "h"}${i + j}`,
+              textConfig: "english",
+              embedding,
+            }));
+            await upsertChunks(tx, rows, byB ? { model: "bench-b", dimensions: 768 } : { model: "bench-a", dimensions: 1536 });
+          });
+          writes.batches++;
+        } catch (error) {
+          // A switch committed between the sets' read and the write: the pipeline's run is retried.
+          const cause = ((error as Error).cause as Error | undefined) ?? (error as Error);
+          writes.retried.push(`${phase}: ${cause.message.slice(0, 120)}`);
+        }
+      }
+    })();
     await new Promise((resolve) => setTimeout(resolve, 2000));
     const switchMs = await timed("switch", "switched");
     const rollbackMs = await timed("rollback", "rolled back");
     const switchAgainMs = await timed("switch", "switched again");
     running = false;
-    await Promise.all(searchers);
+    writing = false;
+    await Promise.all([...searchers, writer]);
     const byPhase = new Map<string, typeof answers>();
     for (const answer of answers) byPhase.set(answer.phase, [...(byPhase.get(answer.phase) ?? []), answer]);
     const phases = [...byPhase].map(([name, list]) => ({
@@ -267,7 +286,8 @@ export async function switchBench(n: number) {
         ).toFixed(1),
       ),
     }));
-    return { n, fillSeconds, switchMs, rollbackMs, switchAgainMs, errors, phases };
+    const waits = Object.fromEntries([...blockers].map(([name, seen]) => [name, [...seen]]));
+    return { n, fillSeconds, switchMs, rollbackMs, switchAgainMs, vacuums, errors, phases, waits, writes };
   } finally {
     await db.close();
   }

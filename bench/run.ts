@@ -1,4 +1,4 @@
-// `npm run bench [status]` loads 1,000,000 queue rows and times the status page (not in the default set).
+// `npm run bench [status]` loads 1,000,000 queue rows and times the status page; `[batch]` and `[efsearch]` are also outside the default set.
 // `npm run bench [throughput] [insert] [index] [latency] [doorbells] [webhooks] [day] [ratelimit] [search] [labelled] [memory] [hnsw] [bundles] [halfvec] [switch] [cost]`: runs the benchmarks (all by
 // default) and prints their figures. Sizes: BENCH_DRAIN_SIZES (1000,5000,20000), BENCH_SEARCH_SIZES
 // (10000,50000; on PostgreSQL 10000,100000), BENCH_MEMORY_SIZES (500,5000). On the PostgreSQL server
@@ -9,6 +9,7 @@ import { batchApiBench } from "./batch-api";
 import { costLedger } from "./cost";
 import { doorbells } from "./doorbells";
 import { drainMemory } from "./drain-memory";
+import { efSearchSweep } from "./ef-search";
 import { benchDatabaseLabel, benchServerUrl } from "./bench-database";
 import { benchParts } from "./parts";
 import { profileRows } from "./drain-profile";
@@ -40,7 +41,7 @@ const DEFAULT_PARTS = [
   "switch",
   "cost",
 ];
-const PARTS = [...DEFAULT_PARTS, "insert", "index", "status", "batch"];
+const PARTS = [...DEFAULT_PARTS, "insert", "index", "status", "batch", "efsearch"];
 const wanted = new Set(process.argv.slice(2).length ? process.argv.slice(2) : DEFAULT_PARTS);
 const unknown = [...wanted].filter((name) => !PARTS.includes(name));
 if (unknown.length) {
@@ -87,9 +88,14 @@ await part("halfvec", async () => {
 await part("switch", async () => {
   const r = await switchBench(Number(process.env.BENCH_SWITCH_SIZE ?? 20000));
   console.log(
-    `A model switch of ${r.n} rows (${benchDatabaseLabel}): shadow filled in ${round(r.fillSeconds)} s; switch ${round(r.switchMs)} ms, rollback ${round(r.rollbackMs)} ms, switch again ${round(r.switchAgainMs)} ms; ${r.errors.length} searches failed${r.errors.length ? `: ${r.errors.slice(0, 3).join("; ")}` : ""}`,
+    `A model switch of ${r.n} rows (${benchDatabaseLabel}): shadow filled in ${round(r.fillSeconds)} s; switch ${round(r.switchMs)} ms, rollback ${round(r.rollbackMs)} ms, switch again ${round(r.switchAgainMs)} ms (each after VACUUM (ANALYZE) of the set about to serve: ${r.vacuums.map((ms) => round(ms)).join(", ")} ms); ${r.errors.length} searches failed${r.errors.length ? `: ${r.errors.slice(0, 3).join("; ")}` : ""}`,
   );
   console.table(r.phases);
+  console.log(
+    `Writes during the switches: ${r.writes.batches} batches of 100 rows written, ${r.writes.retried.length} failed (to retry)${r.writes.retried.length ? `: ${r.writes.retried.slice(0, 3).join("; ")}` : ""}`,
+  );
+  console.log("What sessions waiting for a lock waited behind, during each switch:");
+  for (const [name, seen] of Object.entries(r.waits)) console.log(`  ${name}: ${seen.length ? seen.join(" | ") : "nothing seen"}`);
 });
 await part("cost", async () => {
   const results = [];
@@ -340,6 +346,21 @@ await part("search", async () => {
   console.table(modes);
   console.log(`Filtered vector search, recall@10 against an exact scan of the same rows (${benchDatabaseLabel}):`);
   console.table(recall);
+});
+await part("efsearch", async () => {
+  const n = Number(process.env.BENCH_EF_SEARCH_SIZE ?? 100000);
+  const rows = await efSearchSweep(n, sizes("BENCH_EF_SEARCH_VALUES", "40,60,80,100,150,200"));
+  console.log(
+    `Unfiltered HNSW recall@10 against an exact scan by hnsw.ef_search, ${n} chunks of the clustered corpus (${benchDatabaseLabel}):`,
+  );
+  console.table(
+    rows.map((r) => ({
+      ef_search: r.efSearch,
+      "recall@10 mean (min)": `${r.recall.toFixed(3)} (${r.minRecall.toFixed(2)})`,
+      "queries under 0.98": r.below,
+      "execution p50 / p95 ms": `${round(r.executionMs.p50, 2)} / ${round(r.executionMs.p95, 2)}`,
+    })),
+  );
 });
 await part("labelled", async () => {
   const r = await labelledSearch();

@@ -3,12 +3,12 @@
 // waits for it (one round trip); "execution" the server's own time for it (EXPLAIN ANALYZE). On BENCH_DATABASE_URL's PostgreSQL, or PGlite when unset.
 // The keyword half's statement likewise, and keyword and hybrid search end to end, for the same
 // 60-character queries (their words ANDed: ~9 words) and for two-word queries (far more matches to rank).
+// The vectors are bench/clustered.ts's (topics in a latent space), the texts realisticText's.
 // Filtered recall: search filters keeping 0.01%, 0.1%, 1%, 10% and 100% of the rows (`{"k4": true}` …),
 // recall@10 of `search` (mode vector) against an exact scan of the same rows, and its latency.
 import { sql } from "drizzle-orm";
 import { loadConfig } from "../functions/config";
 import type { Deps } from "../functions/deps";
-import { embedLocally, localEmbedder } from "../functions/embedders/local";
 import { rowsOf } from "../functions/db/database";
 import { applySearchSettings, nearestChunks, search } from "../functions/search";
 import { configGroups, keywordChunks } from "../functions/search/keyword";
@@ -17,47 +17,19 @@ import { HNSW_INDEX } from "../schema";
 import { course, FILTER_DATE_INDEX, FILTERS_INDEX, TEXT_SEARCH_INDEX } from "../schema";
 import { createRegistry, defaultRegistry } from "../schema/registry";
 import { buildHnswIndex, dropHnswIndex } from "../functions/db/hnsw-index";
-import { benchServerUrl, copyText, openBenchDatabase } from "./bench-database";
+import { type BenchDatabase, benchServerUrl, copyText, openBenchDatabase } from "./bench-database";
+import { clusteredCorpus } from "./clustered";
 import { percentile, realisticText, seededRandom } from "./corpus";
 
 export async function searchLatency(n: number, queries = 100) {
   const connection = await openBenchDatabase();
   const { db } = connection;
   const random = seededRandom(n + 1);
-  const embedder = localEmbedder(1536);
+  // Vectors with structure (bench/clustered.ts); the texts stay realisticText's, for the keyword half.
+  const corpus = clusteredCorpus(n + 7, 1536);
+  const embedder = corpus.embedder;
   try {
-    // Load without the indexes, then build them: the fast way to reach n vectors (see BENCHMARKS.md).
-    await dropHnswIndex(db);
-    for (const index of [TEXT_SEARCH_INDEX, FILTERS_INDEX, FILTER_DATE_INDEX]) await db.execute(sql.raw(`DROP INDEX IF EXISTS ${index}`));
-    const columns = [
-      "content_type",
-      "content_id",
-      "chunk_index",
-      "chunk_text",
-      "content_hash",
-      "model",
-      "dimensions",
-      "embedding",
-      "filters",
-    ];
-    for (let i = 0; i < n; i += 5000) {
-      const lines = Array.from({ length: Math.min(5000, n - i) }, (_, j) => {
-        const text = realisticText(random);
-        const row = [
-          (i + j) % 3 ? "post" : "course",
-          String(i + j),
-          0,
-          text,
-          "h",
-          embedder.model,
-          1536,
-          JSON.stringify(embedLocally(text, 1536)),
-          filtersOf(i + j),
-        ];
-        return row.map(copyText).join("\t");
-      });
-      await connection.copyIn("embeddings", columns, lines);
-    }
+    await loadChunks(connection, n, random, corpus);
     // With BENCH_SEARCH_DEFAULT_BUILD=1, first the same index at the server's default settings, timed, then dropped.
     let defaultIndexSeconds: number | undefined;
     if (benchServerUrl && process.env.BENCH_SEARCH_DEFAULT_BUILD === "1") {
@@ -67,17 +39,7 @@ export async function searchLatency(n: number, queries = 100) {
       console.log(`(${n} vectors: index built at the server's defaults in ${defaultIndexSeconds.toFixed(1)} s)`);
       await dropHnswIndex(db);
     }
-    const textStarted = performance.now();
-    await db.execute(sql.raw(`CREATE INDEX ${TEXT_SEARCH_INDEX} ON embeddings USING gin (text_search)`));
-    await db.execute(sql.raw(`CREATE INDEX ${FILTERS_INDEX} ON embeddings USING gin (filters jsonb_path_ops)`));
-    await db.execute(sql.raw(`CREATE INDEX ${FILTER_DATE_INDEX} ON embeddings (filter_date)`));
-    console.log(`(${n} chunks: full-text and filter indexes built in ${((performance.now() - textStarted) / 1000).toFixed(1)} s)`);
-    const indexStarted = performance.now();
-    await buildHnswIndex(db, benchServerUrl ? undefined : "512MB");
-    const indexSeconds = (performance.now() - indexStarted) / 1000;
-    console.log(`(${n} vectors: index built by buildHnswIndex in ${indexSeconds.toFixed(1)} s)`);
-    await db.execute(sql`ANALYZE embeddings`); // as the daily maintenance does
-
+    const indexSeconds = await buildIndexes(connection, n);
     const deps: Deps = { db, embedder, registry: benchRegistry, config: loadConfig({}) };
     const database: number[] = [];
     const execution: number[] = [];
@@ -108,7 +70,7 @@ export async function searchLatency(n: number, queries = 100) {
       const query = realisticText(random).slice(0, 60);
       const pair = realisticText(random).split(/\W+/).slice(2, 4).join(" ");
       const embedStarted = performance.now();
-      const vector = embedLocally(query, 1536);
+      const vector = corpus.vectorOf(query);
       embedding.push(performance.now() - embedStarted);
       await db.transaction(async (tx) => {
         await applySearchSettings(tx, undefined, 40, deps.config.search.exactLimit);
@@ -131,7 +93,7 @@ export async function searchLatency(n: number, queries = 100) {
       await timed(hybridTwoWords, searchIn("hybrid", pair));
     }
     const p = (values: number[]) => ({ p50: percentile(values, 50), p95: percentile(values, 95) });
-    const filteredRecall = await measureFilteredRecall(deps, n, Number(process.env.BENCH_RECALL_QUERIES ?? 30), random);
+    const filteredRecall = await measureFilteredRecall(deps, n, Number(process.env.BENCH_RECALL_QUERIES ?? 30), random, corpus.vectorOf);
     // The keyword statement before its rank limit: every match of a two-word query ranked.
     const uncapped: number[] = [];
     for (let q = 0; q < 20; q++) {
@@ -149,7 +111,7 @@ export async function searchLatency(n: number, queries = 100) {
     });
     const plan = await db.transaction(async (tx) => {
       await applySearchSettings(tx, ["post"], 40, deps.config.search.exactLimit);
-      return rowsOf<{ "QUERY PLAN": string }>(tx.execute(sql`EXPLAIN ${nearestChunks(embedLocally("x", 1536), ["post"], 40)}`));
+      return rowsOf<{ "QUERY PLAN": string }>(tx.execute(sql`EXPLAIN ${nearestChunks(corpus.vectorOf("x"), ["post"], 40)}`));
     });
     return {
       n,
@@ -171,6 +133,61 @@ export async function searchLatency(n: number, queries = 100) {
   } finally {
     await connection.close();
   }
+}
+
+/** n chunks (text of `random`, vectors of `corpus`, filters of FILTER_SHARES) loaded without the indexes, which are dropped first. */
+export async function loadChunks(connection: BenchDatabase, n: number, random: () => number, corpus: ReturnType<typeof clusteredCorpus>) {
+  const { db } = connection;
+  const embedder = corpus.embedder;
+  // Load without the indexes, then build them: the fast way to reach n vectors (see BENCHMARKS.md).
+  await dropHnswIndex(db);
+  for (const index of [TEXT_SEARCH_INDEX, FILTERS_INDEX, FILTER_DATE_INDEX]) await db.execute(sql.raw(`DROP INDEX IF EXISTS ${index}`));
+  const columns = [
+    "content_type",
+    "content_id",
+    "chunk_index",
+    "chunk_text",
+    "content_hash",
+    "model",
+    "dimensions",
+    "embedding",
+    "filters",
+  ];
+  for (let i = 0; i < n; i += 5000) {
+    const lines = Array.from({ length: Math.min(5000, n - i) }, (_, j) => {
+      const text = realisticText(random);
+      const row = [
+        (i + j) % 3 ? "post" : "course",
+        String(i + j),
+        0,
+        text,
+        "h",
+        embedder.model,
+        1536,
+        JSON.stringify(corpus.rowVector(i + j)),
+        filtersOf(i + j),
+      ];
+      return row.map(copyText).join("\t");
+    });
+    await connection.copyIn("embeddings", columns, lines);
+  }
+}
+
+/** The full-text, filter and HNSW indexes, then ANALYZE: returns the HNSW build's seconds. */
+export async function buildIndexes(connection: BenchDatabase, n: number) {
+  const { db } = connection;
+  const textStarted = performance.now();
+  await db.execute(sql.raw(`CREATE INDEX ${TEXT_SEARCH_INDEX} ON embeddings USING gin (text_search)`));
+  await db.execute(sql.raw(`CREATE INDEX ${FILTERS_INDEX} ON embeddings USING gin (filters jsonb_path_ops)`));
+  await db.execute(sql.raw(`CREATE INDEX ${FILTER_DATE_INDEX} ON embeddings (filter_date)`));
+  console.log(`(${n} chunks: full-text and filter indexes built in ${((performance.now() - textStarted) / 1000).toFixed(1)} s)`);
+  const indexStarted = performance.now();
+  await buildHnswIndex(db, benchServerUrl ? undefined : "512MB");
+  const indexSeconds = (performance.now() - indexStarted) / 1000;
+  console.log(`(${n} vectors: index built by buildHnswIndex in ${indexSeconds.toFixed(1)} s)`);
+  await db.execute(sql`ANALYZE embeddings`); // as the daily maintenance does
+
+  return indexSeconds;
 }
 
 /** The rows the plan's full-text condition let through (the rows it ranked), summed over its nodes that read the table. */
@@ -204,7 +221,7 @@ const benchRegistry = createRegistry(
 );
 
 /** Recall@10 of filtered vector search against the exact top 10 of the same rows, and its end-to-end latency, per share. */
-async function measureFilteredRecall(deps: Deps, n: number, queries: number, random: () => number) {
+async function measureFilteredRecall(deps: Deps, n: number, queries: number, random: () => number, vectorOf: (query: string) => number[]) {
   const results = [];
   for (const [share, key] of FILTER_SHARES) {
     const recalls: number[] = [];
@@ -218,7 +235,7 @@ async function measureFilteredRecall(deps: Deps, n: number, queries: number, ran
         "admin",
       );
       times.push(performance.now() - started);
-      const vector = JSON.stringify(embedLocally(query, 1536));
+      const vector = JSON.stringify(vectorOf(query));
       const exact = await deps.db.transaction(async (tx) => {
         await tx.execute(sql`SET LOCAL enable_indexscan = off`);
         return rowsOf<{ content_type: string; content_id: string }>(

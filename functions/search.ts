@@ -14,7 +14,7 @@ import type { Embedder } from "./embedders/embedder.js";
 import { LOCAL_MODEL, localEmbedder } from "./embedders/local.js";
 import { type Budget, startRun } from "./lib/budget.js";
 import { BadRequestError, OutOfTimeError, TransientError } from "./lib/errors.js";
-import { readSets, servingEmbedder } from "./sets/sets.js";
+import { readSets, type Sets, servingEmbedder } from "./sets/sets.js";
 import { parseBody } from "./lib/validate.js";
 import { rankByMode } from "./search/modes.js";
 import { type SearchHit, type SearchRequest, snippet } from "./search/types.js";
@@ -76,7 +76,8 @@ function searchableTypes(registry: Registry, scope: SearchScope, requested: stri
  * model's own query vector where it is at hand (the local embedder always is), and named.
  */
 async function nearest(deps: Deps, request: SearchRequest, budget: Budget): Promise<{ hits: SearchHit[]; otherModels: string[] }> {
-  const current = await nearestOf(deps, servingEmbedder(deps, await readSets(deps.db)), request, budget);
+  const first = guessedEmbedder(deps) ?? servingEmbedder(deps, await readSets(deps.db));
+  const current = await nearestOf(deps, first, request, budget);
   const best = current.hitsByKey;
   for (const model of current.otherModels) {
     const embedder = embedderAtHand(model, deps.embedder.dimensions);
@@ -84,6 +85,24 @@ async function nearest(deps: Deps, request: SearchRequest, budget: Budget): Prom
     for (const [key, hit] of (await nearestOf(deps, embedder, request, budget, model)).hitsByKey) if (!best.has(key)) best.set(key, hit);
   }
   return { hits: [...best.values()].sort((a, b) => b.score - a.score).slice(0, request.limit), otherModels: current.otherModels };
+}
+
+/**
+ * The sets a search on this handle last read, in its transaction: the next search's guess of the model
+ * to embed its query with (one round trip fewer). A guess made stale by a switch is caught where the
+ * vectors are read, and the query embedded again (`nearestOf`).
+ */
+const lastSets = new WeakMap<Database, Sets>();
+
+/** The serving embedder by those sets; undefined with none, or if it is not at hand (then the sets are read again). */
+function guessedEmbedder(deps: Deps): Embedder | undefined {
+  const sets = lastSets.get(deps.db);
+  if (!sets) return undefined;
+  try {
+    return servingEmbedder(deps, sets);
+  } catch {
+    return undefined;
+  }
 }
 
 const embedderAtHand = (model: string, dimensions: number) => (model === LOCAL_MODEL ? localEmbedder(dimensions) : undefined);
@@ -98,6 +117,7 @@ async function nearestOf(deps: Deps, first: Embedder, request: SearchRequest, bu
     const vector = await embedQuery(deps, embedder, request, budget);
     rows = await deps.db.transaction(async (tx) => {
       const sets = await readSets(tx, true);
+      lastSets.set(deps.db, sets);
       const serving = model ? embedder : servingEmbedder(deps, sets);
       if (serving !== embedder) {
         embedder = serving;
@@ -173,6 +193,14 @@ async function restrictSnippets(deps: Deps, hits: SearchHit[]) {
 }
 
 /**
+ * The HNSW scan's candidate list, at least. pgvector's default (40) lets the greedy descent settle in the
+ * wrong cluster now and then: on clustered vectors (100,000 chunks, `npm run bench -- efsearch`,
+ * BENCHMARKS.md §5) 4 queries in 100 had recall@10 under 0.98 at 40, two of them 0; from 80 to 400,
+ * one (0.9), for ~0.4 ms more a query at 100. 100 leaves a margin for real embeddings.
+ */
+const MIN_EF_SEARCH = 100;
+
+/**
  * Sets up one search transaction, which decides how it is served.
  * - Through the HNSW index: a WHERE clause makes the planner guess few rows and read them all through
  *   another index or a scan, then sort, so sequential scans and sorts are off (the HNSW scan returns
@@ -204,7 +232,7 @@ export async function applySearchSettings(
         ["enable_seqscan", "off"],
         ["enable_sort", "off"],
         ["hnsw.iterative_scan", "relaxed_order"],
-        ["hnsw.ef_search", String(Math.max(40, Math.min(candidates, 1000)))],
+        ["hnsw.ef_search", String(Math.max(MIN_EF_SEARCH, Math.min(candidates, 1000)))],
         ...(counted
           ? ([["hnsw.max_scan_tuples", String(Math.max(20_000, Math.ceil((4 * candidates * counted.rows) / counted.matching)))]] as [
               string,

@@ -12,7 +12,9 @@ import { localEmbedder } from "../functions/embedders/local";
 import { maintain } from "../functions/maintenance";
 import { search } from "../functions/search";
 import { createShadow, shadowCoverage } from "../functions/sets/shadow";
+import { confirmSetWriter } from "../functions/sets/sets";
 import { switchSets } from "../functions/sets/switch";
+import { TransientError } from "../functions/lib/errors";
 import { createFunctionApp } from "../functions/app";
 import { communityPost, embeddingQueue } from "../schema";
 import { BACKGROUND_PRIORITY, createRegistry } from "../schema/registry";
@@ -125,6 +127,17 @@ describe("a model switch with no gap", () => {
     );
     expect(indexes.map((i) => i.name)).toContain("embeddings_embedding_hnsw");
     expect(await statusPage()).toMatch(/local-lexical-v1 \(1536 dimensions, vector\) kept for rollback until \S+ \(100% current\)/);
+  });
+
+  it("makes a run that embedded before the switch committed again, rather than write its vectors under the other set's name", async () => {
+    const write = (table: string, writer: { model: string; dimensions: number }) =>
+      connection.db.transaction((tx) => confirmSetWriter(tx, table, writer));
+    await expect(write("embeddings", serving)).rejects.toThrow(
+      /a model switch committed while this run embedded: embeddings now holds local-lexical-v1 \(384 dimensions, halfvec\), not local-lexical-v1 \(1536\)/,
+    );
+    await expect(write("embeddings_shadow", shadow)).rejects.toThrow(TransientError);
+    await write("embeddings", shadow);
+    await write("embeddings_shadow", serving);
   });
 
   it("rebuilds a dropped HNSW index of a halfvec serving set with halfvec's operator class", async () => {

@@ -4,7 +4,7 @@
 import { normalizeId, type Registry, textConfigOf } from "../../schema/registry.js";
 import type { Database } from "../db/database.js";
 import { type Embedder, withBudget } from "../embedders/embedder.js";
-import { readSets, servingEmbedder, shadowWriter } from "../sets/sets.js";
+import { confirmSetWriter, readSets, servingEmbedder, shadowWriter } from "../sets/sets.js";
 import { pendingVersions, resolveSettled } from "../queue/index.js";
 import { lockItems, retryConflicts } from "../db/conflicts.js";
 import { chunkText, DEFAULT_CHUNKING, type ChunkOptions } from "./chunk.js";
@@ -289,6 +289,7 @@ async function storeCurrent(
   return retryConflicts(() =>
     (writer?.db ?? deps.db).transaction(async (tx) => {
       await lockItems(tx, items);
+      await confirmSetWriter(tx, pass.table, embedder);
       const seen = await pendingVersions(tx, items);
       const now = await readTexts(tx, registry, items);
       const stale = new Set(items.filter((item) => now.texts.get(itemKey(item)) !== texts.get(itemKey(item))).map(itemKey));

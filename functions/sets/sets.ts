@@ -63,3 +63,20 @@ export function shadowWriter(deps: Embedders, sets: Sets): { set: EmbeddingSet; 
 
 export const describeSet = (set: Pick<EmbeddingSet, "model" | "dimensions" | "storage">) =>
   `${set.model} (${set.dimensions} dimensions, ${set.storage})`;
+
+/**
+ * Inside a write transaction, before it writes `table`: the table locked as the write would (ROW
+ * EXCLUSIVE), so no switch commits from here on, then the sets read again. A switch that committed
+ * after the run read them (while it embedded) renamed the tables under it: its vectors are of the set
+ * it meant, now under the other name. Transient: the run is made again with the sets as they are.
+ */
+export async function confirmSetWriter(tx: Database, table: string, writer: Pick<Embedder, "model" | "dimensions">) {
+  await tx.execute(sql`LOCK TABLE ${sql.identifier(table)} IN ROW EXCLUSIVE MODE`);
+  const sets = await readSets(tx);
+  const set = table === SHADOW_TABLE ? sets.shadow : sets.serving;
+  if (set && !sameModel(writer, set)) {
+    throw new TransientError(
+      `a model switch committed while this run embedded: ${table} now holds ${describeSet(set)}, not ${writer.model} (${writer.dimensions}); the run is made again`,
+    );
+  }
+}

@@ -4,7 +4,7 @@ import type { Config } from "../../functions/config";
 import type { Database } from "../../functions/db/database";
 import { BadRequestError } from "../../functions/lib/errors";
 import { createShadow, dropShadow } from "../../functions/sets/shadow";
-import { switchSets } from "../../functions/sets/switch";
+import { prepareSwitch, switchSets } from "../../functions/sets/switch";
 import { describeSet } from "../../functions/sets/sets";
 import { createEmbedder, createShadowEmbedder } from "../../functions/embedders";
 import { modelSwitchStatus } from "../../functions/status/model-switch";
@@ -59,11 +59,13 @@ export async function modelCommand(db: Database, config: Config, args: string[])
     }
     case "switch":
     case "rollback": {
+      const prepared = performance.now();
+      await prepareSwitch(db);
       const started = performance.now();
       const result = await switchSets(db, command);
       const ms = Math.round(performance.now() - started);
       return [
-        `serving ${describeSet(result.serving)} (${command} took ${ms} ms)`,
+        `serving ${describeSet(result.serving)} (${command} took ${ms} ms) after VACUUM (ANALYZE) of it in ${Math.round(started - prepared)} ms`,
         `${describeSet(result.retired)} is kept for rollback for ${config.sets.rollbackDays} days (EMBEDDING_ROLLBACK_DAYS), then maintenance drops it`,
         "the functions read which set serves from the database: keep both models configured where they run (EMBEDDING_MODEL and EMBEDDING_SHADOW_MODEL) while a rollback may be wanted, and the serving one after",
       ].join("\n");
