@@ -2,13 +2,14 @@
 // twice through the fake OpenAI server, once live (the drain) and once through the Batch API path (the
 // batches function, the fake finishing each batch between polls), on BENCH_DATABASE_URL's PostgreSQL
 // (PGlite when unset). The ledger's money for each, at text-embedding-3-small's list price.
-import { loadConfig } from "../functions/config";
+
 import { runBatches } from "../functions/batches";
+import { loadConfig } from "../functions/config";
 import { spendByDay, totalOf } from "../functions/cost/ledger";
 import type { Deps } from "../functions/deps";
 import { drain } from "../functions/drain";
 import { utcDay } from "../functions/lib/utc-day";
-import { communityPost, embeddingQueue, embeddings, embeddingSpend } from "../schema";
+import { communityPost, embeddingQueue, embeddingSpend, embeddings } from "../schema";
 import { createRegistry } from "../schema/registry";
 import { backfill } from "../scripts/lib/backfill";
 import { fakeServerEmbedder, startFakeOpenAI } from "../testing/fake-openai";

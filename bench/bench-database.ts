@@ -6,7 +6,7 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
-import { openPglite, postgresConnection, type Connection } from "../scripts/lib/database";
+import { type Connection, openPglite, postgresConnection } from "../scripts/lib/database";
 import { adminQuery, databaseUrl } from "../scripts/lib/postgres-admin";
 
 export const benchServerUrl = process.env.BENCH_DATABASE_URL || undefined;

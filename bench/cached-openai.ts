@@ -8,7 +8,7 @@ import { sql } from "drizzle-orm";
 import { chunkText, DEFAULT_CHUNKING } from "../functions/core/chunk";
 import { formatRows } from "../functions/core/format";
 import { loadRows } from "../functions/core/load";
-import { rowsOf, type Database } from "../functions/db/database";
+import { type Database, rowsOf } from "../functions/db/database";
 import type { Registry } from "../schema/registry";
 
 export type CachedRequest = { inputs: number; tokens: number; at: number; misses: number };

@@ -4,11 +4,11 @@
 // (PGlite when unset). The cap run: four drains at once against a cap of a third of the backfill's tokens.
 import { sql } from "drizzle-orm";
 import { loadConfig } from "../functions/config";
-import { totalOf, spendByDay } from "../functions/cost/ledger";
+import { spendByDay, totalOf } from "../functions/cost/ledger";
 import type { Deps } from "../functions/deps";
 import { drain } from "../functions/drain";
 import { utcDay } from "../functions/lib/utc-day";
-import { communityPost, embeddingBudget, embeddingQueue, embeddings, embeddingSpend } from "../schema";
+import { communityPost, embeddingBudget, embeddingQueue, embeddingSpend, embeddings } from "../schema";
 import { createRegistry } from "../schema/registry";
 import { backfill } from "../scripts/lib/backfill";
 import { estimateBackfill } from "../scripts/lib/estimate";

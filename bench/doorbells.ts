@@ -1,10 +1,11 @@
 // Doorbell routing on the local stack as the Free plan meters it (triggers forwarded to enqueue, the
 // strict emulator, a 50 ms embedding API): QStash messages for a burst, and change → searchable times.
-import { inArray } from "drizzle-orm";
-import { communityPost, course, embeddings } from "../schema";
+
 import { randomBytes } from "node:crypto";
+import { inArray } from "drizzle-orm";
 import pg from "pg";
-import { openPglite, postgresConnection, type Connection } from "../scripts/lib/database";
+import { communityPost, course, embeddings } from "../schema";
+import { type Connection, openPglite, postgresConnection } from "../scripts/lib/database";
 import { firesPerDay, schedulesFrom } from "../scripts/lib/schedules";
 import { startFakeStack } from "../testing/stack";
 import { percentile } from "./corpus";

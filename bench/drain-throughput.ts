@@ -9,9 +9,10 @@
 //   3. the steady state: the drain into the indexed table against a plain multi-row INSERT of the same rows;
 //   4. an edit pass: 5% of the rows edited, drained into the indexed table.
 import { sql } from "drizzle-orm";
-import { drain } from "../functions/drain";
 import { loadConfig } from "../functions/config";
+import { dropHnswIndex } from "../functions/db/hnsw-index";
 import type { Deps } from "../functions/deps";
+import { drain } from "../functions/drain";
 import { OPENAI_LIMITS } from "../functions/embedders/embedder";
 import { openaiEmbedder } from "../functions/embedders/openai";
 import { communityPost, HNSW_INDEX } from "../schema";
@@ -20,11 +21,10 @@ import { backfill } from "../scripts/lib/backfill";
 import { copyBinary } from "../scripts/lib/copy-binary";
 import { EMBEDDING_COLUMNS, embeddingFields, textConfigOids } from "../scripts/lib/copy-writer";
 import { drainBacklog } from "../scripts/lib/initial-load";
-import { dropHnswIndex } from "../functions/db/hnsw-index";
-import { benchServerUrl, copyText, openBenchDatabase, type BenchDatabase } from "./bench-database";
-import { realisticText, seededRandom } from "./corpus";
+import { type BenchDatabase, benchServerUrl, copyText, openBenchDatabase } from "./bench-database";
 import { startCachedOpenAI, warmDrain } from "./cached-openai";
-import { profileDrain, type DrainProfile } from "./drain-profile";
+import { realisticText, seededRandom } from "./corpus";
+import { type DrainProfile, profileDrain } from "./drain-profile";
 
 /** Rows per statement of the plain INSERT. */
 const INSERT_ROWS = 500;

@@ -3,16 +3,16 @@
 // (bench/cached-openai.ts), and the drain process's CPU time summed by where it is spent (self time of
 // each function, grouped by file). Prints the groups; writes the whole profile to first-load.cpuprofile in the temporary directory.
 import { writeFileSync } from "node:fs";
+import { Session } from "node:inspector/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Session } from "node:inspector/promises";
 import { loadConfig } from "../functions/config";
+import { dropHnswIndex } from "../functions/db/hnsw-index";
 import type { Deps } from "../functions/deps";
 import { drain } from "../functions/drain";
 import { openaiEmbedder } from "../functions/embedders/openai";
 import { communityPost } from "../schema";
 import { createRegistry } from "../schema/registry";
-import { dropHnswIndex } from "../functions/db/hnsw-index";
 import { openBenchDatabase } from "./bench-database";
 import { startCachedOpenAI, warmDrain } from "./cached-openai";
 import { realisticText, seededRandom } from "./corpus";

@@ -1,9 +1,9 @@
 // What makes PGlite's HNSW inserts faster: the same vectors inserted one statement of 100 rows at a
 // time into `embeddings` under different indexes, or none, and the index built after the load.
 import { sql } from "drizzle-orm";
+import { buildHnswIndex, dropHnswIndex } from "../functions/db/hnsw-index";
 import { embedLocally } from "../functions/embedders/local";
 import { openPglite } from "../scripts/lib/database";
-import { buildHnswIndex, dropHnswIndex } from "../functions/db/hnsw-index";
 import { realisticText, seededRandom } from "./corpus";
 
 const VARIANTS: [name: string, index: string | undefined][] = [

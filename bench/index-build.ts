@@ -4,9 +4,9 @@
 // again, so that neither gains from going second alone; then the defaults without parallel workers,
 // to show what the defaults' own workers already gain.
 import { sql } from "drizzle-orm";
+import { buildHnswIndex, dropHnswIndex, indexBuildSettings } from "../functions/db/hnsw-index";
 import { HNSW_INDEX } from "../schema";
 import { EMBEDDING_COLUMNS } from "../scripts/lib/copy-writer";
-import { buildHnswIndex, dropHnswIndex, indexBuildSettings } from "../functions/db/hnsw-index";
 import { copyText, openBenchDatabase } from "./bench-database";
 import { realisticText, seededRandom } from "./corpus";
 

@@ -3,8 +3,9 @@
 // Rows share everyday words across topics ("beginners", "practice", "course") so neither words alone
 // nor vectors alone find every answer. Used by tests/labelled-search.test.ts (local embedder) and
 // `npm run bench -- labelled` (any embedder).
-import type { Item } from "../functions/lib/item";
+
 import type { Database } from "../functions/db/database";
+import type { Item } from "../functions/lib/item";
 import { communityComment, communityPost, course, courseLesson } from "../schema";
 import { sampleComments, sampleCourses, sampleLessons, samplePosts } from "../scripts/lib/sample-data";
 

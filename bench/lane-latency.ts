@@ -1,9 +1,9 @@
 // Change → searchable latency per lane on the local stack (triggers, emulator, 50 ms embedding API).
 import { eq } from "drizzle-orm";
-import { communityComment, communityPost, course, embeddings } from "../schema";
 import { drain } from "../functions/drain";
-import { startFakeStack } from "../testing/stack";
+import { communityComment, communityPost, course, embeddings } from "../schema";
 import { openPglite } from "../scripts/lib/database";
+import { startFakeStack } from "../testing/stack";
 import { percentile } from "./corpus";
 
 export async function laneLatency(samples = 30, latencyMs = 50) {

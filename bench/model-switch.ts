@@ -9,19 +9,19 @@
 // The vectors are bench/clustered.ts's (topics in a latent space, a model a projection of it), not the
 // local embedder's. Model B is another projection of the same points: another model of the same texts.
 import { sql } from "drizzle-orm";
+import { loadConfig } from "../functions/config";
 import { upsertChunks } from "../functions/core/store";
+import { rowsOf } from "../functions/db/database";
+import { buildHnswIndex, dropHnswIndex } from "../functions/db/hnsw-index";
 import type { Deps } from "../functions/deps";
 import type { Embedder } from "../functions/embedders/embedder";
-import { loadConfig } from "../functions/config";
-import { buildHnswIndex, dropHnswIndex } from "../functions/db/hnsw-index";
-import { rowsOf } from "../functions/db/database";
 import { search } from "../functions/search";
-import { createShadow } from "../functions/sets/shadow";
 import { readSets } from "../functions/sets/sets";
+import { createShadow } from "../functions/sets/shadow";
 import { prepareSwitch, switchSets } from "../functions/sets/switch";
 import { SHADOW_TABLE } from "../schema/pipeline-tables";
 import { createRegistry } from "../schema/registry";
-import { openBenchDatabase, copyText, type BenchDatabase } from "./bench-database";
+import { type BenchDatabase, copyText, openBenchDatabase } from "./bench-database";
 import { latentPoints, projection } from "./clustered";
 import { percentile } from "./corpus";
 

@@ -8,15 +8,14 @@
 // recall@10 of `search` (mode vector) against an exact scan of the same rows, and its latency.
 import { sql } from "drizzle-orm";
 import { loadConfig } from "../functions/config";
-import type { Deps } from "../functions/deps";
 import { rowsOf } from "../functions/db/database";
+import { buildHnswIndex, dropHnswIndex } from "../functions/db/hnsw-index";
+import type { Deps } from "../functions/deps";
 import { applySearchSettings, nearestChunks, search } from "../functions/search";
 import { configGroups, keywordChunks } from "../functions/search/keyword";
+import { course, FILTER_DATE_INDEX, FILTERS_INDEX, HNSW_INDEX, TEXT_SEARCH_INDEX } from "../schema";
 import type { SearchMode } from "../schema/messages";
-import { HNSW_INDEX } from "../schema";
-import { course, FILTER_DATE_INDEX, FILTERS_INDEX, TEXT_SEARCH_INDEX } from "../schema";
 import { createRegistry, defaultRegistry } from "../schema/registry";
-import { buildHnswIndex, dropHnswIndex } from "../functions/db/hnsw-index";
 import { type BenchDatabase, benchServerUrl, copyText, openBenchDatabase } from "./bench-database";
 import { clusteredCorpus } from "./clustered";
 import { percentile, realisticText, seededRandom } from "./corpus";

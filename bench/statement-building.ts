@@ -6,11 +6,11 @@
 // HNSW index, alternating, `rounds` times each (after one warm-up round); wall time and this process's
 // CPU time. Dense vectors, as a real model answers.
 import { sql } from "drizzle-orm";
+import { type EmbeddedChunk, storeEmbeddings } from "../functions/core/store";
 import type { Database } from "../functions/db/database";
 import { float32Vector } from "../functions/db/float32";
-import { storeEmbeddings, type EmbeddedChunk } from "../functions/core/store";
-import { embeddings } from "../schema/pipeline-tables";
 import { dropHnswIndex } from "../functions/db/hnsw-index";
+import { embeddings } from "../schema/pipeline-tables";
 import { copyBinary } from "../scripts/lib/copy-binary";
 import { EMBEDDING_COLUMNS, embeddingFields, textConfigOids } from "../scripts/lib/copy-writer";
 import { copyText, openBenchDatabase } from "./bench-database";

@@ -5,11 +5,11 @@ import { neonConfig } from "@neondatabase/serverless";
 import { drizzle } from "drizzle-orm/node-postgres";
 import pg from "pg";
 import ws from "ws";
-import * as schema from "../schema/index.js";
 import { isNeonHost, namingHost } from "../functions/db/connection-error.js";
 import type { Database } from "../functions/db/database.js";
 import { neonDatabase, type OpenedDatabase } from "../functions/db/neon.js";
 import type { DatabaseOpener } from "../functions/edge.js";
+import * as schema from "../schema/index.js";
 
 /**
  * A node-postgres pool whose connections may drop without taking the process down. A dropped

@@ -2,10 +2,11 @@
 // every ten on a plan under 20,000 messages a day: functions/qstash/schedules.ts): evaluates the alerts
 // (functions/status/alerts.ts) and keeps the status page's trends rolled up. Cheap: a handful of
 // index probes and, on a change of state, one message.
+
+import { recordRun } from "./db/job-runs.js";
 import type { Deps } from "./deps.js";
 import { requireQStashSignature } from "./http/auth.js";
 import { createRouter, type Router, Status } from "./http/create-app.js";
-import { recordRun } from "./db/job-runs.js";
 import { oncePerSignature } from "./http/replay-guard.js";
 import { deliveryBooked } from "./qstash/spend-ledger.js";
 import { evaluateAlerts } from "./status/alerts.js";

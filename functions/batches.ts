@@ -4,8 +4,8 @@
 // (functions/batch/submit.ts). No process waits for a batch: each run polls once and answers.
 import { pollBatches } from "./batch/settle.js";
 import { type Submitted, submitBatch } from "./batch/submit.js";
-import type { Deps } from "./deps.js";
 import { recordRun } from "./db/job-runs.js";
+import type { Deps } from "./deps.js";
 import { type BatchApi, openaiBatchApi } from "./embedders/batch-api.js";
 import { requireQStashSignature } from "./http/auth.js";
 import { createRouter, type Router, Status } from "./http/create-app.js";

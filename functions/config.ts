@@ -4,14 +4,15 @@ import { VECTOR_DIMENSIONS } from "../schema/pipeline-tables.js";
 
 /** pgvector's HNSW index takes `halfvec` of up to 4,000 dimensions (`vector`: 2,000). */
 export const MAX_HALFVEC_DIMENSIONS = 4000;
-import { isNeonHost } from "./db/connection-error.js";
-import { ConfigError } from "./lib/errors.js";
-import { shownUrl } from "./lib/shown-url.js";
-import { LOCAL_MODEL } from "./embedders/local.js";
+
 import { MAX_ROW_BYTES } from "./core/format.js";
-import { type ChangesVia, DRAIN_CRONS } from "./endpoints.js";
 import { parsePrices } from "./cost/prices.js";
 import type { CostSettings } from "./cost/settings.js";
+import { isNeonHost } from "./db/connection-error.js";
+import { LOCAL_MODEL } from "./embedders/local.js";
+import { type ChangesVia, DRAIN_CRONS } from "./endpoints.js";
+import { ConfigError } from "./lib/errors.js";
+import { shownUrl } from "./lib/shown-url.js";
 
 /**
  * QStash's daily message limit per plan (https://upstash.com/docs/qstash/overall/pricing): what the

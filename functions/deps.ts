@@ -2,11 +2,11 @@
 // and the tests hand it PGlite; a function never knows which (ARCHITECTURE.md §8, "Functions are built from what they are handed").
 import type { Registry } from "../schema/registry.js";
 import type { Config } from "./config.js";
-import type { Clock } from "./lib/budget.js";
 import type { EmbeddingWriter } from "./core/store.js";
 import type { Database } from "./db/database.js";
 import type { BatchApi } from "./embedders/batch-api.js";
 import type { Embedder } from "./embedders/embedder.js";
+import type { Clock } from "./lib/budget.js";
 import type { Publisher } from "./qstash/publisher.js";
 
 export type Deps = {

@@ -3,40 +3,40 @@
 // doorbell (process-webhook) runs the same loop over that lane's rows.
 import * as v from "valibot";
 import { processItems } from "./core/process.js";
+import { BudgetSpentError } from "./cost/budget.js";
+import { spendMeter } from "./cost/meter.js";
+import { recordRun } from "./db/job-runs.js";
 import type { Deps } from "./deps.js";
+import { nextBatchSize, type Pace } from "./drain/batch-size.js";
+import { withBudget } from "./embedders/embedder.js";
 import { requireQStashSignature } from "./http/auth.js";
 import { createRouter, type Router, Status } from "./http/create-app.js";
 import { startRun } from "./lib/budget.js";
 import { errorMessage, OutOfTimeError, PermanentError, TransientError } from "./lib/errors.js";
+import { itemKey } from "./lib/item.js";
 import { parseBody } from "./lib/validate.js";
-import { withBudget } from "./embedders/embedder.js";
-import { nextBatchSize, type Pace } from "./drain/batch-size.js";
-import { recordRun } from "./db/job-runs.js";
+import { deduplicationId } from "./qstash/deduplication-id.js";
+import { doorbellAfter, FALLBACK_LANE } from "./qstash/doorbells.js";
+import { DRAIN_CHAIN, LANE_PRIORITIES, type Lane } from "./qstash/lanes.js";
+import type { Message } from "./qstash/publisher.js";
+import { bookPublish, deliveryBooked } from "./qstash/spend-ledger.js";
 import {
   backoffMs,
   type Claimed,
   claimBatch,
   freeLanes,
+  type Gate,
   holdLanes,
   MAX_ATTEMPTS,
-  readyCount,
-  releaseLane,
   OPEN_GATE,
   readGate,
+  readyCount,
+  releaseLane,
   returnToPending,
   settleDone,
   settleFailed,
-  type Gate,
   unclaim,
 } from "./queue/index.js";
-import { BudgetSpentError } from "./cost/budget.js";
-import { spendMeter } from "./cost/meter.js";
-import { itemKey } from "./lib/item.js";
-import { deduplicationId } from "./qstash/deduplication-id.js";
-import { doorbellAfter, FALLBACK_LANE } from "./qstash/doorbells.js";
-import type { Message } from "./qstash/publisher.js";
-import { DRAIN_CHAIN, LANE_PRIORITIES, type Lane } from "./qstash/lanes.js";
-import { bookPublish, deliveryBooked } from "./qstash/spend-ledger.js";
 
 /** How often a run that found its lane empty looks again while it lingers. */
 const LINGER_POLL_MS = 100;

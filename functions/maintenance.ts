@@ -1,18 +1,18 @@
 // POST /api/embeddings/maintenance (QStash schedule, daily 02:00): keeps the tables small and true.
 import { and, desc, eq, lt, ne, notExists, notInArray, or, sql } from "drizzle-orm";
-import { BACKGROUND_PRIORITY, visibleWhere } from "../schema/registry.js";
 import { embeddings, hiddenEmbeddings, jobRuns, searchLog, signedCalls } from "../schema/pipeline-tables.js";
-import { type DriftCursor, findDrifted } from "./core/drift.js";
-import { restoreHnswIndex } from "./db/hnsw-index.js";
+import { BACKGROUND_PRIORITY, visibleWhere } from "../schema/registry.js";
 import { pruneBatches } from "./batch/settle.js";
+import { type DriftCursor, findDrifted } from "./core/drift.js";
 import { pruneBudget } from "./cost/budget.js";
 import { pruneSpend } from "./cost/ledger.js";
+import { restoreHnswIndex } from "./db/hnsw-index.js";
+import { recordRun } from "./db/job-runs.js";
 import type { Deps } from "./deps.js";
 import { requireQStashSignature } from "./http/auth.js";
 import { createRouter, type Router, Status } from "./http/create-app.js";
 import { oncePerSignature } from "./http/replay-guard.js";
 import { Budget } from "./lib/budget.js";
-import { recordRun } from "./db/job-runs.js";
 import { deliveryBooked } from "./qstash/spend-ledger.js";
 import { deleteDoneRows, queueItems, queueOtherModels, releaseExpiredClaims } from "./queue/index.js";
 import { realignTextConfigs } from "./search/text-config.js";

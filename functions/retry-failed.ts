@@ -1,9 +1,10 @@
 // POST /api/embeddings/retry-failed (QStash schedule, Sunday 03:00): gives failed items another round.
+
+import { recordRun } from "./db/job-runs.js";
 import type { Deps } from "./deps.js";
 import { requireQStashSignature } from "./http/auth.js";
 import { createRouter, type Router, Status } from "./http/create-app.js";
 import { oncePerSignature } from "./http/replay-guard.js";
-import { recordRun } from "./db/job-runs.js";
 import { deliveryBooked } from "./qstash/spend-ledger.js";
 import { failedCount, retryFailedRows } from "./queue/index.js";
 

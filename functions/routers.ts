@@ -4,8 +4,8 @@
 import { alertsRouter } from "./alerts.js";
 import { batchesRouter } from "./batches.js";
 import { drainRouter } from "./drain.js";
-import { enqueueRouter } from "./enqueue.js";
 import type { EndpointName } from "./endpoints.js";
+import { enqueueRouter } from "./enqueue.js";
 import type { RouterFactory } from "./http/create-app.js";
 import { maintenanceRouter } from "./maintenance.js";
 import { pausesRouter } from "./pauses.js";

@@ -1,26 +1,26 @@
 // POST /api/embeddings/search: the best matching chunk of each source row, by cosine similarity
 // through the HNSW index, by full text, or both fused (functions/search/modes.ts), logged to search_log.
 import { inArray, type SQL, sql } from "drizzle-orm";
+import type { FilterRequest } from "../schema/messages.js";
 import { SearchRequestSchema } from "../schema/messages.js";
 import { searchLog, type VectorStorage } from "../schema/pipeline-tables.js";
 import { columnsOf, idKey, labelled, type Registry } from "../schema/registry.js";
-import { groupBy } from "./lib/item.js";
-import { rowsOf, type Database } from "./db/database.js";
+import { type Database, rowsOf } from "./db/database.js";
 import { pgvectorHasSql } from "./db/pgvector.js";
 import type { Deps } from "./deps.js";
-import { requireSearchAccess } from "./http/auth.js";
-import { createRouter, type Router, type SearchScope, Status } from "./http/create-app.js";
 import type { Embedder } from "./embedders/embedder.js";
 import { LOCAL_MODEL, localEmbedder } from "./embedders/local.js";
+import { requireSearchAccess } from "./http/auth.js";
+import { createRouter, type Router, type SearchScope, Status } from "./http/create-app.js";
+import { limitAnonymousSearches } from "./http/search-rate-limit.js";
 import { type Budget, startRun } from "./lib/budget.js";
 import { BadRequestError, OutOfTimeError, TransientError } from "./lib/errors.js";
-import { readSets, type Sets, servingEmbedder } from "./sets/sets.js";
+import { groupBy } from "./lib/item.js";
 import { parseBody } from "./lib/validate.js";
+import { resolveFilters, type SearchFilters, scopeConditions } from "./search/filters.js";
 import { rankByMode } from "./search/modes.js";
 import { type SearchHit, type SearchRequest, snippet } from "./search/types.js";
-import { limitAnonymousSearches } from "./http/search-rate-limit.js";
-import { resolveFilters, type SearchFilters, scopeConditions } from "./search/filters.js";
-import type { FilterRequest } from "../schema/messages.js";
+import { readSets, type Sets, servingEmbedder } from "./sets/sets.js";
 
 /** Enough of a query to see what people look for, and a log row of bounded size. */
 const LOGGED_QUERY_CHARACTERS = 200;

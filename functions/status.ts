@@ -1,8 +1,8 @@
 // GET queue, processor (JSON) and status (HTML) for operators, behind ADMIN_TOKEN.
 import type { Deps } from "./deps.js";
 import { requireSecret } from "./http/auth.js";
-import { errorMessage } from "./lib/errors.js";
 import { createRouter, type Router, Status } from "./http/create-app.js";
+import { errorMessage } from "./lib/errors.js";
 import { processorStatus, queueStatus } from "./status/read-status.js";
 import { statusPage } from "./status/status-page.js";
 import { readTrends } from "./status/trends.js";

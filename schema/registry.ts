@@ -1,7 +1,7 @@
 // The content registry: one entry per content type says where its rows live, which fields are
 // embedded, how a row becomes text, how urgent it is, and what of it may leave the database through
 // search. Trigger SQL is generated from this list.
-import { and, eq, getTableColumns, getTableName, sql, type SQL } from "drizzle-orm";
+import { and, eq, getTableColumns, getTableName, type SQL, sql } from "drizzle-orm";
 import type { AnyPgColumn, PgTable } from "drizzle-orm/pg-core";
 import { CONTENT_TYPE_NAME } from "./messages.js";
 import { communityComment, communityPost, course, courseLesson, profiles, users } from "./source-tables.js";

@@ -5,16 +5,16 @@
 // --estimate queues and spends nothing: it says what the backfill would cost (scripts/lib/estimate.ts).
 import { count } from "drizzle-orm";
 import { loadConfig } from "../functions/config";
-import { embedderLine } from "./lib/embedder-line";
+import { restoreHnswIndex } from "../functions/db/hnsw-index";
 import { createEmbedder, createShadowEmbedder } from "../functions/embedders";
+import type { ContentType } from "../schema/registry";
 import { createRegistry } from "../schema/registry";
 import { backfill, tableOf } from "./lib/backfill";
-import { estimateBackfill, formatEstimate } from "./lib/estimate";
-import type { ContentType } from "../schema/registry";
 import { openDatabase } from "./lib/database";
+import { embedderLine } from "./lib/embedder-line";
+import { estimateBackfill, formatEstimate } from "./lib/estimate";
 import { drainBacklog } from "./lib/initial-load";
 import { runScript } from "./lib/run-script";
-import { restoreHnswIndex } from "../functions/db/hnsw-index";
 
 const args = process.argv.slice(2);
 const afterIndex = args.indexOf("--after");

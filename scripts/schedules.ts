@@ -3,9 +3,9 @@
 // plan in QSTASH_PLAN (free, payg or fixed1m; free unless set). The drain's cron follows CHANGES_VIA
 // (enqueue or triggers); DRAIN_CRON overrides it. Prints the choice and each schedule's messages a day and a month.
 import { loadConfig } from "../functions/config";
-import { isPlanName, planLimits } from "./qstash-emulator/plans";
-import { scheduleBill, schedulesFrom, syncSchedules } from "./lib/schedules";
 import { runScript, startedAsScript } from "./lib/run-script";
+import { scheduleBill, schedulesFrom, syncSchedules } from "./lib/schedules";
+import { isPlanName, planLimits } from "./qstash-emulator/plans";
 
 /** Prints the plan's choice, each schedule and queue, and what the plan refused; throws for a wrong setting. */
 export async function main(env: Record<string, string | undefined>, log = console.log, warn = console.warn) {

@@ -1,15 +1,15 @@
 // `npm start`: the whole pipeline on this machine, on the embedded defaults unless the environment
 // names real services (ARCHITECTURE.md §7).
 import { loadConfig } from "../functions/config";
+import { restoreHnswIndex } from "../functions/db/hnsw-index";
 import { requirePgvector } from "../functions/db/pgvector";
 import { BASE_PATH, ENDPOINT_LIST, ROUTES } from "../functions/endpoints";
 import { openDatabase, START_COMMAND } from "./lib/database";
+import { checkEmbedderAnswers } from "./lib/embedder-check";
+import { embedderLine } from "./lib/embedder-line";
 import { startLocalStack } from "./lib/local-stack";
 import { servePglite } from "./lib/pg-server";
 import { runScript } from "./lib/run-script";
-import { embedderLine } from "./lib/embedder-line";
-import { checkEmbedderAnswers } from "./lib/embedder-check";
-import { restoreHnswIndex } from "../functions/db/hnsw-index";
 
 await runScript(async () => {
   const config = loadConfig(process.env);

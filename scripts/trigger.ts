@@ -2,8 +2,8 @@
 // as its schedule would (signed, retried): the local emulator, or the real QStash of a deployment.
 // Reads QSTASH_TOKEN, QSTASH_URL and SITE_URL, which `npm start` prints.
 import { loadConfig } from "../functions/config";
-import { ConfigError } from "../functions/lib/errors";
 import { type EndpointPath, endpointUrl } from "../functions/endpoints";
+import { ConfigError } from "../functions/lib/errors";
 import { qstashPublisher } from "../functions/qstash/publisher";
 import { runScript, startedAsScript } from "./lib/run-script";
 import { SCHEDULES } from "./lib/schedules";

@@ -6,7 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { estimateTokens } from "../functions/embedders/embedder";
 import { embedLocally } from "../functions/embedders/local";
-import { openaiEmbedder, type OpenAIEmbedderOptions } from "../functions/embedders/openai";
+import { type OpenAIEmbedderOptions, openaiEmbedder } from "../functions/embedders/openai";
 import { type FakeBatchApi, fakeBatchApi } from "./fake-openai-batch";
 
 /** The official client's embedder pointed at a fake server, with the key it accepts. */

@@ -8,13 +8,13 @@ import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { checkAlerts } from "../functions/alerts";
 import { createFunctionApp } from "../functions/app";
-import { endpointUrl } from "../functions/endpoints";
 import { dropHnswIndex, restoreHnswIndex } from "../functions/db/hnsw-index";
+import { endpointUrl } from "../functions/endpoints";
 import { utcDay } from "../functions/lib/utc-day";
 import { course } from "../schema";
 import { alertState, embeddingBudget, embeddingQueue, qstashSpend } from "../schema/pipeline-tables";
-import { qstashToken } from "../testing/qstash-token";
 import { FakeClock } from "../testing/fake-clock";
+import { qstashToken } from "../testing/qstash-token";
 import { startTestStack, type TestStack } from "./support/stack";
 import { waitFor } from "./support/wait-for";
 

@@ -4,17 +4,17 @@
 // cannot be reached is named, with its cause, never its password.
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { edgeDatabase, fetchHandler } from "../functions/edge";
 import { loadConfig } from "../functions/config";
+import { edgeDatabase, fetchHandler } from "../functions/edge";
 import { statusRouter } from "../functions/status";
 import { nodeDatabase } from "../functions-node/database";
 import { communityComment, embeddings } from "../schema";
 import type { Connection } from "../scripts/lib/database";
 import { servePglite } from "../scripts/lib/pg-server";
 import { type FakeOpenAI, startFakeOpenAI } from "../testing/fake-openai";
+import { type NeonRelay, startNeonRelay } from "../testing/neon-relay";
 import { signedRequest } from "../testing/qstash-token";
 import { freshDatabase, testPoolerUrl } from "./support/database";
-import { type NeonRelay, startNeonRelay } from "../testing/neon-relay";
 
 const SITE = "https://any-postgres.example.com";
 const KEY = "sig_any_postgres";

@@ -2,14 +2,14 @@
 // 401 and nothing changed.
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAllFunctions } from "../functions/app";
-import { type Auth, ROUTES } from "../functions/endpoints";
 import { loadConfig } from "../functions/config";
+import { type Auth, ROUTES } from "../functions/endpoints";
 import { communityPost } from "../schema";
 import type { Connection } from "../scripts/lib/database";
+import { qstashToken } from "../testing/qstash-token";
 import { freshDatabase } from "./support/database";
 import { testDeps } from "./support/deps";
 import { fingerprint } from "./support/fingerprint";
-import { qstashToken } from "../testing/qstash-token";
 
 const SITE = "https://embeddings.example.com";
 const KEYS = { current: "sig_current_matrix", next: "sig_next_matrix" };

@@ -3,34 +3,35 @@
 // PGlite or real PostgreSQL (TEST_DATABASE_URL): backfill rows → batch → poll → stored, on the ledger's
 // batch path at half the live price; an edit during the batch (the new text wins); an expired, a failed
 // and a partial batch falling back to the live lanes.
-import OpenAI, { toFile } from "openai";
+
 import { and, eq, inArray, sql } from "drizzle-orm";
+import OpenAI, { toFile } from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createFunctionApp } from "../functions/app";
-import { runBatches } from "../functions/batches";
 import { pruneBatches } from "../functions/batch/settle";
 import { BATCH_LEASE_MS } from "../functions/batch/submit";
-import { type BatchResults, readLine, requestLines } from "../functions/embedders/batch-api";
+import { runBatches } from "../functions/batches";
 import { loadConfig } from "../functions/config";
 import { contentHash } from "../functions/core/hash";
 import { spendByDay, totalOf } from "../functions/cost/ledger";
 import type { Deps } from "../functions/deps";
 import { drain } from "../functions/drain";
+import { type BatchResults, readLine, requestLines } from "../functions/embedders/batch-api";
 import { endpointUrl } from "../functions/endpoints";
 import { utcDay } from "../functions/lib/utc-day";
 import { queueItems } from "../functions/queue";
 import {
   communityPost,
   embeddingBatches,
-  embeddingBudget,
   embeddingBatchRows,
+  embeddingBudget,
   embeddingQueue,
-  embeddings,
   embeddingSpend,
+  embeddings,
 } from "../schema";
 import { BACKGROUND_PRIORITY, createRegistry } from "../schema/registry";
 import type { Connection } from "../scripts/lib/database";
-import { fakeServerEmbedder, type FakeOpenAI, startFakeOpenAI } from "../testing/fake-openai";
+import { type FakeOpenAI, fakeServerEmbedder, startFakeOpenAI } from "../testing/fake-openai";
 import { qstashToken } from "../testing/qstash-token";
 import { freshDatabase } from "./support/database";
 

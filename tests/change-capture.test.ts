@@ -1,12 +1,12 @@
 import { readFileSync } from "node:fs";
 import { eq, getTableName } from "drizzle-orm";
+import pg from "pg";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import * as schema from "../schema";
 import { captureSql } from "../schema/capture-sql";
 import { defaultRegistry } from "../schema/registry";
 import { latestCaptureMigration } from "../scripts/lib/capture-migration";
-import { openPglite, type Connection } from "../scripts/lib/database";
-import pg from "pg";
+import { type Connection, openPglite } from "../scripts/lib/database";
 import { servePglite } from "../scripts/lib/pg-server";
 import { freshDatabase, onRealPostgres, PGLITE_ONLY } from "./support/database";
 import { waitFor } from "./support/wait-for";

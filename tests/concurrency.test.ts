@@ -15,11 +15,11 @@ import { returnToPending, settleFailed } from "../functions/queue/settle";
 import { retryFailed } from "../functions/retry-failed";
 import { communityComment, communityPost, embeddingQueue, embeddings } from "../schema";
 import type { Connection } from "../scripts/lib/database";
-import { freshDatabase, onRealPostgres, POSTGRES_ONLY } from "./support/database";
-import { testDeps } from "./support/deps";
-import { fakeServerEmbedder, startFakeOpenAI, type FakeOpenAI } from "../testing/fake-openai";
+import { type FakeOpenAI, fakeServerEmbedder, startFakeOpenAI } from "../testing/fake-openai";
 import { signedRequest } from "../testing/qstash-token";
 import { seededRandom } from "../testing/random";
+import { freshDatabase, onRealPostgres, POSTGRES_ONLY } from "./support/database";
+import { testDeps } from "./support/deps";
 import { waitFor } from "./support/wait-for";
 
 const SITE = "https://embeddings.example.com";

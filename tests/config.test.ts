@@ -1,20 +1,20 @@
 import { neonConfig } from "@neondatabase/serverless";
 import { sql } from "drizzle-orm";
-import ws from "ws";
 import { afterEach, describe, expect, it } from "vitest";
-import { searchRouter } from "../functions/search";
+import ws from "ws";
 import { loadConfig } from "../functions/config";
-import { ConfigError } from "../functions/lib/errors";
 import { processItems } from "../functions/core/process";
 import { NEEDS_WEBSOCKET } from "../functions/db/neon";
 import { fetchHandler, MISSING_EMBEDDER } from "../functions/edge";
 import { localEmbedder } from "../functions/embedders/local";
+import { ConfigError } from "../functions/lib/errors";
+import { searchRouter } from "../functions/search";
 import { communityPost, embeddingQueue } from "../schema";
 import { HNSW_INDEX } from "../schema/pipeline-tables";
 import { BACKGROUND_PRIORITY, createRegistry } from "../schema/registry";
+import { openDatabase } from "../scripts/lib/database";
 import { startLocalStack } from "../scripts/lib/local-stack";
 import { freshDatabase } from "./support/database";
-import { openDatabase } from "../scripts/lib/database";
 
 describe("configuration", () => {
   it("has defaults that need no account anywhere", () => {

@@ -10,26 +10,26 @@ import { bookSpend, dailyCost, pruneSpend, spendByDay, totalOf } from "../functi
 import type { Deps } from "../functions/deps";
 import { drain } from "../functions/drain";
 import { routeChanges } from "../functions/enqueue/route-changes";
-import { qstashPublisher } from "../functions/qstash/publisher";
 import { utcDay } from "../functions/lib/utc-day";
+import { qstashPublisher } from "../functions/qstash/publisher";
+import { queueItems, readGate } from "../functions/queue";
 import {
   communityPost,
   course,
   courseLesson,
   embeddingBudget,
   embeddingQueue,
-  embeddings,
   embeddingSpend,
+  embeddings,
   laneStates,
   pipelinePauses,
 } from "../schema";
 import { BACKGROUND_PRIORITY, createRegistry } from "../schema/registry";
-import { queueItems, readGate } from "../functions/queue";
 import type { Connection } from "../scripts/lib/database";
 import { estimateBackfill } from "../scripts/lib/estimate";
 import { sampleCourses, sampleLessons, samplePosts } from "../scripts/lib/sample-data";
 import { type RunningEmulator, startEmulator } from "../scripts/qstash-emulator/http";
-import { fakeServerEmbedder, startFakeOpenAI, type FakeOpenAI } from "../testing/fake-openai";
+import { type FakeOpenAI, fakeServerEmbedder, startFakeOpenAI } from "../testing/fake-openai";
 import { freshDatabase } from "./support/database";
 
 let connection: Connection;

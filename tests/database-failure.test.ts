@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Database } from "../functions/db/database";
 import { drain } from "../functions/drain";
 import * as schema from "../schema";
-import { nodePostgresPool, type Connection } from "../scripts/lib/database";
+import { type Connection, nodePostgresPool } from "../scripts/lib/database";
 import { servePglite } from "../scripts/lib/pg-server";
 import { freshDatabase, onRealPostgres, PGLITE_ONLY } from "./support/database";
 import { startTestStack, type TestStack } from "./support/stack";

@@ -4,15 +4,15 @@
 import { getTableName, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rowsOf } from "../functions/db/database";
-import { adminQuery, databaseUrl } from "../scripts/lib/postgres-admin";
+import { defaultRegistry } from "../schema/registry";
 import { main } from "../scripts/doctor";
 import { pgvectorFinding } from "../scripts/lib/doctor/database-checks";
 import type { Finding } from "../scripts/lib/doctor/finding";
-import { schedulesFrom, syncSchedules } from "../scripts/lib/schedules";
 import { servePglite } from "../scripts/lib/pg-server";
-import { defaultRegistry } from "../schema/registry";
-import { freshDatabase, onRealPostgres, POSTGRES_ONLY } from "./support/database";
+import { adminQuery, databaseUrl } from "../scripts/lib/postgres-admin";
+import { schedulesFrom, syncSchedules } from "../scripts/lib/schedules";
 import { type NeonRelay, startNeonRelay } from "../testing/neon-relay";
+import { freshDatabase, onRealPostgres, POSTGRES_ONLY } from "./support/database";
 import { startTestStack, type TestStack } from "./support/stack";
 
 let stack: TestStack;

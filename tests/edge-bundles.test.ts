@@ -3,8 +3,8 @@
 // same way (all-functions), so all of functions/ stays edge-safe wherever it runs.
 import { Miniflare } from "miniflare";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ALL_FUNCTIONS, buildEdgeBundles, EDGE_FUNCTIONS, type EdgeBundle } from "../scripts/build-edge";
 import { ROUTES } from "../functions/endpoints";
+import { ALL_FUNCTIONS, buildEdgeBundles, EDGE_FUNCTIONS, type EdgeBundle } from "../scripts/build-edge";
 import { tempFolder } from "./support/temp-folder";
 
 const bundleDir = tempFolder("edge-bundles");

@@ -6,6 +6,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { neonConfig } from "@neondatabase/serverless";
 import { beforeAll, describe, expect, it } from "vitest";
+import ws from "ws";
 import { createAllFunctions, createFunctionApp } from "../functions/app";
 import type { Database } from "../functions/db/database";
 import { type Auth, BASE_PATH, ENDPOINT_LIST, type Endpoint, ROUTES } from "../functions/endpoints";
@@ -13,7 +14,6 @@ import { BODY_LIMIT, MAX_BODY_BYTES } from "../functions/http/create-app";
 import { ROUTERS } from "../functions/routers";
 import { NETLIFY_EDGE_DIR, PUBLISH_DIR } from "../scripts/build-netlify";
 import { testDeps } from "./support/deps";
-import ws from "ws";
 
 type Handler = (request: Request) => Response | Promise<Response>;
 type Entry = { default: Handler | { fetch: Handler }; config?: { runtime?: string; path?: string | string[] } };

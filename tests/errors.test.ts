@@ -1,7 +1,8 @@
 // Errors as a person reads them: the database's answer and the cause chain, never a query's data.
+
+import { sql } from "drizzle-orm";
 import { DrizzleQueryError } from "drizzle-orm/errors";
 import { describe, expect, it } from "vitest";
-import { sql } from "drizzle-orm";
 import { errorMessage, MAX_ERROR_LENGTH, postgresCode } from "../functions/lib/errors";
 import { freshDatabase } from "./support/database";
 

@@ -5,6 +5,7 @@
 // one row, 0.05%, is the rarest; BENCHMARKS.md measures 0.01% at 100,000 chunks.)
 import { type SQL, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { realisticText, seededRandom } from "../bench/corpus";
 import { rowsOf } from "../functions/db/database";
 import { dropHnswIndex, restoreHnswIndex } from "../functions/db/hnsw-index";
 import type { Deps } from "../functions/deps";
@@ -14,7 +15,6 @@ import { configGroups, KEYWORD_RANK_LIMIT, keywordChunks } from "../functions/se
 import { communityPost } from "../schema";
 import { createRegistry, defaultRegistry } from "../schema/registry";
 import type { Connection } from "../scripts/lib/database";
-import { realisticText, seededRandom } from "../bench/corpus";
 import { freshDatabase } from "./support/database";
 import { testDeps } from "./support/deps";
 

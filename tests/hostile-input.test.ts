@@ -8,11 +8,11 @@ import { loadConfig } from "../functions/config";
 import { MAX_BODY_BYTES } from "../functions/http/create-app";
 import { communityPost } from "../schema";
 import type { Connection } from "../scripts/lib/database";
+import { qstashToken } from "../testing/qstash-token";
+import { seededRandom } from "../testing/random";
 import { freshDatabase } from "./support/database";
 import { testDeps } from "./support/deps";
 import { fingerprint } from "./support/fingerprint";
-import { qstashToken } from "../testing/qstash-token";
-import { seededRandom } from "../testing/random";
 
 const SEED = Number(process.env.HOSTILE_SEED ?? 20261129);
 // A sample in `npm test`; the e2e run (vitest.e2e.config.ts) sends 250 an endpoint.

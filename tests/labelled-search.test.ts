@@ -2,7 +2,7 @@
 // least as many relevant rows in its top 10 as either half alone: over the set, and query by query.
 // The local lexical embedder: deterministic, offline (`npm run bench -- labelled` takes any embedder).
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { labelledQueries, insertLabelledSet, relevantIn } from "../bench/labelled-set";
+import { insertLabelledSet, labelledQueries, relevantIn } from "../bench/labelled-set";
 import { loadConfig } from "../functions/config";
 import { processItems } from "../functions/core/process";
 import type { Deps } from "../functions/deps";

@@ -12,10 +12,10 @@ import { qstashPublisher } from "../functions/qstash/publisher";
 import { holdLanes, readyCount, releaseLane } from "../functions/queue";
 import { communityPost, embeddingQueue, laneStates, qstashSpend } from "../schema";
 import { type RunningEmulator, startEmulator } from "../scripts/qstash-emulator/http";
-import { onRealPostgres, POSTGRES_ONLY } from "./support/database";
-import { emptyTables, useDatabaseAndApi } from "./support/fixtures";
-import { testDeps } from "./support/deps";
 import { fakeServerEmbedder } from "../testing/fake-openai";
+import { onRealPostgres, POSTGRES_ONLY } from "./support/database";
+import { testDeps } from "./support/deps";
+import { emptyTables, useDatabaseAndApi } from "./support/fixtures";
 
 const t = useDatabaseAndApi();
 let emulator: RunningEmulator;

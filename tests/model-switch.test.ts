@@ -8,9 +8,9 @@ import { search } from "../functions/search";
 import { queueStatus } from "../functions/status/read-status";
 import { communityPost } from "../schema";
 import type { Connection } from "../scripts/lib/database";
+import { type FakeOpenAI, fakeServerEmbedder, startFakeOpenAI } from "../testing/fake-openai";
 import { freshDatabase } from "./support/database";
 import { testDeps } from "./support/deps";
-import { fakeServerEmbedder, startFakeOpenAI, type FakeOpenAI } from "../testing/fake-openai";
 
 let connection: Connection;
 let api: FakeOpenAI;

@@ -2,14 +2,14 @@
 // A dropped connection must come back as one (not one per error), and keep trying while the server
 // refuses it, so that forwarding never stops for good.
 import { randomBytes } from "node:crypto";
+import { eq, sql } from "drizzle-orm";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
-import { eq, sql } from "drizzle-orm";
 import { communityPost } from "../schema";
 import { listenOn } from "../scripts/lib/notification-listener";
-import { startTestStack } from "./support/stack";
 import { adminQuery, databaseUrl } from "../scripts/lib/postgres-admin";
 import { onRealPostgres, POSTGRES_ONLY, testDatabaseUrl } from "./support/database";
+import { startTestStack } from "./support/stack";
 
 const CHANNEL = "listener_test";
 let name: string;

@@ -4,8 +4,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { estimateTokens, packRequests } from "../functions/embedders/embedder";
 import { openaiEmbedder } from "../functions/embedders/openai";
 import { PermanentError, TransientError } from "../functions/lib/errors";
-import { type EncodingSupport, fakeServerEmbedder, startFakeOpenAI, type FakeOpenAI } from "../testing/fake-openai";
 import { checkEmbedderAnswers } from "../scripts/lib/embedder-check";
+import { type EncodingSupport, type FakeOpenAI, fakeServerEmbedder, startFakeOpenAI } from "../testing/fake-openai";
 
 let api: FakeOpenAI;
 beforeAll(async () => {

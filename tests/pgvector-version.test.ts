@@ -3,8 +3,8 @@
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rowsOf } from "../functions/db/database";
-import { applySearchSettings } from "../functions/search";
 import { atLeast, pgvectorSupport, readPgvectorVersion, requirePgvector, versionAtLeastSql } from "../functions/db/pgvector";
+import { applySearchSettings } from "../functions/search";
 import type { Connection } from "../scripts/lib/database";
 import { freshDatabase, onRealPostgres } from "./support/database";
 

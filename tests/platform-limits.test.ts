@@ -9,10 +9,10 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../functions/config";
 import { communityComment, embeddingQueue, jobRuns } from "../schema";
 import type { Connection } from "../scripts/lib/database";
-import { freshDatabase } from "./support/database";
 import { type FakeOpenAI, startFakeOpenAI } from "../testing/fake-openai";
 import { type NeonRelay, startNeonRelay } from "../testing/neon-relay";
 import { signedRequest } from "../testing/qstash-token";
+import { freshDatabase } from "./support/database";
 
 type Handler = (request: Request) => Response | Promise<Response>;
 const vercelJson = JSON.parse(readFileSync("vercel.json", "utf8")) as { functions: Record<string, { maxDuration: number }> };

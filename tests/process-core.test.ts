@@ -1,17 +1,17 @@
 import { and, asc, eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { processItems, type ProcessDeps } from "../functions/core/process";
-import { openaiEmbedder } from "../functions/embedders/openai";
-import { embedLocally } from "../functions/embedders/local";
-import { OutOfTimeError, TransientError } from "../functions/lib/errors";
-import { Budget } from "../functions/lib/budget";
+import { type ProcessDeps, processItems } from "../functions/core/process";
 import { withBudget } from "../functions/embedders/embedder";
+import { embedLocally } from "../functions/embedders/local";
+import { openaiEmbedder } from "../functions/embedders/openai";
+import { Budget } from "../functions/lib/budget";
+import { OutOfTimeError, TransientError } from "../functions/lib/errors";
 import { pendingVersions, resolveSettled } from "../functions/queue";
 import { communityComment, communityPost, course, courseLesson, embeddingQueue, embeddings } from "../schema";
 import { createRegistry } from "../schema/registry";
 import type { Connection } from "../scripts/lib/database";
+import { type FakeOpenAI, fakeServerEmbedder, startFakeOpenAI } from "../testing/fake-openai";
 import { freshDatabase } from "./support/database";
-import { fakeServerEmbedder, startFakeOpenAI, type FakeOpenAI } from "../testing/fake-openai";
 
 let connection: Connection;
 let api: FakeOpenAI;

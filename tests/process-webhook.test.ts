@@ -2,13 +2,13 @@ import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createFunctionApp } from "../functions/app";
 import { loadConfig } from "../functions/config";
+import { laneStatesNow } from "../functions/queue";
 import { communityComment, communityPost, embeddingQueue, embeddings, laneStates, qstashSpend } from "../schema";
 import type { Connection } from "../scripts/lib/database";
+import { type FakeOpenAI, fakeServerEmbedder, startFakeOpenAI } from "../testing/fake-openai";
+import { qstashToken } from "../testing/qstash-token";
 import { freshDatabase } from "./support/database";
 import { testDeps } from "./support/deps";
-import { laneStatesNow } from "../functions/queue";
-import { fakeServerEmbedder, startFakeOpenAI, type FakeOpenAI } from "../testing/fake-openai";
-import { qstashToken } from "../testing/qstash-token";
 
 const SITE = "https://embeddings.example.com";
 const URL_OF = (path: string) => `${SITE}/api/embeddings/${path}`;

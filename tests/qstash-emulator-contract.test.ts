@@ -5,11 +5,11 @@ import { createServer, type IncomingHttpHeaders, type ServerResponse } from "nod
 import type { AddressInfo } from "node:net";
 import { Client, QstashDailyRatelimitError, type QstashError } from "@upstash/qstash";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { emulatorBackoff } from "../scripts/lib/local-stack";
 import { HeldClock, MAX_TIMER_MS } from "../scripts/qstash-emulator/clock";
 import type { EmulatorOptions } from "../scripts/qstash-emulator/emulator";
-import { startEmulator, type RunningEmulator } from "../scripts/qstash-emulator/http";
+import { type RunningEmulator, startEmulator } from "../scripts/qstash-emulator/http";
 import { askedRetryMs, retryDelayMs } from "../scripts/qstash-emulator/retry";
-import { emulatorBackoff } from "../scripts/lib/local-stack";
 import { waitFor } from "./support/wait-for";
 
 type Arrival = { path: string; headers: IncomingHttpHeaders; res: ServerResponse };

@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { Client, QstashDailyRatelimitError, type QstashError, Receiver } from "@upstash/qstash";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { EmulatorOptions } from "../scripts/qstash-emulator/emulator";
-import { startEmulator, type RunningEmulator } from "../scripts/qstash-emulator/http";
+import { type RunningEmulator, startEmulator } from "../scripts/qstash-emulator/http";
 import { waitFor } from "./support/wait-for";
 
 type Received = { path: string; headers: IncomingHttpHeaders; body: string; at: number };

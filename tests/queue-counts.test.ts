@@ -3,7 +3,6 @@
 // PGlite and on PostgreSQL, where concurrent writers and folds race.
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { embeddingQueue } from "../schema/pipeline-tables";
 import { rowsOf } from "../functions/db/database";
 import {
   claimBatch,
@@ -15,6 +14,7 @@ import {
   settleFailed,
 } from "../functions/queue/index";
 import { foldQueueCounts, queueCounts } from "../functions/status/queue-counts";
+import { embeddingQueue } from "../schema/pipeline-tables";
 import type { Connection } from "../scripts/lib/database";
 import { freshDatabase, onRealPostgres, POSTGRES_ONLY } from "./support/database";
 

@@ -4,10 +4,10 @@
 import { and, eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { loadConfig } from "../functions/config";
+import { recordRun } from "../functions/db/job-runs";
 import type { Deps } from "../functions/deps";
 import { drain } from "../functions/drain";
 import { localEmbedder } from "../functions/embedders/local";
-import { recordRun } from "../functions/db/job-runs";
 import { maintain } from "../functions/maintenance";
 import {
   communityComment,
@@ -23,9 +23,9 @@ import {
 } from "../schema";
 import { BACKGROUND_PRIORITY, createRegistry, defaultRegistry } from "../schema/registry";
 import type { Connection } from "../scripts/lib/database";
+import { FakeClock } from "../testing/fake-clock";
 import { type FakeOpenAI, fakeServerEmbedder, startFakeOpenAI } from "../testing/fake-openai";
 import { freshDatabase } from "./support/database";
-import { FakeClock } from "../testing/fake-clock";
 
 let connection: Connection;
 let api: FakeOpenAI;

@@ -7,15 +7,15 @@ import { createFunctionApp } from "../functions/app";
 import { loadConfig } from "../functions/config";
 import type { Deps } from "../functions/deps";
 import { drain } from "../functions/drain";
+import { nextBatchSize } from "../functions/drain/batch-size";
 import { openaiEmbedder } from "../functions/embedders/openai";
 import { Budget } from "../functions/lib/budget";
 import { OutOfTimeError, TransientError } from "../functions/lib/errors";
-import { nextBatchSize } from "../functions/drain/batch-size";
 import { communityComment, embeddingQueue, embeddings, jobRuns } from "../schema";
-import { useDatabaseAndApi } from "./support/fixtures";
-import { testDeps } from "./support/deps";
 import { FakeClock } from "../testing/fake-clock";
 import { signedRequest } from "../testing/qstash-token";
+import { testDeps } from "./support/deps";
+import { useDatabaseAndApi } from "./support/fixtures";
 
 const SITE = "https://embeddings.example.com";
 const KEY = "sig_budget_key";

@@ -4,14 +4,14 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { drain } from "../functions/drain";
 import { startRun } from "../functions/lib/budget";
 import { maintain } from "../functions/maintenance";
-import { claimBatch, MAX_RETRY_ROUNDS } from "../functions/queue";
 import { DRAIN_CHAIN } from "../functions/qstash/lanes";
+import { claimBatch, MAX_RETRY_ROUNDS } from "../functions/queue";
 import { retryFailed } from "../functions/retry-failed";
 import { communityComment, communityPost, course, courseLesson, embeddingQueue, embeddings, jobRuns, searchLog } from "../schema";
-import { startTestStack, type TestStack } from "./support/stack";
-import { qstashToken } from "../testing/qstash-token";
-import { waitFor } from "./support/wait-for";
 import { FakeClock } from "../testing/fake-clock";
+import { qstashToken } from "../testing/qstash-token";
+import { startTestStack, type TestStack } from "./support/stack";
+import { waitFor } from "./support/wait-for";
 
 let stack: TestStack;
 const BUDGET_MS = 1000;

@@ -7,10 +7,10 @@ import { loadConfig } from "../functions/config";
 import { createApp } from "../functions/http/create-app";
 import { RESERVE_MS } from "../functions/lib/budget";
 import { searchRouter } from "../functions/search";
-import { fakeServerEmbedder } from "../testing/fake-openai";
-import { useDatabaseAndApi } from "./support/fixtures";
-import { testDeps } from "./support/deps";
 import { FakeClock } from "../testing/fake-clock";
+import { fakeServerEmbedder } from "../testing/fake-openai";
+import { testDeps } from "./support/deps";
+import { useDatabaseAndApi } from "./support/fixtures";
 
 /** First-byte limits of the edge runtimes search is served from (README "Deploy"). */
 const VERCEL_EDGE_FIRST_BYTE_MS = 25_000;

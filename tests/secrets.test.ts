@@ -1,16 +1,17 @@
 // With known secret values configured, drive every function through success and failure, and scan
 // everything captured — logs, responses, error records — for any of them.
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+
 import { Client } from "@upstash/qstash";
-import { communityComment, course, embeddingQueue } from "../schema";
-import { BASE_PATH } from "../functions/endpoints";
-import type { Connection } from "../scripts/lib/database";
-import { startLocalStack, type LocalStack } from "../scripts/lib/local-stack";
-import { startEmulator, type RunningEmulator } from "../scripts/qstash-emulator/http";
-import { freshDatabase } from "./support/database";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { loadConfig } from "../functions/config";
+import { BASE_PATH } from "../functions/endpoints";
+import { communityComment, course, embeddingQueue } from "../schema";
+import type { Connection } from "../scripts/lib/database";
 import { embedderLine } from "../scripts/lib/embedder-line";
-import { startFakeOpenAI, type FakeOpenAI } from "../testing/fake-openai";
+import { type LocalStack, startLocalStack } from "../scripts/lib/local-stack";
+import { type RunningEmulator, startEmulator } from "../scripts/qstash-emulator/http";
+import { type FakeOpenAI, startFakeOpenAI } from "../testing/fake-openai";
+import { freshDatabase } from "./support/database";
 import { waitFor } from "./support/wait-for";
 
 const SECRETS = {

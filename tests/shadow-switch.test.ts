@@ -4,25 +4,25 @@
 // from kept current for rollback and dropped by maintenance only after its grace. PGlite and PostgreSQL.
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createFunctionApp } from "../functions/app";
 import { loadConfig } from "../functions/config";
 import { processItems } from "../functions/core/process";
+import { rowsOf } from "../functions/db/database";
+import { dropHnswIndex, restoreHnswIndex } from "../functions/db/hnsw-index";
 import type { Deps } from "../functions/deps";
 import { drain } from "../functions/drain";
 import { localEmbedder } from "../functions/embedders/local";
+import { TransientError } from "../functions/lib/errors";
 import { maintain } from "../functions/maintenance";
 import { search } from "../functions/search";
-import { createShadow, shadowCoverage } from "../functions/sets/shadow";
 import { confirmSetWriter } from "../functions/sets/sets";
+import { createShadow, shadowCoverage } from "../functions/sets/shadow";
 import { switchSets } from "../functions/sets/switch";
-import { TransientError } from "../functions/lib/errors";
-import { createFunctionApp } from "../functions/app";
 import { communityPost, embeddingQueue } from "../schema";
 import { BACKGROUND_PRIORITY, createRegistry } from "../schema/registry";
-import { modelCommand } from "../scripts/lib/model-command";
 import type { Connection } from "../scripts/lib/database";
+import { modelCommand } from "../scripts/lib/model-command";
 import { freshDatabase } from "./support/database";
-import { rowsOf } from "../functions/db/database";
-import { dropHnswIndex, restoreHnswIndex } from "../functions/db/hnsw-index";
 
 const TOPICS = [
   "Tide pools and kelp forests",

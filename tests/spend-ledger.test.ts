@@ -10,10 +10,10 @@ import { firesPerDay } from "../functions/qstash/schedules";
 import { bookPublish, spendCeiling, spendToday } from "../functions/qstash/spend-ledger";
 import { communityPost, course, embeddingQueue, laneStates, qstashSpend } from "../schema";
 import { type RunningEmulator, startEmulator } from "../scripts/qstash-emulator/http";
-import { emptyTables, useDatabaseAndApi } from "./support/fixtures";
-import { testDeps } from "./support/deps";
 import { fakeServerEmbedder } from "../testing/fake-openai";
 import { signedRequest } from "../testing/qstash-token";
+import { testDeps } from "./support/deps";
+import { emptyTables, useDatabaseAndApi } from "./support/fixtures";
 
 const t = useDatabaseAndApi();
 let emulator: RunningEmulator;

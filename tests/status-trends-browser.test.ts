@@ -2,13 +2,13 @@
 // is screenshot on its own and the picture must hold coloured pixels (the series' strokes and bars;
 // axes and labels are grey), so an empty or broken chart fails. Chromium itself decodes the screenshots.
 import { existsSync } from "node:fs";
+import { join } from "node:path";
 import { sql } from "drizzle-orm";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { join } from "node:path";
-import { embeddingQueue, embeddingSpend, qstashSpend } from "../schema";
-import { lineChart } from "../functions/status/charts";
 import { utcDay } from "../functions/lib/utc-day";
+import { lineChart } from "../functions/status/charts";
+import { embeddingQueue, embeddingSpend, qstashSpend } from "../schema";
 import { startTestStack, type TestStack } from "./support/stack";
 import { tempFolder } from "./support/temp-folder";
 

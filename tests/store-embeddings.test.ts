@@ -6,16 +6,16 @@ import { asc, eq, sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/node-postgres";
 import pg from "pg";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { type ChunkWriter, storeEmbeddings, type EmbeddedChunk } from "../functions/core/store";
+import { type ChunkWriter, type EmbeddedChunk, storeEmbeddings } from "../functions/core/store";
 import { type Database, rowsOf } from "../functions/db/database";
 import { neonDatabase } from "../functions/db/neon";
 import * as schema from "../schema";
 import { embeddings } from "../schema";
 import { copyChunkWriter } from "../scripts/lib/copy-writer";
 import type { Connection } from "../scripts/lib/database";
+import { startNeonRelay } from "../testing/neon-relay";
 import { watchCopies } from "./support/copy-spy";
 import { freshDatabase, onRealPostgres, POSTGRES_ONLY } from "./support/database";
-import { startNeonRelay } from "../testing/neon-relay";
 
 let connection: Connection;
 beforeAll(async () => {

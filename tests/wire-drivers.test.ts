@@ -1,14 +1,14 @@
 // The same code over the PostgreSQL wire: node-postgres, and the Neon serverless driver through a
 // WebSocket-to-TCP proxy, as Neon's own proxy works; against pglite-socket, or the real server.
-import { connect, type Socket } from "node:net";
+
 import type { AddressInfo } from "node:net";
+import { connect, type Socket } from "node:net";
 import { neonConfig } from "@neondatabase/serverless";
 import { eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/node-postgres";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { WebSocketServer } from "ws";
-import ws from "ws";
+import ws, { WebSocketServer } from "ws";
 import { processItems } from "../functions/core/process";
 import type { Database } from "../functions/db/database";
 import { neonDatabase } from "../functions/db/neon";

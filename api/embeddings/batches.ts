@@ -1,5 +1,6 @@
 // batches on Vercel's Node.js runtime, with vercel.json's maxDuration (functions/endpoints.ts).
-import { fetchHandler } from "../../functions-node/fetch-handler.js";
+
 import { batchesRouter } from "../../functions/batches.js";
+import { fetchHandler } from "../../functions-node/fetch-handler.js";
 
 export default { fetch: fetchHandler(batchesRouter, process.env) };

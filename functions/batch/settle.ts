@@ -5,11 +5,11 @@
 // did not answer (failed lines, an expired, failed or cancelled batch) go back in line the same way.
 import { and, asc, eq, inArray, lt, or, sql } from "drizzle-orm";
 import { type BatchState, embeddingBatches, embeddingBatchRows } from "../../schema/pipeline-tables.js";
-import type { Deps } from "../deps.js";
 import { processItems } from "../core/process.js";
 import { settleBudget } from "../cost/budget.js";
 import { bookSpend } from "../cost/ledger.js";
 import { usdOf } from "../cost/prices.js";
+import type { Deps } from "../deps.js";
 import { type BatchApi, type BatchResults, FINAL_STATUSES } from "../embedders/batch-api.js";
 import type { Budget } from "../lib/budget.js";
 import { errorMessage, PermanentError } from "../lib/errors.js";

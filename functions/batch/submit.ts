@@ -6,10 +6,10 @@
 import { eq, inArray, sql } from "drizzle-orm";
 import { embeddingBatches, embeddingBatchRows } from "../../schema/pipeline-tables.js";
 import { BACKGROUND_PRIORITY } from "../../schema/registry.js";
-import type { Deps } from "../deps.js";
 import { changedChunks } from "../core/changed-chunks.js";
 import { BudgetSpentError, reserveBudget, settleBudget } from "../cost/budget.js";
 import { usdOf } from "../cost/prices.js";
+import type { Deps } from "../deps.js";
 import { type BatchApi, MAX_BATCH_INPUTS } from "../embedders/batch-api.js";
 import { estimateTokens } from "../embedders/embedder.js";
 import { errorMessage } from "../lib/errors.js";

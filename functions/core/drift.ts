@@ -2,13 +2,14 @@
 // queued. Maintenance sweeps the searchable rows in id order, a bounded slice per run from where the
 // last run stopped, and finds each one whose text no longer matches its stored chunks' hashes, or that
 // has none: those are queued at backfill priority, so they cost live traffic nothing.
-import { NO_FILTERS } from "./filters.js";
+
 import { and, eq, gt, inArray, type SQL } from "drizzle-orm";
 import { embeddingQueue } from "../../schema/pipeline-tables.js";
 import { type ContentType, columnsOf, idKey, visibleWhere } from "../../schema/registry.js";
 import type { Budget } from "../lib/budget.js";
-import { formatRows, MAX_ROW_BYTES } from "./format.js";
 import { type Item, itemKey } from "../lib/item.js";
+import { NO_FILTERS } from "./filters.js";
+import { formatRows, MAX_ROW_BYTES } from "./format.js";
 import type { Loaded } from "./load.js";
 import { chunkDocuments, type ProcessDeps } from "./process.js";
 import { chunkKey, storedHashes } from "./store.js";

@@ -1,6 +1,5 @@
 // Stage 5: vectors for the chunks that changed, in as few API requests as the provider allows.
-import type { Meter } from "../embedders/embedder.js";
-import type { Embedder } from "../embedders/embedder.js";
+import type { Embedder, Meter } from "../embedders/embedder.js";
 import type { Chunk, EmbeddedChunk } from "./store.js";
 
 export type UnusableChunk = Chunk & { error: string };

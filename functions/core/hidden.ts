@@ -2,7 +2,7 @@
 // a hidden parent) has its chunks moved to hidden_embeddings; shown again with the same text, each
 // chunk whose hash still matches comes back without an embedding call (hiding and showing a course
 // no longer re-embeds its lessons). Only hashes and vectors are kept, no text.
-import { and, eq, inArray, sql, type SQL } from "drizzle-orm";
+import { and, eq, inArray, type SQL, sql } from "drizzle-orm";
 import { embeddings, hiddenEmbeddings } from "../../schema/pipeline-tables.js";
 import type { Database } from "../db/database.js";
 import { groupBy, type Item } from "../lib/item.js";

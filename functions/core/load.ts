@@ -1,8 +1,8 @@
 // Stage 1: read the rows as they are now, one query per content type.
 import { and, inArray } from "drizzle-orm";
-import { columnsOf, filterFieldsOf, idKey, idPattern, visibleWhere, type ContentType, type Registry } from "../../schema/registry.js";
+import { type ContentType, columnsOf, filterFieldsOf, idKey, idPattern, type Registry, visibleWhere } from "../../schema/registry.js";
 import type { Database } from "../db/database.js";
-import { groupBy, type FailedItem, type Item } from "../lib/item.js";
+import { type FailedItem, groupBy, type Item } from "../lib/item.js";
 import { type ChunkFilters, filterKey, NO_FILTERS, storedFilters } from "./filters.js";
 
 export type Loaded = {

@@ -1,22 +1,24 @@
 // The processing core shared by process-webhook and the drain (ARCHITECTURE.md §1, "Processing"):
 // load → format → chunk → hash → skip unchanged → embed → store. Reading each row as it is now makes
 // duplicate and out-of-order deliveries converge.
-import { normalizeId, type Registry, textConfigOf } from "../../schema/registry.js";
-import type { Database } from "../db/database.js";
-import { type Embedder, withBudget } from "../embedders/embedder.js";
-import { confirmSetWriter, readSets, servingEmbedder, shadowWriter } from "../sets/sets.js";
-import { pendingVersions, resolveSettled } from "../queue/index.js";
-import { lockItems, retryConflicts } from "../db/conflicts.js";
-import { chunkText, DEFAULT_CHUNKING, type ChunkOptions } from "./chunk.js";
-import { embedChunks, vectorFault } from "./embed.js";
-import { type Document, formatRows, MAX_ROW_BYTES } from "./format.js";
-import { filtersSignature } from "./filters.js";
-import { contentHash } from "./hash.js";
-import { type FailedItem, groupBy, type Item, itemKey, uniqueItems } from "../lib/item.js";
-import { dropHidden, hiddenVectors, hideChunks } from "./hidden.js";
+
 import { DEFAULT_PRIORITY } from "../../schema/pipeline-tables.js";
+import { normalizeId, type Registry, textConfigOf } from "../../schema/registry.js";
+import { lockItems, retryConflicts } from "../db/conflicts.js";
+import type { Database } from "../db/database.js";
 import type { Meter } from "../embedders/embedder.js";
+import { type Embedder, withBudget } from "../embedders/embedder.js";
+import { OutOfTimeError, PermanentError } from "../lib/errors.js";
+import { type FailedItem, groupBy, type Item, itemKey, uniqueItems } from "../lib/item.js";
 import { type Lane, laneFor } from "../lib/lanes.js";
+import { pendingVersions, resolveSettled } from "../queue/index.js";
+import { confirmSetWriter, readSets, servingEmbedder, shadowWriter } from "../sets/sets.js";
+import { type ChunkOptions, chunkText, DEFAULT_CHUNKING } from "./chunk.js";
+import { embedChunks, vectorFault } from "./embed.js";
+import { filtersSignature } from "./filters.js";
+import { type Document, formatRows, MAX_ROW_BYTES } from "./format.js";
+import { contentHash } from "./hash.js";
+import { dropHidden, hiddenVectors, hideChunks } from "./hidden.js";
 import { loadRows } from "./load.js";
 import {
   type Chunk,
@@ -28,7 +30,6 @@ import {
   storedHashes,
   storeEmbeddings,
 } from "./store.js";
-import { OutOfTimeError, PermanentError } from "../lib/errors.js";
 
 export type ProcessDeps = {
   db: Database;

@@ -5,11 +5,11 @@
 // backfill and the batched lane stop first and the immediate lane last.
 import { lt, sql } from "drizzle-orm";
 import { embeddingBudget } from "../../schema/pipeline-tables.js";
-import type { CostSettings } from "./settings.js";
 import { type Database, rowsOf } from "../db/database.js";
 import { TransientError } from "../lib/errors.js";
 import { LANES, type Lane } from "../lib/lanes.js";
 import { utcDay } from "../lib/utc-day.js";
+import type { CostSettings } from "./settings.js";
 
 /**
  * The share of the cap each lane may spend up to: the batched lane (5+, backfills at 9) stops at 80%,

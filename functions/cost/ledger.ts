@@ -3,10 +3,10 @@
 // per day and combination, old days pruned by maintenance (SPEND_RETENTION_DAYS).
 import { and, gte, lt, sql } from "drizzle-orm";
 import { embeddingSpend, qstashSpend, type SpendPath } from "../../schema/pipeline-tables.js";
-import type { CostSettings } from "./settings.js";
 import type { Database } from "../db/database.js";
 import { utcDay } from "../lib/utc-day.js";
 import { pricePerMillion, usdOf } from "./prices.js";
+import type { CostSettings } from "./settings.js";
 
 export type SpendKey = { model: string; lane: string; path: SpendPath };
 export type Usage = { tokens: number; requests: number; inputs: number };

@@ -2,7 +2,6 @@
 // within the budget before sending it, then book its usage in the ledger and settle the budget, or give
 // the reservation back when it failed.
 import type { SpendPath } from "../../schema/pipeline-tables.js";
-import type { CostSettings } from "./settings.js";
 import type { Database } from "../db/database.js";
 import type { Meter } from "../embedders/embedder.js";
 import type { Clock } from "../lib/budget.js";
@@ -10,6 +9,7 @@ import type { Lane } from "../lib/lanes.js";
 import { reserveBudget, settleBudget } from "./budget.js";
 import { bookSpend } from "./ledger.js";
 import { usdOf } from "./prices.js";
+import type { CostSettings } from "./settings.js";
 
 /** The meter for one lane's requests to `model` on `path`. */
 export function spendMeter(db: Database, config: CostSettings, key: { model: string; lane: Lane; path: SpendPath }, clock: Clock): Meter {

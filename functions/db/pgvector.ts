@@ -3,7 +3,7 @@
 // `npm start` and `npm run doctor`; search itself asks the server in the statement that sets the scan
 // (search.ts), so it needs no version at hand.
 import { type SQL, sql } from "drizzle-orm";
-import { rowsOf, type Database } from "./database.js";
+import { type Database, rowsOf } from "./database.js";
 
 /** The oldest pgvector the migrations run on: the embeddings' index is HNSW (pgvector 0.5.0). */
 export const MIN_PGVECTOR = "0.5.0";

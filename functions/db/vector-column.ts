@@ -1,9 +1,9 @@
 // The configured dimensions against the database as it is: a mismatch would fail every write and
 // every search, so start-up says so instead.
 import { sql } from "drizzle-orm";
-import { ConfigError } from "../lib/errors.js";
 import type { VectorStorage } from "../../schema/pipeline-tables.js";
-import { rowsOf, type Database } from "./database.js";
+import { ConfigError } from "../lib/errors.js";
+import { type Database, rowsOf } from "./database.js";
 
 /** Throws a ConfigError when the embeddings column holds vectors of another size than `dimensions`. */
 export async function checkVectorColumn(db: Database, dimensions: number): Promise<void> {

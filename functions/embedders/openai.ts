@@ -1,11 +1,12 @@
 // Embeddings from OpenAI or any OpenAI-compatible server (Ollama, vLLM, …) through the official SDK.
 // Transient failures (408/409/429/5xx, timeouts, lost connections) are retried within the run's budget.
-import { shownUrl } from "../lib/shown-url.js";
+
 import OpenAI from "openai";
-import { type Budget, type Clock, systemClock } from "../lib/budget.js";
-import { decodeFloat32Base64 } from "../lib/base64.js";
-import { errorMessage, OutOfTimeError, PermanentError, redact, TransientError, withoutQuotedValues } from "../lib/errors.js";
 import type { Meter } from "../embedders/embedder.js";
+import { decodeFloat32Base64 } from "../lib/base64.js";
+import { type Budget, type Clock, systemClock } from "../lib/budget.js";
+import { errorMessage, OutOfTimeError, PermanentError, redact, TransientError, withoutQuotedValues } from "../lib/errors.js";
+import { shownUrl } from "../lib/shown-url.js";
 import { type BatchLimits, type Embedder, estimateTokens, mapLimited, OPENAI_LIMITS, packRequests } from "./embedder.js";
 import { TokenRateLimiter } from "./rate-limiter.js";
 import { backoffMs, MAX_RETRY_AFTER_MS, MIN_ATTEMPT_MS, retryAfterMs } from "./retry.js";

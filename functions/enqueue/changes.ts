@@ -1,8 +1,8 @@
 // Turns what a database webhook or the app sends into changes: which row, what happened, how urgent.
 import * as v from "valibot";
 import { DirectItemSchema, HasuraEventSchema, MAX_ITEMS, SupabaseWebhookSchema } from "../../schema/messages.js";
-import { capturedFields, normalizeId, idPattern, type ContentType, type Registry } from "../../schema/registry.js";
 import type { QueueOp } from "../../schema/pipeline-tables.js";
+import { type ContentType, capturedFields, idPattern, normalizeId, type Registry } from "../../schema/registry.js";
 import { BadRequestError } from "../lib/errors.js";
 import { describeIssues } from "../lib/validate.js";
 

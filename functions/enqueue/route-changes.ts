@@ -3,11 +3,12 @@
 // its way at a time. The enqueue that finds its lane idle claims it, in the transaction that writes its
 // rows, and rings; every other finds it held and publishes nothing. A doorbell QStash refuses loses
 // nothing: the lane is let go, and the row waits for the next ring or the drain.
+
+import type { Database } from "../db/database.js";
 import type { Deps } from "../deps.js";
 import { uniqueItems } from "../lib/item.js";
-import type { Database } from "../db/database.js";
 import { doorbellFor, FALLBACK_LANE, fallbackDrainCall, ringLeaseMs } from "../qstash/doorbells.js";
-import { laneFor, type Lane } from "../qstash/lanes.js";
+import { type Lane, laneFor } from "../qstash/lanes.js";
 import type { Message } from "../qstash/publisher.js";
 import { bookPublish } from "../qstash/spend-ledger.js";
 import { freeLanes, gateLets, holdLanes, lockIdleLanes, OPEN_GATE, queueItemsThen, readGate } from "../queue/index.js";

@@ -4,8 +4,8 @@ import type { MiddlewareHandler } from "hono";
 import { timingSafeEqual } from "hono/utils/buffer";
 import type { Config } from "../config.js";
 import { decodeBase64Text } from "../lib/base64.js";
-import type { AppEnv, SearchScope, SignedDelivery } from "./create-app.js";
 import { UnauthorizedError } from "../lib/errors.js";
+import type { AppEnv, SearchScope, SignedDelivery } from "./create-app.js";
 
 function presentedSecret(authorization: string | undefined, headerSecret: string | undefined): string | undefined {
   if (headerSecret) return headerSecret;

@@ -3,7 +3,7 @@
 // and serve them as the drain does. The lane state (functions/queue/lane-state.ts) lets one be on its
 // way per lane at a time; the drain's schedule is the safety net for a doorbell that was lost.
 import { deduplicationId } from "./deduplication-id.js";
-import { coalescingWindow, QUEUED_LANE, type Lane } from "./lanes.js";
+import { coalescingWindow, type Lane, QUEUED_LANE } from "./lanes.js";
 import type { Message } from "./publisher.js";
 import { FALLBACK_WINDOW_MS } from "./spend-ledger.js";
 

@@ -2,10 +2,10 @@
 // whose rows no run claims, no readyCount counts and no enqueue rings for, now. A lane is closed when an
 // operator paused it or its share of the budget is spent; a type when an operator paused it. Closed rows
 // keep their place in the queue: nothing is lost, and they are taken once the gate opens.
-import { sql, type SQL } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import { BACKGROUND_PRIORITY } from "../../schema/registry.js";
-import type { CostSettings } from "../cost/settings.js";
 import { budgetState } from "../cost/budget.js";
+import type { CostSettings } from "../cost/settings.js";
 import { type Database, rowsOf } from "../db/database.js";
 import { LANE_PRIORITIES, LANES, type Lane } from "../lib/lanes.js";
 import { listPauses } from "./pauses.js";

@@ -7,13 +7,13 @@
 //   processing ──returnToPending (transient; releaseExpiredClaims)─────────────────┘
 //   processing ──settleFailed──▶ failed ──retryFailedRows──▶ pending
 //   (none) ──recordFailed──▶ failed          pending, failed ──resolveSettled──▶ done
-export { claimBatch, type Claimed, type PriorityRange, readyCount, releaseExpiredClaims } from "./claim.js";
+export { type Claimed, claimBatch, type PriorityRange, readyCount, releaseExpiredClaims } from "./claim.js";
+export { BATCH_RETURNED, type Gate, gateLets, OPEN_GATE, passesGate, readGate } from "./gate.js";
+export { freeLanes, holdLanes, laneStatesNow, lockIdleLanes, releaseLane } from "./lane-state.js";
+export { listPauses, type Pause, pause, resume } from "./pauses.js";
 export { DONE_RETENTION_DAYS, deleteDoneRows } from "./prune.js";
 export { type QueuedItem, queueItems, queueItemsThen, queueOtherModels, queueShadowMissing } from "./queue-items.js";
-export { freeLanes, holdLanes, laneStatesNow, lockIdleLanes, releaseLane } from "./lane-state.js";
 export { recordFailed } from "./record-failed.js";
 export { type PendingVersion, pendingVersions, resolveSettled } from "./resolve-settled.js";
 export { failedCount, MAX_RETRY_ROUNDS, retryFailedRows } from "./retry.js";
 export { backoffMs, MAX_ATTEMPTS, returnToPending, settleDone, settleFailed, unclaim } from "./settle.js";
-export { BATCH_RETURNED, type Gate, gateLets, OPEN_GATE, passesGate, readGate } from "./gate.js";
-export { listPauses, type Pause, pause, resume } from "./pauses.js";

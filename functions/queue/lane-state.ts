@@ -5,7 +5,7 @@
 //   enqueue first: the release waits for its commit, then counts its rows and keeps serving;
 //   release first: the enqueue waits, then finds the lane idle and rings.
 import { inArray, sql } from "drizzle-orm";
-import { laneStates, type LaneHolder } from "../../schema/pipeline-tables.js";
+import { type LaneHolder, laneStates } from "../../schema/pipeline-tables.js";
 import { type Database, rowsOf } from "../db/database.js";
 import { type PriorityRange, readyCount } from "./claim.js";
 import type { Gate } from "./gate.js";

@@ -3,7 +3,7 @@
 // ONE statement, `INSERT … ON CONFLICT` on that index: a twin a trigger or another writer inserts
 // meanwhile is merged with, never a 23505 (an UPDATE into the status would race it, and lose an attempt
 // or a retry round).
-import { sql, type SQL } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import type { QueueSource } from "../../schema/pipeline-tables.js";
 
 /** The CTE that holds the deleted rows of a move. */

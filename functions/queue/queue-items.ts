@@ -3,10 +3,10 @@
 import { sql } from "drizzle-orm";
 import { type QueueOp, type QueueSource, SHADOW_TABLE } from "../../schema/pipeline-tables.js";
 import { BACKGROUND_PRIORITY } from "../../schema/registry.js";
+import { yieldingWrite } from "../db/conflicts.js";
 import { type Database, rowsOf } from "../db/database.js";
 import type { Embedder } from "../embedders/embedder.js";
-import { compareItems, itemKey, uniqueItems, type Item } from "../lib/item.js";
-import { yieldingWrite } from "../db/conflicts.js";
+import { compareItems, type Item, itemKey, uniqueItems } from "../lib/item.js";
 
 export type QueuedItem = Item & { priority: number; op: QueueOp };
 

@@ -4,10 +4,10 @@
 import { sql } from "drizzle-orm";
 import { DEFAULT_PRIORITY, embeddingQueue, type QueueSource } from "../../schema/pipeline-tables.js";
 import type { Registry } from "../../schema/registry.js";
-import type { Database } from "../db/database.js";
-import { compareItems, uniqueItems, type FailedItem } from "../lib/item.js";
 import { retryConflicts } from "../db/conflicts.js";
+import type { Database } from "../db/database.js";
 import { MAX_ERROR_LENGTH } from "../lib/errors.js";
+import { compareItems, type FailedItem, uniqueItems } from "../lib/item.js";
 
 /** Records items as failed, or updates the failed record they already have. */
 export async function recordFailed(db: Database, registry: Registry, failed: FailedItem[], source: QueueSource) {

@@ -3,7 +3,7 @@
 import { and, eq, inArray, or, sql } from "drizzle-orm";
 import { embeddingQueue } from "../../schema/pipeline-tables.js";
 import type { Database } from "../db/database.js";
-import { groupBy, itemKey, type Item } from "../lib/item.js";
+import { groupBy, type Item, itemKey } from "../lib/item.js";
 
 /** A pending queue row as it stood when read: `version` is its xmin, which every update changes. */
 export type PendingVersion = Item & { id: number; version: string };

@@ -3,8 +3,8 @@
 // what is stored with each chunk (functions/core/filters.ts): equality on the GIN-indexed `filters`
 // JSON, a date range on the btree-indexed `filter_date`.
 import { type SQL, sql } from "drizzle-orm";
-import type { FilterValue } from "../../schema/pipeline-tables.js";
 import type { FilterRequest } from "../../schema/messages.js";
+import type { FilterValue } from "../../schema/pipeline-tables.js";
 import { type ContentType, type FilterKind, filterFieldsOf, type Registry } from "../../schema/registry.js";
 import { BadRequestError } from "../lib/errors.js";
 

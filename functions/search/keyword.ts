@@ -1,9 +1,9 @@
 // The keyword half: Postgres full text over each chunk's `text_search` (a tsvector generated from its
 // text and its type's configuration, GIN-indexed: drizzle/0005_text_search.sql), ranked by ts_rank_cd.
 import { type SQL, sql } from "drizzle-orm";
-import { textConfigOf, type Registry } from "../../schema/registry.js";
-import { groupBy } from "../lib/item.js";
+import { type Registry, textConfigOf } from "../../schema/registry.js";
 import { type Database, rowsOf } from "../db/database.js";
+import { groupBy } from "../lib/item.js";
 import { type SearchFilters, scopeConditions } from "./filters.js";
 import { type SearchHit, type SearchRequest, snippet } from "./types.js";
 

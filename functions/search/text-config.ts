@@ -1,7 +1,7 @@
 // A type's text search configuration is a registry setting (`search.textConfig`); rows written before
 // it changed keep the old one until realigned here, by maintenance, a bounded batch a run.
 import { sql } from "drizzle-orm";
-import { textConfigOf, type Registry } from "../../schema/registry.js";
+import { type Registry, textConfigOf } from "../../schema/registry.js";
 import { type Database, rowsOf } from "../db/database.js";
 
 /**

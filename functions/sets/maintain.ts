@@ -4,8 +4,8 @@
 import { sql } from "drizzle-orm";
 import { type Database, rowsOf } from "../db/database.js";
 import { queueShadowMissing } from "../queue/index.js";
-import { dropShadow } from "./shadow.js";
 import { type Embedders, readSets, shadowWriter } from "./sets.js";
+import { dropShadow } from "./shadow.js";
 
 /** Nothing to say (an empty summary) when there is no shadow set. */
 export async function maintainSets(

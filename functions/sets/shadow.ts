@@ -4,9 +4,9 @@
 import { sql } from "drizzle-orm";
 import { SHADOW_TABLE, type VectorStorage } from "../../schema/pipeline-tables.js";
 import { type Database, rowsOf } from "../db/database.js";
-import { queueShadowMissing } from "../queue/index.js";
 import { servingColumn } from "../db/vector-column.js";
 import { BadRequestError } from "../lib/errors.js";
+import { queueShadowMissing } from "../queue/index.js";
 import { describeSet, type EmbeddingSet, readSets, type Sets } from "./sets.js";
 
 /** pgvector indexes `vector` up to 2,000 dimensions with HNSW, `halfvec` up to 4,000. */

@@ -8,8 +8,8 @@ import { sql } from "drizzle-orm";
 import { SHADOW_TABLE } from "../../schema/pipeline-tables.js";
 import { type Database, rowsOf } from "../db/database.js";
 import { BadRequestError, postgresCode, TransientError } from "../lib/errors.js";
+import { describeSet, type EmbeddingSet, readSets } from "./sets.js";
 import { SHADOW_SUFFIX, shadowCoverage } from "./shadow.js";
-import { describeSet, readSets, type EmbeddingSet } from "./sets.js";
 
 /** How long the switch waits for writes in progress (and another switch) to finish: searches go on meanwhile. */
 const SWITCH_LOCK_TIMEOUT = "5s";

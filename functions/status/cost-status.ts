@@ -4,8 +4,8 @@ import { html } from "hono/html";
 import { type BudgetState, budgetState } from "../cost/budget.js";
 import { type SpendRow, spendByDay, totalOf } from "../cost/ledger.js";
 import type { Deps } from "../deps.js";
-import { listPauses, type Pause } from "../queue/pauses.js";
 import { utcDay } from "../lib/utc-day.js";
+import { listPauses, type Pause } from "../queue/pauses.js";
 
 export type CostStatus = {
   day: string;

@@ -2,7 +2,7 @@
 // embedding_queue_unfinished_age per priority present (the counts say which), never a scan of the backlog.
 import { sql } from "drizzle-orm";
 import { type Database, rowsOf } from "../db/database.js";
-import { type Lane, LANES, laneFor } from "../qstash/lanes.js";
+import { LANES, type Lane, laneFor } from "../qstash/lanes.js";
 import type { QueueCount } from "./queue-counts.js";
 
 export type Unfinished = "pending" | "processing";

@@ -3,8 +3,8 @@
 import { html } from "hono/html";
 import type { Config } from "../config.js";
 import type { Database } from "../db/database.js";
-import { shadowCoverage } from "../sets/shadow.js";
 import { describeSet, type Embedders, readSets, shadowWriter } from "../sets/sets.js";
+import { shadowCoverage } from "../sets/shadow.js";
 
 export type ModelSwitchStatus = Awaited<ReturnType<typeof modelSwitchStatus>>;
 

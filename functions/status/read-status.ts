@@ -6,10 +6,10 @@ import { rowsOf } from "../db/database.js";
 import type { Deps } from "../deps.js";
 import { errorMessage } from "../lib/errors.js";
 import { spendToday } from "../qstash/spend-ledger.js";
-import { modelSwitchStatus } from "./model-switch.js";
 import { readSets } from "../sets/sets.js";
 import { costStatus } from "./cost-status.js";
 import { oldestByLane } from "./lane-ages.js";
+import { modelSwitchStatus } from "./model-switch.js";
 import { queueCounts } from "./queue-counts.js";
 
 /**

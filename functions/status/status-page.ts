@@ -2,9 +2,9 @@
 import { html } from "hono/html";
 import { LANE_PRIORITIES, LANES, type Lane, laneFor } from "../qstash/lanes.js";
 import type { SpendToday } from "../qstash/spend-ledger.js";
-import type { processorStatus, queueStatus } from "./read-status.js";
-import { modelSwitchLine } from "./model-switch.js";
 import { costLine } from "./cost-status.js";
+import { modelSwitchLine } from "./model-switch.js";
+import type { processorStatus, queueStatus } from "./read-status.js";
 import type { Trends } from "./trends.js";
 import { TRENDS_CSS, trendsSection } from "./trends-section.js";
 

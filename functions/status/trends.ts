@@ -10,8 +10,8 @@ import { BACKGROUND_PRIORITY } from "../../schema/registry.js";
 import type { Config } from "../config.js";
 import { dailyCost } from "../cost/ledger.js";
 import { type Database, rowsOf } from "../db/database.js";
-import { LANE_PRIORITIES, LANES, type Lane, laneFor } from "../qstash/lanes.js";
 import { utcDay } from "../lib/utc-day.js";
+import { LANE_PRIORITIES, LANES, type Lane, laneFor } from "../qstash/lanes.js";
 import { queueCounts } from "./queue-counts.js";
 
 export const BUCKET_MS = 5 * 60_000;

@@ -8,11 +8,11 @@ import { sql } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/node-postgres";
 import type pg from "pg";
 import { from as copyFrom } from "pg-copy-streams";
-import * as schema from "../../schema";
-import { type Database, rowsOf } from "../../functions/db/database";
-import { type ChunkWriter, type EmbeddedChunk, type EmbeddingModel, type EmbeddingWriter, upsertChunks } from "../../functions/core/store";
 import { NO_FILTERS } from "../../functions/core/filters";
+import { type ChunkWriter, type EmbeddedChunk, type EmbeddingModel, type EmbeddingWriter, upsertChunks } from "../../functions/core/store";
+import { type Database, rowsOf } from "../../functions/db/database";
 import { postgresCode } from "../../functions/lib/errors";
+import * as schema from "../../schema";
 import { type CopyField, copyBinary } from "./copy-binary";
 
 /** A writer whose transactions run on one connection of their own and COPY over it; `release` closes that connection. */

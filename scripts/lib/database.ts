@@ -1,26 +1,27 @@
 // Node-side database access: PGlite (embedded, with pgvector) when DATABASE_URL is unset, else the
 // Node.js functions' choice (functions-node/database.ts): the Neon serverless driver for a Neon URL,
 // node-postgres for any other postgres:// URL. Never bundled for the edge.
+
+import { mkdirSync } from "node:fs";
 import { PGlite } from "@electric-sql/pglite";
 import { vector } from "@electric-sql/pglite-pgvector";
-import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
-import { drizzle as drizzleNodePg } from "drizzle-orm/node-postgres";
-import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
-import { migrate as migrateNodePg } from "drizzle-orm/node-postgres/migrator";
-import { migrate as migrateNeon } from "drizzle-orm/neon-serverless/migrator";
-import { mkdirSync } from "node:fs";
-import pg from "pg";
-import * as schema from "../../schema";
-import type { Config } from "../../functions/config";
-import { shownUrl } from "../../functions/lib/shown-url";
-import { errorMessage } from "../../functions/lib/errors";
 import { sql } from "drizzle-orm";
-import type { Database } from "../../functions/db/database";
+import { migrate as migrateNeon } from "drizzle-orm/neon-serverless/migrator";
+import { drizzle as drizzleNodePg } from "drizzle-orm/node-postgres";
+import { migrate as migrateNodePg } from "drizzle-orm/node-postgres/migrator";
+import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
+import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
+import type pg from "pg";
+import type { Config } from "../../functions/config";
 import { isNeonHost } from "../../functions/db/connection-error";
+import type { Database } from "../../functions/db/database";
+import { errorMessage } from "../../functions/lib/errors";
+import { shownUrl } from "../../functions/lib/shown-url";
 import { neonDatabaseInNode, nodePostgresPool } from "../../functions-node/database";
-import { applyMigrations, type MigrateOptions } from "./migrations";
-import { claimDataDir, currentOwner } from "./data-dir-owner";
+import * as schema from "../../schema";
 import { type CopySession, copySession } from "./copy-writer";
+import { claimDataDir, currentOwner } from "./data-dir-owner";
+import { applyMigrations, type MigrateOptions } from "./migrations";
 import { listenOn } from "./notification-listener";
 import { tapWireNotifications } from "./wire-notifications";
 

@@ -5,15 +5,15 @@
 // drain runs work at once, as two scheduled runs may (each claims its own batches, SKIP LOCKED): while
 // one waits for the embedding API, the other writes, so neither the API nor the database sits idle.
 import { sql } from "drizzle-orm";
+import { buildHnswIndex, dropHnswIndex, hnswIndexUsable } from "../../functions/db/hnsw-index";
+import { servingColumn } from "../../functions/db/vector-column";
 import type { Deps } from "../../functions/deps";
-import { drain, type DrainSummary } from "../../functions/drain";
+import { type DrainSummary, drain } from "../../functions/drain";
 import { errorMessage } from "../../functions/lib/errors";
 import { readyCount } from "../../functions/queue/index";
 import { embeddings } from "../../schema/pipeline-tables";
-import { buildHnswIndex, dropHnswIndex, hnswIndexUsable } from "../../functions/db/hnsw-index";
 import type { CopySession } from "./copy-writer";
 import { refuseUnaskedSwitch } from "./model-switch";
-import { servingColumn } from "../../functions/db/vector-column";
 
 export type InitialLoad = { done: number; failed: number; remaining: number; rebuiltIndex: boolean; indexSeconds: number };
 

@@ -1,8 +1,9 @@
 // Applies drizzle/ (the pipeline's tables and the change-capture triggers) to a database, and before
 // it, where asked, drizzle/sample-tables/ (the education platform's tables, for the embedded database
 // and for trials). A real application's tables are its own: the triggers attach to them as they are.
-import { getTableName, sql } from "drizzle-orm";
+
 import { fileURLToPath } from "node:url";
+import { getTableName, sql } from "drizzle-orm";
 import type { Database } from "../../functions/db/database";
 import { rowsOf } from "../../functions/db/database";
 import { requirePgvector } from "../../functions/db/pgvector";

@@ -2,13 +2,13 @@
 // and the rollback, each one call of functions/sets/.
 import type { Config } from "../../functions/config";
 import type { Database } from "../../functions/db/database";
+import { createEmbedder, createShadowEmbedder } from "../../functions/embedders";
 import { BadRequestError } from "../../functions/lib/errors";
+import { describeSet } from "../../functions/sets/sets";
 import { createShadow, dropShadow } from "../../functions/sets/shadow";
 import { prepareSwitch, switchSets } from "../../functions/sets/switch";
-import { describeSet } from "../../functions/sets/sets";
-import { createEmbedder, createShadowEmbedder } from "../../functions/embedders";
 import { modelSwitchStatus } from "../../functions/status/model-switch";
-import { vectorStorages, type VectorStorage } from "../../schema/pipeline-tables";
+import { type VectorStorage, vectorStorages } from "../../schema/pipeline-tables";
 
 export const MODEL_USAGE = `npm run model -- status
 npm run model -- shadow [model] [--dimensions N] [--storage vector|halfvec]

@@ -3,10 +3,10 @@
 // switch to it must be asked for by name (EMBEDDER=local).
 import { ne } from "drizzle-orm";
 import type { Config } from "../../functions/config";
-import { ConfigError } from "../../functions/lib/errors";
 import type { Database } from "../../functions/db/database";
 import type { Embedder } from "../../functions/embedders/embedder";
 import { LOCAL_MODEL } from "../../functions/embedders/local";
+import { ConfigError } from "../../functions/lib/errors";
 import { embeddings } from "../../schema/pipeline-tables";
 
 /** Throws a ConfigError when the local embedder, fallen back on, would replace another model's vectors. */

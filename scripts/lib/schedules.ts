@@ -3,11 +3,11 @@
 import { Client, QstashError } from "@upstash/qstash";
 import { type Config, PLAN_DAILY_LIMITS, type PlanName } from "../../functions/config";
 import { type ChangesVia, DRAIN_CRONS, ENDPOINT_LIST, type EndpointPath, endpointUrl } from "../../functions/endpoints";
+import { errorMessage } from "../../functions/lib/errors";
 import { QUEUES } from "../../functions/qstash/lanes";
 import { ALERTS_SCHEDULE, alertCron, cronOf, firesPerDay } from "../../functions/qstash/schedules";
 import { cronJob } from "../qstash-emulator/emulator";
-import { errorMessage } from "../../functions/lib/errors";
-import { planLimits, type PlanLimits } from "../qstash-emulator/plans";
+import { type PlanLimits, planLimits } from "../qstash-emulator/plans";
 
 export type ScheduleSpec = { scheduleId: string; endpoint: EndpointPath; cron: string };
 

@@ -8,7 +8,7 @@ import { randomUUID } from "node:crypto";
 import type { Cron } from "croner";
 import { type Clock, MAX_TIMER_MS, systemClock, type TimerHandle } from "./clock";
 import { cronJob } from "./cron";
-import { planLimits, type PlanLimits, type PlanName } from "./plans";
+import { type PlanLimits, type PlanName, planLimits } from "./plans";
 import { askedRetryMs, type Backoff, retryDelayMs } from "./retry";
 import { signDelivery } from "./sign";
 

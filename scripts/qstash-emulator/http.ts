@@ -1,9 +1,10 @@
 // The QStash HTTP API over the emulator engine: the routes the official @upstash/qstash client calls,
 // each request checked as the real service checks it (the source of each rule is cited beside it).
+
+import { createHash, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createHash, timingSafeEqual } from "node:crypto";
-import { QStashEmulator, type EmulatorOptions, type FlowControl, type NewMessage, type Schedule, type StoredMessage } from "./emulator";
+import { type EmulatorOptions, type FlowControl, type NewMessage, QStashEmulator, type Schedule, type StoredMessage } from "./emulator";
 
 type Reply = { status: number; json?: unknown; headers?: Record<string, string> };
 const ok = (json?: unknown): Reply => ({ status: 200, json });

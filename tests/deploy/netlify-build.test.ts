@@ -12,9 +12,9 @@ import { NEEDS_WEBSOCKET } from "../../functions/db/neon";
 import { BASE_PATH, ENDPOINT_LIST } from "../../functions/endpoints";
 import { NETLIFY_EDGE_DIR, PUBLISH_DIR } from "../../scripts/build-netlify";
 import { startRelayedPglite } from "../../testing/neon-relay";
+import { callInDeno, type EdgeRequest } from "./support/deno";
 import { deployEnv } from "./support/deploy-env";
 import { type DeployTools, deployTools } from "./support/deploy-tools";
-import { callInDeno, type EdgeRequest } from "./support/deno";
 import { copyProject, type ProjectCopy } from "./support/project-copy";
 
 const run = promisify(execFile);

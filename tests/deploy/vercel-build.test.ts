@@ -13,9 +13,9 @@ import { NEEDS_WEBSOCKET } from "../../functions/db/neon";
 import { BASE_PATH, ROUTES } from "../../functions/endpoints";
 import { bundleForEdge } from "../../scripts/build-edge";
 import { startRelayedPglite } from "../../testing/neon-relay";
+import { callInDeno } from "./support/deno";
 import { deployEnv } from "./support/deploy-env";
 import { type DeployTools, deployTools } from "./support/deploy-tools";
-import { callInDeno } from "./support/deno";
 import { copyProject, type ProjectCopy } from "./support/project-copy";
 
 const routesOn = (kind: "node" | "edge") => ROUTES.filter((r) => r.endpoint.runtime.kind === kind);

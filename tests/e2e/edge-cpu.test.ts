@@ -16,9 +16,9 @@ import { communityPost } from "../../schema";
 import { createRegistry } from "../../schema/registry";
 import { buildEdgeBundles } from "../../scripts/build-edge";
 import type { Connection } from "../../scripts/lib/database";
+import { type NeonRelay, startNeonRelay } from "../../testing/neon-relay";
 import { freshDatabase } from "../support/database";
 import { tempFolder } from "../support/temp-folder";
-import { type NeonRelay, startNeonRelay } from "../../testing/neon-relay";
 
 const NETLIFY_EDGE_CPU_MS = 50;
 const TICK_MS = 1000 / Number(execSync("getconf CLK_TCK").toString().trim());

@@ -8,7 +8,7 @@ import pg from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import type { Connection } from "../../scripts/lib/database";
 import { freshDatabase, onRealPostgres } from "../support/database";
-import { launch, type Launched, stopLaunched } from "../support/launch";
+import { type Launched, launch, stopLaunched } from "../support/launch";
 import { waitFor } from "../support/wait-for";
 
 let child: Launched | undefined;

@@ -3,7 +3,7 @@
 // reached through TEST_POOLER_URL when it is set (PgBouncer in transaction mode, .ci/pgbouncer).
 import { randomBytes } from "node:crypto";
 import { inject } from "vitest";
-import { openPglite, postgresConnection, type Connection } from "../../scripts/lib/database";
+import { type Connection, openPglite, postgresConnection } from "../../scripts/lib/database";
 import { adminQuery, databaseUrl } from "../../scripts/lib/postgres-admin";
 
 /** The server the suite runs on, when it is a real PostgreSQL (the `postgres` connection kind). */

@@ -1,6 +1,6 @@
 // A summary of everything the functions can write, to prove a refused request changed nothing.
 import { sql } from "drizzle-orm";
-import { rowsOf, type Database } from "../../functions/db/database";
+import { type Database, rowsOf } from "../../functions/db/database";
 
 export async function fingerprint(db: Database): Promise<string> {
   const rows = await rowsOf<Record<string, unknown>>(

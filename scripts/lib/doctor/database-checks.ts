@@ -2,13 +2,13 @@
 // Neon's, functions-node/database.ts; the edge's choice too), pgvector, migrations, triggers, privileges.
 import { readFileSync } from "node:fs";
 import { neonConfig } from "@neondatabase/serverless";
-import ws from "ws";
 import { getTableName, sql } from "drizzle-orm";
-import { errorMessage, postgresCode } from "../../../functions/lib/errors";
+import ws from "ws";
 import { databaseHost, isNeonHost } from "../../../functions/db/connection-error";
 import { rowsOf } from "../../../functions/db/database";
 import { pgvectorSupport, readPgvectorVersion } from "../../../functions/db/pgvector";
 import { edgeDatabase } from "../../../functions/edge";
+import { errorMessage, postgresCode } from "../../../functions/lib/errors";
 import { nodeDatabase } from "../../../functions-node/database";
 import { defaultRegistry } from "../../../schema/registry";
 import { type DoctorContext, type Finding, fail, ok, skip, warn } from "./finding";
