@@ -18,11 +18,12 @@ import { search } from "../functions/search";
 import { confirmSetWriter } from "../functions/sets/sets";
 import { createShadow, shadowCoverage } from "../functions/sets/shadow";
 import { switchSets } from "../functions/sets/switch";
-import { communityPost, embeddingQueue } from "../schema";
+import { embeddingQueue } from "../schema";
 import { BACKGROUND_PRIORITY, createRegistry } from "../schema/registry";
 import type { Connection } from "../scripts/lib/database";
 import { modelCommand } from "../scripts/lib/model-command";
 import { freshDatabase } from "./support/database";
+import { columnType as columnTypeOf, servedPosts } from "./support/switch-fixture";
 
 const TOPICS = [
   "Tide pools and kelp forests",
@@ -39,30 +40,14 @@ let posts: string[];
 const serving = localEmbedder(1536);
 const shadow = localEmbedder(384);
 
-const columnType = async (table: string) => {
-  const [row] = await rowsOf<{ type: string }>(
-    connection.db.execute(sql`SELECT format_type(atttypid, atttypmod) AS type FROM pg_attribute
-      WHERE attrelid = to_regclass(${table}) AND attname = 'embedding'`),
-  );
-  return row?.type;
-};
+const columnType = (table: string) => columnTypeOf(connection.db, table);
 const find = (query: string) => search(deps, { query, limit: 3, minScore: 0.05 }, "admin");
 const pendingItems = async () => (await connection.db.select().from(embeddingQueue)).filter((q) => q.status === "pending");
 
 beforeAll(async () => {
   connection = await freshDatabase();
   deps = { db: connection.db, config: loadConfig(env), registry: createRegistry(), embedder: serving, shadowEmbedder: shadow };
-  const rows = await connection.db
-    .insert(communityPost)
-    .values(TOPICS.map((title) => ({ title, body: `Field notes on ${title.toLowerCase()}` })))
-    .returning();
-  posts = rows.map((r) => r.id);
-  // Embedded before any shadow: the serving set alone.
-  await processItems(
-    { ...deps, shadowEmbedder: undefined },
-    posts.map((contentId) => ({ contentType: "post", contentId })),
-  );
-  await connection.db.delete(embeddingQueue);
+  posts = await servedPosts(deps, TOPICS);
 });
 afterAll(async () => {
   await connection.close();

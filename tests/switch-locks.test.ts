@@ -3,22 +3,19 @@
 // switch waits for it while searches go on answering, and completes once it commits. A search that
 // holds its set is waited for in short attempts, so searches arriving meanwhile are not stalled behind
 // the switch; held for good, the switch gives up, changing nothing, and says so.
-import { sql } from "drizzle-orm";
 import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../functions/config";
-import { processItems } from "../functions/core/process";
-import { rowsOf } from "../functions/db/database";
 import type { Deps } from "../functions/deps";
 import { drain } from "../functions/drain";
 import { localEmbedder } from "../functions/embedders/local";
 import { search } from "../functions/search";
 import { createShadow } from "../functions/sets/shadow";
 import { switchSets } from "../functions/sets/switch";
-import { communityPost, embeddingQueue } from "../schema";
 import { createRegistry } from "../schema/registry";
 import type { Connection } from "../scripts/lib/database";
 import { freshDatabase, onRealPostgres, POSTGRES_ONLY } from "./support/database";
+import { columnType as columnTypeOf, servedPosts } from "./support/switch-fixture";
 
 const TOPICS = ["Tide pools and kelp forests", "Volcanic rock and basalt", "Orbital mechanics"];
 
@@ -27,13 +24,7 @@ let deps: Deps;
 let app: pg.Pool;
 let posts: string[];
 
-const columnType = async (table: string) => {
-  const [row] = await rowsOf<{ type: string }>(
-    connection.db.execute(sql`SELECT format_type(atttypid, atttypmod) AS type FROM pg_attribute
-      WHERE attrelid = to_regclass(${table}) AND attname = 'embedding'`),
-  );
-  return row?.type;
-};
+const columnType = (table: string) => columnTypeOf(connection.db, table);
 const find = (query: string) => search(deps, { query, limit: 3, minScore: 0.05 }, "admin");
 /** Resolves once some session waits for a lock (pg_locks) meeting `condition`. */
 async function waitingFor(condition: string) {
@@ -56,16 +47,7 @@ describe.skipIf(!onRealPostgres)(`a model switch's locks ${POSTGRES_ONLY}`, { ti
       embedder: localEmbedder(1536),
       shadowEmbedder: localEmbedder(384),
     };
-    const rows = await connection.db
-      .insert(communityPost)
-      .values(TOPICS.map((title) => ({ title, body: `Field notes on ${title.toLowerCase()}` })))
-      .returning();
-    posts = rows.map((r) => r.id);
-    await processItems(
-      { ...deps, shadowEmbedder: undefined },
-      posts.map((contentId) => ({ contentType: "post", contentId })),
-    );
-    await connection.db.delete(embeddingQueue);
+    posts = await servedPosts(deps, TOPICS);
     await createShadow(connection.db, { model: deps.shadowEmbedder!.model, dimensions: 384, storage: "halfvec" }, deps.embedder);
     expect((await drain(deps)).done).toBe(TOPICS.length);
   });
