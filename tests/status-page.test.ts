@@ -1,10 +1,12 @@
 // The status page as status.ts renders it, from the tables: every chart of the trends, the cost's daily
 // series drawn against a daily budget, and text from the queue (an error message) escaped, never markup.
+import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { rowsOf } from "../functions/db/database";
 import { utcDay } from "../functions/lib/utc-day";
 import { processorStatus, queueStatus } from "../functions/status/read-status";
 import { statusPage } from "../functions/status/status-page";
-import { readTrends } from "../functions/status/trends";
+import { LAST_ROLLUP, readTrends } from "../functions/status/trends";
 import { embeddingQueue, embeddingSpend } from "../schema";
 import type { Connection } from "../scripts/lib/database";
 import { freshDatabase } from "./support/database";
@@ -44,5 +46,19 @@ describe("the status page", () => {
     expect(page).toContain("limit 0.05");
     expect(page).not.toContain("<script>alert");
     expect(page).toContain("&lt;script&gt;");
+  });
+});
+
+describe("the trends' rollup", () => {
+  it("finds its last bucket through the primary key, not by sorting the rollup (every page read asks)", async () => {
+    await connection.db.execute(sql`INSERT INTO status_rollup (bucket, lane, backlog)
+      SELECT date_bin('5 minutes', now() - i * interval '5 minutes', TIMESTAMPTZ 'epoch'), lane, 1
+      FROM generate_series(10, 5000) i, unnest(ARRAY['immediate', 'queued', 'database']) lane ON CONFLICT DO NOTHING`);
+    await connection.db.execute(sql`ANALYZE status_rollup`);
+    const plan = (await rowsOf<{ "QUERY PLAN": string }>(connection.db.execute(sql`EXPLAIN ${LAST_ROLLUP}`)))
+      .map((r) => r["QUERY PLAN"])
+      .join("\n");
+    expect(plan).toContain("Index Scan Backward");
+    expect(plan).not.toContain("Sort");
   });
 });

@@ -34,17 +34,21 @@ export const LATENCY_BINS = [
 const laneCase = sql.raw(`CASE ${LANES.map((lane) => `WHEN priority <= ${LANE_PRIORITIES[lane].max} THEN '${lane}'`).join(" ")} END`);
 
 /**
+ * The newest bucket and when it was rolled up (the primary key's first column: one index probe). The
+ * column is named with its table: a bare `bucket` in ORDER BY is the output column of that name, an
+ * expression no index serves (a sequential scan and a sort of the whole rollup, ~10 ms every read).
+ */
+export const LAST_ROLLUP = sql`SELECT extract(epoch FROM bucket)::float8 * 1000 AS bucket, extract(epoch FROM rolled_at)::float8 * 1000 AS rolled
+  FROM status_rollup ORDER BY status_rollup.bucket DESC LIMIT 1`;
+
+/**
  * Fills the rollup from the last bucket it holds (and the one before: a transaction that settled late
  * may have stamped an earlier time) up to `now`, or the last 7 days the first time; samples the backlog
  * into the current bucket. Skipped when run within FRESH_MS unless `force`. Rows are written in key
  * order, so concurrent runs never deadlock. How many rows it wrote.
  */
 export async function rollUp(db: Database, now: number, force = false): Promise<number> {
-  // The newest bucket (the primary key's first column: one index probe) says when the rollup last ran.
-  const [last] = await rowsOf<{ bucket: number | null; rolled: number | null }>(
-    db.execute(sql`SELECT extract(epoch FROM bucket)::float8 * 1000 AS bucket, extract(epoch FROM rolled_at)::float8 * 1000 AS rolled
-      FROM status_rollup ORDER BY bucket DESC LIMIT 1`),
-  );
+  const [last] = await rowsOf<{ bucket: number | null; rolled: number | null }>(db.execute(LAST_ROLLUP));
   if (!force && last?.rolled != null && now - last.rolled < FRESH_MS && now >= last.rolled) return 0;
   const from = last?.bucket != null ? Math.max(last.bucket - BUCKET_MS, now - 7 * DAY_MS) : now - 7 * DAY_MS;
   const start = new Date(Math.floor(from / BUCKET_MS) * BUCKET_MS);
@@ -203,7 +207,7 @@ export async function readTrends(db: Database, config: Config, now: number): Pro
     SPANS.map(async ({ name, stepMs, steps }) => {
       const end = Math.floor(now / stepMs) * stepMs + stepMs;
       const from = end - steps * stepMs;
-      const step = sql`floor((extract(epoch FROM bucket) * 1000 - ${from}) / ${stepMs})::int`;
+      const step = sql`floor((extract(epoch FROM bucket)::float8 * 1000 - ${from}) / ${stepMs})::int`;
       const range = sql`bucket >= ${new Date(from).toISOString()}::timestamptz AND bucket < ${new Date(end).toISOString()}::timestamptz`;
       const totals = await rowsOf<{ i: number; lane: Lane; done: number; failed: number; backlog: number | null }>(
         db.execute(sql`SELECT ${step} AS i, lane, sum(done)::int AS done, sum(failed)::int AS failed,
