@@ -14,12 +14,14 @@ import { runBatches } from "../functions/batches";
 import { loadConfig } from "../functions/config";
 import { contentHash } from "../functions/core/hash";
 import { spendByDay, totalOf } from "../functions/cost/ledger";
+import { rowsOf } from "../functions/db/database";
 import type { Deps } from "../functions/deps";
 import { drain } from "../functions/drain";
 import { type BatchResults, readLine, requestLines } from "../functions/embedders/batch-api";
 import { endpointUrl } from "../functions/endpoints";
 import { utcDay } from "../functions/lib/utc-day";
 import { queueItems } from "../functions/queue";
+import { createShadow, dropShadow, shadowCoverage } from "../functions/sets/shadow";
 import {
   communityPost,
   embeddingBatches,
@@ -370,6 +372,74 @@ describe("the Batch API path", () => {
     expect(stored!.contentHash).toBe(await contentHash(stored!.chunkText, "text-embedding-3-small", 1536));
     const paths = Object.fromEntries((await ledger(deps)).map((r) => [r.path, r.inputs]));
     expect(paths).toEqual({ batch: 15, live: 1 });
+  });
+
+  it("gives a backlog with nothing to embed to the live lanes for good: a second backfill of embedded rows is drained, not held", async () => {
+    const ids = await backfill(12);
+    expect(await drain(depsWith({ EMBEDDING_BATCH_MIN_ITEMS: "100" }), { budgetMs: 10_000 })).toMatchObject({ done: 12 });
+    const live = api.requests.length;
+    // The same rows queued again at backfill priority (npm run backfill once more): their text is embedded already.
+    await queueItems(
+      connection.db,
+      ids.map((contentId) => ({ contentType: "post", contentId, priority: BACKGROUND_PRIORITY, op: "upsert" as const })),
+      "backfill",
+    );
+    const deps = depsWith();
+    expect((await runBatches(deps)).submitted).toEqual([]);
+    expect(api.batch.batches.size).toBe(0);
+    // Over the threshold still, yet no longer the Batch API's: the drain takes them, at no cost.
+    expect(await drain(deps, { budgetMs: 10_000 })).toMatchObject({ claimed: 12, done: 12 });
+    expect(api.requests).toHaveLength(live);
+    expect(await queueStatuses()).toEqual({ done: 24 });
+  });
+
+  it("fills a model switch's shadow through a batch of the shadow's model, at its batch price, with no live request; an edit goes live", async () => {
+    const large = fakeServerEmbedder(api, { model: "text-embedding-3-large", dimensions: 256 });
+    const deps = { ...depsWith({ EMBEDDING_BATCH_MIN_ITEMS: "10" }), shadowEmbedder: large };
+    const ids = await backfill(12);
+    // The serving set first, live (a backlog under the threshold is the drain's).
+    expect(await drain(depsWith({ EMBEDDING_BATCH_MIN_ITEMS: "100" }), { budgetMs: 10_000 })).toMatchObject({ done: 12 });
+    const live = api.requests.length;
+    try {
+      expect(await createShadow(connection.db, { model: large.model, dimensions: 256, storage: "vector" }, deps.embedder)).toEqual({
+        copied: 0,
+        queued: 12,
+      });
+      const sent = await runBatches(deps);
+      expect(sent.submitted).toEqual([expect.objectContaining({ rows: 12, inputs: 12 })]);
+      const [batch] = await connection.db.select().from(embeddingBatches);
+      expect(batch).toMatchObject({ model: "text-embedding-3-large", dimensions: 256 });
+      // Edited while the batch runs: the shadow's answer for the old text is never stored for it.
+      const edited = ids[5]!;
+      await connection.db
+        .update(communityPost)
+        .set({ body: "Comets this time, edited after the batch was sent." })
+        .where(eq(communityPost.id, edited));
+
+      api.batch.finish();
+      expect((await runBatches(deps)).polled).toEqual([expect.objectContaining({ stored: 11, returned: 1, failed: 0 })]);
+      // Settling made no live request, for either set: the edit waits for the live lanes.
+      expect(api.requests).toHaveLength(live);
+      expect(await shadowCoverage(connection.db)).toMatchObject({ missingItems: 1 });
+      const [shadowRow] = await rowsOf<{ model: string; dimensions: number; n: number }>(
+        connection.db.execute(sql`SELECT model, dimensions, count(*)::int AS n FROM embeddings_shadow GROUP BY 1, 2`),
+      );
+      expect(shadowRow).toEqual({ model: "text-embedding-3-large", dimensions: 256, n: 11 });
+
+      await drain(deps, { budgetMs: 10_000 });
+      expect(await shadowCoverage(connection.db)).toMatchObject({ missingItems: 0 });
+      expect(
+        api.requests
+          .slice(live)
+          .map((r) => r.model)
+          .sort(),
+      ).toEqual(["text-embedding-3-large", "text-embedding-3-small"]);
+      const batchRows = (await ledger(deps)).filter((r) => r.path === "batch");
+      expect(batchRows).toEqual([expect.objectContaining({ model: "text-embedding-3-large", inputs: 12, tokens: api.batch.tokens })]);
+      expect(totalOf(batchRows).usd).toBeCloseTo((api.batch.tokens * 0.13) / 1e6 / 2, 12);
+    } finally {
+      await dropShadow(connection.db);
+    }
   });
 
   it("an expired batch stores what it answered and gives the rest back to the live lanes", async () => {

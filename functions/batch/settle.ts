@@ -5,7 +5,7 @@
 // did not answer (failed lines, an expired, failed or cancelled batch) go back in line the same way.
 import { and, asc, eq, inArray, lt, or, sql } from "drizzle-orm";
 import { type BatchState, embeddingBatches, embeddingBatchRows } from "../../schema/pipeline-tables.js";
-import { processItems } from "../core/process.js";
+import { type Prepared, processItems } from "../core/process.js";
 import { settleBudget } from "../cost/budget.js";
 import { bookSpend } from "../cost/ledger.js";
 import { usdOf } from "../cost/prices.js";
@@ -103,9 +103,14 @@ async function bookOnce(deps: Deps, batch: Batch, results: BatchResults) {
 async function storeRows(deps: Deps, batch: Batch, results: BatchResults, why: string, budget: Budget) {
   const error = `${BATCH_RETURNED}${why}`;
   const counts = { stored: 0, returned: 0, failed: 0, left: 0 };
-  const prepared = (hash: string) => {
-    const answer = results.answers.get(hash);
-    return answer && Array.from(answer.vector);
+  // The answers are the batch's model's: the set of that model (serving, or a model switch's shadow) takes them.
+  const prepared: Prepared = {
+    model: batch.model,
+    dimensions: batch.dimensions,
+    vectorOf: (hash) => {
+      const answer = results.answers.get(hash);
+      return answer && Array.from(answer.vector);
+    },
   };
   for (;;) {
     const rows = await deps.db

@@ -7,6 +7,7 @@ import { eq, inArray, sql } from "drizzle-orm";
 import { embeddingBatches, embeddingBatchRows } from "../../schema/pipeline-tables.js";
 import { BACKGROUND_PRIORITY } from "../../schema/registry.js";
 import { changedChunks } from "../core/changed-chunks.js";
+import { SERVING_TABLE } from "../core/store.js";
 import { BudgetSpentError, reserveBudget, settleBudget } from "../cost/budget.js";
 import { usdOf } from "../cost/prices.js";
 import type { Deps } from "../deps.js";
@@ -14,7 +15,7 @@ import { type BatchApi, MAX_BATCH_INPUTS } from "../embedders/batch-api.js";
 import { estimateTokens } from "../embedders/embedder.js";
 import { errorMessage } from "../lib/errors.js";
 import { groupBy, itemKey } from "../lib/item.js";
-import { type Claimed, claimBatch, readGate, readyCount, unclaim } from "../queue/index.js";
+import { BATCH_RETURNED, type Claimed, claimBatch, readGate, readyCount, unclaim } from "../queue/index.js";
 import { readSets, servingEmbedder, shadowWriter } from "../sets/sets.js";
 
 /** The priorities the Batch API takes: backfill and re-embedding (9) and any lower. */
@@ -26,16 +27,16 @@ export const BATCH_LEASE_MS = 25 * 3_600_000;
 export type Submitted = { batchId: number; rows: number; inputs: number; estimatedTokens: number };
 
 /**
- * One batch of the backfill backlog, when the Batch API is on, the backlog is at least
- * EMBEDDING_BATCH_MIN_ITEMS and no model switch is filling a shadow (the shadow would be embedded
- * live at settlement: left to the drain). Null when there is nothing to send.
+ * One batch of the backfill backlog, when the Batch API is on and the backlog is at least
+ * EMBEDDING_BATCH_MIN_ITEMS. While a model switch fills a shadow, the backlog is the shadow's (its
+ * rows queued at backfill priority): the batch embeds with the shadow's model, for the shadow's table;
+ * otherwise with the serving model. Null when there is nothing to send.
  */
 export async function submitBatch(deps: Deps, api: BatchApi, now: number): Promise<Submitted | null> {
   const { db, config } = deps;
   if (!config.batch.enabled) return null;
   const sets = await readSets(db);
-  if (shadowWriter(deps, sets)) return null;
-  const embedder = servingEmbedder(deps, sets);
+  const { embedder, table } = shadowWriter(deps, sets) ?? { embedder: servingEmbedder(deps, sets), table: SERVING_TABLE };
   // The backlog the gate holds for the Batch API is what this takes.
   const gate = { ...(await readGate(db, config, now)), heldForBatchApi: false };
   if ((await readyCount(db, BATCH_PRIORITIES, gate, true)) < config.batch.minItems) return null;
@@ -57,11 +58,11 @@ export async function submitBatch(deps: Deps, api: BatchApi, now: number): Promi
     return { batchId: batch!.id, claimed: rows };
   });
 
-  const giveBack = async (rows: Claimed[]) => {
+  const giveBack = async (rows: Claimed[], error?: string) => {
     const ids = rows.map((row) => row.id);
     if (!ids.length) return;
     await db.delete(embeddingBatchRows).where(inArray(embeddingBatchRows.queueId, ids));
-    await unclaim(db, ids);
+    await unclaim(db, ids, error);
   };
   // Gives back the rows still held (those with nothing to send went back already) and closes the batch.
   const abandon = async (error?: string) => {
@@ -72,24 +73,28 @@ export async function submitBatch(deps: Deps, api: BatchApi, now: number): Promi
       .where(eq(embeddingBatches.id, batchId));
   };
 
-  // Each distinct changed chunk once, items whole, up to the batch's size; rows with nothing to send
-  // (removals, unchanged text) go back to the live lanes, where they cost no tokens.
-  const chunks = await changedChunks({ ...deps, embedder }, claimed);
+  // Each distinct changed chunk once, items whole, up to the batch's size. Rows with nothing to send
+  // (removals, unchanged text) go to the live lanes, marked so no batch claims them again (else a
+  // backlog of them over the threshold would be held from the drain and given back, run after run);
+  // they cost no tokens there. Rows past the batch's size wait for the next batch.
+  const chunks = await changedChunks({ ...deps, embedder }, claimed, table);
   const byItem = groupBy(chunks, (chunk) => itemKey(chunk));
   const requests = new Map<string, string>();
   const kept: Claimed[] = [];
-  const returned: Claimed[] = [];
+  const nothingToSend: Claimed[] = [];
+  const overflow: Claimed[] = [];
   for (const row of claimed) {
     const own = byItem.get(itemKey(row)) ?? [];
     const fresh = new Set(own.map((c) => c.hash).filter((hash) => !requests.has(hash)));
-    if (own.length === 0 || requests.size + fresh.size > maxInputs) {
-      returned.push(row);
-      continue;
+    if (own.length === 0) nothingToSend.push(row);
+    else if (requests.size + fresh.size > maxInputs) overflow.push(row);
+    else {
+      for (const chunk of own) requests.set(chunk.hash, chunk.text);
+      kept.push(row);
     }
-    for (const chunk of own) requests.set(chunk.hash, chunk.text);
-    kept.push(row);
   }
-  await giveBack(returned);
+  await giveBack(nothingToSend, `${BATCH_RETURNED}nothing to embed for the batch's set`);
+  await giveBack(overflow);
   if (requests.size === 0) {
     await abandon();
     return null;

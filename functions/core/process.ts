@@ -48,12 +48,22 @@ export type ProcessDeps = {
    */
   meter?: (lane: Lane, model: string) => Meter;
   /**
-   * Vectors made already, by chunk hash (a Batch API batch's answers, functions/batch/): the serving set's
-   * changed chunks come from here, with no request; an item needing a chunk not here (its text changed
-   * since the batch was sent) is left out, `deferred`, for the live lanes.
+   * Vectors made already by one model, by chunk hash (a Batch API batch's answers, functions/batch/): the
+   * changed chunks of the set of that model come from here, with no request; an item needing a chunk
+   * not here (its text changed since the batch was sent), or a chunk of the other set, is left out,
+   * `deferred`, for the live lanes: a batch's settlement makes no live request.
    */
-  prepared?: (hash: string) => number[] | undefined;
+  prepared?: Prepared;
 };
+
+/** A batch's answers: the model (and size) that made them, and the vector of a chunk's hash. */
+export type Prepared = { model: string; dimensions: number; vectorOf: (hash: string) => number[] | undefined };
+
+/** What a set's pass may take from `prepared`: all of it for the set of its model, nothing for the other. */
+const preparedFor = (prepared: Prepared | undefined, embedder: Embedder): Prepared | undefined =>
+  !prepared || (prepared.model === embedder.model && prepared.dimensions === embedder.dimensions)
+    ? prepared
+    : { ...prepared, vectorOf: () => undefined };
 
 /** An item with its queue row's priority, which names the lane its tokens are booked to. */
 export type PrioritizedItem = Item & { priority?: number };
@@ -93,15 +103,23 @@ export async function processItems(deps: ProcessDeps, items: PrioritizedItem[]):
   const bound = (e: Embedder) => (budget && !e.budget ? withBudget(e, budget) : e);
   const shadow = shadowWriter({ embedder: deps.embedder, shadowEmbedder: deps.shadowEmbedder }, sets);
   let shadowFailed = 0;
+  let shadowDeferred: Item[] = [];
   if (shadow) {
-    const result = await processSet({ ...deps, embedder: bound(shadow.embedder), writer: undefined, prepared: undefined }, items, {
+    const prepared = preparedFor(deps.prepared, shadow.embedder);
+    const result = await processSet({ ...deps, embedder: bound(shadow.embedder), writer: undefined, prepared }, items, {
       table: shadow.table,
       settle: false,
     });
     shadowFailed = result.failed.length;
+    shadowDeferred = result.deferred ?? [];
   }
   const serving = bound(servingEmbedder({ embedder: deps.embedder, shadowEmbedder: deps.shadowEmbedder }, sets));
-  const result = await processSet({ ...deps, embedder: serving }, items, { table: SERVING_TABLE, settle: true });
+  const result = await processSet({ ...deps, embedder: serving, prepared: preparedFor(deps.prepared, serving) }, items, {
+    table: SERVING_TABLE,
+    settle: true,
+  });
+  // An item either set left for the live lanes goes back in line whole: there, the set it has costs nothing.
+  if (shadowDeferred.length) result.deferred = uniqueItems([...(result.deferred ?? []), ...shadowDeferred]);
   return shadowFailed ? { ...result, shadowFailed } : result;
 }
 
@@ -205,7 +223,7 @@ function takePrepared(deps: ProcessDeps, chunks: Chunk[]) {
   const deferred = new Map<string, Item>();
   if (!deps.prepared) return { given, deferred };
   for (const chunk of chunks) {
-    const vector = deps.prepared(chunk.hash);
+    const vector = deps.prepared.vectorOf(chunk.hash);
     if (!vector) deferred.set(itemKey(chunk), pick(chunk));
     else {
       const fault = vectorFault(vector);

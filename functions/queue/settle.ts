@@ -71,8 +71,9 @@ export async function returnToPending(db: Database, rows: { id: number; delayMs:
 /**
  * Gives back claims that never reached the API (the budget refused them, functions/cost/budget.ts): the
  * rows go back in line at once with the attempt not counted, so a spent budget never fails an item.
+ * `error`, when given, is recorded on them (BATCH_RETURNED: the live lanes', functions/queue/gate.ts).
  */
-export async function unclaim(db: Database, ids: number[]) {
+export async function unclaim(db: Database, ids: number[], error?: string) {
   if (ids.length === 0) return;
   await db
     .update(embeddingQueue)
@@ -80,6 +81,6 @@ export async function unclaim(db: Database, ids: number[]) {
     .where(and(inArray(embeddingQueue.id, ids), eq(embeddingQueue.status, "processing")));
   await returnToPending(
     db,
-    ids.map((id) => ({ id, delayMs: 0 })),
+    ids.map((id) => ({ id, delayMs: 0, ...(error ? { error } : {}) })),
   );
 }
