@@ -9,8 +9,11 @@
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { and, eq, gte } from "drizzle-orm";
+import type { Database } from "../functions/db/database";
 import { openaiBatchApi } from "../functions/embedders/batch-api";
 import { communityPost, embeddingQueue } from "../schema";
+import { BACKGROUND_PRIORITY } from "../schema/registry";
 import { backfill } from "../scripts/lib/backfill";
 import { startFakeStack } from "../testing/stack";
 import { type BatchRun, runBatchesToEnd } from "./batch-runs";
@@ -48,6 +51,35 @@ function runBatchesElsewhere(url: string, onRun: (run: BatchRun) => void) {
   });
   // A worker that dies before it is ready ends the wait too.
   return { ready: Promise.race([ready, done.then(() => Date.now())]), done };
+}
+
+/** The backfill's rows stored (its queue rows done), every `everyMs` from `started` until `stop`, then once more. */
+function watchProgress(db: Database, started: number, everyMs = 5000) {
+  const seen: { seconds: number; stored: number }[] = [];
+  const sample = async () => {
+    const stored = await db.$count(
+      embeddingQueue,
+      and(gte(embeddingQueue.priority, BACKGROUND_PRIORITY), eq(embeddingQueue.status, "done")),
+    );
+    seen.push({ seconds: (Date.now() - started) / 1000, stored });
+  };
+  let timer: NodeJS.Timeout | undefined;
+  let last = Promise.resolve();
+  const next = () => {
+    timer = setTimeout(() => {
+      last = sample().then(next);
+    }, everyMs);
+  };
+  next();
+  return {
+    async stop() {
+      clearTimeout(timer);
+      await last;
+      clearTimeout(timer);
+      await sample();
+      return seen;
+    },
+  };
 }
 
 export async function batchLive(n: number, samples: number, latencyMs = 50) {
@@ -88,13 +120,12 @@ export async function batchLive(n: number, samples: number, latencyMs = 50) {
     // The live window opens as the batches function's first run starts.
     const started = await batchSide.ready;
     const watch = watchSessionWaits(database);
+    const progress = watchProgress(db, started);
     const during = await measureLanes(db, samples, "during ");
     const windowEnded = Date.now();
-    const waits = await watch.stop();
+    const [waits, stored] = await Promise.all([watch.stop(), progress.stop()]);
     const { total, ended } = await backfillDone;
     const again = await measureLanes(db, samples, "again ");
-    // Rows the batches function had stored by a time: its runs ended by then.
-    const storedBy = (time: number) => runs.filter((run) => run.at + run.ms <= time).reduce((sum, run) => sum + run.stored, 0);
     const overlapped = (values: LaneSample[]) => values.filter((s) => s.at < ended);
     const ms = (values: LaneSample[]) => latencyStats(values.map((s) => s.ms));
     return {
@@ -111,7 +142,7 @@ export async function batchLive(n: number, samples: number, latencyMs = 50) {
         immediate: { n: overlapped(during.immediate).length, ...ms(overlapped(during.immediate)) },
         queued: { n: overlapped(during.queued).length, ...ms(overlapped(during.queued)) },
       },
-      window: { seconds: (windowEnded - started) / 1000, storedAtEnd: storedBy(windowEnded) },
+      window: { seconds: (windowEnded - started) / 1000, stored },
       backfill: { ...total, seconds: (ended - started) / 1000 },
       waits,
       runs: runs.map((run) => ({ ...run, at: (run.at - started) / 1000 })),

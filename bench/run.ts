@@ -170,7 +170,7 @@ await part("batchlive", async () => {
     ),
   );
   console.log(
-    `  the backfill: ${r.queuedRows} rows queued, ${r.backfill.batches} batches, ${r.backfill.stored} rows stored (${r.backfill.returned} given back to the live lanes) in ${round(r.backfill.seconds)} s, ${r.backfill.runs} runs; the live window (changes "during") lasted ${round(r.window.seconds)} s from the backfill's start, ${r.window.storedAtEnd} rows stored by its end`,
+    `  the backfill: ${r.queuedRows} rows queued, ${r.backfill.batches} batches, ${r.backfill.stored} rows stored (${r.backfill.returned} given back to the live lanes) in ${round(r.backfill.seconds)} s, ${r.backfill.runs} runs; the live window (changes "during") lasted ${round(r.window.seconds)} s from the backfill's start; rows stored meanwhile (s: rows): ${r.window.stored.map((p) => `${round(p.seconds, 0)}: ${p.stored}`).join(", ")}`,
   );
   console.log(
     `  the batches function's runs (start s: sent / stored rows, run s): ${r.runs.map((run) => `${round(run.at)}: ${run.sentRows} / ${run.stored}, ${round(run.ms / 1000)}`).join("; ")}`,
