@@ -119,7 +119,8 @@ export async function batchLive(n: number, samples: number, latencyMs = 50) {
     backfillDone.catch(() => undefined);
     // The live window opens as the batches function's first run starts.
     const started = await batchSide.ready;
-    const watch = watchSessionWaits(database);
+    // Every 100 ms: the sampling is itself load, in this window only.
+    const watch = watchSessionWaits(database, 100);
     const progress = watchProgress(db, started);
     const during = await measureLanes(db, samples, "during ");
     const windowEnded = Date.now();
