@@ -11,7 +11,8 @@ const database = nodePostgresDatabase(process.env.DATABASE_URL!);
 console.log(JSON.stringify({ ready: Date.now() }));
 try {
   const total = await runBatchesToEnd(fakeOpenAIDeps(database.db, api, true), api.batch, (run) => console.log(JSON.stringify({ run })));
-  console.log(JSON.stringify({ total }));
+  const cpu = process.cpuUsage();
+  console.log(JSON.stringify({ total: { ...total, cpuSeconds: (cpu.user + cpu.system) / 1e6 } }));
 } finally {
   await database.close();
   await api.close();

@@ -148,20 +148,18 @@ await part("batchlive", async () => {
   const r = await batchLive(Number(process.env.BENCH_BATCHLIVE_SIZE ?? 20000), Number(process.env.BENCH_BATCHLIVE_SAMPLES ?? 150));
   const pair = (x: { p50: number; p95: number }) => `${round(x.p50, 0)} / ${round(x.p95, 0)}`;
   console.log(
-    `Live changes during a ${r.n}-post backfill through the Batch API path (${benchDatabaseLabel}, local stack, 50 ms API, EMBEDDING_BATCH_API=true; the batches function ${r.inProcess ? "in this process" : "in a process of its own"}, run back to back), change → searchable, ${r.samples} changes per lane each time:`,
+    `Live changes during a ${r.n}-post backfill through the Batch API path (${benchDatabaseLabel}, local stack, 50 ms API, EMBEDDING_BATCH_API=true; the batches function ${r.inProcess ? "in this process" : `in a process of its own${process.env.BENCH_BATCHLIVE_NICE === "0" ? "" : " at nice 19"}`}, run back to back), change → searchable, ${r.samples} changes per lane each time:`,
   );
   console.table(
     Object.fromEntries(
       (["immediate", "queued"] as const).map((lane) => {
         const x = r.lanes[lane];
-        const o = r.overlapped[lane];
         return [
           lane === "immediate" ? "immediate (courses)" : "queued (posts)",
           {
             "without p50 / p95 ms": pair(x.without),
             "during p50 / p95 ms": pair(x.during),
             "p95 during / without": round(x.during.p95 / x.without.p95, 2),
-            "before it ended: n, p50 / p95 ms": `${o.n}, ${pair(o)}`,
             "again without p50 / p95 ms": pair(x.again),
             "p95 again / without": round(x.again.p95 / x.without.p95, 2),
           },
@@ -169,8 +167,17 @@ await part("batchlive", async () => {
       }),
     ),
   );
+  console.log("  the changes made during it, by what the batches function was doing then (n, p50 / p95 ms):");
+  console.table(
+    Object.fromEntries(
+      (["immediate", "queued"] as const).map((lane) => [
+        lane,
+        Object.fromEntries(Object.entries(r.phases[lane]).map(([phase, x]) => [phase, `${x.n}, ${pair(x)}`])),
+      ]),
+    ),
+  );
   console.log(
-    `  the backfill: ${r.queuedRows} rows queued, ${r.backfill.batches} batches, ${r.backfill.stored} rows stored (${r.backfill.returned} given back to the live lanes) in ${round(r.backfill.seconds)} s, ${r.backfill.runs} runs; the live window (changes "during") lasted ${round(r.window.seconds)} s from the backfill's start; rows stored meanwhile (s: rows): ${r.window.stored.map((p) => `${round(p.seconds, 0)}: ${p.stored}`).join(", ")}`,
+    `  the backfill: ${r.queuedRows} rows queued, ${r.backfill.batches} batches, ${r.backfill.stored} rows stored (${r.backfill.returned} given back to the live lanes) in ${round(r.backfill.seconds)} s, ${r.backfill.runs} runs${r.backfill.cpuSeconds === undefined ? "" : ` (its process used ${round(r.backfill.cpuSeconds)} s of CPU)`}; the live window (changes "during") lasted ${round(r.window.seconds)} s from the backfill's start; rows stored meanwhile (s: rows): ${r.window.stored.map((p) => `${round(p.seconds, 0)}: ${p.stored}`).join(", ")}`,
   );
   console.log(
     `  the batches function's runs (start s: sent / stored rows, run s): ${r.runs.map((run) => `${round(run.at)}: ${run.sentRows} / ${run.stored}, ${round(run.ms / 1000)}`).join("; ")}`,
