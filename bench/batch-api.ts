@@ -3,16 +3,14 @@
 // batches function, the fake finishing each batch between polls), on BENCH_DATABASE_URL's PostgreSQL
 // (PGlite when unset). The ledger's money for each, at text-embedding-3-small's list price.
 
-import { runBatches } from "../functions/batches";
-import { loadConfig } from "../functions/config";
 import { spendByDay, totalOf } from "../functions/cost/ledger";
-import type { Deps } from "../functions/deps";
 import { drain } from "../functions/drain";
 import { utcDay } from "../functions/lib/utc-day";
 import { communityPost, embeddingQueue, embeddingSpend, embeddings } from "../schema";
 import { createRegistry } from "../schema/registry";
 import { backfill } from "../scripts/lib/backfill";
-import { fakeServerEmbedder, startFakeOpenAI } from "../testing/fake-openai";
+import { startFakeOpenAI } from "../testing/fake-openai";
+import { fakeOpenAIDeps, runBatchesToEnd } from "./batch-runs";
 import { openBenchDatabase } from "./bench-database";
 import { realisticText, seededRandom } from "./corpus";
 
@@ -21,12 +19,7 @@ export async function batchApiBench(n: number) {
   const api = await startFakeOpenAI();
   const registry = createRegistry();
   const random = seededRandom(n);
-  const depsWith = (batchApi: boolean): Deps => ({
-    db: database.db,
-    registry,
-    config: loadConfig({ OPENAI_API_KEY: "test-openai-key", OPENAI_BASE_URL: api.url, EMBEDDING_BATCH_API: String(batchApi) }),
-    embedder: fakeServerEmbedder(api),
-  });
+  const depsWith = (batchApi: boolean) => fakeOpenAIDeps(database.db, api, batchApi);
   // Live: the Batch API off (on, the drain leaves a backfill backlog to it).
   let deps = depsWith(false);
   const ledger = async () =>
@@ -60,14 +53,7 @@ export async function batchApiBench(n: number) {
     deps = depsWith(true);
     await backfill(database.db, entry);
     started = performance.now();
-    let runs = 0;
-    let batches = 0;
-    for (; runs < 1000; runs++) {
-      const run = await runBatches(deps);
-      batches += run.submitted.length;
-      api.batch.finish();
-      if (run.submitted.length === 0 && run.polled.length === 0) break;
-    }
+    const { runs, batches } = await runBatchesToEnd(deps, api.batch);
     const batchSeconds = (performance.now() - started) / 1000;
     const afterBatches = await ledger();
     // Whatever the batches gave back (none, here) goes live.

@@ -24,6 +24,7 @@ import { createRegistry } from "../schema/registry";
 import { type BenchDatabase, copyText, openBenchDatabase } from "./bench-database";
 import { latentPoints, projection } from "./clustered";
 import { percentile } from "./corpus";
+import { watchSessionWaits } from "./session-waits";
 
 const QUERIES = 100;
 const K = 10;
@@ -203,19 +204,7 @@ export async function switchBench(n: number) {
     const timed = async (direction: "switch" | "rollback", after: string) => {
       phase = `${direction}ing`;
       // What any session waiting for a lock meanwhile waits behind (the switch, or searches behind it).
-      const seen = new Set<string>();
-      let switching = true;
-      const watch = (async () => {
-        while (switching) {
-          const rows = await db.query<{ waiter: string; blocker: string }>(
-            `SELECT DISTINCT left(w.query, 40) AS waiter, b.backend_type || ': ' || left(b.query, 40) AS blocker
-              FROM pg_stat_activity w, unnest(pg_blocking_pids(w.pid)) AS bp JOIN pg_stat_activity b ON b.pid = bp
-              WHERE w.datname = current_database() AND w.wait_event_type = 'Lock'`,
-          );
-          for (const r of rows) seen.add(`${r.waiter} ⟵ ${r.blocker}`);
-          await new Promise((resolve) => setTimeout(resolve, 25));
-        }
-      })();
+      const watch = watchSessionWaits(db);
       // As `npm run model -- switch` does: the set about to serve vacuumed first, outside the switch.
       const prepared = performance.now();
       await prepareSwitch(db.db);
@@ -224,9 +213,7 @@ export async function switchBench(n: number) {
       await switchSets(db.db, direction);
       phase = after;
       const ms = performance.now() - started;
-      switching = false;
-      await watch;
-      blockers.set(`${direction} → ${after}`, seen);
+      blockers.set(`${direction} → ${after}`, (await watch.stop()).blockers);
       await new Promise((resolve) => setTimeout(resolve, 3000));
       return ms;
     };

@@ -1,4 +1,4 @@
-// `npm run bench [status]` loads 1,000,000 queue rows and times the status page; `[batch]` and `[efsearch]` are also outside the default set.
+// `npm run bench [status]` loads 1,000,000 queue rows and times the status page; `[batch]`, `[batchlive]` and `[efsearch]` are also outside the default set.
 // `npm run bench [throughput] [insert] [index] [latency] [doorbells] [webhooks] [day] [ratelimit] [search] [labelled] [memory] [hnsw] [bundles] [halfvec] [switch] [cost]`: runs the benchmarks (all by
 // default) and prints their figures. Sizes: BENCH_DRAIN_SIZES (1000,5000,20000), BENCH_SEARCH_SIZES
 // (10000,50000; on PostgreSQL 10000,100000), BENCH_MEMORY_SIZES (500,5000). On the PostgreSQL server
@@ -6,6 +6,7 @@
 import { cpus, loadavg } from "node:os";
 import { buildEdgeBundles } from "../scripts/build-edge";
 import { batchApiBench } from "./batch-api";
+import { batchLive } from "./batch-live";
 import { benchDatabaseLabel, benchServerUrl } from "./bench-database";
 import { costLedger } from "./cost";
 import { doorbells } from "./doorbells";
@@ -41,7 +42,7 @@ const DEFAULT_PARTS = [
   "switch",
   "cost",
 ];
-const PARTS = [...DEFAULT_PARTS, "insert", "index", "status", "batch", "efsearch"];
+const PARTS = [...DEFAULT_PARTS, "insert", "index", "status", "batch", "batchlive", "efsearch"];
 const wanted = new Set(process.argv.slice(2).length ? process.argv.slice(2) : DEFAULT_PARTS);
 const unknown = [...wanted].filter((name) => !PARTS.includes(name));
 if (unknown.length) {
@@ -142,6 +143,52 @@ await part("batch", async () => {
   console.log(
     `  batch / live money: ${r.ratio} (tokens ${r.batch.tokens === r.live.tokens ? "equal" : `differ by ${r.batch.tokens - r.live.tokens}`}); the fake billed ${r.fakeBatchTokens} batch tokens; live after the batches: ${r.liveAfterBatches.tokens} tokens`,
   );
+});
+await part("batchlive", async () => {
+  const r = await batchLive(Number(process.env.BENCH_BATCHLIVE_SIZE ?? 20000), Number(process.env.BENCH_BATCHLIVE_SAMPLES ?? 150));
+  const pair = (x: { p50: number; p95: number }) => `${round(x.p50, 0)} / ${round(x.p95, 0)}`;
+  console.log(
+    `Live changes during a ${r.n}-post backfill through the Batch API path (${benchDatabaseLabel}, local stack, 50 ms API, EMBEDDING_BATCH_API=true; the batches function ${r.inProcess ? "in this process" : `in a process of its own${process.env.BENCH_BATCHLIVE_NICE === "0" ? "" : " at nice 19"}`}, run back to back), change → searchable, ${r.samples} changes per lane each time:`,
+  );
+  console.table(
+    Object.fromEntries(
+      (["immediate", "queued"] as const).map((lane) => {
+        const x = r.lanes[lane];
+        return [
+          lane === "immediate" ? "immediate (courses)" : "queued (posts)",
+          {
+            "without p50 / p95 ms": pair(x.without),
+            "during p50 / p95 ms": pair(x.during),
+            "p95 during / without": round(x.during.p95 / x.without.p95, 2),
+            "again without p50 / p95 ms": pair(x.again),
+            "p95 again / without": round(x.again.p95 / x.without.p95, 2),
+          },
+        ];
+      }),
+    ),
+  );
+  console.log("  the changes made during it, by what the batches function was doing then (n, p50 / p95 ms):");
+  console.table(
+    Object.fromEntries(
+      (["immediate", "queued"] as const).map((lane) => [
+        lane,
+        Object.fromEntries(Object.entries(r.phases[lane]).map(([phase, x]) => [phase, `${x.n}, ${pair(x)}`])),
+      ]),
+    ),
+  );
+  console.log(
+    `  the backfill: ${r.queuedRows} rows queued, ${r.backfill.batches} batches, ${r.backfill.stored} rows stored (${r.backfill.returned} given back to the live lanes) in ${round(r.backfill.seconds)} s, ${r.backfill.runs} runs${r.backfill.cpuSeconds === undefined ? "" : ` (its process used ${round(r.backfill.cpuSeconds)} s of CPU)`}; the live window (changes "during") lasted ${round(r.window.seconds)} s from the backfill's start; rows stored meanwhile (s: rows): ${r.window.stored.map((p) => `${round(p.seconds, 0)}: ${p.stored}`).join(", ")}`,
+  );
+  console.log(
+    `  the batches function's runs (start s: sent / stored rows, run s): ${r.runs.map((run) => `${round(run.at)}: ${run.sentRows} / ${run.stored}, ${round(run.ms / 1000)}`).join("; ")}`,
+  );
+  if (r.waits.samples) {
+    const events = [...r.waits.events].sort((a, b) => b[1] - a[1]).map(([event, n]) => `${event} ${round(n / r.waits.samples, 2)}`);
+    console.log(
+      `  the database's active sessions during the window, on average per sample (${r.waits.samples} samples): ${events.join(", ")}`,
+    );
+    console.log(`  lock waits seen: ${r.waits.blockers.size ? [...r.waits.blockers].join(" | ") : "none"}`);
+  }
 });
 await part("throughput", async () => {
   const results = [];

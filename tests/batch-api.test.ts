@@ -8,17 +8,19 @@ import { and, eq, inArray, sql } from "drizzle-orm";
 import OpenAI, { toFile } from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createFunctionApp } from "../functions/app";
-import { pruneBatches } from "../functions/batch/settle";
+import { pollBatches, pruneBatches, STORE_GROUP } from "../functions/batch/settle";
 import { BATCH_LEASE_MS } from "../functions/batch/submit";
-import { runBatches } from "../functions/batches";
+import { batchApiOf, runBatches } from "../functions/batches";
 import { loadConfig } from "../functions/config";
 import { contentHash } from "../functions/core/hash";
 import { spendByDay, totalOf } from "../functions/cost/ledger";
+import { lockBucket } from "../functions/db/conflicts";
 import { rowsOf } from "../functions/db/database";
 import type { Deps } from "../functions/deps";
 import { drain } from "../functions/drain";
 import { type BatchResults, readLine, requestLines } from "../functions/embedders/batch-api";
 import { endpointUrl } from "../functions/endpoints";
+import { Budget } from "../functions/lib/budget";
 import { utcDay } from "../functions/lib/utc-day";
 import { queueItems } from "../functions/queue";
 import { createShadow, dropShadow, shadowCoverage } from "../functions/sets/shadow";
@@ -345,6 +347,28 @@ describe("the Batch API path", () => {
     api.batch.finish();
     expect((await runBatches(deps)).polled.map((p) => p.stored)).toEqual([10, 10]);
     expect(await queueStatuses()).toEqual({ done: 25 });
+  });
+
+  it("stores a batch a group at a time in lock-bucket order, so that each write holds few of the items' locks", async () => {
+    const deps = depsWith();
+    const ids = await backfill(250);
+    expect((await runBatches(deps)).submitted).toEqual([expect.objectContaining({ rows: 250 })]);
+    api.batch.finish();
+    // A clock the test holds, a second further on each reading: the poll's budget lets one group through.
+    let now = 0;
+    const clock = { now: () => (now += 1000), sleep: async () => undefined };
+    const [first] = await pollBatches(deps, batchApiOf(deps)!, Budget.start(2500, clock));
+    expect(first).toMatchObject({ status: "completed", stored: STORE_GROUP, left: 250 - STORE_GROUP });
+    const byBucket = ids
+      .map((contentId) => ({ contentId, bucket: lockBucket({ contentType: "post", contentId }) }))
+      .sort((a, b) => a.bucket - b.bucket);
+    const stored = await connection.db.select({ id: embeddings.contentId }).from(embeddings);
+    expect(new Set(stored.map((row) => row.id))).toEqual(new Set(byBucket.slice(0, STORE_GROUP).map((x) => x.contentId)));
+    expect(Math.max(...byBucket.slice(0, STORE_GROUP).map((x) => x.bucket))).toBeLessThanOrEqual(byBucket[STORE_GROUP]!.bucket);
+    // The next poll stores the rest and settles the batch.
+    expect((await runBatches(deps)).polled).toEqual([expect.objectContaining({ stored: 250 - STORE_GROUP, left: 0 })]);
+    expect(await queueStatuses()).toEqual({ done: 250 });
+    expect(await connection.db.select({ state: embeddingBatches.state }).from(embeddingBatches)).toEqual([{ state: "settled" }]);
   });
 
   it("an item edited while its batch runs keeps its new text: the stale vector is never stored, the live lane embeds the edit", async () => {

@@ -9,6 +9,7 @@ import { type Prepared, processItems } from "../core/process.js";
 import { settleBudget } from "../cost/budget.js";
 import { bookSpend } from "../cost/ledger.js";
 import { usdOf } from "../cost/prices.js";
+import { lockBucket } from "../db/conflicts.js";
 import type { Deps } from "../deps.js";
 import { type BatchApi, type BatchResults, FINAL_STATUSES } from "../embedders/batch-api.js";
 import type { Budget } from "../lib/budget.js";
@@ -19,8 +20,13 @@ import { BATCH_RETURNED, returnToPending, settleDone, settleFailed } from "../qu
 /** A batch still "preparing" this long after it was made was left by a run that died: its rows go back. */
 export const PREPARING_TIMEOUT_MS = 10 * 60_000;
 
-/** Queue rows stored per processing call: the drain's batch size. */
-const GROUP = 500;
+/**
+ * Queue rows stored per processing call (one write transaction), taken in lock-bucket order: a group
+ * then holds few of the item locks (db/conflicts.ts: 1,024 shared buckets; 100 rows of a 10,000-row
+ * batch hold about 10, where 500 in queue order held about 400), each for a short transaction, so a live
+ * change seldom waits for the backfill's write (BENCHMARKS.md §12).
+ */
+export const STORE_GROUP = 100;
 
 export type BatchPoll = { id: number; status: string; stored: number; returned: number; failed: number; left: number };
 
@@ -96,9 +102,9 @@ async function bookOnce(deps: Deps, batch: Batch, results: BatchResults) {
 }
 
 /**
- * Stores the batch's rows a group at a time, each group settled in the queue and struck off the batch
- * as it goes; once none is left, the batch is settled. `why`: the error recorded on rows given back
- * (BATCH_RETURNED first: the live lanes take them, no batch again).
+ * Stores the batch's rows a group at a time (STORE_GROUP, in lock-bucket order), each group settled in
+ * the queue and struck off the batch as it goes; once none is left, the batch is settled. `why`: the
+ * error recorded on rows given back (BATCH_RETURNED first: the live lanes take them, no batch again).
  */
 async function storeRows(deps: Deps, batch: Batch, results: BatchResults, why: string, budget: Budget) {
   const error = `${BATCH_RETURNED}${why}`;
@@ -112,18 +118,14 @@ async function storeRows(deps: Deps, batch: Batch, results: BatchResults, why: s
       return answer && Array.from(answer.vector);
     },
   };
-  for (;;) {
-    const rows = await deps.db
-      .select()
-      .from(embeddingBatchRows)
-      .where(eq(embeddingBatchRows.batchId, batch.id))
-      .orderBy(asc(embeddingBatchRows.queueId))
-      .limit(GROUP);
-    if (rows.length === 0) break;
+  const all = await deps.db.select().from(embeddingBatchRows).where(eq(embeddingBatchRows.batchId, batch.id));
+  const ordered = all.map((row) => ({ row, bucket: lockBucket(row) })).sort((a, b) => a.bucket - b.bucket || a.row.queueId - b.row.queueId);
+  for (let start = 0; start < ordered.length; start += STORE_GROUP) {
     if (budget.left() <= 0) {
-      counts.left = await deps.db.$count(embeddingBatchRows, eq(embeddingBatchRows.batchId, batch.id));
+      counts.left = ordered.length - start;
       return counts;
     }
+    const rows = ordered.slice(start, start + STORE_GROUP).map((entry) => entry.row);
     const ids = rows.map((row) => row.queueId);
     try {
       const items = rows.map((row) => ({ contentType: row.contentType, contentId: row.contentId, priority: row.priority }));
@@ -152,7 +154,7 @@ async function storeRows(deps: Deps, batch: Batch, results: BatchResults, why: s
       if (!(error instanceof PermanentError)) {
         // Transient (the database): the rows stay the batch's, stored by the next poll.
         console.warn(`[batches] batch ${batch.id}: ${errorMessage(error)}`);
-        counts.left = await deps.db.$count(embeddingBatchRows, eq(embeddingBatchRows.batchId, batch.id));
+        counts.left = ordered.length - start;
         return counts;
       }
       await returnToPending(

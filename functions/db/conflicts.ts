@@ -11,12 +11,15 @@ const LOCK_NAMESPACE = 0x71e5;
 /** Items hash into this many locks: a 1,000-item batch takes at most 1,024, well within the lock table. */
 const LOCK_BUCKETS = 1024;
 
+/** The lock an item's writers take: items share a bucket's lock, so an unrelated writer may wait on it. */
+export const lockBucket = (item: Item): number => fnv1a(itemKey(item)) % LOCK_BUCKETS;
+
 /**
  * Takes the items' transaction-level locks, in ascending order so that two writers of overlapping
  * items never wait on each other in a cycle. Held until the transaction ends. Call first in it.
  */
 export async function lockItems(tx: Database, items: Item[]): Promise<void> {
-  const buckets = [...new Set(items.map((item) => fnv1a(itemKey(item)) % LOCK_BUCKETS))].sort((a, b) => a - b);
+  const buckets = [...new Set(items.map(lockBucket))].sort((a, b) => a - b);
   if (buckets.length === 0) return;
   // A VALUES list is scanned in the order written, so the locks are taken in that order.
   const values = sql.join(

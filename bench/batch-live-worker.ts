@@ -1,0 +1,19 @@
+// The batches function as the platform runs it (bench/batch-live.ts): a process of its own, the database
+// across the wire (DATABASE_URL, node-postgres as the Node.js functions open it), the Batch API elsewhere
+// (a fake OpenAI server of its own, finishing each batch between runs). Prints a JSON line per run
+// (bench/batch-runs.ts's BatchRun), then one with the totals; a first line says it is ready.
+import { nodePostgresDatabase } from "../functions-node/database";
+import { startFakeOpenAI } from "../testing/fake-openai";
+import { fakeOpenAIDeps, runBatchesToEnd } from "./batch-runs";
+
+const api = await startFakeOpenAI();
+const database = nodePostgresDatabase(process.env.DATABASE_URL!);
+console.log(JSON.stringify({ ready: Date.now() }));
+try {
+  const total = await runBatchesToEnd(fakeOpenAIDeps(database.db, api, true), api.batch, (run) => console.log(JSON.stringify({ run })));
+  const cpu = process.cpuUsage();
+  console.log(JSON.stringify({ total: { ...total, cpuSeconds: (cpu.user + cpu.system) / 1e6 } }));
+} finally {
+  await database.close();
+  await api.close();
+}

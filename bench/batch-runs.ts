@@ -1,0 +1,46 @@
+// The Batch API path as the benchmarks drive it: the batches function's run (functions/batches.ts) called
+// back to back, as its schedule would call it, with the fake Batch API finishing every batch sent between
+// two runs (OpenAI's finishes within 24 hours).
+import { runBatches } from "../functions/batches";
+import { loadConfig } from "../functions/config";
+import type { Database } from "../functions/db/database";
+import type { Deps } from "../functions/deps";
+import { createRegistry } from "../schema/registry";
+import { type FakeOpenAI, fakeServerEmbedder } from "../testing/fake-openai";
+import type { FakeBatchApi } from "../testing/fake-openai-batch";
+
+/** One run of the batches function: when it started (ms since the epoch), how long it took, what it did. */
+export type BatchRun = { at: number; ms: number; submitted: number; sentRows: number; stored: number; returned: number };
+
+/** A deployment's dependencies against the fake OpenAI server, its Batch API path on or off. */
+export const fakeOpenAIDeps = (db: Database, api: FakeOpenAI, batchApi: boolean): Deps => ({
+  db,
+  registry: createRegistry(),
+  config: loadConfig({ OPENAI_API_KEY: "test-openai-key", OPENAI_BASE_URL: api.url, EMBEDDING_BATCH_API: String(batchApi) }),
+  embedder: fakeServerEmbedder(api),
+});
+
+/** Runs until one finds no batch to poll and none to send; each run is handed to `onRun` as it ends. */
+export async function runBatchesToEnd(deps: Deps, batchApi: FakeBatchApi, onRun?: (run: BatchRun) => void, maxRuns = 1000) {
+  const total = { runs: 0, batches: 0, stored: 0, returned: 0 };
+  while (total.runs < maxRuns) {
+    const at = Date.now();
+    const run = await runBatches(deps);
+    total.runs++;
+    const done: BatchRun = {
+      at,
+      ms: Date.now() - at,
+      submitted: run.submitted.length,
+      sentRows: run.submitted.reduce((sum, s) => sum + s.rows, 0),
+      stored: run.polled.reduce((sum, p) => sum + p.stored, 0),
+      returned: run.polled.reduce((sum, p) => sum + p.returned, 0),
+    };
+    total.batches += done.submitted;
+    total.stored += done.stored;
+    total.returned += done.returned;
+    onRun?.(done);
+    batchApi.finish();
+    if (run.submitted.length === 0 && run.polled.length === 0) break;
+  }
+  return total;
+}
