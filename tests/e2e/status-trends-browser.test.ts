@@ -6,11 +6,11 @@ import { join } from "node:path";
 import { sql } from "drizzle-orm";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { utcDay } from "../functions/lib/utc-day";
-import { lineChart } from "../functions/status/charts";
-import { embeddingQueue, embeddingSpend, qstashSpend } from "../schema";
-import { startTestStack, type TestStack } from "./support/stack";
-import { tempFolder } from "./support/temp-folder";
+import { utcDay } from "../../functions/lib/utc-day";
+import { lineChart } from "../../functions/status/charts";
+import { embeddingQueue, embeddingSpend, qstashSpend } from "../../schema";
+import { startTestStack, type TestStack } from "../support/stack";
+import { tempFolder } from "../support/temp-folder";
 
 const CHROMIUM = "/usr/bin/chromium";
 const hasChromium = existsSync(CHROMIUM);
