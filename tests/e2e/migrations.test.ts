@@ -1,15 +1,31 @@
-// Migrations from scratch, as `npm run db:migrate` meets a database: an empty file-backed one, then again
-// after a restart, and an application's own tables. Apart from `npm test`, which starts every file from
-// a copy of the database migrated once (tests/support/global-setup.ts).
+// Migrations from scratch, as `npm run db:migrate` meets a database: one without the registered tables
+// (refused, saying what to do), an empty file-backed one, then again after a restart, and an
+// application's own tables. Apart from `npm test`, which starts every file from a copy of the database
+// migrated once (tests/support/global-setup.ts).
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { getTableName } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { course, embeddingQueue } from "../../schema";
+import { defaultRegistry } from "../../schema/registry";
 import { openPglite } from "../../scripts/lib/database";
 import { migrationsFolder, sampleTablesFolder } from "../../scripts/lib/migrations";
 
 describe("migrations from scratch", () => {
+  it("refuse, saying what to do, when the registered tables are missing", async () => {
+    const empty = await openPglite();
+    try {
+      const tables = defaultRegistry.map((entry) => getTableName(entry.table));
+      await expect(empty.migrate({ sampleTables: false })).rejects.toThrow(`registered tables ${tables.join(", ")} do not exist`);
+      await expect(empty.migrate({ sampleTables: false })).rejects.toThrow(/--sample-tables/);
+      const created = await empty.pglite!.query("SELECT to_regclass('embeddings') AS t");
+      expect(created.rows).toEqual([{ t: null }]);
+    } finally {
+      await empty.close();
+    }
+  });
+
   it("apply to an empty file-backed database and again, harmlessly, after a restart", async () => {
     const dir = mkdtempSync(join(tmpdir(), "qe-migrate-"));
     try {
