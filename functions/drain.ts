@@ -13,7 +13,6 @@ import { requireQStashSignature } from "./http/auth.js";
 import { createRouter, type Router, Status } from "./http/create-app.js";
 import { startRun } from "./lib/budget.js";
 import { errorMessage, OutOfTimeError, PermanentError, TransientError } from "./lib/errors.js";
-import { itemKey } from "./lib/item.js";
 import { parseBody } from "./lib/validate.js";
 import { deduplicationId } from "./qstash/deduplication-id.js";
 import { doorbellAfter, FALLBACK_LANE } from "./qstash/doorbells.js";
@@ -33,7 +32,7 @@ import {
   readyCount,
   releaseLane,
   returnToPending,
-  settleDone,
+  settleByOutcome,
   settleFailed,
   unclaim,
 } from "./queue/index.js";
@@ -138,18 +137,9 @@ export async function drain(deps: Deps, options: DrainOptions = {}): Promise<Dra
     summary.claimed += batch.length;
     try {
       const result = await processItems({ ...deps, embedder, meter }, batch);
-      const failedKeys = new Map(result.failed.map((f) => [itemKey(f), f.error]));
-      const failed = batch.filter((row) => failedKeys.has(itemKey(row)));
-      await settleFailed(
-        deps.db,
-        failed.map((row) => ({ id: row.id, error: failedKeys.get(itemKey(row))! })),
-      );
-      await settleDone(
-        deps.db,
-        batch.filter((row) => !failedKeys.has(itemKey(row))).map((row) => row.id),
-      );
-      summary.done += batch.length - failed.length;
-      summary.failed += failed.length;
+      const settled = await settleByOutcome(deps.db, batch, result);
+      summary.done += settled.done;
+      summary.failed += settled.failed;
       summary.embedded += result.embedded;
     } catch (error) {
       // The budget refused a request: the batch waits, its attempt not counted, until the gate opens.

@@ -14,8 +14,7 @@ import type { Deps } from "../deps.js";
 import { type BatchApi, type BatchResults, FINAL_STATUSES } from "../embedders/batch-api.js";
 import type { Budget } from "../lib/budget.js";
 import { errorMessage, PermanentError } from "../lib/errors.js";
-import { itemKey } from "../lib/item.js";
-import { BATCH_RETURNED, returnToPending, settleDone, settleFailed } from "../queue/index.js";
+import { BATCH_RETURNED, returnToPending, settleByOutcome } from "../queue/index.js";
 
 /** A batch still "preparing" this long after it was made was left by a run that died: its rows go back. */
 export const PREPARING_TIMEOUT_MS = 10 * 60_000;
@@ -130,26 +129,16 @@ async function storeRows(deps: Deps, batch: Batch, results: BatchResults, why: s
     try {
       const items = rows.map((row) => ({ contentType: row.contentType, contentId: row.contentId, priority: row.priority }));
       const result = await processItems({ ...deps, prepared }, items);
-      const failedKeys = new Map(result.failed.map((f) => [itemKey(f), f.error]));
-      const deferredKeys = new Set((result.deferred ?? []).map(itemKey));
-      const failed = rows.filter((row) => failedKeys.has(itemKey(row)));
-      const deferred = rows.filter((row) => deferredKeys.has(itemKey(row)));
-      await settleFailed(
+      // Deferred rows go back in line at once: the live lanes embed them.
+      const settled = await settleByOutcome(
         deps.db,
-        failed.map((row) => ({ id: row.queueId, error: failedKeys.get(itemKey(row))! })),
+        rows.map((row) => ({ ...row, id: row.queueId })),
+        result,
+        error,
       );
-      // Back in line at once: the live lanes embed them (a row whose item has a newer pending row goes).
-      await returnToPending(
-        deps.db,
-        deferred.map((row) => ({ id: row.queueId, delayMs: 0, error })),
-      );
-      await settleDone(
-        deps.db,
-        rows.filter((row) => !failedKeys.has(itemKey(row)) && !deferredKeys.has(itemKey(row))).map((row) => row.queueId),
-      );
-      counts.failed += failed.length;
-      counts.returned += deferred.length;
-      counts.stored += rows.length - failed.length - deferred.length;
+      counts.failed += settled.failed;
+      counts.returned += settled.returned;
+      counts.stored += rows.length - settled.failed - settled.returned;
     } catch (error) {
       if (!(error instanceof PermanentError)) {
         // Transient (the database): the rows stay the batch's, stored by the next poll.

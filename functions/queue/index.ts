@@ -16,4 +16,4 @@ export { type QueuedItem, queueItems, queueItemsThen, queueOtherModels, queueSha
 export { recordFailed } from "./record-failed.js";
 export { type PendingVersion, pendingVersions, resolveSettled } from "./resolve-settled.js";
 export { failedCount, MAX_RETRY_ROUNDS, retryFailedRows } from "./retry.js";
-export { backoffMs, MAX_ATTEMPTS, returnToPending, settleDone, settleFailed, unclaim } from "./settle.js";
+export { backoffMs, MAX_ATTEMPTS, type Outcome, returnToPending, settleByOutcome, settleDone, settleFailed, unclaim } from "./settle.js";

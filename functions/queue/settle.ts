@@ -6,6 +6,7 @@ import { embeddingQueue, type QueueSource } from "../../schema/pipeline-tables.j
 import { yieldingWrite } from "../db/conflicts.js";
 import type { Database } from "../db/database.js";
 import { MAX_ERROR_LENGTH } from "../lib/errors.js";
+import { type Item, itemKey } from "../lib/item.js";
 import { move } from "./move.js";
 
 /** How many claims an item gets before it is recorded as failed. */
@@ -83,4 +84,33 @@ export async function unclaim(db: Database, ids: number[], error?: string) {
     db,
     ids.map((id) => ({ id, delayMs: 0, ...(error ? { error } : {}) })),
   );
+}
+
+/** What processing made of claimed rows' items: those that failed, with why, and those it left for the live lanes. */
+export type Outcome = { failed: (Item & { error: string })[]; deferred?: Item[] };
+
+/**
+ * Settles claimed rows by their items' outcome: failed ones recorded with their error, deferred ones
+ * back in line at once (with `deferredError`; a row whose item has a newer pending row goes), the
+ * others done. How many of each.
+ */
+export async function settleByOutcome(db: Database, rows: (Item & { id: number })[], outcome: Outcome, deferredError?: string) {
+  const errors = new Map(outcome.failed.map((f) => [itemKey(f), f.error]));
+  const deferredKeys = new Set((outcome.deferred ?? []).map(itemKey));
+  const failed = rows.filter((row) => errors.has(itemKey(row)));
+  const deferred = rows.filter((row) => deferredKeys.has(itemKey(row)));
+  await settleFailed(
+    db,
+    failed.map((row) => ({ id: row.id, error: errors.get(itemKey(row))! })),
+  );
+  await returnToPending(
+    db,
+    deferred.map((row) => ({ id: row.id, delayMs: 0, ...(deferredError ? { error: deferredError } : {}) })),
+  );
+  const done = rows.filter((row) => !errors.has(itemKey(row)) && !deferredKeys.has(itemKey(row)));
+  await settleDone(
+    db,
+    done.map((row) => row.id),
+  );
+  return { done: done.length, failed: failed.length, returned: deferred.length };
 }
