@@ -271,7 +271,7 @@ async function embedByLane(deps: ProcessDeps, chunks: Chunk[], items: Prioritize
 }
 
 /** The documents whose UTF-8 text is over `limit` bytes, as failed items (cheap for short texts). */
-function oversizedRows(documents: Document[], limit: number): Map<string, FailedItem> {
+export function oversizedRows(documents: Document[], limit: number): Map<string, FailedItem> {
   const oversized = new Map<string, FailedItem>();
   for (const { item, text } of documents) {
     if (text.length * 3 <= limit) continue;
