@@ -13,7 +13,7 @@
 import OpenAI, { toFile } from "openai";
 import { decodeFloat32Base64 } from "../lib/base64.js";
 import { redact } from "../lib/errors.js";
-import { acceptsDimensions, classify } from "./openai.js";
+import { classify, embeddingsBody } from "./openai.js";
 
 /** OpenAI's limit of requests (lines) in one batch. */
 export const MAX_BATCH_INPUTS = 50_000;
@@ -58,14 +58,10 @@ export function requestLines(
   model: { model: string; dimensions: number },
   encoding: "float" | "base64" = "float",
 ): string {
-  const body = (input: string) => ({
-    model: model.model,
-    input,
-    ...(acceptsDimensions(model.model) ? { dimensions: model.dimensions } : {}),
-    encoding_format: encoding,
-  });
   return requests
-    .map((r) => JSON.stringify({ custom_id: r.customId, method: "POST", url: "/v1/embeddings", body: body(r.text) }))
+    .map((r) =>
+      JSON.stringify({ custom_id: r.customId, method: "POST", url: "/v1/embeddings", body: embeddingsBody(model, r.text, encoding) }),
+    )
     .join("\n")
     .concat("\n");
 }

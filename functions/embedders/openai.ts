@@ -52,6 +52,20 @@ function vectorOf(embedding: unknown): number[] {
 /** Only the text-embedding-3 family accepts `dimensions`; other servers may reject it. */
 export const acceptsDimensions = (model: string) => /^text-embedding-3/.test(model);
 
+/** An embeddings request's body, live or as a Batch API line (batch-api.ts). */
+export function embeddingsBody<T extends string | string[]>(
+  model: { model: string; dimensions: number },
+  input: T,
+  encoding: "float" | "base64",
+) {
+  return {
+    model: model.model,
+    input,
+    ...(acceptsDimensions(model.model) ? { dimensions: model.dimensions } : {}),
+    encoding_format: encoding,
+  };
+}
+
 export function openaiEmbedder(options: OpenAIEmbedderOptions): Embedder {
   // Retries are ours (retry.ts says why); the timeout is set per attempt.
   const client = new OpenAI({ apiKey: options.apiKey, baseURL: options.baseURL, maxRetries: 0 });
@@ -71,15 +85,7 @@ export function openaiEmbedder(options: OpenAIEmbedderOptions): Embedder {
       timeout = Math.min(timeoutMs, budget?.left() ?? Infinity);
       if (timeout < MIN_ATTEMPT_MS) throw new OutOfTimeError("no time left in this run for an embedding request");
       const answer = await client.embeddings
-        .create(
-          {
-            model: options.model,
-            input,
-            ...(acceptsDimensions(options.model) ? { dimensions: options.dimensions } : {}),
-            encoding_format: encoding,
-          },
-          { timeout: Math.ceil(timeout) },
-        )
+        .create(embeddingsBody(options, input, encoding), { timeout: Math.ceil(timeout) })
         .withResponse();
       limiter.observe(answer.response.headers);
       return answer.data;
