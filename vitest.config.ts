@@ -13,10 +13,45 @@ export const shared = {
   hookTimeout: 180_000,
 };
 
+/**
+ * Files that change what the whole process sees, and so get a worker of their own: the platforms'
+ * entries (api/, netlify/) read process.env once as they load, and these files set it, or set
+ * globals (Netlify's, WebSocket, Buffer) and neonConfig, or a script's exit code.
+ */
+export const ISOLATED = [
+  "tests/any-postgres.test.ts",
+  "tests/config.test.ts",
+  "tests/doctor.test.ts",
+  "tests/endpoints.test.ts",
+  "tests/platform-limits.test.ts",
+  "tests/store-embeddings.test.ts",
+  "tests/units.test.ts",
+  "tests/wire-drivers.test.ts",
+];
+
+const EXCLUDE = ["tests/deploy/**", "tests/e2e/**", "**/node_modules/**"];
+
+const { globalSetup, ...options } = shared;
+
 export default defineConfig({
   test: {
-    ...shared,
-    include: ["tests/**/*.test.ts"],
-    exclude: ["tests/deploy/**", "tests/e2e/**", "**/node_modules/**"],
+    // Each project runs the global setup (it migrates once for both); the root, which runs no file, does not.
+    ...options,
+    projects: [
+      // The rest share a worker's modules (drizzle, PGlite, the functions) instead of importing them
+      // again for every file: a third of the suite's time. The guard fails a file that leaks.
+      {
+        extends: true,
+        test: {
+          name: "shared",
+          globalSetup,
+          include: ["tests/**/*.test.ts"],
+          exclude: [...EXCLUDE, ...ISOLATED],
+          isolate: false,
+          setupFiles: ["tests/support/shared-worker-guard.ts"],
+        },
+      },
+      { extends: true, test: { name: "isolated", globalSetup, include: ISOLATED, exclude: EXCLUDE } },
+    ],
   },
 });
