@@ -168,3 +168,46 @@ describe("the shared app", () => {
     }
   });
 });
+
+// The documents name the functions by hand; a function added to the table and left out of one of them
+// fails here, naming the document and the place (the endpoint recipe, ARCHITECTURE.md §3, step 4).
+describe("the documents list what the table deploys", () => {
+  const readme = readFileSync("README.md", "utf8");
+  const architecture = readFileSync("ARCHITECTURE.md", "utf8");
+  const pathsOn = (kind?: "edge" | "node") => sorted(routes.filter((r) => !kind || r.endpoint.runtime.kind === kind).map((r) => r.path));
+  /** The backticked names in `text`, in order, once each. */
+  const named = (text: string) => [...new Set([...text.matchAll(/`([a-z-]+)`/g)].map((m) => m[1]!))];
+  /** The text of `doc` from the first line starting with `start` to the next blank line. */
+  const block = (doc: string, start: string) => {
+    const from = doc.indexOf(`\n${start}`);
+    expect(from, start).toBeGreaterThan(-1);
+    return doc.slice(from + 1, doc.indexOf("\n\n", from + 1));
+  };
+  const tableRows = (doc: string, header: string) =>
+    block(doc, header)
+      .split("\n")
+      .slice(2)
+      .map((row) => row.split("|").slice(1, -1));
+
+  it("README's and ARCHITECTURE.md §3's endpoint tables name every route", () => {
+    for (const [doc, header] of [
+      [readme, "| method, path |"],
+      [architecture, "| path | caller |"],
+    ] as const) {
+      const paths = tableRows(doc, header).flatMap(([first]) => named(first!));
+      expect(sorted(paths.filter((p) => pathsOn().includes(p))), header).toEqual(pathsOn());
+    }
+  });
+
+  it("README's runtime table and its \"Any Postgres\" lists put each route on the table's runtime", () => {
+    const rows = tableRows(readme, "| function | Vercel | Netlify |");
+    const onRuntime = (kind: "edge" | "node") =>
+      sorted(rows.filter(([, vercel]) => (kind === "edge" ? /edge/ : /Node\.js/).test(vercel!)).flatMap(([first]) => named(first!)));
+    expect(onRuntime("edge"), "README's runtime table, edge").toEqual(pathsOn("edge"));
+    expect(onRuntime("node"), "README's runtime table, Node.js").toEqual(pathsOn("node"));
+    const anyPostgres = block(readme, "The Node.js functions (");
+    const list = (lead: string) => sorted(named(anyPostgres.slice(anyPostgres.indexOf(lead)).split(")")[0]!));
+    expect(list("The Node.js functions ("), "README's Any Postgres, Node.js").toEqual(pathsOn("node"));
+    expect(list("The edge functions"), "README's Any Postgres, edge").toEqual(pathsOn("edge"));
+  });
+});

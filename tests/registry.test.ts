@@ -1,7 +1,10 @@
 // The content registry refuses, by name and with the fix, an entry the rest of the pipeline could not
 // serve (ARCHITECTURE.md §4, "Adding a content type"): a name enqueue and search would refuse, or a
 // name registered twice.
+import { readFileSync } from "node:fs";
+import { getTableName } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
+import { laneFor } from "../functions/lib/lanes";
 import { createRegistry, defaultRegistry } from "../schema/registry";
 
 const post = defaultRegistry.find((entry) => entry.type === "post")!;
@@ -26,5 +29,29 @@ describe("a content type's name", () => {
 
   it("refuses a name registered twice", () => {
     expect(() => createRegistry([post, { ...post }])).toThrow('content type "post" is registered twice');
+  });
+});
+
+describe("README's sample tables", () => {
+  it("lists every registered type with its table, lane and priority, and nothing else", () => {
+    const readme = readFileSync("README.md", "utf8");
+    const from = readme.indexOf("\n| table | content type | lane (priority) |");
+    expect(from).toBeGreaterThan(-1);
+    const rows = readme
+      .slice(from + 1, readme.indexOf("\n\n", from + 1))
+      .split("\n")
+      .slice(2)
+      .map((row) =>
+        row
+          .split("|")
+          .slice(1, 4)
+          .map((cell) => cell.trim()),
+      );
+    const expected = defaultRegistry.map((e) => [
+      `\`${getTableName(e.table)}\``,
+      `\`${e.type}\``,
+      `${laneFor(e.priority)} (${e.priority})`,
+    ]);
+    expect(rows.sort()).toEqual(expected.sort());
   });
 });

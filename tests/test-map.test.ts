@@ -11,7 +11,7 @@ const rows = new Map(
   ]),
 );
 
-describe("the test map (ARCHITECTURE.md §10)", () => {
+describe("the test map (ARCHITECTURE.md §12)", () => {
   it("has a row for every module of functions/, and none for a module that is gone", () => {
     expect([...rows.keys()].sort()).toEqual(sourcesIn("functions"));
   });
