@@ -251,7 +251,8 @@ export async function applySearchSettings(
 export function searchSettings(types: string[] | undefined, candidates: number, exactLimit: number, filters?: SearchFilters): SQL {
   const conditions = scopeConditions(types, filters);
   // How many chunks meet the conditions, counting no further than exactLimit + 1, and the table's rows
-  // as the planner last counted them; with no condition, neither (never exact).
+  // as the planner last counted them; with no condition, neither (never exact). OFFSET 0 keeps it a
+  // subquery, counted once: pulled up, each use of c.matching would count again (8 counts, BENCHMARKS.md §5).
   const counted = conditions.length
     ? sql`SELECT (SELECT count(*)::int FROM (SELECT 1 FROM embeddings WHERE ${sql.join(conditions, sql` AND `)} LIMIT ${exactLimit + 1}) AS m) AS matching,
         (SELECT greatest(reltuples, 0)::float8 FROM pg_catalog.pg_class WHERE oid = 'embeddings'::regclass) AS rows`
@@ -266,7 +267,7 @@ export function searchSettings(types: string[] | undefined, candidates: number, 
       CASE WHEN NOT ${exact} THEN set_config('hnsw.ef_search', ${efSearch}, true) END,
       CASE WHEN ${iterative} THEN set_config('hnsw.iterative_scan', 'relaxed_order', true) END,
       CASE WHEN ${iterative} AND c.matching > 0 THEN set_config('hnsw.max_scan_tuples', ${maxScanTuples}, true) END
-    ) FROM (${counted}) AS c)`;
+    ) FROM (${counted} OFFSET 0) AS c)`;
 }
 
 /**
