@@ -18,9 +18,10 @@ import { BadRequestError, OutOfTimeError, TransientError } from "./lib/errors.js
 import { groupBy } from "./lib/item.js";
 import { parseBody } from "./lib/validate.js";
 import { resolveFilters, type SearchFilters, scopeConditions } from "./search/filters.js";
+import type { KeywordRow } from "./search/keyword.js";
 import { rankByMode } from "./search/modes.js";
-import { type SearchHit, type SearchRequest, snippet } from "./search/types.js";
-import { readSets, type Sets, servingEmbedder } from "./sets/sets.js";
+import { type Ranking, type SearchHit, type SearchRequest, snippet, snippetSource } from "./search/types.js";
+import { readSets, type SetRow, type Sets, servingEmbedder, setsJsonSql, setsOf } from "./sets/sets.js";
 
 /** Enough of a query to see what people look for, and a log row of bounded size. */
 const LOGGED_QUERY_CHARACTERS = 200;
@@ -40,7 +41,7 @@ export async function search(deps: Deps, request: SearchBody, scope: SearchScope
   const { hits: results, otherModels } =
     types?.length === 0
       ? { hits: [], otherModels: [] }
-      : await rankByMode(deps.db, deps.registry, { ...request, types, filters }, (within) => nearest(deps, within, work));
+      : await rankByMode(deps.db, deps.registry, { ...request, types, filters }, (within, keyword) => nearest(deps, within, work, keyword));
   await restrictSnippets(deps, results);
   const milliseconds = Date.now() - started;
   await deps.db.insert(searchLog).values({
@@ -75,16 +76,25 @@ function searchableTypes(registry: Registry, scope: SearchScope, requested: stri
  * of embedder being caught up with) are not comparable with them: they are searched again with that
  * model's own query vector where it is at hand (the local embedder always is), and named.
  */
-async function nearest(deps: Deps, request: SearchRequest, budget: Budget): Promise<{ hits: SearchHit[]; otherModels: string[] }> {
+async function nearest(
+  deps: Deps,
+  request: SearchRequest,
+  budget: Budget,
+  keyword?: SQL,
+): Promise<Ranking & { keywordRows?: KeywordRow[] }> {
   const first = guessedEmbedder(deps) ?? servingEmbedder(deps, await readSets(deps.db));
-  const current = await nearestOf(deps, first, request, budget);
+  const current = await nearestOf(deps, first, request, budget, undefined, keyword);
   const best = current.hitsByKey;
   for (const model of current.otherModels) {
     const embedder = embedderAtHand(model, deps.embedder.dimensions);
     if (!embedder) continue;
     for (const [key, hit] of (await nearestOf(deps, embedder, request, budget, model)).hitsByKey) if (!best.has(key)) best.set(key, hit);
   }
-  return { hits: [...best.values()].sort((a, b) => b.score - a.score).slice(0, request.limit), otherModels: current.otherModels };
+  return {
+    hits: [...best.values()].sort((a, b) => b.score - a.score).slice(0, request.limit),
+    otherModels: current.otherModels,
+    keywordRows: current.keywordRows,
+  };
 }
 
 /**
@@ -107,23 +117,32 @@ function guessedEmbedder(deps: Deps): Embedder | undefined {
 
 const embedderAtHand = (model: string, dimensions: number) => (model === LOCAL_MODEL ? localEmbedder(dimensions) : undefined);
 
-async function nearestOf(deps: Deps, first: Embedder, request: SearchRequest, budget: Budget, model?: string) {
+async function nearestOf(deps: Deps, first: Embedder, request: SearchRequest, budget: Budget, model?: string, keyword?: SQL) {
   let embedder = first;
   let rows: NearestRow[] | undefined;
+  let keywordRows: KeywordRow[] | undefined;
   // A model switch may commit while the query is embedded: the set is read again, FOR SHARE, in the
   // transaction that reads the vectors (functions/sets/switch.ts), and a query embedded with the model
   // just switched from is embedded again with the new one. A second switch meanwhile is not waited for.
   for (let attempt = 0; !rows && attempt < 3; attempt++) {
     const vector = await embedQuery(deps, embedder, request, budget);
     rows = await deps.db.transaction(async (tx) => {
-      const sets = await readSets(tx, true);
+      // One statement before the scan: the sets, the scan's settings and, in hybrid, the keyword half.
+      // It is planned before its settings apply, so the keyword half's plan is its own (the settings
+      // steer only the scan's: sorts off would make it read the table backwards for rare words).
+      const [first] = await rowsOf<{ sets: SetRow[] | null; keyword?: KeywordRow[] | null }>(
+        tx.execute(sql`SELECT ${setsJsonSql(true)} AS sets,
+          ${searchSettings(request.types, candidates(request), deps.config.search.exactLimit, request.filters)} AS settings
+          ${keyword ? sql`, (SELECT json_agg(k) FROM (${keyword}) AS k) AS keyword` : sql``}`),
+      );
+      const sets = setsOf(first?.sets ?? []);
       lastSets.set(deps.db, sets);
       const serving = model ? embedder : servingEmbedder(deps, sets);
       if (serving !== embedder) {
         embedder = serving;
         return undefined;
       }
-      await applySearchSettings(tx, request.types, candidates(request), deps.config.search.exactLimit, request.filters);
+      keywordRows = first?.keyword ?? [];
       return rowsOf<NearestRow>(
         tx.execute(nearestChunks(vector, request.types, candidates(request), model, request.filters, sets.serving?.storage)),
       );
@@ -146,7 +165,7 @@ async function nearestOf(deps: Deps, first: Embedder, request: SearchRequest, bu
       snippet: snippet(row.chunk_text),
     });
   }
-  return { hitsByKey, otherModels: [...otherModels].sort() };
+  return { hitsByKey, otherModels: [...otherModels].sort(), keywordRows };
 }
 
 type NearestRow = { content_type: string; content_id: string; chunk_index: number; chunk_text: string; model: string; distance: number };
@@ -220,43 +239,35 @@ export async function applySearchSettings(
   exactLimit: number,
   filters?: SearchFilters,
 ) {
-  const conditions = scopeConditions(types, filters);
-  const counted = conditions.length ? await matchingChunks(tx, conditions, exactLimit + 1) : undefined;
-  const exact = counted !== undefined && counted.matching <= exactLimit;
-  const settings: [string, string][] = exact
-    ? [
-        ["enable_seqscan", "off"],
-        ["enable_indexscan", "off"],
-      ]
-    : [
-        ["enable_seqscan", "off"],
-        ["enable_sort", "off"],
-        ["hnsw.iterative_scan", "relaxed_order"],
-        ["hnsw.ef_search", String(Math.max(MIN_EF_SEARCH, Math.min(candidates, 1000)))],
-        ...(counted
-          ? ([["hnsw.max_scan_tuples", String(Math.max(20_000, Math.ceil((4 * candidates * counted.rows) / counted.matching)))]] as [
-              string,
-              string,
-            ][])
-          : []),
-      ];
-  // One statement, one round trip. pgvector before 0.8 has no iterative scans: it refuses those
-  // settings once loaded, or leaves a placeholder that does nothing; CASE asks the server first.
-  const calls = settings.map(([name, value]) =>
-    name.startsWith("hnsw.") && name !== "hnsw.ef_search"
-      ? sql`CASE WHEN ${pgvectorHasSql("iterativeScan")} THEN set_config(${name}, ${value}, true) END`
-      : sql`set_config(${name}, ${value}, true)`,
-  );
-  await tx.execute(sql`SELECT ${sql.join(calls, sql`, `)}`);
+  await tx.execute(sql`SELECT ${searchSettings(types, candidates, exactLimit, filters)}`);
 }
 
-/** How many chunks meet the conditions, counting no further than `upTo`, and the table's rows as the planner last counted them. */
-async function matchingChunks(db: Database, conditions: SQL[], upTo: number) {
-  const [row] = await rowsOf<{ matching: number; rows: number }>(
-    db.execute(sql`SELECT (SELECT count(*)::int FROM (SELECT 1 FROM embeddings WHERE ${sql.join(conditions, sql` AND `)} LIMIT ${upTo}) AS m) AS matching,
-      (SELECT greatest(reltuples, 0)::float8 FROM pg_catalog.pg_class WHERE oid = 'embeddings'::regclass) AS rows`),
-  );
-  return { matching: row?.matching ?? 0, rows: Math.max(Number(row?.rows ?? 0), row?.matching ?? 0) };
+/**
+ * `applySearchSettings`' work as one expression (text, never null), for a statement that does more:
+ * the bounded count, and each setting as `set_config` (local to the transaction) decided from it.
+ * pgvector before 0.8 has no iterative scans: it refuses those settings once loaded, or leaves a
+ * placeholder that does nothing; CASE asks the server first.
+ */
+export function searchSettings(types: string[] | undefined, candidates: number, exactLimit: number, filters?: SearchFilters): SQL {
+  const conditions = scopeConditions(types, filters);
+  // How many chunks meet the conditions, counting no further than exactLimit + 1, and the table's rows
+  // as the planner last counted them; with no condition, neither (never exact). OFFSET 0 keeps it a
+  // subquery, counted once: pulled up, each use of c.matching would count again (8 counts, BENCHMARKS.md §5).
+  const counted = conditions.length
+    ? sql`SELECT (SELECT count(*)::int FROM (SELECT 1 FROM embeddings WHERE ${sql.join(conditions, sql` AND `)} LIMIT ${exactLimit + 1}) AS m) AS matching,
+        (SELECT greatest(reltuples, 0)::float8 FROM pg_catalog.pg_class WHERE oid = 'embeddings'::regclass) AS rows`
+    : sql`SELECT NULL::int AS matching, NULL::float8 AS rows`;
+  const exact = sql`coalesce(c.matching <= ${exactLimit}, false)`;
+  const iterative = sql`${pgvectorHasSql("iterativeScan")} AND NOT ${exact}`;
+  const efSearch = String(Math.max(MIN_EF_SEARCH, Math.min(candidates, 1000)));
+  const maxScanTuples = sql`greatest(20000, ceil(4.0 * ${candidates} * greatest(c.rows, c.matching) / nullif(c.matching, 0)))::bigint::text`;
+  return sql`(SELECT concat(
+      set_config('enable_seqscan', 'off', true),
+      CASE WHEN ${exact} THEN set_config('enable_indexscan', 'off', true) ELSE set_config('enable_sort', 'off', true) END,
+      CASE WHEN NOT ${exact} THEN set_config('hnsw.ef_search', ${efSearch}, true) END,
+      CASE WHEN ${iterative} THEN set_config('hnsw.iterative_scan', 'relaxed_order', true) END,
+      CASE WHEN ${iterative} AND c.matching > 0 THEN set_config('hnsw.max_scan_tuples', ${maxScanTuples}, true) END
+    ) FROM (${counted} OFFSET 0) AS c)`;
 }
 
 /**
@@ -275,10 +286,11 @@ export function nearestChunks(
   const literal = JSON.stringify(vector);
   const type = sql.raw(storage === "halfvec" ? "halfvec" : "vector");
   const filters = [...scopeConditions(types, within), ...(model ? [sql`model = ${model}`] : [])];
-  return sql`SELECT content_type, content_id, chunk_index, chunk_text, model, embedding <=> ${literal}::${type} AS distance
+  // Ordered by the output column: the query vector is sent and parsed once, and the HNSW index still serves the order.
+  return sql`SELECT content_type, content_id, chunk_index, ${snippetSource} AS chunk_text, model, embedding <=> ${literal}::${type} AS distance
     FROM embeddings
     ${filters.length ? sql`WHERE ${sql.join(filters, sql` AND `)}` : sql``}
-    ORDER BY embedding <=> ${literal}::${type}
+    ORDER BY distance
     LIMIT ${candidates}`;
 }
 

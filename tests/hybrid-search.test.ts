@@ -8,8 +8,10 @@ import { rowsOf } from "../functions/db/database";
 import type { Deps } from "../functions/deps";
 import { embedLocally } from "../functions/embedders/local";
 import { maintain } from "../functions/maintenance";
+import { search } from "../functions/search";
+import { fuseRankings } from "../functions/search/fusion";
 import { configGroups, keywordChunks } from "../functions/search/keyword";
-import { fusionDepth } from "../functions/search/modes";
+import { DEFAULT_FUSION, fusionDepth } from "../functions/search/modes";
 import { realignTextConfigs } from "../functions/search/text-config";
 import { communityPost, course, courseLesson, embeddings, profiles, TEXT_SEARCH_INDEX, users } from "../schema";
 import { createRegistry, defaultRegistry } from "../schema/registry";
@@ -178,6 +180,22 @@ describe("hybrid mode", () => {
         expect(hit.vectorScore !== undefined).toBe(vector.includes(hit.contentId));
         expect(hit.keywordScore !== undefined).toBe(keyword.includes(hit.contentId));
       }
+    }
+  });
+
+  it("answers exactly as its two halves run apart and fused, scoped or not (one connection, the keyword half in the vector half's transaction)", async () => {
+    for (const [query, limit, fusion, types] of [
+      ["violin metronome", 5, DEFAULT_FUSION, undefined],
+      ["cello practice", 10, { k: 1, vector: 2, keyword: 0.5 }, undefined],
+      ["bowing week", 3, DEFAULT_FUSION, ["post"]],
+    ] as const) {
+      const depth = fusionDepth(limit);
+      const half = async (mode: "vector" | "keyword") =>
+        (await search(deps, { query, limit: depth, minScore: 0, mode, types: types && [...types] }, "admin")).results;
+      const apart = fuseRankings(await half("vector"), await half("keyword"), fusion, limit);
+      const together = await search(deps, { query, limit, minScore: 0, fusion, types: types && [...types] }, "admin");
+      expect(apart.length).toBeGreaterThan(0);
+      expect(together.results).toEqual(apart);
     }
   });
 

@@ -5,7 +5,7 @@ import { type Registry, textConfigOf } from "../../schema/registry.js";
 import { type Database, rowsOf } from "../db/database.js";
 import { groupBy } from "../lib/item.js";
 import { type SearchFilters, scopeConditions } from "./filters.js";
-import { type SearchHit, type SearchRequest, snippet } from "./types.js";
+import { type SearchHit, type SearchRequest, snippet, snippetSource } from "./types.js";
 
 /**
  * Matching chunks ranked a query at most. ts_rank_cd reads each match's positions (~7 µs a chunk):
@@ -44,7 +44,7 @@ export function keywordChunks(
   const parts = groups.map(({ config, types }) => {
     const tsquery = sql`websearch_to_tsquery(${config}::regconfig, ${query})`;
     const conditions = [sql`text_search @@ ${tsquery}`, ...scopeConditions(types, filters)];
-    return sql`(SELECT content_type, content_id, chunk_index, chunk_text, ts_rank_cd(text_search, ${tsquery}, 32) AS rank
+    return sql`(SELECT content_type, content_id, chunk_index, ${snippetSource} AS chunk_text, ts_rank_cd(text_search, ${tsquery}, 32) AS rank
       FROM (SELECT content_type, content_id, chunk_index, chunk_text, text_search FROM embeddings
         WHERE ${sql.join(conditions, sql` AND `)} ORDER BY id DESC LIMIT ${rankLimit}) AS matched
       ORDER BY rank DESC, content_type, content_id, chunk_index LIMIT ${candidates})`;
@@ -53,12 +53,20 @@ export function keywordChunks(
     ORDER BY rank DESC, content_type, content_id, chunk_index LIMIT ${candidates}`;
 }
 
+/** The keyword half's statement for `request` (its rows: `keywordHits`). */
+export const keywordStatement = (registry: Registry, request: SearchRequest): SQL =>
+  // Several chunks of one row may lead; fetch extra candidates so `limit` distinct rows remain.
+  keywordChunks(request.query, configGroups(registry, request.types), request.limit * 4, request.filters);
+
 /** The best chunk of each of the `limit` best rows by full text, best first. */
 export async function keywordRanking(db: Database, registry: Registry, request: SearchRequest): Promise<SearchHit[]> {
-  // Several chunks of one row may lead; fetch extra candidates so `limit` distinct rows remain.
-  const rows = await rowsOf<{ content_type: string; content_id: string; chunk_index: number; chunk_text: string; rank: number }>(
-    db.execute(keywordChunks(request.query, configGroups(registry, request.types), request.limit * 4, request.filters)),
-  );
+  return keywordHits(await rowsOf<KeywordRow>(db.execute(keywordStatement(registry, request))), request.limit);
+}
+
+export type KeywordRow = { content_type: string; content_id: string; chunk_index: number; chunk_text: string; rank: number };
+
+/** The best chunk of each of the `limit` best rows among the keyword statement's rows (best first). */
+export function keywordHits(rows: KeywordRow[], limit: number): SearchHit[] {
   const hits = new Map<string, SearchHit>();
   for (const row of rows) {
     const key = `${row.content_type}\u0000${row.content_id}`;
@@ -71,5 +79,5 @@ export async function keywordRanking(db: Database, registry: Registry, request: 
       snippet: snippet(row.chunk_text),
     });
   }
-  return [...hits.values()].slice(0, request.limit);
+  return [...hits.values()].slice(0, limit);
 }

@@ -1,14 +1,18 @@
 // A search's mode decides which halves run: vector (the HNSW or exact scan, functions/search.ts),
 // keyword (Postgres full text, keyword.ts), or both fused by reciprocal rank (fusion.ts). Both halves
 // get the same scoped request, so every rule on what a caller may find applies to each.
+import type { SQL } from "drizzle-orm";
 import type { Registry } from "../../schema/registry.js";
 import type { Database } from "../db/database.js";
 import { fuseRankings } from "./fusion.js";
-import { keywordRanking } from "./keyword.js";
+import { type KeywordRow, keywordHits, keywordRanking, keywordStatement } from "./keyword.js";
 import type { Fusion, Ranking, SearchRequest } from "./types.js";
 
-/** The vector half, as functions/search.ts serves it (with the re-embedding rules of a model switch). */
-export type VectorHalf = (request: SearchRequest) => Promise<Ranking>;
+/**
+ * The vector half, as functions/search.ts serves it (with the re-embedding rules of a model switch).
+ * Given the keyword half's statement, it runs it in its own first statement and returns its rows.
+ */
+export type VectorHalf = (request: SearchRequest, keyword?: SQL) => Promise<Ranking & { keywordRows?: KeywordRow[] }>;
 
 export const DEFAULT_FUSION: Fusion = { k: 60, vector: 1, keyword: 1 };
 
@@ -25,10 +29,13 @@ export async function rankByMode(db: Database, registry: Registry, request: Sear
   if (mode === "keyword") return { hits: await keywordRanking(db, registry, request), otherModels: [] };
   const fusion = request.fusion ?? DEFAULT_FUSION;
   const deeper = { ...request, limit: fusionDepth(request.limit) };
-  // A half of weight 0 adds nothing to any score: it is not run.
-  const [vector, keyword] = await Promise.all([
-    fusion.vector > 0 ? vectorHalf(deeper) : { hits: [], otherModels: [] },
-    fusion.keyword > 0 ? keywordRanking(db, registry, deeper) : [],
-  ]);
+  // A half of weight 0 adds nothing to any score: it is not run. Both run on one connection, the
+  // keyword half inside the vector half's transaction (one round trip, BENCHMARKS.md §5).
+  if (fusion.vector <= 0) {
+    const keyword = fusion.keyword > 0 ? await keywordRanking(db, registry, deeper) : [];
+    return { hits: fuseRankings([], keyword, fusion, request.limit), otherModels: [] };
+  }
+  const vector = await vectorHalf(deeper, fusion.keyword > 0 ? keywordStatement(registry, deeper) : undefined);
+  const keyword = keywordHits(vector.keywordRows ?? [], deeper.limit);
   return { hits: fuseRankings(vector.hits, keyword, fusion, request.limit), otherModels: vector.otherModels };
 }

@@ -1,4 +1,5 @@
 // What a search asks and what it finds, shared by the router (functions/search.ts) and its halves.
+import { sql } from "drizzle-orm";
 import type { SearchMode } from "../../schema/messages.js";
 import type { SearchFilters } from "./filters.js";
 
@@ -35,3 +36,10 @@ export type Ranking = { hits: SearchHit[]; otherModels: string[] };
 
 /** A snippet of at most 240 characters. */
 export const snippet = (text: string): string => (text.length > 240 ? `${text.slice(0, 237).trimEnd()}…` : text);
+
+/**
+ * A chunk's text as far as `snippet` reads it: its first 241 characters, so a long chunk is still cut
+ * (the same snippet as of the whole text: a character is one or two of JavaScript's), and a search
+ * reads ~240 characters a row, not the chunk.
+ */
+export const snippetSource = sql`left(chunk_text, 241)`;

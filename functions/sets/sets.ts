@@ -13,9 +13,19 @@ export type Sets = { serving?: EmbeddingSet; shadow?: EmbeddingSet };
 
 /** `FOR SHARE` inside a transaction: a switch (which updates the rows) waits for it, or it for the switch. */
 export async function readSets(db: Database, lock = false): Promise<Sets> {
-  const rows = await rowsOf<{ role: SetRole; model: string; dimensions: number; storage: VectorStorage; retired_at: string | Date | null }>(
-    db.execute(sql`SELECT role, model, dimensions, storage, retired_at FROM embedding_sets ORDER BY role ${lock ? sql`FOR SHARE` : sql``}`),
-  );
+  return setsOf(await rowsOf<SetRow>(db.execute(setRows(lock))));
+}
+
+const setRows = (lock: boolean) =>
+  sql`SELECT role, model, dimensions, storage, retired_at FROM embedding_sets ORDER BY role ${lock ? sql`FOR SHARE` : sql``}`;
+
+/** The same read as one json value, for a statement that reads other things too (search's first, functions/search.ts). */
+export const setsJsonSql = (lock: boolean) => sql`(SELECT json_agg(s) FROM (${setRows(lock)}) AS s)`;
+
+export type SetRow = { role: SetRole; model: string; dimensions: number; storage: VectorStorage; retired_at: string | Date | null };
+
+/** The sets of `embedding_sets`' rows (as read, or as json). */
+export function setsOf(rows: SetRow[]): Sets {
   const sets: Sets = {};
   for (const r of rows) {
     sets[r.role] = {
