@@ -34,7 +34,7 @@ const BATCHES_SESSION = "batches";
 type BatchTotal = Awaited<ReturnType<typeof runBatchesToEnd>> & { cpuSeconds?: number };
 
 /** The batches function's side: `go` starts its next run; `idle` answers when it waits for one (or has ended); `done` its totals. */
-type BatchSide = { go(): void; idle(): Promise<void>; done: Promise<BatchTotal> };
+type BatchSide = { go(): void; idle(): Promise<void>; ended(): boolean; done: Promise<BatchTotal> };
 
 /** A promise and its resolve, renewed each time it is used. */
 function signal() {
@@ -64,6 +64,7 @@ function runBatchesElsewhere(url: string, onRun: (run: BatchRun) => void): Batch
   });
   let total: BatchTotal | undefined;
   let idle = false;
+  let ended = false;
   const waiting = signal();
   createInterface({ input: child.stdout }).on("line", (line) => {
     const message = JSON.parse(line) as { idle?: number; run?: BatchRun; total?: BatchTotal };
@@ -77,14 +78,14 @@ function runBatchesElsewhere(url: string, onRun: (run: BatchRun) => void): Batch
   const done = new Promise<BatchTotal>((resolve, reject) => {
     child.on("error", reject);
     child.on("close", (code) => {
-      waiting.fire();
+      ended = true;
       code === 0 && total ? resolve(total) : reject(new Error(`the batches worker exited with ${code}`));
+      waiting.fire();
     });
   });
   done.catch(() => undefined);
-  let ended = false;
-  done.finally(() => (ended = true)).catch(() => undefined);
   return {
+    ended: () => ended,
     go() {
       idle = false;
       child.stdin!.write("go\n");
@@ -116,6 +117,7 @@ function runBatchesHere(
   });
   done.catch(() => undefined);
   return {
+    ended: () => ended,
     go() {
       idle = false;
       going.fire();
@@ -181,7 +183,7 @@ export async function batchLive(n: number, samples: number, gap: number, latency
   stack.api.latencyMs = latencyMs;
   const { db } = stack.connection;
   // A failure ends the changes too, else their loop would keep the process alive.
-  let stopChanges = async () => undefined as void;
+  let stopChanges: () => Promise<unknown> = async () => undefined;
   try {
     // Not counted: the first changes after start-up are slower (connections opened, code compiled).
     await measureLanes(db, WARM_UP, "warm-up ");
@@ -233,20 +235,18 @@ export async function batchLive(n: number, samples: number, gap: number, latency
     // Every 100 ms: the sampling is itself load, in this window only.
     const watch = watchSessionWaits(database, 100, BATCHES_SESSION);
     const progress = watchProgress(db, started);
-    let ended = false;
-    side.done.finally(() => (ended = true)).catch(() => undefined);
     await side.idle();
-    while (!ended) {
+    while (!side.ended()) {
       // A run: the changes made meanwhile are "during"; then the fake Batch API finishes what it was sent
       // (counted in neither); then `gap` pairs with no run.
       const before = runs.length;
       window = "during";
       side.go();
-      while (runs.length === before && !ended) await Promise.race([runEnded.wait(), side.done.catch(() => undefined)]);
+      while (runs.length === before && !side.ended()) await Promise.race([runEnded.wait(), side.done.catch(() => undefined)]);
       if (failure) throw failure;
       window = "neither";
       await side.idle();
-      if (ended) break;
+      if (side.ended()) break;
       window = "without";
       await pairsFrom(counted.queued.length)(gap);
     }
