@@ -1,19 +1,32 @@
 // The batches function as the platform runs it (bench/batch-live.ts): a process of its own, the database
 // across the wire (DATABASE_URL, node-postgres as the Node.js functions open it), the Batch API elsewhere
 // (a fake OpenAI server of its own, finishing each batch between runs). Prints a JSON line per run
-// (bench/batch-runs.ts's BatchRun), then one with the totals; a first line says it is ready.
+// (bench/batch-runs.ts's BatchRun), then one with the totals. Before each run it prints `{"idle":…}` and
+// waits for a line on stdin: the bench measures a window without a run between two.
+import { createInterface } from "node:readline";
 import { nodePostgresDatabase } from "../functions-node/database";
 import { startFakeOpenAI } from "../testing/fake-openai";
 import { fakeOpenAIDeps, runBatchesToEnd } from "./batch-runs";
 
 const api = await startFakeOpenAI();
 const database = nodePostgresDatabase(process.env.DATABASE_URL!);
-console.log(JSON.stringify({ ready: Date.now() }));
+const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+const go = async () => {
+  console.log(JSON.stringify({ idle: Date.now() }));
+  await lines.next();
+};
 try {
-  const total = await runBatchesToEnd(fakeOpenAIDeps(database.db, api, true), api.batch, (run) => console.log(JSON.stringify({ run })));
+  const total = await runBatchesToEnd(
+    fakeOpenAIDeps(database.db, api, true),
+    api.batch,
+    (run) => console.log(JSON.stringify({ run })),
+    1000,
+    go,
+  );
   const cpu = process.cpuUsage();
   console.log(JSON.stringify({ total: { ...total, cpuSeconds: (cpu.user + cpu.system) / 1e6 } }));
 } finally {
+  process.stdin.destroy();
   await database.close();
   await api.close();
 }

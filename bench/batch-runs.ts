@@ -20,10 +20,20 @@ export const fakeOpenAIDeps = (db: Database, api: FakeOpenAI, batchApi: boolean)
   embedder: fakeServerEmbedder(api),
 });
 
-/** Runs until one finds no batch to poll and none to send; each run is handed to `onRun` as it ends. */
-export async function runBatchesToEnd(deps: Deps, batchApi: FakeBatchApi, onRun?: (run: BatchRun) => void, maxRuns = 1000) {
+/**
+ * Runs until one finds no batch to poll and none to send; each run is handed to `onRun` as it ends.
+ * `beforeRun`, when given, is awaited before each run (a bench's window without a run between two).
+ */
+export async function runBatchesToEnd(
+  deps: Deps,
+  batchApi: FakeBatchApi,
+  onRun?: (run: BatchRun) => void,
+  maxRuns = 1000,
+  beforeRun?: () => Promise<void>,
+) {
   const total = { runs: 0, batches: 0, stored: 0, returned: 0 };
   while (total.runs < maxRuns) {
+    await beforeRun?.();
     const at = Date.now();
     const run = await runBatches(deps);
     total.runs++;

@@ -12,42 +12,50 @@ export type LaneSample = { at: number; ms: number };
 
 export const latencyStats = (values: number[]) => ({ p50: percentile(values, 50), p95: percentile(values, 95) });
 
-/**
- * `samples` changes in each live lane on a running stack, one after the other: a course (immediate lane)
- * then a post (queued lane), each timed from its INSERT until its embedding is stored, then a pause of
- * up to 300 ms. `tag` keeps each call's titles apart.
- */
-export async function measureLanes(db: Database, samples: number, tag = "") {
+/** One change in each live lane, one after the other: a course (immediate lane) then a post (queued lane), each timed from its INSERT until its embedding is stored. */
+export async function measurePair(db: Database, name: string) {
   const searchable = async (id: string) => (await db.$count(embeddings, eq(embeddings.contentId, id))) > 0;
   // From the INSERT until its embedding is stored.
   const measure = async (insert: Promise<{ id: string }[]>): Promise<LaneSample> => {
     const at = Date.now();
     const started = performance.now();
     const [row] = await insert;
-    while (!(await searchable(row!.id))) await new Promise((r) => setTimeout(r, 5));
+    while (!(await searchable(row!.id))) {
+      if (performance.now() - started > 120_000) throw new Error(`change ${name} not searchable after 120 s`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
     return { at, ms: performance.now() - started };
   };
+  const immediate = await measure(
+    db
+      .insert(course)
+      .values({ title: `Latency course ${name}` })
+      .returning({ id: course.id }),
+  );
+  const queued = await measure(
+    db
+      .insert(communityPost)
+      .values({ title: `Latency post ${name}` })
+      .returning({ id: communityPost.id }),
+  );
+  return { immediate, queued };
+}
+
+/** Changes arrive at random points of a window: a pause of up to 300 ms after each pair. */
+export const betweenChanges = () => new Promise((r) => setTimeout(r, Math.random() * 300));
+
+/**
+ * `samples` changes in each live lane on a running stack (`measurePair`), each pair followed by a pause
+ * of up to 300 ms. `tag` keeps each call's titles apart.
+ */
+export async function measureLanes(db: Database, samples: number, tag = "") {
   const immediate: LaneSample[] = [];
   const queued: LaneSample[] = [];
   for (let i = 0; i < samples; i++) {
-    const name = `${tag}${i}`;
-    immediate.push(
-      await measure(
-        db
-          .insert(course)
-          .values({ title: `Latency course ${name}` })
-          .returning({ id: course.id }),
-      ),
-    );
-    queued.push(
-      await measure(
-        db
-          .insert(communityPost)
-          .values({ title: `Latency post ${name}` })
-          .returning({ id: communityPost.id }),
-      ),
-    );
-    await new Promise((r) => setTimeout(r, Math.random() * 300)); // changes arrive at random points of a window
+    const pair = await measurePair(db, `${tag}${i}`);
+    immediate.push(pair.immediate);
+    queued.push(pair.queued);
+    await betweenChanges();
   }
   return { immediate, queued };
 }

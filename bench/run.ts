@@ -145,10 +145,14 @@ await part("batch", async () => {
   );
 });
 await part("batchlive", async () => {
-  const r = await batchLive(Number(process.env.BENCH_BATCHLIVE_SIZE ?? 20000), Number(process.env.BENCH_BATCHLIVE_SAMPLES ?? 150));
+  const r = await batchLive(
+    Number(process.env.BENCH_BATCHLIVE_SIZE ?? 20000),
+    Number(process.env.BENCH_BATCHLIVE_SAMPLES ?? 100),
+    Number(process.env.BENCH_BATCHLIVE_GAP ?? 40),
+  );
   const pair = (x: { p50: number; p95: number }) => `${round(x.p50, 0)} / ${round(x.p95, 0)}`;
   console.log(
-    `Live changes during a ${r.n}-post backfill through the Batch API path (${benchDatabaseLabel}, local stack, 50 ms API, EMBEDDING_BATCH_API=true; the batches function ${r.inProcess ? "in this process" : `in a process of its own${process.env.BENCH_BATCHLIVE_NICE === "0" ? "" : " at nice 19"}`}, run back to back), change → searchable, ${r.samples} changes per lane each time:`,
+    `Live changes during a ${r.n}-post backfill through the Batch API path (${benchDatabaseLabel}, local stack, 50 ms API, EMBEDDING_BATCH_API=true; the batches function ${r.inProcess ? "in this process" : `in a process of its own${process.env.BENCH_BATCHLIVE_NICE === "0" ? "" : " at nice 19"}`}), change → searchable; changes made all along, "during" while one of its runs ran, "without" in ${r.samples} pairs before, ${r.gap} between two runs and ${r.samples} after:`,
   );
   console.table(
     Object.fromEntries(
@@ -157,11 +161,10 @@ await part("batchlive", async () => {
         return [
           lane === "immediate" ? "immediate (courses)" : "queued (posts)",
           {
-            "without p50 / p95 ms": pair(x.without),
-            "during p50 / p95 ms": pair(x.during),
-            "p95 during / without": round(x.during.p95 / x.without.p95, 2),
-            "again without p50 / p95 ms": pair(x.again),
-            "p95 again / without": round(x.again.p95 / x.without.p95, 2),
+            "without n, p50 / p95 ms": `${x.without.n}, ${pair(x.without)}`,
+            "during n, p50 / p95 ms": `${x.during.n}, ${pair(x.during)}`,
+            "p95 during / without [90%]": `${round(x.ratio, 2)} [${round(x.low, 2)}, ${round(x.high, 2)}]`,
+            "without: p95 2nd half / 1st": round(x.halves, 2),
           },
         ];
       }),
@@ -176,8 +179,17 @@ await part("batchlive", async () => {
       ]),
     ),
   );
+  for (const lane of ["immediate", "queued"] as const) {
+    const s = r.slow[lane];
+    console.log(
+      `  ${lane}: ${s.slow.length} changes during it slower than the p95 without (s: ms, phase): ${s.slow.map((c) => `${round(c.at)}: ${c.ms} ${c.phase}`).join("; ")}`,
+    );
+    console.log(
+      `    the batches function's sessions beside them (changes): ${s.statements.map(([what, k]) => `${k} × ${what}`).join(" | ")}`,
+    );
+  }
   console.log(
-    `  the backfill: ${r.queuedRows} rows queued, ${r.backfill.batches} batches, ${r.backfill.stored} rows stored (${r.backfill.returned} given back to the live lanes) in ${round(r.backfill.seconds)} s, ${r.backfill.runs} runs${r.backfill.cpuSeconds === undefined ? "" : ` (its process used ${round(r.backfill.cpuSeconds)} s of CPU)`}; the live window (changes "during") lasted ${round(r.window.seconds)} s from the backfill's start; rows stored meanwhile (s: rows): ${r.window.stored.map((p) => `${round(p.seconds, 0)}: ${p.stored}`).join(", ")}`,
+    `  the backfill: ${r.queuedRows} rows queued, ${r.backfill.batches} batches, ${r.backfill.stored} rows stored (${r.backfill.returned} given back to the live lanes) by ${r.backfill.runs} runs lasting ${round(r.backfill.runSeconds)} s of the ${round(r.backfill.seconds)} s${r.backfill.cpuSeconds === undefined ? "" : ` (its process used ${round(r.backfill.cpuSeconds)} s of CPU)`}; rows stored (s: rows): ${r.window.stored.map((p) => `${round(p.seconds, 0)}: ${p.stored}`).join(", ")}`,
   );
   console.log(
     `  the batches function's runs (start s: sent / stored rows, run s): ${r.runs.map((run) => `${round(run.at)}: ${run.sentRows} / ${run.stored}, ${round(run.ms / 1000)}`).join("; ")}`,
@@ -185,7 +197,7 @@ await part("batchlive", async () => {
   if (r.waits.samples) {
     const events = [...r.waits.events].sort((a, b) => b[1] - a[1]).map(([event, n]) => `${event} ${round(n / r.waits.samples, 2)}`);
     console.log(
-      `  the database's active sessions during the window, on average per sample (${r.waits.samples} samples): ${events.join(", ")}`,
+      `  the database's active sessions during the backfill, on average per sample (${r.waits.samples} samples): ${events.join(", ")}`,
     );
     console.log(`  lock waits seen: ${r.waits.blockers.size ? [...r.waits.blockers].join(" | ") : "none"}`);
   }

@@ -9,7 +9,7 @@ import OpenAI, { toFile } from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createFunctionApp } from "../functions/app";
 import { pollBatches, pruneBatches, STORE_GROUP } from "../functions/batch/settle";
-import { BATCH_LEASE_MS } from "../functions/batch/submit";
+import { BATCH_LEASE_MS, submitBatch } from "../functions/batch/submit";
 import { batchApiOf, runBatches } from "../functions/batches";
 import { loadConfig } from "../functions/config";
 import { contentHash } from "../functions/core/hash";
@@ -347,6 +347,33 @@ describe("the Batch API path", () => {
     api.batch.finish();
     expect((await runBatches(deps)).polled.map((p) => p.stored)).toEqual([10, 10]);
     expect(await queueStatuses()).toEqual({ done: 25 });
+  });
+
+  it("fills a batch a step at a time, each step's claim and its record in a short transaction of its own; nothing is lost", async () => {
+    const deps = depsWith({ EMBEDDING_BATCH_MAX_INPUTS: "10" });
+    await backfill(25);
+    // The transactions a submit opens, counted (the database behind is the real one).
+    let transactions = 0;
+    const db = new Proxy(deps.db, {
+      get: (target, key) => {
+        const value = Reflect.get(target, key);
+        if (key === "transaction") transactions++;
+        return typeof value === "function" ? value.bind(target) : value;
+      },
+    });
+    const sent = await submitBatch({ ...deps, db }, batchApiOf(deps)!, Date.now(), 4);
+    expect(sent).toMatchObject({ rows: 10, inputs: 10 });
+    // Steps of 4, 4 and the 2 the batch had room for: each claimed and recorded in its own transaction.
+    expect(transactions).toBe(3);
+    expect(await queueStatuses()).toEqual({ processing: 10, pending: 15 });
+    expect(await connection.db.$count(embeddingBatchRows)).toBe(10);
+    expect(await submitBatch(deps, batchApiOf(deps)!, Date.now(), 3)).toMatchObject({ rows: 10, inputs: 10 });
+    api.batch.finish();
+    expect((await runBatches(deps)).polled.map((p) => p.stored)).toEqual([10, 10]);
+    // The 5 left, under the threshold, are the drain's.
+    expect(await drain(deps, { budgetMs: 10_000 })).toMatchObject({ done: 5 });
+    expect(await queueStatuses()).toEqual({ done: 25 });
+    expect(await connection.db.$count(embeddingBatchRows)).toBe(0);
   });
 
   it("stores a batch a group at a time in lock-bucket order, so that each write holds few of the items' locks", async () => {

@@ -24,6 +24,9 @@ export const BATCH_PRIORITIES = { min: BACKGROUND_PRIORITY, max: 32_767 };
 /** OpenAI's window is 24 hours; an hour more lets the last poll find it done before the rows go back. */
 export const BATCH_LEASE_MS = 25 * 3_600_000;
 
+/** Rows a batch claims and prepares at a time (`submitBatch`). */
+export const CLAIM_STEP = 1_000;
+
 export type Submitted = { batchId: number; rows: number; inputs: number; estimatedTokens: number };
 
 /**
@@ -32,31 +35,25 @@ export type Submitted = { batchId: number; rows: number; inputs: number; estimat
  * rows queued at backfill priority): the batch embeds with the shadow's model, for the shadow's table;
  * otherwise with the serving model. Null when there is nothing to send.
  */
-export async function submitBatch(deps: Deps, api: BatchApi, now: number): Promise<Submitted | null> {
+export async function submitBatch(deps: Deps, api: BatchApi, now: number, step = CLAIM_STEP): Promise<Submitted | null> {
   const { db, config } = deps;
   if (!config.batch.enabled) return null;
   const sets = await readSets(db);
   const { embedder, table } = shadowWriter(deps, sets) ?? { embedder: servingEmbedder(deps, sets), table: SERVING_TABLE };
   // The backlog the gate holds for the Batch API is what this takes.
   const gate = { ...(await readGate(db, config, now)), heldForBatchApi: false };
-  if ((await readyCount(db, BATCH_PRIORITIES, gate, true)) < config.batch.minItems) return null;
+  if ((await readyCount(db, BATCH_PRIORITIES, gate, true, config.batch.minItems)) < config.batch.minItems) return null;
   const maxInputs = Math.min(config.batch.maxInputs, MAX_BATCH_INPUTS);
 
-  // The claim and the record of what the batch holds commit together: no row is held by no batch.
-  const { batchId, claimed } = await db.transaction(async (tx) => {
-    const [batch] = await tx
-      .insert(embeddingBatches)
-      .values({
-        model: embedder.model,
-        dimensions: embedder.dimensions,
-        leaseUntil: sql`now() + ${BATCH_LEASE_MS} * interval '1 millisecond'`,
-      })
-      .returning({ id: embeddingBatches.id });
-    const rows = await claimBatch(tx, maxInputs, BATCH_LEASE_MS, BATCH_PRIORITIES, gate, true);
-    if (rows.length)
-      await tx.insert(embeddingBatchRows).values(rows.map((row) => ({ batchId: batch!.id, queueId: row.id, ...pickRow(row) })));
-    return { batchId: batch!.id, claimed: rows };
-  });
+  const [batch] = await db
+    .insert(embeddingBatches)
+    .values({
+      model: embedder.model,
+      dimensions: embedder.dimensions,
+      leaseUntil: sql`now() + ${BATCH_LEASE_MS} * interval '1 millisecond'`,
+    })
+    .returning({ id: embeddingBatches.id });
+  const batchId = batch!.id;
 
   const giveBack = async (rows: Claimed[], error?: string) => {
     const ids = rows.map((row) => row.id);
@@ -73,28 +70,43 @@ export async function submitBatch(deps: Deps, api: BatchApi, now: number): Promi
       .where(eq(embeddingBatches.id, batchId));
   };
 
+  // The batch is filled a step at a time (CLAIM_STEP rows), each step's claim and its record of what the
+  // batch holds committed together (no row is held by no batch) in a short transaction: one statement
+  // claiming, and one transaction holding, the batch's 10,000 rows slowed the live lanes' changes beside
+  // them (BENCHMARKS.md "Live changes during a Batch API backfill"). A batch left 'preparing' by a run
+  // that stopped between two steps gives its rows back (settle.ts).
   // Each distinct changed chunk once, items whole, up to the batch's size. Rows with nothing to send
   // (removals, unchanged text) go to the live lanes, marked so no batch claims them again (else a
   // backlog of them over the threshold would be held from the drain and given back, run after run);
   // they cost no tokens there. Rows past the batch's size wait for the next batch.
-  const chunks = await changedChunks({ ...deps, embedder }, claimed, table);
-  const byItem = groupBy(chunks, (chunk) => itemKey(chunk));
   const requests = new Map<string, string>();
   const kept: Claimed[] = [];
-  const nothingToSend: Claimed[] = [];
-  const overflow: Claimed[] = [];
-  for (const row of claimed) {
-    const own = byItem.get(itemKey(row)) ?? [];
-    const fresh = new Set(own.map((c) => c.hash).filter((hash) => !requests.has(hash)));
-    if (own.length === 0) nothingToSend.push(row);
-    else if (requests.size + fresh.size > maxInputs) overflow.push(row);
-    else {
-      for (const chunk of own) requests.set(chunk.hash, chunk.text);
-      kept.push(row);
+  for (let full = false; !full && requests.size < maxInputs; ) {
+    const claimed = await db.transaction(async (tx) => {
+      const rows = await claimBatch(tx, Math.min(step, maxInputs - requests.size), BATCH_LEASE_MS, BATCH_PRIORITIES, gate, true);
+      if (rows.length) await tx.insert(embeddingBatchRows).values(rows.map((row) => ({ batchId, queueId: row.id, ...pickRow(row) })));
+      return rows;
+    });
+    if (claimed.length === 0) break;
+    const chunks = await changedChunks({ ...deps, embedder }, claimed, table);
+    const byItem = groupBy(chunks, (chunk) => itemKey(chunk));
+    const nothingToSend: Claimed[] = [];
+    const overflow: Claimed[] = [];
+    for (const row of claimed) {
+      const own = byItem.get(itemKey(row)) ?? [];
+      const fresh = new Set(own.map((c) => c.hash).filter((hash) => !requests.has(hash)));
+      if (own.length === 0) nothingToSend.push(row);
+      else if (full || requests.size + fresh.size > maxInputs) {
+        full = true;
+        overflow.push(row);
+      } else {
+        for (const chunk of own) requests.set(chunk.hash, chunk.text);
+        kept.push(row);
+      }
     }
+    await giveBack(nothingToSend, `${BATCH_RETURNED}nothing to embed for the batch's set`);
+    await giveBack(overflow);
   }
-  await giveBack(nothingToSend, `${BATCH_RETURNED}nothing to embed for the batch's set`);
-  await giveBack(overflow);
   if (requests.size === 0) {
     await abandon();
     return null;

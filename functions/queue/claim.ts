@@ -49,11 +49,12 @@ export async function claimBatch(
   );
 }
 
-/** Items the drain (or a lane's doorbell) could take now. */
-export async function readyCount(db: Database, range?: PriorityRange, gate?: Gate, forBatchApi = false): Promise<number> {
+/** Items the drain (or a lane's doorbell) could take now; counted up to `atMost` when given (a bounded probe). */
+export async function readyCount(db: Database, range?: PriorityRange, gate?: Gate, forBatchApi = false, atMost?: number): Promise<number> {
   const [row] = await rowsOf<{ n: number }>(
     db.execute(sql`
-    SELECT count(*)::int AS n FROM embedding_queue WHERE ${claimable(range, gate, forBatchApi)}`),
+    SELECT count(*)::int AS n FROM (SELECT 1 FROM embedding_queue WHERE ${claimable(range, gate, forBatchApi)}
+      ${atMost === undefined ? sql`` : sql`LIMIT ${atMost}`}) AS ready`),
   );
   return row?.n ?? 0;
 }
