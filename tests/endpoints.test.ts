@@ -14,6 +14,7 @@ import { BODY_LIMIT, MAX_BODY_BYTES } from "../functions/http/create-app";
 import { ROUTERS } from "../functions/routers";
 import { NETLIFY_EDGE_DIR, PUBLISH_DIR } from "../scripts/build-netlify";
 import { testDeps } from "./support/deps";
+import { markdownBlock, markdownTable } from "./support/markdown";
 
 type Handler = (request: Request) => Response | Promise<Response>;
 type Entry = { default: Handler | { fetch: Handler }; config?: { runtime?: string; path?: string | string[] } };
@@ -177,17 +178,11 @@ describe("the documents list what the table deploys", () => {
   const pathsOn = (kind?: "edge" | "node") => sorted(routes.filter((r) => !kind || r.endpoint.runtime.kind === kind).map((r) => r.path));
   /** The backticked names in `text`, in order, once each. */
   const named = (text: string) => [...new Set([...text.matchAll(/`([a-z-]+)`/g)].map((m) => m[1]!))];
-  /** The text of `doc` from the first line starting with `start` to the next blank line. */
-  const block = (doc: string, start: string) => {
-    const from = doc.indexOf(`\n${start}`);
-    expect(from, start).toBeGreaterThan(-1);
-    return doc.slice(from + 1, doc.indexOf("\n\n", from + 1));
+  const tableRows = (doc: string, header: string) => {
+    const rows = markdownTable(doc, header);
+    expect(rows.length, header).toBeGreaterThan(0);
+    return rows;
   };
-  const tableRows = (doc: string, header: string) =>
-    block(doc, header)
-      .split("\n")
-      .slice(2)
-      .map((row) => row.split("|").slice(1, -1));
 
   it("README's and ARCHITECTURE.md §3's endpoint tables name every route", () => {
     for (const [doc, header] of [
@@ -205,7 +200,8 @@ describe("the documents list what the table deploys", () => {
       sorted(rows.filter(([, vercel]) => (kind === "edge" ? /edge/ : /Node\.js/).test(vercel!)).flatMap(([first]) => named(first!)));
     expect(onRuntime("edge"), "README's runtime table, edge").toEqual(pathsOn("edge"));
     expect(onRuntime("node"), "README's runtime table, Node.js").toEqual(pathsOn("node"));
-    const anyPostgres = block(readme, "The Node.js functions (");
+    const anyPostgres = markdownBlock(readme, "The Node.js functions (");
+    expect(anyPostgres, "README's Any Postgres").not.toBe("");
     const list = (lead: string) => sorted(named(anyPostgres.slice(anyPostgres.indexOf(lead)).split(")")[0]!));
     expect(list("The Node.js functions ("), "README's Any Postgres, Node.js").toEqual(pathsOn("node"));
     expect(list("The edge functions"), "README's Any Postgres, edge").toEqual(pathsOn("edge"));
