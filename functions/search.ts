@@ -130,19 +130,19 @@ async function nearestOf(deps: Deps, first: Embedder, request: SearchRequest, bu
       // One statement before the scan: the sets, the scan's settings and, in hybrid, the keyword half.
       // It is planned before its settings apply, so the keyword half's plan is its own (the settings
       // steer only the scan's: sorts off would make it read the table backwards for rare words).
-      const [first] = await rowsOf<{ sets: SetRow[] | null; keyword?: KeywordRow[] | null }>(
+      const [before] = await rowsOf<{ sets: SetRow[] | null; keyword?: KeywordRow[] | null }>(
         tx.execute(sql`SELECT ${setsJsonSql(true)} AS sets,
           ${searchSettings(request.types, candidates(request), deps.config.search.exactLimit, request.filters)} AS settings
           ${keyword ? sql`, (SELECT json_agg(k) FROM (${keyword}) AS k) AS keyword` : sql``}`),
       );
-      const sets = setsOf(first?.sets ?? []);
+      const sets = setsOf(before?.sets ?? []);
       lastSets.set(deps.db, sets);
       const serving = model ? embedder : servingEmbedder(deps, sets);
       if (serving !== embedder) {
         embedder = serving;
         return undefined;
       }
-      keywordRows = first?.keyword ?? [];
+      keywordRows = before?.keyword ?? [];
       return rowsOf<NearestRow>(
         tx.execute(nearestChunks(vector, request.types, candidates(request), model, request.filters, sets.serving?.storage)),
       );
