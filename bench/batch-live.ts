@@ -49,6 +49,37 @@ function signal() {
   };
 }
 
+/** What both sides keep: whether the function waits for its next run, or has ended; `start` sends its go. */
+function sideState(start: () => void) {
+  const waiting = signal();
+  let idle = false;
+  let ended = false;
+  return {
+    nowIdle() {
+      idle = true;
+      waiting.fire();
+    },
+    nowEnded() {
+      ended = true;
+      waiting.fire();
+    },
+    side(done: Promise<BatchTotal>): BatchSide {
+      done.catch(() => undefined);
+      return {
+        ended: () => ended,
+        go() {
+          idle = false;
+          start();
+        },
+        idle: async () => {
+          while (!idle && !ended) await waiting.wait();
+        },
+        done,
+      };
+    },
+  };
+}
+
 /** The batches function's runs in their own process against `url`, each run handed to `onRun` as it ends. */
 function runBatchesElsewhere(url: string, onRun: (run: BatchRun) => void): BatchSide {
   // At the lowest CPU priority (BENCH_BATCHLIVE_NICE=0: not): on the platform its CPU and its Batch API's
@@ -63,38 +94,22 @@ function runBatchesElsewhere(url: string, onRun: (run: BatchRun) => void): Batch
     stdio: ["pipe", "pipe", "inherit"],
   });
   let total: BatchTotal | undefined;
-  let idle = false;
-  let ended = false;
-  const waiting = signal();
+  const state = sideState(() => child.stdin!.write("go\n"));
   createInterface({ input: child.stdout }).on("line", (line) => {
     const message = JSON.parse(line) as { idle?: number; run?: BatchRun; total?: BatchTotal };
-    if (message.idle) {
-      idle = true;
-      waiting.fire();
-    }
+    if (message.idle) state.nowIdle();
     if (message.run) onRun(message.run);
     if (message.total) total = message.total;
   });
-  const done = new Promise<BatchTotal>((resolve, reject) => {
-    child.on("error", reject);
-    child.on("close", (code) => {
-      ended = true;
-      code === 0 && total ? resolve(total) : reject(new Error(`the batches worker exited with ${code}`));
-      waiting.fire();
-    });
-  });
-  done.catch(() => undefined);
-  return {
-    ended: () => ended,
-    go() {
-      idle = false;
-      child.stdin!.write("go\n");
-    },
-    idle: async () => {
-      while (!idle && !ended) await waiting.wait();
-    },
-    done,
-  };
+  return state.side(
+    new Promise<BatchTotal>((resolve, reject) => {
+      child.on("error", reject);
+      child.on("close", (code) => {
+        state.nowEnded();
+        code === 0 && total ? resolve(total) : reject(new Error(`the batches worker exited with ${code}`));
+      });
+    }),
+  );
 }
 
 /** The same in this process (PGlite: its database is here). */
@@ -103,30 +118,14 @@ function runBatchesHere(
   api: Parameters<typeof runBatchesToEnd>[1],
   onRun: (run: BatchRun) => void,
 ): BatchSide {
-  const waiting = signal();
   const going = signal();
-  let idle = false;
-  let ended = false;
-  const done = runBatchesToEnd(deps, api, onRun, 1000, async () => {
-    idle = true;
-    waiting.fire();
-    await going.wait();
-  }).finally(() => {
-    ended = true;
-    waiting.fire();
-  });
-  done.catch(() => undefined);
-  return {
-    ended: () => ended,
-    go() {
-      idle = false;
-      going.fire();
-    },
-    idle: async () => {
-      while (!idle && !ended) await waiting.wait();
-    },
-    done,
-  };
+  const state = sideState(() => going.fire());
+  return state.side(
+    runBatchesToEnd(deps, api, onRun, 1000, async () => {
+      state.nowIdle();
+      await going.wait();
+    }).finally(state.nowEnded),
+  );
 }
 
 /** The backfill's rows stored (its queue rows done), every `everyMs` from `started` until `stop`, then once more. */
