@@ -9,8 +9,11 @@ import { createRegistry } from "../schema/registry";
 import { type FakeOpenAI, fakeServerEmbedder } from "../testing/fake-openai";
 import type { FakeBatchApi } from "../testing/fake-openai-batch";
 
-/** One run of the batches function: when it started (ms since the epoch), how long it took, what it did. */
-export type BatchRun = { at: number; ms: number; submitted: number; sentRows: number; stored: number; returned: number };
+/**
+ * One run of the batches function: when it started (ms since the epoch), how long it took, what it did;
+ * `yieldedMs`, how long its store waited for the live lanes (functions/batch/live-first.ts).
+ */
+export type BatchRun = { at: number; ms: number; submitted: number; sentRows: number; stored: number; returned: number; yieldedMs: number };
 
 /** A deployment's dependencies against the fake OpenAI server, its Batch API path on or off. */
 export const fakeOpenAIDeps = (db: Database, api: FakeOpenAI, batchApi: boolean): Deps => ({
@@ -31,7 +34,7 @@ export async function runBatchesToEnd(
   maxRuns = 1000,
   beforeRun?: () => Promise<void>,
 ) {
-  const total = { runs: 0, batches: 0, stored: 0, returned: 0 };
+  const total = { runs: 0, batches: 0, stored: 0, returned: 0, yieldedMs: 0 };
   while (total.runs < maxRuns) {
     await beforeRun?.();
     const at = Date.now();
@@ -44,10 +47,12 @@ export async function runBatchesToEnd(
       sentRows: run.submitted.reduce((sum, s) => sum + s.rows, 0),
       stored: run.polled.reduce((sum, p) => sum + p.stored, 0),
       returned: run.polled.reduce((sum, p) => sum + p.returned, 0),
+      yieldedMs: run.polled.reduce((sum, p) => sum + p.yieldedMs, 0),
     };
     total.batches += done.submitted;
     total.stored += done.stored;
     total.returned += done.returned;
+    total.yieldedMs += done.yieldedMs;
     onRun?.(done);
     batchApi.finish();
     if (run.submitted.length === 0 && run.polled.length === 0) break;

@@ -8,6 +8,7 @@ import { and, eq, inArray, sql } from "drizzle-orm";
 import OpenAI, { toFile } from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createFunctionApp } from "../functions/app";
+import { MAX_YIELD_MS, YIELD_STEP_MS } from "../functions/batch/live-first";
 import { pollBatches, pruneBatches, STORE_GROUP } from "../functions/batch/settle";
 import { BATCH_LEASE_MS, submitBatch } from "../functions/batch/submit";
 import { batchApiOf, runBatches } from "../functions/batches";
@@ -22,7 +23,7 @@ import { type BatchResults, readLine, requestLines } from "../functions/embedder
 import { endpointUrl } from "../functions/endpoints";
 import { Budget } from "../functions/lib/budget";
 import { utcDay } from "../functions/lib/utc-day";
-import { queueItems } from "../functions/queue";
+import { pause, queueItems, resume } from "../functions/queue";
 import { createShadow, dropShadow, shadowCoverage } from "../functions/sets/shadow";
 import {
   communityPost,
@@ -397,6 +398,65 @@ describe("the Batch API path", () => {
     expect((await runBatches(deps)).polled).toEqual([expect.objectContaining({ stored: 250 - STORE_GROUP, left: 0 })]);
     expect(await queueStatuses()).toEqual({ done: 250 });
     expect(await connection.db.select({ state: embeddingBatches.state }).from(embeddingBatches)).toEqual([{ state: "settled" }]);
+  });
+
+  it("live first: the store waits for live-lane work before each group, at most MAX_YIELD_MS, so steady live traffic slows it but never stops it", async () => {
+    const deps = depsWith();
+    await backfill(3 * STORE_GROUP);
+    expect((await runBatches(deps)).submitted).toEqual([expect.objectContaining({ rows: 3 * STORE_GROUP })]);
+    api.batch.finish();
+    // A live change (a post: the queued lane) that nothing takes: steady live traffic, as the store sees it.
+    const [post] = await connection.db
+      .insert(communityPost)
+      .values({ title: "Live", body: "Written while the batch settles." })
+      .returning();
+    const [live] = await connection.db.select().from(embeddingQueue).where(eq(embeddingQueue.contentId, post!.id));
+    expect(live).toMatchObject({ status: "pending", priority: 4 });
+    // A clock the test holds: time passes only while the store waits; `liveUntil` ends the live work.
+    let now = 0;
+    let liveUntil = Number.POSITIVE_INFINITY;
+    const slept: number[] = [];
+    const clock = {
+      now: () => now,
+      sleep: async (ms: number) => {
+        slept.push(ms);
+        now += ms;
+        if (now >= liveUntil) await connection.db.update(embeddingQueue).set({ status: "done" }).where(eq(embeddingQueue.id, live!.id));
+      },
+    };
+    // 2.5 s: two groups, each after MAX_YIELD_MS of waiting, then the budget runs out waiting for the third.
+    const [first] = await pollBatches(deps, batchApiOf(deps)!, Budget.start(2_500, clock));
+    expect(first).toMatchObject({ stored: 2 * STORE_GROUP, left: STORE_GROUP, yieldedMs: 2 * MAX_YIELD_MS + 500 });
+    expect(Math.max(...slept)).toBe(YIELD_STEP_MS);
+    // The rows left are still the batch's, for the next poll; the live row was never touched.
+    expect(await connection.db.$count(embeddingBatchRows)).toBe(STORE_GROUP);
+    expect(await queueStatuses()).toEqual({ done: 2 * STORE_GROUP, processing: STORE_GROUP, pending: 1 });
+    expect(await connection.db.select({ state: embeddingBatches.state }).from(embeddingBatches)).toEqual([{ state: "settling" }]);
+
+    // The live change done 300 ms into the next poll: the store waits that long, no more, and settles the batch.
+    liveUntil = now + 300;
+    const [second] = await pollBatches(deps, batchApiOf(deps)!, Budget.start(60_000, clock));
+    expect(second).toMatchObject({ stored: STORE_GROUP, left: 0, yieldedMs: 300 });
+    expect(await queueStatuses()).toEqual({ done: 3 * STORE_GROUP + 1 });
+    expect(await connection.db.select({ state: embeddingBatches.state }).from(embeddingBatches)).toEqual([{ state: "settled" }]);
+  });
+
+  it("live first waits for no paused lane: its rows wait for the resume, not for the store", async () => {
+    const deps = depsWith();
+    await backfill(STORE_GROUP);
+    await runBatches(deps);
+    api.batch.finish();
+    await connection.db.insert(communityPost).values({ title: "Live", body: "Written while the queued lane is paused." });
+    let now = 0;
+    const clock = { now: () => now, sleep: async (ms: number) => void (now += ms) };
+    await pause(connection.db, "lane", "queued");
+    try {
+      const [poll] = await pollBatches(deps, batchApiOf(deps)!, Budget.start(60_000, clock));
+      expect(poll).toMatchObject({ stored: STORE_GROUP, left: 0, yieldedMs: 0 });
+    } finally {
+      await resume(connection.db, "lane", "queued");
+    }
+    expect(await queueStatuses()).toEqual({ done: STORE_GROUP, pending: 1 });
   });
 
   it("an item edited while its batch runs keeps its new text: the stale vector is never stored, the live lane embeds the edit", async () => {

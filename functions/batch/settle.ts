@@ -14,20 +14,23 @@ import type { Deps } from "../deps.js";
 import { type BatchApi, type BatchResults, FINAL_STATUSES } from "../embedders/batch-api.js";
 import type { Budget } from "../lib/budget.js";
 import { errorMessage, PermanentError } from "../lib/errors.js";
-import { BATCH_RETURNED, returnToPending, settleByOutcome } from "../queue/index.js";
+import { BATCH_RETURNED, readGate, returnToPending, settleByOutcome } from "../queue/index.js";
+import { yieldToLive } from "./live-first.js";
 
 /** A batch still "preparing" this long after it was made was left by a run that died: its rows go back. */
 export const PREPARING_TIMEOUT_MS = 10 * 60_000;
 
 /**
  * Queue rows stored per processing call (one write transaction), taken in lock-bucket order: a group
- * then holds few of the item locks (db/conflicts.ts: 1,024 shared buckets; 100 rows of a 10,000-row
- * batch hold about 10, where 500 in queue order held about 400), each for a short transaction, so a live
- * change seldom waits for the backfill's write (BENCHMARKS.md §12).
+ * then holds few of the item locks (db/conflicts.ts: 1,024 shared buckets; 500 rows in queue order held
+ * about 400), each for a short transaction, so a live change seldom waits for the backfill's write; and
+ * a group is short (its HNSW inserts take the database's CPU), so the store can give way to the live
+ * lanes between two (live-first.ts; BENCHMARKS.md §12).
  */
-export const STORE_GROUP = 100;
+export const STORE_GROUP = 25;
 
-export type BatchPoll = { id: number; status: string; stored: number; returned: number; failed: number; left: number };
+/** `yieldedMs`: how long the store waited for the live lanes (live-first.ts). */
+export type BatchPoll = { id: number; status: string; stored: number; returned: number; failed: number; left: number; yieldedMs: number };
 
 type Batch = typeof embeddingBatches.$inferSelect;
 
@@ -55,7 +58,7 @@ export async function pollBatches(deps: Deps, api: BatchApi, budget: Budget): Pr
 }
 
 async function pollOne(deps: Deps, api: BatchApi, batch: Batch, budget: Budget): Promise<BatchPoll> {
-  const poll = { id: batch.id, status: batch.providerStatus ?? batch.state, stored: 0, returned: 0, failed: 0, left: 0 };
+  const poll = { id: batch.id, status: batch.providerStatus ?? batch.state, stored: 0, returned: 0, failed: 0, left: 0, yieldedMs: 0 };
   if (batch.state === "preparing" || !batch.providerBatchId) {
     // Never sent (the run died before the batch was created): nothing to wait for.
     await settleBudget(deps.db, batch.budgetPeriod ?? undefined, reservedOf(batch), { tokens: 0, usd: 0 });
@@ -102,12 +105,16 @@ async function bookOnce(deps: Deps, batch: Batch, results: BatchResults) {
 
 /**
  * Stores the batch's rows a group at a time (STORE_GROUP, in lock-bucket order), each group settled in
- * the queue and struck off the batch as it goes; once none is left, the batch is settled. `why`: the
- * error recorded on rows given back (BATCH_RETURNED first: the live lanes take them, no batch again).
+ * the queue and struck off the batch as it goes; once none is left, the batch is settled. Before each
+ * group the store gives way to live-lane work (yieldToLive); rows left when the budget runs out stay the
+ * batch's, for the next poll. `why`: the error recorded on rows given back (BATCH_RETURNED first: the
+ * live lanes take them, no batch again).
  */
 async function storeRows(deps: Deps, batch: Batch, results: BatchResults, why: string, budget: Budget) {
   const error = `${BATCH_RETURNED}${why}`;
-  const counts = { stored: 0, returned: 0, failed: 0, left: 0 };
+  const counts = { stored: 0, returned: 0, failed: 0, left: 0, yieldedMs: 0 };
+  // The live lanes' gate: work of a paused lane, which nothing takes meanwhile, is not waited for.
+  const gate = await readGate(deps.db, { ...deps.config, batch: undefined }, (deps.clock ?? Date).now());
   // The answers are the batch's model's: the set of that model (serving, or a model switch's shadow) takes them.
   const prepared: Prepared = {
     model: batch.model,
@@ -120,6 +127,7 @@ async function storeRows(deps: Deps, batch: Batch, results: BatchResults, why: s
   const all = await deps.db.select().from(embeddingBatchRows).where(eq(embeddingBatchRows.batchId, batch.id));
   const ordered = all.map((row) => ({ row, bucket: lockBucket(row) })).sort((a, b) => a.bucket - b.bucket || a.row.queueId - b.row.queueId);
   for (let start = 0; start < ordered.length; start += STORE_GROUP) {
+    counts.yieldedMs += await yieldToLive(deps.db, gate, budget);
     if (budget.left() <= 0) {
       counts.left = ordered.length - start;
       return counts;
