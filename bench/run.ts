@@ -189,7 +189,7 @@ await part("batchlive", async () => {
     );
   }
   console.log(
-    `  the backfill: ${r.queuedRows} rows queued, ${r.backfill.batches} batches, ${r.backfill.stored} rows stored (${r.backfill.returned} given back to the live lanes) by ${r.backfill.runs} runs lasting ${round(r.backfill.runSeconds)} s of the ${round(r.backfill.seconds)} s${r.backfill.cpuSeconds === undefined ? "" : ` (its process used ${round(r.backfill.cpuSeconds)} s of CPU)`}; rows stored (s: rows): ${r.window.stored.map((p) => `${round(p.seconds, 0)}: ${p.stored}`).join(", ")}`,
+    `  the backfill: ${r.queuedRows} rows queued, ${r.backfill.batches} batches, ${r.backfill.stored} rows stored (${r.backfill.returned} given back to the live lanes) by ${r.backfill.runs} runs lasting ${round(r.backfill.runSeconds)} s (${round(r.backfill.yieldedMs / 1000)} s of it the store waiting for the live lanes) of the ${round(r.backfill.seconds)} s${r.backfill.cpuSeconds === undefined ? "" : ` (its process used ${round(r.backfill.cpuSeconds)} s of CPU)`}; rows stored (s: rows): ${r.window.stored.map((p) => `${round(p.seconds, 0)}: ${p.stored}`).join(", ")}`,
   );
   console.log(
     `  the batches function's runs (start s: sent / stored rows, run s): ${r.runs.map((run) => `${round(run.at)}: ${run.sentRows} / ${run.stored}, ${round(run.ms / 1000)}`).join("; ")}`,

@@ -2,7 +2,9 @@
 // series drawn against a daily budget, and text from the queue (an error message) escaped, never markup.
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { BatchPoll } from "../functions/batch/settle";
 import { rowsOf } from "../functions/db/database";
+import { recordRun } from "../functions/db/job-runs";
 import { utcDay } from "../functions/lib/utc-day";
 import { processorStatus, queueStatus } from "../functions/status/read-status";
 import { statusPage } from "../functions/status/status-page";
@@ -46,6 +48,18 @@ describe("the status page", () => {
     expect(page).toContain("limit 0.05");
     expect(page).not.toContain("<script>alert");
     expect(page).toContain("&lt;script&gt;");
+  });
+});
+
+describe("the Batch API's line", () => {
+  it("says what the last batches run stored, how long its store waited for the live lanes, and what it left", async () => {
+    const deps = testDeps(connection.db);
+    const polled: BatchPoll[] = [{ id: 7, status: "completed", stored: 200, returned: 0, failed: 0, left: 9_800, yieldedMs: 12_500 }];
+    await recordRun(connection.db, "batches", async () => ({ polled, submitted: [] }));
+    const page = String(await statusPage(await queueStatus(deps), await processorStatus(deps)));
+    expect(page).toContain(
+      '<p id="batch-api">Batch API, last run: 0 batches sent (0 rows) · 1 polled, 200 rows stored, 9800 left for the next run · live first: the store waited 12.5 s for the live lanes</p>',
+    );
   });
 });
 

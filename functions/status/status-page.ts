@@ -2,6 +2,7 @@
 import { html } from "hono/html";
 import { LANE_PRIORITIES, LANES, type Lane, laneFor } from "../qstash/lanes.js";
 import type { SpendToday } from "../qstash/spend-ledger.js";
+import { batchLine } from "./batch-status.js";
 import { costLine } from "./cost-status.js";
 import { modelSwitchLine } from "./model-switch.js";
 import type { processorStatus, queueStatus } from "./read-status.js";
@@ -63,6 +64,7 @@ ${[...lanes].map(([lane, counts]) => html`<tr><td>${lane}</td><td>${counts.pendi
 </table>
 <p>Oldest pending: <b id="oldest">${queue.oldestPendingSeconds == null ? "none" : `${queue.oldestPendingSeconds} s`}</b></p>
 ${modelSwitchLine(queue.modelSwitch)}
+${batchLine(processor.lastRuns.batches)}
 ${queue.chunksOfAnotherModel ? html`<p id="reembedding">Re-embedding: ${queue.chunksOfAnotherModel} chunks are of another model</p>` : ""}
 <h2>Last hour</h2>
 <p id="throughput">${queue.lastHour.itemsDone} items done · ${queue.lastHour.chunksEmbedded} chunks embedded · ${queue.lastHour.itemsFailed} failed</p>
