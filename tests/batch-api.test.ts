@@ -459,6 +459,19 @@ describe("the Batch API path", () => {
     expect(await queueStatuses()).toEqual({ done: STORE_GROUP, pending: 1 });
   });
 
+  it("live first waits only to store: a failed batch gives its rows back at once, live work or not", async () => {
+    const deps = depsWith();
+    await backfill(2 * STORE_GROUP);
+    await runBatches(deps);
+    api.batch.finish("failed");
+    await connection.db.insert(communityPost).values({ title: "Live", body: "Written while the batch fails." });
+    let now = 0;
+    const clock = { now: () => now, sleep: async (ms: number) => void (now += ms) };
+    const [poll] = await pollBatches(deps, batchApiOf(deps)!, Budget.start(60_000, clock));
+    expect(poll).toMatchObject({ status: "failed", stored: 0, returned: 2 * STORE_GROUP, left: 0, yieldedMs: 0 });
+    expect(await queueStatuses()).toEqual({ pending: 2 * STORE_GROUP + 1 });
+  });
+
   it("an item edited while its batch runs keeps its new text: the stale vector is never stored, the live lane embeds the edit", async () => {
     const deps = depsWith();
     const ids = await backfill(15);

@@ -127,7 +127,8 @@ async function storeRows(deps: Deps, batch: Batch, results: BatchResults, why: s
   const all = await deps.db.select().from(embeddingBatchRows).where(eq(embeddingBatchRows.batchId, batch.id));
   const ordered = all.map((row) => ({ row, bucket: lockBucket(row) })).sort((a, b) => a.bucket - b.bucket || a.row.queueId - b.row.queueId);
   for (let start = 0; start < ordered.length; start += STORE_GROUP) {
-    counts.yieldedMs += await yieldToLive(deps.db, gate, budget);
+    // Only a store gives way: rows with no answer go back with no HNSW work to compete with the live lanes.
+    if (results.answers.size) counts.yieldedMs += await yieldToLive(deps.db, gate, budget);
     if (budget.left() <= 0) {
       counts.left = ordered.length - start;
       return counts;
