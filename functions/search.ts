@@ -235,12 +235,15 @@ async function restrictSnippets(deps: Deps, hits: SearchHit[]) {
 }
 
 /**
- * The HNSW scan's candidate list, at least. pgvector's default (40) lets the greedy descent settle in the
- * wrong cluster now and then: on clustered vectors (100,000 chunks, `npm run bench -- efsearch`,
- * BENCHMARKS.md §5) 4 queries in 100 had recall@10 under 0.98 at 40, two of them 0; from 80 to 400,
- * one (0.9), for ~0.4 ms more a query at 100. 100 leaves a margin for real embeddings.
+ * The HNSW scan's candidate list, at least. Too short a list lets the greedy descent settle in the
+ * wrong cluster, and a query then finds none of its ten. On clustered vectors (100,000 chunks, `npm run
+ * bench -- efsearch`, BENCHMARKS.md §5 "Recall at 100% in every build"), over 4 builds of the index
+ * (parallel, never the same graph) and 300 queries each: at 100, every build left 1–4 queries at
+ * recall 0; at 150 two builds did, at 200 one; at 400 none (the lowest 0.9), for ~0.4 ms more a query
+ * p50 in the server than at 100 (1.6–2.1 ms against 1.2–1.5). Cheaper than a denser graph (m,
+ * ef_construction), which every build of the index would pay for.
  */
-const MIN_EF_SEARCH = 100;
+const MIN_EF_SEARCH = 400;
 
 /**
  * Sets up one search transaction, which decides how it is served.
