@@ -239,9 +239,9 @@ async function restrictSnippets(deps: Deps, hits: SearchHit[]) {
  * wrong cluster, and a query then finds none of its ten. On clustered vectors (100,000 chunks, `npm run
  * bench -- efsearch`, BENCHMARKS.md §5 "Recall at 100% in every build"), over 4 builds of the index
  * (parallel, never the same graph) and 300 queries each: at 100, every build left 1–4 queries at
- * recall 0; at 150 two builds did, at 200 one; at 400 none (the lowest 0.9), for ~0.4 ms more a query
- * p50 in the server than at 100 (1.6–2.1 ms against 1.2–1.5). Cheaper than a denser graph (m,
- * ef_construction), which every build of the index would pay for.
+ * recall 0; at 150 two builds did, at 200 one (of 7 builds); at 400 none in 7 builds (the lowest 0.8),
+ * for ~0.4 ms more a query p50 in the server than at 100 (1.6–2.1 ms against 1.2–1.5). Cheaper than a
+ * denser graph (m, ef_construction), which every build of the index would pay for.
  */
 const MIN_EF_SEARCH = 400;
 
