@@ -408,15 +408,32 @@ await part("search", async () => {
 });
 await part("efsearch", async () => {
   const n = Number(process.env.BENCH_EF_SEARCH_SIZE ?? 100000);
-  const rows = await efSearchSweep(n, sizes("BENCH_EF_SEARCH_VALUES", "40,60,80,100,150,200"));
+  // BENCH_HNSW_VARIANTS: m/ef_construction pairs, e.g. "16/64,24/64,16/128" (default: pgvector's defaults).
+  const variants = (process.env.BENCH_HNSW_VARIANTS ?? "")
+    .split(",")
+    .filter(Boolean)
+    .map((pair) => {
+      const [m, efConstruction] = pair.split("/").map(Number);
+      return { m, efConstruction };
+    });
+  const rows = await efSearchSweep(n, sizes("BENCH_EF_SEARCH_VALUES", "40,60,80,100,150,200"), {
+    queries: Number(process.env.BENCH_EF_SEARCH_QUERIES ?? 100),
+    builds: Number(process.env.BENCH_EF_SEARCH_BUILDS ?? 1),
+    variants: variants.length ? variants : [{}],
+  });
   console.log(
-    `Unfiltered HNSW recall@10 against an exact scan by hnsw.ef_search, ${n} chunks of the clustered corpus (${benchDatabaseLabel}):`,
+    `Unfiltered HNSW recall@10 against an exact scan by hnsw.ef_search, ${n} chunks of the clustered corpus, each index built anew (${benchDatabaseLabel}):`,
   );
   console.table(
     rows.map((r) => ({
+      "m / ef_construction": `${r.m} / ${r.efConstruction}`,
+      build: r.build,
+      "build s": round(r.buildSeconds),
+      "index MB": Math.round(r.indexMegabytes),
       ef_search: r.efSearch,
       "recall@10 mean (min)": `${r.recall.toFixed(3)} (${r.minRecall.toFixed(2)})`,
       "queries under 0.98": r.below,
+      "queries at 0": r.zero,
       "execution p50 / p95 ms": `${round(r.executionMs.p50, 2)} / ${round(r.executionMs.p95, 2)}`,
     })),
   );

@@ -3,7 +3,7 @@
 import { inArray, type SQL, sql } from "drizzle-orm";
 import type { FilterRequest } from "../schema/messages.js";
 import { SearchRequestSchema } from "../schema/messages.js";
-import { searchLog, type VectorStorage } from "../schema/pipeline-tables.js";
+import type { VectorStorage } from "../schema/pipeline-tables.js";
 import { columnsOf, idKey, labelled, type Registry } from "../schema/registry.js";
 import { type Database, rowsOf } from "./db/database.js";
 import { pgvectorHasSql } from "./db/pgvector.js";
@@ -19,12 +19,10 @@ import { groupBy } from "./lib/item.js";
 import { parseBody } from "./lib/validate.js";
 import { resolveFilters, type SearchFilters, scopeConditions } from "./search/filters.js";
 import type { KeywordRow } from "./search/keyword.js";
+import { loggedStatement, logSearch, type SearchLogEntry } from "./search/log.js";
 import { rankByMode } from "./search/modes.js";
 import { type Ranking, type SearchHit, type SearchRequest, snippet, snippetSource } from "./search/types.js";
 import { readSets, type SetRow, type Sets, servingEmbedder, setsJsonSql, setsOf } from "./sets/sets.js";
-
-/** Enough of a query to see what people look for, and a log row of bounded size. */
-const LOGGED_QUERY_CHARACTERS = 200;
 
 export type { SearchHit, SearchRequest } from "./search/types.js";
 
@@ -38,18 +36,24 @@ export async function search(deps: Deps, request: SearchBody, scope: SearchScope
   const { work } = startRun(deps.config.search.budgetMs, deps.clock);
   const scoped = searchableTypes(deps.registry, scope, request.types);
   const { types, filters } = resolveFilters(deps.registry, scoped, request.filters, !!request.types);
-  const { hits: results, otherModels } =
-    types?.length === 0
-      ? { hits: [], otherModels: [] }
-      : await rankByMode(deps.db, deps.registry, { ...request, types, filters }, (within, keyword) => nearest(deps, within, work, keyword));
+  // The log row is written by the statement that reads the last rows (functions/search/log.ts), or after.
+  const log: SearchLogEntry = { query: request.query, types: request.types, limit: request.limit, started };
+  const {
+    hits: results,
+    otherModels,
+    logged,
+  } = types?.length === 0
+    ? { hits: [], otherModels: [], logged: false }
+    : await rankByMode(
+        deps.db,
+        deps.registry,
+        { ...request, types, filters },
+        (within, keyword, log) => nearest(deps, within, work, keyword, log),
+        log,
+      );
+  if (!logged) await logSearch(deps.db, log, results.length);
   await restrictSnippets(deps, results);
   const milliseconds = Date.now() - started;
-  await deps.db.insert(searchLog).values({
-    query: request.query.slice(0, LOGGED_QUERY_CHARACTERS),
-    contentTypes: request.types ?? null,
-    resultCount: results.length,
-    milliseconds,
-  });
   // Said plainly while a switch of embedder is being caught up with (ARCHITECTURE.md §7).
   const reembedding = otherModels.length
     ? {
@@ -81,9 +85,10 @@ async function nearest(
   request: SearchRequest,
   budget: Budget,
   keyword?: SQL,
-): Promise<Ranking & { keywordRows?: KeywordRow[] }> {
+  log?: SearchLogEntry,
+): Promise<Ranking & { keywordRows?: KeywordRow[]; logged: boolean }> {
   const first = guessedEmbedder(deps) ?? servingEmbedder(deps, await readSets(deps.db));
-  const current = await nearestOf(deps, first, request, budget, undefined, keyword);
+  const current = await nearestOf(deps, first, request, budget, undefined, keyword, log);
   const best = current.hitsByKey;
   for (const model of current.otherModels) {
     const embedder = embedderAtHand(model, deps.embedder.dimensions);
@@ -94,6 +99,7 @@ async function nearest(
     hits: [...best.values()].sort((a, b) => b.score - a.score).slice(0, request.limit),
     otherModels: current.otherModels,
     keywordRows: current.keywordRows,
+    logged: !!log,
   };
 }
 
@@ -117,7 +123,21 @@ function guessedEmbedder(deps: Deps): Embedder | undefined {
 
 const embedderAtHand = (model: string, dimensions: number) => (model === LOCAL_MODEL ? localEmbedder(dimensions) : undefined);
 
-async function nearestOf(deps: Deps, first: Embedder, request: SearchRequest, budget: Budget, model?: string, keyword?: SQL) {
+/**
+ * The rows of the serving model (or of `model`), and, with `keyword`, the keyword half's. With `log`,
+ * the scan writes the log row, counting as results what this function and fusion keep: rows of the
+ * embedder's model with a finite score of at least minScore, and the keyword half's. Rows of another
+ * model searched again with theirs (only a local model's: `embedderAtHand`) are not counted.
+ */
+async function nearestOf(
+  deps: Deps,
+  first: Embedder,
+  request: SearchRequest,
+  budget: Budget,
+  model?: string,
+  keyword?: SQL,
+  log?: SearchLogEntry,
+) {
   let embedder = first;
   let rows: NearestRow[] | undefined;
   let keywordRows: KeywordRow[] | undefined;
@@ -143,9 +163,12 @@ async function nearestOf(deps: Deps, first: Embedder, request: SearchRequest, bu
         return undefined;
       }
       keywordRows = before?.keyword ?? [];
-      return rowsOf<NearestRow>(
-        tx.execute(nearestChunks(vector, request.types, candidates(request), model, request.filters, sets.serving?.storage)),
-      );
+      const scan = nearestChunks(vector, request.types, candidates(request), model, request.filters, sets.serving?.storage);
+      const results = {
+        where: sql`model = ${embedder.model} AND distance <> 'NaN'::float8 AND 1 - distance >= ${request.minScore}`,
+        keys: keywordRows.map((row): [string, string] => [row.content_type, row.content_id]),
+      };
+      return rowsOf<NearestRow>(tx.execute(log ? loggedStatement(scan, sql`distance`, log, results) : scan));
     });
   }
   if (!rows) throw new TransientError("the embedding model was switched twice during this search; try again");
@@ -212,12 +235,15 @@ async function restrictSnippets(deps: Deps, hits: SearchHit[]) {
 }
 
 /**
- * The HNSW scan's candidate list, at least. pgvector's default (40) lets the greedy descent settle in the
- * wrong cluster now and then: on clustered vectors (100,000 chunks, `npm run bench -- efsearch`,
- * BENCHMARKS.md §5) 4 queries in 100 had recall@10 under 0.98 at 40, two of them 0; from 80 to 400,
- * one (0.9), for ~0.4 ms more a query at 100. 100 leaves a margin for real embeddings.
+ * The HNSW scan's candidate list, at least. Too short a list lets the greedy descent settle in the
+ * wrong cluster, and a query then finds none of its ten. On clustered vectors (100,000 chunks, `npm run
+ * bench -- efsearch`, BENCHMARKS.md §5 "Recall at 100% in every build"), over 4 builds of the index
+ * (parallel, never the same graph) and 300 queries each: at 100, every build left 1–4 queries at
+ * recall 0; at 150 two builds did, at 200 one (of 7 builds); at 400 none in 7 builds (the lowest 0.8),
+ * for ~0.4 ms more a query p50 in the server than at 100 (1.6–2.1 ms against 1.2–1.5). Cheaper than a
+ * denser graph (m, ef_construction), which every build of the index would pay for.
  */
-const MIN_EF_SEARCH = 100;
+const MIN_EF_SEARCH = 400;
 
 /**
  * Sets up one search transaction, which decides how it is served.
@@ -261,7 +287,10 @@ export function searchSettings(types: string[] | undefined, candidates: number, 
   const iterative = sql`${pgvectorHasSql("iterativeScan")} AND NOT ${exact}`;
   const efSearch = String(Math.max(MIN_EF_SEARCH, Math.min(candidates, 1000)));
   const maxScanTuples = sql`greatest(20000, ceil(4.0 * ${candidates} * greatest(c.rows, c.matching) / nullif(c.matching, 0)))::bigint::text`;
+  // synchronous_commit off: the search's commit (its sets' share locks, its log row) need not wait for
+  // the WAL to reach the disk (or Neon's safekeepers); a database crash may lose the last log rows, never data.
   return sql`(SELECT concat(
+      set_config('synchronous_commit', 'off', true),
       set_config('enable_seqscan', 'off', true),
       CASE WHEN ${exact} THEN set_config('enable_indexscan', 'off', true) ELSE set_config('enable_sort', 'off', true) END,
       CASE WHEN NOT ${exact} THEN set_config('hnsw.ef_search', ${efSearch}, true) END,

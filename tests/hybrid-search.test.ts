@@ -1,6 +1,6 @@
 // Hybrid search (functions/search/): the keyword half over Postgres full text with each type's text
 // search configuration, reciprocal rank fusion of the two halves, and every scope rule in both.
-import { eq, sql } from "drizzle-orm";
+import { desc, eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createFunctionApp } from "../functions/app";
 import { processItems } from "../functions/core/process";
@@ -13,7 +13,7 @@ import { fuseRankings } from "../functions/search/fusion";
 import { configGroups, keywordChunks } from "../functions/search/keyword";
 import { DEFAULT_FUSION, fusionDepth } from "../functions/search/modes";
 import { realignTextConfigs } from "../functions/search/text-config";
-import { communityPost, course, courseLesson, embeddings, profiles, TEXT_SEARCH_INDEX, users } from "../schema";
+import { communityPost, course, courseLesson, embeddings, profiles, searchLog, TEXT_SEARCH_INDEX, users } from "../schema";
 import { createRegistry, defaultRegistry } from "../schema/registry";
 import type { Connection } from "../scripts/lib/database";
 import { freshDatabase } from "./support/database";
@@ -203,6 +203,38 @@ describe("hybrid mode", () => {
     const query = "cello practice";
     expect(await ids({ query, fusion: { keyword: 0 } })).toEqual(await ids({ query, mode: "vector" }));
     expect(await ids({ query, fusion: { vector: 0 } })).toEqual(await ids({ query, mode: "keyword" }));
+  });
+
+  it("logs each search once, in the statement that reads its rows, with as many results as it answers", async () => {
+    const bodies = [
+      { query: "violin metronome", limit: 5 },
+      // The vector half keeps nothing: the log counts the keyword half's rows (fewer than the limit).
+      { query: "violin metronome", limit: 50, minScore: 0.99 },
+      // minScore 0 leaves out the rows of a negative cosine; the keyword half's may be among them.
+      { query: "cello practice", limit: 50 },
+      { query: "cello practice", mode: "vector", minScore: 0.99 },
+      { query: "cello practice", mode: "vector", limit: 7, types: ["post"] },
+      { query: "cello week", mode: "keyword", limit: 50 },
+      { query: "cello practice", fusion: { vector: 0 }, limit: 4 },
+      { query: "cello practice", fusion: { keyword: 0 }, limit: 50 },
+      { query: "zzzz", mode: "keyword" },
+    ];
+    const counts = [];
+    for (const body of bodies) {
+      const before = await connection.db.$count(searchLog);
+      const { results } = await answer(body);
+      expect(await connection.db.$count(searchLog)).toBe(before + 1);
+      const [row] = await connection.db.select().from(searchLog).orderBy(desc(searchLog.id)).limit(1);
+      expect([row!.query, row!.resultCount, row!.contentTypes]).toEqual([body.query, results.length, body.types ?? null]);
+      expect(row!.milliseconds).toBeGreaterThanOrEqual(0);
+      counts.push(results.length);
+    }
+    // Counts at, under and far under the limit, and none.
+    expect(counts[0]).toBe(5);
+    expect(counts[1]).toBeGreaterThan(0);
+    expect(counts[1]).toBeLessThan(50);
+    expect(counts[3]).toBe(0);
+    expect(counts[8]).toBe(0);
   });
 
   it("finds by keyword the rows whose vectors are of another model, during a switch of embedder", async () => {

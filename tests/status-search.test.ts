@@ -7,6 +7,7 @@ import { rowsOf } from "../functions/db/database";
 import type { Deps } from "../functions/deps";
 import { embedLocally } from "../functions/embedders/local";
 import { applySearchSettings, nearestChunks } from "../functions/search";
+import { loggedStatement } from "../functions/search/log";
 import { communityPost, course, courseLesson, embeddingQueue, HNSW_INDEX, jobRuns, searchLog } from "../schema";
 import type { Connection } from "../scripts/lib/database";
 import { freshDatabase } from "./support/database";
@@ -281,6 +282,17 @@ describe("search", () => {
     expect(await plan(["post", "lesson"], 100)).toBe("hnsw");
     expect(await plan(["course"], 1000)).toBe("exact");
     expect(await plan(["lesson"], 100)).toBe("exact");
+    // The scan as a search sends it, writing its log row (functions/search/log.ts): the same HNSW scan
+    // inside, its 40 rows put in order above it.
+    const logged = await db.transaction(async (tx) => {
+      await applySearchSettings(tx, undefined, 40, 100);
+      const scan = nearestChunks(embedLocally("music practice", 1536), undefined, 40);
+      const entry = { query: "music practice", limit: 10, started: Date.now() };
+      return rowsOf<{ "QUERY PLAN": string }>(tx.execute(sql`EXPLAIN ${loggedStatement(scan, sql`distance`, entry)}`));
+    });
+    const text = logged.map((row) => row["QUERY PLAN"]).join("\n");
+    expect(text).toContain(`Index Scan using ${HNSW_INDEX}`);
+    expect(text).toMatch(/Insert on search_log/);
   });
 
   it("refuses a wrong SEARCH_TOKEN and bad requests, and logs nothing for them", async () => {

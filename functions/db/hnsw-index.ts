@@ -25,18 +25,28 @@ export async function restoreHnswIndex(db: Database): Promise<boolean> {
 
 export const dropHnswIndex = (db: Database) => db.execute(sql`DROP INDEX IF EXISTS ${sql.identifier(HNSW_INDEX)}`);
 
+/** The graph's parameters, pgvector's defaults when not given (m 16, ef_construction 64): benchmarks try others. */
+export type HnswParameters = { m?: number; efConstruction?: number };
+
 /**
  * Builds the index schema/pipeline-tables.ts declares, with settings for this build only: those of
  * `indexBuildSettings`, or `maintenanceWorkMem` when given.
  */
-export async function buildHnswIndex(db: Database, maintenanceWorkMem?: string) {
+export async function buildHnswIndex(db: Database, maintenanceWorkMem?: string, parameters: HnswParameters = {}) {
   await db.transaction(async (tx) => {
     const settings = await indexBuildSettings(tx);
     if (maintenanceWorkMem) settings.maintenance_work_mem = maintenanceWorkMem;
     for (const [name, value] of Object.entries(settings)) await tx.execute(sql`SELECT set_config(${name}, ${value}, true)`);
     // The operator class of the column's type: halfvec after a switch to it (functions/sets/).
     const opclass = sql.raw(`${(await servingColumn(tx)).storage}_cosine_ops`);
-    await tx.execute(sql`CREATE INDEX IF NOT EXISTS ${sql.identifier(HNSW_INDEX)} ON embeddings USING hnsw (embedding ${opclass})`);
+    const options = [
+      ...(parameters.m === undefined ? [] : [`m = ${Math.trunc(parameters.m)}`]),
+      ...(parameters.efConstruction === undefined ? [] : [`ef_construction = ${Math.trunc(parameters.efConstruction)}`]),
+    ];
+    const withOptions = options.length ? sql.raw(` WITH (${options.join(", ")})`) : sql``;
+    await tx.execute(
+      sql`CREATE INDEX IF NOT EXISTS ${sql.identifier(HNSW_INDEX)} ON embeddings USING hnsw (embedding ${opclass})${withOptions}`,
+    );
   });
 }
 

@@ -5,6 +5,7 @@ import { type Registry, textConfigOf } from "../../schema/registry.js";
 import { type Database, rowsOf } from "../db/database.js";
 import { groupBy } from "../lib/item.js";
 import { type SearchFilters, scopeConditions } from "./filters.js";
+import { loggedStatement, type SearchLogEntry } from "./log.js";
 import { type SearchHit, type SearchRequest, snippet, snippetSource } from "./types.js";
 
 /**
@@ -14,6 +15,9 @@ import { type SearchHit, type SearchRequest, snippet, snippetSource } from "./ty
  * as the planner judges from the words' statistics); up to it, the ranking is exact.
  */
 export const KEYWORD_RANK_LIMIT = 1000;
+
+/** The order of `keywordChunks`' rows: ties in key order, so the answer is the same each time. */
+const KEYWORD_ORDER = sql`rank DESC, content_type, content_id, chunk_index`;
 
 /** Types searched with one text search configuration; `types` undefined: every row (one configuration for all types). */
 export type ConfigGroup = { config: string; types?: string[] };
@@ -50,7 +54,7 @@ export function keywordChunks(
       ORDER BY rank DESC, content_type, content_id, chunk_index LIMIT ${candidates})`;
   });
   return sql`SELECT * FROM (${sql.join(parts, sql` UNION ALL `)}) AS matches
-    ORDER BY rank DESC, content_type, content_id, chunk_index LIMIT ${candidates}`;
+    ORDER BY ${KEYWORD_ORDER} LIMIT ${candidates}`;
 }
 
 /** The keyword half's statement for `request` (its rows: `keywordHits`). */
@@ -58,9 +62,10 @@ export const keywordStatement = (registry: Registry, request: SearchRequest): SQ
   // Several chunks of one row may lead; fetch extra candidates so `limit` distinct rows remain.
   keywordChunks(request.query, configGroups(registry, request.types), request.limit * 4, request.filters);
 
-/** The best chunk of each of the `limit` best rows by full text, best first. */
-export async function keywordRanking(db: Database, registry: Registry, request: SearchRequest): Promise<SearchHit[]> {
-  return keywordHits(await rowsOf<KeywordRow>(db.execute(keywordStatement(registry, request))), request.limit);
+/** The best chunk of each of the `limit` best rows by full text, best first; given `log`, the statement writes the log row. */
+export async function keywordRanking(db: Database, registry: Registry, request: SearchRequest, log?: SearchLogEntry): Promise<SearchHit[]> {
+  const statement = keywordStatement(registry, request);
+  return keywordHits(await rowsOf<KeywordRow>(db.execute(log ? loggedStatement(statement, KEYWORD_ORDER, log) : statement)), request.limit);
 }
 
 export type KeywordRow = { content_type: string; content_id: string; chunk_index: number; chunk_text: string; rank: number };
