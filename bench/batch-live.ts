@@ -294,7 +294,7 @@ export async function batchLive(n: number, samples: number, gap: number, path: B
       const statements = new Map<string, number>();
       for (const change of slow) {
         const seen = new Set(waits.timeline.filter((t) => t.at >= change.at && t.at <= change.at + change.ms).flatMap((t) => t.doing));
-        if (seen.size === 0) seen.add("(no statement of the batches function)");
+        if (seen.size === 0) seen.add(`(no statement of the ${path === "drain" ? "drain" : "batches function"})`);
         for (const doing of seen) statements.set(doing, (statements.get(doing) ?? 0) + 1);
       }
       return {
