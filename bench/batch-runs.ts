@@ -13,7 +13,7 @@ import type { FakeBatchApi } from "../testing/fake-openai-batch";
 
 /**
  * One run of the batches function (or the drain): when it started (ms since the epoch), how long it took,
- * what it did; `yieldedMs`, how long its store waited for the live lanes (functions/batch/live-first.ts).
+ * what it did; `yieldedMs`, how long its store waited for the live lanes (functions/queue/live-first.ts).
  */
 export type BatchRun = { at: number; ms: number; submitted: number; sentRows: number; stored: number; returned: number; yieldedMs: number };
 
@@ -67,7 +67,7 @@ export function runDrainsToEnd(
   const once: RunOnce = async () => {
     const run = await drain(deps, { budgetMs });
     return {
-      done: { submitted: 0, sentRows: 0, stored: run.done, returned: run.retried, yieldedMs: 0 },
+      done: { submitted: 0, sentRows: 0, stored: run.done, returned: run.retried, yieldedMs: run.yieldedMs },
       last: run.remaining === 0 || run.stoppedBy === "transient-error" || run.stoppedBy === "paused",
     };
   };

@@ -26,6 +26,7 @@ import {
   freeLanes,
   type Gate,
   holdLanes,
+  LIVE_MAX_PRIORITY,
   MAX_ATTEMPTS,
   OPEN_GATE,
   readGate,
@@ -35,6 +36,7 @@ import {
   settleByOutcome,
   settleFailed,
   unclaim,
+  yieldToLive,
 } from "./queue/index.js";
 
 /** How often a run that found its lane empty looks again while it lingers. */
@@ -59,6 +61,8 @@ export type DrainSummary = {
   stoppedBy: "empty" | "budget" | "transient-error" | "paused";
   /** The batch a whole run's budget holds at this run's slowest rate (half the batch it ran out on). */
   nextBatchSize?: number;
+  /** How long its writes of backfill batches waited for the live lanes (queue/live-first.ts). */
+  yieldedMs: number;
 };
 
 export type DrainOptions = {
@@ -106,6 +110,7 @@ export async function drain(deps: Deps, options: DrainOptions = {}): Promise<Dra
     remaining: 0,
     chained: false,
     stoppedBy: "budget",
+    yieldedMs: 0,
   };
   let pace: Pace | undefined;
   // A lane's run holds its lane while it serves (functions/queue/lane-state.ts): changes meanwhile ring nothing.
@@ -136,7 +141,14 @@ export async function drain(deps: Deps, options: DrainOptions = {}): Promise<Dra
     summary.batches++;
     summary.claimed += batch.length;
     try {
-      const result = await processItems({ ...deps, embedder, meter }, batch);
+      // A batch of the batched lane's rows alone (a backfill, say) gives way to the live lanes between
+      // its write groups (queue/live-first.ts); one with live rows never waits, for itself least of all.
+      const beforeWrite = batch.every((row) => row.priority > LIVE_MAX_PRIORITY)
+        ? async () => {
+            summary.yieldedMs += await yieldToLive(deps.db, gate, work);
+          }
+        : undefined;
+      const result = await processItems({ ...deps, embedder, meter, beforeWrite }, batch);
       const settled = await settleByOutcome(deps.db, batch, result);
       summary.done += settled.done;
       summary.failed += settled.failed;

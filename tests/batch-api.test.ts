@@ -8,7 +8,6 @@ import { and, eq, inArray, sql } from "drizzle-orm";
 import OpenAI, { toFile } from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createFunctionApp } from "../functions/app";
-import { MAX_YIELD_MS, YIELD_STEP_MS } from "../functions/batch/live-first";
 import { pollBatches, pruneBatches } from "../functions/batch/settle";
 import { BATCH_LEASE_MS, submitBatch } from "../functions/batch/submit";
 import { batchApiOf, runBatches } from "../functions/batches";
@@ -25,6 +24,7 @@ import { endpointUrl } from "../functions/endpoints";
 import { Budget } from "../functions/lib/budget";
 import { utcDay } from "../functions/lib/utc-day";
 import { pause, queueItems, resume } from "../functions/queue";
+import { MAX_YIELD_MS, YIELD_STEP_MS } from "../functions/queue/live-first";
 import { createShadow, dropShadow, shadowCoverage } from "../functions/sets/shadow";
 import {
   communityPost,

@@ -14,13 +14,12 @@ import type { Deps } from "../deps.js";
 import { type BatchApi, type BatchResults, FINAL_STATUSES } from "../embedders/batch-api.js";
 import type { Budget } from "../lib/budget.js";
 import { errorMessage, PermanentError } from "../lib/errors.js";
-import { BATCH_RETURNED, readGate, returnToPending, settleByOutcome } from "../queue/index.js";
-import { yieldToLive } from "./live-first.js";
+import { BATCH_RETURNED, readGate, returnToPending, settleByOutcome, yieldToLive } from "../queue/index.js";
 
 /** A batch still "preparing" this long after it was made was left by a run that died: its rows go back. */
 export const PREPARING_TIMEOUT_MS = 10 * 60_000;
 
-/** `yieldedMs`: how long the store waited for the live lanes (live-first.ts). */
+/** `yieldedMs`: how long the store waited for the live lanes (queue/live-first.ts). */
 export type BatchPoll = { id: number; status: string; stored: number; returned: number; failed: number; left: number; yieldedMs: number };
 
 type Batch = typeof embeddingBatches.$inferSelect;

@@ -54,6 +54,8 @@ export type ProcessDeps = {
    * `deferred`, for the live lanes: a batch's settlement makes no live request.
    */
   prepared?: Prepared;
+  /** Awaited before each write transaction (STORE_GROUP items): a backfill's drain gives way to the live lanes there (queue/live-first.ts). */
+  beforeWrite?: () => Promise<void>;
 };
 
 /**
@@ -314,6 +316,7 @@ async function storeCurrent(
 ): Promise<Set<string>> {
   const stale = new Set<string>();
   for (const group of bucketGroups(items, STORE_GROUP)) {
+    await deps.beforeWrite?.();
     const keys = new Set(group.map(itemKey));
     const of = <T extends Item>(list: T[]) => list.filter((x) => keys.has(itemKey(x)));
     const part = { items: of(hidden.items), chunks: of(hidden.chunks) };
