@@ -39,6 +39,9 @@ import {
   yieldToLive,
 } from "./queue/index.js";
 
+/** The live lanes' priorities, immediate and queued: the drain claims them apart from the batched lane's. */
+const LIVE_RANGE = { min: LANE_PRIORITIES.immediate.min, max: LIVE_MAX_PRIORITY };
+
 /** How often a run that found its lane empty looks again while it lingers. */
 const LINGER_POLL_MS = 100;
 
@@ -126,8 +129,12 @@ export async function drain(deps: Deps, options: DrainOptions = {}): Promise<Dra
     const batchStarted = clock.now();
     // Paused lanes and types, and lanes past their budget share, are not claimed (functions/queue/gate.ts).
     gate = await readGate(deps.db, deps.config, batchStarted);
-    // The lease outlives this run's budget, so only a run that died loses its claim.
-    const batch = await claimBatch(deps.db, size, Math.max(2 * budgetMs, 1000), range, gate);
+    // The lease outlives this run's budget, so only a run that died loses its claim. The drain takes the
+    // live lanes' rows first, in a batch of their own: mixed into a backfill's 500 rows, a live change
+    // would wait for all of their embedding and writing (BENCHMARKS.md §12, the drain's first load).
+    const lease = Math.max(2 * budgetMs, 1000);
+    const live = range ? [] : await claimBatch(deps.db, size, lease, LIVE_RANGE, gate);
+    const batch = live.length ? live : await claimBatch(deps.db, size, lease, range, gate);
     if (batch.length === 0) {
       // A lane's run serves while rows keep coming, then lets the lane go unless rows came meanwhile.
       if (options.lane && range) {
@@ -141,8 +148,8 @@ export async function drain(deps: Deps, options: DrainOptions = {}): Promise<Dra
     summary.batches++;
     summary.claimed += batch.length;
     try {
-      // A batch of the batched lane's rows alone (a backfill, say) gives way to the live lanes between
-      // its write groups (queue/live-first.ts); one with live rows never waits, for itself least of all.
+      // A batch of the batched lane's rows (a backfill, say) gives way to the live lanes between its write
+      // groups (queue/live-first.ts); a batch of live rows never waits.
       const beforeWrite = batch.every((row) => row.priority > LIVE_MAX_PRIORITY)
         ? async () => {
             summary.yieldedMs += await yieldToLive(deps.db, gate, work);

@@ -173,11 +173,11 @@ describe("the drain's backfill and the live lanes", () => {
     ).toBe(3 * STORE_GROUP);
   });
 
-  it("a batch with live rows in it never waits: the drain serves them with the backfill", async () => {
+  it("the drain takes the live rows first, in a batch of their own, then the backfill's, which has nothing left to wait for", async () => {
     const { ids, live } = await backfillBesideLive(2 * STORE_GROUP);
     const clock = clockEndingLive(live.id);
     const summary = await drain({ ...depsWith({}), clock }, { budgetMs: 60_000 });
-    expect(summary).toMatchObject({ done: 2 * STORE_GROUP + 1, yieldedMs: 0 });
+    expect(summary).toMatchObject({ batches: 2, done: 2 * STORE_GROUP + 1, yieldedMs: 0 });
     expect(await t.connection.db.$count(embeddings, inArray(embeddings.contentId, [...ids, live.contentId]))).toBe(2 * STORE_GROUP + 1);
   });
 });
