@@ -9,6 +9,9 @@
 // On PostgreSQL (BENCH_DATABASE_URL) the batches function runs as the platform runs it, in a process of
 // its own with its own Batch API (bench/batch-live-worker.ts), niced; on PGlite, whose database is in this
 // process, it runs here, sharing one thread with the stack and the database.
+// `path` "drain" (BENCH_BATCHLIVE_PATH=drain): the same backfill by the default path instead, no Batch
+// API: the drain's runs (functions/drain.ts, each its budget, chained while a backlog remains) take its
+// rows in the batches it claims, on the same sides as the batches function's runs above.
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -19,7 +22,7 @@ import { communityPost, embeddingQueue } from "../schema";
 import { BACKGROUND_PRIORITY } from "../schema/registry";
 import { backfill } from "../scripts/lib/backfill";
 import { startFakeStack } from "../testing/stack";
-import { type BatchRun, runBatchesToEnd } from "./batch-runs";
+import { type BatchRun, runBatchesToEnd, runDrainsToEnd } from "./batch-runs";
 import { openBenchDatabase } from "./bench-database";
 import { percentile, realisticText, seededRandom } from "./corpus";
 import { betweenChanges, type LaneSample, latencyStats, measureLanes, measurePair } from "./lane-latency";
@@ -29,6 +32,9 @@ const WARM_UP = 10;
 const worker = fileURLToPath(new URL("./batch-live-worker.ts", import.meta.url));
 /** The application_name of the batches function's sessions, to see what they run beside the slow changes. */
 const BATCHES_SESSION = "batches";
+
+/** Which path takes the backfill: the Batch API's (the batches function) or the default one (the drain). */
+export type BackfillPath = "batch" | "drain";
 
 /** The runs' totals; from a process of its own, also the CPU it used. */
 type BatchTotal = Awaited<ReturnType<typeof runBatchesToEnd>> & { cpuSeconds?: number };
@@ -81,7 +87,7 @@ function sideState(start: () => void) {
 }
 
 /** The batches function's runs in their own process against `url`, each run handed to `onRun` as it ends. */
-function runBatchesElsewhere(url: string, onRun: (run: BatchRun) => void): BatchSide {
+function runBatchesElsewhere(url: string, path: BackfillPath, onRun: (run: BatchRun) => void): BatchSide {
   // At the lowest CPU priority (BENCH_BATCHLIVE_NICE=0: not): on the platform its CPU and its Batch API's
   // are on other machines than the stack serving the live lanes; here all share the cores. Its database
   // sessions are the server's, at the usual priority: their contention is the real one.
@@ -90,7 +96,7 @@ function runBatchesElsewhere(url: string, onRun: (run: BatchRun) => void): Batch
   const named = new URL(url);
   named.searchParams.set("application_name", BATCHES_SESSION);
   const child = spawn(niced[0]!, niced.slice(1), {
-    env: { ...process.env, DATABASE_URL: named.toString() },
+    env: { ...process.env, DATABASE_URL: named.toString(), BENCH_BATCHLIVE_PATH: path },
     stdio: ["pipe", "pipe", "inherit"],
   });
   let total: BatchTotal | undefined;
@@ -116,16 +122,17 @@ function runBatchesElsewhere(url: string, onRun: (run: BatchRun) => void): Batch
 function runBatchesHere(
   deps: Parameters<typeof runBatchesToEnd>[0],
   api: Parameters<typeof runBatchesToEnd>[1],
+  path: BackfillPath,
   onRun: (run: BatchRun) => void,
 ): BatchSide {
   const going = signal();
   const state = sideState(() => going.fire());
-  return state.side(
-    runBatchesToEnd(deps, api, onRun, 1000, async () => {
-      state.nowIdle();
-      await going.wait();
-    }).finally(state.nowEnded),
-  );
+  const beforeRun = async () => {
+    state.nowIdle();
+    await going.wait();
+  };
+  const runs = path === "drain" ? runDrainsToEnd(deps, onRun, 1000, beforeRun) : runBatchesToEnd(deps, api, onRun, 1000, beforeRun);
+  return state.side(runs.finally(state.nowEnded));
 }
 
 /** The backfill's rows stored (its queue rows done), every `everyMs` from `started` until `stop`, then once more. */
@@ -168,7 +175,7 @@ export function p95Ratio(without: number[], during: number[], resamples = 2000) 
   return { ratio: percentile(during, 95) / percentile(without, 95), low: percentile(ratios, 5), high: percentile(ratios, 95) };
 }
 
-export async function batchLive(n: number, samples: number, gap: number, latencyMs = 50) {
+export async function batchLive(n: number, samples: number, gap: number, path: BackfillPath = "batch", latencyMs = 50) {
   const database = await openBenchDatabase();
   const random = seededRandom(n);
   for (let i = 0; i < n; i += 1000) {
@@ -178,7 +185,11 @@ export async function batchLive(n: number, samples: number, gap: number, latency
   }
   // The triggers queued them as live changes: the backfill queues them instead.
   await database.db.delete(embeddingQueue);
-  const stack = await startFakeStack({ connection: database, forwardNotifications: true, env: { EMBEDDING_BATCH_API: "true" } });
+  const stack = await startFakeStack({
+    connection: database,
+    forwardNotifications: true,
+    env: { EMBEDDING_BATCH_API: String(path === "batch") },
+  });
   stack.api.latencyMs = latencyMs;
   const { db } = stack.connection;
   // A failure ends the changes too, else their loop would keep the process alive.
@@ -221,13 +232,16 @@ export async function batchLive(n: number, samples: number, gap: number, latency
       runEnded.fire();
     };
     const side = database.url
-      ? runBatchesElsewhere(database.url, onRun)
+      ? runBatchesElsewhere(database.url, path, onRun)
       : runBatchesHere(
           {
             ...stack.deps,
+            // The drain's chain is its loop here: no message to the stack's own drain.
+            publisher: undefined,
             batchApi: openaiBatchApi({ apiKey: "test-openai-key", baseURL: stack.api.url, encoding: stack.config.openai.encoding }),
           },
           stack.api.batch,
+          path,
           onRun,
         );
     const started = Date.now();
@@ -262,6 +276,7 @@ export async function batchLive(n: number, samples: number, gap: number, latency
     const runOf = (at: number) => runs.find((r) => r.at <= at && at < r.at + r.ms);
     const phaseOf = (at: number) => {
       const run = runOf(at);
+      if (path === "drain") return "draining";
       return run?.submitted ? "sending batches" : run?.stored ? "storing answers" : "polling";
     };
     const byPhase = (values: Counted[]) => {
@@ -279,7 +294,7 @@ export async function batchLive(n: number, samples: number, gap: number, latency
       const statements = new Map<string, number>();
       for (const change of slow) {
         const seen = new Set(waits.timeline.filter((t) => t.at >= change.at && t.at <= change.at + change.ms).flatMap((t) => t.doing));
-        if (seen.size === 0) seen.add("(no statement of the batches function)");
+        if (seen.size === 0) seen.add(`(no statement of the ${path === "drain" ? "drain" : "batches function"})`);
         for (const doing of seen) statements.set(doing, (statements.get(doing) ?? 0) + 1);
       }
       return {
@@ -312,6 +327,7 @@ export async function batchLive(n: number, samples: number, gap: number, latency
     };
     return {
       n,
+      path,
       samples,
       gap,
       queuedRows,

@@ -149,10 +149,12 @@ await part("batchlive", async () => {
     Number(process.env.BENCH_BATCHLIVE_SIZE ?? 20000),
     Number(process.env.BENCH_BATCHLIVE_SAMPLES ?? 100),
     Number(process.env.BENCH_BATCHLIVE_GAP ?? 40),
+    process.env.BENCH_BATCHLIVE_PATH === "drain" ? "drain" : "batch",
   );
+  const side = r.path === "drain" ? "the drain" : "the batches function";
   const pair = (x: { p50: number; p95: number }) => `${round(x.p50, 0)} / ${round(x.p95, 0)}`;
   console.log(
-    `Live changes during a ${r.n}-post backfill through the Batch API path (${benchDatabaseLabel}, local stack, 50 ms API, EMBEDDING_BATCH_API=true; the batches function ${r.inProcess ? "in this process" : `in a process of its own${process.env.BENCH_BATCHLIVE_NICE === "0" ? "" : " at nice 19"}`}), change → searchable; changes made all along, "during" while one of its runs ran, "without" in ${r.samples} pairs before, ${r.gap} between two runs and ${r.samples} after:`,
+    `Live changes during a ${r.n}-post backfill through ${r.path === "drain" ? "the drain (the default path)" : "the Batch API path"} (${benchDatabaseLabel}, local stack, 50 ms API, EMBEDDING_BATCH_API=${r.path === "batch"}; ${side} ${r.inProcess ? "in this process" : `in a process of its own${process.env.BENCH_BATCHLIVE_NICE === "0" ? "" : " at nice 19"}`}), change → searchable; changes made all along, "during" while one of its runs ran, "without" in ${r.samples} pairs before, ${r.gap} between two runs and ${r.samples} after:`,
   );
   console.table(
     Object.fromEntries(
@@ -170,7 +172,7 @@ await part("batchlive", async () => {
       }),
     ),
   );
-  console.log("  the changes made during it, by what the batches function was doing then (n, p50 / p95 ms):");
+  console.log(`  the changes made during it, by what ${side} was doing then (n, p50 / p95 ms):`);
   console.table(
     Object.fromEntries(
       (["immediate", "queued"] as const).map((lane) => [
@@ -184,15 +186,13 @@ await part("batchlive", async () => {
     console.log(
       `  ${lane}: ${s.slow.length} changes during it slower than the p95 without (s: ms, phase): ${s.slow.map((c) => `${round(c.at)}: ${c.ms} ${c.phase}`).join("; ")}`,
     );
-    console.log(
-      `    the batches function's sessions beside them (changes): ${s.statements.map(([what, k]) => `${k} × ${what}`).join(" | ")}`,
-    );
+    console.log(`    ${side}'s sessions beside them (changes): ${s.statements.map(([what, k]) => `${k} × ${what}`).join(" | ")}`);
   }
   console.log(
     `  the backfill: ${r.queuedRows} rows queued, ${r.backfill.batches} batches, ${r.backfill.stored} rows stored (${r.backfill.returned} given back to the live lanes) by ${r.backfill.runs} runs lasting ${round(r.backfill.runSeconds)} s (${round(r.backfill.yieldedMs / 1000)} s of it the store waiting for the live lanes) of the ${round(r.backfill.seconds)} s${r.backfill.cpuSeconds === undefined ? "" : ` (its process used ${round(r.backfill.cpuSeconds)} s of CPU)`}; rows stored (s: rows): ${r.window.stored.map((p) => `${round(p.seconds, 0)}: ${p.stored}`).join(", ")}`,
   );
   console.log(
-    `  the batches function's runs (start s: sent / stored rows, run s): ${r.runs.map((run) => `${round(run.at)}: ${run.sentRows} / ${run.stored}, ${round(run.ms / 1000)}`).join("; ")}`,
+    `  ${side}'s runs (start s: sent / stored rows, run s): ${r.runs.map((run) => `${round(run.at)}: ${run.sentRows} / ${run.stored}, ${round(run.ms / 1000)}`).join("; ")}`,
   );
   if (r.waits.samples) {
     const events = [...r.waits.events].sort((a, b) => b[1] - a[1]).map(([event, n]) => `${event} ${round(n / r.waits.samples, 2)}`);

@@ -26,6 +26,7 @@ import {
   freeLanes,
   type Gate,
   holdLanes,
+  LIVE_MAX_PRIORITY,
   MAX_ATTEMPTS,
   OPEN_GATE,
   readGate,
@@ -35,7 +36,11 @@ import {
   settleByOutcome,
   settleFailed,
   unclaim,
+  yieldToLive,
 } from "./queue/index.js";
+
+/** The live lanes' priorities, immediate and queued: the drain claims them apart from the batched lane's. */
+const LIVE_RANGE = { min: LANE_PRIORITIES.immediate.min, max: LIVE_MAX_PRIORITY };
 
 /** How often a run that found its lane empty looks again while it lingers. */
 const LINGER_POLL_MS = 100;
@@ -59,6 +64,8 @@ export type DrainSummary = {
   stoppedBy: "empty" | "budget" | "transient-error" | "paused";
   /** The batch a whole run's budget holds at this run's slowest rate (half the batch it ran out on). */
   nextBatchSize?: number;
+  /** How long its writes of backfill batches waited for the live lanes (queue/live-first.ts). */
+  yieldedMs: number;
 };
 
 export type DrainOptions = {
@@ -106,6 +113,7 @@ export async function drain(deps: Deps, options: DrainOptions = {}): Promise<Dra
     remaining: 0,
     chained: false,
     stoppedBy: "budget",
+    yieldedMs: 0,
   };
   let pace: Pace | undefined;
   // A lane's run holds its lane while it serves (functions/queue/lane-state.ts): changes meanwhile ring nothing.
@@ -121,8 +129,12 @@ export async function drain(deps: Deps, options: DrainOptions = {}): Promise<Dra
     const batchStarted = clock.now();
     // Paused lanes and types, and lanes past their budget share, are not claimed (functions/queue/gate.ts).
     gate = await readGate(deps.db, deps.config, batchStarted);
-    // The lease outlives this run's budget, so only a run that died loses its claim.
-    const batch = await claimBatch(deps.db, size, Math.max(2 * budgetMs, 1000), range, gate);
+    // The lease outlives this run's budget, so only a run that died loses its claim. The drain takes the
+    // live lanes' rows first, in a batch of their own: mixed into a backfill's 500 rows, a live change
+    // would wait for all of their embedding and writing (BENCHMARKS.md §12, the drain's first load).
+    const lease = Math.max(2 * budgetMs, 1000);
+    const live = range ? [] : await claimBatch(deps.db, size, lease, LIVE_RANGE, gate);
+    const batch = live.length ? live : await claimBatch(deps.db, size, lease, range, gate);
     if (batch.length === 0) {
       // A lane's run serves while rows keep coming, then lets the lane go unless rows came meanwhile.
       if (options.lane && range) {
@@ -136,7 +148,14 @@ export async function drain(deps: Deps, options: DrainOptions = {}): Promise<Dra
     summary.batches++;
     summary.claimed += batch.length;
     try {
-      const result = await processItems({ ...deps, embedder, meter }, batch);
+      // A batch of the batched lane's rows (a backfill, say) gives way to the live lanes between its write
+      // groups (queue/live-first.ts); a batch of live rows never waits.
+      const beforeWrite = batch.every((row) => row.priority > LIVE_MAX_PRIORITY)
+        ? async () => {
+            summary.yieldedMs += await yieldToLive(deps.db, gate, work);
+          }
+        : undefined;
+      const result = await processItems({ ...deps, embedder, meter, beforeWrite }, batch);
       const settled = await settleByOutcome(deps.db, batch, result);
       summary.done += settled.done;
       summary.failed += settled.failed;

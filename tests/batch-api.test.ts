@@ -8,12 +8,12 @@ import { and, eq, inArray, sql } from "drizzle-orm";
 import OpenAI, { toFile } from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { createFunctionApp } from "../functions/app";
-import { MAX_YIELD_MS, YIELD_STEP_MS } from "../functions/batch/live-first";
-import { pollBatches, pruneBatches, STORE_GROUP } from "../functions/batch/settle";
+import { pollBatches, pruneBatches } from "../functions/batch/settle";
 import { BATCH_LEASE_MS, submitBatch } from "../functions/batch/submit";
 import { batchApiOf, runBatches } from "../functions/batches";
 import { loadConfig } from "../functions/config";
 import { contentHash } from "../functions/core/hash";
+import { STORE_GROUP } from "../functions/core/process";
 import { spendByDay, totalOf } from "../functions/cost/ledger";
 import { lockBucket } from "../functions/db/conflicts";
 import { rowsOf } from "../functions/db/database";
@@ -24,6 +24,7 @@ import { endpointUrl } from "../functions/endpoints";
 import { Budget } from "../functions/lib/budget";
 import { utcDay } from "../functions/lib/utc-day";
 import { pause, queueItems, resume } from "../functions/queue";
+import { MAX_YIELD_MS, YIELD_STEP_MS } from "../functions/queue/live-first";
 import { createShadow, dropShadow, shadowCoverage } from "../functions/sets/shadow";
 import {
   communityPost,

@@ -1,6 +1,7 @@
-import { and, asc, eq, sql } from "drizzle-orm";
+import { and, asc, eq, inArray, sql } from "drizzle-orm";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type ProcessDeps, processItems } from "../functions/core/process";
+import { type ProcessDeps, processItems, STORE_GROUP } from "../functions/core/process";
+import { type EmbeddingWriter, upsertChunks } from "../functions/core/store";
 import { withBudget } from "../functions/embedders/embedder";
 import { embedLocally } from "../functions/embedders/local";
 import { openaiEmbedder } from "../functions/embedders/openai";
@@ -369,5 +370,39 @@ describe("settling the queue after processing", () => {
     await processItems(deps, [item]);
     expect(await queueRow(p!.id)).toMatchObject({ status: "done" });
     expect((await stored(p!.id)).map((r) => r.chunkText)).toEqual(["Committed late"]);
+  });
+
+  it("writes a large batch a group of items a transaction, each holding few item locks, and loses none", async () => {
+    const posts = await connection.db
+      .insert(communityPost)
+      .values(Array.from({ length: 200 }, (_, i) => ({ title: `Grouped post ${i}`, body: `About topic ${i}` })))
+      .returning({ id: communityPost.id });
+    const ids = posts.map((p) => p.id);
+    // Each write, as it runs inside its transaction: how many of the pipeline's item locks that transaction holds.
+    const held: number[] = [];
+    const writer: EmbeddingWriter = {
+      db: connection.db,
+      async write(tx, rows, model, table) {
+        const result = await tx.execute(
+          sql`SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND classid = ${0x71e5}`,
+        );
+        held.push((result as unknown as { rows: { n: number }[] }).rows[0]!.n);
+        await upsertChunks(tx, rows, model, table);
+      },
+    };
+    const result = await processItems(
+      { ...deps, writer },
+      ids.map((contentId) => ({ contentType: "post", contentId })),
+    );
+    expect(result).toMatchObject({ items: 200, failed: [], superseded: 0 });
+    // In one transaction the 200 items would hold about 180 of the 1,024 locks.
+    expect(Math.max(...held)).toBeLessThanOrEqual(STORE_GROUP);
+    expect(held.length).toBeGreaterThanOrEqual(200 / STORE_GROUP);
+    // Nothing lost: every item stored, every queue row its insert wrote settled.
+    expect(
+      new Set((await connection.db.select().from(embeddings).where(inArray(embeddings.contentId, ids))).map((r) => r.contentId)).size,
+    ).toBe(200);
+    const queue = await connection.db.select().from(embeddingQueue).where(inArray(embeddingQueue.contentId, ids));
+    expect(queue.filter((row) => row.status !== "done")).toEqual([]);
   });
 });

@@ -1,17 +1,20 @@
 // A run never outlives its budget: batch sizes, request timeouts, retries and retry-after waits are cut
 // to the time left. Timing is on a fake clock, or against a server far slower (30 s) than the budget
 // (1.5 s) with a generous bound (15 s), so that nothing here depends on the machine's speed.
-import { eq, sql } from "drizzle-orm";
+import { eq, inArray, sql } from "drizzle-orm";
 import { beforeEach, describe, expect, it } from "vitest";
 import { createFunctionApp } from "../functions/app";
 import { loadConfig } from "../functions/config";
+import { STORE_GROUP } from "../functions/core/process";
 import type { Deps } from "../functions/deps";
 import { drain } from "../functions/drain";
 import { nextBatchSize } from "../functions/drain/batch-size";
 import { openaiEmbedder } from "../functions/embedders/openai";
 import { Budget } from "../functions/lib/budget";
 import { OutOfTimeError, TransientError } from "../functions/lib/errors";
-import { communityComment, embeddingQueue, embeddings, jobRuns } from "../schema";
+import { MAX_YIELD_MS, queueItems, YIELD_STEP_MS } from "../functions/queue";
+import { communityComment, communityPost, embeddingQueue, embeddings, jobRuns } from "../schema";
+import { BACKGROUND_PRIORITY } from "../schema/registry";
 import { FakeClock } from "../testing/fake-clock";
 import { signedRequest } from "../testing/qstash-token";
 import { testDeps } from "./support/deps";
@@ -117,6 +120,65 @@ describe("the drain's batches", () => {
     expect(t.api.requests.map((r) => r.inputs)).toEqual([10, 30]);
     expect(summary).toMatchObject({ batches: 2, done: 40, stoppedBy: "budget", remaining: 10, nextBatchSize: 40 });
     expect(clock.time - 1_000_000).toBeLessThanOrEqual(10_000);
+  });
+});
+
+describe("the drain's backfill and the live lanes", () => {
+  /** `n` comments queued as a backfill queues them; a live change (a post: the queued lane) pending beside them. */
+  async function backfillBesideLive(n: number) {
+    const { db } = t.connection;
+    const comments = await db
+      .insert(communityComment)
+      .values(Array.from({ length: n }, (_, i) => ({ body: `Backfilled comment ${i}` })))
+      .returning({ id: communityComment.id });
+    await db.delete(embeddingQueue);
+    await queueItems(
+      db,
+      comments.map((c) => ({ contentType: "comment", contentId: c.id, priority: BACKGROUND_PRIORITY, op: "upsert" as const })),
+      "backfill",
+    );
+    const [post] = await db.insert(communityPost).values({ title: "Live", body: "Written while the backfill drains." }).returning();
+    const [live] = await db.select().from(embeddingQueue).where(eq(embeddingQueue.contentId, post!.id));
+    expect(live).toMatchObject({ status: "pending", priority: 4 });
+    return { ids: comments.map((c) => c.id), live: live! };
+  }
+  /** A clock the test holds: time passes only while the run waits; at `liveUntil`, the live change is done. */
+  function clockEndingLive(liveId: number) {
+    const clock = {
+      time: 1_000_000,
+      liveUntil: Number.POSITIVE_INFINITY,
+      slept: [] as number[],
+      now: () => clock.time,
+      async sleep(ms: number) {
+        clock.slept.push(ms);
+        clock.time += ms;
+        if (clock.time >= clock.liveUntil)
+          await t.connection.db.update(embeddingQueue).set({ status: "done" }).where(eq(embeddingQueue.id, liveId));
+      },
+    };
+    return clock;
+  }
+
+  it("the batched lane's run waits for live-lane work before each write group, at most MAX_YIELD_MS, and stores everything", async () => {
+    const { ids, live } = await backfillBesideLive(3 * STORE_GROUP);
+    const clock = clockEndingLive(live.id);
+    // Live work for 2.5 s: the first two groups wait MAX_YIELD_MS each, the third until it is done.
+    clock.liveUntil = clock.time + 2 * MAX_YIELD_MS + 500;
+    const deps = { ...depsWith({}), clock };
+    const summary = await drain(deps, { lane: "database", budgetMs: 60_000 });
+    expect(summary).toMatchObject({ claimed: 3 * STORE_GROUP, done: 3 * STORE_GROUP, yieldedMs: 2 * MAX_YIELD_MS + 500 });
+    expect(Math.max(...clock.slept)).toBeLessThanOrEqual(YIELD_STEP_MS * 2);
+    expect(
+      new Set((await t.connection.db.select().from(embeddings).where(inArray(embeddings.contentId, ids))).map((r) => r.contentId)).size,
+    ).toBe(3 * STORE_GROUP);
+  });
+
+  it("the drain takes the live rows first, in a batch of their own, then the backfill's, which has nothing left to wait for", async () => {
+    const { ids, live } = await backfillBesideLive(2 * STORE_GROUP);
+    const clock = clockEndingLive(live.id);
+    const summary = await drain({ ...depsWith({}), clock }, { budgetMs: 60_000 });
+    expect(summary).toMatchObject({ batches: 2, done: 2 * STORE_GROUP + 1, yieldedMs: 0 });
+    expect(await t.connection.db.$count(embeddings, inArray(embeddings.contentId, [...ids, live.contentId]))).toBe(2 * STORE_GROUP + 1);
   });
 });
 

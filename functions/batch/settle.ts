@@ -5,31 +5,21 @@
 // did not answer (failed lines, an expired, failed or cancelled batch) go back in line the same way.
 import { and, asc, eq, inArray, lt, or, sql } from "drizzle-orm";
 import { type BatchState, embeddingBatches, embeddingBatchRows } from "../../schema/pipeline-tables.js";
-import { type Prepared, processItems } from "../core/process.js";
+import { type Prepared, processItems, STORE_GROUP } from "../core/process.js";
 import { settleBudget } from "../cost/budget.js";
 import { bookSpend } from "../cost/ledger.js";
 import { usdOf } from "../cost/prices.js";
-import { lockBucket } from "../db/conflicts.js";
+import { bucketGroups } from "../db/conflicts.js";
 import type { Deps } from "../deps.js";
 import { type BatchApi, type BatchResults, FINAL_STATUSES } from "../embedders/batch-api.js";
 import type { Budget } from "../lib/budget.js";
 import { errorMessage, PermanentError } from "../lib/errors.js";
-import { BATCH_RETURNED, readGate, returnToPending, settleByOutcome } from "../queue/index.js";
-import { yieldToLive } from "./live-first.js";
+import { BATCH_RETURNED, readGate, returnToPending, settleByOutcome, yieldToLive } from "../queue/index.js";
 
 /** A batch still "preparing" this long after it was made was left by a run that died: its rows go back. */
 export const PREPARING_TIMEOUT_MS = 10 * 60_000;
 
-/**
- * Queue rows stored per processing call (one write transaction), taken in lock-bucket order: a group
- * then holds few of the item locks (db/conflicts.ts: 1,024 shared buckets; 500 rows in queue order held
- * about 400), each for a short transaction, so a live change seldom waits for the backfill's write; and
- * a group is short (its HNSW inserts take the database's CPU), so the store can give way to the live
- * lanes between two (live-first.ts; BENCHMARKS.md §12).
- */
-export const STORE_GROUP = 25;
-
-/** `yieldedMs`: how long the store waited for the live lanes (live-first.ts). */
+/** `yieldedMs`: how long the store waited for the live lanes (queue/live-first.ts). */
 export type BatchPoll = { id: number; status: string; stored: number; returned: number; failed: number; left: number; yieldedMs: number };
 
 type Batch = typeof embeddingBatches.$inferSelect;
@@ -104,11 +94,11 @@ async function bookOnce(deps: Deps, batch: Batch, results: BatchResults) {
 }
 
 /**
- * Stores the batch's rows a group at a time (STORE_GROUP, in lock-bucket order), each group settled in
- * the queue and struck off the batch as it goes; once none is left, the batch is settled. Before each
- * group the store gives way to live-lane work (yieldToLive); rows left when the budget runs out stay the
- * batch's, for the next poll. `why`: the error recorded on rows given back (BATCH_RETURNED first: the
- * live lanes take them, no batch again).
+ * Stores the batch's rows a group at a time (core/process.ts's STORE_GROUP, in lock-bucket order: one
+ * short write transaction each), each group settled in the queue and struck off the batch as it goes;
+ * once none is left, the batch is settled. Before each group the store gives way to live-lane work
+ * (yieldToLive, BENCHMARKS.md §12); rows left when the budget runs out stay the batch's, for the next poll.
+ * `why`: the error recorded on rows given back (BATCH_RETURNED first: the live lanes take them, no batch again).
  */
 async function storeRows(deps: Deps, batch: Batch, results: BatchResults, why: string, budget: Budget) {
   const error = `${BATCH_RETURNED}${why}`;
@@ -125,15 +115,17 @@ async function storeRows(deps: Deps, batch: Batch, results: BatchResults, why: s
     },
   };
   const all = await deps.db.select().from(embeddingBatchRows).where(eq(embeddingBatchRows.batchId, batch.id));
-  const ordered = all.map((row) => ({ row, bucket: lockBucket(row) })).sort((a, b) => a.bucket - b.bucket || a.row.queueId - b.row.queueId);
-  for (let start = 0; start < ordered.length; start += STORE_GROUP) {
+  let left = all.length;
+  for (const rows of bucketGroups(
+    all.sort((a, b) => a.queueId - b.queueId),
+    STORE_GROUP,
+  )) {
     // Only a store gives way: rows with no answer go back with no HNSW work to compete with the live lanes.
     if (results.answers.size) counts.yieldedMs += await yieldToLive(deps.db, gate, budget);
     if (budget.left() <= 0) {
-      counts.left = ordered.length - start;
+      counts.left = left;
       return counts;
     }
-    const rows = ordered.slice(start, start + STORE_GROUP).map((entry) => entry.row);
     const ids = rows.map((row) => row.queueId);
     try {
       const items = rows.map((row) => ({ contentType: row.contentType, contentId: row.contentId, priority: row.priority }));
@@ -152,7 +144,7 @@ async function storeRows(deps: Deps, batch: Batch, results: BatchResults, why: s
       if (!(error instanceof PermanentError)) {
         // Transient (the database): the rows stay the batch's, stored by the next poll.
         console.warn(`[batches] batch ${batch.id}: ${errorMessage(error)}`);
-        counts.left = ordered.length - start;
+        counts.left = left;
         return counts;
       }
       await returnToPending(
@@ -162,6 +154,7 @@ async function storeRows(deps: Deps, batch: Batch, results: BatchResults, why: s
       counts.returned += ids.length;
     }
     await deps.db.delete(embeddingBatchRows).where(and(eq(embeddingBatchRows.batchId, batch.id), inArray(embeddingBatchRows.queueId, ids)));
+    left -= rows.length;
   }
   await deps.db
     .update(embeddingBatches)

@@ -4,7 +4,7 @@
 
 import { DEFAULT_PRIORITY } from "../../schema/pipeline-tables.js";
 import { normalizeId, type Registry, textConfigOf } from "../../schema/registry.js";
-import { lockItems, retryConflicts } from "../db/conflicts.js";
+import { bucketGroups, lockItems, retryConflicts } from "../db/conflicts.js";
 import type { Database } from "../db/database.js";
 import type { Meter } from "../embedders/embedder.js";
 import { type Embedder, withBudget } from "../embedders/embedder.js";
@@ -54,7 +54,17 @@ export type ProcessDeps = {
    * `deferred`, for the live lanes: a batch's settlement makes no live request.
    */
   prepared?: Prepared;
+  /** Awaited before each write transaction (STORE_GROUP items): a backfill's drain gives way to the live lanes there (queue/live-first.ts). */
+  beforeWrite?: () => Promise<void>;
 };
+
+/**
+ * Items written per transaction, in lock-bucket order (db/conflicts.ts): a drain's batch of 500 in one
+ * transaction held about 400 of the 1,024 item locks for its whole HNSW write, and a live change in
+ * any of those buckets waited for it (BENCHMARKS.md §12, "Live changes during a first load through the
+ * drain"). Each group is its own short transaction.
+ */
+export const STORE_GROUP = 25;
 
 /** A batch's answers: the model (and size) that made them, and the vector of a chunk's hash. */
 export type Prepared = { model: string; dimensions: number; vectorOf: (hash: string) => number[] | undefined };
@@ -292,6 +302,7 @@ const pick = (item: Item): Item => ({ contentType: item.contentType, contentId: 
  * The queue rows are read first, so that the texts read after them hold every change they stand for.
  * Returns the keys of the items left to that newer delivery. `hidden`: of the items, those whose row
  * exists but is hidden, with their current chunks (hidden.ts); the others' kept vectors are dropped.
+ * STORE_GROUP items a transaction, each group whole: an item's chunks, counts and settlement together.
  */
 async function storeCurrent(
   deps: ProcessDeps,
@@ -303,7 +314,28 @@ async function storeCurrent(
   settled: Item[],
   hidden: { items: Item[]; chunks: Chunk[] } = { items: [], chunks: [] },
 ): Promise<Set<string>> {
-  if (items.length === 0) return new Set();
+  const stale = new Set<string>();
+  for (const group of bucketGroups(items, STORE_GROUP)) {
+    await deps.beforeWrite?.();
+    const keys = new Set(group.map(itemKey));
+    const of = <T extends Item>(list: T[]) => list.filter((x) => keys.has(itemKey(x)));
+    const part = { items: of(hidden.items), chunks: of(hidden.chunks) };
+    for (const key of await storeGroup(deps, pass, group, texts, of(embedded), of(chunkCounts), of(settled), part)) stale.add(key);
+  }
+  return stale;
+}
+
+/** One group of storeCurrent's, in a transaction of its own. */
+function storeGroup(
+  deps: ProcessDeps,
+  pass: SetPass,
+  items: Item[],
+  texts: Map<string, string>,
+  embedded: EmbeddedChunk[],
+  chunkCounts: ChunkCount[],
+  settled: Item[],
+  hidden: { items: Item[]; chunks: Chunk[] },
+): Promise<Set<string>> {
   const { embedder, registry, writer } = deps;
   return retryConflicts(() =>
     (writer?.db ?? deps.db).transaction(async (tx) => {

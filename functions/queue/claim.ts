@@ -61,7 +61,7 @@ export async function readyCount(db: Database, range?: PriorityRange, gate?: Gat
 
 /**
  * Whether live-lane work (priority at most `maxPriority`) is ready or being processed now: one probe of
- * the claim index, for a backfill that gives way to it (functions/batch/live-first.ts). Rows of a lane or
+ * the claim index, for a backfill that gives way to it (functions/queue/live-first.ts). Rows of a lane or
  * type the gate keeps closed do not count: nothing would take them meanwhile.
  */
 export async function liveWorkAfoot(db: Database, maxPriority: number, gate?: Gate): Promise<boolean> {
