@@ -78,7 +78,8 @@ export async function drainThroughput(n: number, latencyMs = 50) {
     const firstPass = summarize(await api.requests(), n);
     const lines = (
       await database.query<Record<string, unknown>>(
-        `SELECT ${EMBEDDING_COLUMNS.map((c) => (c === "embedding" ? "embedding::text AS embedding" : c)).join(", ")} FROM embeddings ORDER BY id`,
+        // Every column as its text form, the one COPY's text format reads (a jsonb or a date read as a value would not print so).
+        `SELECT ${EMBEDDING_COLUMNS.map((c) => `${c}::text AS ${c}`).join(", ")} FROM embeddings ORDER BY id`,
       )
     ).map((row) => EMBEDDING_COLUMNS.map((c) => copyText(row[c])).join("\t"));
     const rows = lines.length;

@@ -165,16 +165,13 @@ async function processSet(deps: ProcessDeps, items: PrioritizedItem[], pass: Set
   // Removals first, in their own transaction: a deleted or hidden row leaves search whatever the
   // embedding API does next (a permanent error fails only the rows it was embedding).
   const removals = [...read.gone, ...read.empty].map(pick);
-  const superseded = await storeCurrent(
-    deps,
-    pass,
-    removals,
-    read.texts,
-    [],
-    removals.map((item) => ({ ...item, count: 0 })),
-    read.gone,
+  const superseded = await storeCurrent(deps, pass, read.texts, {
+    items: removals,
+    embedded: [],
+    chunkCounts: removals.map((item) => ({ ...item, count: 0 })),
+    settled: read.gone,
     hidden,
-  );
+  });
 
   const stored = await storedHashes(
     db,
@@ -215,7 +212,14 @@ async function processSet(deps: ProcessDeps, items: PrioritizedItem[], pass: Set
   const usable = <T extends Item>(item: T) => !unusable.has(itemKey(item)) && !deferred.has(itemKey(item));
   const documents = read.documents.map((d) => d.item).filter(usable);
   const counts = chunkCounts.filter(usable);
-  for (const key of await storeCurrent(deps, pass, documents, read.texts, embedded.filter(usable), counts, documents)) superseded.add(key);
+  for (const key of await storeCurrent(deps, pass, read.texts, {
+    items: documents,
+    embedded: embedded.filter(usable),
+    chunkCounts: counts,
+    settled: documents,
+    hidden: { items: [], chunks: [] },
+  }))
+    superseded.add(key);
   return {
     items: unique.length,
     embedded: toEmbed.length,
@@ -304,38 +308,36 @@ const pick = (item: Item): Item => ({ contentType: item.contentType, contentId: 
  * exists but is hidden, with their current chunks (hidden.ts); the others' kept vectors are dropped.
  * STORE_GROUP items a transaction, each group whole: an item's chunks, counts and settlement together.
  */
-async function storeCurrent(
-  deps: ProcessDeps,
-  pass: SetPass,
-  items: Item[],
-  texts: Map<string, string>,
-  embedded: EmbeddedChunk[],
-  chunkCounts: ChunkCount[],
-  settled: Item[],
-  hidden: { items: Item[]; chunks: Chunk[] } = { items: [], chunks: [] },
-): Promise<Set<string>> {
+async function storeCurrent(deps: ProcessDeps, pass: SetPass, texts: Map<string, string>, writes: Writes): Promise<Set<string>> {
   const stale = new Set<string>();
-  for (const group of bucketGroups(items, STORE_GROUP)) {
+  for (const group of bucketGroups(writes.items, STORE_GROUP)) {
     await deps.beforeWrite?.();
     const keys = new Set(group.map(itemKey));
     const of = <T extends Item>(list: T[]) => list.filter((x) => keys.has(itemKey(x)));
-    const part = { items: of(hidden.items), chunks: of(hidden.chunks) };
-    for (const key of await storeGroup(deps, pass, group, texts, of(embedded), of(chunkCounts), of(settled), part)) stale.add(key);
+    const part: Writes = {
+      items: group,
+      embedded: of(writes.embedded),
+      chunkCounts: of(writes.chunkCounts),
+      settled: of(writes.settled),
+      hidden: { items: of(writes.hidden.items), chunks: of(writes.hidden.chunks) },
+    };
+    for (const key of await storeGroup(deps, pass, texts, part)) stale.add(key);
   }
   return stale;
 }
 
+/** What storeCurrent writes for `items`: their changed chunks, chunk counts, queue rows to settle, and hidden rows. */
+type Writes = {
+  items: Item[];
+  embedded: EmbeddedChunk[];
+  chunkCounts: ChunkCount[];
+  settled: Item[];
+  hidden: { items: Item[]; chunks: Chunk[] };
+};
+
 /** One group of storeCurrent's, in a transaction of its own. */
-function storeGroup(
-  deps: ProcessDeps,
-  pass: SetPass,
-  items: Item[],
-  texts: Map<string, string>,
-  embedded: EmbeddedChunk[],
-  chunkCounts: ChunkCount[],
-  settled: Item[],
-  hidden: { items: Item[]; chunks: Chunk[] },
-): Promise<Set<string>> {
+function storeGroup(deps: ProcessDeps, pass: SetPass, texts: Map<string, string>, writes: Writes): Promise<Set<string>> {
+  const { items, embedded, chunkCounts, settled, hidden } = writes;
   const { embedder, registry, writer } = deps;
   return retryConflicts(() =>
     (writer?.db ?? deps.db).transaction(async (tx) => {
