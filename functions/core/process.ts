@@ -310,7 +310,7 @@ const pick = (item: Item): Item => ({ contentType: item.contentType, contentId: 
  */
 async function storeCurrent(deps: ProcessDeps, pass: SetPass, texts: Map<string, string>, writes: Writes): Promise<Set<string>> {
   const stale = new Set<string>();
-  for (const group of bucketGroups(writes.items, STORE_GROUP)) {
+  for (const group of bucketGroups(writes.items, deps.writer?.groupSize ?? STORE_GROUP)) {
     await deps.beforeWrite?.();
     const keys = new Set(group.map(itemKey));
     const of = <T extends Item>(list: T[]) => list.filter((x) => keys.has(itemKey(x)));

@@ -68,7 +68,15 @@ export type EmbeddingModel = { model: string; dimensions: number };
 export type ChunkWriter = (tx: Database, rows: EmbeddedChunk[], model: EmbeddingModel, table?: string) => Promise<void>;
 
 /** Where a batch's write transaction runs (`db`) and how its rows go (`write`), when not the upsert on the pipeline's own handle. */
-export type EmbeddingWriter = { db: Database; write: ChunkWriter };
+export type EmbeddingWriter = {
+  db: Database;
+  write: ChunkWriter;
+  /**
+   * Items a write transaction, when not STORE_GROUP (core/process.ts): a first load with no HNSW index
+   * writes its batch whole, as nothing costs it a lock held long, and 25-row COPYs cost it a third of its rate.
+   */
+  groupSize?: number;
+};
 
 /** Call inside a transaction: the upserts and deletes land together or not at all. */
 export async function storeEmbeddings(

@@ -59,7 +59,9 @@ export async function drainBacklog(deps: Deps, options: InitialLoadOptions = {})
           console.warn(`[backfill] no connection of its own for COPY (${errorMessage(error)}); writing by the upsert`);
           return undefined;
         });
-        const runDeps = { ...deps, config, writer: session?.writer };
+        // With no index to insert into, a batch's write is short: it goes whole (BENCHMARKS.md §12, the drain's first load).
+        const writer = session && (rebuiltIndex ? { ...session.writer, groupSize: Number.POSITIVE_INFINITY } : session.writer);
+        const runDeps = { ...deps, config, writer };
         try {
           for (;;) {
             const summary = await drain(runDeps, { budgetMs: 60_000 });
