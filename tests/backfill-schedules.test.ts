@@ -1,6 +1,7 @@
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../functions/config";
+import { STORE_GROUP } from "../functions/core/process";
 import type { ChunkWriter } from "../functions/core/store";
 import { rowsOf } from "../functions/db/database";
 import { buildHnswIndex, dropHnswIndex, indexBuildSettings } from "../functions/db/hnsw-index";
@@ -209,6 +210,35 @@ describe("backfill --drain", () => {
     expect(stored.filter((r) => r.text === "an older text")).toEqual([]);
     expect(await db.$count(embeddingQueue, sql`status <> 'done'`)).toBe(0);
   });
+
+  it.skipIf(!onRealPostgres)(
+    `a first load with no index writes each batch whole; with the index in place, STORE_GROUP items a write ${POSTGRES_ONLY}`,
+    async () => {
+      const db = connection.db;
+      await db.delete(communityPost);
+      await db.delete(embeddingQueue);
+      await db.delete(embeddings);
+      // Rows per COPY, as each write transaction hands them to the writer (one chunk a short post).
+      const written: number[] = [];
+      const copySession = async () => {
+        const session = await connection.copySession!();
+        const write: ChunkWriter = (tx, rows, model, table) => (written.push(rows.length), session.writer.write(tx, rows, model, table));
+        return { ...session, writer: { ...session.writer, write } };
+      };
+      const load = async (n: number, title: string) => {
+        await db.insert(communityPost).values(Array.from({ length: n }, (_, i) => ({ title: `${title} ${i}` })));
+        await backfill(db, createRegistry().byType("post")!);
+        written.length = 0;
+        return drainBacklog(testDeps(db, { env: { DRAIN_BATCH_SIZE: "100" } }), { copySession, maintenanceWorkMem: "64MB" });
+      };
+      expect(await load(200, "First")).toMatchObject({ done: 200, failed: 0, rebuiltIndex: true });
+      expect(Math.max(...written)).toBeGreaterThan(STORE_GROUP);
+      // The backfill queues every post again: the first 200 are unchanged and cost no write.
+      expect(await load(200, "Second")).toMatchObject({ done: 400, failed: 0, rebuiltIndex: false });
+      expect(Math.max(...written)).toBeLessThanOrEqual(STORE_GROUP);
+      expect(written.reduce((a, b) => a + b, 0)).toBe(200);
+    },
+  );
 
   it.skipIf(!onRealPostgres)(
     `a run whose COPY connection drops puts its batch back in line, and the load goes on ${POSTGRES_ONLY}`,
