@@ -86,7 +86,7 @@ async function nearest(
   budget: Budget,
   keyword?: SQL,
   log?: SearchLogEntry,
-): Promise<Ranking & { keywordRows?: KeywordRow[]; logged: boolean }> {
+): Promise<Ranking & { keywordRows?: KeywordRow[] }> {
   const first = guessedEmbedder(deps) ?? servingEmbedder(deps, await readSets(deps.db));
   const current = await nearestOf(deps, first, request, budget, undefined, keyword, log);
   const best = current.hitsByKey;
@@ -99,7 +99,6 @@ async function nearest(
     hits: [...best.values()].sort((a, b) => b.score - a.score).slice(0, request.limit),
     otherModels: current.otherModels,
     keywordRows: current.keywordRows,
-    logged: !!log,
   };
 }
 

@@ -14,11 +14,7 @@ import type { Fusion, Ranking, SearchRequest } from "./types.js";
  * Given the keyword half's statement, it runs it in its own first statement and returns its rows;
  * given `log`, its scan writes the search's log row (functions/search/log.ts), counting the keyword rows too.
  */
-export type VectorHalf = (
-  request: SearchRequest,
-  keyword?: SQL,
-  log?: SearchLogEntry,
-) => Promise<Ranking & { keywordRows?: KeywordRow[]; logged: boolean }>;
+export type VectorHalf = (request: SearchRequest, keyword?: SQL, log?: SearchLogEntry) => Promise<Ranking & { keywordRows?: KeywordRow[] }>;
 
 export const DEFAULT_FUSION: Fusion = { k: 60, vector: 1, keyword: 1 };
 
@@ -40,7 +36,7 @@ export async function rankByMode(
   log?: SearchLogEntry,
 ): Promise<Ranking & { logged: boolean }> {
   const mode = request.mode ?? "hybrid";
-  if (mode === "vector") return vectorHalf(request, undefined, log);
+  if (mode === "vector") return { ...(await vectorHalf(request, undefined, log)), logged: !!log };
   if (mode === "keyword") return { hits: await keywordRanking(db, registry, request, log), otherModels: [], logged: !!log };
   const fusion = request.fusion ?? DEFAULT_FUSION;
   const deeper = { ...request, limit: fusionDepth(request.limit) };
@@ -53,5 +49,5 @@ export async function rankByMode(
   }
   const vector = await vectorHalf(deeper, fusion.keyword > 0 ? keywordStatement(registry, deeper) : undefined, log);
   const keyword = keywordHits(vector.keywordRows ?? [], deeper.limit);
-  return { hits: fuseRankings(vector.hits, keyword, fusion, request.limit), otherModels: vector.otherModels, logged: vector.logged };
+  return { hits: fuseRankings(vector.hits, keyword, fusion, request.limit), otherModels: vector.otherModels, logged: !!log };
 }
