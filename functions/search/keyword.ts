@@ -9,12 +9,13 @@ import { loggedStatement, type SearchLogEntry } from "./log.js";
 import { type SearchHit, type SearchRequest, snippet, snippetSource } from "./types.js";
 
 /**
- * Matching chunks ranked a query at most. ts_rank_cd reads each match's positions (~7 µs a chunk):
- * ranking every match of a query of common words costs in proportion to the table (BENCHMARKS.md §5).
- * Past this many matches, the newest are ranked (a backward scan of the primary key stops at them,
- * as the planner judges from the words' statistics); up to it, the ranking is exact.
+ * Matching chunks ranked a query at most. ts_rank_cd reads each match's positions (~10 µs a chunk for
+ * a query of nine words): ranking every match of a query of common words costs in proportion to the
+ * table (BENCHMARKS.md §5), and at 1,000 it was most of the keyword half's p95 (§5, "The keyword half's
+ * bound"). Past this many matches, the newest are ranked (a backward scan of the primary key stops at
+ * them, as the planner judges from the words' statistics); up to it, the ranking is exact.
  */
-export const KEYWORD_RANK_LIMIT = 1000;
+export const KEYWORD_RANK_LIMIT = 500;
 
 /** The order of `keywordChunks`' rows: ties in key order, so the answer is the same each time. */
 const KEYWORD_ORDER = sql`rank DESC, content_type, content_id, chunk_index`;
