@@ -23,7 +23,7 @@ import { type BatchResults, readLine, requestLines } from "../functions/embedder
 import { endpointUrl } from "../functions/endpoints";
 import { Budget } from "../functions/lib/budget";
 import { utcDay } from "../functions/lib/utc-day";
-import { pause, queueItems, resume } from "../functions/queue";
+import { holdLanes, pause, queueItems, resume } from "../functions/queue";
 import { MAX_YIELD_MS, YIELD_STEP_MS } from "../functions/queue/live-first";
 import { createShadow, dropShadow, shadowCoverage } from "../functions/sets/shadow";
 import {
@@ -34,6 +34,7 @@ import {
   embeddingQueue,
   embeddingSpend,
   embeddings,
+  laneStates,
 } from "../schema";
 import { BACKGROUND_PRIORITY, createRegistry } from "../schema/registry";
 import type { Connection } from "../scripts/lib/database";
@@ -115,7 +116,16 @@ afterAll(async () => {
   await Promise.all([connection.close(), api.close()]);
 });
 beforeEach(async () => {
-  for (const table of [embeddingBatchRows, embeddingBatches, embeddingQueue, embeddings, embeddingSpend, embeddingBudget, communityPost]) {
+  for (const table of [
+    embeddingBatchRows,
+    embeddingBatches,
+    embeddingQueue,
+    embeddings,
+    embeddingSpend,
+    embeddingBudget,
+    communityPost,
+    laneStates,
+  ]) {
     await connection.db.delete(table);
   }
   api.batch.batches.clear();
@@ -406,11 +416,13 @@ describe("the Batch API path", () => {
     await backfill(3 * STORE_GROUP);
     expect((await runBatches(deps)).submitted).toEqual([expect.objectContaining({ rows: 3 * STORE_GROUP })]);
     api.batch.finish();
-    // A live change (a post: the queued lane) that nothing takes: steady live traffic, as the store sees it.
+    // A live change (a post: the queued lane) whose doorbell is rung but whose run never comes: steady
+    // live traffic, as the store sees it.
     const [post] = await connection.db
       .insert(communityPost)
       .values({ title: "Live", body: "Written while the batch settles." })
       .returning();
+    await holdLanes(connection.db, [{ lane: "queued", leaseMs: 60_000 }], "ringing");
     const [live] = await connection.db.select().from(embeddingQueue).where(eq(embeddingQueue.contentId, post!.id));
     expect(live).toMatchObject({ status: "pending", priority: 4 });
     // A clock the test holds: time passes only while the store waits; `liveUntil` ends the live work.
@@ -448,6 +460,7 @@ describe("the Batch API path", () => {
     await runBatches(deps);
     api.batch.finish();
     await connection.db.insert(communityPost).values({ title: "Live", body: "Written while the queued lane is paused." });
+    await holdLanes(connection.db, [{ lane: "queued", leaseMs: 60_000 }], "ringing");
     let now = 0;
     const clock = { now: () => now, sleep: async (ms: number) => void (now += ms) };
     await pause(connection.db, "lane", "queued");

@@ -12,8 +12,8 @@ import { nextBatchSize } from "../functions/drain/batch-size";
 import { openaiEmbedder } from "../functions/embedders/openai";
 import { Budget } from "../functions/lib/budget";
 import { OutOfTimeError, TransientError } from "../functions/lib/errors";
-import { MAX_YIELD_MS, queueItems, YIELD_STEP_MS } from "../functions/queue";
-import { communityComment, communityPost, embeddingQueue, embeddings, jobRuns } from "../schema";
+import { holdLanes, MAX_YIELD_MS, queueItems, YIELD_STEP_MS } from "../functions/queue";
+import { communityComment, communityPost, embeddingQueue, embeddings, jobRuns, laneStates } from "../schema";
 import { BACKGROUND_PRIORITY } from "../schema/registry";
 import { FakeClock } from "../testing/fake-clock";
 import { signedRequest } from "../testing/qstash-token";
@@ -31,6 +31,7 @@ beforeEach(async () => {
   t.api.requests.length = 0;
   await t.connection.db.delete(embeddingQueue);
   await t.connection.db.delete(jobRuns);
+  await t.connection.db.delete(laneStates);
 });
 
 const embedderOn = (clock?: FakeClock) =>
@@ -161,6 +162,8 @@ describe("the drain's backfill and the live lanes", () => {
 
   it("the batched lane's run waits for live-lane work before each write group, at most MAX_YIELD_MS, and stores everything", async () => {
     const { ids, live } = await backfillBesideLive(3 * STORE_GROUP);
+    // Its doorbell rung: the queued lane's run is on its way to take it.
+    await holdLanes(t.connection.db, [{ lane: "queued", leaseMs: 60_000 }], "ringing");
     const clock = clockEndingLive(live.id);
     // Live work for 2.5 s: the first two groups wait MAX_YIELD_MS each, the third until it is done.
     clock.liveUntil = clock.time + 2 * MAX_YIELD_MS + 500;
@@ -171,6 +174,28 @@ describe("the drain's backfill and the live lanes", () => {
     expect(
       new Set((await t.connection.db.select().from(embeddings).where(inArray(embeddings.contentId, ids))).map((r) => r.contentId)).size,
     ).toBe(3 * STORE_GROUP);
+  });
+
+  it("waits for no live row that nothing is on its way to take: its lane idle (the doorbell failed), or its run's lease run out", async () => {
+    const { ids, live } = await backfillBesideLive(2 * STORE_GROUP);
+    const clock = clockEndingLive(live.id);
+    const deps = { ...depsWith({}), clock };
+    expect(await drain(deps, { lane: "database", budgetMs: 60_000 })).toMatchObject({ done: 2 * STORE_GROUP, yieldedMs: 0 });
+    // Claimed by a live run that stopped: nothing takes it until its lease runs out and a run claims it again.
+    await t.connection.db
+      .update(embeddingQueue)
+      .set({ status: "processing", lockedUntil: sql`now() - interval '1 second'` })
+      .where(eq(embeddingQueue.id, live.id));
+    await t.connection.db.update(embeddingQueue).set({ status: "pending" }).where(inArray(embeddingQueue.contentId, ids));
+    expect(await drain(deps, { lane: "database", budgetMs: 60_000 })).toMatchObject({ done: 2 * STORE_GROUP, yieldedMs: 0 });
+    // Held by a live run (its lease running): waited for.
+    await t.connection.db
+      .update(embeddingQueue)
+      .set({ lockedUntil: sql`now() + interval '1 minute'` })
+      .where(eq(embeddingQueue.id, live.id));
+    await t.connection.db.update(embeddingQueue).set({ status: "pending" }).where(inArray(embeddingQueue.contentId, ids));
+    clock.liveUntil = clock.time + 300;
+    expect(await drain(deps, { lane: "database", budgetMs: 60_000 })).toMatchObject({ done: 2 * STORE_GROUP, yieldedMs: 300 });
   });
 
   it("the drain takes the live rows first, in a batch of their own, then the backfill's, which has nothing left to wait for", async () => {

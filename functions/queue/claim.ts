@@ -64,22 +64,6 @@ export async function readyCount(db: Database, range?: PriorityRange, gate?: Gat
   return row?.n ?? 0;
 }
 
-/**
- * Whether live-lane work (priority at most `maxPriority`) is ready or being processed now: one probe of
- * the claim index, for a backfill that gives way to it (functions/queue/live-first.ts). Rows of a lane or
- * type the gate keeps closed do not count: nothing would take them meanwhile.
- */
-export async function liveWorkAfoot(db: Database, maxPriority: number, gate?: Gate): Promise<boolean> {
-  const rows = await rowsOf<{ one: number }>(
-    db.execute(sql`
-    SELECT 1 AS one FROM embedding_queue
-    WHERE priority <= ${maxPriority} AND ((status = 'pending' AND run_after <= statement_timestamp()) OR status = 'processing')
-      AND ${passesGate(gate)}
-    LIMIT 1`),
-  );
-  return rows.length > 0;
-}
-
 /** Puts back in line the rows whose claim's lease ran out (the run that held them stopped); how many. */
 export async function releaseExpiredClaims(db: Database): Promise<number> {
   const expired = await db

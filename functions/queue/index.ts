@@ -7,7 +7,7 @@
 //   processing ──returnToPending (transient; releaseExpiredClaims)─────────────────┘
 //   processing ──settleFailed──▶ failed ──retryFailedRows──▶ pending
 //   (none) ──recordFailed──▶ failed          pending, failed ──resolveSettled──▶ done
-export { type Claimed, claimBatch, liveWorkAfoot, type PriorityRange, readyCount, releaseExpiredClaims } from "./claim.js";
+export { type Claimed, claimBatch, type PriorityRange, readyCount, releaseExpiredClaims } from "./claim.js";
 export { BATCH_RETURNED, type Gate, gateLets, OPEN_GATE, passesGate, readGate } from "./gate.js";
 export { freeLanes, holdLanes, laneStatesNow, lockIdleLanes, releaseLane } from "./lane-state.js";
 export { LIVE_MAX_PRIORITY, MAX_YIELD_MS, YIELD_STEP_MS, yieldToLive } from "./live-first.js";

@@ -1,14 +1,14 @@
 // Live first (ARCHITECTURE.md §5 "Short writes", §14 "Batch API"): a backfill is the pipeline's lowest
 // priority, so its writes give way to the live lanes: the store of a Batch API batch's answers, and a
 // drain's batch of the batched lane's rows alone. Before each write group it looks for live-lane work
-// ready or in progress (one indexed probe) and waits while there is some, a short step at a time; but
+// under way (`liveWorkAfoot`) and waits while there is some, a short step at a time; but
 // never more than MAX_YIELD_MS before a group, so that steady live traffic slows the backfill, never
 // stops it (BENCHMARKS.md §12: on 2 shared cores, its HNSW inserts beside a live change slowed it).
-import type { Database } from "../db/database.js";
+import { sql } from "drizzle-orm";
+import { type Database, rowsOf } from "../db/database.js";
 import type { Budget } from "../lib/budget.js";
-import { LANE_PRIORITIES } from "../lib/lanes.js";
-import { liveWorkAfoot } from "./claim.js";
-import type { Gate } from "./gate.js";
+import { LANE_PRIORITIES, LANES } from "../lib/lanes.js";
+import { type Gate, passesGate } from "./gate.js";
 
 /** How long the store waits between two looks at the live lanes. */
 export const YIELD_STEP_MS = 50;
@@ -19,13 +19,36 @@ export const MAX_YIELD_MS = 1000;
 export const LIVE_MAX_PRIORITY = LANE_PRIORITIES.queued.max;
 
 /**
- * Waits while live-lane work is ready or in progress, at most MAX_YIELD_MS and never past the budget;
+ * Whether live-lane work is under way: rows a live run holds (a lease not run out), or ready rows of a
+ * live lane that a doorbell or a run holds (queue/lane-state.ts), which are about to be taken. Ready
+ * rows of an idle lane are not: their doorbell failed (QStash down, the day's messages spent), and the
+ * drain, which takes live rows first in its next batch, is who takes them; waiting would delay them.
+ * Rows of a lane or type the gate keeps closed do not count: nothing would take them meanwhile. Each
+ * half one probe of the claim index.
+ */
+export async function liveWorkAfoot(db: Database, gate?: Gate): Promise<boolean> {
+  const live = LANES.filter((lane) => LANE_PRIORITIES[lane].max <= LIVE_MAX_PRIORITY).map(
+    (lane) => sql`(${lane}, ${LANE_PRIORITIES[lane].min}::int, ${LANE_PRIORITIES[lane].max}::int)`,
+  );
+  const [row] = await rowsOf<{ afoot: boolean }>(
+    db.execute(sql`SELECT EXISTS (SELECT 1 FROM embedding_queue
+        WHERE status = 'processing' AND priority <= ${LIVE_MAX_PRIORITY} AND locked_until > statement_timestamp() AND ${passesGate(gate)})
+      OR EXISTS (SELECT 1 FROM lane_state l JOIN (VALUES ${sql.join(live, sql`, `)}) AS r(lane, lo, hi) ON r.lane = l.lane
+        WHERE l.held_until > clock_timestamp() AND EXISTS (SELECT 1 FROM embedding_queue
+          WHERE status = 'pending' AND priority BETWEEN r.lo AND r.hi AND run_after <= statement_timestamp() AND ${passesGate(gate)}))
+      AS afoot`),
+  );
+  return row?.afoot ?? false;
+}
+
+/**
+ * Waits while live-lane work is under way (liveWorkAfoot), at most MAX_YIELD_MS and never past the budget;
  * the ms waited. The clock is the budget's (a test's own, in tests).
  */
 export async function yieldToLive(db: Database, gate: Gate, budget: Budget): Promise<number> {
   let waited = 0;
   // The probe first: with no live work, the clock is not read at all.
-  while (waited < MAX_YIELD_MS && (await liveWorkAfoot(db, LIVE_MAX_PRIORITY, gate))) {
+  while (waited < MAX_YIELD_MS && (await liveWorkAfoot(db, gate))) {
     const step = Math.min(YIELD_STEP_MS, MAX_YIELD_MS - waited, budget.left());
     if (step <= 0) break;
     await budget.clock.sleep(step);
