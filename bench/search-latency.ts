@@ -53,6 +53,13 @@ export async function searchLatency(n: number, queries = 100) {
     // on such a vector too, as a new query meets it, apart from the figures above, whose vectors were
     // searched a moment before (the vector mode's by its statement and EXPLAIN, hybrid's by vector mode).
     const fresh = { vector: [] as number[], hybrid: [] as number[] };
+    // The texts whose vectors were searched: a pair drawn again (70 words) is not timed as new.
+    const searched = new Set<string>();
+    const searchFresh = async (times: number[], mode: SearchMode, text: string) => {
+      if (searched.has(text)) await searchIn(mode, text)();
+      else await timed(times, searchIn(mode, text));
+      searched.add(text);
+    };
     const embedding: number[] = [];
     const groups = configGroups(deps.registry, undefined);
     const timed = async (times: number[], run: () => Promise<unknown>) => {
@@ -76,6 +83,7 @@ export async function searchLatency(n: number, queries = 100) {
       const embedStarted = performance.now();
       const vector = corpus.vectorOf(query);
       embedding.push(performance.now() - embedStarted);
+      searched.add(query);
       await db.transaction(async (tx) => {
         await applySearchSettings(tx, undefined, 40, deps.config.search.exactLimit);
         const t0 = performance.now();
@@ -94,10 +102,10 @@ export async function searchLatency(n: number, queries = 100) {
       await timed(keyword.endToEnd, searchIn("keyword", query));
       await timed(twoWords.endToEnd, searchIn("keyword", pair));
       await timed(hybrid, searchIn("hybrid", query));
-      await timed(fresh.vector, searchIn("vector", pair));
+      await searchFresh(fresh.vector, "vector", pair);
       await timed(hybridTwoWords, searchIn("hybrid", pair));
       // The same words the other way round: the same keyword half, a query vector of its own.
-      await timed(fresh.hybrid, searchIn("hybrid", pair.split(" ").reverse().join(" ")));
+      await searchFresh(fresh.hybrid, "hybrid", pair.split(" ").reverse().join(" "));
     }
     const p = (values: number[]) => ({ p50: percentile(values, 50), p95: percentile(values, 95) });
     const filteredRecall = await measureFilteredRecall(deps, n, Number(process.env.BENCH_RECALL_QUERIES ?? 30), random, corpus.vectorOf);

@@ -479,6 +479,7 @@ describe("the Batch API path", () => {
     await runBatches(deps);
     api.batch.finish("failed");
     await connection.db.insert(communityPost).values({ title: "Live", body: "Written while the batch fails." });
+    await holdLanes(connection.db, [{ lane: "queued", leaseMs: 60_000 }], "ringing");
     let now = 0;
     const clock = { now: () => now, sleep: async (ms: number) => void (now += ms) };
     const [poll] = await pollBatches(deps, batchApiOf(deps)!, Budget.start(60_000, clock));

@@ -200,6 +200,8 @@ describe("the drain's backfill and the live lanes", () => {
 
   it("the drain takes the live rows first, in a batch of their own, then the backfill's, which has nothing left to wait for", async () => {
     const { ids, live } = await backfillBesideLive(2 * STORE_GROUP);
+    // Its doorbell rung: were it still waiting when the backfill writes, the backfill would wait for it.
+    await holdLanes(t.connection.db, [{ lane: "queued", leaseMs: 60_000 }], "ringing");
     const clock = clockEndingLive(live.id);
     const summary = await drain({ ...depsWith({}), clock }, { budgetMs: 60_000 });
     expect(summary).toMatchObject({ batches: 2, done: 2 * STORE_GROUP + 1, yieldedMs: 0 });

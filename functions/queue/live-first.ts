@@ -8,6 +8,7 @@ import { sql } from "drizzle-orm";
 import { type Database, rowsOf } from "../db/database.js";
 import type { Budget } from "../lib/budget.js";
 import { LANE_PRIORITIES, LANES } from "../lib/lanes.js";
+import { leaseRunning, readyPending } from "./claim.js";
 import { type Gate, passesGate } from "./gate.js";
 
 /** How long the store waits between two looks at the live lanes. */
@@ -21,10 +22,10 @@ export const LIVE_MAX_PRIORITY = LANE_PRIORITIES.queued.max;
 /**
  * Whether live-lane work is under way: rows a live run holds (a lease not run out), or ready rows of a
  * live lane that a doorbell or a run holds (queue/lane-state.ts), which are about to be taken. Ready
- * rows of an idle lane are not: their doorbell failed (QStash down, the day's messages spent), and the
- * drain, which takes live rows first in its next batch, is who takes them; waiting would delay them.
- * Rows of a lane or type the gate keeps closed do not count: nothing would take them meanwhile. Each
- * half one probe of the claim index.
+ * rows of an idle lane are not: nothing has rung for them (a doorbell refused or spent, a retry's
+ * back-off just over, no publisher), and the drain, which claims live rows first in its next batch, is
+ * who takes them; waiting would delay them. Rows of a lane or type the gate keeps closed do not count:
+ * nothing would take them meanwhile. Probes of the claim index: one, and one per live lane held.
  */
 export async function liveWorkAfoot(db: Database, gate?: Gate): Promise<boolean> {
   const live = LANES.filter((lane) => LANE_PRIORITIES[lane].max <= LIVE_MAX_PRIORITY).map(
@@ -32,10 +33,10 @@ export async function liveWorkAfoot(db: Database, gate?: Gate): Promise<boolean>
   );
   const [row] = await rowsOf<{ afoot: boolean }>(
     db.execute(sql`SELECT EXISTS (SELECT 1 FROM embedding_queue
-        WHERE status = 'processing' AND priority <= ${LIVE_MAX_PRIORITY} AND locked_until > statement_timestamp() AND ${passesGate(gate)})
+        WHERE ${leaseRunning} AND priority <= ${LIVE_MAX_PRIORITY} AND ${passesGate(gate)})
       OR EXISTS (SELECT 1 FROM lane_state l JOIN (VALUES ${sql.join(live, sql`, `)}) AS r(lane, lo, hi) ON r.lane = l.lane
         WHERE l.held_until > clock_timestamp() AND EXISTS (SELECT 1 FROM embedding_queue
-          WHERE status = 'pending' AND priority BETWEEN r.lo AND r.hi AND run_after <= statement_timestamp() AND ${passesGate(gate)}))
+          WHERE ${readyPending} AND priority BETWEEN r.lo AND r.hi AND ${passesGate(gate)}))
       AS afoot`),
   );
   return row?.afoot ?? false;

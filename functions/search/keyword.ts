@@ -11,8 +11,8 @@ import { type SearchHit, type SearchRequest, snippet, snippetSource } from "./ty
 /**
  * Matching chunks ranked a query at most. ts_rank_cd reads each match's positions (~10 µs a chunk for
  * a query of nine words): ranking every match of a query of common words costs in proportion to the
- * table (BENCHMARKS.md §5), and at 1,000 it was most of the keyword half's p95 (§5, "The keyword half's
- * bound"). Past this many matches, the newest are ranked (a backward scan of the primary key stops at
+ * table (BENCHMARKS.md §5), and at 1,000 it was most of the keyword half's p95 (§5, "The keyword half
+ * ranks 500"). Past this many matches, the newest are ranked (a backward scan of the primary key stops at
  * them, as the planner judges from the words' statistics); up to it, the ranking is exact.
  */
 export const KEYWORD_RANK_LIMIT = 500;
