@@ -3,7 +3,8 @@
 // when fresh statistics made the planner run the LIMIT … SKIP LOCKED subquery once per outer row.
 import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { claimBatch, queueItems } from "../functions/queue/index";
+import { claimBatch } from "../functions/queue/claim";
+import { queueItems } from "../functions/queue/index";
 import { embeddingQueue } from "../schema/pipeline-tables";
 import type { Connection } from "../scripts/lib/database";
 import { freshDatabase } from "./support/database";
