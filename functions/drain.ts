@@ -27,6 +27,7 @@ import {
   type Gate,
   holdLanes,
   LIVE_MAX_PRIORITY,
+  LIVE_RANGE,
   MAX_ATTEMPTS,
   OPEN_GATE,
   readGate,
@@ -38,9 +39,6 @@ import {
   unclaim,
   yieldToLive,
 } from "./queue/index.js";
-
-/** The live lanes' priorities, immediate and queued: the drain claims them apart from the batched lane's. */
-const LIVE_RANGE = { min: LANE_PRIORITIES.immediate.min, max: LIVE_MAX_PRIORITY };
 
 /** How often a run that found its lane empty looks again while it lingers. */
 const LINGER_POLL_MS = 100;

@@ -16,17 +16,15 @@ export type PriorityRange = { min: number; max: number };
 // The statement's start, not the transaction's (now()): a run letting its lane go counts, after waiting
 // for the lane's lock, the rows an enqueue committed meanwhile, whose run_after is that enqueue's now(),
 // later than the run's transaction start (functions/queue/lane-state.ts).
-// The gate (gate.ts) keeps paused lanes and types and lanes past their budget share out of both.
 /** A pending row whose time has come. */
 export const readyPending = sql`status = 'pending' AND run_after <= statement_timestamp()`;
-/** A claimed row whose run still holds it (its lease not run out): the complement, among processing rows, of those claimable again. */
+/** A claimed row whose run stopped (its lease ran out): claimable again. */
+const leaseRunOut = sql`status = 'processing' AND locked_until < statement_timestamp()`;
+/** A claimed row whose run still holds it: the other processing rows. */
 export const leaseRunning = sql`status = 'processing' AND locked_until >= statement_timestamp()`;
 
-const claimable = (
-  range?: PriorityRange,
-  gate?: Gate,
-  forBatchApi = false,
-) => sql`((${readyPending}) OR (status = 'processing' AND locked_until < statement_timestamp()))
+// The gate (gate.ts) keeps paused lanes and types and lanes past their budget share out of both.
+const claimable = (range?: PriorityRange, gate?: Gate, forBatchApi = false) => sql`((${readyPending}) OR (${leaseRunOut}))
   ${range ? sql`AND priority BETWEEN ${range.min} AND ${range.max}` : sql``} AND ${passesGate(gate)}
   ${forBatchApi ? sql`AND ${batchApiRows}` : sql``}`;
 

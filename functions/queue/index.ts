@@ -10,7 +10,7 @@
 export { type Claimed, claimBatch, type PriorityRange, readyCount, releaseExpiredClaims } from "./claim.js";
 export { BATCH_RETURNED, type Gate, gateLets, OPEN_GATE, passesGate, readGate } from "./gate.js";
 export { freeLanes, holdLanes, laneStatesNow, lockIdleLanes, releaseLane } from "./lane-state.js";
-export { LIVE_MAX_PRIORITY, MAX_YIELD_MS, YIELD_STEP_MS, yieldToLive } from "./live-first.js";
+export { LIVE_MAX_PRIORITY, LIVE_RANGE, MAX_YIELD_MS, YIELD_STEP_MS, yieldToLive } from "./live-first.js";
 export { listPauses, type Pause, pause, resume } from "./pauses.js";
 export { DONE_RETENTION_DAYS, deleteDoneRows } from "./prune.js";
 export { type QueuedItem, queueItems, queueItemsThen, queueOtherModels, queueShadowMissing } from "./queue-items.js";

@@ -18,6 +18,8 @@ export const MAX_YIELD_MS = 1000;
 
 /** The live lanes' priorities: immediate and queued (the batched lane is the backfill's own). */
 export const LIVE_MAX_PRIORITY = LANE_PRIORITIES.queued.max;
+/** The same as a range to claim from: the drain claims the live lanes' rows apart from the batched lane's. */
+export const LIVE_RANGE = { min: LANE_PRIORITIES.immediate.min, max: LIVE_MAX_PRIORITY };
 
 /**
  * Whether live-lane work is under way: rows a live run holds (a lease not run out), or ready rows of a
